@@ -1,0 +1,321 @@
+//! Expression lowering.
+
+use inkwell::values::IntValue;
+use inkwell::IntPredicate;
+
+use super::func::{helper, FnGen, Val};
+use crate::diag::{Diagnostic, Result};
+use crate::parser::ast::{BinOp, Expr, ExprKind, UnOp};
+use crate::probes::ArgKind;
+use crate::program::{FieldType, MapKind};
+use crate::sema::Type;
+
+impl<'a, 'ctx> FnGen<'a, 'ctx> {
+    pub fn expr(&mut self, e: &Expr) -> Result<Val<'ctx>> {
+        match &e.kind {
+            ExprKind::Int(v) => Ok(Val::Int(self.i64(*v))),
+            ExprKind::Str(s) => Ok(self.str_const(s.as_bytes())),
+            ExprKind::Ident(name) if name == "args" => Ok(Val::Void),
+            ExprKind::Ident(name) => match crate::stdlib::builtin(name) {
+                Some(b) => (b.gen)(self, e),
+                None => {
+                    let f = crate::stdlib::function(name).expect("sema resolved the identifier");
+                    f.gen(self, e, &[])
+                }
+            },
+            ExprKind::Var(name) => {
+                let (slot, t) = self.var_slot(name);
+                Ok(match t {
+                    Type::Str { size } => Val::Str(slot, size),
+                    _ => Val::Int(self.load_i64(slot)),
+                })
+            }
+            ExprKind::Positional(n) => {
+                let v = self.ck.options.positional.get(*n as usize - 1).cloned();
+                Ok(match self.ck.ty(e.id) {
+                    Type::Str { .. } => self.str_const(v.unwrap_or_default().as_bytes()),
+                    _ => {
+                        let n = v.and_then(|v| crate::sema::parse_int(&v)).unwrap_or(0);
+                        Val::Int(self.i64(n as u64))
+                    }
+                })
+            }
+            ExprKind::PositionalCount => Ok(Val::Int(self.i64(self.ck.options.positional.len() as u64))),
+            ExprKind::Map { name, keys } => self.map_read(name, keys),
+            ExprKind::Call { name, args, .. } => {
+                let f = crate::stdlib::function(name).expect("sema resolved the call");
+                f.gen(self, e, args)
+            }
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Unary { op, operand } => {
+                let v = self.expr(operand)?.int();
+                Ok(Val::Int(match op {
+                    UnOp::Neg => self.b.build_int_neg(v, "neg").unwrap(),
+                    UnOp::Plus => v,
+                    UnOp::BitNot => self.b.build_not(v, "not").unwrap(),
+                    UnOp::Not => {
+                        let z = self.b.build_int_compare(IntPredicate::EQ, v, self.i64(0), "z").unwrap();
+                        self.widen(z)
+                    }
+                }))
+            }
+            ExprKind::Ternary { cond, then, otherwise } => self.ternary(e, cond, then, otherwise),
+            ExprKind::Field { field, .. } => self.arg_field(e, field),
+            ExprKind::IncDec { target, increment, prefix } => {
+                let old = self.expr(target)?.int();
+                let one = self.i64(1);
+                let new = if *increment {
+                    self.b.build_int_add(old, one, "inc").unwrap()
+                } else {
+                    self.b.build_int_sub(old, one, "dec").unwrap()
+                };
+                self.store_to(target, Val::Int(new))?;
+                Ok(Val::Int(if *prefix { new } else { old }))
+            }
+        }
+    }
+
+    pub fn widen(&self, b: IntValue<'ctx>) -> IntValue<'ctx> {
+        self.b.build_int_z_extend(b, self.ctx.i64_type(), "w").unwrap()
+    }
+
+    /// A string literal in a fresh stack buffer (written with plain stores: constant data
+    /// sections would need relocations).
+    pub fn str_const(&self, bytes: &[u8]) -> Val<'ctx> {
+        let size = bytes.len() + 1;
+        let buf = self.stack(size, "str");
+        for (i, chunk) in bytes.chunks(8).enumerate() {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.store_i64(self.gep(buf, i as u64 * 8), self.i64(u64::from_le_bytes(word)));
+        }
+        Val::Str(buf, size as u32)
+    }
+
+    fn map_read(&mut self, name: &str, keys: &[Expr]) -> Result<Val<'ctx>> {
+        let (id, spec) = self.ck.map(name);
+        let MapKind::Value(f) = spec.kind else {
+            return Err(Diagnostic::global("internal error: reading an aggregation map"));
+        };
+        let key = self.map_key(id, keys, None)?;
+        let out = self.stack(f.size(), "mapval");
+        let p = self.lookup(id, key);
+        self.if_null(
+            p,
+            |g| {
+                g.b.build_memcpy(out, 8, p, 8, g.i64(f.size() as u64)).unwrap();
+                Ok(())
+            },
+            |_| Ok(()),
+        )?;
+        Ok(match f {
+            FieldType::Int { .. } => Val::Int(self.load_i64(out)),
+            FieldType::Str { size } => Val::Str(out, size),
+        })
+    }
+
+    fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Val<'ctx>> {
+        if matches!(op, BinOp::LogAnd | BinOp::LogOr) {
+            return self.logical(op, lhs, rhs);
+        }
+        let a = self.expr(lhs)?;
+        let b = self.expr(rhs)?;
+        if let (Val::Str(pa, sa), Val::Str(pb, sb)) = (a, b) {
+            let eq = self.str_eq(pa, sa, pb, sb);
+            let eq = if op == BinOp::Ne { self.b.build_not(eq, "ne").unwrap() } else { eq };
+            return Ok(Val::Int(self.widen(eq)));
+        }
+        let signed = self.is_signed(lhs) || self.is_signed(rhs);
+        Ok(Val::Int(self.arith(op, a.int(), b.int(), signed)))
+    }
+
+    fn is_signed(&self, e: &Expr) -> bool {
+        matches!(self.ck.ty(e.id), Type::Int { signed: true })
+    }
+
+    /// Integer arithmetic and comparisons with bpftrace's signedness rules. BPF (v3) has
+    /// only unsigned division, so signed `/` and `%` go through magnitudes.
+    pub fn arith(&self, op: BinOp, a: IntValue<'ctx>, b: IntValue<'ctx>, signed: bool) -> IntValue<'ctx> {
+        let bl = &self.b;
+        let cmp = |p: IntPredicate| self.widen(bl.build_int_compare(p, a, b, "cmp").unwrap());
+        let (lt, le, gt, ge) = if signed {
+            (IntPredicate::SLT, IntPredicate::SLE, IntPredicate::SGT, IntPredicate::SGE)
+        } else {
+            (IntPredicate::ULT, IntPredicate::ULE, IntPredicate::UGT, IntPredicate::UGE)
+        };
+        match op {
+            BinOp::Add => bl.build_int_add(a, b, "add").unwrap(),
+            BinOp::Sub => bl.build_int_sub(a, b, "sub").unwrap(),
+            BinOp::Mul => bl.build_int_mul(a, b, "mul").unwrap(),
+            BinOp::Div | BinOp::Mod if signed => self.signed_divmod(op, a, b),
+            BinOp::Div => bl.build_int_unsigned_div(a, b, "div").unwrap(),
+            BinOp::Mod => bl.build_int_unsigned_rem(a, b, "rem").unwrap(),
+            BinOp::BitAnd => bl.build_and(a, b, "and").unwrap(),
+            BinOp::BitOr => bl.build_or(a, b, "or").unwrap(),
+            BinOp::BitXor => bl.build_xor(a, b, "xor").unwrap(),
+            BinOp::Shl => bl.build_left_shift(a, b, "shl").unwrap(),
+            BinOp::Shr => bl.build_right_shift(a, b, signed, "shr").unwrap(),
+            BinOp::Eq => cmp(IntPredicate::EQ),
+            BinOp::Ne => cmp(IntPredicate::NE),
+            BinOp::Lt => cmp(lt),
+            BinOp::Le => cmp(le),
+            BinOp::Gt => cmp(gt),
+            BinOp::Ge => cmp(ge),
+            BinOp::LogAnd | BinOp::LogOr => unreachable!("handled with short-circuit"),
+        }
+    }
+
+    fn signed_divmod(&self, op: BinOp, a: IntValue<'ctx>, b: IntValue<'ctx>) -> IntValue<'ctx> {
+        let bl = &self.b;
+        let zero = self.i64(0);
+        let abs = |v: IntValue<'ctx>| {
+            let neg = bl.build_int_compare(IntPredicate::SLT, v, zero, "isneg").unwrap();
+            let n = bl.build_int_neg(v, "n").unwrap();
+            (neg, bl.build_select(neg, n, v, "abs").unwrap().into_int_value())
+        };
+        let (an, aa) = abs(a);
+        let (bn, ba) = abs(b);
+        let (mag, neg) = if op == BinOp::Div {
+            (bl.build_int_unsigned_div(aa, ba, "q").unwrap(), bl.build_xor(an, bn, "sign").unwrap())
+        } else {
+            // C: the remainder takes the dividend's sign.
+            (bl.build_int_unsigned_rem(aa, ba, "r").unwrap(), an)
+        };
+        let n = bl.build_int_neg(mag, "nm").unwrap();
+        bl.build_select(neg, n, mag, "sd").unwrap().into_int_value()
+    }
+
+    fn logical(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Val<'ctx>> {
+        let out = self.stack(8, "logic");
+        let a = self.expr(lhs)?.int();
+        let a = self.truthy(a);
+        self.store_i64(out, self.widen(a));
+        let (more, done) = (self.block("rhs"), self.block("logic_done"));
+        // `a && b` needs b only when a holds; `a || b` only when it does not.
+        if op == BinOp::LogAnd {
+            self.b.build_conditional_branch(a, more, done).unwrap();
+        } else {
+            self.b.build_conditional_branch(a, done, more).unwrap();
+        }
+        self.b.position_at_end(more);
+        let b = self.expr(rhs)?.int();
+        let b = self.truthy(b);
+        self.store_i64(out, self.widen(b));
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(done);
+        Ok(Val::Int(self.load_i64(out)))
+    }
+
+    /// Byte-wise string equality up to the first NUL, unrolled (bounded by the buffer sizes).
+    pub fn str_eq(
+        &self,
+        a: inkwell::values::PointerValue<'ctx>,
+        sa: u32,
+        b: inkwell::values::PointerValue<'ctx>,
+        sb: u32,
+    ) -> IntValue<'ctx> {
+        let out = self.stack(8, "streq");
+        let i8t = self.ctx.i8_type();
+        let (equal, differ, done) = (self.block("str_equal"), self.block("str_differ"), self.block("str_done"));
+        let n = sa.min(sb);
+        for i in 0..n as u64 {
+            let ca = self.b.build_load(i8t, self.gep(a, i), "ca").unwrap().into_int_value();
+            let cb = self.b.build_load(i8t, self.gep(b, i), "cb").unwrap().into_int_value();
+            let same = self.b.build_int_compare(IntPredicate::EQ, ca, cb, "same").unwrap();
+            let next = self.block("str_next");
+            let check_end = self.block("str_chk");
+            self.b.build_conditional_branch(same, check_end, differ).unwrap();
+            self.b.position_at_end(check_end);
+            let end = self.b.build_int_compare(IntPredicate::EQ, ca, i8t.const_zero(), "end").unwrap();
+            self.b.build_conditional_branch(end, equal, next).unwrap();
+            self.b.position_at_end(next);
+        }
+        // All of the shorter buffer matched without a NUL: equal only if the longer one ends here.
+        if sa == sb {
+            self.b.build_unconditional_branch(equal).unwrap();
+        } else {
+            let longer = if sa > sb { a } else { b };
+            let c = self.b.build_load(i8t, self.gep(longer, n as u64), "cl").unwrap().into_int_value();
+            let end = self.b.build_int_compare(IntPredicate::EQ, c, i8t.const_zero(), "end").unwrap();
+            self.b.build_conditional_branch(end, equal, differ).unwrap();
+        }
+        self.b.position_at_end(equal);
+        self.store_i64(out, self.i64(1));
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(differ);
+        self.store_i64(out, self.i64(0));
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(done);
+        let v = self.load_i64(out);
+        self.truthy(v)
+    }
+
+    fn ternary(&mut self, e: &Expr, cond: &Expr, then: &Expr, otherwise: &Expr) -> Result<Val<'ctx>> {
+        let t = self.ck.ty(e.id).clone();
+        let f = t.field().expect("sema: ternary yields a value");
+        let out = self.stack(f.size(), "tern");
+        let c = self.expr(cond)?.int();
+        let c = self.truthy(c);
+        let (bt, bf, done) = (self.block("tern_t"), self.block("tern_f"), self.block("tern_done"));
+        self.b.build_conditional_branch(c, bt, bf).unwrap();
+        for (block, arm) in [(bt, then), (bf, otherwise)] {
+            self.b.position_at_end(block);
+            let v = self.expr(arm)?;
+            self.zero(out, f.size());
+            self.store_field(out, v, f);
+            self.b.build_unconditional_branch(done).unwrap();
+        }
+        self.b.position_at_end(done);
+        Ok(match f {
+            FieldType::Int { .. } => Val::Int(self.load_i64(out)),
+            FieldType::Str { size } => Val::Str(out, size),
+        })
+    }
+
+    fn arg_field(&mut self, e: &Expr, field: &str) -> Result<Val<'ctx>> {
+        let fields = self.point.args.as_deref().unwrap_or(&[]);
+        let f = fields
+            .iter()
+            .find(|f| f.name == field)
+            .ok_or_else(|| Diagnostic::error(format!("no argument `{field}` here"), e.span))?
+            .clone();
+        let at = self.gep(self.ctx_ptr, f.offset as u64);
+        Ok(match f.kind {
+            ArgKind::Int | ArgKind::Pointer { .. } => {
+                let size = f.size.clamp(1, 8);
+                let ty = self.ctx.custom_width_int_type(std::num::NonZeroU32::new(size * 8).unwrap()).unwrap();
+                let v = self.b.build_load(ty, at, "arg").unwrap().into_int_value();
+                let i64t = self.ctx.i64_type();
+                Val::Int(if size == 8 {
+                    v
+                } else if f.signed {
+                    self.b.build_int_s_extend(v, i64t, "sx").unwrap()
+                } else {
+                    self.b.build_int_z_extend(v, i64t, "zx").unwrap()
+                })
+            }
+            ArgKind::CharArray { len } => {
+                let buf = self.stack(len as usize + 1, "chars");
+                self.helper_int(
+                    helper::PROBE_READ_KERNEL,
+                    &[buf.into(), self.i64(len as u64).into(), at.into()],
+                );
+                Val::Str(buf, len)
+            }
+            ArgKind::DataLocStr => {
+                // The u32 holds the payload's offset (low 16 bits) and length (high 16 bits).
+                let loc = self.b.build_load(self.ctx.i32_type(), at, "loc").unwrap().into_int_value();
+                let loc = self.b.build_int_z_extend(loc, self.ctx.i64_type(), "loc64").unwrap();
+                let off = self.b.build_and(loc, self.i64(0xffff), "dloff").unwrap();
+                let src = unsafe { self.b.build_gep(self.ctx.i8_type(), self.ctx_ptr, &[off], "dl").unwrap() };
+                let size = self.ck.options.strlen;
+                let buf = self.stack(size as usize, "dlstr");
+                self.helper_int(
+                    helper::PROBE_READ_KERNEL_STR,
+                    &[buf.into(), self.i64(size as u64).into(), src.into()],
+                );
+                Val::Str(buf, size)
+            }
+        })
+    }
+}

@@ -1,0 +1,423 @@
+//! One BPF program: the function, its stack slots, helper calls, map keys, events and
+//! statements. Expressions are in `expr.rs`.
+
+use std::collections::HashMap;
+
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::{Linkage, Module};
+use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum};
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, IntPredicate};
+
+use super::maps::Globals;
+use crate::diag::{Diagnostic, Result};
+use crate::parser::ast::{Block, Expr, ExprKind, Stmt, StmtKind};
+use crate::program::{FieldType, MapId, MapKind};
+use crate::sema::{Checked, PointInfo, Type};
+
+/// BPF helper ids (include/uapi/linux/bpf.h).
+pub mod helper {
+    pub const MAP_LOOKUP_ELEM: u64 = 1;
+    pub const MAP_UPDATE_ELEM: u64 = 2;
+    pub const MAP_DELETE_ELEM: u64 = 3;
+    pub const GET_PRANDOM_U32: u64 = 7;
+    pub const GET_SMP_PROCESSOR_ID: u64 = 8;
+    pub const GET_CURRENT_PID_TGID: u64 = 14;
+    pub const GET_CURRENT_UID_GID: u64 = 15;
+    pub const GET_CURRENT_COMM: u64 = 16;
+    pub const PROBE_READ_USER: u64 = 112;
+    pub const PROBE_READ_KERNEL: u64 = 113;
+    pub const PROBE_READ_USER_STR: u64 = 114;
+    pub const PROBE_READ_KERNEL_STR: u64 = 115;
+    pub const KTIME_GET_BOOT_NS: u64 = 125;
+    pub const RINGBUF_OUTPUT: u64 = 130;
+}
+
+/// A lowered value: integers are always i64; strings live in a stack buffer.
+#[derive(Clone, Copy)]
+pub enum Val<'ctx> {
+    Int(IntValue<'ctx>),
+    Str(PointerValue<'ctx>, u32),
+    Void,
+}
+
+impl<'ctx> Val<'ctx> {
+    pub fn int(self) -> IntValue<'ctx> {
+        match self {
+            Val::Int(v) => v,
+            _ => panic!("sema guarantees an integer here"),
+        }
+    }
+}
+
+pub struct FnGen<'a, 'ctx> {
+    pub ctx: &'ctx Context,
+    pub b: Builder<'ctx>,
+    pub globals: &'a Globals<'ctx>,
+    pub ck: &'a Checked,
+    pub point: &'a PointInfo,
+    pub func: FunctionValue<'ctx>,
+    /// Stack slots must all live in the entry block (BPF has no dynamic stack).
+    entry: BasicBlock<'ctx>,
+    pub ctx_ptr: PointerValue<'ctx>,
+    vars: HashMap<String, (PointerValue<'ctx>, Type)>,
+    probe_index: usize,
+}
+
+impl<'a, 'ctx> FnGen<'a, 'ctx> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        globals: &'a Globals<'ctx>,
+        ck: &'a Checked,
+        probe_index: usize,
+        point: &'a PointInfo,
+        name: &str,
+        section: &str,
+    ) -> Result<()> {
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let fn_ty = ctx.i64_type().fn_type(&[ptr.into()], false);
+        let func = module.add_function(name, fn_ty, Some(Linkage::External));
+        func.set_section(Some(section));
+        let nounwind = ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        func.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
+        let entry = ctx.append_basic_block(func, "entry");
+        let body = ctx.append_basic_block(func, "body");
+        let b = ctx.create_builder();
+        b.position_at_end(body);
+        let mut g = FnGen {
+            ctx,
+            b,
+            globals,
+            ck,
+            point,
+            func,
+            entry,
+            ctx_ptr: func.get_nth_param(0).unwrap().into_pointer_value(),
+            vars: HashMap::new(),
+            probe_index,
+        };
+        let probe = &ck.program.probes[probe_index];
+        if let Some(pred) = &probe.predicate {
+            let c = g.expr(pred)?.int();
+            let cond = g.truthy(c);
+            let go = g.block("pred_true");
+            let stop = g.block("pred_false");
+            g.b.build_conditional_branch(cond, go, stop).unwrap();
+            g.b.position_at_end(stop);
+            g.ret();
+            g.b.position_at_end(go);
+        }
+        g.stmts(&probe.body)?;
+        g.ret();
+        let tail = ctx.create_builder();
+        tail.position_at_end(entry);
+        tail.build_unconditional_branch(body).unwrap();
+        Ok(())
+    }
+
+    fn ret(&self) {
+        self.b.build_return(Some(&self.i64(0))).unwrap();
+    }
+
+    pub fn block(&self, name: &str) -> BasicBlock<'ctx> {
+        self.ctx.append_basic_block(self.func, name)
+    }
+
+    pub fn i64(&self, v: u64) -> IntValue<'ctx> {
+        self.ctx.i64_type().const_int(v, false)
+    }
+
+    pub fn ptr_type(&self) -> inkwell::types::PointerType<'ctx> {
+        self.ctx.ptr_type(AddressSpace::default())
+    }
+
+    /// A stack buffer of `size` bytes (rounded up to 8), allocated and zeroed in the entry block.
+    pub fn stack(&self, size: usize, name: &str) -> PointerValue<'ctx> {
+        let size = (size.max(1) + 7) & !7;
+        let ty = self.ctx.i64_type().array_type((size / 8) as u32);
+        let ab = self.ctx.create_builder();
+        match self.entry.get_first_instruction() {
+            Some(i) => ab.position_before(&i),
+            None => ab.position_at_end(self.entry),
+        }
+        let p = ab.build_alloca(ty, name).unwrap();
+        // Zeroed on entry: the verifier rejects reads of stack it cannot prove written, and
+        // keys must not carry stale padding. Stores that overwrite it all are removed by DSE.
+        ab.build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64(size as u64)).unwrap();
+        p
+    }
+
+    pub fn zero(&self, p: PointerValue<'ctx>, size: usize) {
+        self.b
+            .build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64(size as u64))
+            .unwrap();
+    }
+
+    pub fn gep(&self, p: PointerValue<'ctx>, offset: u64) -> PointerValue<'ctx> {
+        if offset == 0 {
+            return p;
+        }
+        unsafe { self.b.build_gep(self.ctx.i8_type(), p, &[self.i64(offset)], "off").unwrap() }
+    }
+
+    pub fn load_i64(&self, p: PointerValue<'ctx>) -> IntValue<'ctx> {
+        self.b.build_load(self.ctx.i64_type(), p, "v").unwrap().into_int_value()
+    }
+
+    pub fn store_i64(&self, p: PointerValue<'ctx>, v: IntValue<'ctx>) {
+        self.b.build_store(p, v).unwrap();
+    }
+
+    /// `v != 0` as an i1.
+    pub fn truthy(&self, v: IntValue<'ctx>) -> IntValue<'ctx> {
+        self.b.build_int_compare(IntPredicate::NE, v, self.i64(0), "t").unwrap()
+    }
+
+    /// Calls a BPF helper by id; helpers are called through their number as an address.
+    pub fn helper(&self, id: u64, args: &[BasicMetadataValueEnum<'ctx>], ret_ptr: bool) -> BasicTypeEnumValue<'ctx> {
+        let params: Vec<BasicMetadataTypeEnum> = args
+            .iter()
+            .map(|a| match a {
+                BasicMetadataValueEnum::PointerValue(_) => self.ptr_type().into(),
+                _ => self.ctx.i64_type().into(),
+            })
+            .collect();
+        let ret: BasicTypeEnum = if ret_ptr { self.ptr_type().into() } else { self.ctx.i64_type().into() };
+        let fn_ty = match ret {
+            BasicTypeEnum::PointerType(p) => p.fn_type(&params, false),
+            _ => self.ctx.i64_type().fn_type(&params, false),
+        };
+        let callee = self.i64(id).const_to_pointer(self.ptr_type());
+        let v = self.b.build_indirect_call(fn_ty, callee, args, "h").unwrap();
+        let v = v.try_as_basic_value().basic().expect("helpers return a value");
+        if ret_ptr {
+            BasicTypeEnumValue::Ptr(v.into_pointer_value())
+        } else {
+            BasicTypeEnumValue::Int(v.into_int_value())
+        }
+    }
+
+    pub fn helper_int(&self, id: u64, args: &[BasicMetadataValueEnum<'ctx>]) -> IntValue<'ctx> {
+        match self.helper(id, args, false) {
+            BasicTypeEnumValue::Int(v) => v,
+            BasicTypeEnumValue::Ptr(_) => unreachable!(),
+        }
+    }
+
+    pub fn map_ptr(&self, map: MapId) -> PointerValue<'ctx> {
+        self.globals.maps[map].as_pointer_value()
+    }
+
+    /// `bpf_map_lookup_elem`: a pointer to the value, or null.
+    pub fn lookup(&self, map: MapId, key: PointerValue<'ctx>) -> PointerValue<'ctx> {
+        match self.helper(helper::MAP_LOOKUP_ELEM, &[self.map_ptr(map).into(), key.into()], true) {
+            BasicTypeEnumValue::Ptr(p) => p,
+            BasicTypeEnumValue::Int(_) => unreachable!(),
+        }
+    }
+
+    pub fn update(&self, map: MapId, key: PointerValue<'ctx>, value: PointerValue<'ctx>) {
+        self.helper_int(
+            helper::MAP_UPDATE_ELEM,
+            &[self.map_ptr(map).into(), key.into(), value.into(), self.i64(0).into()],
+        );
+    }
+
+    pub fn delete(&self, map: MapId, key: PointerValue<'ctx>) {
+        self.helper_int(helper::MAP_DELETE_ELEM, &[self.map_ptr(map).into(), key.into()]);
+    }
+
+    /// Runs `then` when `p` is non-null, `otherwise` when it is null.
+    pub fn if_null(
+        &mut self,
+        p: PointerValue<'ctx>,
+        then: impl FnOnce(&mut Self) -> Result<()>,
+        otherwise: impl FnOnce(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        let is_null = self.b.build_is_null(p, "isnull").unwrap();
+        let (found, missing, done) = (self.block("found"), self.block("missing"), self.block("done"));
+        self.b.build_conditional_branch(is_null, missing, found).unwrap();
+        self.b.position_at_end(found);
+        then(self)?;
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(missing);
+        otherwise(self)?;
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(done);
+        Ok(())
+    }
+
+    /// Stores a value into a field slot (8-byte ints, NUL-padded strings).
+    pub fn store_field(&self, dst: PointerValue<'ctx>, v: Val<'ctx>, field: FieldType) {
+        match (v, field) {
+            (Val::Int(i), _) => self.store_i64(dst, i),
+            (Val::Str(p, size), FieldType::Str { size: slot }) => {
+                let n = size.min(slot) as u64;
+                self.b.build_memcpy(dst, 1, p, 1, self.i64(n)).unwrap();
+            }
+            _ => unreachable!("sema unified the field types"),
+        }
+    }
+
+    /// Builds the BPF key for `@map[keys]`; `extra` is appended (a histogram bucket).
+    pub fn map_key(&mut self, map: MapId, keys: &[Expr], extra: Option<IntValue<'ctx>>) -> Result<PointerValue<'ctx>> {
+        let spec = &self.ck.maps[map];
+        let buf = self.stack(spec.key_size(), "key");
+        let mut off = 0;
+        let fields = spec.key.clone();
+        for (k, f) in keys.iter().zip(fields) {
+            let v = self.expr(k)?;
+            self.store_field(self.gep(buf, off as u64), v, f);
+            off += f.size();
+        }
+        if let Some(e) = extra {
+            self.store_i64(self.gep(buf, off as u64), e);
+        }
+        Ok(buf)
+    }
+
+    /// Sends an event record `[id][fields…]` through the ring buffer.
+    pub fn emit_event(&self, id: usize, vals: &[(Val<'ctx>, FieldType)]) {
+        let size = 8 + vals.iter().map(|(_, f)| f.size()).sum::<usize>();
+        let buf = self.stack(size, "event");
+        self.store_i64(buf, self.i64(id as u64));
+        let mut off = 8;
+        for (v, f) in vals {
+            self.store_field(self.gep(buf, off as u64), *v, *f);
+            off += f.size();
+        }
+        let rb = self.globals.ringbuf.as_pointer_value();
+        self.helper_int(
+            helper::RINGBUF_OUTPUT,
+            &[rb.into(), buf.into(), self.i64(size as u64).into(), self.i64(0).into()],
+        );
+    }
+
+    pub fn event_of(&self, call: &Expr) -> usize {
+        self.ck.call_events[&call.id]
+    }
+
+    pub fn probe_index(&self) -> usize {
+        self.probe_index
+    }
+
+    // ---- statements ----
+
+    pub fn stmts(&mut self, b: &Block) -> Result<()> {
+        for s in &b.stmts {
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> Result<()> {
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                self.expr(e)?;
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
+            StmtKind::If { cond, then, otherwise } => {
+                let c = self.expr(cond)?.int();
+                let c = self.truthy(c);
+                let (t, f, done) = (self.block("then"), self.block("else"), self.block("endif"));
+                self.b.build_conditional_branch(c, t, f).unwrap();
+                self.b.position_at_end(t);
+                self.stmts(then)?;
+                self.b.build_unconditional_branch(done).unwrap();
+                self.b.position_at_end(f);
+                if let Some(o) = otherwise {
+                    self.stmts(o)?;
+                }
+                self.b.build_unconditional_branch(done).unwrap();
+                self.b.position_at_end(done);
+            }
+            StmtKind::Block(b) => self.stmts(b)?,
+        }
+        Ok(())
+    }
+
+    /// The stack slot of `$name`, created on first use with the type sema settled on.
+    pub fn var_slot(&mut self, name: &str) -> (PointerValue<'ctx>, Type) {
+        if let Some(v) = self.vars.get(name) {
+            return v.clone();
+        }
+        let t = self.ck.probes[self.probe_index].vars[name].clone();
+        let size = t.field().map(|f| f.size()).unwrap_or(8);
+        let p = self.stack(size, name);
+        self.vars.insert(name.to_string(), (p, t.clone()));
+        (p, t)
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<crate::parser::ast::BinOp>, value: &Expr) -> Result<()> {
+        if let Some(op) = op {
+            let cur = self.expr(target)?.int();
+            let rhs = self.expr(value)?.int();
+            let signed = matches!(self.ck.ty(value.id), Type::Int { signed: true })
+                || matches!(self.ck.ty(target.id), Type::Int { signed: true });
+            let v = self.arith(op, cur, rhs, signed);
+            return self.store_to(target, Val::Int(v));
+        }
+        match &target.kind {
+            ExprKind::Map { name, keys } => {
+                let (id, spec) = self.ck.map(name);
+                if let MapKind::Value(_) = spec.kind {
+                    let v = self.expr(value)?;
+                    self.store_map(id, keys, v)
+                } else {
+                    let ExprKind::Call { name: fname, args, .. } = &value.kind else {
+                        let ExprKind::Ident(fname) = &value.kind else {
+                            return Err(Diagnostic::error("internal error: aggregation without a call", value.span));
+                        };
+                        let f = crate::stdlib::function(fname).expect("sema checked the call");
+                        return f.update(self, id, keys, &[]);
+                    };
+                    let f = crate::stdlib::function(fname).expect("sema checked the call");
+                    f.update(self, id, keys, args)
+                }
+            }
+            _ => {
+                let v = self.expr(value)?;
+                self.store_to(target, v)
+            }
+        }
+    }
+
+    /// Writes a value to a variable or a plain map element.
+    pub fn store_to(&mut self, target: &Expr, v: Val<'ctx>) -> Result<()> {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let (slot, t) = self.var_slot(name);
+                let f = t.field().expect("variables hold storable values");
+                if let FieldType::Str { size } = f {
+                    self.zero(slot, FieldType::Str { size }.size());
+                }
+                self.store_field(slot, v, f);
+                Ok(())
+            }
+            ExprKind::Map { name, keys } => {
+                let (id, _) = self.ck.map(name);
+                self.store_map(id, keys, v)
+            }
+            _ => Err(Diagnostic::error("internal error: bad assignment target", target.span)),
+        }
+    }
+
+    fn store_map(&mut self, id: MapId, keys: &[Expr], v: Val<'ctx>) -> Result<()> {
+        let key = self.map_key(id, keys, None)?;
+        let MapKind::Value(f) = self.ck.maps[id].kind else { unreachable!("plain map") };
+        let val = self.stack(f.size(), "val");
+        self.store_field(val, v, f);
+        self.update(id, key, val);
+        Ok(())
+    }
+}
+
+/// A helper's return value.
+pub enum BasicTypeEnumValue<'ctx> {
+    Int(IntValue<'ctx>),
+    Ptr(PointerValue<'ctx>),
+}

@@ -1,0 +1,167 @@
+//! BTF-defined map globals and `.rodata` variables.
+//!
+//! libbpf reads a map's definition from the BTF of its global: a struct whose members are
+//! `type` and `max_entries` encoded as *pointer to int[N]*, and `key`/`value` as *pointer to
+//! T*. LLVM's BPF backend writes that BTF from the debug info built here.
+
+use inkwell::context::Context;
+use inkwell::debug_info::{
+    AsDIScope, DICompileUnit, DIFile, DIFlags, DIFlagsConstants, DIType, DWARFEmissionKind, DWARFSourceLanguage,
+    DebugInfoBuilder,
+};
+use inkwell::module::{Linkage, Module};
+use inkwell::values::GlobalValue;
+use inkwell::AddressSpace;
+
+use crate::program::{rodata, MapSpec};
+use crate::sema::Checked;
+
+const BPF_MAP_TYPE_HASH: u64 = 1;
+const BPF_MAP_TYPE_PERCPU_HASH: u64 = 5;
+const BPF_MAP_TYPE_RINGBUF: u64 = 27;
+/// Ring buffer size: large enough that printf-heavy scripts rarely drop events.
+const RINGBUF_BYTES: u64 = 1 << 22;
+
+pub struct Globals<'ctx> {
+    debug: Debug<'ctx>,
+    pub maps: Vec<GlobalValue<'ctx>>,
+    pub ringbuf: GlobalValue<'ctx>,
+    /// `program::rodata`: run-time constants.
+    pub rodata: GlobalValue<'ctx>,
+}
+
+/// The debug-info builder the map BTF comes from.
+struct Debug<'ctx> {
+    di: DebugInfoBuilder<'ctx>,
+    cu: DICompileUnit<'ctx>,
+    file: DIFile<'ctx>,
+}
+
+impl<'ctx> Globals<'ctx> {
+    pub fn declare(ctx: &'ctx Context, module: &Module<'ctx>, ck: &Checked) -> Self {
+        let (di, cu) = module.create_debug_info_builder(
+            true,
+            DWARFSourceLanguage::C,
+            "script.bt",
+            ".",
+            "spyglass",
+            true,
+            "",
+            0,
+            "",
+            DWARFEmissionKind::LineTablesOnly,
+            0,
+            false,
+            false,
+            "",
+            "",
+        );
+        let debug = Debug { di, file: cu.get_file(), cu };
+        Globals {
+            maps: ck.maps.iter().map(|m| debug.map(ctx, module, m)).collect(),
+            ringbuf: debug.map_def(ctx, module, super::RINGBUF, BPF_MAP_TYPE_RINGBUF, RINGBUF_BYTES, None),
+            rodata: debug.rodata(ctx, module),
+            debug,
+        }
+    }
+
+    pub fn finish(&mut self) {
+        self.debug.di.finalize();
+    }
+}
+
+impl<'ctx> Debug<'ctx> {
+    fn map(&self, ctx: &'ctx Context, module: &Module<'ctx>, m: &MapSpec) -> GlobalValue<'ctx> {
+        let ty = if m.kind.per_cpu() { BPF_MAP_TYPE_PERCPU_HASH } else { BPF_MAP_TYPE_HASH };
+        let kv = (m.key_size() as u64, m.kind.value_size() as u64);
+        self.map_def(ctx, module, &m.elf_name, ty, m.max_entries as u64, Some(kv))
+    }
+
+    fn map_def(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        name: &str,
+        map_type: u64,
+        max_entries: u64,
+        key_value: Option<(u64, u64)>,
+    ) -> GlobalValue<'ctx> {
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let n_fields = if key_value.is_some() { 4 } else { 2 };
+        let st = ctx.struct_type(&vec![ptr.into(); n_fields], false);
+        let g = module.add_global(st, None, name);
+        g.set_initializer(&st.const_zero());
+        g.set_section(Some(".maps"));
+        g.set_linkage(Linkage::External);
+        g.set_alignment(8);
+
+        let mut members = vec![
+            self.member("type", self.int_array_ptr(map_type), 0),
+            self.member("max_entries", self.int_array_ptr(max_entries), 64),
+        ];
+        if let Some((k, v)) = key_value {
+            members.push(self.member("key", self.bytes_ptr(k), 128));
+            members.push(self.member("value", self.bytes_ptr(v), 192));
+        }
+        let scope = self.cu.as_debug_info_scope();
+        let di_struct = self.di.create_struct_type(
+            scope,
+            "",
+            self.file,
+            0,
+            64 * n_fields as u64,
+            64,
+            DIFlags::ZERO,
+            None,
+            &members,
+            0,
+            None,
+            "",
+        );
+        self.attach_debug(ctx, g, name, di_struct.as_type());
+        g
+    }
+
+    /// The `.rodata` array the runtime fills in before load. Not an LLVM constant, so its
+    /// values are never folded at compile time.
+    fn rodata(&self, ctx: &'ctx Context, module: &Module<'ctx>) -> GlobalValue<'ctx> {
+        let n = rodata::LEN as u32;
+        let ty = ctx.i64_type().array_type(n);
+        let g = module.add_global(ty, None, rodata::SYMBOL);
+        g.set_initializer(&ty.const_zero());
+        g.set_section(Some(".rodata"));
+        g.set_linkage(Linkage::External);
+        g.set_alignment(8);
+        let u64t = self.di.create_basic_type("unsigned long long", 64, 0x07, DIFlags::ZERO).unwrap();
+        let arr = self.di.create_array_type(u64t.as_type(), 64 * n as u64, 64, &[0..n as i64]);
+        self.attach_debug(ctx, g, rodata::SYMBOL, arr.as_type());
+        g
+    }
+
+    fn attach_debug(&self, ctx: &'ctx Context, g: GlobalValue<'ctx>, name: &str, ty: DIType<'ctx>) {
+        let scope = self.cu.as_debug_info_scope();
+        let expr = self.di.create_global_variable_expression(scope, name, name, self.file, 0, ty, false, None, None, 64);
+        g.set_metadata(expr.as_metadata_value(ctx), ctx.get_kind_id("dbg"));
+    }
+
+    fn member(&self, name: &str, ty: DIType<'ctx>, offset: u64) -> DIType<'ctx> {
+        let scope = self.cu.as_debug_info_scope();
+        self.di
+            .create_member_type(scope, name, self.file, 0, 64, 64, offset, DIFlags::ZERO, ty)
+            .as_type()
+    }
+
+    /// `int (*)[n]`: how `__uint(name, n)` is spelled in BTF.
+    fn int_array_ptr(&self, n: u64) -> DIType<'ctx> {
+        let int = self.di.create_basic_type("int", 32, 0x05, DIFlags::ZERO).unwrap();
+        let arr = self.di.create_array_type(int.as_type(), 32 * n, 32, &[0..n as i64]);
+        self.di.create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default()).as_type()
+    }
+
+    /// Pointer to an opaque `unsigned char[n]` key or value.
+    fn bytes_ptr(&self, n: u64) -> DIType<'ctx> {
+        let byte = self.di.create_basic_type("unsigned char", 8, 0x08, DIFlags::ZERO).unwrap();
+        let arr = self.di.create_array_type(byte.as_type(), 8 * n, 8, &[0..n as i64]);
+        self.di.create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default()).as_type()
+    }
+}

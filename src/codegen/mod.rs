@@ -1,0 +1,95 @@
+//! Checked program → LLVM IR (inkwell) → BPF ELF, packaged as a [`CompiledProgram`].
+//!
+//! Every `@map` becomes a BTF-described map in `.maps`; every probe block becomes one
+//! program per attach-point group (see `sema::ProbeInfo::programs`).
+
+mod expr;
+pub mod func;
+mod maps;
+
+use inkwell::context::Context;
+use inkwell::module::{Linkage, Module};
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::OptimizationLevel;
+
+use crate::diag::{Diagnostic, Result};
+use crate::program::{CompiledProgram, ProbeProgram};
+use crate::sema::Checked;
+pub use func::{FnGen, Val};
+
+/// What the compiler produced, plus the IR for `--emit-llvm` and snapshot tests.
+pub struct Output {
+    pub program: CompiledProgram,
+    pub ir_original: String,
+    pub ir_optimized: String,
+}
+
+pub const RINGBUF: &str = "events";
+
+pub fn compile(ck: &Checked) -> Result<Output> {
+    let ctx = Context::create();
+    let module = ctx.create_module("spyglass");
+    module.set_triple(&TargetTriple::create("bpfel"));
+    module.set_data_layout(&target_machine()?.get_target_data().get_data_layout());
+
+    let mut globals = maps::Globals::declare(&ctx, &module, ck);
+    let mut probes = vec![];
+    for (pi, (probe, info)) in ck.program.probes.iter().zip(&ck.probes).enumerate() {
+        for (gi, points) in info.programs.iter().enumerate() {
+            let name = format!("probe_{pi}_{gi}");
+            let section = crate::probes::of(&points[0].attach).section(&points[0].attach);
+            FnGen::build(&ctx, &module, &globals, ck, pi, &points[0], &name, &section)?;
+            probes.push(ProbeProgram {
+                prog_name: name,
+                attach: points.iter().map(|p| p.attach.clone()).collect(),
+                span: probe.head_span(),
+            });
+        }
+    }
+    license(&ctx, &module);
+    globals.finish();
+    module.verify().map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;
+    let ir_original = module.print_to_string().to_string();
+
+    let tm = target_machine()?;
+    module
+        .run_passes("default<O2>", &tm, PassBuilderOptions::create())
+        .map_err(|e| Diagnostic::global(format!("internal error: LLVM optimisation failed: {e}")))?;
+    let ir_optimized = module.print_to_string().to_string();
+    let elf = tm
+        .write_to_memory_buffer(&module, FileType::Object)
+        .map_err(|e| Diagnostic::global(format!("internal error: BPF code generation failed: {e}")))?
+        .as_slice()
+        .to_vec();
+
+    Ok(Output {
+        program: CompiledProgram {
+            elf,
+            probes,
+            maps: ck.maps.clone(),
+            events: ck.events.clone(),
+            ringbuf: RINGBUF.into(),
+        },
+        ir_original,
+        ir_optimized,
+    })
+}
+
+fn target_machine() -> Result<TargetMachine> {
+    Target::initialize_bpf(&InitializationConfig::default());
+    let triple = TargetTriple::create("bpfel");
+    let target = Target::from_triple(&triple)
+        .map_err(|e| Diagnostic::global(format!("LLVM has no BPF target: {e}")))?;
+    target
+        .create_target_machine(&triple, "v3", "", OptimizationLevel::Default, RelocMode::PIC, CodeModel::Default)
+        .ok_or_else(|| Diagnostic::global("LLVM could not create a BPF target machine"))
+}
+
+fn license<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>) {
+    let text = ctx.const_string(b"GPL", true);
+    let g = module.add_global(text.get_type(), None, "LICENSE");
+    g.set_initializer(&text);
+    g.set_section(Some("license"));
+    g.set_linkage(Linkage::External);
+}

@@ -1,0 +1,148 @@
+//! The untyped syntax tree. Every node carries its byte span; expressions carry an id that
+//! later stages use to attach facts (types) without rebuilding the tree.
+
+use crate::diag::Span;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub probes: Vec<Probe>,
+    /// Expression ids run from 0 to `expr_count - 1`.
+    pub expr_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub attach_points: Vec<AttachPointText>,
+    pub predicate: Option<Expr>,
+    pub body: Block,
+    pub span: Span,
+}
+
+impl Probe {
+    /// Span covering the attach-point list, where probe-level diagnostics point.
+    pub fn head_span(&self) -> Span {
+        let first = self.attach_points.first().map(|a| a.span).unwrap_or(self.span);
+        let last = self.attach_points.last().map(|a| a.span).unwrap_or(self.span);
+        (first.0, last.1)
+    }
+}
+
+/// An attach point as written (`tracepoint:syscalls:sys_enter_*`); probe providers parse it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachPointText {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StmtKind {
+    Expr(Expr),
+    /// `target = value`, or `target op= value` when `op` is set.
+    Assign { target: Expr, op: Option<BinOp>, value: Expr },
+    If { cond: Expr, then: Block, otherwise: Option<Block> },
+    Block(Block),
+}
+
+pub type ExprId = u32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub id: ExprId,
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Int(u64),
+    Str(String),
+    /// A bare identifier: builtin (`pid`, `comm`, `args`) or zero-argument call.
+    Ident(String),
+    /// `$name`
+    Var(String),
+    /// `$1`, `$2`, …
+    Positional(u32),
+    /// `$#`
+    PositionalCount,
+    /// `@name[keys]`; `name` includes the `@`; no keys for a scalar map.
+    Map { name: String, keys: Vec<Expr> },
+    Call { name: String, name_span: Span, args: Vec<Expr> },
+    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Unary { op: UnOp, operand: Box<Expr> },
+    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    /// `e.field` or `e->field`
+    Field { base: Box<Expr>, field: String },
+    /// `++x`, `x--`, …
+    IncDec { target: Box<Expr>, increment: bool, prefix: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LogAnd,
+    LogOr,
+}
+
+impl BinOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+    }
+    pub fn symbol(self) -> &'static str {
+        use BinOp::*;
+        match self {
+            Add => "+",
+            Sub => "-",
+            Mul => "*",
+            Div => "/",
+            Mod => "%",
+            BitAnd => "&",
+            BitOr => "|",
+            BitXor => "^",
+            Shl => "<<",
+            Shr => ">>",
+            Eq => "==",
+            Ne => "!=",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            LogAnd => "&&",
+            LogOr => "||",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    Neg,
+    Plus,
+    Not,
+    BitNot,
+}

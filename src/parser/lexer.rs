@@ -1,0 +1,350 @@
+//! Tokens. Logos lexes statements and expressions; attach points are scanned by hand,
+//! because `tracepoint:syscalls:sys_enter_*` or `uprobe:/bin/bash:readline` are not
+//! expression tokens and only make sense outside probe bodies.
+
+use logos::Logos;
+
+use crate::diag::Diagnostic;
+
+#[derive(Logos, Debug, Clone, PartialEq)]
+#[logos(skip r"[ \t\r\n\f]+")]
+#[logos(skip(r"//[^\n]*", allow_greedy = true))]
+#[logos(skip r"/\*([^*]|\*+[^*/])*\*+/")]
+pub enum Tok {
+    #[regex(r"[A-Za-z_][A-Za-z0-9_]*", |l| l.slice().to_string())]
+    Ident(String),
+    #[regex(r"\$[A-Za-z_][A-Za-z0-9_]*", |l| l.slice()[1..].to_string())]
+    Var(String),
+    #[regex(r"\$[0-9]+", |l| l.slice()[1..].parse::<u32>().ok())]
+    Positional(u32),
+    #[token("$#")]
+    PositionalCount,
+    #[regex(r"@[A-Za-z0-9_]*", |l| l.slice().to_string())]
+    Map(String),
+    #[regex(r"[0-9][0-9_]*([eE][0-9]+)?[uUlL]*", |l| parse_decimal(l.slice()))]
+    #[regex(r"0[xX][0-9a-fA-F_]+[uUlL]*", |l| parse_radix(&l.slice()[2..], 16))]
+    Int(u64),
+    #[regex(r#""([^"\\\n]|\\.)*""#, |l| unescape(l.slice()))]
+    Str(String),
+    #[token("if")]
+    If,
+    #[token("else")]
+    Else,
+    #[token("{")]
+    LBrace,
+    #[token("}")]
+    RBrace,
+    #[token("(")]
+    LParen,
+    #[token(")")]
+    RParen,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
+    #[token(";")]
+    Semi,
+    #[token(",")]
+    Comma,
+    #[token(".")]
+    Dot,
+    #[token("->")]
+    Arrow,
+    #[token("?")]
+    Question,
+    #[token(":")]
+    Colon,
+    #[token("=")]
+    Assign,
+    #[token("+=")]
+    AddAssign,
+    #[token("-=")]
+    SubAssign,
+    #[token("*=")]
+    MulAssign,
+    #[token("/=")]
+    DivAssign,
+    #[token("%=")]
+    ModAssign,
+    #[token("&=")]
+    AndAssign,
+    #[token("|=")]
+    OrAssign,
+    #[token("^=")]
+    XorAssign,
+    #[token("<<=")]
+    ShlAssign,
+    #[token(">>=")]
+    ShrAssign,
+    #[token("==")]
+    EqEq,
+    #[token("!=")]
+    Ne,
+    #[token("<")]
+    Lt,
+    #[token("<=")]
+    Le,
+    #[token(">")]
+    Gt,
+    #[token(">=")]
+    Ge,
+    #[token("<<")]
+    Shl,
+    #[token(">>")]
+    Shr,
+    #[token("+")]
+    Plus,
+    #[token("-")]
+    Minus,
+    #[token("*")]
+    Star,
+    #[token("/")]
+    Slash,
+    #[token("%")]
+    Percent,
+    #[token("&")]
+    Amp,
+    #[token("|")]
+    Pipe,
+    #[token("^")]
+    Caret,
+    #[token("~")]
+    Tilde,
+    #[token("!")]
+    Bang,
+    #[token("&&")]
+    AndAnd,
+    #[token("||")]
+    OrOr,
+    #[token("++")]
+    PlusPlus,
+    #[token("--")]
+    MinusMinus,
+    /// Produced by the hand-written scanner only.
+    AttachPoint(String),
+    /// The `/` opening and closing a predicate (scanner only).
+    PredStart,
+    PredEnd,
+}
+
+fn parse_decimal(s: &str) -> Option<u64> {
+    let s: String = s.chars().filter(|c| *c != '_' && !"uUlL".contains(*c)).collect();
+    if let Some((m, e)) = s.split_once(['e', 'E']) {
+        let m: u64 = m.parse().ok()?;
+        let e: u32 = e.parse().ok()?;
+        return m.checked_mul(10u64.checked_pow(e)?);
+    }
+    if s.len() > 1 && s.starts_with('0') {
+        return parse_radix(&s[1..], 8);
+    }
+    s.parse().ok()
+}
+
+fn parse_radix(s: &str, radix: u32) -> Option<u64> {
+    let s: String = s.chars().filter(|c| *c != '_' && !"uUlL".contains(*c)).collect();
+    u64::from_str_radix(&s, radix).ok()
+}
+
+fn unescape(quoted: &str) -> Option<String> {
+    let body = &quoted[1..quoted.len() - 1];
+    let mut out = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            'x' => {
+                let mut v = 0u32;
+                let mut n = 0;
+                while n < 2 && chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+                    v = v * 16 + chars.next()?.to_digit(16)?;
+                    n += 1;
+                }
+                if n == 0 {
+                    return None;
+                }
+                out.push(char::from_u32(v)?);
+            }
+            d @ '0'..='7' => {
+                let mut v = d.to_digit(8)?;
+                let mut n = 1;
+                while n < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
+                    v = v * 8 + chars.next()?.to_digit(8)?;
+                    n += 1;
+                }
+                out.push(char::from_u32(v)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Between probes: attach points, `,`, a predicate or a body may come next.
+    TopLevel,
+    Predicate,
+    /// Inside a probe body, `depth` braces deep.
+    Body { depth: u32 },
+}
+
+pub type Spanned = (usize, Tok, usize);
+
+/// The token stream lalrpop consumes.
+pub struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    mode: Mode,
+    paren_depth: u32,
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(src: &'a str) -> Self {
+        // A shebang line is a comment to us.
+        let pos = if src.starts_with("#!") { src.find('\n').unwrap_or(src.len()) } else { 0 };
+        Lexer { src, pos, mode: Mode::TopLevel, paren_depth: 0 }
+    }
+
+    fn skip_trivia(&mut self) {
+        loop {
+            let rest = &self.src[self.pos..];
+            let trimmed = rest.trim_start();
+            self.pos += rest.len() - trimmed.len();
+            if trimmed.starts_with("//") {
+                self.pos += trimmed.find('\n').unwrap_or(trimmed.len());
+            } else if trimmed.starts_with("/*") {
+                self.pos += trimmed[2..].find("*/").map(|i| i + 4).unwrap_or(trimmed.len());
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Attach points run to whitespace, `,` or `{`; quoted parts may hold anything.
+    fn scan_attach_point(&mut self) -> Result<Spanned, Diagnostic> {
+        let start = self.pos;
+        let bytes = self.src.as_bytes();
+        let mut i = start;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    if i >= bytes.len() {
+                        return Err(Diagnostic::error("unterminated string in attach point", (start, i)));
+                    }
+                    i += 1;
+                }
+                b',' | b'{' | b'}' | b';' | b'(' | b')' => break,
+                c if c.is_ascii_whitespace() => break,
+                _ => i += 1,
+            }
+        }
+        self.pos = i;
+        Ok((start, Tok::AttachPoint(self.src[start..i].to_string()), i))
+    }
+
+    fn next_logos(&mut self) -> Option<Result<Spanned, Diagnostic>> {
+        let base = self.pos;
+        let mut lx = Tok::lexer(&self.src[base..]);
+        let tok = lx.next()?;
+        let span = lx.span();
+        let (start, end) = (base + span.start, base + span.end);
+        self.pos = end;
+        Some(match tok {
+            Ok(t) => Ok((start, t, end)),
+            Err(()) => Err(bad_token(&self.src[start..end], (start, end))),
+        })
+    }
+
+    fn next_token(&mut self) -> Option<Result<Spanned, Diagnostic>> {
+        self.skip_trivia();
+        if self.pos >= self.src.len() {
+            return None;
+        }
+        let start = self.pos;
+        match self.mode {
+            Mode::TopLevel => {
+                let c = self.src.as_bytes()[start];
+                let tok = match c {
+                    b'{' => {
+                        self.mode = Mode::Body { depth: 1 };
+                        Tok::LBrace
+                    }
+                    b',' => Tok::Comma,
+                    b'/' => {
+                        self.mode = Mode::Predicate;
+                        self.paren_depth = 0;
+                        Tok::PredStart
+                    }
+                    c if c.is_ascii_alphanumeric() || b"_*$@\"".contains(&c) => {
+                        return Some(self.scan_attach_point());
+                    }
+                    _ => {
+                        let len = self.src[start..].chars().next().map_or(1, char::len_utf8);
+                        self.pos += len;
+                        return Some(Err(bad_token(&self.src[start..start + len], (start, start + len))));
+                    }
+                };
+                self.pos += 1;
+                Some(Ok((start, tok, start + 1)))
+            }
+            Mode::Predicate => {
+                let r = self.next_logos()?;
+                Some(r.map(|(s, t, e)| {
+                    match t {
+                        Tok::LParen => self.paren_depth += 1,
+                        Tok::RParen => self.paren_depth = self.paren_depth.saturating_sub(1),
+                        // The closing slash is the one followed by the body.
+                        Tok::Slash if self.paren_depth == 0 && self.src[e..].trim_start().starts_with('{') => {
+                            self.mode = Mode::TopLevel;
+                            return (s, Tok::PredEnd, e);
+                        }
+                        _ => {}
+                    }
+                    (s, t, e)
+                }))
+            }
+            Mode::Body { depth } => {
+                let r = self.next_logos()?;
+                if let Ok((_, t, _)) = &r {
+                    match t {
+                        Tok::LBrace => self.mode = Mode::Body { depth: depth + 1 },
+                        Tok::RBrace if depth == 1 => self.mode = Mode::TopLevel,
+                        Tok::RBrace => self.mode = Mode::Body { depth: depth - 1 },
+                        _ => {}
+                    }
+                }
+                Some(r)
+            }
+        }
+    }
+}
+
+fn bad_token(text: &str, span: (usize, usize)) -> Diagnostic {
+    let msg = if text.starts_with('"') {
+        "invalid string literal (unterminated, or an unknown escape sequence)".to_string()
+    } else if text.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("invalid integer literal `{text}`")
+    } else {
+        format!("unexpected character `{text}`")
+    };
+    Diagnostic::error(msg, span)
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Result<Spanned, Diagnostic>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_token()
+    }
+}

@@ -1,0 +1,119 @@
+//! Source text → AST. The lexer (logos + a hand scanner for attach points) feeds the
+//! lalrpop grammar in `grammar/spyglass.lalrpop`; errors become span diagnostics.
+
+pub mod ast;
+pub mod lexer;
+
+use std::cell::Cell;
+
+use lalrpop_util::{lalrpop_mod, ParseError};
+
+use crate::diag::Diagnostic;
+use ast::{Expr, ExprKind, Program, Stmt};
+use lexer::{Lexer, Tok};
+
+lalrpop_mod!(
+    #[allow(clippy::all, unused)]
+    grammar,
+    "/spyglass.rs"
+);
+
+/// Parses a whole script.
+pub fn parse(source: &str) -> Result<Program, Diagnostic> {
+    let ids = Cell::new(0);
+    let program = grammar::ProgramParser::new()
+        .parse(&ids, Lexer::new(source))
+        .map_err(|e| to_diagnostic(e, source))?;
+    if program.probes.is_empty() {
+        return Err(Diagnostic::error("the script has no probes", (0, source.len()))
+            .with_note("a probe looks like: tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }"));
+    }
+    Ok(program)
+}
+
+pub(crate) fn mk(ids: &Cell<u32>, span: (usize, usize), kind: ExprKind) -> Expr {
+    let id = ids.get();
+    ids.set(id + 1);
+    Expr { id, kind, span }
+}
+
+pub(crate) fn prepend(s: Stmt, mut rest: Vec<Stmt>) -> Vec<Stmt> {
+    rest.insert(0, s);
+    rest
+}
+
+fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Ident(s) => format!("identifier `{s}`"),
+        Tok::Var(s) => format!("variable `${s}`"),
+        Tok::Positional(n) => format!("`${n}`"),
+        Tok::PositionalCount => "`$#`".into(),
+        Tok::Map(s) => format!("map `{s}`"),
+        Tok::Int(v) => format!("integer `{v}`"),
+        Tok::Str(_) => "string literal".into(),
+        Tok::AttachPoint(s) => format!("attach point `{s}`"),
+        Tok::PredStart | Tok::PredEnd => "`/`".into(),
+        other => {
+            let dbg = format!("{other:?}");
+            format!("`{}`", token_text(&dbg))
+        }
+    }
+}
+
+/// The source form of punctuation tokens, for messages.
+fn token_text(debug_name: &str) -> &str {
+    match debug_name {
+        "If" => "if",
+        "Else" => "else",
+        "LBrace" => "{",
+        "RBrace" => "}",
+        "LParen" => "(",
+        "RParen" => ")",
+        "LBracket" => "[",
+        "RBracket" => "]",
+        "Semi" => ";",
+        "Comma" => ",",
+        "Dot" => ".",
+        "Arrow" => "->",
+        "Question" => "?",
+        "Colon" => ":",
+        "Assign" => "=",
+        other => other,
+    }
+}
+
+fn to_diagnostic(e: ParseError<usize, Tok, Diagnostic>, source: &str) -> Diagnostic {
+    let expected_note = |expected: &[String]| {
+        let mut names: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
+        names.dedup();
+        if names.len() > 8 {
+            names.truncate(8);
+            format!("expected one of {}, …", names.join(", "))
+        } else {
+            format!("expected one of {}", names.join(", "))
+        }
+    };
+    match e {
+        ParseError::User { error } => error,
+        ParseError::InvalidToken { location } => {
+            Diagnostic::error("invalid token", (location, location + 1))
+        }
+        ParseError::UnrecognizedEof { location, expected } => {
+            let end = source.len();
+            Diagnostic::error("unexpected end of input", (location.min(end), end))
+                .with_label("the script ends here")
+                .with_note(expected_note(&expected))
+        }
+        ParseError::UnrecognizedToken { token: (l, t, r), expected } => {
+            let mut d = Diagnostic::error(format!("unexpected {}", describe(&t)), (l, r))
+                .with_note(expected_note(&expected));
+            if matches!(t, Tok::AttachPoint(_)) {
+                d = d.with_note("missing `;` or `}` before this point?");
+            }
+            d
+        }
+        ParseError::ExtraToken { token: (l, t, r) } => {
+            Diagnostic::error(format!("unexpected {}", describe(&t)), (l, r))
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! `begin` / `end`: not attached anywhere; the runtime runs them once with
+//! BPF_PROG_TEST_RUN (before attaching, and after detaching).
+
+use super::{AttachPoint, Attachment, ProbeType};
+
+pub struct Begin;
+pub struct End;
+
+/// Raw-tracepoint programs support test runs and have the tracing helpers.
+const SECTION: &str = "raw_tp";
+
+impl ProbeType for Begin {
+    fn names(&self) -> &'static [&'static str] {
+        &["begin"]
+    }
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+        no_parts("begin", parts)?;
+        Ok(vec![AttachPoint::Begin])
+    }
+    fn section(&self, _: &AttachPoint) -> String {
+        SECTION.into()
+    }
+    fn attach(&self, _: &libbpf_rs::ProgramMut, _: &AttachPoint) -> Result<Vec<Attachment>, String> {
+        Ok(vec![])
+    }
+}
+
+impl ProbeType for End {
+    fn names(&self) -> &'static [&'static str] {
+        &["end"]
+    }
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+        no_parts("end", parts)?;
+        Ok(vec![AttachPoint::End])
+    }
+    fn section(&self, _: &AttachPoint) -> String {
+        SECTION.into()
+    }
+    fn attach(&self, _: &libbpf_rs::ProgramMut, _: &AttachPoint) -> Result<Vec<Attachment>, String> {
+        Ok(vec![])
+    }
+}
+
+fn no_parts(name: &str, parts: &[&str]) -> Result<(), String> {
+    if parts.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("`{name}` takes no arguments"))
+    }
+}

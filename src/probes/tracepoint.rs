@@ -1,0 +1,73 @@
+//! `tracepoint:CATEGORY:NAME` (alias `t`), typed from the kernel's format files.
+
+use super::tracefs::{self, TpFieldKind};
+use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
+
+pub struct Tracepoint;
+
+impl ProbeType for Tracepoint {
+    fn names(&self) -> &'static [&'static str] {
+        &["tracepoint", "t"]
+    }
+
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+        let (cat, name) = match parts {
+            [cat, name] => (*cat, *name),
+            // `t:*open*`: any category.
+            [name] if name.contains('*') => ("*", *name),
+            _ => return Err("expected `tracepoint:CATEGORY:NAME`".into()),
+        };
+        if cat.is_empty() || name.is_empty() {
+            return Err("expected `tracepoint:CATEGORY:NAME`".into());
+        }
+        let found = tracefs::matching(cat, name)?;
+        if found.is_empty() {
+            return Err(if cat.contains('*') || name.contains('*') {
+                format!("no tracepoint matches `{cat}:{name}`")
+            } else {
+                format!("tracepoint `{cat}:{name}` does not exist on this kernel")
+            });
+        }
+        Ok(found
+            .into_iter()
+            .map(|(category, name)| AttachPoint::Tracepoint { category, name })
+            .collect())
+    }
+
+    fn section(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Tracepoint { category, name } = ap else { unreachable!("not a tracepoint") };
+        format!("tracepoint/{category}/{name}")
+    }
+
+    fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
+        let AttachPoint::Tracepoint { category, name } = ap else { unreachable!("not a tracepoint") };
+        // Syscall arguments are user-space pointers; everything else points into the kernel.
+        let user = category == "syscalls";
+        let fields = tracefs::format(category, name)?
+            .into_iter()
+            .filter(|f| !f.common)
+            .map(|f| ArgField {
+                kind: match f.kind {
+                    TpFieldKind::Pointer { .. } => ArgKind::Pointer { user },
+                    TpFieldKind::DataLoc { is_string: true } => ArgKind::DataLocStr,
+                    TpFieldKind::CharArray { len } => ArgKind::CharArray { len },
+                    _ => ArgKind::Int,
+                },
+                name: f.name,
+                offset: f.offset,
+                size: f.size,
+                signed: f.signed,
+            })
+            .collect();
+        Ok(Some(fields))
+    }
+
+    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Tracepoint { category, name } = ap else { unreachable!("not a tracepoint") };
+        tracefs::root()?;
+        let link = prog
+            .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), name)
+            .map_err(|e| format!("attaching to tracepoint:{category}:{name} failed: {e}"))?;
+        Ok(vec![Box::new(link)])
+    }
+}

@@ -1,0 +1,154 @@
+//! The compiled program: the only thing the compiler hands to the runtime.
+//!
+//! It is plain data (serde-serialisable) so that a program compiled on one host can later be
+//! run by a runtime-only build without LLVM on another. Nothing here may refer to inkwell,
+//! the AST or sema types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::probes::AttachPoint;
+
+/// Everything needed to load, attach and print a compiled script.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompiledProgram {
+    /// The BPF ELF object (BTF-defined maps, one program per probe block).
+    pub elf: Vec<u8>,
+    /// Probe blocks in source order.
+    pub probes: Vec<ProbeProgram>,
+    /// `@maps` in declaration order; `MapId` indexes this.
+    pub maps: Vec<MapSpec>,
+    /// Asynchronous actions (printf, print, exit, …) sent through the ring buffer;
+    /// the first 8 bytes of every ring-buffer record are an index into this.
+    pub events: Vec<EventSpec>,
+    /// Name of the ring-buffer map in the ELF.
+    pub ringbuf: String,
+}
+
+/// The program reads run-time constants from one `.rodata` array of u64, which the runtime
+/// fills in before loading; these are its slots.
+pub mod rodata {
+    /// Boot-clock ns at startup, for `elapsed`.
+    pub const START_NS: usize = 0;
+    /// PID of the `-c` child, for `cpid`.
+    pub const CPID: usize = 1;
+    pub const LEN: usize = 2;
+    /// Symbol of the array.
+    pub const SYMBOL: &str = "spyglass_rodata";
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeProgram {
+    /// Function (and program) name in the ELF.
+    pub prog_name: String,
+    /// Every attach point this block expands to (wildcards already expanded).
+    pub attach: Vec<AttachPoint>,
+    /// Byte span of the probe's attach-point list in the source, for diagnostics.
+    pub span: (usize, usize),
+}
+
+pub type MapId = usize;
+
+/// Storage type of one key field or plain value, as laid out in BPF memory.
+/// Integers always occupy 8 bytes in keys, values and events, whatever their source width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FieldType {
+    Int { signed: bool },
+    /// NUL-padded string of this many bytes.
+    Str { size: u32 },
+}
+
+impl FieldType {
+    pub fn size(self) -> usize {
+        match self {
+            FieldType::Int { .. } => 8,
+            FieldType::Str { size } => (size as usize + 7) & !7,
+        }
+    }
+}
+
+/// Byte size of a packed record of fields (keys and event payloads).
+pub fn record_size(fields: &[FieldType]) -> usize {
+    fields.iter().map(|f| f.size()).sum()
+}
+
+/// What a map holds and how its per-CPU values merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MapKind {
+    /// Plain assigned value (`@x = expr`): a shared (not per-CPU) map.
+    Value(FieldType),
+    Count,
+    Sum { signed: bool },
+    Avg { signed: bool },
+    Min { signed: bool },
+    Max { signed: bool },
+    Stats { signed: bool },
+    /// log2 histogram with 2^k sub-buckets; the bucket index is an extra trailing u64 key field.
+    Hist { k: u32 },
+    /// linear histogram; the bucket index is an extra trailing u64 key field.
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+impl MapKind {
+    pub fn is_histogram(&self) -> bool {
+        matches!(self, MapKind::Hist { .. } | MapKind::Lhist { .. })
+    }
+    pub fn per_cpu(&self) -> bool {
+        !matches!(self, MapKind::Value(_))
+    }
+    /// Bytes of one (per-CPU) value slot.
+    pub fn value_size(&self) -> usize {
+        match self {
+            MapKind::Value(f) => f.size(),
+            // (value, is_set) / (count, total)
+            MapKind::Min { .. } | MapKind::Max { .. } | MapKind::Avg { .. } | MapKind::Stats { .. } => 16,
+            _ => 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MapSpec {
+    /// As written in the script: `@` or `@name`.
+    pub name: String,
+    /// Map name inside the ELF.
+    pub elf_name: String,
+    /// Key fields; empty for a scalar map. Does not include a histogram's bucket field.
+    pub key: Vec<FieldType>,
+    pub kind: MapKind,
+    pub max_entries: u32,
+}
+
+impl MapSpec {
+    /// Bytes of the BPF key, including the trailing bucket field of histograms.
+    pub fn key_size(&self) -> usize {
+        let k = record_size(&self.key) + if self.kind.is_histogram() { 8 } else { 0 };
+        k.max(8)
+    }
+}
+
+/// An asynchronous action, formatted in user space.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum EventSpec {
+    Printf { fmt: String, args: Vec<FieldType> },
+    /// `print(value)` of a non-map value.
+    Print { value: FieldType },
+    /// `print(@map[, top[, div]])`.
+    PrintMap { map: MapId, top: u64, div: u64 },
+    Clear { map: MapId },
+    Zero { map: MapId },
+    /// Payload: one Int, the exit code.
+    Exit,
+    Time { fmt: String },
+}
+
+impl EventSpec {
+    /// Payload fields following the 8-byte event id.
+    pub fn payload(&self) -> Vec<FieldType> {
+        match self {
+            EventSpec::Printf { args, .. } => args.clone(),
+            EventSpec::Print { value } => vec![*value],
+            EventSpec::Exit => vec![FieldType::Int { signed: true }],
+            _ => vec![],
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Shared by text and JSON output: ordering, `top` and `div` of a map's entries,
+//! reduced to what gets shown.
+
+use std::cmp::Ordering;
+
+use super::hist::{build_hist, build_lhist, Histogram};
+use super::value::{AggValue, MapEntry, Value};
+use crate::program::{FieldType, MapKind, MapSpec};
+
+/// What one entry shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shown {
+    Prim(Value),
+    Stats { count: Value, average: Value, total: Value },
+    Hist(Histogram),
+}
+
+/// Entries in print order, already cut to `top` and divided by `div`.
+pub(crate) fn prepare(spec: &MapSpec, mut entries: Vec<MapEntry>, top: usize, div: u64) -> Vec<(Vec<Value>, Shown)> {
+    // bpftrace leaves ties in hash-table order (unspecified); ordering by key first makes
+    // ties deterministic without changing any order bpftrace guarantees.
+    entries.sort_by(|a, b| cmp_keys(&a.key, &b.key));
+    if orders_by_value(&spec.kind) {
+        entries.sort_by_key(|e| value_rank(&spec.kind, &e.value));
+    }
+    let skip = if top > 0 && entries.len() > top { entries.len() - top } else { 0 };
+    let div = div.max(1);
+    entries
+        .into_iter()
+        .skip(skip)
+        .map(|e| {
+            let shown = show(&spec.kind, e.value, div);
+            (e.key, shown)
+        })
+        .collect()
+}
+
+/// bpftrace's key order: field by field; integers as signed 64-bit (even unsigned
+/// ones), strings bytewise.
+pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = match (x, y) {
+            (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
+            (Value::Str(_), _) | (_, Value::Str(_)) => Ordering::Equal,
+            _ => as_signed(x).cmp(&as_signed(y)),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn as_signed(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) => *i,
+        Value::UInt(u) => *u as i64,
+        Value::Str(_) => 0,
+    }
+}
+
+fn num(v: &Value) -> i128 {
+    match v {
+        Value::Int(i) => i128::from(*i),
+        Value::UInt(u) => i128::from(*u),
+        Value::Str(_) => 0,
+    }
+}
+
+fn avg_of(signed: bool, count: u64, total: i64) -> Value {
+    if signed {
+        let c = count as i64;
+        Value::Int(if c > 0 { total.wrapping_div(c) } else { 0 })
+    } else {
+        Value::UInt((total as u64).checked_div(count).unwrap_or(0))
+    }
+}
+
+/// bpftrace orders plain string values by key only; everything else by value.
+fn orders_by_value(kind: &MapKind) -> bool {
+    !matches!(kind, MapKind::Value(FieldType::Str { .. }))
+}
+
+/// Sort rank of an entry's value.
+fn value_rank(kind: &MapKind, v: &AggValue) -> i128 {
+    let signed = !matches!(kind, MapKind::Avg { signed: false } | MapKind::Stats { signed: false });
+    match v {
+        AggValue::Plain(Value::Str(_)) => 0,
+        AggValue::Plain(x) | AggValue::Sum(x) => num(x),
+        AggValue::Count(c) => i128::from(*c),
+        // bpftrace compares min/max values as unsigned even when they are signed.
+        AggValue::Min(x) | AggValue::Max(x) => i128::from(as_signed(x) as u64),
+        AggValue::Avg { count, total } | AggValue::Stats { count, total } => num(&avg_of(signed, *count, *total)),
+        AggValue::Hist(c) => i128::from(c.iter().fold(0u64, |a, &b| a.wrapping_add(b))),
+    }
+}
+
+fn div_value(v: Value, div: u64) -> Value {
+    match v {
+        Value::Int(i) => Value::Int(i.wrapping_div(div as i64)),
+        Value::UInt(u) => Value::UInt(u / div),
+        s => s,
+    }
+}
+
+fn show(kind: &MapKind, v: AggValue, div: u64) -> Shown {
+    let signed = !matches!(kind, MapKind::Avg { signed: false } | MapKind::Stats { signed: false });
+    match v {
+        AggValue::Plain(x) | AggValue::Sum(x) | AggValue::Min(x) | AggValue::Max(x) => {
+            Shown::Prim(div_value(x, div))
+        }
+        AggValue::Count(c) => Shown::Prim(Value::UInt(c / div)),
+        AggValue::Avg { count, total } => Shown::Prim(div_value(avg_of(signed, count, total), div)),
+        AggValue::Stats { count, total } => Shown::Stats {
+            count: if signed { Value::Int(count as i64) } else { Value::UInt(count) },
+            average: div_value(avg_of(signed, count, total), div),
+            total: if signed { Value::Int(total) } else { Value::UInt(total as u64) },
+        },
+        AggValue::Hist(counts) => Shown::Hist(match kind {
+            MapKind::Lhist { min, max, step } => build_lhist(&counts, *min, *max, *step),
+            MapKind::Hist { k } => build_hist(&counts, div, *k),
+            _ => build_hist(&counts, div, 0),
+        }),
+    }
+}

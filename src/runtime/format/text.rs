@@ -1,0 +1,72 @@
+//! Text-mode output, as bpftrace 0.26 prints it (src/output/text.cpp).
+
+use super::entries::{prepare, Shown};
+use super::hist::hist_text;
+use super::value::{key_text, value_text, MapEntry, Value};
+use crate::program::MapSpec;
+
+/// What `print(@m, top, div)` (and the exit-time dump) prints for one map.
+///
+/// Plain maps print one line per entry and no blank line; histograms print the
+/// `@name:` / `@name[key]:` header, the rows and one blank line per block. An empty
+/// map (keyed or scalar) prints nothing.
+pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) -> String {
+    let rows = prepare(spec, entries, top, div);
+    let scalar = spec.key.is_empty();
+    let mut out = String::new();
+    for (key, shown) in &rows {
+        let name = if scalar {
+            spec.name.clone()
+        } else {
+            format!("{}[{}]", spec.name, key_text(key))
+        };
+        match shown {
+            Shown::Hist(h) => {
+                out.push_str(&format!("{name}:\n"));
+                out.push_str(&hist_text(h));
+                out.push('\n');
+            }
+            other => out.push_str(&format!("{name}: {}\n", shown_text(other))),
+        }
+        if scalar {
+            break;
+        }
+    }
+    out
+}
+
+fn shown_text(s: &Shown) -> String {
+    match s {
+        Shown::Prim(v) => value_text(v),
+        Shown::Stats { count, average, total } => format!(
+            "{{ .count = {}, .average = {}, .total = {} }}",
+            value_text(count),
+            value_text(average),
+            value_text(total)
+        ),
+        Shown::Hist(h) => hist_text(h),
+    }
+}
+
+/// `print(v)` of a non-map value.
+pub fn value_line_text(v: &Value) -> String {
+    format!("{}\n", value_text(v))
+}
+
+/// Goes to stderr in text mode.
+pub fn attached_probes_text(n: u64) -> String {
+    if n == 1 {
+        "Attached 1 probe\n".to_string()
+    } else {
+        format!("Attached {n} probes\n")
+    }
+}
+
+/// Goes to stderr in text mode.
+pub fn lost_events_text(n: u64) -> String {
+    format!("Lost {n} events\n")
+}
+
+#[cfg(test)]
+#[path = "text_tests.rs"]
+mod tests;

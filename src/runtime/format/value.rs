@@ -1,0 +1,141 @@
+//! Decoded map keys/values and their plain-text rendering.
+
+use crate::program::FieldType;
+
+/// One key field or plain value, decoded from BPF memory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    Int(i64),
+    UInt(u64),
+    Str(String),
+}
+
+/// One map entry's value, already merged across CPUs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggValue {
+    /// `MapKind::Value`.
+    Plain(Value),
+    Count(u64),
+    /// Int or UInt per `MapKind::Sum { signed }`.
+    Sum(Value),
+    /// Printed value is `total / count` (0 when `count == 0`), signed per the map kind.
+    Avg { count: u64, total: i64 },
+    Min(Value),
+    Max(Value),
+    Stats { count: u64, total: i64 },
+    /// Bucket counts indexed by bucket index (`hist_index` / `lhist_index`).
+    Hist(Vec<u64>),
+}
+
+/// One map entry; `key` is empty for a scalar map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntry {
+    pub key: Vec<Value>,
+    pub value: AggValue,
+}
+
+/// How `print(v)` or a key field shows a value: strings raw, integers in decimal.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Str(s) => s.clone(),
+    }
+}
+
+/// Text between the brackets of `@name[...]`.
+///
+/// bpftrace renders a multi-field key as a tuple and then strips one pair of outer
+/// parentheses; it applies the same stripping to a single key, so a string key
+/// `"(x)"` prints as `x`. Reproduced for fidelity.
+pub fn key_text(key: &[Value]) -> String {
+    let s = if key.len() == 1 {
+        value_text(&key[0])
+    } else {
+        format!(
+            "({})",
+            key.iter().map(value_text).collect::<Vec<_>>().join(", ")
+        )
+    };
+    strip_parens(s)
+}
+
+fn strip_parens(s: String) -> String {
+    if s.len() >= 2 && s.starts_with('(') && s.ends_with(')') {
+        s[1..s.len() - 1].to_string()
+    } else {
+        s
+    }
+}
+
+/// bpftrace's default `str_trunc_trailer`, appended to strings that filled their buffer.
+pub const STR_TRUNC_TRAILER: &str = "..";
+
+/// Decodes one field as laid out in BPF memory (native-endian 8-byte ints,
+/// NUL-padded strings). A string with no NUL inside its declared size was
+/// truncated by the kernel side, so bpftrace marks it with `..`.
+pub fn decode_field(ft: FieldType, bytes: &[u8]) -> Value {
+    match ft {
+        FieldType::Int { signed } => {
+            let mut b = [0u8; 8];
+            let n = bytes.len().min(8);
+            b[..n].copy_from_slice(&bytes[..n]);
+            let raw = u64::from_ne_bytes(b);
+            if signed {
+                Value::Int(raw as i64)
+            } else {
+                Value::UInt(raw)
+            }
+        }
+        FieldType::Str { size } => {
+            let limit = (size as usize).min(bytes.len());
+            let len = bytes[..limit].iter().position(|&c| c == 0).unwrap_or(limit);
+            let mut s = String::from_utf8_lossy(&bytes[..len]).into_owned();
+            if len == size as usize {
+                s.push_str(STR_TRUNC_TRAILER);
+            }
+            Value::Str(s)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Value {
+        Value::Str(x.into())
+    }
+
+    #[test]
+    fn text_of_values() {
+        assert_eq!(value_text(&Value::Int(-5)), "-5");
+        assert_eq!(value_text(&Value::UInt(u64::MAX)), "18446744073709551615");
+        assert_eq!(value_text(&s("a b")), "a b");
+    }
+
+    #[test]
+    fn key_texts() {
+        assert_eq!(key_text(&[Value::Int(2), Value::Int(1)]), "2, 1");
+        assert_eq!(key_text(&[s("bash"), Value::UInt(1234)]), "bash, 1234");
+        assert_eq!(key_text(&[s("x")]), "x");
+        assert_eq!(key_text(&[s("(x)")]), "x");
+        assert_eq!(key_text(&[s("(")]), "(");
+        assert_eq!(key_text(&[]), "");
+    }
+
+    #[test]
+    fn decode() {
+        let b = (-3i64).to_ne_bytes();
+        assert_eq!(decode_field(FieldType::Int { signed: true }, &b), Value::Int(-3));
+        assert_eq!(
+            decode_field(FieldType::Int { signed: false }, &b),
+            Value::UInt((-3i64) as u64)
+        );
+        let mut buf = [0u8; 8];
+        buf[..3].copy_from_slice(b"abc");
+        assert_eq!(decode_field(FieldType::Str { size: 8 }, &buf), s("abc"));
+        assert_eq!(decode_field(FieldType::Str { size: 3 }, b"abcdefgh"), s("abc.."));
+        assert_eq!(decode_field(FieldType::Str { size: 4 }, b"abc\0zzzz"), s("abc"));
+    }
+}

@@ -1,0 +1,88 @@
+//! Loading the ELF with libbpf: run-time constants, the verifier's verdict, and the
+//! map/program handles the rest of the runtime uses.
+
+use std::sync::Mutex;
+
+use libbpf_rs::{MapCore, MapHandle, Object, ObjectBuilder, PrintLevel};
+
+use crate::program::{rodata, CompiledProgram};
+
+/// libbpf's messages from the current load, kept so a failure can show the verifier log.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+fn capture(level: PrintLevel, msg: String) {
+    if level != PrintLevel::Debug {
+        if let Ok(mut log) = LIBBPF_LOG.lock() {
+            log.push_str(&msg);
+        }
+    }
+}
+
+/// A load failure: which program (if libbpf said) and the kernel's explanation.
+#[derive(Debug)]
+pub struct LoadError {
+    pub prog: Option<String>,
+    pub message: String,
+    pub verifier_log: String,
+}
+
+pub struct Loaded {
+    pub object: Object,
+    /// Handles to the `@maps`, in `CompiledProgram::maps` order.
+    pub maps: Vec<MapHandle>,
+    pub ringbuf: MapHandle,
+}
+
+pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded, LoadError> {
+    libbpf_rs::set_print(Some((PrintLevel::Info, capture)));
+    LIBBPF_LOG.lock().map(|mut l| l.clear()).ok();
+    let fail = |e: libbpf_rs::Error| {
+        let log = LIBBPF_LOG.lock().map(|l| l.clone()).unwrap_or_default();
+        LoadError { prog: failing_program(&log), message: e.to_string(), verifier_log: log }
+    };
+    let mut open = ObjectBuilder::default().name("spyglass").map_err(fail)?.open_memory(&prog.elf).map_err(fail)?;
+    for mut m in open.maps_mut() {
+        if m.name().to_string_lossy().ends_with(".rodata") {
+            if let Some(data) = m.initial_value_mut() {
+                for (i, v) in consts.iter().enumerate() {
+                    if data.len() >= 8 * (i + 1) {
+                        data[8 * i..8 * (i + 1)].copy_from_slice(&v.to_ne_bytes());
+                    }
+                }
+            }
+        }
+    }
+    let object = open.load().map_err(fail)?;
+    let handle = |name: &str| -> Result<MapHandle, LoadError> {
+        let m = object
+            .maps()
+            .find(|m| m.name().to_string_lossy() == name)
+            .ok_or_else(|| LoadError { prog: None, message: format!("map {name} missing from the object"), verifier_log: String::new() })?;
+        MapHandle::try_from(&m).map_err(fail)
+    };
+    let maps = prog.maps.iter().map(|m| handle(&m.elf_name)).collect::<Result<Vec<_>, _>>()?;
+    let ringbuf = handle(&prog.ringbuf)?;
+    libbpf_rs::set_print(None);
+    Ok(Loaded { object, maps, ringbuf })
+}
+
+/// libbpf names the failing program in "prog 'NAME': …" lines.
+fn failing_program(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|l| {
+        let rest = &l[l.find("prog '")? + 6..];
+        Some(rest[..rest.find('\'')?].to_string())
+    })
+}
+
+/// The verifier's own words: the last lines of the load log, without libbpf's framing.
+pub fn verifier_summary(log: &str) -> String {
+    let body: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.contains("BEGIN PROG LOAD LOG"))
+        .skip(1)
+        .take_while(|l| !l.contains("END PROG LOAD LOG"))
+        .collect();
+    let lines: Vec<&str> = if body.is_empty() { log.lines().collect() } else { body };
+    let start = lines.len().saturating_sub(6);
+    lines[start..].join("\n")
+}

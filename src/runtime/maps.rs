@@ -1,0 +1,137 @@
+//! Reading BPF maps back into [`MapEntry`]s (merging per-CPU values), clearing and zeroing.
+
+use std::collections::BTreeMap;
+
+use libbpf_rs::{MapCore, MapFlags, MapHandle};
+
+use super::format::value::{decode_field, AggValue, MapEntry, Value};
+use crate::program::{FieldType, MapKind, MapSpec};
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_ne_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+/// Splits a BPF key into its fields (and a histogram's trailing bucket index).
+fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
+    let mut off = 0;
+    let mut key = vec![];
+    for f in &spec.key {
+        key.push(decode_field(*f, &raw[off..off + f.size()]));
+        off += f.size();
+    }
+    let bucket = spec.kind.is_histogram().then(|| u64_at(raw, off));
+    (key, bucket)
+}
+
+/// Merges the per-CPU slots of one entry.
+fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
+    let sum = |off: usize| cpus.iter().fold(0u64, |a, c| a.wrapping_add(u64_at(c, off)));
+    match *kind {
+        MapKind::Value(f) => AggValue::Plain(decode_field(f, &cpus[0])),
+        MapKind::Count => AggValue::Count(sum(0)),
+        MapKind::Sum { signed: true } => AggValue::Sum(Value::Int(sum(0) as i64)),
+        MapKind::Sum { signed: false } => AggValue::Sum(Value::UInt(sum(0))),
+        MapKind::Avg { .. } => AggValue::Avg { count: sum(0), total: sum(8) as i64 },
+        MapKind::Stats { .. } => AggValue::Stats { count: sum(0), total: sum(8) as i64 },
+        MapKind::Min { signed } | MapKind::Max { signed } => {
+            let is_max = matches!(kind, MapKind::Max { .. });
+            let best = cpus
+                .iter()
+                .filter(|c| u64_at(c, 8) != 0)
+                .map(|c| u64_at(c, 0))
+                .reduce(|a, b| {
+                    let b_wins = match (signed, is_max) {
+                        (true, true) => (b as i64) > (a as i64),
+                        (true, false) => (b as i64) < (a as i64),
+                        (false, true) => b > a,
+                        (false, false) => b < a,
+                    };
+                    if b_wins {
+                        b
+                    } else {
+                        a
+                    }
+                })
+                .unwrap_or(0);
+            let v = if signed { Value::Int(best as i64) } else { Value::UInt(best) };
+            if is_max {
+                AggValue::Max(v)
+            } else {
+                AggValue::Min(v)
+            }
+        }
+        MapKind::Hist { .. } | MapKind::Lhist { .. } => AggValue::Count(sum(0)),
+    }
+}
+
+/// Every entry of a map, per-CPU values merged and histogram buckets gathered per key.
+pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
+    let per_cpu = spec.kind.per_cpu();
+    let mut plain = vec![];
+    let mut hists: BTreeMap<Vec<u8>, (Vec<Value>, Vec<u64>)> = BTreeMap::new();
+    for raw in map.keys() {
+        let cpus = if per_cpu {
+            match map.lookup_percpu(&raw, MapFlags::ANY) {
+                Ok(Some(v)) => v,
+                _ => continue,
+            }
+        } else {
+            match map.lookup(&raw, MapFlags::ANY) {
+                Ok(Some(v)) => vec![v],
+                _ => continue,
+            }
+        };
+        let (key, bucket) = decode_key(spec, &raw);
+        let value = merge(&spec.kind, &cpus);
+        match (bucket, value) {
+            (Some(b), AggValue::Count(n)) => {
+                let user_key = raw[..raw.len() - 8].to_vec();
+                let (_, counts) = hists.entry(user_key).or_insert_with(|| (key, vec![]));
+                let b = b as usize;
+                if counts.len() <= b {
+                    counts.resize(b + 1, 0);
+                }
+                counts[b] += n;
+            }
+            (_, value) => plain.push(MapEntry { key, value }),
+        }
+    }
+    plain.extend(hists.into_values().map(|(key, counts)| MapEntry { key, value: AggValue::Hist(counts) }));
+    plain
+}
+
+/// Deletes every key.
+pub fn clear(map: &MapHandle) {
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    for k in keys {
+        let _ = map.delete(&k);
+    }
+}
+
+/// Sets every value to zero, keeping the keys.
+pub fn zero(map: &MapHandle, spec: &MapSpec, ncpus: usize) {
+    let size = spec.kind.value_size();
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    for k in keys {
+        if spec.kind.per_cpu() {
+            let zeros = vec![vec![0u8; size]; ncpus];
+            let _ = map.update_percpu(&k, &zeros, MapFlags::ANY);
+        } else {
+            let _ = map.update(&k, &vec![0u8; size], MapFlags::ANY);
+        }
+    }
+}
+
+/// Decodes the fields of an event payload.
+pub fn decode_fields(fields: &[FieldType], bytes: &[u8]) -> Vec<Value> {
+    let mut off = 0;
+    fields
+        .iter()
+        .map(|f| {
+            let end = (off + f.size()).min(bytes.len());
+            let v = decode_field(*f, &bytes[off.min(end)..end]);
+            off += f.size();
+            v
+        })
+        .collect()
+}

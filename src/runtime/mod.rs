@@ -1,0 +1,174 @@
+//! Runs a [`CompiledProgram`]: load, `begin`, attach, event loop, detach, `end`, print maps.
+//!
+//! Depends on `program`, `probes`, `diag` and its own formatting only: never on the
+//! compiler, so a runtime-only build can run programs compiled elsewhere.
+
+pub mod child;
+pub mod format;
+mod loader;
+pub mod maps;
+mod session;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::diag::Diagnostic;
+use crate::probes::{self, AttachPoint, Attachment};
+use crate::program::{rodata, CompiledProgram};
+use child::Child;
+use session::Session;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// Load into the verifier and stop: nothing is attached or run.
+    pub dry_run: bool,
+    /// `-c CMD`
+    pub child: Option<String>,
+    /// `-o FILE`
+    pub output: Option<std::path::PathBuf>,
+}
+
+const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+
+/// Runs the program to completion; returns the process exit code.
+pub fn run(prog: &CompiledProgram, opts: &RunOptions) -> Result<i32, Diagnostic> {
+    let mut out: Box<dyn Write> = match &opts.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| Diagnostic::global(format!("cannot write {}: {e}", p.display())))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut child = match &opts.child {
+        Some(cmd) => Some(Child::spawn(cmd).map_err(Diagnostic::global)?),
+        None => None,
+    };
+    let result = run_with(prog, opts, &mut out, child.as_mut());
+    if let Some(c) = child.as_mut() {
+        c.terminate();
+    }
+    let _ = out.flush();
+    result
+}
+
+fn run_with(
+    prog: &CompiledProgram,
+    opts: &RunOptions,
+    out: &mut Box<dyn Write>,
+    mut child: Option<&mut Child>,
+) -> Result<i32, Diagnostic> {
+    let mut consts = [0u64; rodata::LEN];
+    consts[rodata::START_NS] = boot_ns();
+    consts[rodata::CPID] = child.as_ref().map_or(0, |c| c.pid as u64);
+    let loaded = loader::load(prog, consts).map_err(|e| load_diagnostic(prog, e))?;
+    if opts.dry_run {
+        return Ok(0);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| Diagnostic::global(format!("cannot install a signal handler: {e}")))?;
+    }
+
+    let s = Session::new(prog, &loaded, opts.json, out);
+    let ringbuf = s.ring_buffer()?;
+
+    // `begin` runs before anything is attached, in declaration order.
+    let mut attached_count = 0usize;
+    for p in &prog.probes {
+        if p.attach.iter().any(|a| *a == AttachPoint::Begin) {
+            attached_count += 1;
+            s.test_run(&p.prog_name)?;
+        }
+    }
+    let mut links: Vec<Attachment> = vec![];
+    let mut live = false;
+    for p in &prog.probes {
+        let handle = loaded.object.progs_mut().find(|h| h.name().to_string_lossy() == p.prog_name);
+        let Some(handle) = handle else {
+            return Err(Diagnostic::error(format!("internal error: program {} missing", p.prog_name), p.span));
+        };
+        for ap in &p.attach {
+            match ap {
+                AttachPoint::Begin => {}
+                AttachPoint::End => attached_count += 1,
+                _ => {
+                    let mut l = probes::of(ap)
+                        .attach(&handle, ap)
+                        .map_err(|m| Diagnostic::error(m, p.span).with_label("while attaching this probe"))?;
+                    links.append(&mut l);
+                    attached_count += 1;
+                    live = true;
+                }
+            }
+        }
+    }
+    s.attached(attached_count, opts.quiet);
+    if std::env::var_os(NOTIFY).is_some() {
+        s.line(NOTIFY);
+    }
+    if let Some(c) = child.as_deref_mut() {
+        c.release();
+    }
+
+    // Event loop: until exit(), a signal, the child's end, or (no live probes) drained.
+    loop {
+        let _ = ringbuf.poll(Duration::from_millis(if live { 100 } else { 0 }));
+        s.flush();
+        if s.exit_code().is_some() || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Some(c) = child.as_deref_mut() {
+            if c.exited() {
+                let _ = ringbuf.consume();
+                break;
+            }
+        }
+        if !live && child.is_none() {
+            break;
+        }
+    }
+    drop(links);
+    let _ = ringbuf.consume();
+    s.stop_accepting_after_exit();
+    for p in &prog.probes {
+        if p.attach.iter().any(|a| *a == AttachPoint::End) {
+            s.test_run(&p.prog_name)?;
+        }
+    }
+    let _ = ringbuf.consume();
+    s.print_all_maps();
+    s.flush();
+    Ok(s.exit_code().unwrap_or(0))
+}
+
+fn boot_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn load_diagnostic(prog: &CompiledProgram, e: loader::LoadError) -> Diagnostic {
+    let probe = e.prog.as_ref().and_then(|name| prog.probes.iter().find(|p| &p.prog_name == name));
+    let summary = loader::verifier_summary(&e.verifier_log);
+    let msg = if e.message.contains("Operation not permitted") || e.message.contains("EPERM") {
+        "loading the BPF program was not permitted (run as root, or with CAP_BPF and CAP_PERFMON)".to_string()
+    } else if probe.is_some() {
+        "the kernel's verifier rejected this probe".to_string()
+    } else {
+        format!("loading the BPF object failed: {}", e.message)
+    };
+    let mut d = match probe {
+        Some(p) => Diagnostic::error(msg, p.span).with_label("this probe's program was rejected"),
+        None => Diagnostic::global(msg),
+    };
+    if !summary.trim().is_empty() {
+        d = d.with_note(format!("the kernel said:\n{summary}"));
+    }
+    d
+}

@@ -1,0 +1,185 @@
+//! The state of one run: the output stream and what the events asked for.
+//! Events arrive in a ring-buffer callback, so the state sits behind a `RefCell`.
+
+use std::cell::RefCell;
+use std::io::Write;
+
+use libbpf_rs::{RingBuffer, RingBufferBuilder};
+
+use super::format::{self, value::Value};
+use super::loader::Loaded;
+use super::maps;
+use crate::diag::Diagnostic;
+use crate::program::{CompiledProgram, EventSpec, MapId};
+
+pub struct Session<'a> {
+    prog: &'a CompiledProgram,
+    loaded: &'a Loaded,
+    json: bool,
+    ncpus: usize,
+    state: RefCell<State<'a>>,
+}
+
+struct State<'a> {
+    out: &'a mut Box<dyn Write>,
+    exit_code: Option<i32>,
+    /// After exit() only `end` probes' events count.
+    accepting: bool,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(prog: &'a CompiledProgram, loaded: &'a Loaded, json: bool, out: &'a mut Box<dyn Write>) -> Self {
+        Session {
+            prog,
+            loaded,
+            json,
+            ncpus: libbpf_rs::num_possible_cpus().unwrap_or(1),
+            state: RefCell::new(State { out, exit_code: None, accepting: true }),
+        }
+    }
+
+    pub fn ring_buffer(&'a self) -> Result<RingBuffer<'a>, Diagnostic> {
+        let mut b = RingBufferBuilder::new();
+        b.add(&self.loaded.ringbuf, move |data: &[u8]| {
+            self.handle(data);
+            0
+        })
+        .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))?;
+        b.build().map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))
+    }
+
+    /// Runs a `begin`/`end` program once, on this CPU.
+    pub fn test_run(&self, name: &str) -> Result<(), Diagnostic> {
+        let prog = self
+            .loaded
+            .object
+            .progs()
+            .find(|p| p.name().to_string_lossy() == name)
+            .ok_or_else(|| Diagnostic::global(format!("internal error: program {name} missing")))?;
+        // A raw-tracepoint test run takes the tracepoint's u64 arguments; we pass one zero.
+        let ctx = [0u8; 8];
+        let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
+        opts.ctx_in = ctx.as_ptr().cast();
+        opts.ctx_size_in = ctx.len() as _;
+        use std::os::fd::{AsFd, AsRawFd};
+        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_fd().as_raw_fd(), &mut opts) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(Diagnostic::global(format!("running a begin/end probe failed: {err}")));
+        }
+        Ok(())
+    }
+
+    pub fn exit_code(&self) -> Option<i32> {
+        self.state.borrow().exit_code
+    }
+
+    pub fn stop_accepting_after_exit(&self) {
+        // `end` runs after exit(); its output still counts.
+        self.state.borrow_mut().accepting = true;
+    }
+
+    pub fn flush(&self) {
+        let _ = self.state.borrow_mut().out.flush();
+    }
+
+    fn write(&self, s: &str) {
+        let _ = self.state.borrow_mut().out.write_all(s.as_bytes());
+    }
+
+    pub fn line(&self, s: &str) {
+        self.write(&format!("{s}\n"));
+        self.flush();
+    }
+
+    pub fn attached(&self, n: usize, quiet: bool) {
+        if quiet {
+            return;
+        }
+        if self.json {
+            self.line(&format::attached_probes_json(n as u64));
+        } else {
+            eprint!("{}", format::attached_probes_text(n as u64));
+        }
+    }
+
+    fn handle(&self, data: &[u8]) {
+        if data.len() < 8 {
+            return;
+        }
+        if !self.state.borrow().accepting {
+            return;
+        }
+        let id = u64::from_ne_bytes(data[..8].try_into().unwrap()) as usize;
+        let Some(event) = self.prog.events.get(id) else { return };
+        let args = maps::decode_fields(&event.payload(), &data[8..]);
+        match event {
+            EventSpec::Printf { fmt, .. } => {
+                let text = format::format_str(fmt, &args);
+                if self.json {
+                    self.write(&format!("{}\n", format::printf_json(&text)));
+                } else {
+                    self.write(&text);
+                }
+            }
+            EventSpec::Print { .. } => {
+                let v = &args[0];
+                if self.json {
+                    self.write(&format!("{}\n", format::value_json(v)));
+                } else {
+                    self.write(&format::value_line_text(v));
+                }
+            }
+            EventSpec::PrintMap { map, top, div } => self.print_map(*map, *top as usize, *div),
+            EventSpec::Clear { map } => maps::clear(&self.loaded.maps[*map]),
+            EventSpec::Zero { map } => maps::zero(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus),
+            EventSpec::Time { fmt } => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as i128)
+                    .unwrap_or(0);
+                let text = format::strftime_local(fmt, now);
+                if self.json {
+                    self.write(&format!("{}\n", format::time_json(&text)));
+                } else {
+                    self.write(&text);
+                }
+            }
+            EventSpec::Exit => {
+                let code = match args.first() {
+                    Some(Value::Int(c)) => *c as i32,
+                    Some(Value::UInt(c)) => *c as i32,
+                    _ => 0,
+                };
+                let mut st = self.state.borrow_mut();
+                st.exit_code = Some(code & 0xff);
+                st.accepting = false;
+            }
+        }
+    }
+
+    fn print_map(&self, map: MapId, top: usize, div: u64) {
+        let spec = &self.prog.maps[map];
+        let entries = maps::read(&self.loaded.maps[map], spec);
+        if self.json {
+            if let Some(line) = format::map_json(spec, entries, top, div) {
+                self.write(&format!("{line}\n"));
+            }
+        } else {
+            self.write(&format::map_text(spec, entries, top, div));
+        }
+    }
+
+    /// The exit-time dump: every map, by name.
+    pub fn print_all_maps(&self) {
+        if !self.json {
+            self.write("\n\n");
+        }
+        let mut order: Vec<MapId> = (0..self.prog.maps.len()).collect();
+        order.sort_by(|a, b| self.prog.maps[*a].name.cmp(&self.prog.maps[*b].name));
+        for m in order {
+            self.print_map(m, 0, 0);
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Expression typing.
+
+use super::{Checker, Type};
+use crate::diag::{Diagnostic, Result, Span};
+use crate::parser::ast::{BinOp, Expr, ExprKind, UnOp};
+use crate::probes::ArgKind;
+use crate::program::{EventSpec, FieldType, MapId, MapKind};
+use crate::stdlib;
+
+impl Checker<'_> {
+    pub(crate) fn expr(&mut self, e: &Expr) -> Result<Type> {
+        let t = self.expr_inner(e)?;
+        self.set_type(e.id, t.clone());
+        Ok(t)
+    }
+
+    /// Checks an expression that must be an integer.
+    pub(crate) fn int_expr(&mut self, e: &Expr, what: &str) -> Result<Type> {
+        let t = self.expr(e)?;
+        if !t.is_int() {
+            return Err(Diagnostic::error(format!("{what} must be an integer"), e.span)
+                .with_label(format!("this is {}", t.describe())));
+        }
+        Ok(t)
+    }
+
+    /// A value that can be stored or printed (not `args`, not an aggregation, not void).
+    pub(crate) fn value_expr(&mut self, e: &Expr) -> Result<Type> {
+        let t = self.expr(e)?;
+        match t {
+            Type::Int { .. } | Type::Str { .. } => Ok(t),
+            Type::Agg(_) => Err(Diagnostic::error(
+                "an aggregation function can only be assigned to a map",
+                e.span,
+            )
+            .with_note("e.g. `@calls[comm] = count();`")),
+            _ => Err(Diagnostic::error(format!("{} cannot be used as a value", t.describe()), e.span)),
+        }
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<Type> {
+        match &e.kind {
+            ExprKind::Int(v) => Ok(Type::Int { signed: *v <= i64::MAX as u64 }),
+            ExprKind::Str(s) => Ok(Type::Str { size: s.len() as u32 + 1 }),
+            ExprKind::Ident(name) => self.ident(e, name),
+            ExprKind::Var(name) => self.vars.get(name).cloned().ok_or_else(|| {
+                Diagnostic::error(format!("variable `${name}` is used before it is assigned"), e.span)
+            }),
+            ExprKind::Positional(n) => Ok(match self.opts.positional.get(*n as usize - 1) {
+                Some(v) if parse_int(v).is_none() => Type::Str { size: v.len() as u32 + 1 },
+                _ => Type::INT,
+            }),
+            ExprKind::PositionalCount => Ok(Type::INT),
+            ExprKind::Map { name, keys } => self.map_read(e, name, keys),
+            ExprKind::Call { name, name_span, args } => self.call(e, name, *name_span, args),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Unary { op, operand } => {
+                let t = self.int_expr(operand, &format!("the operand of `{}`", unop_symbol(*op)))?;
+                Ok(match op {
+                    UnOp::Neg => Type::INT,
+                    UnOp::Not => Type::UINT,
+                    _ => t,
+                })
+            }
+            ExprKind::Ternary { cond, then, otherwise } => {
+                self.int_expr(cond, "a `?:` condition")?;
+                let a = self.value_expr(then)?;
+                let b = self.value_expr(otherwise)?;
+                match (a.field(), b.field()) {
+                    (Some(x), Some(y)) => super::types::unify(x, y).map(Type::from_field).ok_or_else(|| {
+                        Diagnostic::error("the branches of `?:` have different types", e.span)
+                            .with_secondary(then.span, a.describe())
+                            .with_secondary(otherwise.span, b.describe())
+                    }),
+                    _ => unreachable!("value_expr returned a storable type"),
+                }
+            }
+            ExprKind::Field { base, field } => self.field(e, base, field),
+            ExprKind::IncDec { target, .. } => {
+                self.int_target(target)?;
+                Ok(Type::INT)
+            }
+        }
+    }
+
+    fn ident(&mut self, e: &Expr, name: &str) -> Result<Type> {
+        if name == "args" {
+            return match self.points.first().and_then(|p| p.args.as_ref()) {
+                Some(_) => {
+                    self.uses_args = true;
+                    Ok(Type::Args)
+                }
+                None => Err(Diagnostic::error("`args` is not available in this probe", e.span)
+                    .with_note("`args` holds a tracepoint's typed fields")),
+            };
+        }
+        if let Some(b) = stdlib::builtin(name) {
+            if name == "probe" {
+                self.uses_probe = true;
+            }
+            return (b.ty)(self, e.span);
+        }
+        // `count` is `count()`: zero-argument functions may drop the parentheses.
+        if stdlib::function(name).is_some() {
+            return self.call(e, name, e.span, &[]);
+        }
+        Err(Diagnostic::error(format!("unknown identifier `{name}`"), e.span)
+            .with_note("builtins include pid, tid, uid, gid, comm, nsecs, elapsed, cpu, rand, probe, cpid, args"))
+    }
+
+    /// The type of the longest `probe` name in this block, for the `probe` builtin.
+    pub(crate) fn probe_name_type(&self) -> Type {
+        let longest = self.points.iter().map(|p| p.attach.name().len()).max().unwrap_or(0);
+        Type::Str { size: longest as u32 + 1 }
+    }
+
+    fn map_read(&mut self, e: &Expr, name: &str, keys: &[Expr]) -> Result<Type> {
+        let key = self.keys(keys)?;
+        self.map_key(name, key, e.span)?;
+        match self.map_value(name, e.span)? {
+            Some(MapKind::Value(f)) => Ok(Type::from_field(f)),
+            Some(kind) => Err(Diagnostic::error(
+                format!("reading the {} aggregation `{name}` inside a probe is not supported yet", super::types::agg_name(&kind)),
+                e.span,
+            )
+            .with_note("print it with print() instead, or keep a separate plain map")),
+            // Not known yet: a later round will know (or report it never assigned).
+            None => Err(Diagnostic::error(format!("map `{name}` is used before it has a type"), e.span)),
+        }
+    }
+
+    pub(crate) fn keys(&mut self, keys: &[Expr]) -> Result<Vec<FieldType>> {
+        keys.iter()
+            .map(|k| {
+                let t = self.value_expr(k)?;
+                Ok(t.field().expect("value_expr returns storable types"))
+            })
+            .collect()
+    }
+
+    fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Type> {
+        let a = self.value_expr(lhs)?;
+        let b = self.value_expr(rhs)?;
+        let span = (lhs.span.0, rhs.span.1);
+        match (&a, &b) {
+            (Type::Int { signed: x }, Type::Int { signed: y }) => Ok(match op {
+                _ if op.is_comparison() => Type::UINT,
+                BinOp::LogAnd | BinOp::LogOr => Type::UINT,
+                // bpftrace: a subtraction's result is signed.
+                BinOp::Sub => Type::INT,
+                _ => Type::Int { signed: *x || *y },
+            }),
+            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => Ok(Type::UINT),
+            _ => Err(Diagnostic::error(
+                format!("`{}` cannot be applied to {} and {}", op.symbol(), a.describe(), b.describe()),
+                span,
+            )
+            .with_secondary(lhs.span, a.describe())
+            .with_secondary(rhs.span, b.describe())),
+        }
+    }
+
+    fn field(&mut self, e: &Expr, base: &Expr, field: &str) -> Result<Type> {
+        let bt = self.expr(base)?;
+        if bt != Type::Args {
+            return Err(Diagnostic::error(format!("{} has no fields", bt.describe()), base.span));
+        }
+        let mut found: Option<Type> = None;
+        for p in &self.points {
+            let fields = p.args.as_deref().unwrap_or(&[]);
+            let f = fields.iter().find(|f| f.name == field).ok_or_else(|| {
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                Diagnostic::error(format!("{} has no argument `{field}`", p.attach.name()), e.span)
+                    .with_note(format!("its arguments are: {}", names.join(", ")))
+            })?;
+            let t = match f.kind {
+                ArgKind::Int => Type::Int { signed: f.signed },
+                ArgKind::Pointer { .. } => Type::UINT,
+                ArgKind::DataLocStr => Type::Str { size: self.opts.strlen },
+                ArgKind::CharArray { len } => Type::Str { size: len },
+            };
+            found = Some(match found {
+                None => t,
+                Some(prev) => super::types::unify(prev.field().unwrap(), t.field().unwrap())
+                    .map(Type::from_field)
+                    .ok_or_else(|| {
+                        Diagnostic::error(format!("`args.{field}` has different types across these probes"), e.span)
+                    })?,
+            });
+        }
+        found.ok_or_else(|| Diagnostic::error("`args` is not available here", base.span))
+    }
+
+    /// Checks the target of `++`, `--` or `op=`: an integer variable or plain map.
+    pub(crate) fn int_target(&mut self, target: &Expr) -> Result<()> {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                match self.vars.get(name) {
+                    Some(t) if !t.is_int() => {
+                        return Err(Diagnostic::error(format!("`${name}` is a string, not an integer"), target.span))
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(Diagnostic::error(format!("variable `${name}` is used before it is assigned"), target.span))
+                    }
+                }
+                self.set_type(target.id, Type::INT);
+                Ok(())
+            }
+            ExprKind::Map { name, keys } => {
+                let key = self.keys(keys)?;
+                let id = self.map_key(name, key, target.span)?;
+                self.map_kind(id, MapKind::Value(FieldType::Int { signed: true }), target.span)?;
+                self.set_type(target.id, Type::INT);
+                Ok(())
+            }
+            _ => Err(Diagnostic::error("only a variable or a map can be modified", target.span)),
+        }
+    }
+
+    fn call(&mut self, e: &Expr, name: &str, name_span: Span, args: &[Expr]) -> Result<Type> {
+        let f = stdlib::function(name).ok_or_else(|| {
+            Diagnostic::error(format!("unknown function `{name}`"), name_span)
+        })?;
+        let mut c = CallCheck { ck: self, call: e, args, name_span };
+        f.check(&mut c)
+    }
+}
+
+/// What a stdlib function's type rule sees of its call.
+pub struct CallCheck<'c, 'a> {
+    pub ck: &'c mut Checker<'a>,
+    pub call: &'c Expr,
+    pub args: &'c [Expr],
+    pub name_span: Span,
+}
+
+impl CallCheck<'_, '_> {
+    pub fn span(&self) -> Span {
+        self.call.span
+    }
+
+    pub fn arity(&self, min: usize, max: usize) -> Result<()> {
+        let n = self.args.len();
+        if n >= min && n <= max {
+            return Ok(());
+        }
+        let want = match (min, max) {
+            (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
+            (a, usize::MAX) => format!("at least {a} argument{}", if a == 1 { "" } else { "s" }),
+            (a, b) => format!("{a} to {b} arguments"),
+        };
+        Err(Diagnostic::error(format!("this function takes {want}, but {n} were given"), self.call.span))
+    }
+
+    pub fn int(&mut self, i: usize, what: &str) -> Result<Type> {
+        self.ck.int_expr(&self.args[i], what)
+    }
+
+    pub fn value(&mut self, i: usize) -> Result<Type> {
+        self.ck.value_expr(&self.args[i])
+    }
+
+    pub fn str_literal(&self, i: usize, what: &str) -> Result<String> {
+        match &self.args[i].kind {
+            ExprKind::Str(s) => Ok(s.clone()),
+            _ => Err(Diagnostic::error(format!("{what} must be a string literal"), self.args[i].span)),
+        }
+    }
+
+    /// A compile-time integer: a literal, possibly negated, or a positional parameter.
+    pub fn const_int(&mut self, i: usize, what: &str) -> Result<i64> {
+        let a = &self.args[i];
+        self.ck.int_expr(a, what)?;
+        const_value(a, &self.ck.opts.positional)
+            .ok_or_else(|| Diagnostic::error(format!("{what} must be a constant integer"), a.span))
+    }
+
+    /// An argument naming a whole map (`@m`); returns its name.
+    pub fn map_ref(&mut self, i: usize) -> Result<String> {
+        match &self.args[i].kind {
+            ExprKind::Map { name, keys } if keys.is_empty() => {
+                self.ck.map_id(name, self.args[i].span);
+                Ok(name.clone())
+            }
+            _ => Err(Diagnostic::error("expected a map, like `@name`", self.args[i].span)),
+        }
+    }
+
+    /// A map element (`@m[k]`), with its keys checked; returns the map id.
+    pub fn map_elem(&mut self, i: usize) -> Result<MapId> {
+        let a = &self.args[i];
+        match &a.kind {
+            ExprKind::Map { name, keys } => {
+                let key = self.ck.keys(keys)?;
+                self.ck.map_key(name, key, a.span)
+            }
+            _ => Err(Diagnostic::error("expected a map element, like `@name[key]`", a.span)),
+        }
+    }
+
+    pub fn map_id_of(&self, name: &str) -> Option<MapId> {
+        self.ck.map_ids.get(name).copied()
+    }
+
+    pub fn event(&mut self, event: EventSpec) -> usize {
+        self.ck.add_event(self.call.id, event)
+    }
+
+    pub fn options(&self) -> &super::Options {
+        self.ck.opts
+    }
+
+    pub fn probe_name_type(&self) -> Type {
+        self.ck.probe_name_type()
+    }
+}
+
+fn const_value(e: &Expr, positional: &[String]) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Int(v) => i64::try_from(*v).ok(),
+        ExprKind::Unary { op: UnOp::Neg, operand } => const_value(operand, positional).map(|v| -v),
+        ExprKind::Unary { op: UnOp::Plus, operand } => const_value(operand, positional),
+        ExprKind::Positional(n) => positional.get(*n as usize - 1).and_then(|v| parse_int(v)).or(Some(0)),
+        _ => None,
+    }
+}
+
+/// Positional parameters that look like integers are integers.
+pub fn parse_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x") {
+        return i64::from_str_radix(h, 16).ok();
+    }
+    s.parse().ok()
+}
+
+fn unop_symbol(op: UnOp) -> &'static str {
+    match op {
+        UnOp::Neg => "-",
+        UnOp::Plus => "+",
+        UnOp::Not => "!",
+        UnOp::BitNot => "~",
+    }
+}

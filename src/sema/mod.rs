@@ -1,0 +1,351 @@
+//! Name resolution and type inference: AST → [`Checked`].
+//!
+//! Maps get their type from their first assignment anywhere in the script, so a probe may
+//! read a map that a later probe writes. Inference therefore runs in rounds: rounds that
+//! only learn map types (their errors are dropped) until nothing new is learnt, then one
+//! final round that reports the first error.
+
+mod expr;
+pub use expr::{parse_int, CallCheck};
+mod stmt;
+pub mod types;
+
+use std::collections::HashMap;
+
+use crate::diag::{Diagnostic, Result, Span};
+use crate::parser::ast::{ExprId, Program};
+use crate::probes::{self, ArgField, AttachPoint};
+use crate::program::{EventSpec, FieldType, MapId, MapKind, MapSpec};
+pub use types::Type;
+
+/// Knobs that change how a script type-checks.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Positional parameters `$1…`.
+    pub positional: Vec<String>,
+    /// A `-c` child exists (`cpid` is meaningful).
+    pub has_child: bool,
+    pub max_map_keys: u32,
+    /// Size of strings read with `str()` and of `__data_loc` strings.
+    pub strlen: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { positional: vec![], has_child: false, max_map_keys: 4096, strlen: 64 }
+    }
+}
+
+/// The checked program: the AST plus everything later stages need to know about it.
+#[derive(Debug)]
+pub struct Checked {
+    pub program: Program,
+    /// Type of every expression, by id.
+    pub types: Vec<Type>,
+    pub maps: Vec<MapSpec>,
+    pub map_ids: HashMap<String, MapId>,
+    /// Per probe block, in source order.
+    pub probes: Vec<ProbeInfo>,
+    pub events: Vec<EventSpec>,
+    /// The event a call (`printf`, `exit`, …) sends, by the call's expression id.
+    pub call_events: HashMap<ExprId, usize>,
+    pub options: Options,
+}
+
+impl Checked {
+    pub fn ty(&self, id: ExprId) -> &Type {
+        &self.types[id as usize]
+    }
+    pub fn map(&self, name: &str) -> (MapId, &MapSpec) {
+        let id = self.map_ids[name];
+        (id, &self.maps[id])
+    }
+}
+
+#[derive(Debug)]
+pub struct ProbeInfo {
+    /// Groups of attach points that share one BPF program.
+    pub programs: Vec<Vec<PointInfo>>,
+    /// Types of the block's `$variables`.
+    pub vars: HashMap<String, Type>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PointInfo {
+    pub attach: AttachPoint,
+    pub args: Option<Vec<ArgField>>,
+}
+
+/// A map's type as far as inference got.
+#[derive(Debug, Clone)]
+struct MapDraft {
+    key: Option<Vec<FieldType>>,
+    kind: Option<MapKind>,
+    /// Where the map got its value type, for mismatch messages.
+    origin: Option<Span>,
+    first_use: Span,
+}
+
+pub struct Checker<'a> {
+    opts: &'a Options,
+    types: Vec<Type>,
+    maps: Vec<(String, MapDraft)>,
+    map_ids: HashMap<String, MapId>,
+    events: Vec<EventSpec>,
+    call_events: HashMap<ExprId, usize>,
+    /// Whether inference learnt something this round.
+    changed: bool,
+    // Per probe block:
+    points: Vec<PointInfo>,
+    vars: HashMap<String, Type>,
+    uses_args: bool,
+    uses_probe: bool,
+}
+
+pub fn check(program: Program, opts: Options) -> Result<Checked> {
+    let points = expand_attach_points(&program)?;
+    let mut ck = Checker {
+        opts: &opts,
+        types: vec![],
+        maps: vec![],
+        map_ids: HashMap::new(),
+        events: vec![],
+        call_events: HashMap::new(),
+        changed: false,
+        points: vec![],
+        vars: HashMap::new(),
+        uses_args: false,
+        uses_probe: false,
+    };
+    for _round in 0..8 {
+        ck.changed = false;
+        for (probe, pts) in program.probes.iter().zip(&points) {
+            ck.begin_probe(pts.clone());
+            let _ = ck.probe(probe, false);
+        }
+        if !ck.changed {
+            break;
+        }
+    }
+    ck.events.clear();
+    ck.call_events.clear();
+    let mut infos = vec![];
+    for (probe, pts) in program.probes.iter().zip(&points) {
+        ck.begin_probe(pts.clone());
+        ck.probe(probe, true)?;
+        infos.push(ProbeInfo { programs: ck.group_points(), vars: std::mem::take(&mut ck.vars) });
+    }
+    let maps = ck.finish_maps()?;
+    let mut types = ck.types;
+    types.resize(program.expr_count as usize, Type::Void);
+    Ok(Checked {
+        program,
+        types,
+        maps,
+        map_ids: ck.map_ids,
+        probes: infos,
+        events: ck.events,
+        call_events: ck.call_events,
+        options: opts,
+    })
+}
+
+fn expand_attach_points(program: &Program) -> Result<Vec<Vec<PointInfo>>> {
+    let mut all = vec![];
+    for probe in &program.probes {
+        let mut pts = vec![];
+        for ap in &probe.attach_points {
+            let expanded = probes::expand(&ap.text).map_err(|m| {
+                Diagnostic::error(m, ap.span).with_label("in this attach point")
+            })?;
+            for attach in expanded {
+                let args = probes::of(&attach)
+                    .args(&attach)
+                    .map_err(|m| Diagnostic::error(m, ap.span))?;
+                pts.push(PointInfo { attach, args });
+            }
+        }
+        all.push(pts);
+    }
+    Ok(all)
+}
+
+impl<'a> Checker<'a> {
+    fn begin_probe(&mut self, points: Vec<PointInfo>) {
+        self.points = points;
+        self.vars.clear();
+        self.uses_args = false;
+        self.uses_probe = false;
+    }
+
+    fn probe(&mut self, probe: &crate::parser::ast::Probe, final_round: bool) -> Result<()> {
+        if let Some(pred) = &probe.predicate {
+            let t = self.expr(pred);
+            match t {
+                Ok(t) if !t.is_int() => {
+                    if final_round {
+                        return Err(Diagnostic::error("a predicate must be an integer condition", pred.span)
+                            .with_label(format!("this is {}", t.describe())));
+                    }
+                }
+                Err(e) if final_round => return Err(e),
+                _ => {}
+            }
+        }
+        self.block(&probe.body, final_round)
+    }
+
+    /// One program per attach point when the body depends on which one fired (`args`,
+    /// `probe`); otherwise attach points of the same provider share a program.
+    fn group_points(&self) -> Vec<Vec<PointInfo>> {
+        let split = self.uses_args || self.uses_probe;
+        let mut groups: Vec<Vec<PointInfo>> = vec![];
+        for p in &self.points {
+            let provider = probes::of(&p.attach).names()[0];
+            let fixed_section = matches!(p.attach, AttachPoint::Begin | AttachPoint::End);
+            match groups.iter_mut().find(|g| {
+                !split && !fixed_section && probes::of(&g[0].attach).names()[0] == provider
+            }) {
+                Some(g) => g.push(p.clone()),
+                None => groups.push(vec![p.clone()]),
+            }
+        }
+        groups
+    }
+
+    pub(crate) fn set_type(&mut self, id: ExprId, t: Type) {
+        let i = id as usize;
+        if self.types.len() <= i {
+            self.types.resize(i + 1, Type::Void);
+        }
+        self.types[i] = t;
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        self.opts
+    }
+
+    pub(crate) fn add_event(&mut self, call: ExprId, event: EventSpec) -> usize {
+        let id = self.events.len();
+        self.events.push(event);
+        self.call_events.insert(call, id);
+        id
+    }
+
+    fn map_id(&mut self, name: &str, span: Span) -> MapId {
+        if let Some(&id) = self.map_ids.get(name) {
+            return id;
+        }
+        let id = self.maps.len();
+        self.maps.push((name.to_string(), MapDraft { key: None, kind: None, origin: None, first_use: span }));
+        self.map_ids.insert(name.to_string(), id);
+        self.changed = true;
+        id
+    }
+
+    /// Records the key types a map is used with.
+    pub(crate) fn map_key(&mut self, name: &str, key: Vec<FieldType>, span: Span) -> Result<MapId> {
+        let id = self.map_id(name, span);
+        let draft = &mut self.maps[id].1;
+        match &mut draft.key {
+            None => {
+                draft.key = Some(key);
+                self.changed = true;
+            }
+            Some(old) if old.len() != key.len() => {
+                let msg = match (old.len(), key.len()) {
+                    (0, _) => format!("map `{name}` is used both with and without keys"),
+                    (_, 0) => format!("map `{name}` is used both with and without keys"),
+                    (a, b) => format!("map `{name}` is used with {a} key(s) and with {b} key(s)"),
+                };
+                return Err(Diagnostic::error(msg, span));
+            }
+            Some(old) => {
+                for (i, (o, n)) in old.iter_mut().zip(key).enumerate() {
+                    let u = types::unify(*o, n).ok_or_else(|| {
+                        Diagnostic::error(
+                            format!("key {} of map `{name}` is used as both an integer and a string", i + 1),
+                            span,
+                        )
+                    })?;
+                    if u != *o {
+                        *o = u;
+                        self.changed = true;
+                    }
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    /// Records what a map holds; the first assignment decides, later ones must agree.
+    pub(crate) fn map_kind(&mut self, id: MapId, kind: MapKind, span: Span) -> Result<()> {
+        let (name, draft) = &mut self.maps[id];
+        match &mut draft.kind {
+            None => {
+                draft.kind = Some(kind);
+                draft.origin = Some(span);
+                self.changed = true;
+                Ok(())
+            }
+            Some(MapKind::Value(old)) if matches!(kind, MapKind::Value(_)) => {
+                let MapKind::Value(new) = kind else { unreachable!() };
+                match types::unify(*old, new) {
+                    Some(u) => {
+                        if u != *old {
+                            *old = u;
+                            self.changed = true;
+                        }
+                        Ok(())
+                    }
+                    None => Err(mismatch(name, old_kind(draft), &kind, span, draft.origin)),
+                }
+            }
+            Some(old) if *old == kind => Ok(()),
+            Some(old) => {
+                let old = old.clone();
+                Err(mismatch(name, &old, &kind, span, draft.origin))
+            }
+        }
+    }
+
+    /// The value type of a map read, if known yet.
+    pub(crate) fn map_value(&mut self, name: &str, span: Span) -> Result<Option<MapKind>> {
+        let id = self.map_id(name, span);
+        Ok(self.maps[id].1.kind.clone())
+    }
+
+    fn finish_maps(&self) -> Result<Vec<MapSpec>> {
+        let mut out = vec![];
+        for (i, (name, d)) in self.maps.iter().enumerate() {
+            let kind = d.kind.clone().ok_or_else(|| {
+                Diagnostic::error(format!("map `{name}` is used but never assigned a value"), d.first_use)
+                    .with_label("used here")
+            })?;
+            let key = d.key.clone().unwrap_or_default();
+            let max_entries = if key.is_empty() && !kind.is_histogram() { 1 } else { self.opts.max_map_keys };
+            out.push(MapSpec { name: name.clone(), elf_name: format!("map_{i}"), key, kind, max_entries });
+        }
+        Ok(out)
+    }
+}
+
+fn old_kind(d: &MapDraft) -> &MapKind {
+    d.kind.as_ref().expect("checked by caller")
+}
+
+fn mismatch(name: &str, old: &MapKind, new: &MapKind, span: Span, origin: Option<Span>) -> Diagnostic {
+    let d = Diagnostic::error(
+        format!(
+            "map `{name}` holds {} values, but this assigns {}",
+            types::agg_name(old),
+            types::agg_name(new)
+        ),
+        span,
+    )
+    .with_label(format!("this is {}", types::agg_name(new)));
+    match origin {
+        Some(o) => d.with_secondary(o, format!("`{name}` got its type here")),
+        None => d,
+    }
+}

@@ -1,0 +1,80 @@
+//! Value builtins: one table row each, with its type and its code.
+
+use inkwell::values::BasicValue;
+
+use super::Builtin;
+use crate::codegen::func::helper;
+use crate::codegen::{FnGen, Val};
+use crate::diag::{Diagnostic, Result};
+use crate::parser::ast::Expr;
+use crate::program::rodata;
+use crate::sema::Type;
+
+fn uint(_: &mut crate::sema::Checker, _: crate::diag::Span) -> Result<Type> {
+    Ok(Type::UINT)
+}
+
+fn shifted<'ctx>(g: &FnGen<'_, 'ctx>, id: u64, shift: u64) -> Val<'ctx> {
+    let v = g.helper_int(id, &[]);
+    let v = g.b.build_right_shift(v, g.i64(shift), false, "hi").unwrap();
+    Val::Int(g.b.build_and(v, g.i64(0xffff_ffff), "lo32").unwrap())
+}
+
+/// A slot of the `.rodata` constants array (`program::rodata`).
+fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values::IntValue<'ctx> {
+    let p = g.gep(g.globals.rodata.as_pointer_value(), 8 * slot as u64);
+    let l = g.b.build_load(g.ctx.i64_type(), p, "glob").unwrap();
+    // Volatile: the value is filled in by the runtime, never known at compile time.
+    l.as_instruction_value().unwrap().set_volatile(true).unwrap();
+    l.into_int_value()
+}
+
+pub static ALL: &[Builtin] = &[
+    Builtin { name: "pid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_PID_TGID, 32)) },
+    Builtin { name: "tid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_PID_TGID, 0)) },
+    Builtin { name: "uid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 0)) },
+    Builtin { name: "gid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 32)) },
+    Builtin { name: "cpu", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_SMP_PROCESSOR_ID, &[]))) },
+    Builtin { name: "rand", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_PRANDOM_U32, &[]))) },
+    Builtin { name: "nsecs", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::KTIME_GET_BOOT_NS, &[]))) },
+    Builtin {
+        name: "elapsed",
+        ty: uint,
+        gen: |g, _| {
+            let now = g.helper_int(helper::KTIME_GET_BOOT_NS, &[]);
+            let start = global(g, rodata::START_NS);
+            Ok(Val::Int(g.b.build_int_sub(now, start, "elapsed").unwrap()))
+        },
+    },
+    Builtin {
+        name: "cpid",
+        ty: |ck, span| {
+            if ck.options().has_child {
+                Ok(Type::UINT)
+            } else {
+                Err(Diagnostic::error("`cpid` needs a child process", span)
+                    .with_note("run a command with `-c CMD`; its pid is `cpid`"))
+            }
+        },
+        gen: |g, _| Ok(Val::Int(global(g, rodata::CPID))),
+    },
+    Builtin {
+        name: "comm",
+        ty: |_, _| Ok(Type::Str { size: 16 }),
+        gen: |g, _| {
+            let buf = g.stack(16, "comm");
+            g.helper_int(helper::GET_CURRENT_COMM, &[buf.into(), g.i64(16).into()]);
+            Ok(Val::Str(buf, 16))
+        },
+    },
+    Builtin {
+        name: "probe",
+        ty: |ck, _| Ok(ck.probe_name_type()),
+        gen: |g, e: &Expr| {
+            let Type::Str { size } = *g.ck.ty(e.id) else { unreachable!("probe is a string") };
+            let name = g.point.attach.name();
+            let Val::Str(p, _) = g.str_const(name.as_bytes()) else { unreachable!() };
+            Ok(Val::Str(p, size.min(name.len() as u32 + 1)))
+        },
+    },
+];

@@ -1,0 +1,30 @@
+//! `exit([code])`: asks user space to shut down (detach, run `end`, print maps).
+
+use super::Function;
+use crate::codegen::{FnGen, Val};
+use crate::diag::Result;
+use crate::parser::ast::Expr;
+use crate::program::{EventSpec, FieldType};
+use crate::sema::{CallCheck, Type};
+
+pub struct Exit;
+
+impl Function for Exit {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(0, 1)?;
+        if !c.args.is_empty() {
+            c.int(0, "the exit code")?;
+        }
+        c.event(EventSpec::Exit);
+        Ok(Type::Void)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let code = match args.first() {
+            Some(a) => g.expr(a)?,
+            None => Val::Int(g.i64(0)),
+        };
+        let id = g.event_of(call);
+        g.emit_event(id, &[(code, FieldType::Int { signed: true })]);
+        Ok(Val::Void)
+    }
+}

@@ -1,0 +1,72 @@
+//! `delete(@m[k])` / `delete(@m, k)`, `clear(@m)`, `zero(@m)`.
+
+use super::Function;
+use crate::codegen::{FnGen, Val};
+use crate::diag::{Diagnostic, Result};
+use crate::parser::ast::{Expr, ExprKind};
+use crate::program::EventSpec;
+use crate::sema::{CallCheck, Type};
+
+pub struct Delete;
+pub struct Clear;
+pub struct Zero;
+
+impl Function for Delete {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 2)?;
+        if c.args.len() == 1 {
+            c.map_elem(0)?;
+        } else {
+            // delete(@m, key): the key is checked like an index of @m.
+            let name = c.map_ref(0)?;
+            let t = c.value(1)?;
+            let key = vec![t.field().expect("storable")];
+            let span = c.args[1].span;
+            c.ck.map_key(&name, key, span)?;
+        }
+        Ok(Type::Void)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let (name, keys): (&str, Vec<Expr>) = match (&args[0].kind, args.get(1)) {
+            (ExprKind::Map { name, keys }, None) => (name, keys.clone()),
+            (ExprKind::Map { name, .. }, Some(k)) => (name, vec![k.clone()]),
+            _ => return Err(Diagnostic::error("expected a map element", args[0].span)),
+        };
+        let (id, spec) = g.ck.map(name);
+        if spec.kind.is_histogram() {
+            return Err(Diagnostic::error("delete() of one histogram key is not supported yet; use clear()", args[0].span));
+        }
+        let key = g.map_key(id, &keys, None)?;
+        g.delete(id, key);
+        Ok(Val::Void)
+    }
+}
+
+/// clear and zero act on the whole map, so user space does them.
+fn whole_map(c: &mut CallCheck, make: fn(usize) -> EventSpec) -> Result<Type> {
+    c.arity(1, 1)?;
+    let name = c.map_ref(0)?;
+    let map = c.map_id_of(&name).expect("map_ref registered it");
+    c.event(make(map));
+    Ok(Type::Void)
+}
+
+impl Function for Clear {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        whole_map(c, |map| EventSpec::Clear { map })
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
+        g.emit_event(g.event_of(call), &[]);
+        Ok(Val::Void)
+    }
+}
+
+impl Function for Zero {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        whole_map(c, |map| EventSpec::Zero { map })
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
+        g.emit_event(g.event_of(call), &[]);
+        Ok(Val::Void)
+    }
+}

@@ -1,0 +1,57 @@
+//! `str(ptr[, len])`: reads a NUL-terminated string from user or kernel memory.
+
+use super::Function;
+use crate::codegen::func::helper;
+use crate::codegen::{FnGen, Val};
+use crate::diag::{Diagnostic, Result};
+use crate::parser::ast::{Expr, ExprKind};
+use crate::probes::ArgKind;
+use crate::sema::{CallCheck, Type};
+
+pub struct Str;
+
+impl Function for Str {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 2)?;
+        let strlen = c.options().strlen;
+        let size = if c.args.len() == 2 {
+            let n = c.const_int(1, "str()'s length")?;
+            if n <= 0 {
+                return Err(Diagnostic::error("str()'s length must be positive", c.args[1].span));
+            }
+            (n as u32 + 1).min(strlen)
+        } else {
+            strlen
+        };
+        let t = c.value(0)?;
+        Ok(match t {
+            // Already a string (`str($1)`, `str(args.name)` on a __data_loc field).
+            Type::Str { size: s } => Type::Str { size: s.min(size) },
+            _ => Type::Str { size },
+        })
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let Type::Str { size } = *g.ck.ty(call.id) else { unreachable!("str() is a string") };
+        let v = g.expr(&args[0])?;
+        let ptr = match v {
+            Val::Str(p, s) => return Ok(Val::Str(p, s.min(size))),
+            Val::Int(p) => p,
+            Val::Void => unreachable!(),
+        };
+        let buf = g.stack(size as usize, "str");
+        let read = if user_pointer(g, &args[0]) { helper::PROBE_READ_USER_STR } else { helper::PROBE_READ_KERNEL_STR };
+        let src = g.b.build_int_to_ptr(ptr, g.ptr_type(), "src").unwrap();
+        g.helper_int(read, &[buf.into(), g.i64(size as u64).into(), src.into()]);
+        Ok(Val::Str(buf, size))
+    }
+}
+
+/// Syscall tracepoint pointers point into user memory; other pointers into the kernel.
+fn user_pointer(g: &FnGen, e: &Expr) -> bool {
+    let ExprKind::Field { field, .. } = &e.kind else { return false };
+    g.point
+        .args
+        .as_deref()
+        .and_then(|a| a.iter().find(|f| &f.name == field))
+        .is_some_and(|f| matches!(f.kind, ArgKind::Pointer { user: true }))
+}
