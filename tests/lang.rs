@@ -1,0 +1,33 @@
+//! The language snapshot suite: every `tests/lang/**/*.bt` is parsed, checked and compiled;
+//! the AST (or diagnostic) and the unoptimised LLVM IR are snapshotted and reviewed.
+
+use spyglass::{codegen, parser, sema};
+
+fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let ast = match parser::parse(src) {
+        Ok(a) => a,
+        Err(d) => return (d.render(&name, src), None),
+    };
+    let ast_text = format!("{ast:#?}");
+    let checked = match sema::check(ast, sema::Options::default()) {
+        Ok(c) => c,
+        Err(d) => return (d.render(&name, src), None),
+    };
+    match codegen::compile(&checked) {
+        Ok(out) => (ast_text, Some(out.ir_original)),
+        Err(d) => (d.render(&name, src), None),
+    }
+}
+
+#[test]
+fn lang() {
+    insta::glob!("lang/**/*.bt", |path| {
+        let src = std::fs::read_to_string(path).unwrap();
+        let (front, ir) = render(path, &src);
+        insta::assert_snapshot!("front", front);
+        if let Some(ir) = ir {
+            insta::assert_snapshot!("ir", ir);
+        }
+    });
+}

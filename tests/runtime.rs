@@ -1,0 +1,256 @@
+//! Runtime tests: the built binary, run as a user would, on the real kernel (as root),
+//! with exact output compared.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_spyglass");
+
+struct Out {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+fn spyglass(args: &[&str]) -> Out {
+    let o = Command::new(BIN).args(args).output().expect("run spyglass");
+    Out {
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+fn run_e(prog: &str) -> Out {
+    spyglass(&["-e", prog])
+}
+
+/// The workload binary, compiled once with the system C compiler.
+fn workload() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = format!("{}/spyglass-workload", env!("CARGO_TARGET_TMPDIR"));
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/workload.c");
+        let st = Command::new("cc").args(["-O2", "-o", &out, src]).status().expect("cc");
+        assert!(st.success(), "compiling the workload failed");
+        out
+    })
+}
+
+#[test]
+fn begin_prints_every_aggregation_like_bpftrace() {
+    let o = run_e(
+        r#"BEGIN { @c = count(); @c = count(); @s = sum(5); @s = sum(-2); @a = avg(3); @a = avg(6);
+                  @mn = min(4); @mn = min(-9); @mx = max(4); @mx = max(11); @st = stats(2); @st = stats(10);
+                  @m["b", 2] = 20; @m["a", 1] = 10; @str = "hello"; exit(); }"#,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "\n\n@a: 4\n@c: 2\n@m[a, 1]: 10\n@m[b, 2]: 20\n@mn: -9\n@mx: 11\n@s: 3\n\
+         @st: { .count = 2, .average = 6, .total = 12 }\n@str: hello\n"
+    );
+    assert_eq!(o.stderr, "Attached 1 probe\n");
+}
+
+#[test]
+fn hist_and_lhist_print_bpftrace_blocks() {
+    let o = run_e("BEGIN { @=hist(-1); @=hist(2); @=hist(3); @=hist(7); @=hist(20); }");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let want = include_str!("../../shared/conformance/tests/runtime/outputs/hist.txt");
+    assert_eq!(o.stdout.trim(), want.trim());
+    let o = run_e("BEGIN { @l = lhist(-1, 0, 10, 2); @l = lhist(3, 0, 10, 2); @l = lhist(3, 0, 10, 2); @l = lhist(12, 0, 10, 2); }");
+    assert_eq!(
+        o.stdout,
+        "\n\n@l:\n\
+         (..., 0)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |\n\
+         [0, 2)                 0 |                                                    |\n\
+         [2, 4)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\
+         [4, 6)                 0 |                                                    |\n\
+         [6, 8)                 0 |                                                    |\n\
+         [8, 10)                0 |                                                    |\n\
+         [10, ...)              1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |\n\n"
+    );
+}
+
+#[test]
+fn printf_flags_width_precision() {
+    let o = run_e(r#"BEGIN { printf("%-5d|%5s|%x|%X|%o|%c|%%|%05d|%.2s|%+d|%u\n", 42, "ab", 255, 255, 8, 65, 7, "xyz", 3, -1); exit(); }"#);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "42   |   ab|ff|FF|10|A|%|00007|xy|+3|4294967295\n\n\n");
+}
+
+#[test]
+fn exit_code_is_returned() {
+    let o = spyglass(&["-q", "-e", "BEGIN { exit(3); }"]);
+    assert_eq!(o.code, 3);
+    assert_eq!(o.stderr, "");
+}
+
+#[test]
+fn positional_parameters() {
+    let o = spyglass(&["-e", r#"BEGIN { printf("%d %s %d\n", $1 + 1, str($2), $#); exit(); }"#, "41", "hi"]);
+    assert_eq!(o.stdout, "42 hi 2\n\n\n", "{}", o.stderr);
+}
+
+#[test]
+fn scalar_vars_ternary_and_string_compare() {
+    let o = run_e(
+        r#"BEGIN { $a = 10; $b = -3; $s = "bash"; @div = $a / $b; @mod = $a % $b; @t = $a > 5 ? 1 : 2;
+                  @eq = $s == "bash"; @ne = $s != "bash"; @shift = 1 << 4; @neg = -$a; exit(); }"#,
+    );
+    assert_eq!(o.stdout, "\n\n@div: -3\n@eq: 1\n@mod: 1\n@ne: 0\n@neg: -10\n@shift: 16\n@t: 1\n", "{}", o.stderr);
+}
+
+#[test]
+fn counts_a_known_workload_with_cpid() {
+    let cmd = format!("{} 1000", workload());
+    let o = spyglass(&["-c", &cmd, "-e", "tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { @calls = count(); @[comm] = count(); }"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\n@[spyglass-worklo]: 1000\n@calls: 1000\n");
+}
+
+#[test]
+fn printf_through_the_ring_buffer() {
+    let cmd = format!("{} 3", workload());
+    let o = spyglass(&["-q", "-c", &cmd, "-e", r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { printf("%s %d\n", comm, @n++); }"#]);
+    assert_eq!(o.stdout, "spyglass-worklo 0\nspyglass-worklo 1\nspyglass-worklo 2\n\n\n@n: 3\n", "{}", o.stderr);
+}
+
+#[test]
+fn tracepoint_args_and_data_loc_strings() {
+    let cmd = format!("{} 1", workload());
+    let o = spyglass(&["-q", "-c", &cmd, "-e",
+        r#"tracepoint:sched:sched_process_exec /args.pid == cpid/ { printf("%s\n", args.filename); }
+           tracepoint:syscalls:sys_exit_getpid /pid == cpid/ { @ret = args.ret == cpid; }"#]);
+    assert_eq!(o.stdout, format!("{}\n\n\n@ret: 1\n", workload()), "{}", o.stderr);
+}
+
+#[test]
+fn interval_fires_until_exit() {
+    let o = run_e("interval:ms:50 { @n++; if (@n == 3) { exit(); } }");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\n@n: 3\n");
+}
+
+#[test]
+fn print_and_clear_a_map() {
+    let o = run_e("BEGIN { @x[1] = 5; print(@x); clear(@x); @y = 2; zero(@y); print(@y); exit(); }");
+    assert_eq!(o.stdout, "@x[1]: 5\n@y: 0\n\n\n@y: 0\n", "{}", o.stderr);
+}
+
+#[test]
+fn json_output() {
+    let o = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { printf("hi %d", 1); @c = count(); @h = hist(3); exit(); }"#]);
+    assert_eq!(
+        o.stdout,
+        "{\"type\": \"printf\", \"data\": \"hi 1\"}\n{\"type\": \"map\", \"data\": {\"@c\": 1}}\n\
+         {\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 2, \"max\": 3, \"count\": 1}]}}\n",
+        "{}", o.stderr
+    );
+}
+
+#[test]
+fn script_file_with_shebang_and_stdin() {
+    let path = format!("{}/shebang.bt", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&path, "#!/usr/bin/env spyglass\nBEGIN { printf(\"file\\n\"); exit(); }\n").unwrap();
+    let o = spyglass(&["-q", &path]);
+    assert_eq!(o.stdout, "file\n\n\n", "{}", o.stderr);
+    let mut child = Command::new(BIN).args(["-q", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"BEGIN { printf(\"stdin\\n\"); exit(); }").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "stdin\n\n\n");
+}
+
+#[test]
+fn syntax_error_is_a_diagnostic_with_exit_1() {
+    let o = run_e("BEGIN { @x = ; }");
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("error: unexpected `;`"), "{}", o.stderr);
+    assert!(o.stderr.contains("stdin:1:14"), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"));
+}
+
+#[test]
+fn unknown_tracepoint_is_a_diagnostic() {
+    let o = run_e("tracepoint:nope:nope { @ = count(); }");
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("does not exist on this kernel"), "{}", o.stderr);
+}
+
+#[test]
+fn dry_run_loads_but_attaches_nothing() {
+    let o = spyglass(&["--dry-run", "-e", "tracepoint:syscalls:sys_enter_getpid { @ = count(); }"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+}
+
+#[test]
+fn emit_elf_and_llvm() {
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    let elf = format!("{dir}/emit.o");
+    let ll = format!("{dir}/emit");
+    let o = spyglass(&["--dry-run", "--emit-elf", &elf, "--emit-llvm", &ll, "-e", "BEGIN { @ = count(); }"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(&std::fs::read(&elf).unwrap()[..4], b"\x7fELF");
+    assert!(std::fs::read_to_string(format!("{ll}.optimized.ll")).unwrap().contains("section \".maps\""));
+}
+
+#[test]
+fn list_tracepoints() {
+    let o = spyglass(&["-l", "tracepoint:syscalls:sys_enter_open*"]);
+    assert!(o.stdout.lines().any(|l| l == "tracepoint:syscalls:sys_enter_openat"), "{}", o.stdout);
+    assert!(o.stdout.lines().all(|l| l.starts_with("tracepoint:syscalls:sys_enter_open")));
+}
+
+/// Ids of the BPF programs a process holds open (from its fdinfo).
+fn prog_ids_of(pid: u32) -> Vec<String> {
+    let mut ids = vec![];
+    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap().flatten() {
+        let info = std::fs::read_to_string(e.path()).unwrap_or_default();
+        ids.extend(info.lines().filter_map(|l| l.strip_prefix("prog_id:")).map(|v| v.trim().to_string()));
+    }
+    ids
+}
+
+fn prog_loaded(id: &str) -> bool {
+    Command::new("bpftool").args(["prog", "show", "id", id]).output().unwrap().status.success()
+}
+
+#[test]
+fn sigint_runs_end_prints_maps_and_detaches() {
+    let mut child = Command::new(BIN)
+        .args(["-e", r#"tracepoint:syscalls:sys_enter_getpid { @ = count(); } END { printf("end\n"); }"#])
+        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n");
+    let ours = prog_ids_of(child.id());
+    assert!(!ours.is_empty(), "programs loaded while running");
+    Command::new(workload()).arg("5").status().unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "spyglass did not exit after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert!(rest.starts_with("end\n\n\n@: "), "{rest}");
+    let n: u64 = rest.trim_start_matches("end\n\n\n@: ").trim().parse().unwrap();
+    assert!(n >= 5);
+    for id in ours {
+        assert!(!prog_loaded(&id), "program {id} is still loaded after exit");
+    }
+}
