@@ -89,6 +89,9 @@ fn main() -> ExitCode {
         ExitCode::from(1)
     };
 
+    if let Some(msg) = cli::missing_privileges() {
+        return report(Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities"));
+    }
     let ast = match parser::parse(&source) {
         Ok(a) => a,
         Err(d) => return report(d),

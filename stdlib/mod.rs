@@ -40,6 +40,16 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
     builtins::ALL.iter().find(|b| b.name == name)
 }
 
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    builtins::ALL.iter().map(|b| b.name)
+}
+
+/// Every function name `function()` knows, for suggestions.
+pub const FUNCTION_NAMES: &[&str] = &[
+    "printf", "print", "time", "str", "exit", "delete", "clear", "zero", "count", "sum", "avg", "min", "max",
+    "stats", "hist", "lhist",
+];
+
 pub fn function(name: &str) -> Option<&'static dyn Function> {
     let f: &'static dyn Function = match name {
         "printf" => &output::Printf,

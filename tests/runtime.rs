@@ -182,6 +182,24 @@ fn unknown_tracepoint_is_a_diagnostic() {
 }
 
 #[test]
+fn missing_privileges_is_a_diagnostic() {
+    let o = Command::new("runuser").args(["-u", "nobody", "--", BIN, "-e", "BEGIN { exit(); }"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with("error: spyglass needs root privileges"), "{err}");
+}
+
+#[test]
+fn stack_limit_is_a_diagnostic_not_an_llvm_abort() {
+    let s = "str(args.filename)";
+    let prog = format!("tracepoint:syscalls:sys_enter_openat {{ printf(\"{}\\n\", {}); }}", ["%s"; 9].join(" "), [s; 9].join(", "));
+    let o = spyglass(&["--dry-run", "-e", &prog]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("more than the 512 bytes of stack"), "{}", o.stderr);
+    assert!(o.stderr.contains("stdin:1:1"), "{}", o.stderr);
+}
+
+#[test]
 fn dry_run_loads_but_attaches_nothing() {
     let o = spyglass(&["--dry-run", "-e", "tracepoint:syscalls:sys_enter_getpid { @ = count(); }"]);
     assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));

@@ -4,6 +4,7 @@
 //! program per attach-point group (see `sema::ProbeInfo::programs`).
 
 mod expr;
+mod llvm_diagnostics;
 pub mod func;
 mod maps;
 
@@ -29,6 +30,7 @@ pub const RINGBUF: &str = "events";
 
 pub fn compile(ck: &Checked) -> Result<Output> {
     let ctx = Context::create();
+    let llvm_errors = llvm_diagnostics::capture(&ctx);
     let module = ctx.create_module("spyglass");
     module.set_triple(&TargetTriple::create("bpfel"));
     module.set_data_layout(&target_machine()?.get_target_data().get_data_layout());
@@ -62,6 +64,9 @@ pub fn compile(ck: &Checked) -> Result<Output> {
         .map_err(|e| Diagnostic::global(format!("internal error: BPF code generation failed: {e}")))?
         .as_slice()
         .to_vec();
+    if let Some(msg) = llvm_errors.take() {
+        return Err(llvm_diagnostics::explain(&msg, ck, &probes));
+    }
 
     Ok(Output {
         program: CompiledProgram {

@@ -82,9 +82,24 @@ fn token_text(debug_name: &str) -> &str {
     }
 }
 
+/// lalrpop names terminals as they appear in the grammar; say them as a user would.
+fn expected_name(terminal: &str) -> String {
+    match terminal {
+        "Ident" => "an identifier".into(),
+        "Var" => "a $variable".into(),
+        "Positional" => "a $N parameter".into(),
+        "MapName" => "a @map".into(),
+        "Int" => "an integer".into(),
+        "Str" => "a string".into(),
+        "AttachPoint" => "a probe".into(),
+        "PredStart" | "PredEnd" => "`/`".into(),
+        quoted => format!("`{}`", quoted.trim_matches('"')),
+    }
+}
+
 fn to_diagnostic(e: ParseError<usize, Tok, Diagnostic>, source: &str) -> Diagnostic {
     let expected_note = |expected: &[String]| {
-        let mut names: Vec<&str> = expected.iter().map(|s| s.as_str()).collect();
+        let mut names: Vec<String> = expected.iter().map(|s| expected_name(s)).collect();
         names.dedup();
         if names.len() > 8 {
             names.truncate(8);
@@ -100,8 +115,11 @@ fn to_diagnostic(e: ParseError<usize, Tok, Diagnostic>, source: &str) -> Diagnos
         }
         ParseError::UnrecognizedEof { location, expected } => {
             let end = source.len();
-            Diagnostic::error("unexpected end of input", (location.min(end), end))
-                .with_label("the script ends here")
+            let unclosed = source.matches('{').count() > source.matches('}').count();
+            let d = Diagnostic::error("unexpected end of input", (location.min(end), end))
+                .with_label("the script ends here");
+            let d = if unclosed { d.with_note("a `}` is missing") } else { d };
+            d
                 .with_note(expected_note(&expected))
         }
         ParseError::UnrecognizedToken { token: (l, t, r), expected } => {

@@ -104,8 +104,12 @@ impl Checker<'_> {
         if stdlib::function(name).is_some() {
             return self.call(e, name, e.span, &[]);
         }
-        Err(Diagnostic::error(format!("unknown identifier `{name}`"), e.span)
-            .with_note("builtins include pid, tid, uid, gid, comm, nsecs, elapsed, cpu, rand, probe, cpid, args"))
+        let names = stdlib::builtin_names().chain(["args"]);
+        let d = Diagnostic::error(format!("unknown identifier `{name}`"), e.span);
+        Err(match super::suggest::closest(name, names) {
+            Some(s) => d.with_label(format!("did you mean `{s}`?")),
+            None => d.with_note("builtins include pid, tid, uid, gid, comm, nsecs, elapsed, cpu, rand, probe, cpid, args"),
+        })
     }
 
     /// The type of the longest `probe` name in this block, for the `probe` builtin.
@@ -220,7 +224,11 @@ impl Checker<'_> {
 
     fn call(&mut self, e: &Expr, name: &str, name_span: Span, args: &[Expr]) -> Result<Type> {
         let f = stdlib::function(name).ok_or_else(|| {
-            Diagnostic::error(format!("unknown function `{name}`"), name_span)
+            let d = Diagnostic::error(format!("unknown function `{name}`"), name_span);
+            match super::suggest::closest(name, stdlib::FUNCTION_NAMES.iter().copied()) {
+                Some(s) => d.with_label(format!("did you mean `{s}`?")),
+                None => d,
+            }
         })?;
         let mut c = CallCheck { ck: self, call: e, args, name_span };
         f.check(&mut c)

@@ -8,6 +8,7 @@
 mod expr;
 pub use expr::{parse_int, CallCheck};
 mod stmt;
+mod suggest;
 pub mod types;
 
 use std::collections::HashMap;
