@@ -118,11 +118,43 @@ pub struct MapSpec {
     pub max_entries: u32,
 }
 
+/// How a map is stored in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    Hash,
+    PerCpuHash,
+    /// One-slot per-CPU array: the hot path of `@ = count()` and friends; its lookup is
+    /// inlined by the verifier and never misses. Values carry an "is set" word at offset 8 so
+    /// a never-written map still prints nothing.
+    PerCpuArray,
+}
+
 impl MapSpec {
+    pub fn storage(&self) -> Storage {
+        match self.kind {
+            MapKind::Value(_) => Storage::Hash,
+            MapKind::Count | MapKind::Sum { .. } | MapKind::Min { .. } | MapKind::Max { .. } if self.key.is_empty() => {
+                Storage::PerCpuArray
+            }
+            _ => Storage::PerCpuHash,
+        }
+    }
+
     /// Bytes of the BPF key, including the trailing bucket field of histograms.
     pub fn key_size(&self) -> usize {
+        if self.storage() == Storage::PerCpuArray {
+            return 4;
+        }
         let k = record_size(&self.key) + if self.kind.is_histogram() { 8 } else { 0 };
         k.max(8)
+    }
+
+    /// Bytes of one (per-CPU) value slot.
+    pub fn value_size(&self) -> usize {
+        match self.storage() {
+            Storage::PerCpuArray => 16,
+            _ => self.kind.value_size(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use super::Function;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
-use crate::program::{MapId, MapKind};
+use crate::program::{MapId, MapKind, Storage};
 use crate::sema::{CallCheck, Type};
 
 pub struct Count;
@@ -40,7 +40,11 @@ fn add_or_insert<'ctx>(
 ) -> Result<()> {
     let p = g.lookup(map, key);
     let fields = fields.to_vec();
-    let init = fields.clone();
+    let mut init = fields.clone();
+    let array = g.ck.maps[map].storage() == Storage::PerCpuArray;
+    if array {
+        init.push(g.i64(1));
+    }
     g.if_null(
         p,
         |g| {
@@ -49,6 +53,9 @@ fn add_or_insert<'ctx>(
                 let cur = g.load_i64(slot);
                 let sum = g.b.build_int_add(cur, *v, "acc").unwrap();
                 g.store_i64(slot, sum);
+            }
+            if array {
+                g.store_i64(g.gep(p, 8), g.i64(1));
             }
             Ok(())
         },

@@ -4,7 +4,7 @@ use super::Function;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
-use crate::program::EventSpec;
+use crate::program::{EventSpec, Storage};
 use crate::sema::{CallCheck, Type};
 
 pub struct Delete;
@@ -37,7 +37,14 @@ impl Function for Delete {
             return Err(Diagnostic::error("delete() of one histogram key is not supported yet; use clear()", args[0].span));
         }
         let key = g.map_key(id, &keys, None)?;
-        g.delete(id, key);
+        if spec.storage() == Storage::PerCpuArray {
+            // An array slot cannot be deleted; mark it never written.
+            let p = g.lookup(id, key);
+            let size = spec.value_size();
+            g.if_null(p, |g| { g.zero(p, size); Ok(()) }, |_| Ok(()))?;
+        } else {
+            g.delete(id, key);
+        }
         Ok(Val::Void)
     }
 }

@@ -142,6 +142,12 @@ fn print_and_clear_a_map() {
 }
 
 #[test]
+fn scalar_aggregations_distinguish_unset_cleared_and_zeroed() {
+    let o = run_e("BEGIN { @c = count(); clear(@c); @d = count(); zero(@d); @e = sum(0); delete(@e); @m = min(5); @m = min(7); @z = sum(0); exit(); }");
+    assert_eq!(o.stdout, "\n\n@d: 0\n@m: 5\n@z: 0\n", "{}", o.stderr);
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { printf("hi %d", 1); @c = count(); @h = hist(3); exit(); }"#]);
     assert_eq!(

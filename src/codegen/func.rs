@@ -33,6 +33,7 @@ pub mod helper {
     pub const PROBE_READ_KERNEL_STR: u64 = 115;
     pub const KTIME_GET_BOOT_NS: u64 = 125;
     pub const RINGBUF_OUTPUT: u64 = 130;
+    pub const RINGBUF_QUERY: u64 = 134;
 }
 
 /// A lowered value: integers are always i64; strings live in a stack buffer.
@@ -281,6 +282,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     /// Sends an event record `[id][fields…]` through the ring buffer.
+    ///
+    /// Waking the reader for every record costs more than the record itself, so records are
+    /// written without a wakeup until a backlog builds up; user space also polls on a timer.
+    /// `exit()` always wakes the reader.
     pub fn emit_event(&self, id: usize, vals: &[(Val<'ctx>, FieldType)]) {
         let size = 8 + vals.iter().map(|(_, f)| f.size()).sum::<usize>();
         let buf = self.stack(size, "event");
@@ -291,9 +296,25 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             off += f.size();
         }
         let rb = self.globals.ringbuf.as_pointer_value();
+        const BPF_RB_NO_WAKEUP: u64 = 1;
+        const BPF_RB_FORCE_WAKEUP: u64 = 2;
+        const BPF_RB_AVAIL_DATA: u64 = 0;
+        let flags = if matches!(self.ck.events[id], crate::program::EventSpec::Exit) {
+            self.i64(BPF_RB_FORCE_WAKEUP)
+        } else {
+            let avail = self.helper_int(helper::RINGBUF_QUERY, &[rb.into(), self.i64(BPF_RB_AVAIL_DATA).into()]);
+            let backlog = self
+                .b
+                .build_int_compare(IntPredicate::UGE, avail, self.i64(super::maps::WAKEUP_BACKLOG), "backlog")
+                .unwrap();
+            self.b
+                .build_select(backlog, self.i64(BPF_RB_FORCE_WAKEUP), self.i64(BPF_RB_NO_WAKEUP), "rbflags")
+                .unwrap()
+                .into_int_value()
+        };
         self.helper_int(
             helper::RINGBUF_OUTPUT,
-            &[rb.into(), buf.into(), self.i64(size as u64).into(), self.i64(0).into()],
+            &[rb.into(), buf.into(), self.i64(size as u64).into(), flags.into()],
         );
     }
 

@@ -13,14 +13,17 @@ use inkwell::module::{Linkage, Module};
 use inkwell::values::GlobalValue;
 use inkwell::AddressSpace;
 
-use crate::program::{rodata, MapSpec};
+use crate::program::{rodata, MapSpec, Storage};
 use crate::sema::Checked;
 
 const BPF_MAP_TYPE_HASH: u64 = 1;
 const BPF_MAP_TYPE_PERCPU_HASH: u64 = 5;
+const BPF_MAP_TYPE_PERCPU_ARRAY: u64 = 6;
 const BPF_MAP_TYPE_RINGBUF: u64 = 27;
 /// Ring buffer size: large enough that printf-heavy scripts rarely drop events.
 const RINGBUF_BYTES: u64 = 1 << 22;
+/// Pending bytes at which a record wakes the reader (see `FnGen::emit_event`).
+pub const WAKEUP_BACKLOG: u64 = 1 << 18;
 
 pub struct Globals<'ctx> {
     debug: Debug<'ctx>,
@@ -72,8 +75,12 @@ impl<'ctx> Globals<'ctx> {
 
 impl<'ctx> Debug<'ctx> {
     fn map(&self, ctx: &'ctx Context, module: &Module<'ctx>, m: &MapSpec) -> GlobalValue<'ctx> {
-        let ty = if m.kind.per_cpu() { BPF_MAP_TYPE_PERCPU_HASH } else { BPF_MAP_TYPE_HASH };
-        let kv = (m.key_size() as u64, m.kind.value_size() as u64);
+        let ty = match m.storage() {
+            Storage::Hash => BPF_MAP_TYPE_HASH,
+            Storage::PerCpuHash => BPF_MAP_TYPE_PERCPU_HASH,
+            Storage::PerCpuArray => BPF_MAP_TYPE_PERCPU_ARRAY,
+        };
+        let kv = (m.key_size() as u64, m.value_size() as u64);
         self.map_def(ctx, module, &m.elf_name, ty, m.max_entries as u64, Some(kv))
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::format::value::{decode_field, AggValue, MapEntry, Value};
-use crate::program::{FieldType, MapKind, MapSpec};
+use crate::program::{FieldType, MapKind, MapSpec, Storage};
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_ne_bytes(b[off..off + 8].try_into().expect("8 bytes"))
@@ -67,6 +67,7 @@ fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
 /// Every entry of a map, per-CPU values merged and histogram buckets gathered per key.
 pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
     let per_cpu = spec.kind.per_cpu();
+    let array = spec.storage() == Storage::PerCpuArray;
     let mut plain = vec![];
     let mut hists: BTreeMap<Vec<u8>, (Vec<Value>, Vec<u64>)> = BTreeMap::new();
     for raw in map.keys() {
@@ -81,6 +82,9 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
                 _ => continue,
             }
         };
+        if array && !cpus.iter().any(|c| u64_at(c, 8) != 0) {
+            continue; // never written (or cleared)
+        }
         let (key, bucket) = decode_key(spec, &raw);
         let value = merge(&spec.kind, &cpus);
         match (bucket, value) {
@@ -100,8 +104,13 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
     plain
 }
 
-/// Deletes every key.
-pub fn clear(map: &MapHandle) {
+/// Deletes every key (array slots cannot be deleted: they are reset to "never written").
+pub fn clear(map: &MapHandle, spec: &MapSpec, ncpus: usize) {
+    if spec.storage() == Storage::PerCpuArray {
+        let zeros = vec![vec![0u8; spec.value_size()]; ncpus];
+        let _ = map.update_percpu(&0u32.to_ne_bytes(), &zeros, MapFlags::ANY);
+        return;
+    }
     let keys: Vec<Vec<u8>> = map.keys().collect();
     for k in keys {
         let _ = map.delete(&k);
@@ -110,7 +119,18 @@ pub fn clear(map: &MapHandle) {
 
 /// Sets every value to zero, keeping the keys.
 pub fn zero(map: &MapHandle, spec: &MapSpec, ncpus: usize) {
-    let size = spec.kind.value_size();
+    let size = spec.value_size();
+    if spec.storage() == Storage::PerCpuArray {
+        // Keep the "is set" word: a zeroed map still prints, as `@: 0`.
+        let key = 0u32.to_ne_bytes();
+        if let Ok(Some(mut cpus)) = map.lookup_percpu(&key, MapFlags::ANY) {
+            for c in &mut cpus {
+                c[..8].fill(0);
+            }
+            let _ = map.update_percpu(&key, &cpus, MapFlags::ANY);
+        }
+        return;
+    }
     let keys: Vec<Vec<u8>> = map.keys().collect();
     for k in keys {
         if spec.kind.per_cpu() {

@@ -132,7 +132,7 @@ impl<'a> Session<'a> {
                 }
             }
             EventSpec::PrintMap { map, top, div } => self.print_map(*map, *top as usize, *div),
-            EventSpec::Clear { map } => maps::clear(&self.loaded.maps[*map]),
+            EventSpec::Clear { map } => maps::clear(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus),
             EventSpec::Zero { map } => maps::zero(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus),
             EventSpec::Time { fmt } => {
                 let now = std::time::SystemTime::now()
