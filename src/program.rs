@@ -123,9 +123,10 @@ pub struct MapSpec {
 pub enum Storage {
     Hash,
     PerCpuHash,
-    /// One-slot per-CPU array: the hot path of `@ = count()` and friends; its lookup is
-    /// inlined by the verifier and never misses. Values carry an "is set" word at offset 8 so
-    /// a never-written map still prints nothing.
+    /// Per-CPU array for maps without keys: one slot, or one per histogram bucket (indexed
+    /// by the bucket). The hot path of `@ = count()` and `@ = hist(x)`: the lookup is inlined
+    /// by the verifier and never misses. Values carry an "is set" word at offset 8 so a
+    /// never-written map still prints nothing.
     PerCpuArray,
 }
 
@@ -133,7 +134,14 @@ impl MapSpec {
     pub fn storage(&self) -> Storage {
         match self.kind {
             MapKind::Value(_) => Storage::Hash,
-            MapKind::Count | MapKind::Sum { .. } | MapKind::Min { .. } | MapKind::Max { .. } if self.key.is_empty() => {
+            MapKind::Count
+            | MapKind::Sum { .. }
+            | MapKind::Min { .. }
+            | MapKind::Max { .. }
+            | MapKind::Hist { .. }
+            | MapKind::Lhist { .. }
+                if self.key.is_empty() =>
+            {
                 Storage::PerCpuArray
             }
             _ => Storage::PerCpuHash,
@@ -147,6 +155,17 @@ impl MapSpec {
         }
         let k = record_size(&self.key) + if self.kind.is_histogram() { 8 } else { 0 };
         k.max(8)
+    }
+
+    /// Entries the BPF map needs.
+    pub fn entries(&self) -> u32 {
+        match (self.storage(), &self.kind) {
+            // Highest log2 bucket is that of i64::MAX: p = 62.
+            (Storage::PerCpuArray, MapKind::Hist { k }) => (1 << k) * (64 - k) + 1,
+            (Storage::PerCpuArray, MapKind::Lhist { min, max, step }) => ((max - min) / step + 2) as u32,
+            (Storage::PerCpuArray, _) => 1,
+            _ => self.max_entries,
+        }
     }
 
     /// Bytes of one (per-CPU) value slot.

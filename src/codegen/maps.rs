@@ -81,7 +81,7 @@ impl<'ctx> Debug<'ctx> {
             Storage::PerCpuArray => BPF_MAP_TYPE_PERCPU_ARRAY,
         };
         let kv = (m.key_size() as u64, m.value_size() as u64);
-        self.map_def(ctx, module, &m.elf_name, ty, m.max_entries as u64, Some(kv))
+        self.map_def(ctx, module, &m.elf_name, ty, m.entries() as u64, Some(kv))
     }
 
     fn map_def(

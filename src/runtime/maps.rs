@@ -13,6 +13,10 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 
 /// Splits a BPF key into its fields (and a histogram's trailing bucket index).
 fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
+    if spec.storage() == Storage::PerCpuArray {
+        let index = u32::from_ne_bytes(raw[..4].try_into().expect("4-byte array key"));
+        return (vec![], spec.kind.is_histogram().then_some(index as u64));
+    }
     let mut off = 0;
     let mut key = vec![];
     for f in &spec.key {
@@ -89,7 +93,7 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
         let value = merge(&spec.kind, &cpus);
         match (bucket, value) {
             (Some(b), AggValue::Count(n)) => {
-                let user_key = raw[..raw.len() - 8].to_vec();
+                let user_key = if array { vec![] } else { raw[..raw.len() - 8].to_vec() };
                 let (_, counts) = hists.entry(user_key).or_insert_with(|| (key, vec![]));
                 let b = b as usize;
                 if counts.len() <= b {
@@ -108,7 +112,9 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
 pub fn clear(map: &MapHandle, spec: &MapSpec, ncpus: usize) {
     if spec.storage() == Storage::PerCpuArray {
         let zeros = vec![vec![0u8; spec.value_size()]; ncpus];
-        let _ = map.update_percpu(&0u32.to_ne_bytes(), &zeros, MapFlags::ANY);
+        for k in 0..spec.entries() {
+            let _ = map.update_percpu(&k.to_ne_bytes(), &zeros, MapFlags::ANY);
+        }
         return;
     }
     let keys: Vec<Vec<u8>> = map.keys().collect();
@@ -122,12 +128,14 @@ pub fn zero(map: &MapHandle, spec: &MapSpec, ncpus: usize) {
     let size = spec.value_size();
     if spec.storage() == Storage::PerCpuArray {
         // Keep the "is set" word: a zeroed map still prints, as `@: 0`.
-        let key = 0u32.to_ne_bytes();
-        if let Ok(Some(mut cpus)) = map.lookup_percpu(&key, MapFlags::ANY) {
-            for c in &mut cpus {
-                c[..8].fill(0);
+        for k in 0..spec.entries() {
+            let key = k.to_ne_bytes();
+            if let Ok(Some(mut cpus)) = map.lookup_percpu(&key, MapFlags::ANY) {
+                for c in &mut cpus {
+                    c[..8].fill(0);
+                }
+                let _ = map.update_percpu(&key, &cpus, MapFlags::ANY);
             }
-            let _ = map.update_percpu(&key, &cpus, MapFlags::ANY);
         }
         return;
     }
