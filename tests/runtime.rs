@@ -3,41 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_spyglass");
-
-struct Out {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn spyglass(args: &[&str]) -> Out {
-    let o = Command::new(BIN).args(args).output().expect("run spyglass");
-    Out {
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
-}
-
-fn run_e(prog: &str) -> Out {
-    spyglass(&["-e", prog])
-}
-
-/// The workload binary, compiled once with the system C compiler.
-fn workload() -> &'static str {
-    static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let out = format!("{}/spyglass-workload", env!("CARGO_TARGET_TMPDIR"));
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/workload.c");
-        let st = Command::new("cc").args(["-O2", "-o", &out, src]).status().expect("cc");
-        assert!(st.success(), "compiling the workload failed");
-        out
-    })
-}
+mod common;
+use common::*;
 
 #[test]
 fn begin_prints_every_aggregation_like_bpftrace() {
