@@ -31,7 +31,9 @@ pub mod rodata {
     pub const START_NS: usize = 0;
     /// PID of the `-c` child, for `cpid`.
     pub const CPID: usize = 1;
-    pub const LEN: usize = 2;
+    /// Number of possible CPUs, for `ncpus`.
+    pub const NCPUS: usize = 2;
+    pub const LEN: usize = 3;
     /// Symbol of the array.
     pub const SYMBOL: &str = "spyglass_rodata";
 }
@@ -49,20 +51,37 @@ pub struct ProbeProgram {
 pub type MapId = usize;
 
 /// Storage type of one key field or plain value, as laid out in BPF memory.
-/// Integers always occupy 8 bytes in keys, values and events, whatever their source width.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Integers and bools always occupy 8 bytes in keys, values and events, whatever their
+/// source width; tuples are their elements one after another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FieldType {
     Int { signed: bool },
+    Bool,
     /// NUL-padded string of this many bytes.
     Str { size: u32 },
+    Tuple(Vec<FieldType>),
 }
 
 impl FieldType {
-    pub fn size(self) -> usize {
+    pub fn size(&self) -> usize {
         match self {
-            FieldType::Int { .. } => 8,
-            FieldType::Str { size } => (size as usize + 7) & !7,
+            FieldType::Int { .. } | FieldType::Bool => 8,
+            FieldType::Str { size } => (*size as usize + 7) & !7,
+            FieldType::Tuple(elems) => record_size(elems),
         }
+    }
+
+    /// Byte offset of each element of a tuple (or of a record of fields).
+    pub fn offsets(fields: &[FieldType]) -> Vec<usize> {
+        let mut off = 0;
+        fields
+            .iter()
+            .map(|f| {
+                let o = off;
+                off += f.size();
+                o
+            })
+            .collect()
     }
 }
 
@@ -98,7 +117,7 @@ impl MapKind {
     /// Bytes of one (per-CPU) value slot.
     pub fn value_size(&self) -> usize {
         match self {
-            MapKind::Value(f) => f.size(),
+            MapKind::Value(f) => f.size().max(8),
             // (value, is_set) / (count, total)
             MapKind::Min { .. } | MapKind::Max { .. } | MapKind::Avg { .. } | MapKind::Stats { .. } => 16,
             _ => 8,
@@ -190,6 +209,24 @@ pub enum EventSpec {
     /// Payload: one Int, the exit code.
     Exit,
     Time { fmt: String },
+    /// `cat(fmt, args…)`: prints the contents of the file the format names.
+    Cat { fmt: String, args: Vec<FieldType> },
+    /// `errorf`/`warnf`: a printf-formatted message with the call's place in the script.
+    Log { error: bool, fmt: String, args: Vec<FieldType>, site: Option<SourceSite> },
+}
+
+/// A place in the script, as bpftrace's runtime messages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceSite {
+    pub filename: String,
+    /// 1-based; `end_line` differs from `line` for a span over several lines.
+    pub line: u64,
+    pub end_line: u64,
+    /// 1-based columns; `end_col` is one past the last character.
+    pub col: u64,
+    pub end_col: u64,
+    /// The text of `line`.
+    pub source_line: String,
 }
 
 impl EventSpec {
@@ -197,7 +234,8 @@ impl EventSpec {
     pub fn payload(&self) -> Vec<FieldType> {
         match self {
             EventSpec::Printf { args, .. } => args.clone(),
-            EventSpec::Print { value } => vec![*value],
+            EventSpec::Cat { args, .. } | EventSpec::Log { args, .. } => args.clone(),
+            EventSpec::Print { value } => vec![value.clone()],
             EventSpec::Exit => vec![FieldType::Int { signed: true }],
             _ => vec![],
         }

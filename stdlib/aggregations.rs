@@ -28,7 +28,7 @@ fn not_a_value<'ctx>(call: &Expr) -> Result<Val<'ctx>> {
 fn one_int(c: &mut CallCheck, name: &str) -> Result<bool> {
     c.arity(1, 1)?;
     let t = c.int(0, &format!("the argument of {name}()"))?;
-    Ok(matches!(t, Type::Int { signed: true }))
+    Ok(t.is_signed())
 }
 
 /// `*slot += v` where the slot exists, else insert `init`.

@@ -2,6 +2,7 @@
 
 use inkwell::values::BasicValue;
 
+use super::sysinfo::helper as sys;
 use super::Builtin;
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
@@ -37,6 +38,10 @@ pub static ALL: &[Builtin] = &[
     Builtin { name: "cpu", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_SMP_PROCESSOR_ID, &[]))) },
     Builtin { name: "rand", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_PRANDOM_U32, &[]))) },
     Builtin { name: "nsecs", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::KTIME_GET_BOOT_NS, &[]))) },
+    Builtin { name: "jiffies", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::JIFFIES64, &[]))) },
+    Builtin { name: "numaid", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_NUMA_NODE_ID, &[]))) },
+    Builtin { name: "cgroup", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_CURRENT_CGROUP_ID, &[]))) },
+    Builtin { name: "ncpus", ty: uint, gen: |g, _| Ok(Val::Int(global(g, rodata::NCPUS))) },
     Builtin {
         name: "elapsed",
         ty: uint,

@@ -25,6 +25,8 @@ impl Function for Exit {
         };
         let id = g.event_of(call);
         g.emit_event(id, &[(code, FieldType::Int { signed: true })]);
+        // bpftrace: nothing after exit() runs in this probe.
+        g.ret_and_continue();
         Ok(Val::Void)
     }
 }

@@ -3,11 +3,23 @@
 //! `runtime::format` (the runtime must not depend on the compiler).
 
 mod aggregations;
+mod async_out;
+mod args;
 mod builtins;
 mod control;
+mod errno;
+pub mod getopt;
+mod introspect;
 mod map_ops;
+mod map_query;
+mod misc;
+mod net;
 mod output;
+mod consts;
+mod strfuncs;
 mod strings;
+mod sysinfo;
+mod textgen;
 
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Result, Span};
@@ -36,23 +48,37 @@ pub trait Function: Sync {
     }
 }
 
+/// `pid()`, `cpu()`, …: every builtin can also be called with no arguments.
+impl Function for Builtin {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(0, 0)?;
+        let span = c.span();
+        (self.ty)(c.ck, span)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
+        (self.gen)(g, call)
+    }
+}
+
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
-    builtins::ALL.iter().find(|b| b.name == name)
+    builtins::ALL.iter().chain(args::ALL).find(|b| b.name == name)
 }
 
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
-    builtins::ALL.iter().map(|b| b.name)
+    builtins::ALL.iter().chain(args::ALL).map(|b| b.name)
 }
 
 /// Every function name `function()` knows, for suggestions.
 pub const FUNCTION_NAMES: &[&str] = &[
-    "printf", "print", "time", "str", "exit", "delete", "clear", "zero", "count", "sum", "avg", "min", "max",
-    "stats", "hist", "lhist",
+    "getopt",
+    "printf", "sizeof", "print", "time", "str", "exit", "delete", "clear", "zero", "count", "sum", "avg", "min", "max",
+    "stats", "hist", "lhist", "nsecs", "strlen", "strncmp", "strcontains", "has_key", "bswap", "kaddr", "cat", "errorf", "warnf", "strerror", "ntop", "pton",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
     let f: &'static dyn Function = match name {
         "printf" => &output::Printf,
+        "sizeof" => &introspect::Sizeof,
         "print" => &output::Print,
         "time" => &output::Time,
         "str" => &strings::Str,
@@ -68,6 +94,23 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "stats" => &aggregations::Stats,
         "hist" => &aggregations::Hist,
         "lhist" => &aggregations::Lhist,
+        "getopt" => &getopt::Getopt,
+        "nsecs" => &sysinfo::Nsecs,
+        "strlen" => &strfuncs::Strlen,
+        "strncmp" => &strfuncs::Strncmp,
+        "strcontains" => &strfuncs::Strcontains,
+        "has_key" => &map_query::HasKey,
+        "bswap" => &misc::Bswap,
+        "kaddr" => &misc::Kaddr,
+        "cat" => &async_out::Cat,
+        "errorf" => &async_out::Errorf,
+        "warnf" => &async_out::Warnf,
+        "strerror" => &errno::Strerror,
+        "ntop" => &net::Ntop,
+        "pton" => &net::Pton,
+        // `probe()` is left out: sema must see `probe` itself to give each attach point
+        // its own program.
+        _ if name != "probe" => return builtin(name).map(|b| b as &dyn Function),
         _ => return None,
     };
     Some(f)

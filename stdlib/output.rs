@@ -5,7 +5,7 @@ use super::Function;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
-use crate::program::EventSpec;
+use crate::program::{EventSpec, FieldType};
 use crate::runtime::format::printf::{arg_kinds, ArgKind};
 use crate::sema::{CallCheck, Type};
 
@@ -14,7 +14,7 @@ pub struct Print;
 pub struct Time;
 
 /// Lowers the arguments and sends them with the call's event.
-fn send<'ctx>(g: &mut FnGen<'_, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+pub(super) fn send<'ctx>(g: &mut FnGen<'_, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
     let id = g.event_of(call);
     let fields = g.ck.events[id].payload();
     let mut vals = vec![];
@@ -25,37 +25,43 @@ fn send<'ctx>(g: &mut FnGen<'_, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val
     Ok(Val::Void)
 }
 
+/// Checks `fmt, args…` of a printf-like call; gives the format and the argument fields.
+pub(super) fn format_args(c: &mut CallCheck, what: &str) -> Result<(String, Vec<FieldType>)> {
+    c.arity(1, 129)?;
+    let fmt = c.str_literal(0, &format!("{what}'s format"))?;
+    let kinds = arg_kinds(&fmt).map_err(|m| Diagnostic::error(format!("bad format string: {m}"), c.args[0].span))?;
+    let given = c.args.len() - 1;
+    if kinds.len() != given {
+        return Err(Diagnostic::error(
+            format!("the format string has {} conversion(s) but {given} argument(s) follow", kinds.len()),
+            c.span(),
+        )
+        .with_secondary(c.args[0].span, "format string"));
+    }
+    let mut fields = vec![];
+    for (i, kind) in kinds.iter().enumerate() {
+        let t = c.value(i + 1)?;
+        match kind {
+            ArgKind::Int if !t.is_int() => {
+                return Err(Diagnostic::error(
+                    format!("conversion {} expects an integer, but this is {}", i + 1, t.describe()),
+                    c.args[i + 1].span,
+                ))
+            }
+            ArgKind::Buffer => {
+                return Err(Diagnostic::error("buffer conversions (%r) are not supported yet", c.args[i + 1].span))
+            }
+            _ => {}
+        }
+        fields.push(t.field().expect("printable"));
+    }
+    Ok((fmt, fields))
+}
+
 impl Function for Printf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
-        c.arity(1, 129)?;
-        let fmt = c.str_literal(0, "printf's format")?;
-        let kinds = arg_kinds(&fmt).map_err(|m| Diagnostic::error(format!("bad format string: {m}"), c.args[0].span))?;
-        let given = c.args.len() - 1;
-        if kinds.len() != given {
-            return Err(Diagnostic::error(
-                format!("the format string has {} conversion(s) but {given} argument(s) follow", kinds.len()),
-                c.span(),
-            )
-            .with_secondary(c.args[0].span, "format string"));
-        }
-        let mut fields = vec![];
-        for (i, kind) in kinds.iter().enumerate() {
-            let t = c.value(i + 1)?;
-            match kind {
-                ArgKind::Int if !t.is_int() => {
-                    return Err(Diagnostic::error(
-                        format!("conversion {} expects an integer, but this is {}", i + 1, t.describe()),
-                        c.args[i + 1].span,
-                    ))
-                }
-                ArgKind::Buffer => {
-                    return Err(Diagnostic::error("buffer conversions (%r) are not supported yet", c.args[i + 1].span))
-                }
-                _ => {}
-            }
-            fields.push(t.field().expect("printable"));
-        }
-        c.event(EventSpec::Printf { fmt, args: fields });
+        let (fmt, args) = format_args(c, "printf")?;
+        c.event(EventSpec::Printf { fmt, args });
         Ok(Type::Void)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {

@@ -70,7 +70,7 @@ fn scalar_vars_ternary_and_string_compare() {
         r#"BEGIN { $a = 10; $b = -3; $s = "bash"; @div = $a / $b; @mod = $a % $b; @t = $a > 5 ? 1 : 2;
                   @eq = $s == "bash"; @ne = $s != "bash"; @shift = 1 << 4; @neg = -$a; exit(); }"#,
     );
-    assert_eq!(o.stdout, "\n\n@div: -3\n@eq: 1\n@mod: 1\n@ne: 0\n@neg: -10\n@shift: 16\n@t: 1\n", "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\n@div: -3\n@eq: true\n@mod: 1\n@ne: false\n@neg: -10\n@shift: 16\n@t: 1\n", "{}", o.stderr);
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn tracepoint_args_and_data_loc_strings() {
     let o = spyglass(&["-q", "-c", &cmd, "-e",
         r#"tracepoint:sched:sched_process_exec /args.pid == cpid/ { printf("%s\n", args.filename); }
            tracepoint:syscalls:sys_exit_getpid /pid == cpid/ { @ret = args.ret == cpid; }"#]);
-    assert_eq!(o.stdout, format!("{}\n\n\n@ret: 1\n", workload()), "{}", o.stderr);
+    assert_eq!(o.stdout, format!("{}\n\n\n@ret: true\n", workload()), "{}", o.stderr);
 }
 
 #[test]
@@ -114,6 +114,36 @@ fn print_and_clear_a_map() {
 fn scalar_aggregations_distinguish_unset_cleared_and_zeroed() {
     let o = run_e("BEGIN { @c = count(); clear(@c); @d = count(); zero(@d); @e = sum(0); delete(@e); @m = min(5); @m = min(7); @z = sum(0); exit(); }");
     assert_eq!(o.stdout, "\n\n@d: 0\n@m: 5\n@z: 0\n", "{}", o.stderr);
+}
+
+#[test]
+fn tuples_casts_bools_and_sizeof() {
+    let o = run_e(
+        r#"BEGIN { $v = 99; $t = (0, 1, "str", (5, 6), $v);
+                  printf("%d %d %s %d %d %d\n", $t.0, $t.1, $t.2, $t.3.0, $t.3.1, $t.4);
+                  print(((int8)-100, (int8)100, "abcdef", 3, (int32)1, (int64)-10, (int8)10, (int16)-555));
+                  $a = ((int8)-100, (int8)100, "abcdef", 3, (int32)1, (int64)-10, (int8)10, (int16)-555, "abc");
+                  print(sizeof($a)); print((true, false)); print(1 == 1);
+                  printf("%d %d %d\n", sizeof(uint64), (uint8)-1, (int8)200);
+                  @ = ((int8)1, ((int8)-20, (int8)30)); @m[1, "a"] = (1, "x"); @k[(2, "b")] = 3; exit(); }"#,
+    );
+    assert_eq!(
+        o.stdout,
+        "0 1 str 5 6 99\n(-100, 100, abcdef, 3, 1, -10, 10, -555)\n32\n(true, false)\ntrue\n8 255 -56\n\n\n\
+         @: (1, (-20, 30))\n@k[2, b]: 3\n@m[1, a]: (1, x)\n",
+        "{}",
+        o.stderr
+    );
+    let j = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { @t = (1, "a", true); exit(); }"#]);
+    assert_eq!(j.stdout, "{\"type\": \"map\", \"data\": {\"@t\": [1,\"a\",true]}}\n");
+}
+
+#[test]
+fn exit_ends_the_probe_and_unset_scalars_print_zero() {
+    let o = run_e("interval:ms:20 { @++; if (@) { exit(); } @++ }");
+    assert_eq!(o.stdout, "\n\n@: 1\n");
+    let o = run_e("begin { print(@); } end { @ = 1 }");
+    assert_eq!(o.stdout, "@: 0\n\n\n@: 1\n");
 }
 
 #[test]

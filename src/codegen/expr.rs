@@ -14,6 +14,28 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     pub fn expr(&mut self, e: &Expr) -> Result<Val<'ctx>> {
         match &e.kind {
             ExprKind::Int(v) => Ok(Val::Int(self.i64(*v))),
+            ExprKind::Bool(b) => Ok(Val::Int(self.i64(*b as u64))),
+            ExprKind::Tuple(elems) => {
+                let Some(FieldType::Tuple(fields)) = self.ck.ty(e.id).field() else { unreachable!("tuple type") };
+                let buf = self.stack(FieldType::Tuple(fields.clone()).size(), "tuple");
+                for ((x, f), off) in elems.iter().zip(&fields).zip(FieldType::offsets(&fields)) {
+                    let v = self.expr(x)?;
+                    self.store_field(self.gep(buf, off as u64), v, f);
+                }
+                Ok(Val::Tuple(buf, fields))
+            }
+            ExprKind::TupleIndex { base, index } => match self.expr(base)? {
+                Val::Tuple(p, fields) => {
+                    let off = FieldType::offsets(&fields)[*index as usize];
+                    Ok(self.load_field(self.gep(p, off as u64), &fields[*index as usize]))
+                }
+                _ => unreachable!("sema: indexing a tuple"),
+            },
+            ExprKind::Cast { ty, operand } => {
+                let v = self.expr(operand)?.int();
+                Ok(Val::Int(self.cast(v, &Type::from_name(ty).expect("known type"))))
+            }
+            ExprKind::TypeName(_) => unreachable!("sema: a type is not a value"),
             ExprKind::Str(s) => Ok(self.str_const(s.as_bytes())),
             ExprKind::Ident(name) if name == "args" => Ok(Val::Void),
             ExprKind::Ident(name) => match crate::stdlib::builtin(name) {
@@ -25,10 +47,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             },
             ExprKind::Var(name) => {
                 let (slot, t) = self.var_slot(name);
-                Ok(match t {
-                    Type::Str { size } => Val::Str(slot, size),
-                    _ => Val::Int(self.load_i64(slot)),
-                })
+                Ok(self.load_field(slot, &t.field().expect("variables hold storable values")))
             }
             ExprKind::Positional(n) => {
                 let v = self.ck.options.positional.get(*n as usize - 1).cloned();
@@ -75,6 +94,25 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
     }
 
+    /// Truncates to the target width and extends back to 64 bits by its signedness.
+    pub fn cast(&self, v: IntValue<'ctx>, to: &Type) -> IntValue<'ctx> {
+        match to {
+            Type::Bool => self.widen(self.truthy(v)),
+            Type::Int { bits: 64, .. } => v,
+            Type::Int { signed, bits } => {
+                let narrow = self.ctx.custom_width_int_type(std::num::NonZeroU32::new(*bits as u32).unwrap()).unwrap();
+                let t = self.b.build_int_truncate(v, narrow, "trunc").unwrap();
+                let i64t = self.ctx.i64_type();
+                if *signed {
+                    self.b.build_int_s_extend(t, i64t, "sext").unwrap()
+                } else {
+                    self.b.build_int_z_extend(t, i64t, "zext").unwrap()
+                }
+            }
+            _ => v,
+        }
+    }
+
     pub fn widen(&self, b: IntValue<'ctx>) -> IntValue<'ctx> {
         self.b.build_int_z_extend(b, self.ctx.i64_type(), "w").unwrap()
     }
@@ -94,24 +132,23 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     fn map_read(&mut self, name: &str, keys: &[Expr]) -> Result<Val<'ctx>> {
         let (id, spec) = self.ck.map(name);
-        let MapKind::Value(f) = spec.kind else {
+        let MapKind::Value(f) = &spec.kind else {
             return Err(Diagnostic::global("internal error: reading an aggregation map"));
         };
+        let f = f.clone();
         let key = self.map_key(id, keys, None)?;
         let out = self.stack(f.size(), "mapval");
         let p = self.lookup(id, key);
+        let size = f.size() as u64;
         self.if_null(
             p,
             |g| {
-                g.b.build_memcpy(out, 8, p, 8, g.i64(f.size() as u64)).unwrap();
+                g.b.build_memcpy(out, 8, p, 8, g.i64(size)).unwrap();
                 Ok(())
             },
             |_| Ok(()),
         )?;
-        Ok(match f {
-            FieldType::Int { .. } => Val::Int(self.load_i64(out)),
-            FieldType::Str { size } => Val::Str(out, size),
-        })
+        Ok(self.load_field(out, &f))
     }
 
     fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Val<'ctx>> {
@@ -120,7 +157,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         let a = self.expr(lhs)?;
         let b = self.expr(rhs)?;
-        if let (Val::Str(pa, sa), Val::Str(pb, sb)) = (a, b) {
+        if let (Val::Str(pa, sa), Val::Str(pb, sb)) = (&a, &b) {
+            let (pa, sa, pb, sb) = (*pa, *sa, *pb, *sb);
             let eq = self.str_eq(pa, sa, pb, sb);
             let eq = if op == BinOp::Ne { self.b.build_not(eq, "ne").unwrap() } else { eq };
             return Ok(Val::Int(self.widen(eq)));
@@ -130,7 +168,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     fn is_signed(&self, e: &Expr) -> bool {
-        matches!(self.ck.ty(e.id), Type::Int { signed: true })
+        self.ck.ty(e.id).is_signed()
     }
 
     /// Integer arithmetic and comparisons with bpftrace's signedness rules. BPF (v3) has
@@ -252,6 +290,19 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     fn ternary(&mut self, e: &Expr, cond: &Expr, then: &Expr, otherwise: &Expr) -> Result<Val<'ctx>> {
         let t = self.ck.ty(e.id).clone();
+        if t == Type::Void {
+            let c = self.expr(cond)?.int();
+            let c = self.truthy(c);
+            let (bt, bf, done) = (self.block("tern_t"), self.block("tern_f"), self.block("tern_done"));
+            self.b.build_conditional_branch(c, bt, bf).unwrap();
+            for (block, arm) in [(bt, then), (bf, otherwise)] {
+                self.b.position_at_end(block);
+                self.expr(arm)?;
+                self.b.build_unconditional_branch(done).unwrap();
+            }
+            self.b.position_at_end(done);
+            return Ok(Val::Void);
+        }
         let f = t.field().expect("sema: ternary yields a value");
         let out = self.stack(f.size(), "tern");
         let c = self.expr(cond)?.int();
@@ -262,14 +313,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             self.b.position_at_end(block);
             let v = self.expr(arm)?;
             self.zero(out, f.size());
-            self.store_field(out, v, f);
+            self.store_field(out, v, &f);
             self.b.build_unconditional_branch(done).unwrap();
         }
         self.b.position_at_end(done);
-        Ok(match f {
-            FieldType::Int { .. } => Val::Int(self.load_i64(out)),
-            FieldType::Str { size } => Val::Str(out, size),
-        })
+        Ok(self.load_field(out, &f))
     }
 
     fn arg_field(&mut self, e: &Expr, field: &str) -> Result<Val<'ctx>> {

@@ -36,11 +36,13 @@ pub mod helper {
     pub const RINGBUF_QUERY: u64 = 134;
 }
 
-/// A lowered value: integers are always i64; strings live in a stack buffer.
-#[derive(Clone, Copy)]
+/// A lowered value: integers and bools are always i64; strings and tuples live in memory
+/// (a stack buffer or a map value) laid out as their `FieldType`.
+#[derive(Clone)]
 pub enum Val<'ctx> {
     Int(IntValue<'ctx>),
     Str(PointerValue<'ctx>, u32),
+    Tuple(PointerValue<'ctx>, Vec<FieldType>),
     Void,
 }
 
@@ -122,6 +124,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     fn ret(&self) {
         self.b.build_return(Some(&self.i64(0))).unwrap();
+    }
+
+    /// Ends the probe here (`exit()`); code after it goes into a dead block LLVM removes.
+    pub fn ret_and_continue(&self) {
+        self.ret();
+        let dead = self.block("after_return");
+        self.b.position_at_end(dead);
     }
 
     pub fn block(&self, name: &str) -> BasicBlock<'ctx> {
@@ -252,15 +261,36 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         Ok(())
     }
 
-    /// Stores a value into a field slot (8-byte ints, NUL-padded strings).
-    pub fn store_field(&self, dst: PointerValue<'ctx>, v: Val<'ctx>, field: FieldType) {
+    /// Stores a value into a field slot (8-byte ints, NUL-padded strings, tuples element by
+    /// element, since a unified slot may be wider than the value's own layout).
+    pub fn store_field(&self, dst: PointerValue<'ctx>, v: Val<'ctx>, field: &FieldType) {
         match (v, field) {
             (Val::Int(i), _) => self.store_i64(dst, i),
             (Val::Str(p, size), FieldType::Str { size: slot }) => {
-                let n = size.min(slot) as u64;
+                let n = size.min(*slot) as u64;
                 self.b.build_memcpy(dst, 1, p, 1, self.i64(n)).unwrap();
             }
+            (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
+                self.b.build_memcpy(dst, 8, p, 8, self.i64(field.size() as u64)).unwrap();
+            }
+            (Val::Tuple(p, elems), FieldType::Tuple(slots)) => {
+                let src_offs = FieldType::offsets(&elems);
+                let dst_offs = FieldType::offsets(slots);
+                for (i, slot) in slots.iter().enumerate() {
+                    let v = self.load_field(self.gep(p, src_offs[i] as u64), &elems[i]);
+                    self.store_field(self.gep(dst, dst_offs[i] as u64), v, slot);
+                }
+            }
             _ => unreachable!("sema unified the field types"),
+        }
+    }
+
+    /// The value stored at `p` as `field`: integers are loaded, buffers are referenced.
+    pub fn load_field(&self, p: PointerValue<'ctx>, field: &FieldType) -> Val<'ctx> {
+        match field {
+            FieldType::Int { .. } | FieldType::Bool => Val::Int(self.load_i64(p)),
+            FieldType::Str { size } => Val::Str(p, *size),
+            FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
         }
     }
 
@@ -272,7 +302,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let fields = spec.key.clone();
         for (k, f) in keys.iter().zip(fields) {
             let v = self.expr(k)?;
-            self.store_field(self.gep(buf, off as u64), v, f);
+            self.store_field(self.gep(buf, off as u64), v, &f);
             off += f.size();
         }
         if let Some(e) = extra {
@@ -292,7 +322,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.store_i64(buf, self.i64(id as u64));
         let mut off = 8;
         for (v, f) in vals {
-            self.store_field(self.gep(buf, off as u64), *v, *f);
+            self.store_field(self.gep(buf, off as u64), v.clone(), f);
             off += f.size();
         }
         let rb = self.globals.ringbuf.as_pointer_value();
@@ -377,8 +407,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let Some(op) = op {
             let cur = self.expr(target)?.int();
             let rhs = self.expr(value)?.int();
-            let signed = matches!(self.ck.ty(value.id), Type::Int { signed: true })
-                || matches!(self.ck.ty(target.id), Type::Int { signed: true });
+            let signed = self.ck.ty(value.id).is_signed() || self.ck.ty(target.id).is_signed();
             let v = self.arith(op, cur, rhs, signed);
             return self.store_to(target, Val::Int(v));
         }
@@ -413,10 +442,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             ExprKind::Var(name) => {
                 let (slot, t) = self.var_slot(name);
                 let f = t.field().expect("variables hold storable values");
-                if let FieldType::Str { size } = f {
-                    self.zero(slot, FieldType::Str { size }.size());
+                if !matches!(f, FieldType::Int { .. } | FieldType::Bool) {
+                    self.zero(slot, f.size());
                 }
-                self.store_field(slot, v, f);
+                self.store_field(slot, v, &f);
                 Ok(())
             }
             ExprKind::Map { name, keys } => {
@@ -429,7 +458,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     fn store_map(&mut self, id: MapId, keys: &[Expr], v: Val<'ctx>) -> Result<()> {
         let key = self.map_key(id, keys, None)?;
-        let MapKind::Value(f) = self.ck.maps[id].kind else { unreachable!("plain map") };
+        let MapKind::Value(f) = &self.ck.maps[id].kind else { unreachable!("plain map") };
         let val = self.stack(f.size(), "val");
         self.store_field(val, v, f);
         self.update(id, key, val);

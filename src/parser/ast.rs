@@ -67,6 +67,15 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     Int(u64),
+    Bool(bool),
+    /// `(a, b, …)`
+    Tuple(Vec<Expr>),
+    /// `t.0`
+    TupleIndex { base: Box<Expr>, index: u32 },
+    /// `(int8)x`
+    Cast { ty: String, operand: Box<Expr> },
+    /// A type used as a value, only valid as `sizeof(T)`'s argument.
+    TypeName(String),
     Str(String),
     /// A bare identifier: builtin (`pid`, `comm`, `args`) or zero-argument call.
     Ident(String),

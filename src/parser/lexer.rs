@@ -26,6 +26,20 @@ pub enum Tok {
     Int(u64),
     #[regex(r#""([^"\\\n]|\\.)*""#, |l| unescape(l.slice()))]
     Str(String),
+    #[token("int8", |l| l.slice().to_string())]
+    #[token("int16", |l| l.slice().to_string())]
+    #[token("int32", |l| l.slice().to_string())]
+    #[token("int64", |l| l.slice().to_string())]
+    #[token("uint8", |l| l.slice().to_string())]
+    #[token("uint16", |l| l.slice().to_string())]
+    #[token("uint32", |l| l.slice().to_string())]
+    #[token("uint64", |l| l.slice().to_string())]
+    #[token("bool", |l| l.slice().to_string())]
+    TypeName(String),
+    #[token("true")]
+    True,
+    #[token("false")]
+    False,
     #[token("if")]
     If,
     #[token("else")]

@@ -51,6 +51,7 @@ fn describe(t: &Tok) -> String {
         Tok::Map(s) => format!("map `{s}`"),
         Tok::Int(v) => format!("integer `{v}`"),
         Tok::Str(_) => "string literal".into(),
+        Tok::TypeName(t) => format!("type `{t}`"),
         Tok::AttachPoint(s) => format!("attach point `{s}`"),
         Tok::PredStart | Tok::PredEnd => "`/`".into(),
         other => {
@@ -91,6 +92,7 @@ fn expected_name(terminal: &str) -> String {
         "MapName" => "a @map".into(),
         "Int" => "an integer".into(),
         "Str" => "a string".into(),
+        "TypeName" => "a type".into(),
         "AttachPoint" => "a probe".into(),
         "PredStart" | "PredEnd" => "`/`".into(),
         quoted => format!("`{}`", quoted.trim_matches('"')),

@@ -1,24 +1,62 @@
 //! `spyglass -l [GLOB]`: the probes this kernel offers, bpftrace's naming.
 
-use super::tracefs;
+use super::{hardware, rawtracepoint, software, tracefs};
+
+/// A provider's listable probes. Like bpftrace, `-l` alone (or a wildcard provider) shows
+/// only kernel probe types; `interval`/`profile` units appear when asked for by name.
+struct Source {
+    provider: &'static str,
+    in_full_list: bool,
+    items: fn() -> Result<Vec<String>, String>,
+}
+
+fn time_units(kind: &str) -> Vec<String> {
+    ["hz", "ms", "s", "us"].iter().map(|u| format!("{kind}:{u}:")).collect()
+}
+
+const SOURCES: &[Source] = &[
+    Source { provider: "hardware", in_full_list: true, items: || Ok(software::listing("hardware", hardware::EVENTS)) },
+    Source { provider: "interval", in_full_list: false, items: || Ok(time_units("interval")) },
+    Source { provider: "profile", in_full_list: false, items: || Ok(time_units("profile")) },
+    Source { provider: "rawtracepoint", in_full_list: true, items: rawtracepoint::listing },
+    Source { provider: "software", in_full_list: true, items: || Ok(software::listing("software", software::EVENTS)) },
+    Source {
+        provider: "tracepoint",
+        in_full_list: true,
+        items: || Ok(tracefs::all_tracepoints()?.into_iter().map(|(c, n)| format!("tracepoint:{c}:{n}")).collect()),
+    },
+];
 
 /// Every listable probe whose full name matches `glob` (comma-separated globs allowed;
 /// a glob without `:` matches the last part, like bpftrace).
 pub fn matching(glob: &str) -> Result<Vec<String>, String> {
-    let mut all: Vec<String> = tracefs::all_tracepoints()?
-        .into_iter()
-        .map(|(c, n)| format!("tracepoint:{c}:{n}"))
-        .collect();
-    all.sort();
     let globs: Vec<String> = if glob.trim().is_empty() {
         vec!["*".into()]
     } else {
         glob.split(',').map(|g| expand_alias(g.trim())).collect()
     };
-    Ok(all.into_iter().filter(|name| globs.iter().any(|g| tracefs::glob_match(g, name))).collect())
+    let mut out = vec![];
+    for src in SOURCES {
+        let wanted: Vec<&String> = globs
+            .iter()
+            .filter(|g| {
+                let provider = g.split(':').next().unwrap_or("");
+                let named = !provider.contains(['*', '?', '[']);
+                tracefs::glob_match(provider, src.provider) && (src.in_full_list || named)
+            })
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        out.extend((src.items)()?.into_iter().filter(|name| wanted.iter().any(|g| tracefs::glob_match(g, name))));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
-/// `t:x:y` → `tracepoint:x:y`; `word` → `*:word`; `provider:x` for 2-part tracepoints.
+/// `t:x:y` → `tracepoint:x:y`; `word` → `*:word`; `provider:x` for 2-part tracepoints and
+/// raw tracepoints searches every category / module.
 fn expand_alias(g: &str) -> String {
     let Some((provider, rest)) = g.split_once(':') else {
         return format!("*:{g}");
@@ -27,8 +65,8 @@ fn expand_alias(g: &str) -> String {
         Some(p) => p.names()[0].to_string(),
         None => provider.to_string(),
     };
-    if full == "tracepoint" && !rest.contains(':') {
-        return format!("tracepoint:*:{rest}");
+    if (full == "tracepoint" || full == "rawtracepoint") && !rest.contains(':') {
+        return format!("{full}:*:{rest}");
     }
     format!("{full}:{rest}")
 }

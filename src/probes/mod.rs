@@ -7,9 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod hardware;
 pub mod interval;
 pub mod list;
 pub mod profile;
+pub mod rawtracepoint;
+pub mod software;
 pub mod special;
 pub mod tracefs;
 pub mod tracepoint;
@@ -24,6 +27,13 @@ pub enum AttachPoint {
     Interval { period_ns: u64 },
     /// Fires on every CPU, at `freq_hz` or every `period_ns`.
     Profile { freq_hz: Option<u64>, period_ns: Option<u64> },
+    /// A kernel software event, sampled every `count` occurrences (`None`: bpftrace's
+    /// default for the event). `event` is kept as written (`cpu` or `cpu-clock`).
+    Software { event: String, count: Option<u64> },
+    /// A CPU (PMU) event; like `Software`.
+    Hardware { event: String, count: Option<u64> },
+    /// A raw tracepoint of the kernel (`module` is `vmlinux`) or of a module.
+    RawTracepoint { module: String, name: String },
 }
 
 /// A typed field of a probe's `args`.
@@ -47,6 +57,13 @@ pub enum ArgKind {
     CharArray { len: u32 },
 }
 
+/// Where `argN` is read from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArgLoc {
+    /// A u64 at this byte offset of the program's context.
+    Ctx(u32),
+}
+
 /// A live attachment; dropping it detaches.
 pub type Attachment = Box<dyn std::any::Any>;
 
@@ -65,6 +82,11 @@ pub trait ProbeType: Sync {
         Ok(None)
     }
 
+    /// Where `arg{n}` lives at `ap`, or why this probe has no such argument.
+    fn arg(&self, _ap: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
+        Err(format!("`arg{n}` is not available in {} probes", self.names()[0]))
+    }
+
     /// Attaches a loaded program.
     fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String>;
 }
@@ -75,6 +97,9 @@ static TYPES: &[&dyn ProbeType] = &[
     &tracepoint::Tracepoint,
     &interval::Interval,
     &profile::Profile,
+    &software::Software,
+    &hardware::Hardware,
+    &rawtracepoint::RawTracepoint,
 ];
 
 /// Finds the provider for a provider name (case-insensitive, like bpftrace).
@@ -91,6 +116,9 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::Tracepoint { .. } => &tracepoint::Tracepoint,
         AttachPoint::Interval { .. } => &interval::Interval,
         AttachPoint::Profile { .. } => &profile::Profile,
+        AttachPoint::Software { .. } => &software::Software,
+        AttachPoint::Hardware { .. } => &hardware::Hardware,
+        AttachPoint::RawTracepoint { .. } => &rawtracepoint::RawTracepoint,
     }
 }
 
@@ -133,6 +161,9 @@ impl AttachPoint {
             AttachPoint::Interval { period_ns } => interval::display(*period_ns, "interval"),
             AttachPoint::Profile { freq_hz: Some(hz), .. } => format!("profile:hz:{hz}"),
             AttachPoint::Profile { period_ns, .. } => interval::display(period_ns.unwrap_or(0), "profile"),
+            AttachPoint::Software { event, count } => software::display("software", event, *count),
+            AttachPoint::Hardware { event, count } => software::display("hardware", event, *count),
+            AttachPoint::RawTracepoint { module, name } => format!("rawtracepoint:{module}:{name}"),
         }
     }
 }
@@ -145,18 +176,64 @@ pub(crate) fn attach_cpu_clock(
     freq_hz: Option<u64>,
     period_ns: Option<u64>,
 ) -> Result<Vec<Attachment>, String> {
+    let sample = match (freq_hz, period_ns) {
+        (Some(hz), _) => Sample::Freq(hz),
+        (None, p) => Sample::Period(p.unwrap_or(1)),
+    };
+    let event = PerfEvent { type_: libbpf_sys::PERF_TYPE_SOFTWARE, config: libbpf_sys::PERF_COUNT_SW_CPU_CLOCK as u64 };
+    attach_perf_event(prog, cpus, event, sample).map_err(|e| e.to_string())
+}
+
+/// A perf event kind: `perf_event_attr.type` and `.config`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PerfEvent {
+    pub type_: u32,
+    pub config: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sample {
+    /// Every N events.
+    Period(u64),
+    /// N times a second.
+    Freq(u64),
+}
+
+/// Why a perf event could not be attached; `open` failures keep the OS error so callers can
+/// explain a missing PMU.
+pub(crate) enum PerfError {
+    Open { cpu: i32, err: std::io::Error },
+    Attach(String),
+}
+
+impl std::fmt::Display for PerfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PerfError::Open { cpu, err } => write!(f, "perf_event_open on CPU {cpu} failed: {err}"),
+            PerfError::Attach(m) => write!(f, "attaching to a perf event failed: {m}"),
+        }
+    }
+}
+
+/// Opens `event` on each listed CPU (all processes) and attaches the program to each.
+pub(crate) fn attach_perf_event(
+    prog: &libbpf_rs::ProgramMut,
+    cpus: &[i32],
+    event: PerfEvent,
+    sample: Sample,
+) -> Result<Vec<Attachment>, PerfError> {
     let mut out: Vec<Attachment> = vec![];
     for &cpu in cpus {
         let mut attr: libbpf_sys::perf_event_attr = unsafe { std::mem::zeroed() };
-        attr.type_ = libbpf_sys::PERF_TYPE_SOFTWARE;
+        attr.type_ = event.type_;
         attr.size = std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32;
-        attr.config = libbpf_sys::PERF_COUNT_SW_CPU_CLOCK as u64;
-        match (freq_hz, period_ns) {
-            (Some(hz), _) => {
+        attr.config = event.config;
+        match sample {
+            Sample::Freq(hz) => {
                 attr.__bindgen_anon_1.sample_freq = hz;
                 attr.set_freq(1);
             }
-            (None, p) => attr.__bindgen_anon_1.sample_period = p.unwrap_or(1),
+            Sample::Period(p) => attr.__bindgen_anon_1.sample_period = p,
         }
         let fd = unsafe {
             libc::syscall(libc::SYS_perf_event_open, &attr as *const _, -1i32, cpu, -1i32, 8u64 /* PERF_FLAG_FD_CLOEXEC */)
@@ -167,12 +244,16 @@ pub(crate) fn attach_cpu_clock(
             if err.raw_os_error() == Some(libc::ENODEV) {
                 continue;
             }
-            return Err(format!("perf_event_open on CPU {cpu} failed: {err}"));
+            return Err(PerfError::Open { cpu, err });
         }
-        let link = prog.attach_perf_event(fd).map_err(|e| format!("attaching to a perf event failed: {e}"));
+        let link = prog.attach_perf_event(fd).map_err(|e| PerfError::Attach(e.to_string()));
         // The link keeps its own reference to the event.
         unsafe { libc::close(fd) };
         out.push(Box::new(link?));
+    }
+    // Every CPU "offline" means the event itself has no device here.
+    if out.is_empty() && !cpus.is_empty() {
+        return Err(PerfError::Open { cpu: cpus[0], err: std::io::Error::from_raw_os_error(libc::ENODEV) });
     }
     Ok(out)
 }

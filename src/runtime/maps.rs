@@ -20,7 +20,7 @@ fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
     let mut off = 0;
     let mut key = vec![];
     for f in &spec.key {
-        key.push(decode_field(*f, &raw[off..off + f.size()]));
+        key.push(decode_field(f, &raw[off..off + f.size()]));
         off += f.size();
     }
     let bucket = spec.kind.is_histogram().then(|| u64_at(raw, off));
@@ -31,7 +31,7 @@ fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
 fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
     let sum = |off: usize| cpus.iter().fold(0u64, |a, c| a.wrapping_add(u64_at(c, off)));
     match *kind {
-        MapKind::Value(f) => AggValue::Plain(decode_field(f, &cpus[0])),
+        MapKind::Value(ref f) => AggValue::Plain(decode_field(f, &cpus[0])),
         MapKind::Count => AggValue::Count(sum(0)),
         MapKind::Sum { signed: true } => AggValue::Sum(Value::Int(sum(0) as i64)),
         MapKind::Sum { signed: false } => AggValue::Sum(Value::UInt(sum(0))),
@@ -105,6 +105,12 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
         }
     }
     plain.extend(hists.into_values().map(|(key, counts)| MapEntry { key, value: AggValue::Hist(counts) }));
+    // bpftrace: a scalar value map that was never assigned reads and prints as zero.
+    if plain.is_empty() && spec.key.is_empty() {
+        if let MapKind::Value(f) = &spec.kind {
+            plain.push(MapEntry { key: vec![], value: AggValue::Plain(decode_field(f, &vec![0u8; f.size()])) });
+        }
+    }
     plain
 }
 
@@ -157,7 +163,7 @@ pub fn decode_fields(fields: &[FieldType], bytes: &[u8]) -> Vec<Value> {
         .iter()
         .map(|f| {
             let end = (off + f.size()).min(bytes.len());
-            let v = decode_field(*f, &bytes[off.min(end)..end]);
+            let v = decode_field(f, &bytes[off.min(end)..end]);
             off += f.size();
             v
         })

@@ -31,18 +31,70 @@ pub struct RunOptions {
     pub child: Option<String>,
     /// `-o FILE`
     pub output: Option<std::path::PathBuf>,
+    /// `-B`: when tracing output is flushed.
+    pub buffering: Buffering,
+    /// `-p PID`: stop when that process exits.
+    pub pid: Option<u32>,
+    /// `-k`, `--no-warnings`, `--unsafe`: accepted and kept for the runtime checks to come.
+    pub helper_warnings: bool,
+    pub no_warnings: bool,
+    pub unsafe_mode: bool,
+}
+
+/// `-B line|full|none`; bpftrace flushes every line by default, even into a pipe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Buffering {
+    #[default]
+    Line,
+    Full,
+    None,
+}
+
+/// Full buffering writes only when the buffer fills and at exit, so the session's
+/// per-poll flushes are ignored; the `BufWriter` flushes on drop.
+struct FullyBuffered<W: Write>(std::io::BufWriter<W>);
+
+impl<W: Write> Write for FullyBuffered<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The tracing output: `-o FILE` or stdout (a duplicate of fd 1, because Rust's own
+/// `Stdout` is always line-buffered), buffered as `-B` says.
+fn open_output(opts: &RunOptions) -> Result<Box<dyn Write>, Diagnostic> {
+    use std::os::fd::FromRawFd;
+    let file = match &opts.output {
+        Some(p) => std::fs::File::create(p).map_err(|e| Diagnostic::global(format!("cannot write {}: {e}", p.display())))?,
+        // SAFETY: dup returns a new descriptor that the File then owns.
+        None => match unsafe { libc::dup(1) } {
+            fd if fd >= 0 => unsafe { std::fs::File::from_raw_fd(fd) },
+            _ => return Err(Diagnostic::global("cannot use stdout: it is closed")),
+        },
+    };
+    Ok(match opts.buffering {
+        Buffering::Line => Box::new(std::io::LineWriter::new(file)),
+        Buffering::Full => Box::new(FullyBuffered(std::io::BufWriter::with_capacity(64 * 1024, file))),
+        Buffering::None => Box::new(file),
+    })
+}
+
+/// Whether `-p`'s process is gone (or a zombie nobody reaped yet).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
+    }
 }
 
 const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 
 /// Runs the program to completion; returns the process exit code.
 pub fn run(prog: &CompiledProgram, opts: &RunOptions) -> Result<i32, Diagnostic> {
-    let mut out: Box<dyn Write> = match &opts.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Diagnostic::global(format!("cannot write {}: {e}", p.display())))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-    };
+    let mut out = open_output(opts)?;
     let mut child = match &opts.child {
         Some(cmd) => Some(Child::spawn(cmd).map_err(Diagnostic::global)?),
         None => None,
@@ -64,6 +116,7 @@ fn run_with(
     let mut consts = [0u64; rodata::LEN];
     consts[rodata::START_NS] = boot_ns();
     consts[rodata::CPID] = child.as_ref().map_or(0, |c| c.pid as u64);
+    consts[rodata::NCPUS] = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
     let loaded = loader::load(prog, consts).map_err(|e| load_diagnostic(prog, e))?;
     if opts.dry_run {
         return Ok(0);
@@ -119,6 +172,8 @@ fn run_with(
     // Event loop: until exit(), a signal, the child's end, or (no live probes) drained.
     loop {
         let _ = ringbuf.poll(Duration::from_millis(if live { 100 } else { 0 }));
+        // Records written without a wakeup (see `emit_event`) are drained on this timer.
+        let _ = ringbuf.consume();
         s.flush();
         if s.exit_code().is_some() || stop.load(Ordering::Relaxed) {
             break;
@@ -128,6 +183,10 @@ fn run_with(
                 let _ = ringbuf.consume();
                 break;
             }
+        }
+        if opts.pid.is_some_and(process_gone) {
+            let _ = ringbuf.consume();
+            break;
         }
         if !live && child.is_none() {
             break;

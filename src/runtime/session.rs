@@ -146,6 +146,19 @@ impl<'a> Session<'a> {
                     self.write(&text);
                 }
             }
+            EventSpec::Cat { fmt, .. } => match format::log::cat_contents(&format::format_str(fmt, &args)) {
+                Ok(text) if self.json => self.write(&format!("{}\n", format::log::cat_json(&text))),
+                Ok(text) => self.write(&text),
+                Err(e) => eprintln!("ERROR: {e}"),
+            },
+            EventSpec::Log { error, fmt, site, .. } => {
+                let msg = format::format_str(fmt, &args);
+                if self.json {
+                    self.write(&format!("{}\n", format::log::log_json(*error, &msg, site.as_ref())));
+                } else {
+                    self.write(&format::log::log_text(*error, &msg, site.as_ref()));
+                }
+            }
             EventSpec::Exit => {
                 let code = match args.first() {
                     Some(Value::Int(c)) => *c as i32,

@@ -28,7 +28,7 @@ impl Checker<'_> {
     pub(crate) fn value_expr(&mut self, e: &Expr) -> Result<Type> {
         let t = self.expr(e)?;
         match t {
-            Type::Int { .. } | Type::Str { .. } => Ok(t),
+            Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) => Ok(t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
                 e.span,
@@ -40,7 +40,26 @@ impl Checker<'_> {
 
     fn expr_inner(&mut self, e: &Expr) -> Result<Type> {
         match &e.kind {
-            ExprKind::Int(v) => Ok(Type::Int { signed: *v <= i64::MAX as u64 }),
+            ExprKind::Int(v) => Ok(Type::literal(*v)),
+            ExprKind::Bool(_) => Ok(Type::Bool),
+            ExprKind::Tuple(elems) => Ok(Type::Tuple(elems.iter().map(|x| self.value_expr(x)).collect::<Result<_>>()?)),
+            ExprKind::TupleIndex { base, index } => match self.expr(base)? {
+                Type::Tuple(elems) => elems.get(*index as usize).cloned().ok_or_else(|| {
+                    Diagnostic::error(format!("this tuple has {} elements; there is no element {index}", elems.len()), e.span)
+                }),
+                other => Err(Diagnostic::error(format!("{} is not a tuple", other.describe()), base.span)),
+            },
+            ExprKind::Cast { ty, operand } => {
+                let target = Type::from_name(ty).expect("the lexer only yields known type names");
+                let t = self.expr(operand)?;
+                if !t.is_int() {
+                    return Err(Diagnostic::error(format!("cannot cast {} to {ty}", t.describe()), e.span)
+                        .with_secondary(operand.span, t.describe()));
+                }
+                Ok(target)
+            }
+            ExprKind::TypeName(name) => Err(Diagnostic::error(format!("the type `{name}` is not a value"), e.span)
+                .with_note("types can be used in casts, `(int8)x`, and in `sizeof(T)`")),
             ExprKind::Str(s) => Ok(Type::Str { size: s.len() as u32 + 1 }),
             ExprKind::Ident(name) => self.ident(e, name),
             ExprKind::Var(name) => self.vars.get(name).cloned().ok_or_else(|| {
@@ -58,22 +77,24 @@ impl Checker<'_> {
                 let t = self.int_expr(operand, &format!("the operand of `{}`", unop_symbol(*op)))?;
                 Ok(match op {
                     UnOp::Neg => Type::INT,
-                    UnOp::Not => Type::UINT,
-                    _ => t,
+                    UnOp::Not => Type::Bool,
+                    UnOp::BitNot => Type::int(t.is_signed()),
+                    UnOp::Plus => t,
                 })
             }
             ExprKind::Ternary { cond, then, otherwise } => {
                 self.int_expr(cond, "a `?:` condition")?;
+                // `c ? printf(…) : printf(…)` as a statement: both arms void.
+                if let (Ok(Type::Void), Ok(Type::Void)) = (self.expr(then), self.expr(otherwise)) {
+                    return Ok(Type::Void);
+                }
                 let a = self.value_expr(then)?;
                 let b = self.value_expr(otherwise)?;
-                match (a.field(), b.field()) {
-                    (Some(x), Some(y)) => super::types::unify(x, y).map(Type::from_field).ok_or_else(|| {
-                        Diagnostic::error("the branches of `?:` have different types", e.span)
-                            .with_secondary(then.span, a.describe())
-                            .with_secondary(otherwise.span, b.describe())
-                    }),
-                    _ => unreachable!("value_expr returned a storable type"),
-                }
+                super::types::unify_types(&a, &b).ok_or_else(|| {
+                    Diagnostic::error("the branches of `?:` have different types", e.span)
+                        .with_secondary(then.span, a.describe())
+                        .with_secondary(otherwise.span, b.describe())
+                })
             }
             ExprKind::Field { base, field } => self.field(e, base, field),
             ExprKind::IncDec { target, .. } => {
@@ -122,7 +143,7 @@ impl Checker<'_> {
         let key = self.keys(keys)?;
         self.map_key(name, key, e.span)?;
         match self.map_value(name, e.span)? {
-            Some(MapKind::Value(f)) => Ok(Type::from_field(f)),
+            Some(MapKind::Value(f)) => Ok(Type::from_field(&f)),
             Some(kind) => Err(Diagnostic::error(
                 format!("reading the {} aggregation `{name}` inside a probe is not supported yet", super::types::agg_name(&kind)),
                 e.span,
@@ -147,14 +168,14 @@ impl Checker<'_> {
         let b = self.value_expr(rhs)?;
         let span = (lhs.span.0, rhs.span.1);
         match (&a, &b) {
-            (Type::Int { signed: x }, Type::Int { signed: y }) => Ok(match op {
-                _ if op.is_comparison() => Type::UINT,
-                BinOp::LogAnd | BinOp::LogOr => Type::UINT,
+            (x, y) if x.is_int() && y.is_int() => Ok(match op {
+                _ if op.is_comparison() => Type::Bool,
+                BinOp::LogAnd | BinOp::LogOr => Type::Bool,
                 // bpftrace: a subtraction's result is signed.
                 BinOp::Sub => Type::INT,
-                _ => Type::Int { signed: *x || *y },
+                _ => Type::int(x.is_signed() || y.is_signed()),
             }),
-            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => Ok(Type::UINT),
+            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => Ok(Type::Bool),
             _ => Err(Diagnostic::error(
                 format!("`{}` cannot be applied to {} and {}", op.symbol(), a.describe(), b.describe()),
                 span,
@@ -178,18 +199,16 @@ impl Checker<'_> {
                     .with_note(format!("its arguments are: {}", names.join(", ")))
             })?;
             let t = match f.kind {
-                ArgKind::Int => Type::Int { signed: f.signed },
+                ArgKind::Int => Type::Int { signed: f.signed, bits: (f.size.clamp(1, 8) * 8) as u8 },
                 ArgKind::Pointer { .. } => Type::UINT,
                 ArgKind::DataLocStr => Type::Str { size: self.opts.strlen },
                 ArgKind::CharArray { len } => Type::Str { size: len },
             };
             found = Some(match found {
                 None => t,
-                Some(prev) => super::types::unify(prev.field().unwrap(), t.field().unwrap())
-                    .map(Type::from_field)
-                    .ok_or_else(|| {
-                        Diagnostic::error(format!("`args.{field}` has different types across these probes"), e.span)
-                    })?,
+                Some(prev) => super::types::unify_types(&prev, &t).ok_or_else(|| {
+                    Diagnostic::error(format!("`args.{field}` has different types across these probes"), e.span)
+                })?,
             });
         }
         found.ok_or_else(|| Diagnostic::error("`args` is not available here", base.span))
@@ -208,7 +227,7 @@ impl Checker<'_> {
                         return Err(Diagnostic::error(format!("variable `${name}` is used before it is assigned"), target.span))
                     }
                 }
-                self.set_type(target.id, Type::INT);
+                self.set_type(target.id, self.vars[name].clone());
                 Ok(())
             }
             ExprKind::Map { name, keys } => {
@@ -337,10 +356,19 @@ fn const_value(e: &Expr, positional: &[String]) -> Option<i64> {
 /// Positional parameters that look like integers are integers.
 pub fn parse_int(s: &str) -> Option<i64> {
     let s = s.trim();
-    if let Some(h) = s.strip_prefix("0x") {
-        return i64::from_str_radix(h, 16).ok();
-    }
-    s.parse().ok()
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    let v = if let Some(h) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        u64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse::<u64>().ok()?
+    };
+    // Large unsigned values keep their bits (0xffffffffffffffff is -1 as i64).
+    Some(if neg { (v as i64).wrapping_neg() } else { v as i64 })
 }
 
 fn unop_symbol(op: UnOp) -> &'static str {

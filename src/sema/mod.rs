@@ -29,11 +29,21 @@ pub struct Options {
     pub max_map_keys: u32,
     /// Size of strings read with `str()` and of `__data_loc` strings.
     pub strlen: u32,
+    /// `-- --name=value` options, read with `getopt()`; `--unsafe` was given.
+    pub named: crate::stdlib::getopt::NamedOptions,
+    pub unsafe_mode: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { positional: vec![], has_child: false, max_map_keys: 4096, strlen: 64 }
+        Options {
+            positional: vec![],
+            has_child: false,
+            max_map_keys: 4096,
+            strlen: 64,
+            named: Default::default(),
+            unsafe_mode: false,
+        }
     }
 }
 
@@ -263,7 +273,7 @@ impl<'a> Checker<'a> {
             }
             Some(old) => {
                 for (i, (o, n)) in old.iter_mut().zip(key).enumerate() {
-                    let u = types::unify(*o, n).ok_or_else(|| {
+                    let u = types::unify(o, &n).ok_or_else(|| {
                         Diagnostic::error(
                             format!("key {} of map `{name}` is used as both an integer and a string", i + 1),
                             span,
@@ -290,8 +300,8 @@ impl<'a> Checker<'a> {
                 Ok(())
             }
             Some(MapKind::Value(old)) if matches!(kind, MapKind::Value(_)) => {
-                let MapKind::Value(new) = kind else { unreachable!() };
-                match types::unify(*old, new) {
+                let MapKind::Value(ref new) = kind else { unreachable!() };
+                match types::unify(old, new) {
                     Some(u) => {
                         if u != *old {
                             *old = u;

@@ -54,8 +54,7 @@ impl Checker<'_> {
                 let t = self.value_expr(value)?;
                 let new = match self.vars.get(name) {
                     None => t,
-                    Some(old) => super::types::unify(old.field().unwrap(), t.field().unwrap())
-                        .map(Type::from_field)
+                    Some(old) => super::types::unify_types(old, &t)
                         .ok_or_else(|| {
                             Diagnostic::error(
                                 format!("`${name}` is {}, and cannot be assigned {}", old.describe(), t.describe()),
@@ -71,7 +70,7 @@ impl Checker<'_> {
                 let t = self.expr(value)?;
                 let kind = match t {
                     Type::Agg(kind) => kind,
-                    Type::Int { .. } | Type::Str { .. } => MapKind::Value(t.field().unwrap()),
+                    Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) => MapKind::Value(t.field().unwrap()),
                     other => {
                         return Err(Diagnostic::error(format!("{} cannot be stored in a map", other.describe()), value.span))
                     }
@@ -81,7 +80,7 @@ impl Checker<'_> {
                 self.map_kind(id, kind, value.span)?;
                 let stored = self.maps[id].1.kind.clone();
                 if let Some(MapKind::Value(f)) = stored {
-                    self.set_type(target.id, Type::from_field(f));
+                    self.set_type(target.id, Type::from_field(&f));
                 }
                 Ok(())
             }

@@ -41,7 +41,8 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
     for (x, y) in a.iter().zip(b) {
         let o = match (x, y) {
             (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
-            (Value::Str(_), _) | (_, Value::Str(_)) => Ordering::Equal,
+            (Value::Tuple(x), Value::Tuple(y)) => cmp_keys(x, y),
+            (Value::Str(_) | Value::Tuple(_), _) | (_, Value::Str(_) | Value::Tuple(_)) => Ordering::Equal,
             _ => as_signed(x).cmp(&as_signed(y)),
         };
         if o != Ordering::Equal {
@@ -55,7 +56,8 @@ fn as_signed(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
         Value::UInt(u) => *u as i64,
-        Value::Str(_) => 0,
+        Value::Bool(b) => *b as i64,
+        Value::Str(_) | Value::Tuple(_) => 0,
     }
 }
 
@@ -63,7 +65,8 @@ fn num(v: &Value) -> i128 {
     match v {
         Value::Int(i) => i128::from(*i),
         Value::UInt(u) => i128::from(*u),
-        Value::Str(_) => 0,
+        Value::Bool(b) => i128::from(*b),
+        Value::Str(_) | Value::Tuple(_) => 0,
     }
 }
 

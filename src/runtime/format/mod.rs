@@ -6,6 +6,7 @@
 mod entries;
 pub mod hist;
 pub mod json;
+pub mod log;
 pub mod printf;
 pub mod text;
 pub mod time;

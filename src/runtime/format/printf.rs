@@ -301,8 +301,11 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
     let raw = match v {
         Value::Int(i) => *i as u64,
         Value::UInt(u) => *u,
-        // Only %s/%r take strings (sema's job); anything else falls back to text.
+        Value::Bool(b) if matches!(spec.conv, Conv::S) => return pad_str(spec, &value_text(v)),
+        Value::Bool(b) => *b as u64,
+        // Only %s/%r take strings and tuples (sema's job); anything else falls back to text.
         Value::Str(s) => return pad_str(spec, s),
+        Value::Tuple(_) => return pad_str(spec, &value_text(v)),
     };
     match spec.conv {
         Conv::S | Conv::R | Conv::Rx | Conv::Rh => pad_str(spec, &value_text(v)),

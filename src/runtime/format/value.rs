@@ -8,6 +8,8 @@ pub enum Value {
     Int(i64),
     UInt(u64),
     Str(String),
+    Bool(bool),
+    Tuple(Vec<Value>),
 }
 
 /// One map entry's value, already merged across CPUs.
@@ -40,6 +42,8 @@ pub fn value_text(v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::UInt(u) => u.to_string(),
         Value::Str(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Tuple(t) => format!("({})", t.iter().map(value_text).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -74,28 +78,39 @@ pub const STR_TRUNC_TRAILER: &str = "..";
 /// Decodes one field as laid out in BPF memory (native-endian 8-byte ints,
 /// NUL-padded strings). A string with no NUL inside its declared size was
 /// truncated by the kernel side, so bpftrace marks it with `..`.
-pub fn decode_field(ft: FieldType, bytes: &[u8]) -> Value {
+pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
     match ft {
         FieldType::Int { signed } => {
             let mut b = [0u8; 8];
             let n = bytes.len().min(8);
             b[..n].copy_from_slice(&bytes[..n]);
             let raw = u64::from_ne_bytes(b);
-            if signed {
+            if *signed {
                 Value::Int(raw as i64)
             } else {
                 Value::UInt(raw)
             }
         }
+        FieldType::Bool => Value::Bool(bytes.iter().take(8).any(|b| *b != 0)),
         FieldType::Str { size } => {
-            let limit = (size as usize).min(bytes.len());
+            let limit = (*size as usize).min(bytes.len());
             let len = bytes[..limit].iter().position(|&c| c == 0).unwrap_or(limit);
             let mut s = String::from_utf8_lossy(&bytes[..len]).into_owned();
-            if len == size as usize {
+            if len == *size as usize {
                 s.push_str(STR_TRUNC_TRAILER);
             }
             Value::Str(s)
         }
+        FieldType::Tuple(elems) => Value::Tuple(
+            elems
+                .iter()
+                .zip(FieldType::offsets(elems))
+                .map(|(f, off)| {
+                    let end = (off + f.size()).min(bytes.len());
+                    decode_field(f, &bytes[off.min(end)..end])
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -127,15 +142,15 @@ mod tests {
     #[test]
     fn decode() {
         let b = (-3i64).to_ne_bytes();
-        assert_eq!(decode_field(FieldType::Int { signed: true }, &b), Value::Int(-3));
+        assert_eq!(decode_field(&FieldType::Int { signed: true }, &b), Value::Int(-3));
         assert_eq!(
-            decode_field(FieldType::Int { signed: false }, &b),
+            decode_field(&FieldType::Int { signed: false }, &b),
             Value::UInt((-3i64) as u64)
         );
         let mut buf = [0u8; 8];
         buf[..3].copy_from_slice(b"abc");
-        assert_eq!(decode_field(FieldType::Str { size: 8 }, &buf), s("abc"));
-        assert_eq!(decode_field(FieldType::Str { size: 3 }, b"abcdefgh"), s("abc.."));
-        assert_eq!(decode_field(FieldType::Str { size: 4 }, b"abc\0zzzz"), s("abc"));
+        assert_eq!(decode_field(&FieldType::Str { size: 8 }, &buf), s("abc"));
+        assert_eq!(decode_field(&FieldType::Str { size: 3 }, b"abcdefgh"), s("abc.."));
+        assert_eq!(decode_field(&FieldType::Str { size: 4 }, b"abc\0zzzz"), s("abc"));
     }
 }

@@ -1,0 +1,70 @@
+//! `--help`: bpftrace's usage text, listing only what spyglass accepts.
+
+pub fn usage() -> String {
+    let v = env!("CARGO_PKG_VERSION");
+    format!(
+        "\
+spyglass v{v} - a bpftrace-compatible tracing language for Linux, compiled to BPF
+
+USAGE:
+    spyglass [options] filename
+    spyglass [options] - <stdin input>
+    spyglass [options] -e 'program'
+    use -- after filename/-e 'program' for named script parameters
+
+OPTIONS:
+    -e 'program'   execute this program
+    -l, --list [search|filename]
+                   list kernel probes or probes in a program
+    -v, --verbose  enable verbose messages; with -l, also show probe arguments
+    -h, --help     show this help message
+    -V, --version  spyglass version
+    --info         print information about kernel BPF support
+
+    -p, --pid PID  exit when process PID exits (implicit pid filtering is not implemented yet)
+    -c, --cmd CMD  run CMD as a child process; its pid is `cpid`
+    --usdt-file-activation
+                   accepted for compatibility; no effect
+
+    -o, --output FILE
+                   redirect tracing output to FILE
+    -f FORMAT      output format ('text', 'json')
+    -B MODE        output buffering mode ('line', 'full', 'none')
+    -q, --quiet    keep messages quiet
+    -k, --warnings emit a warning when probe read helpers return an error (not implemented yet)
+    --no-warnings  disable all warning messages
+
+    --unsafe       allow unsafe/destructive functionality
+    --no-feature FEATURE[,FEATURE]
+                   disable use of detected features (spyglass uses none of them)
+
+DEVELOPER OPTIONS:
+    --probe-filter REGEX
+                   only attach probes whose name matches REGEX (begin/end always run)
+
+TROUBLESHOOTING OPTIONS:
+    --dry-run      load the programs into the verifier, attach nothing, exit
+    --verify-llvm-ir
+                   accepted; the LLVM IR is always verified
+    -d, --debug STAGE
+                   debug info for stages of compilation ('all', 'ast', 'types', 'codegen', 'codegen-opt')
+    --emit-elf FILE
+                   write the BPF ELF object to FILE
+    --emit-llvm FILE
+                   write LLVM IR to FILE.original.ll and FILE.optimized.ll
+
+CONFIGURATION:
+    BPFTRACE_MAX_STRLEN and BPFTRACE_MAX_MAP_KEYS are read from the environment.
+
+EXAMPLES:
+    spyglass -e 'tracepoint:raw_syscalls:sys_enter {{ @[comm] = count(); }}'
+        count syscalls by process name
+    spyglass -e 'tracepoint:syscalls:sys_enter_openat {{ printf(\"%s %s\\n\", comm, str(args.filename)); }}'
+        trace file opens with process name and path
+    spyglass -l '*sleep*'
+        list probes containing \"sleep\"
+    spyglass -lv 'tracepoint:syscalls:sys_enter_openat'
+        show the arguments of a tracepoint
+"
+    )
+}

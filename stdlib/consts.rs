@@ -1,0 +1,26 @@
+//! Compile-time arguments, re-read at code generation (sema checked them already).
+
+use crate::parser::ast::{Expr, ExprKind, UnOp};
+use crate::sema::parse_int;
+
+/// A constant integer: a literal, possibly negated, or a positional parameter (absent or
+/// non-numeric ones are 0, as in bpftrace).
+pub fn int(e: &Expr, positional: &[String]) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Int(v) => i64::try_from(*v).ok(),
+        ExprKind::Unary { op: UnOp::Neg, operand } => int(operand, positional).map(|v| -v),
+        ExprKind::Unary { op: UnOp::Plus, operand } => int(operand, positional),
+        ExprKind::Positional(n) => Some(positional.get(*n as usize - 1).and_then(|v| parse_int(v)).unwrap_or(0)),
+        _ => None,
+    }
+}
+
+/// A constant string: a literal, a positional parameter, or `str()` of one.
+pub fn string(e: &Expr, positional: &[String]) -> Option<String> {
+    match &e.kind {
+        ExprKind::Str(s) => Some(s.clone()),
+        ExprKind::Positional(n) => Some(positional.get(*n as usize - 1).cloned().unwrap_or_default()),
+        ExprKind::Call { name, args, .. } if name == "str" && args.len() == 1 => string(&args[0], positional),
+        _ => None,
+    }
+}

@@ -1,0 +1,96 @@
+//! `strerror(errno)`: the C library's message for an error number, as a string.
+//!
+//! The messages are this host's strerror(3) texts, compiled into the program as a switch;
+//! numbers without one read `Unknown error N`, as glibc prints them.
+
+use inkwell::values::{IntValue, PointerValue};
+use inkwell::IntPredicate;
+
+use super::textgen::Appender;
+use super::Function;
+use crate::codegen::{FnGen, Val};
+use crate::diag::Result;
+use crate::parser::ast::Expr;
+use crate::sema::{CallCheck, Type};
+
+pub struct Strerror;
+
+/// Error numbers with a message of their own (Linux has fewer than 134).
+const MAX_ERRNO: i32 = 200;
+const UNKNOWN: &str = "Unknown error ";
+/// Digits shown for unknown numbers; `Unknown error -9999999` fits in 24 bytes.
+const UNKNOWN_DIGITS: u32 = 7;
+
+fn messages() -> Vec<(i32, String)> {
+    (0..=MAX_ERRNO)
+        .filter_map(|n| {
+            let s = std::io::Error::from_raw_os_error(n).to_string();
+            let s = s.split(" (os error").next().unwrap_or("").to_string();
+            (!s.starts_with("Unknown error") && !s.is_empty()).then_some((n, s))
+        })
+        .collect()
+}
+
+fn buffer_size() -> u32 {
+    let longest = messages().iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    (longest.max(UNKNOWN.len() + 1 + UNKNOWN_DIGITS as usize) as u32 + 1 + 7) & !7
+}
+
+impl Function for Strerror {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 1)?;
+        c.int(0, "the argument of strerror()")?;
+        Ok(Type::Str { size: buffer_size() })
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let Type::Str { size } = *g.ck.ty(call.id) else { unreachable!("strerror() is a string") };
+        let n = g.expr(&args[0])?.int();
+        let buf = g.stack(size as usize, "strerror");
+        let here = g.b.get_insert_block().expect("inside a function");
+        let done = g.block("strerror_done");
+        let unknown = g.block("strerror_unknown");
+        let cases: Vec<_> = messages()
+            .into_iter()
+            .map(|(num, msg)| {
+                let bb = g.block("strerror_case");
+                g.b.position_at_end(bb);
+                store_text(g, buf, msg.as_bytes());
+                g.b.build_unconditional_branch(done).unwrap();
+                (g.ctx.i64_type().const_int(num as u64, false), bb)
+            })
+            .collect();
+        g.b.position_at_end(here);
+        g.b.build_switch(n, unknown, &cases).unwrap();
+        g.b.position_at_end(unknown);
+        unknown_text(g, buf, n);
+        g.b.build_unconditional_branch(done).unwrap();
+        g.b.position_at_end(done);
+        Ok(Val::Str(buf, size))
+    }
+}
+
+/// Writes a constant text with volatile stores: otherwise LLVM merges the cases into a
+/// lookup table in `.rodata`, which the runtime reserves for its own constants.
+fn store_text<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>, text: &[u8]) {
+    for (i, chunk) in text.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        let st = g.b.build_store(g.gep(buf, 8 * i as u64), g.i64(u64::from_le_bytes(word))).unwrap();
+        st.set_volatile(true).unwrap();
+    }
+}
+
+/// `Unknown error N`, with N's sign and up to `UNKNOWN_DIGITS` digits.
+fn unknown_text<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>, n: IntValue<'ctx>) {
+    let words = (UNKNOWN.len() + 1 + UNKNOWN_DIGITS as usize).div_ceil(8);
+    let mut text = Appender::new(g, words);
+    for c in UNKNOWN.bytes() {
+        text.push_const(g, c);
+    }
+    let neg = g.b.build_int_compare(IntPredicate::SLT, n, g.i64(0), "neg").unwrap();
+    text.push(g, g.i64(b'-' as u64), g.widen(neg));
+    let mag = g.b.build_int_neg(n, "mag").unwrap();
+    let mag = g.b.build_select(neg, mag, n, "mag").unwrap().into_int_value();
+    text.push_decimal(g, mag, UNKNOWN_DIGITS);
+    text.store(g, buf);
+}

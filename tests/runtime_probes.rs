@@ -1,0 +1,141 @@
+//! Runtime tests for the perf-event and raw-tracepoint probe types (software, hardware,
+//! rawtracepoint) and `argN`: the built binary on the real kernel, as root.
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+mod common;
+use common::*;
+
+const FAULT_PAGES: usize = 600;
+
+/// A child that touches FAULT_PAGES fresh anonymous pages: at least one page fault each.
+fn faulter() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = env!("CARGO_TARGET_TMPDIR");
+        let src = format!("{dir}/spyglass-faulter.c");
+        let out = format!("{dir}/spyglass-faulter");
+        std::fs::write(
+            &src,
+            format!(
+                "#include <sys/mman.h>\n\
+                 int main(void) {{\n\
+                   unsigned long len = {FAULT_PAGES}UL * 4096;\n\
+                   char *m = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n\
+                   if (m == MAP_FAILED) return 1;\n\
+                   madvise(m, len, MADV_NOHUGEPAGE); /* one huge page would be one fault */\n\
+                   for (unsigned long i = 0; i < len; i += 4096) ((volatile char *)m)[i] = 1;\n\
+                   return 0;\n\
+                 }}\n"
+            ),
+        )
+        .unwrap();
+        let st = Command::new("cc").args(["-O2", "-o", &out, &src]).status().expect("cc");
+        assert!(st.success(), "compiling the faulting child failed");
+        out
+    })
+}
+
+/// The value of the single `@[KEY]: N` line of a run.
+fn only_count(stdout: &str, key: &str) -> u64 {
+    let prefix = format!("@[{key}]: ");
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one map line, got {stdout:?}");
+    lines[0].strip_prefix(&prefix).unwrap_or_else(|| panic!("unexpected line {:?}", lines[0])).parse().unwrap()
+}
+
+#[test]
+fn software_page_faults_count_every_fault_of_the_child() {
+    let o = spyglass(&["-q", "-c", faulter(), "-e", "software:page-faults:1 /pid == cpid/ { @[probe] = count(); }"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let every = only_count(&o.stdout, "software:page-faults:1");
+    assert!(every >= FAULT_PAGES as u64, "{every} faults for {FAULT_PAGES} touched pages");
+
+    // `faults` is the alias, and without a count bpftrace samples every 100th fault.
+    let o = spyglass(&["-q", "-c", faulter(), "-e", "s:faults /pid == cpid/ { @[probe] = count(); }"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let sampled = only_count(&o.stdout, "software:faults");
+    assert!(sampled >= 1 && sampled * 20 < every, "{sampled} samples at the default period vs {every} faults");
+}
+
+#[test]
+fn software_probe_names_keep_the_event_as_written() {
+    let o = spyglass(&["-q", "-e", r#"software:cpu-clock:100000 { printf("%s\n", probe); exit(); }"#]);
+    assert_eq!(o.stdout, "software:cpu-clock:100000\n\n\n", "{}", o.stderr);
+    let o = spyglass(&["-q", "-e", r#"software:cpu:1e6 { printf("%s\n", probe); exit(); }"#]);
+    assert_eq!(o.stdout, "software:cpu:1000000\n\n\n", "{}", o.stderr);
+    let o = run_e(r#"s:cs { printf("%s\n", probe); exit(); }"#);
+    assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("software:cs\n\n\n", "Attached 1 probe\n"));
+}
+
+#[test]
+fn hardware_attaches_or_says_there_is_no_pmu() {
+    let prog = "hardware:cpu-cycles:100000 { @ = 1; exit(); }";
+    let o = spyglass(&["-q", "-e", prog]);
+    let has_pmu = ["cpu", "cpu_core", "cpu_atom", "armv8_pmuv3"]
+        .iter()
+        .any(|d| std::path::Path::new(&format!("/sys/bus/event_source/devices/{d}")).exists());
+    if has_pmu {
+        assert_eq!((o.code, o.stdout.as_str()), (0, "\n\n@: 1\n"), "{}", o.stderr);
+    } else {
+        assert_eq!(o.code, 1);
+        assert_eq!(o.stdout, "");
+        assert_eq!(
+            o.stderr,
+            "error: cannot attach hardware:cpu-cycles:100000: this machine has no hardware counter for \
+             `cpu-cycles` (no PMU, as in most virtual machines; perf_event_open: No such file or directory \
+             (os error 2))\n  ┌─ stdin:1:1\n  │\n1 │ hardware:cpu-cycles:100000 { @ = 1; exit(); }\n  \
+             │ ^^^^^^^^^^^^^^^^^^^^^^^^^^ while attaching this probe\n\n"
+        );
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn rawtracepoint_sys_enter_arg1_is_the_syscall_number() {
+    // On x86-64 sys_enter's arguments are (struct pt_regs *regs, long id); 39 is getpid.
+    let cmd = format!("{} 1000", workload());
+    let o = spyglass(&["-c", &cmd, "-e", "rawtracepoint:sys_enter /pid == cpid && arg1 == 39/ { @[probe] = count(); }"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\n@[rawtracepoint:vmlinux:sys_enter]: 1000\n");
+    assert_eq!(o.stderr, "Attached 1 probe\n");
+}
+
+#[test]
+fn rawtracepoint_wildcards_expand_to_each_event() {
+    let o = spyglass(&["-l", "rawtracepoint:sys_e*"]);
+    assert_eq!(o.stdout, "rawtracepoint:vmlinux:sys_enter\nrawtracepoint:vmlinux:sys_exit\n", "{}", o.stderr);
+    let cmd = format!("{} 1", workload());
+    let o = spyglass(&["-c", &cmd, "-e", "rt:vmlinux:sys_e* /pid == cpid/ { @[probe] = 1; }"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\n@[rawtracepoint:vmlinux:sys_enter]: 1\n@[rawtracepoint:vmlinux:sys_exit]: 1\n");
+    assert_eq!(o.stderr, "Attached 2 probes\n");
+}
+
+#[test]
+fn rawtracepoint_reads_a_kernel_argument() {
+    // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm).
+    let cmd = format!("{} 1", workload());
+    let o = spyglass(&["-q", "-c", &cmd, "-e", "rt:sched_process_exec /pid == cpid/ { @[arg1 - cpid] = count(); }"]);
+    assert_eq!(o.stdout, "\n\n@[0]: 1\n", "{}", o.stderr);
+}
+
+#[test]
+fn listing_perf_events_uses_bpftrace_names() {
+    let o = spyglass(&["-l", "s:*fault*"]);
+    assert_eq!(
+        o.stdout,
+        "software:alignment-faults:\nsoftware:emulation-faults:\nsoftware:faults:\nsoftware:major-faults:\n\
+         software:minor-faults:\nsoftware:page-faults:\n"
+    );
+    let o = spyglass(&["-l", "*ware:*cycles*"]);
+    assert_eq!(
+        o.stdout,
+        "hardware:bus-cycles:\nhardware:cpu-cycles:\nhardware:cycles:\nhardware:ref-cycles:\n"
+    );
+    let o = spyglass(&["-l", "interval:*"]);
+    assert_eq!(o.stdout, "interval:hz:\ninterval:ms:\ninterval:s:\ninterval:us:\n");
+    // Timers are listed only when asked for by name, like bpftrace.
+    assert!(!spyglass(&["-l"]).stdout.contains("interval:"));
+}
