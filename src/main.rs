@@ -23,6 +23,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Info) => {
+            // Probing the kernel loads BPF programs; without privileges every answer is "no".
+            if let Some(msg) = cli::missing_privileges() {
+                eprint!("{}", Diagnostic::global(msg).render("", ""));
+                return ExitCode::from(1);
+            }
             print!("{}", cli::info::report());
             return ExitCode::SUCCESS;
         }
@@ -201,6 +206,11 @@ fn read_source(script: &Script) -> Result<(String, String), String> {
             std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read the program from stdin: {e}"))?;
             Ok(("stdin".into(), s))
         }
-        Script::File(f) => std::fs::read_to_string(f).map(|t| (f.clone(), t)).map_err(|e| format!("failed to open file '{f}': {e}")),
+        Script::File(f) => std::fs::read_to_string(f).map(|t| (f.clone(), t)).map_err(|e| {
+            // bpftrace's wording: the C library's message, without Rust's "(os error N)".
+            let why = e.to_string();
+            let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+            format!("failed to open file '{f}': {why}")
+        }),
     }
 }

@@ -33,7 +33,10 @@ pub mod rodata {
     pub const CPID: usize = 1;
     /// Number of possible CPUs, for `ncpus`.
     pub const NCPUS: usize = 2;
-    pub const LEN: usize = 3;
+    /// Device and inode of spyglass's PID namespace, for `pid`/`tid`; 0 in the initial one.
+    pub const PIDNS_DEV: usize = 3;
+    pub const PIDNS_INO: usize = 4;
+    pub const LEN: usize = 5;
     /// Symbol of the array.
     pub const SYMBOL: &str = "spyglass_rodata";
 }
@@ -213,6 +216,8 @@ pub enum EventSpec {
     Cat { fmt: String, args: Vec<FieldType> },
     /// `errorf`/`warnf`: a printf-formatted message with the call's place in the script.
     Log { error: bool, fmt: String, args: Vec<FieldType>, site: Option<SourceSite> },
+    /// `system(fmt, args…)` (needs `--unsafe`): runs the command, prints what it writes.
+    System { fmt: String, args: Vec<FieldType> },
 }
 
 /// A place in the script, as bpftrace's runtime messages show it.
@@ -234,7 +239,7 @@ impl EventSpec {
     pub fn payload(&self) -> Vec<FieldType> {
         match self {
             EventSpec::Printf { args, .. } => args.clone(),
-            EventSpec::Cat { args, .. } | EventSpec::Log { args, .. } => args.clone(),
+            EventSpec::Cat { args, .. } | EventSpec::Log { args, .. } | EventSpec::System { args, .. } => args.clone(),
             EventSpec::Print { value } => vec![value.clone()],
             EventSpec::Exit => vec![FieldType::Int { signed: true }],
             _ => vec![],

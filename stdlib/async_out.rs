@@ -1,10 +1,11 @@
-//! `cat(fmt, …)`, `errorf(fmt, …)` and `warnf(fmt, …)`: printf-like calls whose text
-//! user space turns into a file's contents or a located message.
+//! `cat(fmt, …)`, `system(fmt, …)`, `errorf(fmt, …)` and `warnf(fmt, …)`: printf-like
+//! calls whose text user space turns into a file's contents, a command's output or a
+//! located message.
 
 use super::output::{format_args, send};
 use super::Function;
 use crate::codegen::{FnGen, Val};
-use crate::diag::{Result, Span};
+use crate::diag::{Diagnostic, Result, Span};
 use crate::parser::ast::Expr;
 use crate::program::{EventSpec, SourceSite};
 use crate::sema::{CallCheck, Type};
@@ -12,11 +13,27 @@ use crate::sema::{CallCheck, Type};
 pub struct Cat;
 pub struct Errorf;
 pub struct Warnf;
+pub struct System;
 
 impl Function for Cat {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         let (fmt, args) = format_args(c, "cat")?;
         c.event(EventSpec::Cat { fmt, args });
+        Ok(Type::Void)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        send(g, call, &args[1..])
+    }
+}
+
+impl Function for System {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        if !c.options().unsafe_mode {
+            return Err(Diagnostic::error("system() is unsafe. To use you need the --unsafe flag", c.span())
+                .with_note("it runs a shell command for every call"));
+        }
+        let (fmt, args) = format_args(c, "system")?;
+        c.event(EventSpec::System { fmt, args });
         Ok(Type::Void)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {

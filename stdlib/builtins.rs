@@ -21,8 +21,14 @@ fn shifted<'ctx>(g: &FnGen<'_, 'ctx>, id: u64, shift: u64) -> Val<'ctx> {
     Val::Int(g.b.build_and(v, g.i64(0xffff_ffff), "lo32").unwrap())
 }
 
+/// One half of a `tgid << 32 | pid` word.
+pub(super) fn pid_part<'ctx>(g: &FnGen<'_, 'ctx>, v: inkwell::values::IntValue<'ctx>, shift: u64) -> Val<'ctx> {
+    let v = g.b.build_right_shift(v, g.i64(shift), false, "hi").unwrap();
+    Val::Int(g.b.build_and(v, g.i64(0xffff_ffff), "lo32").unwrap())
+}
+
 /// A slot of the `.rodata` constants array (`program::rodata`).
-fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values::IntValue<'ctx> {
+pub(super) fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values::IntValue<'ctx> {
     let p = g.gep(g.globals.rodata.as_pointer_value(), 8 * slot as u64);
     let l = g.b.build_load(g.ctx.i64_type(), p, "glob").unwrap();
     // Volatile: the value is filled in by the runtime, never known at compile time.
@@ -31,8 +37,8 @@ fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values::IntValue<'
 }
 
 pub static ALL: &[Builtin] = &[
-    Builtin { name: "pid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_PID_TGID, 32)) },
-    Builtin { name: "tid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_PID_TGID, 0)) },
+    Builtin { name: "pid", ty: uint, gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 32)) },
+    Builtin { name: "tid", ty: uint, gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 0)) },
     Builtin { name: "uid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 0)) },
     Builtin { name: "gid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 32)) },
     Builtin { name: "cpu", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_SMP_PROCESSOR_ID, &[]))) },

@@ -12,6 +12,10 @@ pub struct Exit;
 impl Function for Exit {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 1)?;
+        if c.ck.in_map_loop() {
+            return Err(crate::diag::Diagnostic::error("`exit()` cannot be used inside a `for` over a map", c.span())
+                .with_note("use `break`, then exit() after the loop"));
+        }
         if !c.args.is_empty() {
             c.int(0, "the exit code")?;
         }

@@ -1,6 +1,7 @@
 //! `delete(@m[k])` / `delete(@m, k)`, `clear(@m)`, `zero(@m)`.
 
 use super::Function;
+use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -19,12 +20,12 @@ impl Function for Delete {
         } else {
             // delete(@m, key): the key is checked like an index of @m.
             let name = c.map_ref(0)?;
-            let t = c.value(1)?;
-            let key = vec![t.field().expect("storable")];
+            let key = c.ck.keys(std::slice::from_ref(&c.args[1]))?;
             let span = c.args[1].span;
             c.ck.map_key(&name, key, span)?;
         }
-        Ok(Type::Void)
+        // Whether the element existed.
+        Ok(Type::Bool)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (name, keys): (&str, Vec<Expr>) = match (&args[0].kind, args.get(1)) {
@@ -38,14 +39,25 @@ impl Function for Delete {
         }
         let key = g.map_key(id, &keys, None)?;
         if spec.storage() == Storage::PerCpuArray {
-            // An array slot cannot be deleted; mark it never written.
+            // An array slot cannot be deleted; mark it never written. It existed if it was set.
             let p = g.lookup(id, key);
             let size = spec.value_size();
-            g.if_null(p, |g| { g.zero(p, size); Ok(()) }, |_| Ok(()))?;
-        } else {
-            g.delete(id, key);
+            let existed = g.stack(8, "existed");
+            g.if_null(
+                p,
+                |g| {
+                    let set = g.load_i64(g.gep(p, 8));
+                    g.store_i64(existed, g.widen(g.truthy(set)));
+                    g.zero(p, size);
+                    Ok(())
+                },
+                |_| Ok(()),
+            )?;
+            return Ok(Val::Int(g.load_i64(existed)));
         }
-        Ok(Val::Void)
+        let rc = g.helper_int(helper::MAP_DELETE_ELEM, &[g.map_ptr(id).into(), key.into()]);
+        let ok = g.b.build_int_compare(inkwell::IntPredicate::EQ, rc, g.i64(0), "deleted").unwrap();
+        Ok(Val::Int(g.widen(ok)))
     }
 }
 

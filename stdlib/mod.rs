@@ -72,7 +72,7 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
 pub const FUNCTION_NAMES: &[&str] = &[
     "getopt",
     "printf", "sizeof", "print", "time", "str", "exit", "delete", "clear", "zero", "count", "sum", "avg", "min", "max",
-    "stats", "hist", "lhist", "nsecs", "strlen", "strncmp", "strcontains", "has_key", "bswap", "kaddr", "cat", "errorf", "warnf", "strerror", "ntop", "pton",
+    "stats", "hist", "lhist", "nsecs", "strlen", "strncmp", "strcontains", "has_key", "len", "bswap", "kaddr", "cat", "errorf", "warnf", "system", "strerror", "ntop", "pton",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -96,15 +96,19 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "lhist" => &aggregations::Lhist,
         "getopt" => &getopt::Getopt,
         "nsecs" => &sysinfo::Nsecs,
+        "pid" => &sysinfo::PidTid { tid: false },
+        "tid" => &sysinfo::PidTid { tid: true },
         "strlen" => &strfuncs::Strlen,
         "strncmp" => &strfuncs::Strncmp,
         "strcontains" => &strfuncs::Strcontains,
         "has_key" => &map_query::HasKey,
+        "len" => &map_query::Len,
         "bswap" => &misc::Bswap,
         "kaddr" => &misc::Kaddr,
         "cat" => &async_out::Cat,
         "errorf" => &async_out::Errorf,
         "warnf" => &async_out::Warnf,
+        "system" => &async_out::System,
         "strerror" => &errno::Strerror,
         "ntop" => &net::Ntop,
         "pton" => &net::Pton,

@@ -1,8 +1,13 @@
 //! Builtins and functions that read kernel state through helpers: clocks, jiffies, NUMA
-//! node, cgroup.
+//! node, cgroup, and pid/tid as seen from a PID namespace.
 
 use super::Function;
-use crate::codegen::func::helper::KTIME_GET_BOOT_NS;
+use inkwell::values::IntValue;
+use inkwell::IntPredicate;
+
+use super::builtins::{global, pid_part};
+use crate::codegen::func::helper::{GET_CURRENT_PID_TGID, KTIME_GET_BOOT_NS};
+use crate::program::rodata;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -14,6 +19,7 @@ pub mod helper {
     pub const GET_NUMA_NODE_ID: u64 = 42;
     pub const GET_CURRENT_CGROUP_ID: u64 = 80;
     pub const JIFFIES64: u64 = 118;
+    pub const GET_NS_CURRENT_PID_TGID: u64 = 120;
     pub const KTIME_GET_TAI_NS: u64 = 208;
 }
 
@@ -47,4 +53,57 @@ impl Function for Nsecs {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         Ok(Val::Int(g.helper_int(clock(args)?, &[])))
     }
+}
+
+/// `pid(curr_ns|init)`, `tid(curr_ns|init)`; plain `pid`/`tid` are `curr_ns`.
+pub struct PidTid {
+    pub tid: bool,
+}
+
+/// Whether the argument asks for the initial namespace.
+fn init_ns(args: &[Expr]) -> Result<bool> {
+    let Some(a) = args.first() else { return Ok(false) };
+    match &a.kind {
+        ExprKind::Ident(n) if n == "curr_ns" => Ok(false),
+        ExprKind::Ident(n) if n == "init" => Ok(true),
+        _ => Err(Diagnostic::error("expected a PID namespace: curr_ns or init", a.span)),
+    }
+}
+
+impl Function for PidTid {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(0, 1)?;
+        init_ns(c.args)?;
+        Ok(Type::UINT)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let v = pid_tgid(g, init_ns(args)?);
+        Ok(pid_part(g, v, if self.tid { 0 } else { 32 }))
+    }
+}
+
+/// `tgid << 32 | pid` of the current thread, in spyglass's PID namespace unless `init`.
+///
+/// The runtime leaves the namespace's inode 0 when spyglass runs in the initial namespace;
+/// then the plain helper is used, as it is for `init`.
+pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
+    if init {
+        return g.helper_int(GET_CURRENT_PID_TGID, &[]);
+    }
+    // `struct bpf_pidns_info { u32 pid; u32 tgid; }` reads as the same word.
+    let out = g.stack(8, "pidns");
+    let ino = global(g, rodata::PIDNS_INO);
+    let in_init = g.b.build_int_compare(IntPredicate::EQ, ino, g.i64(0), "init_ns").unwrap();
+    let (plain, ns, done) = (g.block("pid_plain"), g.block("pid_ns"), g.block("pid_done"));
+    g.b.build_conditional_branch(in_init, plain, ns).unwrap();
+    g.b.position_at_end(plain);
+    let v = g.helper_int(GET_CURRENT_PID_TGID, &[]);
+    g.store_i64(out, v);
+    g.b.build_unconditional_branch(done).unwrap();
+    g.b.position_at_end(ns);
+    let dev = global(g, rodata::PIDNS_DEV);
+    g.helper_int(helper::GET_NS_CURRENT_PID_TGID, &[dev.into(), ino.into(), out.into(), g.i64(8).into()]);
+    g.b.build_unconditional_branch(done).unwrap();
+    g.b.position_at_end(done);
+    g.load_i64(out)
 }

@@ -147,6 +147,20 @@ fn exit_ends_the_probe_and_unset_scalars_print_zero() {
 }
 
 #[test]
+fn loops_over_ranges_while_and_maps() {
+    let o = run_e(
+        r#"begin { for ($i : 0..3) { print($i); } for ($i : 1..4) { if ($i == 2) { continue; } print($i); }
+                  $j = 0; while ($j < 3) { $j++; if ($j == 2) { break; } } print($j);
+                  @map[16] = 32; @map[64] = 128; $var = 123;
+                  for ($kv : @map) { $var *= 2; if ($kv.0 == 16) { printf("%d->%d\n", $kv.0, $kv.1); } }
+                  print($var);
+                  @[0,0,0] = 1; @[0,1,0] = 1; for ($kv : @) { if ($kv.0.1 == 1) { delete(@, $kv.0); } }
+                  clear(@map); exit(); }"#,
+    );
+    assert_eq!(o.stdout, "0\n1\n2\n1\n3\n2\n16->32\n492\n\n\n@[0, 0, 0]: 1\n", "{}", o.stderr);
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { printf("hi %d", 1); @c = count(); @h = hist(3); exit(); }"#]);
     assert_eq!(

@@ -81,7 +81,7 @@ struct Args {
 
 /// What `-d` can show.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Debug {
+pub struct DebugStages {
     pub ast: bool,
     pub types: bool,
     pub codegen: bool,
@@ -126,7 +126,7 @@ pub struct Run {
     pub unsafe_mode: bool,
     pub probe_filter: Option<String>,
     pub dry_run: bool,
-    pub debug: Debug,
+    pub debug: DebugStages,
     pub emit_elf: Option<PathBuf>,
     pub emit_llvm: Option<PathBuf>,
 }
@@ -266,11 +266,11 @@ fn parse_pid(s: &str) -> Result<u32, Error> {
 }
 
 /// `-d STAGE[,STAGE]`, repeatable.
-fn debug_stages(args: &[String]) -> Result<Debug, Error> {
-    let mut d = Debug::default();
+fn debug_stages(args: &[String]) -> Result<DebugStages, Error> {
+    let mut d = DebugStages::default();
     for stage in args.iter().flat_map(|a| a.split(',')).filter(|s| !s.is_empty()) {
         match stage {
-            "all" => d = Debug { ast: true, types: true, codegen: true, codegen_opt: true },
+            "all" => d = DebugStages { ast: true, types: true, codegen: true, codegen_opt: true },
             "ast" => d.ast = true,
             "types" => d.types = true,
             "codegen" => d.codegen = true,

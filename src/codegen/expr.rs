@@ -45,8 +45,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     f.gen(self, e, &[])
                 }
             },
-            ExprKind::Var(name) => {
-                let (slot, t) = self.var_slot(name);
+            ExprKind::Var(_) => {
+                let (slot, t) = self.var_slot(&self.ck.var_slots[&e.id].clone());
                 Ok(self.load_field(slot, &t.field().expect("variables hold storable values")))
             }
             ExprKind::Positional(n) => {

@@ -1,7 +1,9 @@
 //! One BPF program: the function, its stack slots, helper calls, map keys, events and
 //! statements. Expressions are in `expr.rs`.
 
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
@@ -62,18 +64,25 @@ pub struct FnGen<'a, 'ctx> {
     pub ck: &'a Checked,
     pub point: &'a PointInfo,
     pub func: FunctionValue<'ctx>,
+    pub(super) module: &'a Module<'ctx>,
     /// Stack slots must all live in the entry block (BPF has no dynamic stack).
     entry: BasicBlock<'ctx>,
+    body: BasicBlock<'ctx>,
     pub ctx_ptr: PointerValue<'ctx>,
-    vars: HashMap<String, (PointerValue<'ctx>, Type)>,
+    /// Every `$variable` of the probe lives in one frame, so loop callbacks can share them.
+    pub(super) frame: PointerValue<'ctx>,
+    pub(super) frame_layout: Rc<BTreeMap<String, (usize, Type)>>,
+    pub(super) loops: Vec<super::loops::LoopExit<'ctx>>,
     probe_index: usize,
+    pub(super) name: String,
+    pub(super) callbacks: Rc<Cell<u32>>,
 }
 
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         ctx: &'ctx Context,
-        module: &Module<'ctx>,
+        module: &'a Module<'ctx>,
         globals: &'a Globals<'ctx>,
         ck: &'a Checked,
         probe_index: usize,
@@ -85,24 +94,17 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let fn_ty = ctx.i64_type().fn_type(&[ptr.into()], false);
         let func = module.add_function(name, fn_ty, Some(Linkage::External));
         func.set_section(Some(section));
-        let nounwind = ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
-        func.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
-        let entry = ctx.append_basic_block(func, "entry");
-        let body = ctx.append_basic_block(func, "body");
-        let b = ctx.create_builder();
-        b.position_at_end(body);
-        let mut g = FnGen {
-            ctx,
-            b,
-            globals,
-            ck,
-            point,
-            func,
-            entry,
-            ctx_ptr: func.get_nth_param(0).unwrap().into_pointer_value(),
-            vars: HashMap::new(),
-            probe_index,
-        };
+        globals.describe_function(func, name, &["ctx"], false);
+        let mut layout = BTreeMap::new();
+        let mut size = 0;
+        let vars: BTreeMap<_, _> = ck.probes[probe_index].vars.iter().collect();
+        for (var, t) in vars {
+            layout.insert(var.clone(), (size, t.clone()));
+            size += t.field().map(|f| f.size()).unwrap_or(8);
+        }
+        let mut g = FnGen::new(ctx, module, globals, ck, probe_index, point, func, name.to_string());
+        g.frame = g.stack(size.max(8), "frame");
+        g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
         if let Some(pred) = &probe.predicate {
             let c = g.expr(pred)?.int();
@@ -116,13 +118,57 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         g.stmts(&probe.body)?;
         g.ret();
-        let tail = ctx.create_builder();
-        tail.position_at_end(entry);
-        tail.build_unconditional_branch(body).unwrap();
+        g.finish();
         Ok(())
     }
 
-    fn ret(&self) {
+    /// A function being generated: `nounwind`, an entry block for stack slots, a body.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        ctx: &'ctx Context,
+        module: &'a Module<'ctx>,
+        globals: &'a Globals<'ctx>,
+        ck: &'a Checked,
+        probe_index: usize,
+        point: &'a PointInfo,
+        func: FunctionValue<'ctx>,
+        name: String,
+    ) -> Self {
+        let nounwind = ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        func.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
+        let entry = ctx.append_basic_block(func, "entry");
+        let body = ctx.append_basic_block(func, "body");
+        let b = ctx.create_builder();
+        b.position_at_end(body);
+        let first = func.get_nth_param(0).unwrap().into_pointer_value();
+        FnGen {
+            ctx,
+            b,
+            globals,
+            ck,
+            point,
+            func,
+            module,
+            entry,
+            body,
+            ctx_ptr: first,
+            frame: first,
+            frame_layout: Rc::new(BTreeMap::new()),
+            loops: vec![],
+            probe_index,
+            name,
+            callbacks: Rc::new(Cell::new(0)),
+        }
+    }
+
+    /// Closes the entry block once every stack slot is known.
+    pub(super) fn finish(&self) {
+        let tail = self.ctx.create_builder();
+        tail.position_at_end(self.entry);
+        tail.build_unconditional_branch(self.body).unwrap();
+    }
+
+    pub(super) fn ret(&self) {
         self.b.build_return(Some(&self.i64(0))).unwrap();
     }
 
@@ -300,6 +346,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let buf = self.stack(spec.key_size(), "key");
         let mut off = 0;
         let fields = spec.key.clone();
+        if let [k] = keys {
+            if let Type::Tuple(_) = self.ck.ty(k.id) {
+                // A lone tuple key is the whole key, spread over the key fields.
+                let v = self.expr(k)?;
+                self.store_field(buf, v, &FieldType::Tuple(fields.clone()));
+                off = FieldType::Tuple(fields).size();
+                if let Some(e) = extra {
+                    self.store_i64(self.gep(buf, off as u64), e);
+                }
+                return Ok(buf);
+            }
+        }
         for (k, f) in keys.iter().zip(fields) {
             let v = self.expr(k)?;
             self.store_field(self.gep(buf, off as u64), v, &f);
@@ -387,20 +445,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.b.position_at_end(done);
             }
             StmtKind::Block(b) => self.stmts(b)?,
+            StmtKind::For { .. } | StmtKind::While { .. } | StmtKind::Break | StmtKind::Continue => {
+                self.loop_stmt(s)?
+            }
+            StmtKind::Return => self.ret_and_continue(),
         }
         Ok(())
     }
 
-    /// The stack slot of `$name`, created on first use with the type sema settled on.
+    /// The frame slot of `$name`, with the type sema settled on.
     pub fn var_slot(&mut self, name: &str) -> (PointerValue<'ctx>, Type) {
-        if let Some(v) = self.vars.get(name) {
-            return v.clone();
-        }
-        let t = self.ck.probes[self.probe_index].vars[name].clone();
-        let size = t.field().map(|f| f.size()).unwrap_or(8);
-        let p = self.stack(size, name);
-        self.vars.insert(name.to_string(), (p, t.clone()));
-        (p, t)
+        let (off, t) = self.frame_layout[name].clone();
+        (self.gep(self.frame, off as u64), t)
     }
 
     fn assign(&mut self, target: &Expr, op: Option<crate::parser::ast::BinOp>, value: &Expr) -> Result<()> {
@@ -439,8 +495,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// Writes a value to a variable or a plain map element.
     pub fn store_to(&mut self, target: &Expr, v: Val<'ctx>) -> Result<()> {
         match &target.kind {
-            ExprKind::Var(name) => {
-                let (slot, t) = self.var_slot(name);
+            ExprKind::Var(_) => {
+                let (slot, t) = self.var_slot(&self.ck.var_slots[&target.id].clone());
                 let f = t.field().expect("variables hold storable values");
                 if !matches!(f, FieldType::Int { .. } | FieldType::Bool) {
                     self.zero(slot, f.size());

@@ -10,7 +10,7 @@ use inkwell::debug_info::{
     DebugInfoBuilder,
 };
 use inkwell::module::{Linkage, Module};
-use inkwell::values::GlobalValue;
+use inkwell::values::{FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 
 use crate::program::{rodata, MapSpec, Storage};
@@ -70,6 +70,25 @@ impl<'ctx> Globals<'ctx> {
 
     pub fn finish(&mut self) {
         self.debug.di.finalize();
+    }
+
+    /// Gives a function debug info, so its BTF FUNC record exists: the kernel wants those for
+    /// every function once a program has subprograms (loop callbacks). Every parameter must
+    /// be named, or the kernel rejects the BTF.
+    /// `local` functions (callbacks) must be static in BTF, or the verifier refuses them.
+    pub fn describe_function(&self, func: FunctionValue<'ctx>, name: &str, params: &[&str], local: bool) {
+        let d = &self.debug;
+        let long = d.di.create_basic_type("long", 64, 0x05, DIFlags::ZERO).unwrap().as_type();
+        let byte = d.di.create_basic_type("char", 8, 0x06, DIFlags::ZERO).unwrap().as_type();
+        let ptr = d.di.create_pointer_type("", byte, 64, 64, AddressSpace::default()).as_type();
+        let param_types = vec![ptr; params.len()];
+        let sig = d.di.create_subroutine_type(d.file, Some(long), &param_types, DIFlags::ZERO);
+        let scope = d.file.as_debug_info_scope();
+        let sp = d.di.create_function(scope, name, None, d.file, 1, sig, local, true, 1, DIFlags::PROTOTYPED, true);
+        for (i, p) in params.iter().enumerate() {
+            d.di.create_parameter_variable(sp.as_debug_info_scope(), p, i as u32 + 1, d.file, 1, ptr, true, DIFlags::ZERO);
+        }
+        func.set_subprogram(sp);
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod expr;
 mod llvm_diagnostics;
+mod loops;
 pub mod func;
 mod maps;
 

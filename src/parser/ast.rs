@@ -53,6 +53,21 @@ pub enum StmtKind {
     Assign { target: Expr, op: Option<BinOp>, value: Expr },
     If { cond: Expr, then: Block, otherwise: Option<Block> },
     Block(Block),
+    /// `for ($var : a..b)` or `for ($var : @map)`.
+    For { var: String, iter: ForIter, body: Block },
+    While { cond: Expr, body: Block },
+    Break,
+    Continue,
+    /// Ends the probe.
+    Return,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForIter {
+    /// Half-open `start..end`, both evaluated once.
+    Range(Expr, Expr),
+    /// Every element of a map: the variable is `(key, value)`.
+    Map { name: String, span: Span },
 }
 
 pub type ExprId = u32;

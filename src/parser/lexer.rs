@@ -42,6 +42,18 @@ pub enum Tok {
     False,
     #[token("if")]
     If,
+    #[token("for")]
+    For,
+    #[token("while")]
+    While,
+    #[token("break")]
+    Break,
+    #[token("continue")]
+    Continue,
+    #[token("return")]
+    Return,
+    #[token("..")]
+    DotDot,
     #[token("else")]
     Else,
     #[token("{")]

@@ -42,15 +42,27 @@ impl ProbeType for Hardware {
         let perf = PerfEvent { type_: sys::PERF_TYPE_HARDWARE, config: def.config };
         let period = count.unwrap_or(def.default_count);
         super::attach_perf_event(prog, &super::online_cpus(), perf, Sample::Period(period)).map_err(|e| match e {
+            PerfError::Open { err, .. } if no_counter(&err) && !has_cpu_pmu() => format!(
+                "cannot attach {}: this machine exposes no hardware performance counters (no CPU PMU, \
+                 as is common in virtual machines; perf_event_open: {err})",
+                ap.name()
+            ),
             PerfError::Open { err, .. } if no_counter(&err) => format!(
-                "cannot attach {}: this machine has no hardware counter for `{}` \
-                 (no PMU, as in most virtual machines; perf_event_open: {err})",
+                "cannot attach {}: this CPU's performance counters do not support `{}` (perf_event_open: {err})",
                 ap.name(),
                 def.name
             ),
             e => format!("attaching {} failed: {e}", ap.name()),
         })
     }
+}
+
+/// The CPU's PMU registers as the raw-event type (PERF_TYPE_RAW) in sysfs.
+fn has_cpu_pmu() -> bool {
+    let raw = sys::PERF_TYPE_RAW.to_string();
+    std::fs::read_dir("/sys/bus/event_source/devices")
+        .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path().join("type")).is_ok_and(|t| t.trim() == raw)))
+        .unwrap_or(false)
 }
 
 /// The errors perf_event_open gives when there is no PMU or it lacks this event.

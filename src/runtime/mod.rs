@@ -117,6 +117,7 @@ fn run_with(
     consts[rodata::START_NS] = boot_ns();
     consts[rodata::CPID] = child.as_ref().map_or(0, |c| c.pid as u64);
     consts[rodata::NCPUS] = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
+    (consts[rodata::PIDNS_DEV], consts[rodata::PIDNS_INO]) = pid_namespace();
     let loaded = loader::load(prog, consts).map_err(|e| load_diagnostic(prog, e))?;
     if opts.dry_run {
         return Ok(0);
@@ -128,7 +129,8 @@ fn run_with(
             .map_err(|e| Diagnostic::global(format!("cannot install a signal handler: {e}")))?;
     }
 
-    let s = Session::new(prog, &loaded, opts.json, out);
+    let mut s = Session::new(prog, &loaded, opts.json, out);
+    s.no_warnings = opts.no_warnings;
     let ringbuf = s.ring_buffer()?;
 
     // `begin` runs before anything is attached, in declaration order.
@@ -204,6 +206,18 @@ fn run_with(
     s.print_all_maps();
     s.flush();
     Ok(s.exit_code().unwrap_or(0))
+}
+
+/// Device and inode of our PID namespace, or zeros in the initial one (where the plain
+/// pid/tgid helper already gives the right numbers).
+fn pid_namespace() -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    /// PROC_PID_INIT_INO (include/linux/proc_ns.h).
+    const INIT_PID_NS_INO: u64 = 0xEFFF_FFFC;
+    match std::fs::metadata("/proc/self/ns/pid") {
+        Ok(m) if m.ino() != INIT_PID_NS_INO => (m.dev(), m.ino()),
+        _ => (0, 0),
+    }
 }
 
 fn boot_ns() -> u64 {

@@ -18,6 +18,8 @@ pub struct Session<'a> {
     json: bool,
     ncpus: usize,
     state: RefCell<State<'a>>,
+    /// `--no-warnings`: `warnf()` prints nothing.
+    pub no_warnings: bool,
 }
 
 struct State<'a> {
@@ -35,6 +37,7 @@ impl<'a> Session<'a> {
             json,
             ncpus: libbpf_rs::num_possible_cpus().unwrap_or(1),
             state: RefCell::new(State { out, exit_code: None, accepting: true }),
+            no_warnings: false,
         }
     }
 
@@ -151,6 +154,12 @@ impl<'a> Session<'a> {
                 Ok(text) => self.write(&text),
                 Err(e) => eprintln!("ERROR: {e}"),
             },
+            EventSpec::System { fmt, .. } => match format::log::run_command(&format::format_str(fmt, &args)) {
+                Ok(text) if self.json => self.write(&format!("{}\n", format::string_event_json("syscall", &text))),
+                Ok(text) => self.write(&text),
+                Err(e) => eprintln!("ERROR: {e}"),
+            },
+            EventSpec::Log { error: false, .. } if self.no_warnings => {}
             EventSpec::Log { error, fmt, site, .. } => {
                 let msg = format::format_str(fmt, &args);
                 if self.json {

@@ -62,9 +62,12 @@ impl Checker<'_> {
                 .with_note("types can be used in casts, `(int8)x`, and in `sizeof(T)`")),
             ExprKind::Str(s) => Ok(Type::Str { size: s.len() as u32 + 1 }),
             ExprKind::Ident(name) => self.ident(e, name),
-            ExprKind::Var(name) => self.vars.get(name).cloned().ok_or_else(|| {
+            ExprKind::Var(name) => {
+                let slot = self.slot(name, e.id);
+                self.vars.get(&slot).cloned().ok_or_else(|| {
                 Diagnostic::error(format!("variable `${name}` is used before it is assigned"), e.span)
-            }),
+            })
+            }
             ExprKind::Positional(n) => Ok(match self.opts.positional.get(*n as usize - 1) {
                 Some(v) if parse_int(v).is_none() => Type::Str { size: v.len() as u32 + 1 },
                 _ => Type::INT,
@@ -154,13 +157,20 @@ impl Checker<'_> {
         }
     }
 
+    /// Key fields of `@m[keys]`. `@m[a, b]` is `@m[(a, b)]` in bpftrace, so a lone tuple
+    /// key is spread into its elements (the layout is the same).
     pub(crate) fn keys(&mut self, keys: &[Expr]) -> Result<Vec<FieldType>> {
-        keys.iter()
+        let fields: Vec<FieldType> = keys
+            .iter()
             .map(|k| {
                 let t = self.value_expr(k)?;
                 Ok(t.field().expect("value_expr returns storable types"))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok(match fields.as_slice() {
+            [FieldType::Tuple(elems)] => elems.clone(),
+            _ => fields,
+        })
     }
 
     fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Type> {
@@ -218,6 +228,7 @@ impl Checker<'_> {
     pub(crate) fn int_target(&mut self, target: &Expr) -> Result<()> {
         match &target.kind {
             ExprKind::Var(name) => {
+                let name = &self.slot(name, target.id);
                 match self.vars.get(name) {
                     Some(t) if !t.is_int() => {
                         return Err(Diagnostic::error(format!("`${name}` is a string, not an integer"), target.span))

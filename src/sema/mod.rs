@@ -60,6 +60,10 @@ pub struct Checked {
     pub events: Vec<EventSpec>,
     /// The event a call (`printf`, `exit`, …) sends, by the call's expression id.
     pub call_events: HashMap<ExprId, usize>,
+    /// Frame slot of every `$var` expression (loop variables are scoped to their loop).
+    pub var_slots: HashMap<ExprId, String>,
+    /// Frame slot of each `for` statement's variable, by the statement's start offset.
+    pub loop_slots: HashMap<usize, String>,
     pub options: Options,
 }
 
@@ -111,6 +115,15 @@ pub struct Checker<'a> {
     vars: HashMap<String, Type>,
     uses_args: bool,
     uses_probe: bool,
+    /// Loops around the statement being checked: all of them, and `for` over maps (whose
+    /// bodies become callbacks, so `exit()`/`return` cannot leave the probe from there).
+    loops: u32,
+    map_loops: u32,
+    /// Loop variables are scoped to their loop: inside it, `$kv` means the slot named here.
+    scoped: HashMap<String, String>,
+    /// The slot each `$var` expression and each loop variable resolved to.
+    var_slots: HashMap<ExprId, String>,
+    loop_slots: HashMap<usize, String>,
 }
 
 pub fn check(program: Program, opts: Options) -> Result<Checked> {
@@ -127,6 +140,11 @@ pub fn check(program: Program, opts: Options) -> Result<Checked> {
         vars: HashMap::new(),
         uses_args: false,
         uses_probe: false,
+        loops: 0,
+        map_loops: 0,
+        scoped: HashMap::new(),
+        var_slots: HashMap::new(),
+        loop_slots: HashMap::new(),
     };
     for _round in 0..8 {
         ck.changed = false;
@@ -157,6 +175,8 @@ pub fn check(program: Program, opts: Options) -> Result<Checked> {
         probes: infos,
         events: ck.events,
         call_events: ck.call_events,
+        var_slots: ck.var_slots,
+        loop_slots: ck.loop_slots,
         options: opts,
     })
 }
@@ -234,6 +254,18 @@ impl<'a> Checker<'a> {
 
     pub(crate) fn options(&self) -> &Options {
         self.opts
+    }
+
+    /// The frame slot `$name` refers to here, recorded for expression `id`.
+    pub(crate) fn slot(&mut self, name: &str, id: ExprId) -> String {
+        let slot = self.scoped.get(name).cloned().unwrap_or_else(|| name.to_string());
+        self.var_slots.insert(id, slot.clone());
+        slot
+    }
+
+    /// Whether the code being checked runs inside a `for` over a map.
+    pub fn in_map_loop(&self) -> bool {
+        self.map_loops > 0
     }
 
     pub(crate) fn add_event(&mut self, call: ExprId, event: EventSpec) -> usize {

@@ -2,7 +2,7 @@
 
 use super::{Checker, Type};
 use crate::diag::{Diagnostic, Result};
-use crate::parser::ast::{Block, Expr, ExprKind, Stmt, StmtKind};
+use crate::parser::ast::{Block, Expr, ExprKind, ForIter, Stmt, StmtKind};
 use crate::program::MapKind;
 
 impl Checker<'_> {
@@ -36,6 +36,90 @@ impl Checker<'_> {
                 Ok(())
             }
             StmtKind::Block(b) => self.block(b, final_round),
+            StmtKind::While { cond, body } => {
+                self.int_expr(cond, "a `while` condition")?;
+                self.loop_body(body, final_round, false)
+            }
+            StmtKind::For { var, iter, body } => {
+                let (t, over_map) = match iter {
+                    ForIter::Range(a, b) => {
+                        self.int_expr(a, "a range's start")?;
+                        self.int_expr(b, "a range's end")?;
+                        (Type::INT, false)
+                    }
+                    ForIter::Map { name, span } => {
+                        let (key, value) = self.map_elem_types(name, *span)?;
+                        (Type::Tuple(vec![key, value]), true)
+                    }
+                };
+                // The variable lives only inside the loop, in a slot of its own.
+                let slot = format!("{var}@{}", s.span.0);
+                self.bind_var(&slot, t, s.span)?;
+                self.loop_slots.insert(s.span.0, slot.clone());
+                let outer = self.scoped.insert(var.clone(), slot);
+                let r = self.loop_body(body, final_round, over_map);
+                match outer {
+                    Some(o) => self.scoped.insert(var.clone(), o),
+                    None => self.scoped.remove(var),
+                };
+                r
+            }
+            StmtKind::Break | StmtKind::Continue if self.loops == 0 => {
+                Err(Diagnostic::error("`break` and `continue` only make sense inside a loop", s.span))
+            }
+            StmtKind::Break | StmtKind::Continue => Ok(()),
+            StmtKind::Return if self.map_loops > 0 => Err(Diagnostic::error(
+                "`return` cannot be used inside a `for` over a map",
+                s.span,
+            )
+            .with_note("use `break` to stop the loop")),
+            StmtKind::Return => Ok(()),
+        }
+    }
+
+    fn loop_body(&mut self, body: &Block, final_round: bool, over_map: bool) -> Result<()> {
+        self.loops += 1;
+        self.map_loops += u32::from(over_map);
+        let r = self.block(body, final_round);
+        self.loops -= 1;
+        self.map_loops -= u32::from(over_map);
+        r
+    }
+
+    fn bind_var(&mut self, name: &str, t: Type, span: crate::diag::Span) -> Result<()> {
+        let new = match self.vars.get(name) {
+            None => t,
+            Some(old) => super::types::unify_types(old, &t).ok_or_else(|| {
+                Diagnostic::error(format!("`${name}` is {}, and cannot hold {}", old.describe(), t.describe()), span)
+            })?,
+        };
+        self.vars.insert(name.to_string(), new);
+        Ok(())
+    }
+
+    /// Key and value types of the elements a `for` over `@name` visits.
+    fn map_elem_types(&mut self, name: &str, span: crate::diag::Span) -> Result<(Type, Type)> {
+        let kind = self.map_value(name, span)?;
+        let Some(id) = self.map_ids.get(name).copied() else { unreachable!("map_value registers the map") };
+        let key = self.maps[id].1.key.clone();
+        match (kind, key) {
+            (Some(MapKind::Value(v)), Some(key)) if !key.is_empty() => {
+                let key = if key.len() == 1 {
+                    Type::from_field(&key[0])
+                } else {
+                    Type::Tuple(key.iter().map(Type::from_field).collect())
+                };
+                Ok((key, Type::from_field(&v)))
+            }
+            (Some(MapKind::Value(_)), Some(_)) => {
+                Err(Diagnostic::error(format!("`{name}` has no keys, so there is nothing to iterate"), span))
+            }
+            (Some(k), _) => Err(Diagnostic::error(
+                format!("iterating over a {} map is not supported yet", super::types::agg_name(&k)),
+                span,
+            )
+            .with_note("for loops visit maps of plain values")),
+            (None, _) => Err(Diagnostic::error(format!("map `{name}` is used before it has a type"), span)),
         }
     }
 
@@ -52,6 +136,7 @@ impl Checker<'_> {
         match &target.kind {
             ExprKind::Var(name) => {
                 let t = self.value_expr(value)?;
+                let name = &self.slot(name, target.id);
                 let new = match self.vars.get(name) {
                     None => t,
                     Some(old) => super::types::unify_types(old, &t)

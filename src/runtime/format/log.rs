@@ -1,4 +1,5 @@
-//! `errorf`/`warnf` messages and `cat()` output, as bpftrace prints them.
+//! `errorf`/`warnf` messages and the output of `cat()` and `system()`, as bpftrace prints
+//! them.
 
 use super::json::{errorf_json, string_event_json};
 use crate::program::SourceSite;
@@ -49,6 +50,18 @@ pub fn cat_contents(path: &str) -> Result<String, String> {
         .read_to_end(&mut buf)
         .map_err(|e| format!("failed to read file '{path}': {}", os_error(&e)))?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// `system()`: runs the command through the shell and gives what it wrote to stdout
+/// (its stderr goes to ours). Event processing waits for it, as in bpftrace.
+pub fn run_command(cmd: &str) -> Result<String, String> {
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", cmd])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("failed to run '{cmd}': {}", os_error(&e)))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn cat_json(contents: &str) -> String {
