@@ -22,6 +22,13 @@ pub struct CompiledProgram {
     pub events: Vec<EventSpec>,
     /// Name of the ring-buffer map in the ELF.
     pub ringbuf: String,
+    /// `config = { print_maps_on_exit = 0 }` turns off the exit-time map dump.
+    #[serde(default = "yes")]
+    pub print_maps_on_exit: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The program reads run-time constants from one `.rodata` array of u64, which the runtime
@@ -63,12 +70,15 @@ pub enum FieldType {
     /// NUL-padded string of this many bytes.
     Str { size: u32 },
     Tuple(Vec<FieldType>),
+    /// An address (8 bytes), printed in hex. `to` names the pointee as sema describes it
+    /// (`int32`, `void`, `int8 *`); `user` when it points into user memory.
+    Ptr { to: String, user: bool },
 }
 
 impl FieldType {
     pub fn size(&self) -> usize {
         match self {
-            FieldType::Int { .. } | FieldType::Bool => 8,
+            FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => 8,
             FieldType::Str { size } => (*size as usize + 7) & !7,
             FieldType::Tuple(elems) => record_size(elems),
         }
@@ -138,12 +148,17 @@ pub struct MapSpec {
     pub key: Vec<FieldType>,
     pub kind: MapKind,
     pub max_entries: u32,
+    /// Declared with `let @m = lruhash(N)` / `percpulruhash(N)`: evicts instead of failing.
+    #[serde(default)]
+    pub lru: bool,
 }
 
 /// How a map is stored in the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
     Hash,
+    LruHash,
+    LruPerCpuHash,
     PerCpuHash,
     /// Per-CPU array for maps without keys: one slot, or one per histogram bucket (indexed
     /// by the bucket). The hot path of `@ = count()` and `@ = hist(x)`: the lookup is inlined
@@ -154,6 +169,9 @@ pub enum Storage {
 
 impl MapSpec {
     pub fn storage(&self) -> Storage {
+        if self.lru {
+            return if self.kind.per_cpu() { Storage::LruPerCpuHash } else { Storage::LruHash };
+        }
         match self.kind {
             MapKind::Value(_) => Storage::Hash,
             MapKind::Count

@@ -47,6 +47,8 @@ pub static ALL: &[Builtin] = &[
     Builtin { name: "jiffies", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::JIFFIES64, &[]))) },
     Builtin { name: "numaid", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_NUMA_NODE_ID, &[]))) },
     Builtin { name: "cgroup", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_CURRENT_CGROUP_ID, &[]))) },
+    Builtin { name: "username", ty: super::users::username_type, gen: super::users::username_gen },
+    Builtin { name: "usermode", ty: uint, gen: super::sysinfo::usermode_gen },
     Builtin { name: "ncpus", ty: uint, gen: |g, _| Ok(Val::Int(global(g, rodata::NCPUS))) },
     Builtin {
         name: "elapsed",
@@ -88,4 +90,13 @@ pub static ALL: &[Builtin] = &[
             Ok(Val::Str(p, size.min(name.len() as u32 + 1)))
         },
     },
+    Builtin {
+        name: "curtask",
+        // Without BTF structs the task can only be tested, compared, printed or cast.
+        ty: |_, _| Ok(Type::ptr(Type::Opaque("struct task_struct".into()), false)),
+        gen: |g, _| Ok(Val::Int(g.helper_int(GET_CURRENT_TASK, &[]))),
+    },
 ];
+
+/// `bpf_get_current_task`
+const GET_CURRENT_TASK: u64 = 35;

@@ -6,7 +6,7 @@
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
-use super::textgen::Appender;
+use super::textgen::{switch_text, Appender};
 use super::Function;
 use crate::codegen::{FnGen, Val};
 use crate::diag::Result;
@@ -46,37 +46,10 @@ impl Function for Strerror {
         let Type::Str { size } = *g.ck.ty(call.id) else { unreachable!("strerror() is a string") };
         let n = g.expr(&args[0])?.int();
         let buf = g.stack(size as usize, "strerror");
-        let here = g.b.get_insert_block().expect("inside a function");
-        let done = g.block("strerror_done");
-        let unknown = g.block("strerror_unknown");
-        let cases: Vec<_> = messages()
-            .into_iter()
-            .map(|(num, msg)| {
-                let bb = g.block("strerror_case");
-                g.b.position_at_end(bb);
-                store_text(g, buf, msg.as_bytes());
-                g.b.build_unconditional_branch(done).unwrap();
-                (g.ctx.i64_type().const_int(num as u64, false), bb)
-            })
-            .collect();
-        g.b.position_at_end(here);
-        g.b.build_switch(n, unknown, &cases).unwrap();
-        g.b.position_at_end(unknown);
-        unknown_text(g, buf, n);
-        g.b.build_unconditional_branch(done).unwrap();
-        g.b.position_at_end(done);
+        let msgs = messages();
+        let cases: Vec<(u64, &[u8])> = msgs.iter().map(|(num, m)| (*num as u64, m.as_bytes())).collect();
+        switch_text(g, n, &cases, buf, |g| unknown_text(g, buf, n));
         Ok(Val::Str(buf, size))
-    }
-}
-
-/// Writes a constant text with volatile stores: otherwise LLVM merges the cases into a
-/// lookup table in `.rodata`, which the runtime reserves for its own constants.
-fn store_text<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>, text: &[u8]) {
-    for (i, chunk) in text.chunks(8).enumerate() {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        let st = g.b.build_store(g.gep(buf, 8 * i as u64), g.i64(u64::from_le_bytes(word))).unwrap();
-        st.set_volatile(true).unwrap();
     }
 }
 

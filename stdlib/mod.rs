@@ -20,6 +20,7 @@ mod strfuncs;
 mod strings;
 mod sysinfo;
 mod textgen;
+mod users;
 
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Result, Span};
@@ -61,6 +62,12 @@ impl Function for Builtin {
 }
 
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    // bpftrace's own names for the builtins its stdlib wraps (`__builtin_cpu` is `cpu`);
+    // `probe` stays as written, sema tracks its uses by name.
+    let name = match name.strip_prefix("__builtin_") {
+        Some(n) if n != "probe" => n,
+        _ => name,
+    };
     builtins::ALL.iter().chain(args::ALL).find(|b| b.name == name)
 }
 

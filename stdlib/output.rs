@@ -42,7 +42,7 @@ pub(super) fn format_args(c: &mut CallCheck, what: &str) -> Result<(String, Vec<
     for (i, kind) in kinds.iter().enumerate() {
         let t = c.value(i + 1)?;
         match kind {
-            ArgKind::Int if !t.is_int() => {
+            ArgKind::Int if !t.is_truthy() => {
                 return Err(Diagnostic::error(
                     format!("conversion {} expects an integer, but this is {}", i + 1, t.describe()),
                     c.args[i + 1].span,

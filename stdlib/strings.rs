@@ -4,8 +4,7 @@ use super::Function;
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
-use crate::parser::ast::{Expr, ExprKind};
-use crate::probes::ArgKind;
+use crate::parser::ast::Expr;
 use crate::sema::{CallCheck, Type};
 
 pub struct Str;
@@ -46,12 +45,8 @@ impl Function for Str {
     }
 }
 
-/// Syscall tracepoint pointers point into user memory; other pointers into the kernel.
+/// Pointers carry their address space (syscall tracepoint arguments point into user
+/// memory); plain integers are kernel addresses.
 fn user_pointer(g: &FnGen, e: &Expr) -> bool {
-    let ExprKind::Field { field, .. } = &e.kind else { return false };
-    g.point
-        .args
-        .as_deref()
-        .and_then(|a| a.iter().find(|f| &f.name == field))
-        .is_some_and(|f| matches!(f.kind, ArgKind::Pointer { user: true }))
+    matches!(g.ck.ty(e.id), Type::Ptr { user: true, .. })
 }

@@ -107,3 +107,26 @@ pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
     g.b.position_at_end(done);
     g.load_i64(out)
 }
+
+/// `usermode`: 1 when the probe interrupted user code. Perf-event probes read the saved
+/// registers' privilege level; `begin`/`end` run on behalf of spyglass in user space.
+pub fn usermode_gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>> {
+    use crate::probes::AttachPoint;
+    if !cfg!(target_arch = "x86_64") {
+        return Err(Diagnostic::error("'usermode' builtin is only supported on x86_64", e.span));
+    }
+    let ap = &g.point.attach;
+    if matches!(ap, AttachPoint::Begin | AttachPoint::End) {
+        return Ok(Val::Int(g.i64(1)));
+    }
+    if crate::probes::of(ap).section(ap) != "perf_event" {
+        return Err(Diagnostic::error(format!("`usermode` is not available in `{}`", ap.name()), e.span)
+            .with_note("it needs saved registers: use it in profile, interval, software or hardware probes"));
+    }
+    // `struct bpf_perf_event_data` starts with `struct pt_regs`, whose `cs` is at 136.
+    const PT_REGS_CS: u64 = 136;
+    let cs = g.load_i64(g.gep(g.ctx_ptr, PT_REGS_CS));
+    let ring = g.b.build_and(cs, g.i64(3), "ring").unwrap();
+    let user = g.b.build_int_compare(IntPredicate::EQ, ring, g.i64(3), "user").unwrap();
+    Ok(Val::Int(g.widen(user)))
+}

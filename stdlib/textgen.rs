@@ -62,3 +62,38 @@ impl<'ctx> Appender<'ctx> {
         }
     }
 }
+
+/// Writes into `buf` the text of the case `v` matches, or runs `default`: a switch whose
+/// cases store constant words. The stores are volatile, or LLVM merges the cases into a
+/// lookup table in `.rodata`, which the runtime reserves for its own constants.
+pub fn switch_text<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    v: IntValue<'ctx>,
+    cases: &[(u64, &[u8])],
+    buf: PointerValue<'ctx>,
+    default: impl FnOnce(&FnGen<'_, 'ctx>),
+) {
+    let here = g.b.get_insert_block().expect("inside a function");
+    let (done, other) = (g.block("text_done"), g.block("text_default"));
+    let blocks: Vec<_> = cases
+        .iter()
+        .map(|(n, text)| {
+            let bb = g.block("text_case");
+            g.b.position_at_end(bb);
+            for (i, chunk) in text.chunks(8).enumerate() {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                let st = g.b.build_store(g.gep(buf, 8 * i as u64), g.i64(u64::from_le_bytes(word))).unwrap();
+                st.set_volatile(true).unwrap();
+            }
+            g.b.build_unconditional_branch(done).unwrap();
+            (g.i64(*n), bb)
+        })
+        .collect();
+    g.b.position_at_end(here);
+    g.b.build_switch(v, other, &blocks).unwrap();
+    g.b.position_at_end(other);
+    default(g);
+    g.b.build_unconditional_branch(done).unwrap();
+    g.b.position_at_end(done);
+}

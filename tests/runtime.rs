@@ -161,6 +161,19 @@ fn loops_over_ranges_while_and_maps() {
 }
 
 #[test]
+fn config_let_and_map_declarations() {
+    let o = run_e("config = { print_maps_on_exit=0 } begin { @[\"test\"] = count(); exit(); }");
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
+    let o = run_e("let @a = percpulruhash(1); begin { @a[1] = count(); @a[2] = count(); exit(); }");
+    assert_eq!(o.stdout, "\n\n@a[2]: 1\n", "{}", o.stderr);
+    let o = run_e(r#"begin { let $a; $a = 10; let $b: uint8 = 300; let $c = "x"; print(($a, $b, $c)); exit(); }"#);
+    assert_eq!(o.stdout, "(10, 44, x)\n\n\n", "{}", o.stderr);
+    let o = run_e("config = { bad_config=raw } begin {}");
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("bad_config: not a known configuration option"), "{}", o.stderr);
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { printf("hi %d", 1); @c = count(); @h = hist(3); exit(); }"#]);
     assert_eq!(

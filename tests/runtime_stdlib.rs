@@ -154,3 +154,10 @@ fn pid_and_tid_in_a_pid_namespace() {
     let here = out(r#"begin { printf("%d\n", pid == pid(init) && tid == tid(init) ? 1 : 0); }"#);
     assert_eq!(here, "1\n\n\n");
 }
+
+#[test]
+fn delete_says_whether_the_element_existed() {
+    let o = out(r#"begin { @a[1] = 1; $x = delete(@a, 2); $y = delete(@a[1]); @c = count();
+                          printf("%d %d\n", $x ? 1 : 0, $y ? 1 : 0); print(delete(@c)); print(delete(@c)); }"#);
+    assert_eq!(o, "0 1\ntrue\nfalse\n\n\n");
+}

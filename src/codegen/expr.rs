@@ -66,23 +66,26 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 f.gen(self, e, args)
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Unary { op: UnOp::Deref, operand } => self.deref(e, operand),
+            ExprKind::Unary { op: UnOp::AddrOf, operand } => Ok(self.addr_of(operand)),
             ExprKind::Unary { op, operand } => {
                 let v = self.expr(operand)?.int();
                 Ok(Val::Int(match op {
                     UnOp::Neg => self.b.build_int_neg(v, "neg").unwrap(),
-                    UnOp::Plus => v,
                     UnOp::BitNot => self.b.build_not(v, "not").unwrap(),
                     UnOp::Not => {
                         let z = self.b.build_int_compare(IntPredicate::EQ, v, self.i64(0), "z").unwrap();
                         self.widen(z)
                     }
+                    UnOp::Plus | UnOp::Deref | UnOp::AddrOf => v,
                 }))
             }
             ExprKind::Ternary { cond, then, otherwise } => self.ternary(e, cond, then, otherwise),
             ExprKind::Field { field, .. } => self.arg_field(e, field),
             ExprKind::IncDec { target, increment, prefix } => {
                 let old = self.expr(target)?.int();
-                let one = self.i64(1);
+                // A pointer steps by its pointee's size.
+                let one = self.i64(super::pointers::ptr_step(self.ck.ty(e.id)));
                 let new = if *increment {
                     self.b.build_int_add(old, one, "inc").unwrap()
                 } else {
@@ -154,6 +157,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Val<'ctx>> {
         if matches!(op, BinOp::LogAnd | BinOp::LogOr) {
             return self.logical(op, lhs, rhs);
+        }
+        if self.ck.ty(lhs.id).is_ptr() || self.ck.ty(rhs.id).is_ptr() {
+            return self.ptr_binary(op, lhs, rhs);
         }
         let a = self.expr(lhs)?;
         let b = self.expr(rhs)?;

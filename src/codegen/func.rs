@@ -334,7 +334,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// The value stored at `p` as `field`: integers are loaded, buffers are referenced.
     pub fn load_field(&self, p: PointerValue<'ctx>, field: &FieldType) -> Val<'ctx> {
         match field {
-            FieldType::Int { .. } | FieldType::Bool => Val::Int(self.load_i64(p)),
+            FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => Val::Int(self.load_i64(p)),
             FieldType::Str { size } => Val::Str(p, *size),
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
         }
@@ -449,6 +449,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.loop_stmt(s)?
             }
             StmtKind::Return => self.ret_and_continue(),
+            StmtKind::Let { value, ty, .. } => {
+                let slot_name = self.ck.var_slots[&crate::sema::let_id(s)].clone();
+                let (slot, t) = self.var_slot(&slot_name);
+                let f = t.field().expect("variables hold storable values");
+                // A declaration (re)starts the variable at zero, as bpftrace does.
+                self.zero(slot, f.size());
+                if let Some(v) = value {
+                    let mut val = self.expr(v)?;
+                    if let (Some(name), Val::Int(i)) = (ty, &val) {
+                        val = Val::Int(self.cast(*i, &Type::from_name(name).expect("known type")));
+                    }
+                    self.store_field(slot, val, &f);
+                }
+            }
         }
         Ok(())
     }
@@ -463,6 +477,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let Some(op) = op {
             let cur = self.expr(target)?.int();
             let rhs = self.expr(value)?.int();
+            let rhs = self.ptr_scale(rhs, &self.ck.ty(target.id).clone());
             let signed = self.ck.ty(value.id).is_signed() || self.ck.ty(target.id).is_signed();
             let v = self.arith(op, cur, rhs, signed);
             return self.store_to(target, Val::Int(v));

@@ -19,6 +19,8 @@ use crate::sema::Checked;
 const BPF_MAP_TYPE_HASH: u64 = 1;
 const BPF_MAP_TYPE_PERCPU_HASH: u64 = 5;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u64 = 6;
+const BPF_MAP_TYPE_LRU_HASH: u64 = 9;
+const BPF_MAP_TYPE_LRU_PERCPU_HASH: u64 = 10;
 const BPF_MAP_TYPE_RINGBUF: u64 = 27;
 /// Ring buffer size: large enough that printf-heavy scripts rarely drop events.
 const RINGBUF_BYTES: u64 = 1 << 22;
@@ -98,6 +100,8 @@ impl<'ctx> Debug<'ctx> {
             Storage::Hash => BPF_MAP_TYPE_HASH,
             Storage::PerCpuHash => BPF_MAP_TYPE_PERCPU_HASH,
             Storage::PerCpuArray => BPF_MAP_TYPE_PERCPU_ARRAY,
+            Storage::LruHash => BPF_MAP_TYPE_LRU_HASH,
+            Storage::LruPerCpuHash => BPF_MAP_TYPE_LRU_PERCPU_HASH,
         };
         let kv = (m.key_size() as u64, m.value_size() as u64);
         self.map_def(ctx, module, &m.elf_name, ty, m.entries() as u64, Some(kv))

@@ -8,6 +8,7 @@ mod llvm_diagnostics;
 mod loops;
 pub mod func;
 mod maps;
+mod pointers;
 
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
@@ -76,6 +77,7 @@ pub fn compile(ck: &Checked) -> Result<Output> {
             maps: ck.maps.clone(),
             events: ck.events.clone(),
             ringbuf: RINGBUF.into(),
+            print_maps_on_exit: ck.options.print_maps_on_exit,
         },
         ir_original,
         ir_optimized,

@@ -8,6 +8,56 @@ pub struct Program {
     pub probes: Vec<Probe>,
     /// Expression ids run from 0 to `expr_count - 1`.
     pub expr_count: u32,
+    /// `config = { key = value; … }`
+    pub config: Vec<ConfigEntry>,
+    /// `let @name = hash(N);`
+    pub map_decls: Vec<MapDecl>,
+}
+
+/// A top-level item, in source order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Probe(Probe),
+    Config(Vec<ConfigEntry>),
+    MapDecl(MapDecl),
+}
+
+impl Program {
+    pub fn from_items(items: Vec<Item>, expr_count: u32) -> Program {
+        let mut p = Program { probes: vec![], expr_count, config: vec![], map_decls: vec![] };
+        for item in items {
+            match item {
+                Item::Probe(x) => p.probes.push(x),
+                Item::Config(c) => p.config.extend(c),
+                Item::MapDecl(d) => p.map_decls.push(d),
+            }
+        }
+        p
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigEntry {
+    pub key: String,
+    pub value: ConfigValue,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Int(u64),
+    Str(String),
+    /// A bare word, e.g. `stack_mode = perf`.
+    Word(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapDecl {
+    pub name: String,
+    /// `hash`, `lruhash`, `percpuhash`, `percpulruhash`
+    pub kind: String,
+    pub size: u64,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +110,8 @@ pub enum StmtKind {
     Continue,
     /// Ends the probe.
     Return,
+    /// `let $x;`, `let $x: uint16;`, `let $x = e;`, `let $x: T = e;`
+    Let { var: String, ty: Option<String>, value: Option<Expr> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -169,4 +221,8 @@ pub enum UnOp {
     Plus,
     Not,
     BitNot,
+    /// `*p`
+    Deref,
+    /// `&$var`
+    AddrOf,
 }

@@ -35,6 +35,7 @@ pub enum Tok {
     #[token("uint32", |l| l.slice().to_string())]
     #[token("uint64", |l| l.slice().to_string())]
     #[token("bool", |l| l.slice().to_string())]
+    #[token("void", |l| l.slice().to_string())]
     TypeName(String),
     #[token("true")]
     True,
@@ -42,6 +43,11 @@ pub enum Tok {
     False,
     #[token("if")]
     If,
+    #[token("let")]
+    Let,
+    /// Top-level keywords, produced by the hand scanner.
+    Config,
+    Macro,
     #[token("for")]
     For,
     #[token("while")]
@@ -220,6 +226,9 @@ enum Mode {
     Predicate,
     /// Inside a probe body, `depth` braces deep.
     Body { depth: u32 },
+    /// After `config`, `let` or `macro` at top level: ordinary tokens until the item's `{`
+    /// (whose body is then lexed like a probe's) or its closing `;`.
+    Header,
 }
 
 pub type Spanned = (usize, Tok, usize);
@@ -252,6 +261,26 @@ impl<'a> Lexer<'a> {
                 return;
             }
         }
+    }
+
+    /// `config = {…}`, `let @m = hash(N);` and `macro name(…) {…}` are not probes.
+    fn top_level_keyword(&mut self) -> Option<Spanned> {
+        let rest = &self.src[self.pos..];
+        let word_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let tok = match &rest[..word_len] {
+            "config" => Tok::Config,
+            "let" => Tok::Let,
+            "macro" => Tok::Macro,
+            _ => return None,
+        };
+        // `config:…` would be an attach point of a (hypothetical) probe type.
+        if rest[word_len..].starts_with(':') {
+            return None;
+        }
+        let start = self.pos;
+        self.pos += word_len;
+        self.mode = Mode::Header;
+        Some((start, tok, self.pos))
     }
 
     /// Attach points run to whitespace, `,` or `{`; quoted parts may hold anything.
@@ -314,6 +343,9 @@ impl<'a> Lexer<'a> {
                         Tok::PredStart
                     }
                     c if c.is_ascii_alphanumeric() || b"_*$@\"".contains(&c) => {
+                        if let Some(t) = self.top_level_keyword() {
+                            return Some(Ok(t));
+                        }
                         return Some(self.scan_attach_point());
                     }
                     _ => {
@@ -324,6 +356,17 @@ impl<'a> Lexer<'a> {
                 };
                 self.pos += 1;
                 Some(Ok((start, tok, start + 1)))
+            }
+            Mode::Header => {
+                let r = self.next_logos()?;
+                if let Ok((_, t, _)) = &r {
+                    match t {
+                        Tok::LBrace => self.mode = Mode::Body { depth: 1 },
+                        Tok::Semi => self.mode = Mode::TopLevel,
+                        _ => {}
+                    }
+                }
+                Some(r)
             }
             Mode::Predicate => {
                 let r = self.next_logos()?;

@@ -40,6 +40,8 @@ pub enum AttachPoint {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArgField {
     pub name: String,
+    /// The declared C type (`const char *`), which types pointers.
+    pub c_type: String,
     pub offset: u32,
     pub size: u32,
     pub signed: bool,

@@ -54,6 +54,7 @@ impl ProbeType for Tracepoint {
                     _ => ArgKind::Int,
                 },
                 name: f.name,
+                c_type: f.c_type,
                 offset: f.offset,
                 size: f.size,
                 signed: f.signed,

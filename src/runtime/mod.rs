@@ -203,7 +203,9 @@ fn run_with(
         }
     }
     let _ = ringbuf.consume();
-    s.print_all_maps();
+    if prog.print_maps_on_exit {
+        s.print_all_maps();
+    }
     s.flush();
     Ok(s.exit_code().unwrap_or(0))
 }

@@ -28,7 +28,7 @@ impl Checker<'_> {
     pub(crate) fn value_expr(&mut self, e: &Expr) -> Result<Type> {
         let t = self.expr(e)?;
         match t {
-            Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) => Ok(t),
+            Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) | Type::Ptr { .. } => Ok(t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
                 e.span,
@@ -49,15 +49,7 @@ impl Checker<'_> {
                 }),
                 other => Err(Diagnostic::error(format!("{} is not a tuple", other.describe()), base.span)),
             },
-            ExprKind::Cast { ty, operand } => {
-                let target = Type::from_name(ty).expect("the lexer only yields known type names");
-                let t = self.expr(operand)?;
-                if !t.is_int() {
-                    return Err(Diagnostic::error(format!("cannot cast {} to {ty}", t.describe()), e.span)
-                        .with_secondary(operand.span, t.describe()));
-                }
-                Ok(target)
-            }
+            ExprKind::Cast { ty, operand } => self.cast(e, ty, operand),
             ExprKind::TypeName(name) => Err(Diagnostic::error(format!("the type `{name}` is not a value"), e.span)
                 .with_note("types can be used in casts, `(int8)x`, and in `sizeof(T)`")),
             ExprKind::Str(s) => Ok(Type::Str { size: s.len() as u32 + 1 }),
@@ -76,17 +68,9 @@ impl Checker<'_> {
             ExprKind::Map { name, keys } => self.map_read(e, name, keys),
             ExprKind::Call { name, name_span, args } => self.call(e, name, *name_span, args),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
-            ExprKind::Unary { op, operand } => {
-                let t = self.int_expr(operand, &format!("the operand of `{}`", unop_symbol(*op)))?;
-                Ok(match op {
-                    UnOp::Neg => Type::INT,
-                    UnOp::Not => Type::Bool,
-                    UnOp::BitNot => Type::int(t.is_signed()),
-                    UnOp::Plus => t,
-                })
-            }
+            ExprKind::Unary { op, operand } => self.unary(e, *op, operand),
             ExprKind::Ternary { cond, then, otherwise } => {
-                self.int_expr(cond, "a `?:` condition")?;
+                self.cond_expr(cond, "a `?:` condition")?;
                 // `c ? printf(…) : printf(…)` as a statement: both arms void.
                 if let (Ok(Type::Void), Ok(Type::Void)) = (self.expr(then), self.expr(otherwise)) {
                     return Ok(Type::Void);
@@ -101,7 +85,11 @@ impl Checker<'_> {
             }
             ExprKind::Field { base, field } => self.field(e, base, field),
             ExprKind::IncDec { target, .. } => {
-                self.int_target(target)?;
+                let t = self.int_target(target)?;
+                if t.is_ptr() {
+                    super::pointers::step(&t, target.span)?;
+                    return Ok(t);
+                }
                 Ok(Type::INT)
             }
         }
@@ -147,13 +135,26 @@ impl Checker<'_> {
         self.map_key(name, key, e.span)?;
         match self.map_value(name, e.span)? {
             Some(MapKind::Value(f)) => Ok(Type::from_field(&f)),
-            Some(kind) => Err(Diagnostic::error(
-                format!("reading the {} aggregation `{name}` inside a probe is not supported yet", super::types::agg_name(&kind)),
-                e.span,
-            )
-            .with_note("print it with print() instead, or keep a separate plain map")),
+            Some(kind) => Self::agg_read_type(&kind, name, e.span),
             // Not known yet: a later round will know (or report it never assigned).
             None => Err(Diagnostic::error(format!("map `{name}` is used before it has a type"), e.span)),
+        }
+    }
+
+    /// Reading an aggregation in a probe yields its value merged over all CPUs (bpftrace's
+    /// "castable" maps: count, sum, avg, min, max); the others have no single value.
+    fn agg_read_type(kind: &MapKind, name: &str, span: Span) -> Result<Type> {
+        match kind {
+            MapKind::Count => Ok(Type::UINT),
+            MapKind::Sum { signed } | MapKind::Avg { signed } | MapKind::Min { signed } | MapKind::Max { signed } => {
+                Ok(Type::int(*signed))
+            }
+            _ => Err(Diagnostic::error(
+                format!("the {} map `{name}` cannot be read as a value", super::types::agg_name(kind)),
+                span,
+            )
+            .with_label(format!("`{name}` holds {} values", super::types::agg_name(kind)))
+            .with_note("only count, sum, avg, min and max maps can be read in a probe; print it with print() instead")),
         }
     }
 
@@ -177,6 +178,9 @@ impl Checker<'_> {
         let a = self.value_expr(lhs)?;
         let b = self.value_expr(rhs)?;
         let span = (lhs.span.0, rhs.span.1);
+        if a.is_ptr() || b.is_ptr() {
+            return self.ptr_binary(op, lhs, &a, rhs, &b);
+        }
         match (&a, &b) {
             (x, y) if x.is_int() && y.is_int() => Ok(match op {
                 _ if op.is_comparison() => Type::Bool,
@@ -210,7 +214,7 @@ impl Checker<'_> {
             })?;
             let t = match f.kind {
                 ArgKind::Int => Type::Int { signed: f.signed, bits: (f.size.clamp(1, 8) * 8) as u8 },
-                ArgKind::Pointer { .. } => Type::UINT,
+                ArgKind::Pointer { user } => super::types::from_c_type(&f.c_type, user),
                 ArgKind::DataLocStr => Type::Str { size: self.opts.strlen },
                 ArgKind::CharArray { len } => Type::Str { size: len },
             };
@@ -224,13 +228,14 @@ impl Checker<'_> {
         found.ok_or_else(|| Diagnostic::error("`args` is not available here", base.span))
     }
 
-    /// Checks the target of `++`, `--` or `op=`: an integer variable or plain map.
-    pub(crate) fn int_target(&mut self, target: &Expr) -> Result<()> {
+    /// Checks the target of `++`, `--` or `op=`: an integer (or pointer) variable or plain
+    /// map; returns its type.
+    pub(crate) fn int_target(&mut self, target: &Expr) -> Result<Type> {
         match &target.kind {
             ExprKind::Var(name) => {
                 let name = &self.slot(name, target.id);
                 match self.vars.get(name) {
-                    Some(t) if !t.is_int() => {
+                    Some(t) if !t.is_truthy() => {
                         return Err(Diagnostic::error(format!("`${name}` is a string, not an integer"), target.span))
                     }
                     Some(_) => {}
@@ -239,14 +244,20 @@ impl Checker<'_> {
                     }
                 }
                 self.set_type(target.id, self.vars[name].clone());
-                Ok(())
+                Ok(self.vars[name].clone())
             }
             ExprKind::Map { name, keys } => {
                 let key = self.keys(keys)?;
                 let id = self.map_key(name, key, target.span)?;
+                // A map already holding a pointer keeps it: `@p = (int32 *)x; @p++`.
+                if let Some(MapKind::Value(f @ FieldType::Ptr { .. })) = self.map_value(name, target.span)? {
+                    let t = Type::from_field(&f);
+                    self.set_type(target.id, t.clone());
+                    return Ok(t);
+                }
                 self.map_kind(id, MapKind::Value(FieldType::Int { signed: true }), target.span)?;
                 self.set_type(target.id, Type::INT);
-                Ok(())
+                Ok(Type::INT)
             }
             _ => Err(Diagnostic::error("only a variable or a map can be modified", target.span)),
         }
@@ -382,11 +393,4 @@ pub fn parse_int(s: &str) -> Option<i64> {
     Some(if neg { (v as i64).wrapping_neg() } else { v as i64 })
 }
 
-fn unop_symbol(op: UnOp) -> &'static str {
-    match op {
-        UnOp::Neg => "-",
-        UnOp::Plus => "+",
-        UnOp::Not => "!",
-        UnOp::BitNot => "~",
-    }
-}
+

@@ -6,8 +6,11 @@
 //! final round that reports the first error.
 
 mod expr;
+mod pointers;
 pub use expr::{parse_int, CallCheck};
-mod stmt;
+pub use stmt::let_id;
+pub(crate) mod stmt;
+mod config;
 mod suggest;
 pub mod types;
 
@@ -29,6 +32,8 @@ pub struct Options {
     pub max_map_keys: u32,
     /// Size of strings read with `str()` and of `__data_loc` strings.
     pub strlen: u32,
+    /// Print every map when the program ends.
+    pub print_maps_on_exit: bool,
     /// `-- --name=value` options, read with `getopt()`; `--unsafe` was given.
     pub named: crate::stdlib::getopt::NamedOptions,
     pub unsafe_mode: bool,
@@ -41,6 +46,7 @@ impl Default for Options {
             has_child: false,
             max_map_keys: 4096,
             strlen: 64,
+            print_maps_on_exit: true,
             named: Default::default(),
             unsafe_mode: false,
         }
@@ -119,6 +125,8 @@ pub struct Checker<'a> {
     /// bodies become callbacks, so `exit()`/`return` cannot leave the probe from there).
     loops: u32,
     map_loops: u32,
+    /// `let @m = hash(N);` declarations by map name.
+    decls: HashMap<String, crate::parser::ast::MapDecl>,
     /// Loop variables are scoped to their loop: inside it, `$kv` means the slot named here.
     scoped: HashMap<String, String>,
     /// The slot each `$var` expression and each loop variable resolved to.
@@ -126,7 +134,9 @@ pub struct Checker<'a> {
     loop_slots: HashMap<usize, String>,
 }
 
-pub fn check(program: Program, opts: Options) -> Result<Checked> {
+pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
+    config::apply(&program.config, &mut opts)?;
+    let decls = config::map_decls(&program.map_decls)?;
     let points = expand_attach_points(&program)?;
     let mut ck = Checker {
         opts: &opts,
@@ -142,6 +152,7 @@ pub fn check(program: Program, opts: Options) -> Result<Checked> {
         uses_probe: false,
         loops: 0,
         map_loops: 0,
+        decls,
         scoped: HashMap::new(),
         var_slots: HashMap::new(),
         loop_slots: HashMap::new(),
@@ -213,7 +224,7 @@ impl<'a> Checker<'a> {
         if let Some(pred) = &probe.predicate {
             let t = self.expr(pred);
             match t {
-                Ok(t) if !t.is_int() => {
+                Ok(t) if !t.is_truthy() => {
                     if final_round {
                         return Err(Diagnostic::error("a predicate must be an integer condition", pred.span)
                             .with_label(format!("this is {}", t.describe())));
@@ -367,7 +378,10 @@ impl<'a> Checker<'a> {
             })?;
             let key = d.key.clone().unwrap_or_default();
             let max_entries = if key.is_empty() && !kind.is_histogram() { 1 } else { self.opts.max_map_keys };
-            out.push(MapSpec { name: name.clone(), elf_name: format!("map_{i}"), key, kind, max_entries });
+            let decl = self.decls.get(name);
+            let max_entries = decl.map_or(max_entries, |d| d.size as u32);
+            let lru = decl.is_some_and(|d| d.kind.contains("lru"));
+            out.push(MapSpec { name: name.clone(), elf_name: format!("map_{i}"), key, kind, max_entries, lru });
         }
         Ok(out)
     }

@@ -23,12 +23,12 @@ impl Checker<'_> {
             StmtKind::Expr(e) => self.expr_stmt(e),
             StmtKind::Assign { target, op: None, value } => self.assign(target, value),
             StmtKind::Assign { target, op: Some(op), value } => {
-                self.int_target(target)?;
+                self.compound_target(target, *op)?;
                 self.int_expr(value, &format!("the right side of `{}=`", op.symbol()))?;
                 Ok(())
             }
             StmtKind::If { cond, then, otherwise } => {
-                self.int_expr(cond, "an `if` condition")?;
+                self.cond_expr(cond, "an `if` condition")?;
                 self.block(then, final_round)?;
                 if let Some(b) = otherwise {
                     self.block(b, final_round)?;
@@ -37,7 +37,7 @@ impl Checker<'_> {
             }
             StmtKind::Block(b) => self.block(b, final_round),
             StmtKind::While { cond, body } => {
-                self.int_expr(cond, "a `while` condition")?;
+                self.cond_expr(cond, "a `while` condition")?;
                 self.loop_body(body, final_round, false)
             }
             StmtKind::For { var, iter, body } => {
@@ -74,9 +74,42 @@ impl Checker<'_> {
             )
             .with_note("use `break` to stop the loop")),
             StmtKind::Return => Ok(()),
+            StmtKind::Let { var, ty, value } => {
+                let declared = match ty {
+                    Some(name) => Some(Type::from_name(name).expect("the lexer only yields known type names")),
+                    None => None,
+                };
+                let t = match (value, &declared) {
+                    (Some(v), Some(d)) => {
+                        let vt = self.value_expr(v)?;
+                        if !(vt.is_int() && d.is_int()) && super::types::unify_types(&vt, d).is_none() {
+                            return Err(Diagnostic::error(
+                                format!("`${var}` is declared {}, but is given {}", d.describe(), vt.describe()),
+                                v.span,
+                            ));
+                        }
+                        d.clone()
+                    }
+                    (Some(v), None) => self.value_expr(v)?,
+                    (None, Some(d)) => d.clone(),
+                    // bpftrace infers it from later use; an integer is what such code assigns.
+                    (None, None) => Type::INT,
+                };
+                let slot = self.slot(var, let_id(s));
+                self.bind_var(&slot, t, s.span)
+            }
         }
     }
 
+}
+
+/// `let` has no expression of its own for the variable; its slot is recorded under an id
+/// derived from the statement's position, which no expression id can reach.
+pub fn let_id(s: &Stmt) -> crate::parser::ast::ExprId {
+    u32::MAX - s.span.0 as u32
+}
+
+impl Checker<'_> {
     fn loop_body(&mut self, body: &Block, final_round: bool, over_map: bool) -> Result<()> {
         self.loops += 1;
         self.map_loops += u32::from(over_map);
@@ -155,7 +188,9 @@ impl Checker<'_> {
                 let t = self.expr(value)?;
                 let kind = match t {
                     Type::Agg(kind) => kind,
-                    Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) => MapKind::Value(t.field().unwrap()),
+                    Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) | Type::Ptr { .. } => {
+                        MapKind::Value(t.field().unwrap())
+                    }
                     other => {
                         return Err(Diagnostic::error(format!("{} cannot be stored in a map", other.describe()), value.span))
                     }

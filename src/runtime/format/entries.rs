@@ -55,7 +55,7 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
 fn as_signed(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        Value::UInt(u) => *u as i64,
+        Value::UInt(u) | Value::Ptr(u) => *u as i64,
         Value::Bool(b) => *b as i64,
         Value::Str(_) | Value::Tuple(_) => 0,
     }
@@ -64,7 +64,7 @@ fn as_signed(v: &Value) -> i64 {
 fn num(v: &Value) -> i128 {
     match v {
         Value::Int(i) => i128::from(*i),
-        Value::UInt(u) => i128::from(*u),
+        Value::UInt(u) | Value::Ptr(u) => i128::from(*u),
         Value::Bool(b) => i128::from(*b),
         Value::Str(_) | Value::Tuple(_) => 0,
     }

@@ -51,7 +51,7 @@ pub fn json_u64(v: u64) -> String {
 pub fn value_data_json(v: &Value) -> String {
     match v {
         Value::Int(i) => json_i64(*i),
-        Value::UInt(u) => json_u64(*u),
+        Value::UInt(u) | Value::Ptr(u) => json_u64(*u),
         Value::Str(s) => json_str(s),
         Value::Bool(b) => b.to_string(),
         Value::Tuple(t) => format!("[{}]", t.iter().map(value_data_json).collect::<Vec<_>>().join(",")),

@@ -7,7 +7,7 @@ const I: FieldType = FieldType::Int { signed: true };
 const S: FieldType = FieldType::Str { size: 16 };
 
 fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
-    MapSpec { name: name.into(), elf_name: "m".into(), key, kind, max_entries: 4096 }
+    MapSpec { name: name.into(), elf_name: "m".into(), key, kind, max_entries: 4096, lru: false }
 }
 
 fn s(x: &str) -> Value {

@@ -300,7 +300,7 @@ pub fn format_str(fmt: &str, args: &[Value]) -> String {
 fn format_one(spec: &FormatSpec, v: &Value) -> String {
     let raw = match v {
         Value::Int(i) => *i as u64,
-        Value::UInt(u) => *u,
+        Value::UInt(u) | Value::Ptr(u) => *u,
         Value::Bool(b) if matches!(spec.conv, Conv::S) => return pad_str(spec, &value_text(v)),
         Value::Bool(b) => *b as u64,
         // Only %s/%r take strings and tuples (sema's job); anything else falls back to text.

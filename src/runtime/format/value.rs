@@ -10,6 +10,8 @@ pub enum Value {
     Str(String),
     Bool(bool),
     Tuple(Vec<Value>),
+    /// An address: hex in text, a number in JSON.
+    Ptr(u64),
 }
 
 /// One map entry's value, already merged across CPUs.
@@ -43,6 +45,7 @@ pub fn value_text(v: &Value) -> String {
         Value::UInt(u) => u.to_string(),
         Value::Str(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
+        Value::Ptr(p) => format!("{p:#x}"),
         Value::Tuple(t) => format!("({})", t.iter().map(value_text).collect::<Vec<_>>().join(", ")),
     }
 }
@@ -92,6 +95,12 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             }
         }
         FieldType::Bool => Value::Bool(bytes.iter().take(8).any(|b| *b != 0)),
+        FieldType::Ptr { .. } => {
+            let mut b = [0u8; 8];
+            let n = bytes.len().min(8);
+            b[..n].copy_from_slice(&bytes[..n]);
+            Value::Ptr(u64::from_ne_bytes(b))
+        }
         FieldType::Str { size } => {
             let limit = (*size as usize).min(bytes.len());
             let len = bytes[..limit].iter().position(|&c| c == 0).unwrap_or(limit);
@@ -137,6 +146,8 @@ mod tests {
         assert_eq!(key_text(&[s("(x)")]), "x");
         assert_eq!(key_text(&[s("(")]), "(");
         assert_eq!(key_text(&[]), "");
+        assert_eq!(key_text(&[Value::Ptr(0x32)]), "0x32");
+        assert_eq!(value_text(&Value::Ptr(0)), "0x0");
     }
 
     #[test]
