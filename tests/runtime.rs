@@ -174,6 +174,16 @@ fn config_let_and_map_declarations() {
 }
 
 #[test]
+fn macros_expand_hygienically() {
+    let o = run_e(
+        r#"macro inc($x) { $x += 1; } macro add1(x) { x + 1 } macro add2(x) { x + add1(x) }
+           macro local(x) { let $y = x + 1; $y } macro set(@m) { @m[1] = 2; } macro one() { 7 }
+           begin { $a = 1; inc($a); inc($a); $y = 2; print(($a, add2(1), local(5), $y, one)); set(@s); exit(); }"#,
+    );
+    assert_eq!(o.stdout, "(3, 3, 6, 2, 7)\n\n\n@s[1]: 2\n", "{}", o.stderr);
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { printf("hi %d", 1); @c = count(); @h = hist(3); exit(); }"#]);
     assert_eq!(

@@ -36,6 +36,15 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 Ok(Val::Int(self.cast(v, &Type::from_name(ty).expect("known type"))))
             }
             ExprKind::TypeName(_) => unreachable!("sema: a type is not a value"),
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                match value {
+                    Some(v) => self.expr(v),
+                    None => Ok(Val::Void),
+                }
+            }
             ExprKind::Str(s) => Ok(self.str_const(s.as_bytes())),
             ExprKind::Ident(name) if name == "args" => Ok(Val::Void),
             ExprKind::Ident(name) => match crate::stdlib::builtin(name) {
@@ -136,7 +145,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     fn map_read(&mut self, name: &str, keys: &[Expr]) -> Result<Val<'ctx>> {
         let (id, spec) = self.ck.map(name);
         let MapKind::Value(f) = &spec.kind else {
-            return Err(Diagnostic::global("internal error: reading an aggregation map"));
+            return self.agg_read(id, keys);
         };
         let f = f.clone();
         let key = self.map_key(id, keys, None)?;

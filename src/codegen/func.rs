@@ -423,7 +423,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         Ok(())
     }
 
-    fn stmt(&mut self, s: &Stmt) -> Result<()> {
+    pub(super) fn stmt(&mut self, s: &Stmt) -> Result<()> {
         match &s.kind {
             StmtKind::Expr(e) => {
                 self.expr(e)?;

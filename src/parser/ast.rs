@@ -12,6 +12,24 @@ pub struct Program {
     pub config: Vec<ConfigEntry>,
     /// `let @name = hash(N);`
     pub map_decls: Vec<MapDecl>,
+    /// `macro name(params) { … }`; expanded away by `parser::macros` before sema.
+    pub macros: Vec<MacroDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MacroDef {
+    pub name: String,
+    pub params: Vec<MacroParam>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// `x` takes any expression (substituted), `$x` a variable and `@x` a map (both aliased).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MacroParam {
+    Expr(String),
+    Var(String),
+    Map(String),
 }
 
 /// A top-level item, in source order.
@@ -20,16 +38,18 @@ pub enum Item {
     Probe(Probe),
     Config(Vec<ConfigEntry>),
     MapDecl(MapDecl),
+    Macro(MacroDef),
 }
 
 impl Program {
     pub fn from_items(items: Vec<Item>, expr_count: u32) -> Program {
-        let mut p = Program { probes: vec![], expr_count, config: vec![], map_decls: vec![] };
+        let mut p = Program { probes: vec![], expr_count, config: vec![], map_decls: vec![], macros: vec![] };
         for item in items {
             match item {
                 Item::Probe(x) => p.probes.push(x),
                 Item::Config(c) => p.config.extend(c),
                 Item::MapDecl(d) => p.map_decls.push(d),
+                Item::Macro(m) => p.macros.push(m),
             }
         }
         p
@@ -143,6 +163,8 @@ pub enum ExprKind {
     Cast { ty: String, operand: Box<Expr> },
     /// A type used as a value, only valid as `sizeof(T)`'s argument.
     TypeName(String),
+    /// Statements, then the value of the last expression (an expanded macro call).
+    Block { stmts: Vec<Stmt>, value: Option<Box<Expr>> },
     Str(String),
     /// A bare identifier: builtin (`pid`, `comm`, `args`) or zero-argument call.
     Ident(String),

@@ -3,6 +3,7 @@
 
 pub mod ast;
 pub mod lexer;
+pub mod macros;
 
 use std::cell::Cell;
 
@@ -24,6 +25,7 @@ pub fn parse(source: &str) -> Result<Program, Diagnostic> {
     let program = grammar::ProgramParser::new()
         .parse(&ids, Lexer::new(source))
         .map_err(|e| to_diagnostic(e, source))?;
+    let program = macros::expand(program)?;
     if program.probes.is_empty() {
         return Err(Diagnostic::error("the script has no probes", (0, source.len()))
             .with_note("a probe looks like: tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }"));

@@ -50,6 +50,15 @@ impl Checker<'_> {
                 other => Err(Diagnostic::error(format!("{} is not a tuple", other.describe()), base.span)),
             },
             ExprKind::Cast { ty, operand } => self.cast(e, ty, operand),
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s, true)?;
+                }
+                match value {
+                    Some(v) => self.expr(v),
+                    None => Ok(Type::Void),
+                }
+            }
             ExprKind::TypeName(name) => Err(Diagnostic::error(format!("the type `{name}` is not a value"), e.span)
                 .with_note("types can be used in casts, `(int8)x`, and in `sizeof(T)`")),
             ExprKind::Str(s) => Ok(Type::Str { size: s.len() as u32 + 1 }),

@@ -18,7 +18,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn stmt(&mut self, s: &Stmt, final_round: bool) -> Result<()> {
+    pub(crate) fn stmt(&mut self, s: &Stmt, final_round: bool) -> Result<()> {
         match &s.kind {
             StmtKind::Expr(e) => self.expr_stmt(e),
             StmtKind::Assign { target, op: None, value } => self.assign(target, value),

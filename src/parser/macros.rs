@@ -1,0 +1,281 @@
+//! Macro expansion: `macro name(params) { … }` calls are replaced by block expressions
+//! before sema sees the program, so the rest of the pipeline never knows macros existed.
+//!
+//! Hygiene as in bpftrace: a macro's own `$variables` are renamed per expansion, so they
+//! never clash with the caller's; `$x`/`@x` parameters alias the caller's variable or map;
+//! plain `x` parameters are replaced by the argument expression.
+
+use std::collections::HashMap;
+
+use super::ast::*;
+use crate::diag::{Diagnostic, Result};
+
+const MAX_DEPTH: u32 = 64;
+
+struct Expander<'a> {
+    macros: &'a [MacroDef],
+    next_id: u32,
+    expansions: u32,
+}
+
+pub fn expand(mut program: Program) -> Result<Program> {
+    if program.macros.is_empty() {
+        return Ok(program);
+    }
+    let macros = std::mem::take(&mut program.macros);
+    check_definitions(&macros)?;
+    let mut ex = Expander { macros: &macros, next_id: program.expr_count, expansions: 0 };
+    for probe in &mut program.probes {
+        if let Some(p) = &mut probe.predicate {
+            ex.expr(p, 0)?;
+        }
+        ex.block(&mut probe.body, 0)?;
+    }
+    program.expr_count = ex.next_id;
+    program.macros = macros;
+    Ok(program)
+}
+
+fn check_definitions(macros: &[MacroDef]) -> Result<()> {
+    for (i, m) in macros.iter().enumerate() {
+        if let Some(prev) = macros[..i].iter().find(|p| p.name == m.name && p.params.len() == m.params.len()) {
+            return Err(Diagnostic::error(format!("macro `{}` is defined twice", m.name), m.span)
+                .with_secondary(prev.span, "first defined here"));
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Expander<'a> {
+    fn block(&mut self, b: &mut Block, depth: u32) -> Result<()> {
+        for s in &mut b.stmts {
+            self.stmt(s, depth)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &mut Stmt, depth: u32) -> Result<()> {
+        match &mut s.kind {
+            StmtKind::Expr(e) => self.expr(e, depth),
+            StmtKind::Assign { target, value, .. } => {
+                self.expr(target, depth)?;
+                self.expr(value, depth)
+            }
+            StmtKind::If { cond, then, otherwise } => {
+                self.expr(cond, depth)?;
+                self.block(then, depth)?;
+                match otherwise {
+                    Some(b) => self.block(b, depth),
+                    None => Ok(()),
+                }
+            }
+            StmtKind::Block(b) => self.block(b, depth),
+            StmtKind::For { iter, body, .. } => {
+                if let ForIter::Range(a, b) = iter {
+                    self.expr(a, depth)?;
+                    self.expr(b, depth)?;
+                }
+                self.block(body, depth)
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond, depth)?;
+                self.block(body, depth)
+            }
+            StmtKind::Let { value: Some(v), .. } => self.expr(v, depth),
+            StmtKind::Let { value: None, .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return => Ok(()),
+        }
+    }
+
+    fn expr(&mut self, e: &mut Expr, depth: u32) -> Result<()> {
+        let call = match &e.kind {
+            ExprKind::Call { name, args, .. } => self.find(name, args.len()).map(|m| (m, args.clone())),
+            ExprKind::Ident(name) => self.find(name, 0).map(|m| (m, vec![])),
+            _ => None,
+        };
+        if let Some((m, mut args)) = call {
+            if depth >= MAX_DEPTH {
+                return Err(Diagnostic::error(format!("macro `{}` expands too deeply (recursive?)", m.name), e.span));
+            }
+            for a in &mut args {
+                self.expr(a, depth)?;
+            }
+            let mut expanded = self.instantiate(m, args, e.span)?;
+            self.expr(&mut expanded, depth + 1)?;
+            *e = expanded;
+            return Ok(());
+        }
+        if let ExprKind::Block { stmts, .. } = &mut e.kind {
+            for s in stmts {
+                self.stmt(s, depth)?;
+            }
+        }
+        each_child(e, &mut |c| self.expr(c, depth))
+    }
+
+    fn find(&self, name: &str, arity: usize) -> Option<&'a MacroDef> {
+        self.macros.iter().find(|m| m.name == name && m.params.len() == arity)
+    }
+
+    /// The macro body with parameters bound, locals renamed and fresh expression ids.
+    fn instantiate(&mut self, m: &MacroDef, args: Vec<Expr>, call_span: crate::diag::Span) -> Result<Expr> {
+        self.expansions += 1;
+        let tag = self.expansions;
+        let mut exprs = HashMap::new();
+        let mut vars = HashMap::new();
+        let mut maps = HashMap::new();
+        for (p, a) in m.params.iter().zip(args) {
+            match (p, &a.kind) {
+                (MacroParam::Expr(n), _) => {
+                    exprs.insert(n.clone(), a);
+                }
+                (MacroParam::Var(n), ExprKind::Var(caller)) => {
+                    vars.insert(n.clone(), caller.clone());
+                }
+                (MacroParam::Map(n), ExprKind::Map { name, keys }) if keys.is_empty() => {
+                    maps.insert(n.clone(), name.clone());
+                }
+                (MacroParam::Var(n), _) => {
+                    return Err(Diagnostic::error(format!("macro `{}` needs a variable for `${n}`", m.name), a.span)
+                        .with_secondary(m.span, "defined here"))
+                }
+                (MacroParam::Map(n), _) => {
+                    return Err(Diagnostic::error(format!("macro `{}` needs a map for `{n}`", m.name), a.span)
+                        .with_secondary(m.span, "defined here"))
+                }
+            }
+        }
+        let mut body = m.body.clone();
+        let value = match body.stmts.last() {
+            Some(Stmt { kind: StmtKind::Expr(_), .. }) => match body.stmts.pop().map(|s| s.kind) {
+                Some(StmtKind::Expr(v)) => Some(Box::new(v)),
+                _ => unreachable!(),
+            },
+            _ => None,
+        };
+        let mut out = Expr { id: 0, kind: ExprKind::Block { stmts: body.stmts, value }, span: call_span };
+        let mut bind = Binder { exprs: &exprs, vars: &vars, maps: &maps, tag, next_id: &mut self.next_id };
+        bind.expr(&mut out);
+        Ok(out)
+    }
+}
+
+/// Rewrites one instantiated body: parameters, locals, ids.
+struct Binder<'a> {
+    exprs: &'a HashMap<String, Expr>,
+    vars: &'a HashMap<String, String>,
+    maps: &'a HashMap<String, String>,
+    tag: u32,
+    next_id: &'a mut u32,
+}
+
+impl Binder<'_> {
+    fn fresh(&mut self) -> u32 {
+        let id = *self.next_id;
+        *self.next_id += 1;
+        id
+    }
+
+    fn var(&self, name: &str) -> String {
+        self.vars.get(name).cloned().unwrap_or_else(|| format!("__macro{}_{name}", self.tag))
+    }
+
+    fn expr(&mut self, e: &mut Expr) {
+        match &mut e.kind {
+            ExprKind::Ident(n) if self.exprs.contains_key(n.as_str()) => {
+                let mut arg = self.exprs[n.as_str()].clone();
+                renumber(&mut arg, self.next_id);
+                *e = arg;
+                return;
+            }
+            ExprKind::Var(n) => *n = self.var(n),
+            ExprKind::Map { name, .. } => {
+                if let Some(to) = self.maps.get(name.as_str()) {
+                    *name = to.clone();
+                }
+            }
+            _ => {}
+        }
+        e.id = self.fresh();
+        if let ExprKind::Block { stmts, .. } = &mut e.kind {
+            for s in stmts {
+                self.stmt(s);
+            }
+        }
+        let _ = each_child(e, &mut |c| {
+            self.expr(c);
+            Ok(())
+        });
+    }
+
+    fn stmt(&mut self, s: &mut Stmt) {
+        match &mut s.kind {
+            StmtKind::For { var, .. } | StmtKind::Let { var, .. } => *var = self.var(var),
+            _ => {}
+        }
+        each_stmt_expr(s, &mut |e| self.expr(e));
+        if let StmtKind::For { body, .. } | StmtKind::While { body, .. } | StmtKind::Block(body) = &mut s.kind {
+            for st in &mut body.stmts {
+                self.stmt(st);
+            }
+        }
+        if let StmtKind::If { then, otherwise, .. } = &mut s.kind {
+            for st in then.stmts.iter_mut().chain(otherwise.iter_mut().flat_map(|b| b.stmts.iter_mut())) {
+                self.stmt(st);
+            }
+        }
+    }
+}
+
+/// Gives an argument copy fresh ids (its types may differ per use site).
+fn renumber(e: &mut Expr, next: &mut u32) {
+    e.id = *next;
+    *next += 1;
+    let _ = each_child(e, &mut |c| {
+        renumber(c, next);
+        Ok(())
+    });
+}
+
+/// The expressions a statement holds directly (not those of nested blocks).
+fn each_stmt_expr(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
+    match &mut s.kind {
+        StmtKind::Expr(e) => f(e),
+        StmtKind::Assign { target, value, .. } => {
+            f(target);
+            f(value);
+        }
+        StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => f(cond),
+        StmtKind::For { iter: ForIter::Range(a, b), .. } => {
+            f(a);
+            f(b);
+        }
+        StmtKind::Let { value: Some(v), .. } => f(v),
+        _ => {}
+    }
+}
+
+/// Calls `f` on each direct sub-expression (block-expression statements excluded).
+fn each_child(e: &mut Expr, f: &mut dyn FnMut(&mut Expr) -> Result<()>) -> Result<()> {
+    match &mut e.kind {
+        ExprKind::Tuple(xs) | ExprKind::Call { args: xs, .. } | ExprKind::Map { keys: xs, .. } => {
+            for x in xs {
+                f(x)?;
+            }
+        }
+        ExprKind::TupleIndex { base, .. } | ExprKind::Field { base, .. } => f(base)?,
+        ExprKind::Cast { operand, .. } | ExprKind::Unary { operand, .. } => f(operand)?,
+        ExprKind::IncDec { target, .. } => f(target)?,
+        ExprKind::Binary { lhs, rhs, .. } => {
+            f(lhs)?;
+            f(rhs)?;
+        }
+        ExprKind::Ternary { cond, then, otherwise } => {
+            f(cond)?;
+            f(then)?;
+            f(otherwise)?;
+        }
+        ExprKind::Block { value: Some(v), .. } => f(v)?,
+        _ => {}
+    }
+    Ok(())
+}
