@@ -30,7 +30,10 @@ impl Diagnostic {
 
     /// An error with no useful source location (privileges, missing kernel features).
     pub fn global(message: impl Into<String>) -> Self {
-        Diagnostic { span: None, ..Diagnostic::error(message, (0, 0)) }
+        Diagnostic {
+            span: None,
+            ..Diagnostic::error(message, (0, 0))
+        }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {

@@ -31,7 +31,9 @@ fn main() -> ExitCode {
             print!("{}", cli::info::report());
             return ExitCode::SUCCESS;
         }
-        Ok(Command::List { search, verbose }) => return listing(cli::list::search(&search, verbose)),
+        Ok(Command::List { search, verbose }) => {
+            return listing(cli::list::search(&search, verbose))
+        }
         Ok(Command::Run(r)) => r,
         Err(e) => {
             if !e.message.is_empty() {
@@ -80,9 +82,16 @@ fn execute(run: Run) -> ExitCode {
         ExitCode::from(1)
     };
     if let Some(msg) = cli::missing_privileges() {
-        return report(Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities"));
+        return report(
+            Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities"),
+        );
     }
-    let filter = match run.probe_filter.as_deref().map(cli::regex::Regex::new).transpose() {
+    let filter = match run
+        .probe_filter
+        .as_deref()
+        .map(cli::regex::Regex::new)
+        .transpose()
+    {
         Ok(f) => f,
         Err(e) => return report(Diagnostic::global(format!("invalid --probe-filter: {e}"))),
     };
@@ -107,8 +116,12 @@ fn execute(run: Run) -> ExitCode {
         Err(d) => return report(d),
     };
     if run.list {
-        let names: Vec<String> =
-            checked.probes.iter().flat_map(|p| p.programs.iter().flatten()).map(|p| p.attach.name()).collect();
+        let names: Vec<String> = checked
+            .probes
+            .iter()
+            .flat_map(|p| p.programs.iter().flatten())
+            .map(|p| p.attach.name())
+            .collect();
         return listing(Ok(cli::list::render(&names, run.verbose)));
     }
     if let Err(e) = named.validate() {
@@ -133,10 +146,16 @@ fn execute(run: Run) -> ExitCode {
         Err(d) => return report(d),
     };
     if run.debug.codegen {
-        println!("LLVM IR before optimization\n---------------------------\n\n{}", out.ir_original);
+        println!(
+            "LLVM IR before optimization\n---------------------------\n\n{}",
+            out.ir_original
+        );
     }
     if run.debug.codegen_opt {
-        println!("\nLLVM IR after optimization\n----------------------------\n\n{}", out.ir_optimized);
+        println!(
+            "\nLLVM IR after optimization\n----------------------------\n\n{}",
+            out.ir_optimized
+        );
     }
     if let Some(path) = &run.emit_llvm {
         let base = path.display().to_string();
@@ -148,7 +167,10 @@ fn execute(run: Run) -> ExitCode {
     }
     if let Some(path) = &run.emit_elf {
         if let Err(e) = std::fs::write(path, &out.program.elf) {
-            return report(Diagnostic::global(format!("cannot write {}: {e}", path.display())));
+            return report(Diagnostic::global(format!(
+                "cannot write {}: {e}",
+                path.display()
+            )));
         }
     }
     let _ = std::io::stdout().flush();
@@ -203,14 +225,18 @@ fn read_source(script: &Script) -> Result<(String, String), String> {
         Script::Text(t) => Ok(("stdin".into(), t.clone())),
         Script::Stdin => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read the program from stdin: {e}"))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("cannot read the program from stdin: {e}"))?;
             Ok(("stdin".into(), s))
         }
-        Script::File(f) => std::fs::read_to_string(f).map(|t| (f.clone(), t)).map_err(|e| {
-            // bpftrace's wording: the C library's message, without Rust's "(os error N)".
-            let why = e.to_string();
-            let why = why.split(" (os error").next().unwrap_or(&why).to_string();
-            format!("failed to open file '{f}': {why}")
-        }),
+        Script::File(f) => std::fs::read_to_string(f)
+            .map(|t| (f.clone(), t))
+            .map_err(|e| {
+                // bpftrace's wording: the C library's message, without Rust's "(os error N)".
+                let why = e.to_string();
+                let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+                format!("failed to open file '{f}': {why}")
+            }),
     }
 }

@@ -65,14 +65,21 @@ pub type MapId = usize;
 /// source width; tuples are their elements one after another.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FieldType {
-    Int { signed: bool },
+    Int {
+        signed: bool,
+    },
     Bool,
     /// NUL-padded string of this many bytes.
-    Str { size: u32 },
+    Str {
+        size: u32,
+    },
     Tuple(Vec<FieldType>),
     /// An address (8 bytes), printed in hex. `to` names the pointee as sema describes it
     /// (`int32`, `void`, `int8 *`); `user` when it points into user memory.
-    Ptr { to: String, user: bool },
+    Ptr {
+        to: String,
+        user: bool,
+    },
 }
 
 impl FieldType {
@@ -109,15 +116,31 @@ pub enum MapKind {
     /// Plain assigned value (`@x = expr`): a shared (not per-CPU) map.
     Value(FieldType),
     Count,
-    Sum { signed: bool },
-    Avg { signed: bool },
-    Min { signed: bool },
-    Max { signed: bool },
-    Stats { signed: bool },
+    Sum {
+        signed: bool,
+    },
+    Avg {
+        signed: bool,
+    },
+    Min {
+        signed: bool,
+    },
+    Max {
+        signed: bool,
+    },
+    Stats {
+        signed: bool,
+    },
     /// log2 histogram with 2^k sub-buckets; the bucket index is an extra trailing u64 key field.
-    Hist { k: u32 },
+    Hist {
+        k: u32,
+    },
     /// linear histogram; the bucket index is an extra trailing u64 key field.
-    Lhist { min: i64, max: i64, step: i64 },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
 }
 
 impl MapKind {
@@ -132,7 +155,10 @@ impl MapKind {
         match self {
             MapKind::Value(f) => f.size().max(8),
             // (value, is_set) / (count, total)
-            MapKind::Min { .. } | MapKind::Max { .. } | MapKind::Avg { .. } | MapKind::Stats { .. } => 16,
+            MapKind::Min { .. }
+            | MapKind::Max { .. }
+            | MapKind::Avg { .. }
+            | MapKind::Stats { .. } => 16,
             _ => 8,
         }
     }
@@ -170,7 +196,11 @@ pub enum Storage {
 impl MapSpec {
     pub fn storage(&self) -> Storage {
         if self.lru {
-            return if self.kind.per_cpu() { Storage::LruPerCpuHash } else { Storage::LruHash };
+            return if self.kind.per_cpu() {
+                Storage::LruPerCpuHash
+            } else {
+                Storage::LruHash
+            };
         }
         match self.kind {
             MapKind::Value(_) => Storage::Hash,
@@ -202,7 +232,9 @@ impl MapSpec {
         match (self.storage(), &self.kind) {
             // Highest log2 bucket is that of i64::MAX: p = 62.
             (Storage::PerCpuArray, MapKind::Hist { k }) => (1 << k) * (64 - k) + 1,
-            (Storage::PerCpuArray, MapKind::Lhist { min, max, step }) => ((max - min) / step + 2) as u32,
+            (Storage::PerCpuArray, MapKind::Lhist { min, max, step }) => {
+                ((max - min) / step + 2) as u32
+            }
             (Storage::PerCpuArray, _) => 1,
             _ => self.max_entries,
         }
@@ -220,22 +252,48 @@ impl MapSpec {
 /// An asynchronous action, formatted in user space.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum EventSpec {
-    Printf { fmt: String, args: Vec<FieldType> },
+    Printf {
+        fmt: String,
+        args: Vec<FieldType>,
+    },
     /// `print(value)` of a non-map value.
-    Print { value: FieldType },
+    Print {
+        value: FieldType,
+    },
     /// `print(@map[, top[, div]])`.
-    PrintMap { map: MapId, top: u64, div: u64 },
-    Clear { map: MapId },
-    Zero { map: MapId },
+    PrintMap {
+        map: MapId,
+        top: u64,
+        div: u64,
+    },
+    Clear {
+        map: MapId,
+    },
+    Zero {
+        map: MapId,
+    },
     /// Payload: one Int, the exit code.
     Exit,
-    Time { fmt: String },
+    Time {
+        fmt: String,
+    },
     /// `cat(fmt, args…)`: prints the contents of the file the format names.
-    Cat { fmt: String, args: Vec<FieldType> },
+    Cat {
+        fmt: String,
+        args: Vec<FieldType>,
+    },
     /// `errorf`/`warnf`: a printf-formatted message with the call's place in the script.
-    Log { error: bool, fmt: String, args: Vec<FieldType>, site: Option<SourceSite> },
+    Log {
+        error: bool,
+        fmt: String,
+        args: Vec<FieldType>,
+        site: Option<SourceSite>,
+    },
     /// `system(fmt, args…)` (needs `--unsafe`): runs the command, prints what it writes.
-    System { fmt: String, args: Vec<FieldType> },
+    System {
+        fmt: String,
+        args: Vec<FieldType>,
+    },
 }
 
 /// A place in the script, as bpftrace's runtime messages show it.
@@ -257,7 +315,9 @@ impl EventSpec {
     pub fn payload(&self) -> Vec<FieldType> {
         match self {
             EventSpec::Printf { args, .. } => args.clone(),
-            EventSpec::Cat { args, .. } | EventSpec::Log { args, .. } | EventSpec::System { args, .. } => args.clone(),
+            EventSpec::Cat { args, .. }
+            | EventSpec::Log { args, .. }
+            | EventSpec::System { args, .. } => args.clone(),
             EventSpec::Print { value } => vec![value.clone()],
             EventSpec::Exit => vec![FieldType::Int { signed: true }],
             _ => vec![],

@@ -21,7 +21,10 @@ pub struct Hist;
 pub struct Lhist;
 
 fn not_a_value<'ctx>(call: &Expr) -> Result<Val<'ctx>> {
-    Err(Diagnostic::error("an aggregation can only be assigned to a map", call.span))
+    Err(Diagnostic::error(
+        "an aggregation can only be assigned to a map",
+        call.span,
+    ))
 }
 
 /// One integer argument; its signedness picks signed or unsigned merging.
@@ -78,7 +81,13 @@ impl Function for Count {
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], _: &[Expr]) -> Result<()> {
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        _: &[Expr],
+    ) -> Result<()> {
         let key = g.map_key(map, keys, None)?;
         let one = g.i64(1);
         add_or_insert(g, map, key, &[one])
@@ -87,12 +96,20 @@ impl Function for Count {
 
 impl Function for Sum {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
-        Ok(Type::Agg(MapKind::Sum { signed: one_int(c, "sum")? }))
+        Ok(Type::Agg(MapKind::Sum {
+            signed: one_int(c, "sum")?,
+        }))
     }
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> Result<()> {
         let v = g.expr(&args[0])?.int();
         let key = g.map_key(map, keys, None)?;
         add_or_insert(g, map, key, &[v])
@@ -100,7 +117,12 @@ impl Function for Sum {
 }
 
 /// avg and stats keep (count, total); they differ only in how they print.
-fn count_total<'ctx>(g: &mut FnGen<'_, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
+fn count_total<'ctx>(
+    g: &mut FnGen<'_, 'ctx>,
+    map: MapId,
+    keys: &[Expr],
+    args: &[Expr],
+) -> Result<()> {
     let v = g.expr(&args[0])?.int();
     let key = g.map_key(map, keys, None)?;
     let one = g.i64(1);
@@ -109,30 +131,52 @@ fn count_total<'ctx>(g: &mut FnGen<'_, 'ctx>, map: MapId, keys: &[Expr], args: &
 
 impl Function for Avg {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
-        Ok(Type::Agg(MapKind::Avg { signed: one_int(c, "avg")? }))
+        Ok(Type::Agg(MapKind::Avg {
+            signed: one_int(c, "avg")?,
+        }))
     }
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> Result<()> {
         count_total(g, map, keys, args)
     }
 }
 
 impl Function for Stats {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
-        Ok(Type::Agg(MapKind::Stats { signed: one_int(c, "stats")? }))
+        Ok(Type::Agg(MapKind::Stats {
+            signed: one_int(c, "stats")?,
+        }))
     }
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> Result<()> {
         count_total(g, map, keys, args)
     }
 }
 
 /// min/max keep (value, is_set): the first value is always taken.
-fn extremum<'ctx>(g: &mut FnGen<'_, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr], max: bool) -> Result<()> {
+fn extremum<'ctx>(
+    g: &mut FnGen<'_, 'ctx>,
+    map: MapId,
+    keys: &[Expr],
+    args: &[Expr],
+    max: bool,
+) -> Result<()> {
     let signed = matches!(
         g.ck.maps[map].kind,
         MapKind::Min { signed: true } | MapKind::Max { signed: true }
@@ -152,9 +196,14 @@ fn extremum<'ctx>(g: &mut FnGen<'_, 'ctx>, map: MapId, keys: &[Expr], args: &[Ex
                 (false, false) => IntPredicate::ULT,
             };
             let better = g.b.build_int_compare(pred, v, cur, "better").unwrap();
-            let unset = g.b.build_int_compare(IntPredicate::EQ, set, g.i64(0), "unset").unwrap();
+            let unset =
+                g.b.build_int_compare(IntPredicate::EQ, set, g.i64(0), "unset")
+                    .unwrap();
             let take = g.b.build_or(better, unset, "take").unwrap();
-            let new = g.b.build_select(take, v, cur, "new").unwrap().into_int_value();
+            let new =
+                g.b.build_select(take, v, cur, "new")
+                    .unwrap()
+                    .into_int_value();
             g.store_i64(p, new);
             g.store_i64(g.gep(p, 8), g.i64(1));
             Ok(())
@@ -171,24 +220,40 @@ fn extremum<'ctx>(g: &mut FnGen<'_, 'ctx>, map: MapId, keys: &[Expr], args: &[Ex
 
 impl Function for Min {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
-        Ok(Type::Agg(MapKind::Min { signed: one_int(c, "min")? }))
+        Ok(Type::Agg(MapKind::Min {
+            signed: one_int(c, "min")?,
+        }))
     }
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> Result<()> {
         extremum(g, map, keys, args, false)
     }
 }
 
 impl Function for Max {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
-        Ok(Type::Agg(MapKind::Max { signed: one_int(c, "max")? }))
+        Ok(Type::Agg(MapKind::Max {
+            signed: one_int(c, "max")?,
+        }))
     }
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> Result<()> {
         extremum(g, map, keys, args, true)
     }
 }
@@ -197,17 +262,32 @@ impl Function for Hist {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         c.int(0, "the value of hist()")?;
-        let k = if c.args.len() == 2 { c.const_int(1, "the bits argument of hist()")? } else { 0 };
+        let k = if c.args.len() == 2 {
+            c.const_int(1, "the bits argument of hist()")?
+        } else {
+            0
+        };
         if !(0..=5).contains(&k) {
-            return Err(Diagnostic::error("hist() bits must be between 0 and 5", c.args[1].span));
+            return Err(Diagnostic::error(
+                "hist() bits must be between 0 and 5",
+                c.args[1].span,
+            ));
         }
         Ok(Type::Agg(MapKind::Hist { k: k as u32 }))
     }
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
-        let MapKind::Hist { k } = g.ck.maps[map].kind else { unreachable!("hist map") };
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> Result<()> {
+        let MapKind::Hist { k } = g.ck.maps[map].kind else {
+            unreachable!("hist map")
+        };
         let v = g.expr(&args[0])?.int();
         let idx = log2_bucket(g, v, k);
         let key = g.map_key(map, keys, Some(idx))?;
@@ -227,7 +307,9 @@ fn log2_bucket<'ctx>(g: &FnGen<'_, 'ctx>, v: IntValue<'ctx>, k: u32) -> IntValue
     let mut p = g.i64(0);
     let mut x = v;
     for shift in [32u64, 16, 8, 4, 2, 1] {
-        let big = b.build_int_compare(IntPredicate::UGE, x, g.i64(1 << shift), "big").unwrap();
+        let big = b
+            .build_int_compare(IntPredicate::UGE, x, g.i64(1 << shift), "big")
+            .unwrap();
         let shifted = b.build_right_shift(x, g.i64(shift), false, "x").unwrap();
         x = sel(big, shifted, x);
         let bumped = b.build_int_add(p, g.i64(shift), "p").unwrap();
@@ -241,8 +323,12 @@ fn log2_bucket<'ctx>(g: &FnGen<'_, 'ctx>, v: IntValue<'ctx>, k: u32) -> IntValue
     let idx = b.build_int_add(base, sub, "i").unwrap();
     let large = b.build_int_add(idx, g.i64(1 + (1 << k)), "large").unwrap();
     let small = b.build_int_add(v, g.i64(1), "small").unwrap();
-    let is_neg = b.build_int_compare(IntPredicate::SLT, v, g.i64(0), "neg").unwrap();
-    let is_small = b.build_int_compare(IntPredicate::SLT, v, g.i64(1 << k), "smallv").unwrap();
+    let is_neg = b
+        .build_int_compare(IntPredicate::SLT, v, g.i64(0), "neg")
+        .unwrap();
+    let is_small = b
+        .build_int_compare(IntPredicate::SLT, v, g.i64(1 << k), "smallv")
+        .unwrap();
     let r = sel(is_small, small, large);
     sel(is_neg, g.i64(0), r)
 }
@@ -255,33 +341,61 @@ impl Function for Lhist {
         let max = c.const_int(2, "lhist() max")?;
         let step = c.const_int(3, "lhist() step")?;
         if step <= 0 {
-            return Err(Diagnostic::error("lhist() step must be positive", c.args[3].span));
+            return Err(Diagnostic::error(
+                "lhist() step must be positive",
+                c.args[3].span,
+            ));
         }
         if max <= min {
-            return Err(Diagnostic::error("lhist() max must be greater than min", c.args[2].span));
+            return Err(Diagnostic::error(
+                "lhist() max must be greater than min",
+                c.args[2].span,
+            ));
         }
         if (max - min) / step > 1000 {
-            return Err(Diagnostic::error("lhist() would have more than 1000 buckets", c.span())
-                .with_note("use a larger step or a smaller range"));
+            return Err(
+                Diagnostic::error("lhist() would have more than 1000 buckets", c.span())
+                    .with_note("use a larger step or a smaller range"),
+            );
         }
         Ok(Type::Agg(MapKind::Lhist { min, max, step }))
     }
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         not_a_value(call)
     }
-    fn update<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, map: MapId, keys: &[Expr], args: &[Expr]) -> Result<()> {
-        let MapKind::Lhist { min, max, step } = g.ck.maps[map].kind else { unreachable!("lhist map") };
+    fn update<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        map: MapId,
+        keys: &[Expr],
+        args: &[Expr],
+    ) -> Result<()> {
+        let MapKind::Lhist { min, max, step } = g.ck.maps[map].kind else {
+            unreachable!("lhist map")
+        };
         let v = g.expr(&args[0])?.int();
         let b = &g.b;
         let (lo, hi) = (g.i64(min as u64), g.i64(max as u64));
-        let below = b.build_int_compare(IntPredicate::SLT, v, lo, "below").unwrap();
-        let above = b.build_int_compare(IntPredicate::SGE, v, hi, "above").unwrap();
+        let below = b
+            .build_int_compare(IntPredicate::SLT, v, lo, "below")
+            .unwrap();
+        let above = b
+            .build_int_compare(IntPredicate::SGE, v, hi, "above")
+            .unwrap();
         let rel = b.build_int_sub(v, lo, "rel").unwrap();
-        let q = b.build_int_unsigned_div(rel, g.i64(step as u64), "q").unwrap();
+        let q = b
+            .build_int_unsigned_div(rel, g.i64(step as u64), "q")
+            .unwrap();
         let mid = b.build_int_add(q, g.i64(1), "mid").unwrap();
         let last = g.i64(1 + ((max - min) / step) as u64);
-        let idx = b.build_select(above, last, mid, "i").unwrap().into_int_value();
-        let idx = b.build_select(below, g.i64(0), idx, "i").unwrap().into_int_value();
+        let idx = b
+            .build_select(above, last, mid, "i")
+            .unwrap()
+            .into_int_value();
+        let idx = b
+            .build_select(below, g.i64(0), idx, "i")
+            .unwrap()
+            .into_int_value();
         let key = g.map_key(map, keys, Some(idx))?;
         let one = g.i64(1);
         add_or_insert(g, map, key, &[one])

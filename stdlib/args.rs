@@ -18,13 +18,17 @@ fn gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>> {
         ExprKind::Ident(n) | ExprKind::Call { name: n, .. } => n.as_str(),
         _ => unreachable!("argN is an identifier or a call"),
     };
-    let n: u32 = name["arg".len()..].parse().expect("the table holds arg0…arg15");
+    let n: u32 = name["arg".len()..]
+        .parse()
+        .expect("the table holds arg0…arg15");
     // Every attach point of the block must have the argument, not just the one compiled
     // here, so the error names the one that lacks it.
     let points = g.ck.probes[g.probe_index()].programs.iter().flatten();
     let mut here = None;
     for p in points {
-        let loc = probes::of(&p.attach).arg(&p.attach, n).map_err(|m| Diagnostic::error(m, e.span))?;
+        let loc = probes::of(&p.attach)
+            .arg(&p.attach, n)
+            .map_err(|m| Diagnostic::error(m, e.span))?;
         if p.attach == g.point.attach {
             here = Some(loc);
         }

@@ -21,7 +21,12 @@ impl Function for Cat {
         c.event(EventSpec::Cat { fmt, args });
         Ok(Type::Void)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
         send(g, call, &args[1..])
     }
 }
@@ -29,14 +34,22 @@ impl Function for Cat {
 impl Function for System {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         if !c.options().unsafe_mode {
-            return Err(Diagnostic::error("system() is unsafe. To use you need the --unsafe flag", c.span())
-                .with_note("it runs a shell command for every call"));
+            return Err(Diagnostic::error(
+                "system() is unsafe. To use you need the --unsafe flag",
+                c.span(),
+            )
+            .with_note("it runs a shell command for every call"));
         }
         let (fmt, args) = format_args(c, "system")?;
         c.event(EventSpec::System { fmt, args });
         Ok(Type::Void)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
         send(g, call, &args[1..])
     }
 }
@@ -44,7 +57,12 @@ impl Function for System {
 fn log(c: &mut CallCheck, error: bool) -> Result<Type> {
     let (fmt, args) = format_args(c, if error { "errorf" } else { "warnf" })?;
     let site = script_source(c).map(|(name, text)| source_site(name, text, c.span()));
-    c.event(EventSpec::Log { error, fmt, args, site });
+    c.event(EventSpec::Log {
+        error,
+        fmt,
+        args,
+        site,
+    });
     Ok(Type::Void)
 }
 
@@ -52,7 +70,12 @@ impl Function for Errorf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         log(c, true)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
         send(g, call, &args[1..])
     }
 }
@@ -61,7 +84,12 @@ impl Function for Warnf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         log(c, false)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
         send(g, call, &args[1..])
     }
 }
@@ -79,12 +107,27 @@ pub fn source_site(filename: &str, source: &str, (start, end): Span) -> SourceSi
         let at = at.min(source.len());
         let before = &source[..at];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (before.matches('\n').count() as u64 + 1, before[line_start..].chars().count() as u64 + 1, line_start)
+        (
+            before.matches('\n').count() as u64 + 1,
+            before[line_start..].chars().count() as u64 + 1,
+            line_start,
+        )
     };
     let (line, col, line_start) = pos(start);
     let (end_line, end_col, _) = pos(end);
-    let source_line = source[line_start..].lines().next().unwrap_or("").to_string();
-    SourceSite { filename: filename.to_string(), line, end_line, col, end_col, source_line }
+    let source_line = source[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    SourceSite {
+        filename: filename.to_string(),
+        line,
+        end_line,
+        col,
+        end_col,
+        source_line,
+    }
 }
 
 #[cfg(test)]

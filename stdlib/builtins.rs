@@ -22,7 +22,11 @@ fn shifted<'ctx>(g: &FnGen<'_, 'ctx>, id: u64, shift: u64) -> Val<'ctx> {
 }
 
 /// One half of a `tgid << 32 | pid` word.
-pub(super) fn pid_part<'ctx>(g: &FnGen<'_, 'ctx>, v: inkwell::values::IntValue<'ctx>, shift: u64) -> Val<'ctx> {
+pub(super) fn pid_part<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    v: inkwell::values::IntValue<'ctx>,
+    shift: u64,
+) -> Val<'ctx> {
     let v = g.b.build_right_shift(v, g.i64(shift), false, "hi").unwrap();
     Val::Int(g.b.build_and(v, g.i64(0xffff_ffff), "lo32").unwrap())
 }
@@ -32,24 +36,79 @@ pub(super) fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values:
     let p = g.gep(g.globals.rodata.as_pointer_value(), 8 * slot as u64);
     let l = g.b.build_load(g.ctx.i64_type(), p, "glob").unwrap();
     // Volatile: the value is filled in by the runtime, never known at compile time.
-    l.as_instruction_value().unwrap().set_volatile(true).unwrap();
+    l.as_instruction_value()
+        .unwrap()
+        .set_volatile(true)
+        .unwrap();
     l.into_int_value()
 }
 
 pub static ALL: &[Builtin] = &[
-    Builtin { name: "pid", ty: uint, gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 32)) },
-    Builtin { name: "tid", ty: uint, gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 0)) },
-    Builtin { name: "uid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 0)) },
-    Builtin { name: "gid", ty: uint, gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 32)) },
-    Builtin { name: "cpu", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_SMP_PROCESSOR_ID, &[]))) },
-    Builtin { name: "rand", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_PRANDOM_U32, &[]))) },
-    Builtin { name: "nsecs", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(helper::KTIME_GET_BOOT_NS, &[]))) },
-    Builtin { name: "jiffies", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::JIFFIES64, &[]))) },
-    Builtin { name: "numaid", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_NUMA_NODE_ID, &[]))) },
-    Builtin { name: "cgroup", ty: uint, gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_CURRENT_CGROUP_ID, &[]))) },
-    Builtin { name: "username", ty: super::users::username_type, gen: super::users::username_gen },
-    Builtin { name: "usermode", ty: uint, gen: super::sysinfo::usermode_gen },
-    Builtin { name: "ncpus", ty: uint, gen: |g, _| Ok(Val::Int(global(g, rodata::NCPUS))) },
+    Builtin {
+        name: "pid",
+        ty: uint,
+        gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 32)),
+    },
+    Builtin {
+        name: "tid",
+        ty: uint,
+        gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 0)),
+    },
+    Builtin {
+        name: "uid",
+        ty: uint,
+        gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 0)),
+    },
+    Builtin {
+        name: "gid",
+        ty: uint,
+        gen: |g, _| Ok(shifted(g, helper::GET_CURRENT_UID_GID, 32)),
+    },
+    Builtin {
+        name: "cpu",
+        ty: uint,
+        gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_SMP_PROCESSOR_ID, &[]))),
+    },
+    Builtin {
+        name: "rand",
+        ty: uint,
+        gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_PRANDOM_U32, &[]))),
+    },
+    Builtin {
+        name: "nsecs",
+        ty: uint,
+        gen: |g, _| Ok(Val::Int(g.helper_int(helper::KTIME_GET_BOOT_NS, &[]))),
+    },
+    Builtin {
+        name: "jiffies",
+        ty: uint,
+        gen: |g, _| Ok(Val::Int(g.helper_int(sys::JIFFIES64, &[]))),
+    },
+    Builtin {
+        name: "numaid",
+        ty: uint,
+        gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_NUMA_NODE_ID, &[]))),
+    },
+    Builtin {
+        name: "cgroup",
+        ty: uint,
+        gen: |g, _| Ok(Val::Int(g.helper_int(sys::GET_CURRENT_CGROUP_ID, &[]))),
+    },
+    Builtin {
+        name: "username",
+        ty: super::users::username_type,
+        gen: super::users::username_gen,
+    },
+    Builtin {
+        name: "usermode",
+        ty: uint,
+        gen: super::sysinfo::usermode_gen,
+    },
+    Builtin {
+        name: "ncpus",
+        ty: uint,
+        gen: |g, _| Ok(Val::Int(global(g, rodata::NCPUS))),
+    },
     Builtin {
         name: "elapsed",
         ty: uint,
@@ -84,9 +143,13 @@ pub static ALL: &[Builtin] = &[
         name: "probe",
         ty: |ck, _| Ok(ck.probe_name_type()),
         gen: |g, e: &Expr| {
-            let Type::Str { size } = *g.ck.ty(e.id) else { unreachable!("probe is a string") };
+            let Type::Str { size } = *g.ck.ty(e.id) else {
+                unreachable!("probe is a string")
+            };
             let name = g.point.attach.name();
-            let Val::Str(p, _) = g.str_const(name.as_bytes()) else { unreachable!() };
+            let Val::Str(p, _) = g.str_const(name.as_bytes()) else {
+                unreachable!()
+            };
             Ok(Val::Str(p, size.min(name.len() as u32 + 1)))
         },
     },

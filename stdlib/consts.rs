@@ -8,9 +8,20 @@ use crate::sema::parse_int;
 pub fn int(e: &Expr, positional: &[String]) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(v) => i64::try_from(*v).ok(),
-        ExprKind::Unary { op: UnOp::Neg, operand } => int(operand, positional).map(|v| -v),
-        ExprKind::Unary { op: UnOp::Plus, operand } => int(operand, positional),
-        ExprKind::Positional(n) => Some(positional.get(*n as usize - 1).and_then(|v| parse_int(v)).unwrap_or(0)),
+        ExprKind::Unary {
+            op: UnOp::Neg,
+            operand,
+        } => int(operand, positional).map(|v| -v),
+        ExprKind::Unary {
+            op: UnOp::Plus,
+            operand,
+        } => int(operand, positional),
+        ExprKind::Positional(n) => Some(
+            positional
+                .get(*n as usize - 1)
+                .and_then(|v| parse_int(v))
+                .unwrap_or(0),
+        ),
         _ => None,
     }
 }
@@ -19,8 +30,12 @@ pub fn int(e: &Expr, positional: &[String]) -> Option<i64> {
 pub fn string(e: &Expr, positional: &[String]) -> Option<String> {
     match &e.kind {
         ExprKind::Str(s) => Some(s.clone()),
-        ExprKind::Positional(n) => Some(positional.get(*n as usize - 1).cloned().unwrap_or_default()),
-        ExprKind::Call { name, args, .. } if name == "str" && args.len() == 1 => string(&args[0], positional),
+        ExprKind::Positional(n) => {
+            Some(positional.get(*n as usize - 1).cloned().unwrap_or_default())
+        }
+        ExprKind::Call { name, args, .. } if name == "str" && args.len() == 1 => {
+            string(&args[0], positional)
+        }
         _ => None,
     }
 }

@@ -13,8 +13,11 @@ impl Function for Exit {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 1)?;
         if c.ck.in_map_loop() {
-            return Err(crate::diag::Diagnostic::error("`exit()` cannot be used inside a `for` over a map", c.span())
-                .with_note("use `break`, then exit() after the loop"));
+            return Err(crate::diag::Diagnostic::error(
+                "`exit()` cannot be used inside a `for` over a map",
+                c.span(),
+            )
+            .with_note("use `break`, then exit() after the loop"));
         }
         if !c.args.is_empty() {
             c.int(0, "the exit code")?;
@@ -22,7 +25,12 @@ impl Function for Exit {
         c.event(EventSpec::Exit);
         Ok(Type::Void)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
         let code = match args.first() {
             Some(a) => g.expr(a)?,
             None => Val::Int(g.i64(0)),

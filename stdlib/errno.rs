@@ -40,14 +40,26 @@ impl Function for Strerror {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         c.int(0, "the argument of strerror()")?;
-        Ok(Type::Str { size: buffer_size() })
+        Ok(Type::Str {
+            size: buffer_size(),
+        })
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let Type::Str { size } = *g.ck.ty(call.id) else { unreachable!("strerror() is a string") };
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
+        let Type::Str { size } = *g.ck.ty(call.id) else {
+            unreachable!("strerror() is a string")
+        };
         let n = g.expr(&args[0])?.int();
         let buf = g.stack(size as usize, "strerror");
         let msgs = messages();
-        let cases: Vec<(u64, &[u8])> = msgs.iter().map(|(num, m)| (*num as u64, m.as_bytes())).collect();
+        let cases: Vec<(u64, &[u8])> = msgs
+            .iter()
+            .map(|(num, m)| (*num as u64, m.as_bytes()))
+            .collect();
         switch_text(g, n, &cases, buf, |g| unknown_text(g, buf, n));
         Ok(Val::Str(buf, size))
     }
@@ -60,10 +72,15 @@ fn unknown_text<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>, n: IntValue<
     for c in UNKNOWN.bytes() {
         text.push_const(g, c);
     }
-    let neg = g.b.build_int_compare(IntPredicate::SLT, n, g.i64(0), "neg").unwrap();
+    let neg =
+        g.b.build_int_compare(IntPredicate::SLT, n, g.i64(0), "neg")
+            .unwrap();
     text.push(g, g.i64(b'-' as u64), g.widen(neg));
     let mag = g.b.build_int_neg(n, "mag").unwrap();
-    let mag = g.b.build_select(neg, mag, n, "mag").unwrap().into_int_value();
+    let mag =
+        g.b.build_select(neg, mag, n, "mag")
+            .unwrap()
+            .into_int_value();
     text.push_decimal(g, mag, UNKNOWN_DIGITS);
     text.store(g, buf);
 }

@@ -16,7 +16,9 @@ impl Function for Sizeof {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         if let ExprKind::TypeName(name) = &c.args[0].kind {
-            Type::from_name(name).ok_or_else(|| Diagnostic::error(format!("unknown type `{name}`"), c.args[0].span))?;
+            Type::from_name(name).ok_or_else(|| {
+                Diagnostic::error(format!("unknown type `{name}`"), c.args[0].span)
+            })?;
             return Ok(Type::UINT);
         }
         let t = c.value(0)?;

@@ -35,7 +35,10 @@ impl Function for Delete {
         };
         let (id, spec) = g.ck.map(name);
         if spec.kind.is_histogram() {
-            return Err(Diagnostic::error("delete() of one histogram key is not supported yet; use clear()", args[0].span));
+            return Err(Diagnostic::error(
+                "delete() of one histogram key is not supported yet; use clear()",
+                args[0].span,
+            ));
         }
         let key = g.map_key(id, &keys, None)?;
         if spec.storage() == Storage::PerCpuArray {
@@ -56,7 +59,9 @@ impl Function for Delete {
             return Ok(Val::Int(g.load_i64(existed)));
         }
         let rc = g.helper_int(helper::MAP_DELETE_ELEM, &[g.map_ptr(id).into(), key.into()]);
-        let ok = g.b.build_int_compare(inkwell::IntPredicate::EQ, rc, g.i64(0), "deleted").unwrap();
+        let ok =
+            g.b.build_int_compare(inkwell::IntPredicate::EQ, rc, g.i64(0), "deleted")
+                .unwrap();
         Ok(Val::Int(g.widen(ok)))
     }
 }

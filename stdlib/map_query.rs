@@ -42,8 +42,15 @@ impl Function for HasKey {
         let span = c.args[1].span;
         c.ck.map_key(&name, key, span)?;
         // A histogram's bucket is an extra key field: its user keys cannot be looked up.
-        if c.ck.map_value(&name, span)?.as_ref().is_some_and(MapKind::is_histogram) {
-            return Err(Diagnostic::error("has_key() of a hist()/lhist() map is not supported yet", c.args[0].span));
+        if c.ck
+            .map_value(&name, span)?
+            .as_ref()
+            .is_some_and(MapKind::is_histogram)
+        {
+            return Err(Diagnostic::error(
+                "has_key() of a hist()/lhist() map is not supported yet",
+                c.args[0].span,
+            ));
         }
         Ok(Type::Bool)
     }
@@ -68,15 +75,28 @@ impl Function for Len {
         let (id, spec) = g.ck.map(map_name(&args[0]));
         // Checked here: sema knows a map's keys only once every round is done.
         if spec.key.is_empty() {
-            return Err(Diagnostic::error("len() expects a map with keys", args[0].span)
-                .with_label(format!("`{}` is a scalar map", spec.name)));
+            return Err(
+                Diagnostic::error("len() expects a map with keys", args[0].span)
+                    .with_label(format!("`{}` is a scalar map", spec.name)),
+            );
         }
         if spec.kind.is_histogram() {
-            return Err(Diagnostic::error("len() of a hist()/lhist() map is not supported yet", args[0].span));
+            return Err(Diagnostic::error(
+                "len() of a hist()/lhist() map is not supported yet",
+                args[0].span,
+            ));
         }
         let cb = continue_callback(g).as_global_value().as_pointer_value();
         let null = g.ptr_type().const_null();
-        let n = g.helper_int(FOR_EACH_MAP_ELEM, &[g.map_ptr(id).into(), cb.into(), null.into(), g.i64(0).into()]);
+        let n = g.helper_int(
+            FOR_EACH_MAP_ELEM,
+            &[
+                g.map_ptr(id).into(),
+                cb.into(),
+                null.into(),
+                g.i64(0).into(),
+            ],
+        );
         Ok(Val::Int(n))
     }
 }
@@ -91,15 +111,23 @@ fn continue_callback<'ctx>(g: &FnGen<'_, 'ctx>) -> FunctionValue<'ctx> {
             (true, f)
         } else {
             let ptr = g.ptr_type();
-            let ty = g.ctx.i64_type().fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
-            (false, FunctionValue::new(LLVMAddFunction(module, NAME.as_ptr(), ty.as_type_ref())).expect("a function"))
+            let ty = g
+                .ctx
+                .i64_type()
+                .fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
+            (
+                false,
+                FunctionValue::new(LLVMAddFunction(module, NAME.as_ptr(), ty.as_type_ref()))
+                    .expect("a function"),
+            )
         }
     };
     if !existing {
         f.set_linkage(Linkage::Internal);
         f.set_section(Some(".text"));
         let name = NAME.to_str().expect("ASCII");
-        g.globals.describe_function(f, name, &["map", "key", "value", "ctx"], true);
+        g.globals
+            .describe_function(f, name, &["map", "key", "value", "ctx"], true);
         let b = g.ctx.create_builder();
         b.position_at_end(g.ctx.append_basic_block(f, "entry"));
         b.build_return(Some(&g.i64(0))).unwrap();

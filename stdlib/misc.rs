@@ -16,20 +16,32 @@ impl Function for Bswap {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         match c.int(0, "the argument of bswap()")? {
-            Type::Bool => Err(Diagnostic::error("bswap() needs an integer, not a bool", c.args[0].span)),
+            Type::Bool => Err(Diagnostic::error(
+                "bswap() needs an integer, not a bool",
+                c.args[0].span,
+            )),
             t => Ok(t),
         }
     }
     /// Reverses the bytes of the operand's declared width; the result has its type.
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let Type::Int { signed, bits } = *g.ck.ty(call.id) else { unreachable!("sema: bswap() of an integer") };
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
+        let Type::Int { signed, bits } = *g.ck.ty(call.id) else {
+            unreachable!("sema: bswap() of an integer")
+        };
         let v = g.expr(&args[0])?.int();
         let n = (bits / 8).max(1) as u64;
         let mut out = g.i64(0);
         for k in 0..n {
             let byte = g.b.build_right_shift(v, g.i64(8 * k), false, "b").unwrap();
             let byte = g.b.build_and(byte, g.i64(0xff), "b").unwrap();
-            let byte = g.b.build_left_shift(byte, g.i64(8 * (n - 1 - k)), "b").unwrap();
+            let byte =
+                g.b.build_left_shift(byte, g.i64(8 * (n - 1 - k)), "b")
+                    .unwrap();
             out = g.b.build_or(out, byte, "swapped").unwrap();
         }
         if signed && n < 8 {
@@ -49,13 +61,17 @@ fn kernel_symbol(name: &str) -> Option<u64> {
     if let Some(v) = cache.get(name) {
         return *v;
     }
-    let found = std::fs::read_to_string("/proc/kallsyms").ok().and_then(|text| {
-        text.lines().find_map(|l| {
-            let mut f = l.split_whitespace();
-            let (addr, _kind, sym) = (f.next()?, f.next()?, f.next()?);
-            (sym == name).then(|| u64::from_str_radix(addr, 16).ok()).flatten()
-        })
-    });
+    let found = std::fs::read_to_string("/proc/kallsyms")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let mut f = l.split_whitespace();
+                let (addr, _kind, sym) = (f.next()?, f.next()?, f.next()?);
+                (sym == name)
+                    .then(|| u64::from_str_radix(addr, 16).ok())
+                    .flatten()
+            })
+        });
     cache.insert(name.to_string(), found);
     found
 }
@@ -64,14 +80,21 @@ impl Function for Kaddr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let span = c.args[0].span;
-        let name = super::consts::string(&c.args[0], &c.options().positional)
-            .ok_or_else(|| Diagnostic::error("kaddr() needs a symbol name as a string literal", span))?;
+        let name = super::consts::string(&c.args[0], &c.options().positional).ok_or_else(|| {
+            Diagnostic::error("kaddr() needs a symbol name as a string literal", span)
+        })?;
         match kernel_symbol(&name) {
             // Without privileges kallsyms lists every address as 0.
-            Some(0) => Err(Diagnostic::error(format!("cannot read the address of kernel symbol `{name}`"), c.span())
-                .with_note("/proc/kallsyms shows addresses only to root (see kernel.kptr_restrict)")),
+            Some(0) => Err(Diagnostic::error(
+                format!("cannot read the address of kernel symbol `{name}`"),
+                c.span(),
+            )
+            .with_note("/proc/kallsyms shows addresses only to root (see kernel.kptr_restrict)")),
             Some(_) => Ok(Type::UINT),
-            None => Err(Diagnostic::error(format!("Failed to resolve kernel symbol: {name}"), c.span())),
+            None => Err(Diagnostic::error(
+                format!("Failed to resolve kernel symbol: {name}"),
+                c.span(),
+            )),
         }
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {

@@ -3,9 +3,10 @@
 //! `runtime::format` (the runtime must not depend on the compiler).
 
 mod aggregations;
-mod async_out;
 mod args;
+mod async_out;
 mod builtins;
+mod consts;
 mod control;
 mod errno;
 pub mod getopt;
@@ -15,7 +16,6 @@ mod map_query;
 mod misc;
 mod net;
 mod output;
-mod consts;
 mod strfuncs;
 mod strings;
 mod sysinfo;
@@ -41,10 +41,21 @@ pub trait Function: Sync {
     fn check(&self, c: &mut CallCheck) -> Result<Type>;
 
     /// Lowers a call used as an expression or statement.
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>>;
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>>;
 
     /// Aggregations only: lowers `@map[keys] = f(args)`.
-    fn update<'a, 'ctx>(&self, _g: &mut FnGen<'a, 'ctx>, _map: MapId, _keys: &[Expr], _args: &[Expr]) -> Result<()> {
+    fn update<'a, 'ctx>(
+        &self,
+        _g: &mut FnGen<'a, 'ctx>,
+        _map: MapId,
+        _keys: &[Expr],
+        _args: &[Expr],
+    ) -> Result<()> {
         unreachable!("sema only allows aggregations in map assignments")
     }
 }
@@ -68,7 +79,10 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
         Some(n) if n != "probe" => n,
         _ => name,
     };
-    builtins::ALL.iter().chain(args::ALL).find(|b| b.name == name)
+    builtins::ALL
+        .iter()
+        .chain(args::ALL)
+        .find(|b| b.name == name)
 }
 
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
@@ -78,8 +92,38 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
 /// Every function name `function()` knows, for suggestions.
 pub const FUNCTION_NAMES: &[&str] = &[
     "getopt",
-    "printf", "sizeof", "print", "time", "str", "exit", "delete", "clear", "zero", "count", "sum", "avg", "min", "max",
-    "stats", "hist", "lhist", "nsecs", "strlen", "strncmp", "strcontains", "has_key", "len", "bswap", "kaddr", "cat", "errorf", "warnf", "system", "strerror", "ntop", "pton",
+    "printf",
+    "sizeof",
+    "print",
+    "time",
+    "str",
+    "exit",
+    "delete",
+    "clear",
+    "zero",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "stats",
+    "hist",
+    "lhist",
+    "nsecs",
+    "strlen",
+    "strncmp",
+    "strcontains",
+    "has_key",
+    "len",
+    "bswap",
+    "kaddr",
+    "cat",
+    "errorf",
+    "warnf",
+    "system",
+    "strerror",
+    "ntop",
+    "pton",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {

@@ -28,24 +28,36 @@ impl Function for Ntop {
         if addr == 1 {
             let af = c.const_int(0, "ntop()'s address family")?;
             if af == AF_INET6 {
-                return Err(Diagnostic::error("ntop() of IPv6 addresses is not supported yet", c.args[0].span));
+                return Err(Diagnostic::error(
+                    "ntop() of IPv6 addresses is not supported yet",
+                    c.args[0].span,
+                ));
             }
             if af != AF_INET {
-                return Err(Diagnostic::error(format!("unknown address family {af}"), c.args[0].span)
-                    .with_note("use 2 (AF_INET)"));
+                return Err(Diagnostic::error(
+                    format!("unknown address family {af}"),
+                    c.args[0].span,
+                )
+                .with_note("use 2 (AF_INET)"));
             }
         }
         match c.value(addr)? {
             Type::Int { .. } | Type::Str { size: 4 } => Ok(Type::Str { size: TEXT_SIZE }),
-            t => Err(Diagnostic::error("ntop() needs an IPv4 address: an integer or a char[4]", c.args[addr].span)
-                .with_label(format!("this is {}", t.describe()))),
+            t => Err(Diagnostic::error(
+                "ntop() needs an IPv4 address: an integer or a char[4]",
+                c.args[addr].span,
+            )
+            .with_label(format!("this is {}", t.describe()))),
         }
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let addr = match g.expr(args.last().expect("sema: one or two arguments"))? {
             Val::Int(v) => v,
             Val::Str(p, _) => {
-                let v = g.b.build_load(g.ctx.i32_type(), p, "ip").unwrap().into_int_value();
+                let v =
+                    g.b.build_load(g.ctx.i32_type(), p, "ip")
+                        .unwrap()
+                        .into_int_value();
                 g.b.build_int_z_extend(v, g.ctx.i64_type(), "ip").unwrap()
             }
             _ => unreachable!("sema: an integer or char[4]"),
@@ -55,7 +67,9 @@ impl Function for Ntop {
             if i > 0 {
                 text.push_const(g, b'.');
             }
-            let octet = g.b.build_right_shift(addr, g.i64(8 * i), false, "o").unwrap();
+            let octet =
+                g.b.build_right_shift(addr, g.i64(8 * i), false, "o")
+                    .unwrap();
             let octet = g.b.build_and(octet, g.i64(0xff), "o").unwrap();
             text.push_decimal(g, octet, 3);
         }

@@ -29,11 +29,15 @@ pub(super) fn send<'ctx>(g: &mut FnGen<'_, 'ctx>, call: &Expr, args: &[Expr]) ->
 pub(super) fn format_args(c: &mut CallCheck, what: &str) -> Result<(String, Vec<FieldType>)> {
     c.arity(1, 129)?;
     let fmt = c.str_literal(0, &format!("{what}'s format"))?;
-    let kinds = arg_kinds(&fmt).map_err(|m| Diagnostic::error(format!("bad format string: {m}"), c.args[0].span))?;
+    let kinds = arg_kinds(&fmt)
+        .map_err(|m| Diagnostic::error(format!("bad format string: {m}"), c.args[0].span))?;
     let given = c.args.len() - 1;
     if kinds.len() != given {
         return Err(Diagnostic::error(
-            format!("the format string has {} conversion(s) but {given} argument(s) follow", kinds.len()),
+            format!(
+                "the format string has {} conversion(s) but {given} argument(s) follow",
+                kinds.len()
+            ),
             c.span(),
         )
         .with_secondary(c.args[0].span, "format string"));
@@ -44,12 +48,19 @@ pub(super) fn format_args(c: &mut CallCheck, what: &str) -> Result<(String, Vec<
         match kind {
             ArgKind::Int if !t.is_truthy() => {
                 return Err(Diagnostic::error(
-                    format!("conversion {} expects an integer, but this is {}", i + 1, t.describe()),
+                    format!(
+                        "conversion {} expects an integer, but this is {}",
+                        i + 1,
+                        t.describe()
+                    ),
                     c.args[i + 1].span,
                 ))
             }
             ArgKind::Buffer => {
-                return Err(Diagnostic::error("buffer conversions (%r) are not supported yet", c.args[i + 1].span))
+                return Err(Diagnostic::error(
+                    "buffer conversions (%r) are not supported yet",
+                    c.args[i + 1].span,
+                ))
             }
             _ => {}
         }
@@ -64,7 +75,12 @@ impl Function for Printf {
         c.event(EventSpec::Printf { fmt, args });
         Ok(Type::Void)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
         send(g, call, &args[1..])
     }
 }
@@ -75,8 +91,16 @@ impl Function for Print {
         if let ExprKind::Map { keys, .. } = &c.args[0].kind {
             if keys.is_empty() {
                 let name = c.map_ref(0)?;
-                let top = if c.args.len() > 1 { c.const_int(1, "print()'s top")?.max(0) as u64 } else { 0 };
-                let div = if c.args.len() > 2 { c.const_int(2, "print()'s divisor")?.max(0) as u64 } else { 0 };
+                let top = if c.args.len() > 1 {
+                    c.const_int(1, "print()'s top")?.max(0) as u64
+                } else {
+                    0
+                };
+                let div = if c.args.len() > 2 {
+                    c.const_int(2, "print()'s divisor")?.max(0) as u64
+                } else {
+                    0
+                };
                 let map = c.map_id_of(&name).expect("map_ref registered it");
                 c.event(EventSpec::PrintMap { map, top, div });
                 return Ok(Type::Void);
@@ -84,10 +108,17 @@ impl Function for Print {
         }
         c.arity(1, 1)?;
         let t = c.value(0)?;
-        c.event(EventSpec::Print { value: t.field().expect("printable") });
+        c.event(EventSpec::Print {
+            value: t.field().expect("printable"),
+        });
         Ok(Type::Void)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
         let id = g.event_of(call);
         match g.ck.events[id] {
             EventSpec::PrintMap { .. } => {
@@ -102,7 +133,11 @@ impl Function for Print {
 impl Function for Time {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 1)?;
-        let fmt = if c.args.is_empty() { "%H:%M:%S\n".to_string() } else { c.str_literal(0, "time()'s format")? };
+        let fmt = if c.args.is_empty() {
+            "%H:%M:%S\n".to_string()
+        } else {
+            c.str_literal(0, "time()'s format")?
+        };
         c.event(EventSpec::Time { fmt });
         Ok(Type::Void)
     }

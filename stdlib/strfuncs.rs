@@ -21,8 +21,10 @@ pub struct Strcontains;
 fn string_arg(c: &mut CallCheck, i: usize, what: &str) -> Result<u32> {
     match c.value(i)? {
         Type::Str { size } => Ok(size),
-        t => Err(Diagnostic::error(format!("{what} must be a string"), c.args[i].span)
-            .with_label(format!("this is {}", t.describe()))),
+        t => Err(
+            Diagnostic::error(format!("{what} must be a string"), c.args[i].span)
+                .with_label(format!("this is {}", t.describe())),
+        ),
     }
 }
 
@@ -38,14 +40,22 @@ fn bytes<'ctx>(g: &FnGen<'_, 'ctx>, p: PointerValue<'ctx>, size: u32) -> Vec<Int
     let i8t = g.ctx.i8_type();
     (0..size as u64)
         .map(|i| {
-            let c = g.b.build_load(i8t, g.gep(p, i), "c").unwrap().into_int_value();
+            let c =
+                g.b.build_load(i8t, g.gep(p, i), "c")
+                    .unwrap()
+                    .into_int_value();
             g.b.build_int_z_extend(c, g.ctx.i64_type(), "cz").unwrap()
         })
         .collect()
 }
 
 /// `a == b` (or `!=`) as an i64 0/1.
-fn cmp<'ctx>(g: &FnGen<'_, 'ctx>, pred: IntPredicate, a: IntValue<'ctx>, b: IntValue<'ctx>) -> IntValue<'ctx> {
+fn cmp<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    pred: IntPredicate,
+    a: IntValue<'ctx>,
+    b: IntValue<'ctx>,
+) -> IntValue<'ctx> {
     let c = g.b.build_int_compare(pred, a, b, "cmp").unwrap();
     g.widen(c)
 }
@@ -54,7 +64,9 @@ fn cmp<'ctx>(g: &FnGen<'_, 'ctx>, pred: IntPredicate, a: IntValue<'ctx>, b: IntV
 fn length<'ctx>(g: &FnGen<'_, 'ctx>, cs: &[IntValue<'ctx>]) -> IntValue<'ctx> {
     let (mut alive, mut len) = (g.i64(1), g.i64(0));
     for &c in cs {
-        alive = g.b.build_and(alive, cmp(g, IntPredicate::NE, c, g.i64(0)), "alive").unwrap();
+        alive =
+            g.b.build_and(alive, cmp(g, IntPredicate::NE, c, g.i64(0)), "alive")
+                .unwrap();
         len = g.b.build_int_add(len, alive, "len").unwrap();
     }
     len
@@ -80,7 +92,10 @@ impl Function for Strncmp {
         string_arg(c, 1, "the second argument of strncmp()")?;
         let n = c.const_int(2, "strncmp()'s length")?;
         if n < 0 {
-            return Err(Diagnostic::error("strncmp()'s length cannot be negative", c.args[2].span));
+            return Err(Diagnostic::error(
+                "strncmp()'s length cannot be negative",
+                c.args[2].span,
+            ));
         }
         Ok(Type::UINT)
     }
@@ -89,7 +104,9 @@ impl Function for Strncmp {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (pa, sa) = string_val(g, &args[0])?;
         let (pb, sb) = string_val(g, &args[1])?;
-        let n = super::consts::int(&args[2], &g.ck.options.positional).unwrap_or(0).max(0) as u64;
+        let n = super::consts::int(&args[2], &g.ck.options.positional)
+            .unwrap_or(0)
+            .max(0) as u64;
         let n = n.min(sa.max(sb) as u64) as u32;
         let (ca, cb) = (bytes(g, pa, sa.min(n)), bytes(g, pb, sb.min(n)));
         let at = |cs: &[IntValue<'ctx>], i: usize| cs.get(i).copied().unwrap_or(g.i64(0));
@@ -98,9 +115,13 @@ impl Function for Strncmp {
         for i in 0..n as usize {
             let (a, b) = (at(&ca, i), at(&cb, i));
             let live = g.b.build_xor(ended, g.i64(1), "live").unwrap();
-            let ne = g.b.build_and(live, cmp(g, IntPredicate::NE, a, b), "ne").unwrap();
+            let ne =
+                g.b.build_and(live, cmp(g, IntPredicate::NE, a, b), "ne")
+                    .unwrap();
             differ = g.b.build_or(differ, ne, "differ").unwrap();
-            ended = g.b.build_or(ended, cmp(g, IntPredicate::EQ, a, g.i64(0)), "ended").unwrap();
+            ended =
+                g.b.build_or(ended, cmp(g, IntPredicate::EQ, a, g.i64(0)), "ended")
+                    .unwrap();
         }
         Ok(Val::Int(differ))
     }
@@ -126,7 +147,10 @@ impl Function for Strcontains {
             for (j, &nc) in n.iter().enumerate() {
                 let past_needle = cmp(g, IntPredicate::ULE, nlen, g.i64(j as u64));
                 let ok = match h.get(i + j) {
-                    Some(&hc) => g.b.build_or(past_needle, cmp(g, IntPredicate::EQ, hc, nc), "ok").unwrap(),
+                    Some(&hc) => {
+                        g.b.build_or(past_needle, cmp(g, IntPredicate::EQ, hc, nc), "ok")
+                            .unwrap()
+                    }
                     None => past_needle,
                 };
                 all = g.b.build_and(all, ok, "all").unwrap();

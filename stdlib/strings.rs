@@ -16,7 +16,10 @@ impl Function for Str {
         let size = if c.args.len() == 2 {
             let n = c.const_int(1, "str()'s length")?;
             if n <= 0 {
-                return Err(Diagnostic::error("str()'s length must be positive", c.args[1].span));
+                return Err(Diagnostic::error(
+                    "str()'s length must be positive",
+                    c.args[1].span,
+                ));
             }
             (n as u32 + 1).min(strlen)
         } else {
@@ -29,8 +32,15 @@ impl Function for Str {
             _ => Type::Str { size },
         })
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let Type::Str { size } = *g.ck.ty(call.id) else { unreachable!("str() is a string") };
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
+        let Type::Str { size } = *g.ck.ty(call.id) else {
+            unreachable!("str() is a string")
+        };
         let v = g.expr(&args[0])?;
         let ptr = match v {
             Val::Str(p, s) => return Ok(Val::Str(p, s.min(size))),
@@ -38,7 +48,11 @@ impl Function for Str {
             Val::Void | Val::Tuple(..) => unreachable!("sema: str() of an integer or string"),
         };
         let buf = g.stack(size as usize, "str");
-        let read = if user_pointer(g, &args[0]) { helper::PROBE_READ_USER_STR } else { helper::PROBE_READ_KERNEL_STR };
+        let read = if user_pointer(g, &args[0]) {
+            helper::PROBE_READ_USER_STR
+        } else {
+            helper::PROBE_READ_KERNEL_STR
+        };
         let src = g.b.build_int_to_ptr(ptr, g.ptr_type(), "src").unwrap();
         g.helper_int(read, &[buf.into(), g.i64(size as u64).into(), src.into()]);
         Ok(Val::Str(buf, size))

@@ -7,10 +7,10 @@ use inkwell::IntPredicate;
 
 use super::builtins::{global, pid_part};
 use crate::codegen::func::helper::{GET_CURRENT_PID_TGID, KTIME_GET_BOOT_NS};
-use crate::program::rodata;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
+use crate::program::rodata;
 use crate::sema::{CallCheck, Type};
 
 /// BPF helper ids (include/uapi/linux/bpf.h) not in `codegen::func::helper`.
@@ -26,22 +26,34 @@ pub mod helper {
 /// `nsecs(boot|monotonic|tai)`; plain `nsecs` is the boot clock.
 pub struct Nsecs;
 
-const CLOCKS: &[(&str, u64)] =
-    &[("boot", KTIME_GET_BOOT_NS), ("monotonic", helper::KTIME_GET_NS), ("tai", helper::KTIME_GET_TAI_NS)];
+const CLOCKS: &[(&str, u64)] = &[
+    ("boot", KTIME_GET_BOOT_NS),
+    ("monotonic", helper::KTIME_GET_NS),
+    ("tai", helper::KTIME_GET_TAI_NS),
+];
 
 fn clock(args: &[Expr]) -> Result<u64> {
-    let Some(a) = args.first() else { return Ok(KTIME_GET_BOOT_NS) };
+    let Some(a) = args.first() else {
+        return Ok(KTIME_GET_BOOT_NS);
+    };
     let name = match &a.kind {
         ExprKind::Ident(n) => n.as_str(),
         _ => "",
     };
     if name == "sw_tai" {
-        return Err(Diagnostic::error("nsecs(sw_tai) is not supported yet", a.span).with_note("use nsecs(tai)"));
+        return Err(
+            Diagnostic::error("nsecs(sw_tai) is not supported yet", a.span)
+                .with_note("use nsecs(tai)"),
+        );
     }
-    CLOCKS.iter().find(|(n, _)| *n == name).map(|(_, id)| *id).ok_or_else(|| {
-        Diagnostic::error("nsecs() takes a clock: boot, monotonic or tai", a.span)
-            .with_label("expected a clock name here")
-    })
+    CLOCKS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, id)| *id)
+        .ok_or_else(|| {
+            Diagnostic::error("nsecs() takes a clock: boot, monotonic or tai", a.span)
+                .with_label("expected a clock name here")
+        })
 }
 
 impl Function for Nsecs {
@@ -62,11 +74,16 @@ pub struct PidTid {
 
 /// Whether the argument asks for the initial namespace.
 fn init_ns(args: &[Expr]) -> Result<bool> {
-    let Some(a) = args.first() else { return Ok(false) };
+    let Some(a) = args.first() else {
+        return Ok(false);
+    };
     match &a.kind {
         ExprKind::Ident(n) if n == "curr_ns" => Ok(false),
         ExprKind::Ident(n) if n == "init" => Ok(true),
-        _ => Err(Diagnostic::error("expected a PID namespace: curr_ns or init", a.span)),
+        _ => Err(Diagnostic::error(
+            "expected a PID namespace: curr_ns or init",
+            a.span,
+        )),
     }
 }
 
@@ -93,7 +110,9 @@ pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
     // `struct bpf_pidns_info { u32 pid; u32 tgid; }` reads as the same word.
     let out = g.stack(8, "pidns");
     let ino = global(g, rodata::PIDNS_INO);
-    let in_init = g.b.build_int_compare(IntPredicate::EQ, ino, g.i64(0), "init_ns").unwrap();
+    let in_init =
+        g.b.build_int_compare(IntPredicate::EQ, ino, g.i64(0), "init_ns")
+            .unwrap();
     let (plain, ns, done) = (g.block("pid_plain"), g.block("pid_ns"), g.block("pid_done"));
     g.b.build_conditional_branch(in_init, plain, ns).unwrap();
     g.b.position_at_end(plain);
@@ -102,7 +121,10 @@ pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
     g.b.build_unconditional_branch(done).unwrap();
     g.b.position_at_end(ns);
     let dev = global(g, rodata::PIDNS_DEV);
-    g.helper_int(helper::GET_NS_CURRENT_PID_TGID, &[dev.into(), ino.into(), out.into(), g.i64(8).into()]);
+    g.helper_int(
+        helper::GET_NS_CURRENT_PID_TGID,
+        &[dev.into(), ino.into(), out.into(), g.i64(8).into()],
+    );
     g.b.build_unconditional_branch(done).unwrap();
     g.b.position_at_end(done);
     g.load_i64(out)
@@ -113,20 +135,30 @@ pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
 pub fn usermode_gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>> {
     use crate::probes::AttachPoint;
     if !cfg!(target_arch = "x86_64") {
-        return Err(Diagnostic::error("'usermode' builtin is only supported on x86_64", e.span));
+        return Err(Diagnostic::error(
+            "'usermode' builtin is only supported on x86_64",
+            e.span,
+        ));
     }
     let ap = &g.point.attach;
     if matches!(ap, AttachPoint::Begin | AttachPoint::End) {
         return Ok(Val::Int(g.i64(1)));
     }
     if crate::probes::of(ap).section(ap) != "perf_event" {
-        return Err(Diagnostic::error(format!("`usermode` is not available in `{}`", ap.name()), e.span)
-            .with_note("it needs saved registers: use it in profile, interval, software or hardware probes"));
+        return Err(Diagnostic::error(
+            format!("`usermode` is not available in `{}`", ap.name()),
+            e.span,
+        )
+        .with_note(
+            "it needs saved registers: use it in profile, interval, software or hardware probes",
+        ));
     }
     // `struct bpf_perf_event_data` starts with `struct pt_regs`, whose `cs` is at 136.
     const PT_REGS_CS: u64 = 136;
     let cs = g.load_i64(g.gep(g.ctx_ptr, PT_REGS_CS));
     let ring = g.b.build_and(cs, g.i64(3), "ring").unwrap();
-    let user = g.b.build_int_compare(IntPredicate::EQ, ring, g.i64(3), "user").unwrap();
+    let user =
+        g.b.build_int_compare(IntPredicate::EQ, ring, g.i64(3), "user")
+            .unwrap();
     Ok(Val::Int(g.widen(user)))
 }

@@ -15,7 +15,10 @@ pub struct Appender<'ctx> {
 
 impl<'ctx> Appender<'ctx> {
     pub fn new(g: &FnGen<'_, 'ctx>, words: usize) -> Self {
-        Appender { words: vec![g.i64(0); words], pos: g.i64(0) }
+        Appender {
+            words: vec![g.i64(0); words],
+            pos: g.i64(0),
+        }
     }
 
     /// Appends byte `c` when `when` (an i64 0/1) is 1.
@@ -25,11 +28,22 @@ impl<'ctx> Appender<'ctx> {
         for (w, word) in self.words.iter_mut().enumerate() {
             let base = g.i64(8 * w as u64);
             let rel = b.build_int_sub(self.pos, base, "rel").unwrap();
-            let here = b.build_int_compare(IntPredicate::ULT, rel, g.i64(8), "here").unwrap();
+            let here = b
+                .build_int_compare(IntPredicate::ULT, rel, g.i64(8), "here")
+                .unwrap();
             let here = b.build_and(here, on, "here").unwrap();
-            let shift = b.build_and(b.build_int_mul(rel, g.i64(8), "sh").unwrap(), g.i64(63), "sh").unwrap();
+            let shift = b
+                .build_and(
+                    b.build_int_mul(rel, g.i64(8), "sh").unwrap(),
+                    g.i64(63),
+                    "sh",
+                )
+                .unwrap();
             let placed = b.build_left_shift(c, shift, "placed").unwrap();
-            let placed = b.build_select(here, placed, g.i64(0), "placed").unwrap().into_int_value();
+            let placed = b
+                .build_select(here, placed, g.i64(0), "placed")
+                .unwrap()
+                .into_int_value();
             *word = b.build_or(*word, placed, "word").unwrap();
         }
         self.pos = b.build_int_add(self.pos, when, "pos").unwrap();
@@ -44,12 +58,21 @@ impl<'ctx> Appender<'ctx> {
         let b = &g.b;
         for k in (0..max_digits).rev() {
             let p = g.i64(10u64.pow(k));
-            let digit = b.build_int_unsigned_rem(b.build_int_unsigned_div(v, p, "d").unwrap(), g.i64(10), "d").unwrap();
+            let digit = b
+                .build_int_unsigned_rem(
+                    b.build_int_unsigned_div(v, p, "d").unwrap(),
+                    g.i64(10),
+                    "d",
+                )
+                .unwrap();
             let c = b.build_int_add(digit, g.i64(b'0' as u64), "c").unwrap();
             let when = if k == 0 {
                 g.i64(1)
             } else {
-                g.widen(b.build_int_compare(IntPredicate::UGE, v, p, "lead").unwrap())
+                g.widen(
+                    b.build_int_compare(IntPredicate::UGE, v, p, "lead")
+                        .unwrap(),
+                )
             };
             self.push(g, c, when);
         }
@@ -83,7 +106,9 @@ pub fn switch_text<'ctx>(
             for (i, chunk) in text.chunks(8).enumerate() {
                 let mut word = [0u8; 8];
                 word[..chunk.len()].copy_from_slice(chunk);
-                let st = g.b.build_store(g.gep(buf, 8 * i as u64), g.i64(u64::from_le_bytes(word))).unwrap();
+                let st =
+                    g.b.build_store(g.gep(buf, 8 * i as u64), g.i64(u64::from_le_bytes(word)))
+                        .unwrap();
                 st.set_volatile(true).unwrap();
             }
             g.b.build_unconditional_branch(done).unwrap();

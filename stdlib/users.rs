@@ -31,7 +31,12 @@ fn users() -> &'static [(u64, String)] {
 
 /// Room for the longest name, or a 10-digit uid, and a NUL; whole words for the digits.
 fn size() -> u32 {
-    let longest = users().iter().map(|(_, n)| n.len()).max().unwrap_or(0).max(10);
+    let longest = users()
+        .iter()
+        .map(|(_, n)| n.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     (longest as u32 + 1).max(16)
 }
 

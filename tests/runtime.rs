@@ -46,9 +46,14 @@ fn hist_and_lhist_print_bpftrace_blocks() {
 
 #[test]
 fn printf_flags_width_precision() {
-    let o = run_e(r#"BEGIN { printf("%-5d|%5s|%x|%X|%o|%c|%%|%05d|%.2s|%+d|%u\n", 42, "ab", 255, 255, 8, 65, 7, "xyz", 3, -1); exit(); }"#);
+    let o = run_e(
+        r#"BEGIN { printf("%-5d|%5s|%x|%X|%o|%c|%%|%05d|%.2s|%+d|%u\n", 42, "ab", 255, 255, 8, 65, 7, "xyz", 3, -1); exit(); }"#,
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.stdout, "42   |   ab|ff|FF|10|A|%|00007|xy|+3|4294967295\n\n\n");
+    assert_eq!(
+        o.stdout,
+        "42   |   ab|ff|FF|10|A|%|00007|xy|+3|4294967295\n\n\n"
+    );
 }
 
 #[test]
@@ -60,7 +65,12 @@ fn exit_code_is_returned() {
 
 #[test]
 fn positional_parameters() {
-    let o = spyglass(&["-e", r#"BEGIN { printf("%d %s %d\n", $1 + 1, str($2), $#); exit(); }"#, "41", "hi"]);
+    let o = spyglass(&[
+        "-e",
+        r#"BEGIN { printf("%d %s %d\n", $1 + 1, str($2), $#); exit(); }"#,
+        "41",
+        "hi",
+    ]);
     assert_eq!(o.stdout, "42 hi 2\n\n\n", "{}", o.stderr);
 }
 
@@ -70,7 +80,11 @@ fn scalar_vars_ternary_and_string_compare() {
         r#"BEGIN { $a = 10; $b = -3; $s = "bash"; @div = $a / $b; @mod = $a % $b; @t = $a > 5 ? 1 : 2;
                   @eq = $s == "bash"; @ne = $s != "bash"; @shift = 1 << 4; @neg = -$a; exit(); }"#,
     );
-    assert_eq!(o.stdout, "\n\n@div: -3\n@eq: true\n@mod: 1\n@ne: false\n@neg: -10\n@shift: 16\n@t: 1\n", "{}", o.stderr);
+    assert_eq!(
+        o.stdout, "\n\n@div: -3\n@eq: true\n@mod: 1\n@ne: false\n@neg: -10\n@shift: 16\n@t: 1\n",
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -84,17 +98,37 @@ fn counts_a_known_workload_with_cpid() {
 #[test]
 fn printf_through_the_ring_buffer() {
     let cmd = format!("{} 3", workload());
-    let o = spyglass(&["-q", "-c", &cmd, "-e", r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { printf("%s %d\n", comm, @n++); }"#]);
-    assert_eq!(o.stdout, "spyglass-worklo 0\nspyglass-worklo 1\nspyglass-worklo 2\n\n\n@n: 3\n", "{}", o.stderr);
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &cmd,
+        "-e",
+        r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { printf("%s %d\n", comm, @n++); }"#,
+    ]);
+    assert_eq!(
+        o.stdout, "spyglass-worklo 0\nspyglass-worklo 1\nspyglass-worklo 2\n\n\n@n: 3\n",
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
 fn tracepoint_args_and_data_loc_strings() {
     let cmd = format!("{} 1", workload());
-    let o = spyglass(&["-q", "-c", &cmd, "-e",
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &cmd,
+        "-e",
         r#"tracepoint:sched:sched_process_exec /args.pid == cpid/ { printf("%s\n", args.filename); }
-           tracepoint:syscalls:sys_exit_getpid /pid == cpid/ { @ret = args.ret == cpid; }"#]);
-    assert_eq!(o.stdout, format!("{}\n\n\n@ret: true\n", workload()), "{}", o.stderr);
+           tracepoint:syscalls:sys_exit_getpid /pid == cpid/ { @ret = args.ret == cpid; }"#,
+    ]);
+    assert_eq!(
+        o.stdout,
+        format!("{}\n\n\n@ret: true\n", workload()),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -106,7 +140,8 @@ fn interval_fires_until_exit() {
 
 #[test]
 fn print_and_clear_a_map() {
-    let o = run_e("BEGIN { @x[1] = 5; print(@x); clear(@x); @y = 2; zero(@y); print(@y); exit(); }");
+    let o =
+        run_e("BEGIN { @x[1] = 5; print(@x); clear(@x); @y = 2; zero(@y); print(@y); exit(); }");
     assert_eq!(o.stdout, "@x[1]: 5\n@y: 0\n\n\n@y: 0\n", "{}", o.stderr);
 }
 
@@ -134,8 +169,17 @@ fn tuples_casts_bools_and_sizeof() {
         "{}",
         o.stderr
     );
-    let j = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { @t = (1, "a", true); exit(); }"#]);
-    assert_eq!(j.stdout, "{\"type\": \"map\", \"data\": {\"@t\": [1,\"a\",true]}}\n");
+    let j = spyglass(&[
+        "-q",
+        "-f",
+        "json",
+        "-e",
+        r#"BEGIN { @t = (1, "a", true); exit(); }"#,
+    ]);
+    assert_eq!(
+        j.stdout,
+        "{\"type\": \"map\", \"data\": {\"@t\": [1,\"a\",true]}}\n"
+    );
 }
 
 #[test]
@@ -157,7 +201,11 @@ fn loops_over_ranges_while_and_maps() {
                   @[0,0,0] = 1; @[0,1,0] = 1; for ($kv : @) { if ($kv.0.1 == 1) { delete(@, $kv.0); } }
                   clear(@map); exit(); }"#,
     );
-    assert_eq!(o.stdout, "0\n1\n2\n1\n3\n2\n16->32\n492\n\n\n@[0, 0, 0]: 1\n", "{}", o.stderr);
+    assert_eq!(
+        o.stdout, "0\n1\n2\n1\n3\n2\n16->32\n492\n\n\n@[0, 0, 0]: 1\n",
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -166,11 +214,18 @@ fn config_let_and_map_declarations() {
     assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
     let o = run_e("let @a = percpulruhash(1); begin { @a[1] = count(); @a[2] = count(); exit(); }");
     assert_eq!(o.stdout, "\n\n@a[2]: 1\n", "{}", o.stderr);
-    let o = run_e(r#"begin { let $a; $a = 10; let $b: uint8 = 300; let $c = "x"; print(($a, $b, $c)); exit(); }"#);
+    let o = run_e(
+        r#"begin { let $a; $a = 10; let $b: uint8 = 300; let $c = "x"; print(($a, $b, $c)); exit(); }"#,
+    );
     assert_eq!(o.stdout, "(10, 44, x)\n\n\n", "{}", o.stderr);
     let o = run_e("config = { bad_config=raw } begin {}");
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("bad_config: not a known configuration option"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("bad_config: not a known configuration option"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -185,24 +240,45 @@ fn macros_expand_hygienically() {
 
 #[test]
 fn json_output() {
-    let o = spyglass(&["-q", "-f", "json", "-e", r#"BEGIN { printf("hi %d", 1); @c = count(); @h = hist(3); exit(); }"#]);
+    let o = spyglass(&[
+        "-q",
+        "-f",
+        "json",
+        "-e",
+        r#"BEGIN { printf("hi %d", 1); @c = count(); @h = hist(3); exit(); }"#,
+    ]);
     assert_eq!(
         o.stdout,
         "{\"type\": \"printf\", \"data\": \"hi 1\"}\n{\"type\": \"map\", \"data\": {\"@c\": 1}}\n\
          {\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 2, \"max\": 3, \"count\": 1}]}}\n",
-        "{}", o.stderr
+        "{}",
+        o.stderr
     );
 }
 
 #[test]
 fn script_file_with_shebang_and_stdin() {
     let path = format!("{}/shebang.bt", env!("CARGO_TARGET_TMPDIR"));
-    std::fs::write(&path, "#!/usr/bin/env spyglass\nBEGIN { printf(\"file\\n\"); exit(); }\n").unwrap();
+    std::fs::write(
+        &path,
+        "#!/usr/bin/env spyglass\nBEGIN { printf(\"file\\n\"); exit(); }\n",
+    )
+    .unwrap();
     let o = spyglass(&["-q", &path]);
     assert_eq!(o.stdout, "file\n\n\n", "{}", o.stderr);
-    let mut child = Command::new(BIN).args(["-q", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"BEGIN { printf(\"stdin\\n\"); exit(); }").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"BEGIN { printf(\"stdin\\n\"); exit(); }")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "stdin\n\n\n");
 }
@@ -220,30 +296,52 @@ fn syntax_error_is_a_diagnostic_with_exit_1() {
 fn unknown_tracepoint_is_a_diagnostic() {
     let o = run_e("tracepoint:nope:nope { @ = count(); }");
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("does not exist on this kernel"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("does not exist on this kernel"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
 fn missing_privileges_is_a_diagnostic() {
-    let o = Command::new("runuser").args(["-u", "nobody", "--", BIN, "-e", "BEGIN { exit(); }"]).output().unwrap();
+    let o = Command::new("runuser")
+        .args(["-u", "nobody", "--", BIN, "-e", "BEGIN { exit(); }"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.starts_with("error: spyglass needs root privileges"), "{err}");
+    assert!(
+        err.starts_with("error: spyglass needs root privileges"),
+        "{err}"
+    );
 }
 
 #[test]
 fn stack_limit_is_a_diagnostic_not_an_llvm_abort() {
     let s = "str(args.filename)";
-    let prog = format!("tracepoint:syscalls:sys_enter_openat {{ printf(\"{}\\n\", {}); }}", ["%s"; 9].join(" "), [s; 9].join(", "));
+    let prog = format!(
+        "tracepoint:syscalls:sys_enter_openat {{ printf(\"{}\\n\", {}); }}",
+        ["%s"; 9].join(" "),
+        [s; 9].join(", ")
+    );
     let o = spyglass(&["--dry-run", "-e", &prog]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("more than the 512 bytes of stack"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("more than the 512 bytes of stack"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("stdin:1:1"), "{}", o.stderr);
 }
 
 #[test]
 fn dry_run_loads_but_attaches_nothing() {
-    let o = spyglass(&["--dry-run", "-e", "tracepoint:syscalls:sys_enter_getpid { @ = count(); }"]);
+    let o = spyglass(&[
+        "--dry-run",
+        "-e",
+        "tracepoint:syscalls:sys_enter_getpid { @ = count(); }",
+    ]);
     assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
 }
 
@@ -252,37 +350,71 @@ fn emit_elf_and_llvm() {
     let dir = env!("CARGO_TARGET_TMPDIR");
     let elf = format!("{dir}/emit.o");
     let ll = format!("{dir}/emit");
-    let o = spyglass(&["--dry-run", "--emit-elf", &elf, "--emit-llvm", &ll, "-e", "BEGIN { @ = count(); }"]);
+    let o = spyglass(&[
+        "--dry-run",
+        "--emit-elf",
+        &elf,
+        "--emit-llvm",
+        &ll,
+        "-e",
+        "BEGIN { @ = count(); }",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(&std::fs::read(&elf).unwrap()[..4], b"\x7fELF");
-    assert!(std::fs::read_to_string(format!("{ll}.optimized.ll")).unwrap().contains("section \".maps\""));
+    assert!(std::fs::read_to_string(format!("{ll}.optimized.ll"))
+        .unwrap()
+        .contains("section \".maps\""));
 }
 
 #[test]
 fn list_tracepoints() {
     let o = spyglass(&["-l", "tracepoint:syscalls:sys_enter_open*"]);
-    assert!(o.stdout.lines().any(|l| l == "tracepoint:syscalls:sys_enter_openat"), "{}", o.stdout);
-    assert!(o.stdout.lines().all(|l| l.starts_with("tracepoint:syscalls:sys_enter_open")));
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l == "tracepoint:syscalls:sys_enter_openat"),
+        "{}",
+        o.stdout
+    );
+    assert!(o
+        .stdout
+        .lines()
+        .all(|l| l.starts_with("tracepoint:syscalls:sys_enter_open")));
 }
 
 /// Ids of the BPF programs a process holds open (from its fdinfo).
 fn prog_ids_of(pid: u32) -> Vec<String> {
     let mut ids = vec![];
-    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap().flatten() {
+    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .unwrap()
+        .flatten()
+    {
         let info = std::fs::read_to_string(e.path()).unwrap_or_default();
-        ids.extend(info.lines().filter_map(|l| l.strip_prefix("prog_id:")).map(|v| v.trim().to_string()));
+        ids.extend(
+            info.lines()
+                .filter_map(|l| l.strip_prefix("prog_id:"))
+                .map(|v| v.trim().to_string()),
+        );
     }
     ids
 }
 
 fn prog_loaded(id: &str) -> bool {
-    Command::new("bpftool").args(["prog", "show", "id", id]).output().unwrap().status.success()
+    Command::new("bpftool")
+        .args(["prog", "show", "id", id])
+        .output()
+        .unwrap()
+        .status
+        .success()
 }
 
 #[test]
 fn sigint_runs_end_prints_maps_and_detaches() {
     let mut child = Command::new(BIN)
-        .args(["-e", r#"tracepoint:syscalls:sys_enter_getpid { @ = count(); } END { printf("end\n"); }"#])
+        .args([
+            "-e",
+            r#"tracepoint:syscalls:sys_enter_getpid { @ = count(); } END { printf("end\n"); }"#,
+        ])
         .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -303,12 +435,19 @@ fn sigint_runs_end_prints_maps_and_detaches() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "spyglass did not exit after SIGINT");
+        assert!(
+            Instant::now() < deadline,
+            "spyglass did not exit after SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success());
     assert!(rest.starts_with("end\n\n\n@: "), "{rest}");
-    let n: u64 = rest.trim_start_matches("end\n\n\n@: ").trim().parse().unwrap();
+    let n: u64 = rest
+        .trim_start_matches("end\n\n\n@: ")
+        .trim()
+        .parse()
+        .unwrap();
     assert!(n >= 5);
     for id in ours {
         assert!(!prog_loaded(&id), "program {id} is still loaded after exit");

@@ -14,7 +14,12 @@ fn tmp(name: &str) -> String {
 fn unknown_flag_prints_usage_and_fails() {
     let o = spyglass(&["-idonotexist"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.starts_with("ERROR: unexpected argument '-i' found\n"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("ERROR: unexpected argument '-i' found\n"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.lines().any(|l| l == "USAGE:"), "{}", o.stderr);
     let o = spyglass(&["-e", "begin { exit(); }", "--aa=1"]);
     assert_eq!(o.code, 1, "named options belong after --");
@@ -28,7 +33,10 @@ fn help_and_version() {
     assert!(o.stdout.lines().any(|l| l == "USAGE:"), "{}", o.stdout);
     let o = spyglass(&["-V"]);
     let v = env!("CARGO_PKG_VERSION");
-    assert_eq!(o.stdout, format!("spyglass v{v}\nbpftrace v0.26 language (spyglass implements a subset of it)\n"));
+    assert_eq!(
+        o.stdout,
+        format!("spyglass v{v}\nbpftrace v0.26 language (spyglass implements a subset of it)\n")
+    );
     let o = spyglass(&[]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.lines().any(|l| l == "USAGE:"), "{}", o.stderr);
@@ -40,7 +48,11 @@ fn positional_parameters_before_and_after_double_dash() {
     let o = spyglass(&["-q", "-e", prog, "-1", "--", "-7", "x"]);
     assert_eq!(o.stdout, "-1 -7 x 3\n\n\n", "{}", o.stderr);
     let path = tmp("params.bt");
-    std::fs::write(&path, r#"begin { printf("%s|%s\n", str($1), str($2)); exit(); }"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"begin { printf("%s|%s\n", str($1), str($2)); exit(); }"#,
+    )
+    .unwrap();
     // Options may follow the script file, as with getopt.
     let o = spyglass(&[&path, "-q", "a", "--", "b"]);
     assert_eq!(o.stdout, "a|b\n\n\n", "{}", o.stderr);
@@ -50,7 +62,17 @@ fn positional_parameters_before_and_after_double_dash() {
 fn named_options_are_read_with_getopt() {
     let prog = r#"begin { printf("%d %d %s %s %d %d\n", $1, getopt("aa", 10), getopt("cc", "hello"), str($2),
                           getopt("bb", -1), getopt("dd")); exit(); }"#;
-    let o = spyglass(&["-q", "-e", prog, "5", "--", "--aa=0x20", "--cc=bye", "six", "--dd"]);
+    let o = spyglass(&[
+        "-q",
+        "-e",
+        prog,
+        "5",
+        "--",
+        "--aa=0x20",
+        "--cc=bye",
+        "six",
+        "--dd",
+    ]);
     assert_eq!(o.stdout, "5 32 bye six -1 1\n\n\n", "{}", o.stderr);
     let path = tmp("named.bt");
     std::fs::write(&path, "begin { print(getopt(\"aa\", 10)); exit(); }").unwrap();
@@ -65,13 +87,30 @@ fn named_option_errors() {
     let prog = r#"begin { print((getopt("aa", 10, "Description of aa"), getopt("bb", "x"), getopt("cc"))); }"#;
     let o = spyglass(&["-e", prog, "--", "--help"]);
     assert_eq!((o.code, o.stdout.as_str()), (1, ""));
-    assert_eq!(o.stderr, "HINT: expected program options:\n  --aa: Description of aa\n  --bb\n  --cc\n");
+    assert_eq!(
+        o.stderr,
+        "HINT: expected program options:\n  --aa: Description of aa\n  --bb\n  --cc\n"
+    );
     let o = spyglass(&["-e", prog, "--", "--zz=1"]);
-    assert!(o.stderr.starts_with("ERROR: unexpected program command line option --zz\nHINT:"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("ERROR: unexpected program command line option --zz\nHINT:"),
+        "{}",
+        o.stderr
+    );
     let o = spyglass(&["-e", prog, "--", "--aa=False"]);
-    assert_eq!((o.code, o.stderr.as_str()), (1, "ERROR: program command line option --aa invalid integer (value: False)\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (
+            1,
+            "ERROR: program command line option --aa invalid integer (value: False)\n"
+        )
+    );
     let o = spyglass(&["-e", prog, "--", "--cc=maybe"]);
-    assert_eq!(o.stderr, "ERROR: program command line option --cc invalid boolean (value: maybe)\n");
+    assert_eq!(
+        o.stderr,
+        "ERROR: program command line option --cc invalid boolean (value: maybe)\n"
+    );
 }
 
 #[test]
@@ -95,9 +134,21 @@ fn flag_value_errors_use_bpftrace_wording() {
         assert_eq!((o.code, o.stderr.as_str()), (1, err), "{args:?}");
     }
     // Accepted: their runtime parts are not implemented yet.
-    for flag in ["-k", "--no-warnings", "--unsafe", "-b", "--verify-llvm-ir", "--usdt-file-activation"] {
+    for flag in [
+        "-k",
+        "--no-warnings",
+        "--unsafe",
+        "-b",
+        "--verify-llvm-ir",
+        "--usdt-file-activation",
+    ] {
         let o = spyglass(&["-q", flag, "-e", "begin { printf(\"ok\\n\"); exit(); }"]);
-        assert_eq!((o.code, o.stdout.as_str()), (0, "ok\n\n\n"), "{flag}: {}", o.stderr);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "ok\n\n\n"),
+            "{flag}: {}",
+            o.stderr
+        );
     }
 }
 
@@ -107,7 +158,13 @@ fn pid_flag_exits_when_the_process_does() {
     let pid = sleeper.id().to_string();
     let reaper = std::thread::spawn(move || sleeper.wait());
     let start = Instant::now();
-    let o = spyglass(&["-q", "-p", &pid, "-e", "interval:ms:50 { @ticks = count(); } end { printf(\"end\\n\"); }"]);
+    let o = spyglass(&[
+        "-q",
+        "-p",
+        &pid,
+        "-e",
+        "interval:ms:50 { @ticks = count(); } end { printf(\"end\\n\"); }",
+    ]);
     reaper.join().unwrap().unwrap();
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.starts_with("end\n"), "{}", o.stdout);
@@ -118,12 +175,25 @@ fn pid_flag_exits_when_the_process_does() {
 fn lines_while_running(buffering: &str) -> (usize, usize) {
     let path = tmp(&format!("buffer-{buffering}.txt"));
     let mut child = Command::new(BIN)
-        .args(["-q", "-B", buffering, "-o", &path, "-e", "interval:ms:50 { printf(\"tick\\n\"); }"])
+        .args([
+            "-q",
+            "-B",
+            buffering,
+            "-o",
+            &path,
+            "-e",
+            "interval:ms:50 { printf(\"tick\\n\"); }",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    let count = || std::fs::read_to_string(&path).unwrap_or_default().lines().count();
+    let count = || {
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
     let during = count();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     child.wait().unwrap();
@@ -146,11 +216,23 @@ fn probe_filter_keeps_matching_probes_and_begin_end() {
         tracepoint:syscalls:sys_enter_getpid { printf("getpid\n"); exit(); }
         tracepoint:syscalls:sys_enter_getppid { printf("getppid\n"); exit(); }
         end { printf("end\n"); }"#;
-    let o = spyglass(&["-q", "--probe-filter", "getppid$", "-c", &format!("{} 3", workload()), "-e", prog]);
+    let o = spyglass(&[
+        "-q",
+        "--probe-filter",
+        "getppid$",
+        "-c",
+        &format!("{} 3", workload()),
+        "-e",
+        prog,
+    ]);
     assert_eq!(o.stdout, "begin\ngetppid\nend\n\n\n", "{}", o.stderr);
     let o = spyglass(&["--probe-filter", "nothing", "-e", prog]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("no probe matches --probe-filter"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("no probe matches --probe-filter"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -161,26 +243,57 @@ fn verbose_listing_shows_tracepoint_fields() {
         "tracepoint:sched:sched_switch\n    char prev_comm[16];\n    pid_t prev_pid;\n    int prev_prio;\n    \
          long prev_state;\n    char next_comm[16];\n    pid_t next_pid;\n    int next_prio;\n"
     );
-    let o = spyglass(&["-l", "-v", "-e", "tracepoint:irq:irq_handler_entry { } interval:s:1 { }"]);
+    let o = spyglass(&[
+        "-l",
+        "-v",
+        "-e",
+        "tracepoint:irq:irq_handler_entry { } interval:s:1 { }",
+    ]);
     assert_eq!(o.stdout, "tracepoint:irq:irq_handler_entry\n    int irq;\n    __data_loc char[] name;\ninterval:s:1\n");
 }
 
 #[test]
 fn debug_stages() {
     let o = spyglass(&["-q", "-d", "ast", "-e", "begin { exit(); }"]);
-    assert!(o.stderr.starts_with("AST\n-------------------\nProgram {"), "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with("AST\n-------------------\nProgram {"),
+        "{}",
+        o.stderr
+    );
     let o = spyglass(&["-q", "-d", "codegen,codegen-opt", "-e", "begin { exit(); }"]);
-    assert!(o.stdout.starts_with("LLVM IR before optimization\n"), "{}", o.stdout);
-    assert!(o.stdout.contains("\nLLVM IR after optimization\n"), "{}", o.stdout);
+    assert!(
+        o.stdout.starts_with("LLVM IR before optimization\n"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("\nLLVM IR after optimization\n"),
+        "{}",
+        o.stdout
+    );
 }
 
 #[test]
 fn info_reports_the_features_the_harness_reads() {
     let o = spyglass(&["--info"]);
     assert_eq!(o.code, 0);
-    for line in ["  btf: ", "  Loop support: ", "  lookup_percpu_elem: ", "  get_tai_ns: ", "  kprobe_session: no"] {
-        assert!(o.stdout.lines().any(|l| l.starts_with(line)), "{line}\n{}", o.stdout);
+    for line in [
+        "  btf: ",
+        "  Loop support: ",
+        "  lookup_percpu_elem: ",
+        "  get_tai_ns: ",
+        "  kprobe_session: no",
+    ] {
+        assert!(
+            o.stdout.lines().any(|l| l.starts_with(line)),
+            "{line}\n{}",
+            o.stdout
+        );
     }
     // spyglass has no fentry or iter probes, whatever the kernel offers.
-    assert!(o.stdout.contains("\n  fentry: no\n") && o.stdout.contains("\n  iter: no\n"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("\n  fentry: no\n") && o.stdout.contains("\n  iter: no\n"),
+        "{}",
+        o.stdout
+    );
 }

@@ -42,31 +42,64 @@ fn only_count(stdout: &str, key: &str) -> u64 {
     let prefix = format!("@[{key}]: ");
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one map line, got {stdout:?}");
-    lines[0].strip_prefix(&prefix).unwrap_or_else(|| panic!("unexpected line {:?}", lines[0])).parse().unwrap()
+    lines[0]
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("unexpected line {:?}", lines[0]))
+        .parse()
+        .unwrap()
 }
 
 #[test]
 fn software_page_faults_count_every_fault_of_the_child() {
-    let o = spyglass(&["-q", "-c", faulter(), "-e", "software:page-faults:1 /pid == cpid/ { @[probe] = count(); }"]);
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        faulter(),
+        "-e",
+        "software:page-faults:1 /pid == cpid/ { @[probe] = count(); }",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let every = only_count(&o.stdout, "software:page-faults:1");
-    assert!(every >= FAULT_PAGES as u64, "{every} faults for {FAULT_PAGES} touched pages");
+    assert!(
+        every >= FAULT_PAGES as u64,
+        "{every} faults for {FAULT_PAGES} touched pages"
+    );
 
     // `faults` is the alias, and without a count bpftrace samples every 100th fault.
-    let o = spyglass(&["-q", "-c", faulter(), "-e", "s:faults /pid == cpid/ { @[probe] = count(); }"]);
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        faulter(),
+        "-e",
+        "s:faults /pid == cpid/ { @[probe] = count(); }",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let sampled = only_count(&o.stdout, "software:faults");
-    assert!(sampled >= 1 && sampled * 20 < every, "{sampled} samples at the default period vs {every} faults");
+    assert!(
+        sampled >= 1 && sampled * 20 < every,
+        "{sampled} samples at the default period vs {every} faults"
+    );
 }
 
 #[test]
 fn software_probe_names_keep_the_event_as_written() {
-    let o = spyglass(&["-q", "-e", r#"software:cpu-clock:100000 { printf("%s\n", probe); exit(); }"#]);
+    let o = spyglass(&[
+        "-q",
+        "-e",
+        r#"software:cpu-clock:100000 { printf("%s\n", probe); exit(); }"#,
+    ]);
     assert_eq!(o.stdout, "software:cpu-clock:100000\n\n\n", "{}", o.stderr);
-    let o = spyglass(&["-q", "-e", r#"software:cpu:1e6 { printf("%s\n", probe); exit(); }"#]);
+    let o = spyglass(&[
+        "-q",
+        "-e",
+        r#"software:cpu:1e6 { printf("%s\n", probe); exit(); }"#,
+    ]);
     assert_eq!(o.stdout, "software:cpu:1000000\n\n\n", "{}", o.stderr);
     let o = run_e(r#"s:cs { printf("%s\n", probe); exit(); }"#);
-    assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("software:cs\n\n\n", "Attached 1 probe\n"));
+    assert_eq!(
+        (o.stdout.as_str(), o.stderr.as_str()),
+        ("software:cs\n\n\n", "Attached 1 probe\n")
+    );
 }
 
 #[test]
@@ -79,7 +112,12 @@ fn hardware_attaches_or_says_there_is_no_pmu() {
         .flatten()
         .any(|e| std::fs::read_to_string(e.path().join("type")).is_ok_and(|t| t.trim() == "4"));
     if has_pmu {
-        assert_eq!((o.code, o.stdout.as_str()), (0, "\n\n@: 1\n"), "{}", o.stderr);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "\n\n@: 1\n"),
+            "{}",
+            o.stderr
+        );
     } else {
         assert_eq!(o.code, 1);
         assert_eq!(o.stdout, "");
@@ -98,7 +136,12 @@ fn hardware_attaches_or_says_there_is_no_pmu() {
 fn rawtracepoint_sys_enter_arg1_is_the_syscall_number() {
     // On x86-64 sys_enter's arguments are (struct pt_regs *regs, long id); 39 is getpid.
     let cmd = format!("{} 1000", workload());
-    let o = spyglass(&["-c", &cmd, "-e", "rawtracepoint:sys_enter /pid == cpid && arg1 == 39/ { @[probe] = count(); }"]);
+    let o = spyglass(&[
+        "-c",
+        &cmd,
+        "-e",
+        "rawtracepoint:sys_enter /pid == cpid && arg1 == 39/ { @[probe] = count(); }",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "\n\n@[rawtracepoint:vmlinux:sys_enter]: 1000\n");
     assert_eq!(o.stderr, "Attached 1 probe\n");
@@ -107,11 +150,23 @@ fn rawtracepoint_sys_enter_arg1_is_the_syscall_number() {
 #[test]
 fn rawtracepoint_wildcards_expand_to_each_event() {
     let o = spyglass(&["-l", "rawtracepoint:sys_e*"]);
-    assert_eq!(o.stdout, "rawtracepoint:vmlinux:sys_enter\nrawtracepoint:vmlinux:sys_exit\n", "{}", o.stderr);
+    assert_eq!(
+        o.stdout, "rawtracepoint:vmlinux:sys_enter\nrawtracepoint:vmlinux:sys_exit\n",
+        "{}",
+        o.stderr
+    );
     let cmd = format!("{} 1", workload());
-    let o = spyglass(&["-c", &cmd, "-e", "rt:vmlinux:sys_e* /pid == cpid/ { @[probe] = 1; }"]);
+    let o = spyglass(&[
+        "-c",
+        &cmd,
+        "-e",
+        "rt:vmlinux:sys_e* /pid == cpid/ { @[probe] = 1; }",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.stdout, "\n\n@[rawtracepoint:vmlinux:sys_enter]: 1\n@[rawtracepoint:vmlinux:sys_exit]: 1\n");
+    assert_eq!(
+        o.stdout,
+        "\n\n@[rawtracepoint:vmlinux:sys_enter]: 1\n@[rawtracepoint:vmlinux:sys_exit]: 1\n"
+    );
     assert_eq!(o.stderr, "Attached 2 probes\n");
 }
 
@@ -119,7 +174,13 @@ fn rawtracepoint_wildcards_expand_to_each_event() {
 fn rawtracepoint_reads_a_kernel_argument() {
     // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm).
     let cmd = format!("{} 1", workload());
-    let o = spyglass(&["-q", "-c", &cmd, "-e", "rt:sched_process_exec /pid == cpid/ { @[arg1 - cpid] = count(); }"]);
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &cmd,
+        "-e",
+        "rt:sched_process_exec /pid == cpid/ { @[arg1 - cpid] = count(); }",
+    ]);
     assert_eq!(o.stdout, "\n\n@[0]: 1\n", "{}", o.stderr);
 }
 
@@ -137,7 +198,10 @@ fn listing_perf_events_uses_bpftrace_names() {
         "hardware:bus-cycles:\nhardware:cpu-cycles:\nhardware:cycles:\nhardware:ref-cycles:\n"
     );
     let o = spyglass(&["-l", "interval:*"]);
-    assert_eq!(o.stdout, "interval:hz:\ninterval:ms:\ninterval:s:\ninterval:us:\n");
+    assert_eq!(
+        o.stdout,
+        "interval:hz:\ninterval:ms:\ninterval:s:\ninterval:us:\n"
+    );
     // Timers are listed only when asked for by name, like bpftrace.
     assert!(!spyglass(&["-l"]).stdout.contains("interval:"));
 }

@@ -13,10 +13,13 @@ fn out(prog: &str) -> String {
 
 fn possible_cpus() -> u64 {
     let s = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
-    s.trim().split(',').map(|r| match r.split_once('-') {
-        Some((a, b)) => b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1,
-        None => 1,
-    }).sum()
+    s.trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
 }
 
 /// The cgroup v2 id of this process (spyglass inherits it): its directory's inode.
@@ -24,14 +27,21 @@ fn own_cgroup_id() -> u64 {
     use std::os::unix::fs::MetadataExt;
     let s = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let path = s.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
-    std::fs::metadata(format!("/sys/fs/cgroup{path}")).unwrap().ino()
+    std::fs::metadata(format!("/sys/fs/cgroup{path}"))
+        .unwrap()
+        .ino()
 }
 
 #[test]
 fn system_builtins() {
-    let o = out(r#"begin { printf("%d %d %d\n", ncpus, cgroup, jiffies > 0 ? 1 : 0);
-                           printf("%d\n", numaid < 1024 ? 1 : 0); }"#);
-    assert_eq!(o, format!("{} {} 1\n1\n\n\n", possible_cpus(), own_cgroup_id()));
+    let o = out(
+        r#"begin { printf("%d %d %d\n", ncpus, cgroup, jiffies > 0 ? 1 : 0);
+                           printf("%d\n", numaid < 1024 ? 1 : 0); }"#,
+    );
+    assert_eq!(
+        o,
+        format!("{} {} 1\n1\n\n\n", possible_cpus(), own_cgroup_id())
+    );
 }
 
 #[test]
@@ -55,26 +65,38 @@ fn strlen_strncmp_strcontains() {
                   $s = "hello\0world"; print(strcontains($s, "world"));
                   $n = "wo\0rld"; print(strcontains("hello world", $n)); print(strcontains("ab", "abc")); }"#,
     );
-    assert_eq!(o, "5\n2\n0\n0 1 1 0 0\ntrue\ntrue\nfalse\ntrue\nfalse\ntrue\nfalse\n\n\n");
+    assert_eq!(
+        o,
+        "5\n2\n0\n0 1 1 0 0\ntrue\ntrue\nfalse\ntrue\nfalse\ntrue\nfalse\n\n\n"
+    );
 }
 
 #[test]
 fn strncmp_takes_a_positional_length() {
-    let o = spyglass(&["-q", "-e", r#"begin { if (strncmp("hello", "hell", $1) == 0) { printf("ok\n"); } }"#, "3"]);
+    let o = spyglass(&[
+        "-q",
+        "-e",
+        r#"begin { if (strncmp("hello", "hell", $1) == 0) { printf("ok\n"); } }"#,
+        "3",
+    ]);
     assert_eq!(o.stdout, "ok\n\n\n", "{}", o.stderr);
 }
 
 #[test]
 fn strerror_names_errno_values() {
-    let o = out(r#"begin { $e = 2; print(strerror(22)); print(strerror($e)); print(strerror(0));
-                          print(strerror(-5)); print(strerror(123456)); }"#);
+    let o = out(
+        r#"begin { $e = 2; print(strerror(22)); print(strerror($e)); print(strerror(0));
+                          print(strerror(-5)); print(strerror(123456)); }"#,
+    );
     assert_eq!(o, "Invalid argument\nNo such file or directory\nSuccess\nUnknown error -5\nUnknown error 123456\n\n\n");
 }
 
 #[test]
 fn bswap_by_operand_width() {
-    let o = out(r#"begin { printf("%llx %x %llx %x\n", bswap(0x1122334455667788), bswap((int16)0x1234),
-                                   bswap(0x12340000 + (uint64)0x5678), bswap((uint32)0x11223344)); }"#);
+    let o = out(
+        r#"begin { printf("%llx %x %llx %x\n", bswap(0x1122334455667788), bswap((int16)0x1234),
+                                   bswap(0x12340000 + (uint64)0x5678), bswap((uint32)0x11223344)); }"#,
+    );
     assert_eq!(o, "8877665544332211 3412 7856341200000000 44332211\n\n\n");
 }
 
@@ -93,15 +115,30 @@ fn kaddr_reads_kallsyms() {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f[2] == "vfs_read").then(|| u64::from_str_radix(f[0], 16).unwrap())
     });
-    let o = spyglass(&["-q", "-e", r#"begin { printf("%lx %d\n", kaddr("vfs_read"), kaddr(str($1)) == kaddr("vfs_read") ? 1 : 0); }"#, "vfs_read"]);
-    assert_eq!(o.stdout, format!("{:x} 1\n\n\n", addr.unwrap()), "{}", o.stderr);
+    let o = spyglass(&[
+        "-q",
+        "-e",
+        r#"begin { printf("%lx %d\n", kaddr("vfs_read"), kaddr(str($1)) == kaddr("vfs_read") ? 1 : 0); }"#,
+        "vfs_read",
+    ]);
+    assert_eq!(
+        o.stdout,
+        format!("{:x} 1\n\n\n", addr.unwrap()),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
 fn ntop_and_pton_ipv4() {
-    let o = out(r#"begin { printf("%s, %s, %s, %s\n", ntop(1), ntop(0x0100007f), ntop(0xffff0000), ntop(0x0000ffff));
-                          printf("%s %s\n", ntop(2, pton("127.0.0.1")), ntop(pton("10.200.3.255"))); }"#);
-    assert_eq!(o, "1.0.0.0, 127.0.0.1, 0.0.255.255, 255.255.0.0\n127.0.0.1 10.200.3.255\n\n\n");
+    let o = out(
+        r#"begin { printf("%s, %s, %s, %s\n", ntop(1), ntop(0x0100007f), ntop(0xffff0000), ntop(0x0000ffff));
+                          printf("%s %s\n", ntop(2, pton("127.0.0.1")), ntop(pton("10.200.3.255"))); }"#,
+    );
+    assert_eq!(
+        o,
+        "1.0.0.0, 127.0.0.1, 0.0.255.255, 255.255.0.0\n127.0.0.1 10.200.3.255\n\n\n"
+    );
 }
 
 #[test]
@@ -110,54 +147,129 @@ fn cat_prints_files_in_text_and_json() {
     std::fs::write(&path, "line one\nline \"two\"\n").unwrap();
     let dir = env!("CARGO_TARGET_TMPDIR");
     let prog = format!(r#"begin {{ cat("{path}"); $f = "cat.txt"; cat("{dir}/%s", $f); }}"#);
-    assert_eq!(out(&prog), "line one\nline \"two\"\nline one\nline \"two\"\n\n\n");
-    let j = spyglass(&["-q", "-f", "json", "-e", &format!(r#"begin {{ cat("{path}"); }}"#)]);
-    assert_eq!(j.stdout, "{\"type\": \"cat\", \"data\": \"line one\\nline \\\"two\\\"\\n\"}\n", "{}", j.stderr);
+    assert_eq!(
+        out(&prog),
+        "line one\nline \"two\"\nline one\nline \"two\"\n\n\n"
+    );
+    let j = spyglass(&[
+        "-q",
+        "-f",
+        "json",
+        "-e",
+        &format!(r#"begin {{ cat("{path}"); }}"#),
+    ]);
+    assert_eq!(
+        j.stdout, "{\"type\": \"cat\", \"data\": \"line one\\nline \\\"two\\\"\\n\"}\n",
+        "{}",
+        j.stderr
+    );
     let missing = spyglass(&["-q", "-e", r#"begin { cat("/nonexistent/x"); }"#]);
     assert_eq!(missing.code, 0);
-    assert_eq!(missing.stderr, "ERROR: failed to open file '/nonexistent/x': No such file or directory\n");
+    assert_eq!(
+        missing.stderr,
+        "ERROR: failed to open file '/nonexistent/x': No such file or directory\n"
+    );
 }
 
 #[test]
 fn errorf_and_warnf() {
     let o = out(r#"begin { errorf("bad %d, %s", 10, "arg2"); warnf("careful\n"); }"#);
     assert_eq!(o, "ERROR: bad 10, arg2\nWARNING: careful\n\n\n");
-    let quiet = spyglass(&["-q", "--no-warnings", "-e", r#"begin { warnf("hidden"); errorf("shown"); }"#]);
+    let quiet = spyglass(&[
+        "-q",
+        "--no-warnings",
+        "-e",
+        r#"begin { warnf("hidden"); errorf("shown"); }"#,
+    ]);
     assert_eq!(quiet.stdout, "ERROR: shown\n\n\n", "{}", quiet.stderr);
     let j = spyglass(&["-q", "-f", "json", "-e", r#"begin { warnf("w %d", 1); }"#]);
-    assert_eq!(j.stdout, "{\"type\": \"warnf\", \"msg\": \"w 1\", \"filename\": \"\", \"line\": 0, \"col\": 0}\n");
+    assert_eq!(
+        j.stdout,
+        "{\"type\": \"warnf\", \"msg\": \"w 1\", \"filename\": \"\", \"line\": 0, \"col\": 0}\n"
+    );
 }
 
 #[test]
 fn len_counts_keys() {
-    let o = out(r#"begin { @[0] = 0; @[1] = 1; @c["a"] = count(); @c["b"] = count(); @c["c"] = count();
-                          printf("%d %d\n", len(@), len(@c)); clear(@); clear(@c); }"#);
+    let o = out(
+        r#"begin { @[0] = 0; @[1] = 1; @c["a"] = count(); @c["b"] = count(); @c["c"] = count();
+                          printf("%d %d\n", len(@), len(@c)); clear(@); clear(@c); }"#,
+    );
     assert_eq!(o, "2 3\n\n\n");
 }
 
 #[test]
 fn system_needs_unsafe_and_prints_the_output() {
-    let o = spyglass(&["-q", "--unsafe", "-e", r#"begin { system("echo %s %d", "ok", 5); }"#]);
+    let o = spyglass(&[
+        "-q",
+        "--unsafe",
+        "-e",
+        r#"begin { system("echo %s %d", "ok", 5); }"#,
+    ]);
     assert_eq!(o.stdout, "ok 5\n\n\n", "{}", o.stderr);
-    let j = spyglass(&["-q", "--unsafe", "-f", "json", "-e", r#"begin { system("echo hi"); }"#]);
-    assert_eq!(j.stdout, "{\"type\": \"syscall\", \"data\": \"hi\\n\"}\n", "{}", j.stderr);
+    let j = spyglass(&[
+        "-q",
+        "--unsafe",
+        "-f",
+        "json",
+        "-e",
+        r#"begin { system("echo hi"); }"#,
+    ]);
+    assert_eq!(
+        j.stdout, "{\"type\": \"syscall\", \"data\": \"hi\\n\"}\n",
+        "{}",
+        j.stderr
+    );
     let refused = spyglass(&["-e", r#"begin { system("true"); }"#]);
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("system() is unsafe. To use you need the --unsafe flag"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("system() is unsafe. To use you need the --unsafe flag"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]
 fn pid_and_tid_in_a_pid_namespace() {
     let prog = r#"begin { printf("%d %d %d %d %d %d\n", pid, pid(curr_ns), pid(init) > 1 ? 1 : 0, tid, tid(curr_ns), tid(init) > 1 ? 1 : 0); }"#;
-    let o = std::process::Command::new("unshare").args(["--fork", "--pid", "--mount-proc", BIN, "-q", "-e", prog]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "1 1 1 1 1 1\n\n\n", "{}", String::from_utf8_lossy(&o.stderr));
+    let o = std::process::Command::new("unshare")
+        .args(["--fork", "--pid", "--mount-proc", BIN, "-q", "-e", prog])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1 1 1 1 1 1\n\n\n",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let here = out(r#"begin { printf("%d\n", pid == pid(init) && tid == tid(init) ? 1 : 0); }"#);
     assert_eq!(here, "1\n\n\n");
 }
 
 #[test]
 fn delete_says_whether_the_element_existed() {
-    let o = out(r#"begin { @a[1] = 1; $x = delete(@a, 2); $y = delete(@a[1]); @c = count();
-                          printf("%d %d\n", $x ? 1 : 0, $y ? 1 : 0); print(delete(@c)); print(delete(@c)); }"#);
+    let o = out(
+        r#"begin { @a[1] = 1; $x = delete(@a, 2); $y = delete(@a[1]); @c = count();
+                          printf("%d %d\n", $x ? 1 : 0, $y ? 1 : 0); print(delete(@c)); print(delete(@c)); }"#,
+    );
     assert_eq!(o, "0 1\ntrue\nfalse\n\n\n");
+}
+
+#[test]
+fn username_and_usermode() {
+    let run_as = |uid: &str| {
+        let cmd = format!("setpriv --reuid={uid} --regid={uid} --clear-groups {} 1", workload());
+        spyglass(&["-q", "-c", &cmd, "-e",
+            r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { printf("%s %d\n", username, uid); exit(); }"#])
+    };
+    assert_eq!(run_as("65534").stdout, "nobody 65534\n\n\n");
+    assert_eq!(run_as("54321").stdout, "54321 54321\n\n\n");
+    assert_eq!(out(r#"begin { printf("%s %d\n", username, __builtin_usermode); }"#), "root 1\n\n\n");
+    let o = out("profile:hz:997 { @[usermode < 2 ? 1 : 0] = count(); if (@n++ > 20) { exit(); } }");
+    assert!(o.starts_with("\n\n@[1]: "), "{o}");
+    let tp = spyglass(&["-e", "tracepoint:syscalls:sys_enter_getpid { print(usermode) }"]);
+    assert_eq!(tp.code, 1);
+    assert!(tp.stderr.contains("`usermode` is not available in `tracepoint:syscalls:sys_enter_getpid`"), "{}", tp.stderr);
 }

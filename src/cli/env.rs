@@ -5,7 +5,11 @@ use spyglass::sema;
 /// bpftrace's config variables that may come from the environment (`BPFTRACE_*`).
 pub fn sema_options_from_env() -> sema::Options {
     let mut o = sema::Options::default();
-    let num = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok()?.trim().parse::<u32>().ok());
+    let num = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok()?.trim().parse::<u32>().ok())
+    };
     if let Some(n) = num(&["BPFTRACE_MAX_MAP_KEYS", "BPFTRACE_MAP_KEYS_MAX"]) {
         o.max_map_keys = n.max(1);
     }

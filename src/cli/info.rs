@@ -32,7 +32,13 @@ fn map_type(t: sys::bpf_map_type) -> bool {
 }
 
 fn insn(code: u8, dst: u8, off: i16, imm: i32) -> sys::bpf_insn {
-    sys::bpf_insn { code, _bitfield_align_1: [], _bitfield_1: sys::bpf_insn::new_bitfield_1(dst, 0), off, imm }
+    sys::bpf_insn {
+        code,
+        _bitfield_align_1: [],
+        _bitfield_1: sys::bpf_insn::new_bitfield_1(dst, 0),
+        off,
+        imm,
+    }
 }
 
 /// Loads a tracepoint program; returns whether the verifier took it, and its log.
@@ -48,7 +54,14 @@ fn try_load(insns: &[sys::bpf_insn]) -> (bool, String) {
     let license = CString::new("GPL").expect("no NUL");
     // SAFETY: insns and the log buffer outlive the call; sz tells libbpf the struct size.
     let fd = unsafe {
-        sys::bpf_prog_load(sys::BPF_PROG_TYPE_TRACEPOINT, std::ptr::null(), license.as_ptr(), insns.as_ptr(), insns.len() as _, opts)
+        sys::bpf_prog_load(
+            sys::BPF_PROG_TYPE_TRACEPOINT,
+            std::ptr::null(),
+            license.as_ptr(),
+            insns.as_ptr(),
+            insns.len() as _,
+            opts,
+        )
     };
     if fd >= 0 {
         // SAFETY: fd was just returned to us.
@@ -65,7 +78,13 @@ const JLT_IMM: u8 = 0xa5;
 
 /// Bounded loops: `r0 = 0; do r0 += 1 while r0 < 4`.
 fn has_loops() -> bool {
-    try_load(&[insn(MOV64_IMM, 0, 0, 0), insn(ADD64_IMM, 0, 0, 1), insn(JLT_IMM, 0, -2, 4), insn(EXIT, 0, 0, 0)]).0
+    try_load(&[
+        insn(MOV64_IMM, 0, 0, 0),
+        insn(ADD64_IMM, 0, 0, 1),
+        insn(JLT_IMM, 0, -2, 4),
+        insn(EXIT, 0, 0, 0),
+    ])
+    .0
 }
 
 /// The verifier's instruction limit, from its log line `processed 2 insns (limit N)`.
@@ -86,7 +105,12 @@ fn kv(out: &mut String, key: &str, value: impl std::fmt::Display) {
 
 /// The whole report.
 pub fn report() -> String {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default().trim().to_string();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     let exists = |p: &str| std::path::Path::new(p).exists();
     let tracefs = probes::tracefs::root().is_ok();
     let (tp, kp) = (sys::BPF_PROG_TYPE_TRACEPOINT, sys::BPF_PROG_TYPE_KPROBE);
@@ -94,11 +118,23 @@ pub fn report() -> String {
     let kprobe = prog_type(kp);
     let tracing = prog_type(sys::BPF_PROG_TYPE_TRACING);
     let mut out = String::from("System\n");
-    kv(&mut out, "OS", format!("Linux {} {}", read("/proc/sys/kernel/osrelease"), read("/proc/sys/kernel/version")));
+    kv(
+        &mut out,
+        "OS",
+        format!(
+            "Linux {} {}",
+            read("/proc/sys/kernel/osrelease"),
+            read("/proc/sys/kernel/version")
+        ),
+    );
     kv(&mut out, "Arch", std::env::consts::ARCH);
 
     out.push_str("\nBuild\n");
-    kv(&mut out, "version", format!("spyglass v{}", env!("CARGO_PKG_VERSION")));
+    kv(
+        &mut out,
+        "version",
+        format!("spyglass v{}", env!("CARGO_PKG_VERSION")),
+    );
     kv(&mut out, "LLVM", 19);
     kv(&mut out, "dwarf", "no");
     kv(&mut out, "blazesym", "no");
@@ -112,8 +148,16 @@ pub fn report() -> String {
         ("probe_read_user", tp, sys::BPF_FUNC_probe_read_user),
         ("probe_read_user_str", tp, sys::BPF_FUNC_probe_read_user_str),
         ("probe_read_kernel", tp, sys::BPF_FUNC_probe_read_kernel),
-        ("probe_read_kernel_str", tp, sys::BPF_FUNC_probe_read_kernel_str),
-        ("get_current_cgroup_id", tp, sys::BPF_FUNC_get_current_cgroup_id),
+        (
+            "probe_read_kernel_str",
+            tp,
+            sys::BPF_FUNC_probe_read_kernel_str,
+        ),
+        (
+            "get_current_cgroup_id",
+            tp,
+            sys::BPF_FUNC_get_current_cgroup_id,
+        ),
         ("send_signal", tp, sys::BPF_FUNC_send_signal),
         ("override_return", kp, sys::BPF_FUNC_override_return),
         ("get_boot_ns", tp, sys::BPF_FUNC_ktime_get_boot_ns),
@@ -121,8 +165,16 @@ pub fn report() -> String {
         ("get_func_ip", kp, sys::BPF_FUNC_get_func_ip),
         ("jiffies64", tp, sys::BPF_FUNC_jiffies64),
         ("for_each_map_elem", tp, sys::BPF_FUNC_for_each_map_elem),
-        ("get_ns_current_pid_tgid", tp, sys::BPF_FUNC_get_ns_current_pid_tgid),
-        ("lookup_percpu_elem", tp, sys::BPF_FUNC_map_lookup_percpu_elem),
+        (
+            "get_ns_current_pid_tgid",
+            tp,
+            sys::BPF_FUNC_get_ns_current_pid_tgid,
+        ),
+        (
+            "lookup_percpu_elem",
+            tp,
+            sys::BPF_FUNC_map_lookup_percpu_elem,
+        ),
         ("loop", tp, sys::BPF_FUNC_loop),
     ] {
         kv(&mut out, name, yes(helper(t, id)));
@@ -132,12 +184,22 @@ pub fn report() -> String {
     kv(&mut out, "skboutput", "no");
 
     out.push_str("\nKernel features\n");
-    kv(&mut out, "Instruction limit", instruction_limit().map_or(-1, |n| n as i64));
+    kv(
+        &mut out,
+        "Instruction limit",
+        instruction_limit().map_or(-1, |n| n as i64),
+    );
     kv(&mut out, "Loop support", yes(has_loops()));
     kv(&mut out, "btf", yes(exists("/sys/kernel/btf/vmlinux")));
     let modules = std::fs::read_dir("/sys/kernel/btf").map_or(0, |d| d.count());
     kv(&mut out, "module btf", yes(modules > 1));
-    kv(&mut out, "uprobe refcount", yes(exists("/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset")));
+    kv(
+        &mut out,
+        "uprobe refcount",
+        yes(exists(
+            "/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset",
+        )),
+    );
     kv(&mut out, "tracefs", yes(tracefs));
 
     out.push_str("\nMap types\n");
@@ -157,7 +219,13 @@ pub fn report() -> String {
     for (name, ok) in [
         ("kprobe", probe("kprobe", kprobe)),
         ("tracepoint", probe("tracepoint", tracefs && prog_type(tp))),
-        ("rawtracepoint", probe("rawtracepoint", prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT))),
+        (
+            "rawtracepoint",
+            probe(
+                "rawtracepoint",
+                prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT),
+            ),
+        ),
         ("profile", probe("profile", perf)),
         ("interval", probe("interval", perf)),
         ("software", probe("software", perf)),

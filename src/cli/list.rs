@@ -24,15 +24,25 @@ pub fn search(glob: &str, verbose: bool) -> Result<String, String> {
 /// The indented argument lines of one listed probe; empty when it has none to show.
 fn args_of(name: &str) -> String {
     let parts: Vec<&str> = name.splitn(3, ':').collect();
-    let ["tracepoint", category, event] = parts[..] else { return String::new() };
-    let Ok(fields) = tracefs::format(category, event) else { return String::new() };
-    fields.iter().filter(|f| !f.common).map(|f| format!("    {};\n", declaration(f))).collect()
+    let ["tracepoint", category, event] = parts[..] else {
+        return String::new();
+    };
+    let Ok(fields) = tracefs::format(category, event) else {
+        return String::new();
+    };
+    fields
+        .iter()
+        .filter(|f| !f.common)
+        .map(|f| format!("    {};\n", declaration(f)))
+        .collect()
 }
 
 /// A field as the format file declares it: `char prev_comm[16]`, `const char * filename`.
 fn declaration(f: &tracefs::TpField) -> String {
     let suffix = match f.kind {
-        tracefs::TpFieldKind::CharArray { len } | tracefs::TpFieldKind::Array { len, .. } => format!("[{len}]"),
+        tracefs::TpFieldKind::CharArray { len } | tracefs::TpFieldKind::Array { len, .. } => {
+            format!("[{len}]")
+        }
         _ => String::new(),
     };
     format!("{} {}{}", f.c_type, f.name, suffix)

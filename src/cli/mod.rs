@@ -16,7 +16,11 @@ use spyglass::runtime::Buffering;
 pub use usage::usage;
 
 #[derive(Parser, Debug)]
-#[command(name = "spyglass", disable_version_flag = true, disable_help_flag = true)]
+#[command(
+    name = "spyglass",
+    disable_version_flag = true,
+    disable_help_flag = true
+)]
 struct Args {
     #[arg(short = 'e')]
     program: Option<String>,
@@ -103,7 +107,10 @@ pub enum Command {
     Version,
     Info,
     /// `-l [SEARCH]` without a program.
-    List { search: String, verbose: bool },
+    List {
+        search: String,
+        verbose: bool,
+    },
     Run(Box<Run>),
 }
 
@@ -139,17 +146,26 @@ pub struct Error {
 }
 
 fn usage_err(message: impl Into<String>) -> Error {
-    Error { message: message.into(), usage: true }
+    Error {
+        message: message.into(),
+        usage: true,
+    }
 }
 
 fn plain_err(message: impl Into<String>) -> Error {
-    Error { message: message.into(), usage: false }
+    Error {
+        message: message.into(),
+        usage: false,
+    }
 }
 
 pub fn parse<I: IntoIterator<Item = String>>(argv: I) -> Result<Command, Error> {
     let argv: Vec<String> = argv.into_iter().collect();
     if argv.len() <= 1 {
-        return Err(Error { message: String::new(), usage: true });
+        return Err(Error {
+            message: String::new(),
+            usage: true,
+        });
     }
     let a = Args::try_parse_from(&argv).map_err(|e| {
         let text = e.to_string();
@@ -175,7 +191,9 @@ fn check(a: Args) -> Result<Command, Error> {
         ));
     }
     if a.warnings == 1 && a.no_warnings {
-        return Err(plain_err("USAGE: -k, --warnings conflicts with --no-warnings"));
+        return Err(plain_err(
+            "USAGE: -k, --warnings conflicts with --no-warnings",
+        ));
     }
     if a.cmd.is_some() && a.pid.is_some() {
         return Err(usage_err("USAGE: Cannot use both -c and -p."));
@@ -190,12 +208,20 @@ fn check(a: Args) -> Result<Command, Error> {
         None | Some("line") => Buffering::Line,
         Some("full") => Buffering::Full,
         Some("none") => Buffering::None,
-        Some(_) => return Err(plain_err("USAGE: -B must be either 'line', 'full', or 'none'.")),
+        Some(_) => {
+            return Err(plain_err(
+                "USAGE: -B must be either 'line', 'full', or 'none'.",
+            ))
+        }
     };
     let json = match a.format.as_deref() {
         None | Some("text") => false,
         Some("json") => true,
-        Some(other) => return Err(plain_err(format!("Invalid output format \"{other}\"\nValid formats: 'text', 'json'"))),
+        Some(other) => {
+            return Err(plain_err(format!(
+                "Invalid output format \"{other}\"\nValid formats: 'text', 'json'"
+            )))
+        }
     };
 
     let pid = a.pid.as_deref().map(parse_pid).transpose()?;
@@ -204,16 +230,26 @@ fn check(a: Args) -> Result<Command, Error> {
     let script = match a.program {
         Some(p) => Script::Text(p),
         None => match args.next() {
-            None if a.list => return Ok(Command::List { search: String::new(), verbose: a.verbose }),
+            None if a.list => {
+                return Ok(Command::List {
+                    search: String::new(),
+                    verbose: a.verbose,
+                })
+            }
             None => return Err(plain_err("USAGE: filename or -e 'program' required.")),
             Some(f) if f == "-" => Script::Stdin,
             // `-l SEARCH`: a file name lists that script's probes, anything else is a glob.
             Some(f) if a.list && !std::path::Path::new(&f).is_file() => {
                 if args.next().is_some() || !a.after.is_empty() {
-                    return Err(usage_err("USAGE: -l takes at most one search pattern or file"));
+                    return Err(usage_err(
+                        "USAGE: -l takes at most one search pattern or file",
+                    ));
                 }
                 let search = if f == "*" { String::new() } else { f };
-                return Ok(Command::List { search, verbose: a.verbose });
+                return Ok(Command::List {
+                    search,
+                    verbose: a.verbose,
+                });
             }
             Some(f) => Script::File(f),
         },
@@ -254,13 +290,17 @@ fn check(a: Args) -> Result<Command, Error> {
 
 /// `-p PID`: a number that names a live process.
 fn parse_pid(s: &str) -> Result<u32, Error> {
-    let pid: u64 = s.parse().map_err(|_| plain_err(format!("Failed to parse pid: invalid integer: {s}")))?;
+    let pid: u64 = s
+        .parse()
+        .map_err(|_| plain_err(format!("Failed to parse pid: invalid integer: {s}")))?;
     // The nominal maximum pid on 64-bit systems.
     if pid > 0x40_0000 {
         return Err(plain_err(format!("Pid out of range: {pid}")));
     }
     if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        return Err(plain_err(format!("Failed to attach to pid: no process with pid {pid}")));
+        return Err(plain_err(format!(
+            "Failed to attach to pid: no process with pid {pid}"
+        )));
     }
     Ok(pid as u32)
 }
@@ -268,15 +308,28 @@ fn parse_pid(s: &str) -> Result<u32, Error> {
 /// `-d STAGE[,STAGE]`, repeatable.
 fn debug_stages(args: &[String]) -> Result<DebugStages, Error> {
     let mut d = DebugStages::default();
-    for stage in args.iter().flat_map(|a| a.split(',')).filter(|s| !s.is_empty()) {
+    for stage in args
+        .iter()
+        .flat_map(|a| a.split(','))
+        .filter(|s| !s.is_empty())
+    {
         match stage {
-            "all" => d = DebugStages { ast: true, types: true, codegen: true, codegen_opt: true },
+            "all" => {
+                d = DebugStages {
+                    ast: true,
+                    types: true,
+                    codegen: true,
+                    codegen_opt: true,
+                }
+            }
             "ast" => d.ast = true,
             "types" => d.types = true,
             "codegen" => d.codegen = true,
             "codegen-opt" => d.codegen_opt = true,
             // Recognised, but spyglass has no such dump yet.
-            "libbpf" | "verifier" => eprintln!("WARNING: -d {stage} is not implemented by spyglass; ignored"),
+            "libbpf" | "verifier" => {
+                eprintln!("WARNING: -d {stage} is not implemented by spyglass; ignored")
+            }
             _ => return Err(plain_err(format!("USAGE: invalid option for -d: {stage}"))),
         }
     }

@@ -11,19 +11,25 @@ impl Regex {
         // SAFETY: regex_t is plain data that regcomp fills in; zeroed is a valid start.
         let mut re: Box<libc::regex_t> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: re points to writable storage, c is NUL-terminated.
-        let rc = unsafe { libc::regcomp(&mut *re, c.as_ptr(), libc::REG_EXTENDED | libc::REG_NOSUB) };
+        let rc =
+            unsafe { libc::regcomp(&mut *re, c.as_ptr(), libc::REG_EXTENDED | libc::REG_NOSUB) };
         if rc != 0 {
             let mut buf = [0u8; 256];
             // SAFETY: buf is writable for its length; re holds regcomp's error state.
             unsafe { libc::regerror(rc, &*re, buf.as_mut_ptr().cast(), buf.len()) };
             let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-            return Err(format!("{} in `{pattern}`", String::from_utf8_lossy(&buf[..end])));
+            return Err(format!(
+                "{} in `{pattern}`",
+                String::from_utf8_lossy(&buf[..end])
+            ));
         }
         Ok(Regex(re))
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        let Ok(c) = CString::new(text) else { return false };
+        let Ok(c) = CString::new(text) else {
+            return false;
+        };
         // SAFETY: self.0 was compiled by regcomp; no match offsets are requested.
         unsafe { libc::regexec(&*self.0, c.as_ptr(), 0, std::ptr::null_mut(), 0) == 0 }
     }

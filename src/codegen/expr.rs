@@ -16,7 +16,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             ExprKind::Int(v) => Ok(Val::Int(self.i64(*v))),
             ExprKind::Bool(b) => Ok(Val::Int(self.i64(*b as u64))),
             ExprKind::Tuple(elems) => {
-                let Some(FieldType::Tuple(fields)) = self.ck.ty(e.id).field() else { unreachable!("tuple type") };
+                let Some(FieldType::Tuple(fields)) = self.ck.ty(e.id).field() else {
+                    unreachable!("tuple type")
+                };
                 let buf = self.stack(FieldType::Tuple(fields.clone()).size(), "tuple");
                 for ((x, f), off) in elems.iter().zip(&fields).zip(FieldType::offsets(&fields)) {
                     let v = self.expr(x)?;
@@ -33,7 +35,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             },
             ExprKind::Cast { ty, operand } => {
                 let v = self.expr(operand)?.int();
-                Ok(Val::Int(self.cast(v, &Type::from_name(ty).expect("known type"))))
+                Ok(Val::Int(
+                    self.cast(v, &Type::from_name(ty).expect("known type")),
+                ))
             }
             ExprKind::TypeName(_) => unreachable!("sema: a type is not a value"),
             ExprKind::Block { stmts, value } => {
@@ -68,30 +72,49 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     }
                 })
             }
-            ExprKind::PositionalCount => Ok(Val::Int(self.i64(self.ck.options.positional.len() as u64))),
+            ExprKind::PositionalCount => {
+                Ok(Val::Int(self.i64(self.ck.options.positional.len() as u64)))
+            }
             ExprKind::Map { name, keys } => self.map_read(name, keys),
             ExprKind::Call { name, args, .. } => {
                 let f = crate::stdlib::function(name).expect("sema resolved the call");
                 f.gen(self, e, args)
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
-            ExprKind::Unary { op: UnOp::Deref, operand } => self.deref(e, operand),
-            ExprKind::Unary { op: UnOp::AddrOf, operand } => Ok(self.addr_of(operand)),
+            ExprKind::Unary {
+                op: UnOp::Deref,
+                operand,
+            } => self.deref(e, operand),
+            ExprKind::Unary {
+                op: UnOp::AddrOf,
+                operand,
+            } => Ok(self.addr_of(operand)),
             ExprKind::Unary { op, operand } => {
                 let v = self.expr(operand)?.int();
                 Ok(Val::Int(match op {
                     UnOp::Neg => self.b.build_int_neg(v, "neg").unwrap(),
                     UnOp::BitNot => self.b.build_not(v, "not").unwrap(),
                     UnOp::Not => {
-                        let z = self.b.build_int_compare(IntPredicate::EQ, v, self.i64(0), "z").unwrap();
+                        let z = self
+                            .b
+                            .build_int_compare(IntPredicate::EQ, v, self.i64(0), "z")
+                            .unwrap();
                         self.widen(z)
                     }
                     UnOp::Plus | UnOp::Deref | UnOp::AddrOf => v,
                 }))
             }
-            ExprKind::Ternary { cond, then, otherwise } => self.ternary(e, cond, then, otherwise),
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => self.ternary(e, cond, then, otherwise),
             ExprKind::Field { field, .. } => self.arg_field(e, field),
-            ExprKind::IncDec { target, increment, prefix } => {
+            ExprKind::IncDec {
+                target,
+                increment,
+                prefix,
+            } => {
                 let old = self.expr(target)?.int();
                 // A pointer steps by its pointee's size.
                 let one = self.i64(super::pointers::ptr_step(self.ck.ty(e.id)));
@@ -112,7 +135,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             Type::Bool => self.widen(self.truthy(v)),
             Type::Int { bits: 64, .. } => v,
             Type::Int { signed, bits } => {
-                let narrow = self.ctx.custom_width_int_type(std::num::NonZeroU32::new(*bits as u32).unwrap()).unwrap();
+                let narrow = self
+                    .ctx
+                    .custom_width_int_type(std::num::NonZeroU32::new(*bits as u32).unwrap())
+                    .unwrap();
                 let t = self.b.build_int_truncate(v, narrow, "trunc").unwrap();
                 let i64t = self.ctx.i64_type();
                 if *signed {
@@ -126,7 +152,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     pub fn widen(&self, b: IntValue<'ctx>) -> IntValue<'ctx> {
-        self.b.build_int_z_extend(b, self.ctx.i64_type(), "w").unwrap()
+        self.b
+            .build_int_z_extend(b, self.ctx.i64_type(), "w")
+            .unwrap()
     }
 
     /// A string literal in a fresh stack buffer (written with plain stores: constant data
@@ -137,7 +165,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         for (i, chunk) in bytes.chunks(8).enumerate() {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            self.store_i64(self.gep(buf, i as u64 * 8), self.i64(u64::from_le_bytes(word)));
+            self.store_i64(
+                self.gep(buf, i as u64 * 8),
+                self.i64(u64::from_le_bytes(word)),
+            );
         }
         Val::Str(buf, size as u32)
     }
@@ -175,7 +206,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let (Val::Str(pa, sa), Val::Str(pb, sb)) = (&a, &b) {
             let (pa, sa, pb, sb) = (*pa, *sa, *pb, *sb);
             let eq = self.str_eq(pa, sa, pb, sb);
-            let eq = if op == BinOp::Ne { self.b.build_not(eq, "ne").unwrap() } else { eq };
+            let eq = if op == BinOp::Ne {
+                self.b.build_not(eq, "ne").unwrap()
+            } else {
+                eq
+            };
             return Ok(Val::Int(self.widen(eq)));
         }
         let signed = self.is_signed(lhs) || self.is_signed(rhs);
@@ -188,13 +223,29 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// Integer arithmetic and comparisons with bpftrace's signedness rules. BPF (v3) has
     /// only unsigned division, so signed `/` and `%` go through magnitudes.
-    pub fn arith(&self, op: BinOp, a: IntValue<'ctx>, b: IntValue<'ctx>, signed: bool) -> IntValue<'ctx> {
+    pub fn arith(
+        &self,
+        op: BinOp,
+        a: IntValue<'ctx>,
+        b: IntValue<'ctx>,
+        signed: bool,
+    ) -> IntValue<'ctx> {
         let bl = &self.b;
         let cmp = |p: IntPredicate| self.widen(bl.build_int_compare(p, a, b, "cmp").unwrap());
         let (lt, le, gt, ge) = if signed {
-            (IntPredicate::SLT, IntPredicate::SLE, IntPredicate::SGT, IntPredicate::SGE)
+            (
+                IntPredicate::SLT,
+                IntPredicate::SLE,
+                IntPredicate::SGT,
+                IntPredicate::SGE,
+            )
         } else {
-            (IntPredicate::ULT, IntPredicate::ULE, IntPredicate::UGT, IntPredicate::UGE)
+            (
+                IntPredicate::ULT,
+                IntPredicate::ULE,
+                IntPredicate::UGT,
+                IntPredicate::UGE,
+            )
         };
         match op {
             BinOp::Add => bl.build_int_add(a, b, "add").unwrap(),
@@ -222,14 +273,22 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let bl = &self.b;
         let zero = self.i64(0);
         let abs = |v: IntValue<'ctx>| {
-            let neg = bl.build_int_compare(IntPredicate::SLT, v, zero, "isneg").unwrap();
+            let neg = bl
+                .build_int_compare(IntPredicate::SLT, v, zero, "isneg")
+                .unwrap();
             let n = bl.build_int_neg(v, "n").unwrap();
-            (neg, bl.build_select(neg, n, v, "abs").unwrap().into_int_value())
+            (
+                neg,
+                bl.build_select(neg, n, v, "abs").unwrap().into_int_value(),
+            )
         };
         let (an, aa) = abs(a);
         let (bn, ba) = abs(b);
         let (mag, neg) = if op == BinOp::Div {
-            (bl.build_int_unsigned_div(aa, ba, "q").unwrap(), bl.build_xor(an, bn, "sign").unwrap())
+            (
+                bl.build_int_unsigned_div(aa, ba, "q").unwrap(),
+                bl.build_xor(an, bn, "sign").unwrap(),
+            )
         } else {
             // C: the remainder takes the dividend's sign.
             (bl.build_int_unsigned_rem(aa, ba, "r").unwrap(), an)
@@ -269,17 +328,37 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     ) -> IntValue<'ctx> {
         let out = self.stack(8, "streq");
         let i8t = self.ctx.i8_type();
-        let (equal, differ, done) = (self.block("str_equal"), self.block("str_differ"), self.block("str_done"));
+        let (equal, differ, done) = (
+            self.block("str_equal"),
+            self.block("str_differ"),
+            self.block("str_done"),
+        );
         let n = sa.min(sb);
         for i in 0..n as u64 {
-            let ca = self.b.build_load(i8t, self.gep(a, i), "ca").unwrap().into_int_value();
-            let cb = self.b.build_load(i8t, self.gep(b, i), "cb").unwrap().into_int_value();
-            let same = self.b.build_int_compare(IntPredicate::EQ, ca, cb, "same").unwrap();
+            let ca = self
+                .b
+                .build_load(i8t, self.gep(a, i), "ca")
+                .unwrap()
+                .into_int_value();
+            let cb = self
+                .b
+                .build_load(i8t, self.gep(b, i), "cb")
+                .unwrap()
+                .into_int_value();
+            let same = self
+                .b
+                .build_int_compare(IntPredicate::EQ, ca, cb, "same")
+                .unwrap();
             let next = self.block("str_next");
             let check_end = self.block("str_chk");
-            self.b.build_conditional_branch(same, check_end, differ).unwrap();
+            self.b
+                .build_conditional_branch(same, check_end, differ)
+                .unwrap();
             self.b.position_at_end(check_end);
-            let end = self.b.build_int_compare(IntPredicate::EQ, ca, i8t.const_zero(), "end").unwrap();
+            let end = self
+                .b
+                .build_int_compare(IntPredicate::EQ, ca, i8t.const_zero(), "end")
+                .unwrap();
             self.b.build_conditional_branch(end, equal, next).unwrap();
             self.b.position_at_end(next);
         }
@@ -288,8 +367,15 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             self.b.build_unconditional_branch(equal).unwrap();
         } else {
             let longer = if sa > sb { a } else { b };
-            let c = self.b.build_load(i8t, self.gep(longer, n as u64), "cl").unwrap().into_int_value();
-            let end = self.b.build_int_compare(IntPredicate::EQ, c, i8t.const_zero(), "end").unwrap();
+            let c = self
+                .b
+                .build_load(i8t, self.gep(longer, n as u64), "cl")
+                .unwrap()
+                .into_int_value();
+            let end = self
+                .b
+                .build_int_compare(IntPredicate::EQ, c, i8t.const_zero(), "end")
+                .unwrap();
             self.b.build_conditional_branch(end, equal, differ).unwrap();
         }
         self.b.position_at_end(equal);
@@ -303,12 +389,22 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.truthy(v)
     }
 
-    fn ternary(&mut self, e: &Expr, cond: &Expr, then: &Expr, otherwise: &Expr) -> Result<Val<'ctx>> {
+    fn ternary(
+        &mut self,
+        e: &Expr,
+        cond: &Expr,
+        then: &Expr,
+        otherwise: &Expr,
+    ) -> Result<Val<'ctx>> {
         let t = self.ck.ty(e.id).clone();
         if t == Type::Void {
             let c = self.expr(cond)?.int();
             let c = self.truthy(c);
-            let (bt, bf, done) = (self.block("tern_t"), self.block("tern_f"), self.block("tern_done"));
+            let (bt, bf, done) = (
+                self.block("tern_t"),
+                self.block("tern_f"),
+                self.block("tern_done"),
+            );
             self.b.build_conditional_branch(c, bt, bf).unwrap();
             for (block, arm) in [(bt, then), (bf, otherwise)] {
                 self.b.position_at_end(block);
@@ -322,7 +418,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let out = self.stack(f.size(), "tern");
         let c = self.expr(cond)?.int();
         let c = self.truthy(c);
-        let (bt, bf, done) = (self.block("tern_t"), self.block("tern_f"), self.block("tern_done"));
+        let (bt, bf, done) = (
+            self.block("tern_t"),
+            self.block("tern_f"),
+            self.block("tern_done"),
+        );
         self.b.build_conditional_branch(c, bt, bf).unwrap();
         for (block, arm) in [(bt, then), (bf, otherwise)] {
             self.b.position_at_end(block);
@@ -346,7 +446,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         Ok(match f.kind {
             ArgKind::Int | ArgKind::Pointer { .. } => {
                 let size = f.size.clamp(1, 8);
-                let ty = self.ctx.custom_width_int_type(std::num::NonZeroU32::new(size * 8).unwrap()).unwrap();
+                let ty = self
+                    .ctx
+                    .custom_width_int_type(std::num::NonZeroU32::new(size * 8).unwrap())
+                    .unwrap();
                 let v = self.b.build_load(ty, at, "arg").unwrap().into_int_value();
                 let i64t = self.ctx.i64_type();
                 Val::Int(if size == 8 {
@@ -367,10 +470,21 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             }
             ArgKind::DataLocStr => {
                 // The u32 holds the payload's offset (low 16 bits) and length (high 16 bits).
-                let loc = self.b.build_load(self.ctx.i32_type(), at, "loc").unwrap().into_int_value();
-                let loc = self.b.build_int_z_extend(loc, self.ctx.i64_type(), "loc64").unwrap();
+                let loc = self
+                    .b
+                    .build_load(self.ctx.i32_type(), at, "loc")
+                    .unwrap()
+                    .into_int_value();
+                let loc = self
+                    .b
+                    .build_int_z_extend(loc, self.ctx.i64_type(), "loc64")
+                    .unwrap();
                 let off = self.b.build_and(loc, self.i64(0xffff), "dloff").unwrap();
-                let src = unsafe { self.b.build_gep(self.ctx.i8_type(), self.ctx_ptr, &[off], "dl").unwrap() };
+                let src = unsafe {
+                    self.b
+                        .build_gep(self.ctx.i8_type(), self.ctx_ptr, &[off], "dl")
+                        .unwrap()
+                };
                 let size = self.ck.options.strlen;
                 let buf = self.stack(size as usize, "dlstr");
                 self.helper_int(

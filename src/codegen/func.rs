@@ -14,9 +14,9 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerVa
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::maps::Globals;
-use crate::diag::{Diagnostic, Result};
-use crate::parser::ast::{Block, Expr, ExprKind, Stmt, StmtKind};
-use crate::program::{FieldType, MapId, MapKind};
+use crate::diag::Result;
+use crate::parser::ast::Expr;
+use crate::program::{FieldType, MapId};
 use crate::sema::{Checked, PointInfo, Type};
 
 /// BPF helper ids (include/uapi/linux/bpf.h).
@@ -102,7 +102,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             layout.insert(var.clone(), (size, t.clone()));
             size += t.field().map(|f| f.size()).unwrap_or(8);
         }
-        let mut g = FnGen::new(ctx, module, globals, ck, probe_index, point, func, name.to_string());
+        let mut g = FnGen::new(
+            ctx,
+            module,
+            globals,
+            ck,
+            probe_index,
+            point,
+            func,
+            name.to_string(),
+        );
         g.frame = g.stack(size.max(8), "frame");
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
@@ -134,7 +143,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         func: FunctionValue<'ctx>,
         name: String,
     ) -> Self {
-        let nounwind = ctx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
+        let nounwind = ctx.create_enum_attribute(
+            inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"),
+            0,
+        );
         func.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
         let entry = ctx.append_basic_block(func, "entry");
         let body = ctx.append_basic_block(func, "body");
@@ -203,7 +215,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let p = ab.build_alloca(ty, name).unwrap();
         // Zeroed on entry: the verifier rejects reads of stack it cannot prove written, and
         // keys must not carry stale padding. Stores that overwrite it all are removed by DSE.
-        ab.build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64(size as u64)).unwrap();
+        ab.build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64(size as u64))
+            .unwrap();
         p
     }
 
@@ -217,11 +230,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if offset == 0 {
             return p;
         }
-        unsafe { self.b.build_gep(self.ctx.i8_type(), p, &[self.i64(offset)], "off").unwrap() }
+        unsafe {
+            self.b
+                .build_gep(self.ctx.i8_type(), p, &[self.i64(offset)], "off")
+                .unwrap()
+        }
     }
 
     pub fn load_i64(&self, p: PointerValue<'ctx>) -> IntValue<'ctx> {
-        self.b.build_load(self.ctx.i64_type(), p, "v").unwrap().into_int_value()
+        self.b
+            .build_load(self.ctx.i64_type(), p, "v")
+            .unwrap()
+            .into_int_value()
     }
 
     pub fn store_i64(&self, p: PointerValue<'ctx>, v: IntValue<'ctx>) {
@@ -230,11 +250,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// `v != 0` as an i1.
     pub fn truthy(&self, v: IntValue<'ctx>) -> IntValue<'ctx> {
-        self.b.build_int_compare(IntPredicate::NE, v, self.i64(0), "t").unwrap()
+        self.b
+            .build_int_compare(IntPredicate::NE, v, self.i64(0), "t")
+            .unwrap()
     }
 
     /// Calls a BPF helper by id; helpers are called through their number as an address.
-    pub fn helper(&self, id: u64, args: &[BasicMetadataValueEnum<'ctx>], ret_ptr: bool) -> BasicTypeEnumValue<'ctx> {
+    pub fn helper(
+        &self,
+        id: u64,
+        args: &[BasicMetadataValueEnum<'ctx>],
+        ret_ptr: bool,
+    ) -> BasicTypeEnumValue<'ctx> {
         let params: Vec<BasicMetadataTypeEnum> = args
             .iter()
             .map(|a| match a {
@@ -242,14 +269,24 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 _ => self.ctx.i64_type().into(),
             })
             .collect();
-        let ret: BasicTypeEnum = if ret_ptr { self.ptr_type().into() } else { self.ctx.i64_type().into() };
+        let ret: BasicTypeEnum = if ret_ptr {
+            self.ptr_type().into()
+        } else {
+            self.ctx.i64_type().into()
+        };
         let fn_ty = match ret {
             BasicTypeEnum::PointerType(p) => p.fn_type(&params, false),
             _ => self.ctx.i64_type().fn_type(&params, false),
         };
         let callee = self.i64(id).const_to_pointer(self.ptr_type());
-        let v = self.b.build_indirect_call(fn_ty, callee, args, "h").unwrap();
-        let v = v.try_as_basic_value().basic().expect("helpers return a value");
+        let v = self
+            .b
+            .build_indirect_call(fn_ty, callee, args, "h")
+            .unwrap();
+        let v = v
+            .try_as_basic_value()
+            .basic()
+            .expect("helpers return a value");
         if ret_ptr {
             BasicTypeEnumValue::Ptr(v.into_pointer_value())
         } else {
@@ -270,7 +307,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// `bpf_map_lookup_elem`: a pointer to the value, or null.
     pub fn lookup(&self, map: MapId, key: PointerValue<'ctx>) -> PointerValue<'ctx> {
-        match self.helper(helper::MAP_LOOKUP_ELEM, &[self.map_ptr(map).into(), key.into()], true) {
+        match self.helper(
+            helper::MAP_LOOKUP_ELEM,
+            &[self.map_ptr(map).into(), key.into()],
+            true,
+        ) {
             BasicTypeEnumValue::Ptr(p) => p,
             BasicTypeEnumValue::Int(_) => unreachable!(),
         }
@@ -279,12 +320,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     pub fn update(&self, map: MapId, key: PointerValue<'ctx>, value: PointerValue<'ctx>) {
         self.helper_int(
             helper::MAP_UPDATE_ELEM,
-            &[self.map_ptr(map).into(), key.into(), value.into(), self.i64(0).into()],
+            &[
+                self.map_ptr(map).into(),
+                key.into(),
+                value.into(),
+                self.i64(0).into(),
+            ],
         );
     }
 
     pub fn delete(&self, map: MapId, key: PointerValue<'ctx>) {
-        self.helper_int(helper::MAP_DELETE_ELEM, &[self.map_ptr(map).into(), key.into()]);
+        self.helper_int(
+            helper::MAP_DELETE_ELEM,
+            &[self.map_ptr(map).into(), key.into()],
+        );
     }
 
     /// Runs `then` when `p` is non-null, `otherwise` when it is null.
@@ -295,8 +344,14 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         otherwise: impl FnOnce(&mut Self) -> Result<()>,
     ) -> Result<()> {
         let is_null = self.b.build_is_null(p, "isnull").unwrap();
-        let (found, missing, done) = (self.block("found"), self.block("missing"), self.block("done"));
-        self.b.build_conditional_branch(is_null, missing, found).unwrap();
+        let (found, missing, done) = (
+            self.block("found"),
+            self.block("missing"),
+            self.block("done"),
+        );
+        self.b
+            .build_conditional_branch(is_null, missing, found)
+            .unwrap();
         self.b.position_at_end(found);
         then(self)?;
         self.b.build_unconditional_branch(done).unwrap();
@@ -317,7 +372,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.b.build_memcpy(dst, 1, p, 1, self.i64(n)).unwrap();
             }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
-                self.b.build_memcpy(dst, 8, p, 8, self.i64(field.size() as u64)).unwrap();
+                self.b
+                    .build_memcpy(dst, 8, p, 8, self.i64(field.size() as u64))
+                    .unwrap();
             }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) => {
                 let src_offs = FieldType::offsets(&elems);
@@ -334,14 +391,21 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// The value stored at `p` as `field`: integers are loaded, buffers are referenced.
     pub fn load_field(&self, p: PointerValue<'ctx>, field: &FieldType) -> Val<'ctx> {
         match field {
-            FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => Val::Int(self.load_i64(p)),
+            FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => {
+                Val::Int(self.load_i64(p))
+            }
             FieldType::Str { size } => Val::Str(p, *size),
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
         }
     }
 
     /// Builds the BPF key for `@map[keys]`; `extra` is appended (a histogram bucket).
-    pub fn map_key(&mut self, map: MapId, keys: &[Expr], extra: Option<IntValue<'ctx>>) -> Result<PointerValue<'ctx>> {
+    pub fn map_key(
+        &mut self,
+        map: MapId,
+        keys: &[Expr],
+        extra: Option<IntValue<'ctx>>,
+    ) -> Result<PointerValue<'ctx>> {
         let spec = &self.ck.maps[map];
         let buf = self.stack(spec.key_size(), "key");
         let mut off = 0;
@@ -390,19 +454,37 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let flags = if matches!(self.ck.events[id], crate::program::EventSpec::Exit) {
             self.i64(BPF_RB_FORCE_WAKEUP)
         } else {
-            let avail = self.helper_int(helper::RINGBUF_QUERY, &[rb.into(), self.i64(BPF_RB_AVAIL_DATA).into()]);
+            let avail = self.helper_int(
+                helper::RINGBUF_QUERY,
+                &[rb.into(), self.i64(BPF_RB_AVAIL_DATA).into()],
+            );
             let backlog = self
                 .b
-                .build_int_compare(IntPredicate::UGE, avail, self.i64(super::maps::WAKEUP_BACKLOG), "backlog")
+                .build_int_compare(
+                    IntPredicate::UGE,
+                    avail,
+                    self.i64(super::maps::WAKEUP_BACKLOG),
+                    "backlog",
+                )
                 .unwrap();
             self.b
-                .build_select(backlog, self.i64(BPF_RB_FORCE_WAKEUP), self.i64(BPF_RB_NO_WAKEUP), "rbflags")
+                .build_select(
+                    backlog,
+                    self.i64(BPF_RB_FORCE_WAKEUP),
+                    self.i64(BPF_RB_NO_WAKEUP),
+                    "rbflags",
+                )
                 .unwrap()
                 .into_int_value()
         };
         self.helper_int(
             helper::RINGBUF_OUTPUT,
-            &[rb.into(), buf.into(), self.i64(size as u64).into(), flags.into()],
+            &[
+                rb.into(),
+                buf.into(),
+                self.i64(size as u64).into(),
+                flags.into(),
+            ],
         );
     }
 
@@ -412,128 +494,6 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     pub fn probe_index(&self) -> usize {
         self.probe_index
-    }
-
-    // ---- statements ----
-
-    pub fn stmts(&mut self, b: &Block) -> Result<()> {
-        for s in &b.stmts {
-            self.stmt(s)?;
-        }
-        Ok(())
-    }
-
-    pub(super) fn stmt(&mut self, s: &Stmt) -> Result<()> {
-        match &s.kind {
-            StmtKind::Expr(e) => {
-                self.expr(e)?;
-            }
-            StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
-            StmtKind::If { cond, then, otherwise } => {
-                let c = self.expr(cond)?.int();
-                let c = self.truthy(c);
-                let (t, f, done) = (self.block("then"), self.block("else"), self.block("endif"));
-                self.b.build_conditional_branch(c, t, f).unwrap();
-                self.b.position_at_end(t);
-                self.stmts(then)?;
-                self.b.build_unconditional_branch(done).unwrap();
-                self.b.position_at_end(f);
-                if let Some(o) = otherwise {
-                    self.stmts(o)?;
-                }
-                self.b.build_unconditional_branch(done).unwrap();
-                self.b.position_at_end(done);
-            }
-            StmtKind::Block(b) => self.stmts(b)?,
-            StmtKind::For { .. } | StmtKind::While { .. } | StmtKind::Break | StmtKind::Continue => {
-                self.loop_stmt(s)?
-            }
-            StmtKind::Return => self.ret_and_continue(),
-            StmtKind::Let { value, ty, .. } => {
-                let slot_name = self.ck.var_slots[&crate::sema::let_id(s)].clone();
-                let (slot, t) = self.var_slot(&slot_name);
-                let f = t.field().expect("variables hold storable values");
-                // A declaration (re)starts the variable at zero, as bpftrace does.
-                self.zero(slot, f.size());
-                if let Some(v) = value {
-                    let mut val = self.expr(v)?;
-                    if let (Some(name), Val::Int(i)) = (ty, &val) {
-                        val = Val::Int(self.cast(*i, &Type::from_name(name).expect("known type")));
-                    }
-                    self.store_field(slot, val, &f);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The frame slot of `$name`, with the type sema settled on.
-    pub fn var_slot(&mut self, name: &str) -> (PointerValue<'ctx>, Type) {
-        let (off, t) = self.frame_layout[name].clone();
-        (self.gep(self.frame, off as u64), t)
-    }
-
-    fn assign(&mut self, target: &Expr, op: Option<crate::parser::ast::BinOp>, value: &Expr) -> Result<()> {
-        if let Some(op) = op {
-            let cur = self.expr(target)?.int();
-            let rhs = self.expr(value)?.int();
-            let rhs = self.ptr_scale(rhs, &self.ck.ty(target.id).clone());
-            let signed = self.ck.ty(value.id).is_signed() || self.ck.ty(target.id).is_signed();
-            let v = self.arith(op, cur, rhs, signed);
-            return self.store_to(target, Val::Int(v));
-        }
-        match &target.kind {
-            ExprKind::Map { name, keys } => {
-                let (id, spec) = self.ck.map(name);
-                if let MapKind::Value(_) = spec.kind {
-                    let v = self.expr(value)?;
-                    self.store_map(id, keys, v)
-                } else {
-                    let ExprKind::Call { name: fname, args, .. } = &value.kind else {
-                        let ExprKind::Ident(fname) = &value.kind else {
-                            return Err(Diagnostic::error("internal error: aggregation without a call", value.span));
-                        };
-                        let f = crate::stdlib::function(fname).expect("sema checked the call");
-                        return f.update(self, id, keys, &[]);
-                    };
-                    let f = crate::stdlib::function(fname).expect("sema checked the call");
-                    f.update(self, id, keys, args)
-                }
-            }
-            _ => {
-                let v = self.expr(value)?;
-                self.store_to(target, v)
-            }
-        }
-    }
-
-    /// Writes a value to a variable or a plain map element.
-    pub fn store_to(&mut self, target: &Expr, v: Val<'ctx>) -> Result<()> {
-        match &target.kind {
-            ExprKind::Var(_) => {
-                let (slot, t) = self.var_slot(&self.ck.var_slots[&target.id].clone());
-                let f = t.field().expect("variables hold storable values");
-                if !matches!(f, FieldType::Int { .. } | FieldType::Bool) {
-                    self.zero(slot, f.size());
-                }
-                self.store_field(slot, v, &f);
-                Ok(())
-            }
-            ExprKind::Map { name, keys } => {
-                let (id, _) = self.ck.map(name);
-                self.store_map(id, keys, v)
-            }
-            _ => Err(Diagnostic::error("internal error: bad assignment target", target.span)),
-        }
-    }
-
-    fn store_map(&mut self, id: MapId, keys: &[Expr], v: Val<'ctx>) -> Result<()> {
-        let key = self.map_key(id, keys, None)?;
-        let MapKind::Value(f) = &self.ck.maps[id].kind else { unreachable!("plain map") };
-        let val = self.stack(f.size(), "val");
-        self.store_field(val, v, f);
-        self.update(id, key, val);
-        Ok(())
     }
 }
 

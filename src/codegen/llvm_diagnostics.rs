@@ -7,7 +7,10 @@ use std::ffi::{c_void, CStr};
 use std::rc::Rc;
 
 use inkwell::context::Context;
-use inkwell::llvm_sys::core::{LLVMContextSetDiagnosticHandler, LLVMDisposeMessage, LLVMGetDiagInfoDescription, LLVMGetDiagInfoSeverity};
+use inkwell::llvm_sys::core::{
+    LLVMContextSetDiagnosticHandler, LLVMDisposeMessage, LLVMGetDiagInfoDescription,
+    LLVMGetDiagInfoSeverity,
+};
 use inkwell::llvm_sys::prelude::LLVMDiagnosticInfoRef;
 use inkwell::llvm_sys::LLVMDiagnosticSeverity;
 
@@ -47,15 +50,26 @@ pub fn capture(ctx: &Context) -> Errors {
 }
 
 pub fn explain(msg: &str, ck: &Checked, probes: &[ProbeProgram]) -> Diagnostic {
-    let probe = probes.iter().find(|p| msg.contains(&format!("function {} ", p.prog_name)));
-    let span = probe.map(|p| p.span).or_else(|| ck.program.probes.first().map(|p| p.head_span()));
+    let probe = probes
+        .iter()
+        .find(|p| msg.contains(&format!("function {} ", p.prog_name)));
+    let span = probe
+        .map(|p| p.span)
+        .or_else(|| ck.program.probes.first().map(|p| p.head_span()));
     let d = if msg.contains("stack limit") {
         Diagnostic::error("this probe needs more than the 512 bytes of stack a BPF program may use", span.unwrap_or((0, 0)))
             .with_label("too much stack")
             .with_note("strings take 64 bytes each (str(), map keys, printf arguments); use fewer at once, or shorter ones with str(p, n)")
     } else {
-        Diagnostic::error("LLVM could not compile this probe to BPF", span.unwrap_or((0, 0)))
-            .with_note(format!("LLVM said: {msg}"))
+        Diagnostic::error(
+            "LLVM could not compile this probe to BPF",
+            span.unwrap_or((0, 0)),
+        )
+        .with_note(format!("LLVM said: {msg}"))
     };
-    if span.is_none() { Diagnostic { span: None, ..d } } else { d }
+    if span.is_none() {
+        Diagnostic { span: None, ..d }
+    } else {
+        d
+    }
 }

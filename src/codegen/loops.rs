@@ -15,7 +15,10 @@ const FOR_EACH_MAP_ELEM: u64 = 164;
 
 /// Where `break` and `continue` go.
 pub enum LoopExit<'ctx> {
-    Blocks { cont: BasicBlock<'ctx>, brk: BasicBlock<'ctx> },
+    Blocks {
+        cont: BasicBlock<'ctx>,
+        brk: BasicBlock<'ctx>,
+    },
     /// Inside a map-loop callback: returning 0 continues, 1 stops the iteration.
     Callback,
 }
@@ -24,7 +27,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     pub(super) fn loop_stmt(&mut self, s: &Stmt) -> Result<()> {
         match &s.kind {
             StmtKind::While { cond, body } => {
-                let (head, cont, brk) = (self.block("while_cond"), self.block("while_body"), self.block("while_end"));
+                let (head, cont, brk) = (
+                    self.block("while_cond"),
+                    self.block("while_body"),
+                    self.block("while_end"),
+                );
                 self.b.build_unconditional_branch(head).unwrap();
                 self.b.position_at_end(head);
                 let c = self.expr(cond)?.int();
@@ -35,17 +42,28 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.b.build_unconditional_branch(head).unwrap();
                 self.b.position_at_end(brk);
             }
-            StmtKind::For { iter: ForIter::Range(a, b), body, .. } => {
+            StmtKind::For {
+                iter: ForIter::Range(a, b),
+                body,
+                ..
+            } => {
                 let start = self.expr(a)?.int();
                 let end = self.expr(b)?.int();
                 let (slot, _) = self.var_slot(&self.ck.loop_slots[&s.span.0].clone());
                 self.store_i64(slot, start);
-                let (head, run, step, brk) =
-                    (self.block("for_cond"), self.block("for_body"), self.block("for_step"), self.block("for_end"));
+                let (head, run, step, brk) = (
+                    self.block("for_cond"),
+                    self.block("for_body"),
+                    self.block("for_step"),
+                    self.block("for_end"),
+                );
                 self.b.build_unconditional_branch(head).unwrap();
                 self.b.position_at_end(head);
                 let i = self.load_i64(slot);
-                let more = self.b.build_int_compare(IntPredicate::SLT, i, end, "more").unwrap();
+                let more = self
+                    .b
+                    .build_int_compare(IntPredicate::SLT, i, end, "more")
+                    .unwrap();
                 self.b.build_conditional_branch(more, run, brk).unwrap();
                 self.b.position_at_end(run);
                 // The body may change $i; the next value comes from the counter's own copy.
@@ -57,7 +75,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.b.build_unconditional_branch(head).unwrap();
                 self.b.position_at_end(brk);
             }
-            StmtKind::For { iter: ForIter::Map { name, span }, body, .. } => {
+            StmtKind::For {
+                iter: ForIter::Map { name, span },
+                body,
+                ..
+            } => {
                 let slot = self.ck.loop_slots[&s.span.0].clone();
                 self.map_loop(&slot, name, *span, body)?
             }
@@ -71,11 +93,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                         self.b.position_at_end(dead);
                     }
                     Some(LoopExit::Callback) => {
-                        self.b.build_return(Some(&self.i64(is_break as u64))).unwrap();
+                        self.b
+                            .build_return(Some(&self.i64(is_break as u64)))
+                            .unwrap();
                         let dead = self.block("after_jump");
                         self.b.position_at_end(dead);
                     }
-                    None => return Err(Diagnostic::error("`break`/`continue` outside a loop", s.span)),
+                    None => {
+                        return Err(Diagnostic::error(
+                            "`break`/`continue` outside a loop",
+                            s.span,
+                        ))
+                    }
                 }
             }
             _ => unreachable!("not a loop statement"),
@@ -91,22 +120,46 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     /// `for ($kv : @map)`: the body becomes `long cb(map, key, value, frame)`.
-    fn map_loop(&mut self, var: &str, name: &str, span: crate::diag::Span, body: &Block) -> Result<()> {
+    fn map_loop(
+        &mut self,
+        var: &str,
+        name: &str,
+        span: crate::diag::Span,
+        body: &Block,
+    ) -> Result<()> {
         let (id, spec) = self.ck.map(name);
         let MapKind::Value(value_field) = spec.kind.clone() else {
-            return Err(Diagnostic::error("internal error: iterating an aggregation map", span));
+            return Err(Diagnostic::error(
+                "internal error: iterating an aggregation map",
+                span,
+            ));
         };
         let key_fields = spec.key.clone();
         let n = self.callbacks.get();
         self.callbacks.set(n + 1);
         let cb_name = format!("{}_loop{n}", self.name);
         let ptr = self.ptr_type();
-        let fn_ty = self.ctx.i64_type().fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
-        let func = self.module.add_function(&cb_name, fn_ty, Some(Linkage::Internal));
+        let fn_ty = self
+            .ctx
+            .i64_type()
+            .fn_type(&[ptr.into(), ptr.into(), ptr.into(), ptr.into()], false);
+        let func = self
+            .module
+            .add_function(&cb_name, fn_ty, Some(Linkage::Internal));
         func.set_section(Some(".text"));
-        self.globals.describe_function(func, &cb_name, &["map", "key", "value", "frame"], true);
+        self.globals
+            .describe_function(func, &cb_name, &["map", "key", "value", "frame"], true);
 
-        let mut cb = FnGen::new(self.ctx, self.module, self.globals, self.ck, self.probe_index(), self.point, func, self.name.clone());
+        let mut cb = FnGen::new(
+            self.ctx,
+            self.module,
+            self.globals,
+            self.ck,
+            self.probe_index(),
+            self.point,
+            func,
+            self.name.clone(),
+        );
         cb.frame = func.get_nth_param(3).unwrap().into_pointer_value();
         cb.frame_layout = self.frame_layout.clone();
         cb.callbacks = self.callbacks.clone();
@@ -121,7 +174,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         };
         let value = cb.load_field(value_ptr, &value_field);
         let (slot, t) = cb.var_slot(var);
-        let Some(FieldType::Tuple(slots)) = t.field() else { unreachable!("sema: the loop variable is a pair") };
+        let Some(FieldType::Tuple(slots)) = t.field() else {
+            unreachable!("sema: the loop variable is a pair")
+        };
         let offs = FieldType::offsets(&slots);
         cb.zero(slot, FieldType::Tuple(slots.clone()).size());
         cb.store_field(cb.gep(slot, offs[0] as u64), key, &slots[0]);
@@ -134,7 +189,12 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let map_ptr = self.map_ptr(id);
         self.helper_int(
             FOR_EACH_MAP_ELEM,
-            &[map_ptr.into(), callee.into(), self.frame.into(), self.i64(0).into()],
+            &[
+                map_ptr.into(),
+                callee.into(),
+                self.frame.into(),
+                self.i64(0).into(),
+            ],
         );
         Ok(())
     }

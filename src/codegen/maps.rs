@@ -6,8 +6,8 @@
 
 use inkwell::context::Context;
 use inkwell::debug_info::{
-    AsDIScope, DICompileUnit, DIFile, DIFlags, DIFlagsConstants, DIType, DWARFEmissionKind, DWARFSourceLanguage,
-    DebugInfoBuilder,
+    AsDIScope, DICompileUnit, DIFile, DIFlags, DIFlagsConstants, DIType, DWARFEmissionKind,
+    DWARFSourceLanguage, DebugInfoBuilder,
 };
 use inkwell::module::{Linkage, Module};
 use inkwell::values::{FunctionValue, GlobalValue};
@@ -61,10 +61,21 @@ impl<'ctx> Globals<'ctx> {
             "",
             "",
         );
-        let debug = Debug { di, file: cu.get_file(), cu };
+        let debug = Debug {
+            di,
+            file: cu.get_file(),
+            cu,
+        };
         Globals {
             maps: ck.maps.iter().map(|m| debug.map(ctx, module, m)).collect(),
-            ringbuf: debug.map_def(ctx, module, super::RINGBUF, BPF_MAP_TYPE_RINGBUF, RINGBUF_BYTES, None),
+            ringbuf: debug.map_def(
+                ctx,
+                module,
+                super::RINGBUF,
+                BPF_MAP_TYPE_RINGBUF,
+                RINGBUF_BYTES,
+                None,
+            ),
             rodata: debug.rodata(ctx, module),
             debug,
         }
@@ -78,17 +89,53 @@ impl<'ctx> Globals<'ctx> {
     /// every function once a program has subprograms (loop callbacks). Every parameter must
     /// be named, or the kernel rejects the BTF.
     /// `local` functions (callbacks) must be static in BTF, or the verifier refuses them.
-    pub fn describe_function(&self, func: FunctionValue<'ctx>, name: &str, params: &[&str], local: bool) {
+    pub fn describe_function(
+        &self,
+        func: FunctionValue<'ctx>,
+        name: &str,
+        params: &[&str],
+        local: bool,
+    ) {
         let d = &self.debug;
-        let long = d.di.create_basic_type("long", 64, 0x05, DIFlags::ZERO).unwrap().as_type();
-        let byte = d.di.create_basic_type("char", 8, 0x06, DIFlags::ZERO).unwrap().as_type();
-        let ptr = d.di.create_pointer_type("", byte, 64, 64, AddressSpace::default()).as_type();
+        let long =
+            d.di.create_basic_type("long", 64, 0x05, DIFlags::ZERO)
+                .unwrap()
+                .as_type();
+        let byte =
+            d.di.create_basic_type("char", 8, 0x06, DIFlags::ZERO)
+                .unwrap()
+                .as_type();
+        let ptr =
+            d.di.create_pointer_type("", byte, 64, 64, AddressSpace::default())
+                .as_type();
         let param_types = vec![ptr; params.len()];
-        let sig = d.di.create_subroutine_type(d.file, Some(long), &param_types, DIFlags::ZERO);
+        let sig =
+            d.di.create_subroutine_type(d.file, Some(long), &param_types, DIFlags::ZERO);
         let scope = d.file.as_debug_info_scope();
-        let sp = d.di.create_function(scope, name, None, d.file, 1, sig, local, true, 1, DIFlags::PROTOTYPED, true);
+        let sp = d.di.create_function(
+            scope,
+            name,
+            None,
+            d.file,
+            1,
+            sig,
+            local,
+            true,
+            1,
+            DIFlags::PROTOTYPED,
+            true,
+        );
         for (i, p) in params.iter().enumerate() {
-            d.di.create_parameter_variable(sp.as_debug_info_scope(), p, i as u32 + 1, d.file, 1, ptr, true, DIFlags::ZERO);
+            d.di.create_parameter_variable(
+                sp.as_debug_info_scope(),
+                p,
+                i as u32 + 1,
+                d.file,
+                1,
+                ptr,
+                true,
+                DIFlags::ZERO,
+            );
         }
         func.set_subprogram(sp);
     }
@@ -162,15 +209,22 @@ impl<'ctx> Debug<'ctx> {
         g.set_section(Some(".rodata"));
         g.set_linkage(Linkage::External);
         g.set_alignment(8);
-        let u64t = self.di.create_basic_type("unsigned long long", 64, 0x07, DIFlags::ZERO).unwrap();
-        let arr = self.di.create_array_type(u64t.as_type(), 64 * n as u64, 64, &[0..n as i64]);
+        let u64t = self
+            .di
+            .create_basic_type("unsigned long long", 64, 0x07, DIFlags::ZERO)
+            .unwrap();
+        let arr = self
+            .di
+            .create_array_type(u64t.as_type(), 64 * n as u64, 64, &[0..n as i64]);
         self.attach_debug(ctx, g, rodata::SYMBOL, arr.as_type());
         g
     }
 
     fn attach_debug(&self, ctx: &'ctx Context, g: GlobalValue<'ctx>, name: &str, ty: DIType<'ctx>) {
         let scope = self.cu.as_debug_info_scope();
-        let expr = self.di.create_global_variable_expression(scope, name, name, self.file, 0, ty, false, None, None, 64);
+        let expr = self.di.create_global_variable_expression(
+            scope, name, name, self.file, 0, ty, false, None, None, 64,
+        );
         g.set_metadata(expr.as_metadata_value(ctx), ctx.get_kind_id("dbg"));
     }
 
@@ -183,15 +237,29 @@ impl<'ctx> Debug<'ctx> {
 
     /// `int (*)[n]`: how `__uint(name, n)` is spelled in BTF.
     fn int_array_ptr(&self, n: u64) -> DIType<'ctx> {
-        let int = self.di.create_basic_type("int", 32, 0x05, DIFlags::ZERO).unwrap();
-        let arr = self.di.create_array_type(int.as_type(), 32 * n, 32, &[0..n as i64]);
-        self.di.create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default()).as_type()
+        let int = self
+            .di
+            .create_basic_type("int", 32, 0x05, DIFlags::ZERO)
+            .unwrap();
+        let arr = self
+            .di
+            .create_array_type(int.as_type(), 32 * n, 32, &[0..n as i64]);
+        self.di
+            .create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default())
+            .as_type()
     }
 
     /// Pointer to an opaque `unsigned char[n]` key or value.
     fn bytes_ptr(&self, n: u64) -> DIType<'ctx> {
-        let byte = self.di.create_basic_type("unsigned char", 8, 0x08, DIFlags::ZERO).unwrap();
-        let arr = self.di.create_array_type(byte.as_type(), 8 * n, 8, &[0..n as i64]);
-        self.di.create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default()).as_type()
+        let byte = self
+            .di
+            .create_basic_type("unsigned char", 8, 0x08, DIFlags::ZERO)
+            .unwrap();
+        let arr = self
+            .di
+            .create_array_type(byte.as_type(), 8 * n, 8, &[0..n as i64]);
+        self.di
+            .create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default())
+            .as_type()
     }
 }

@@ -4,16 +4,20 @@
 //! program per attach-point group (see `sema::ProbeInfo::programs`).
 
 mod expr;
+pub mod func;
 mod llvm_diagnostics;
 mod loops;
-pub mod func;
 mod maps;
+mod percpu;
 mod pointers;
+mod stmt;
 
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::targets::{
+    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
+};
 use inkwell::OptimizationLevel;
 
 use crate::diag::{Diagnostic, Result};
@@ -53,17 +57,23 @@ pub fn compile(ck: &Checked) -> Result<Output> {
     }
     license(&ctx, &module);
     globals.finish();
-    module.verify().map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;
+    module
+        .verify()
+        .map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;
     let ir_original = module.print_to_string().to_string();
 
     let tm = target_machine()?;
     module
         .run_passes("default<O2>", &tm, PassBuilderOptions::create())
-        .map_err(|e| Diagnostic::global(format!("internal error: LLVM optimisation failed: {e}")))?;
+        .map_err(|e| {
+            Diagnostic::global(format!("internal error: LLVM optimisation failed: {e}"))
+        })?;
     let ir_optimized = module.print_to_string().to_string();
     let elf = tm
         .write_to_memory_buffer(&module, FileType::Object)
-        .map_err(|e| Diagnostic::global(format!("internal error: BPF code generation failed: {e}")))?
+        .map_err(|e| {
+            Diagnostic::global(format!("internal error: BPF code generation failed: {e}"))
+        })?
         .as_slice()
         .to_vec();
     if let Some(msg) = llvm_errors.take() {
@@ -90,7 +100,14 @@ fn target_machine() -> Result<TargetMachine> {
     let target = Target::from_triple(&triple)
         .map_err(|e| Diagnostic::global(format!("LLVM has no BPF target: {e}")))?;
     target
-        .create_target_machine(&triple, "v3", "", OptimizationLevel::Default, RelocMode::PIC, CodeModel::Default)
+        .create_target_machine(
+            &triple,
+            "v3",
+            "",
+            OptimizationLevel::Default,
+            RelocMode::PIC,
+            CodeModel::Default,
+        )
         .ok_or_else(|| Diagnostic::global("LLVM could not create a BPF target machine"))
 }
 

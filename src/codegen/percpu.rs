@@ -6,7 +6,7 @@
 //! reads it from the frozen map) and by a compile-time cap, so the verifier always sees a
 //! finite loop.
 
-use inkwell::values::IntValue;
+use inkwell::values::{BasicValue, IntValue};
 use inkwell::IntPredicate;
 
 use super::func::{FnGen, Val};
@@ -17,8 +17,9 @@ use crate::program::{rodata, MapId, MapKind};
 const MAP_LOOKUP_PERCPU_ELEM: u64 = 195;
 
 /// Upper bound on the CPUs merged, whatever `ncpus` says: keeps the loop finite for the
-/// verifier even if it could not read the constant.
-const MAX_CPUS: u64 = 1024;
+/// verifier even if it could not read the constant. The largest CONFIG_NR_CPUS Linux allows,
+/// so no real machine is undercounted; the verifier walks only `ncpus` iterations anyway.
+const MAX_CPUS: u64 = 8192;
 
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// `@m[keys]` of a count/sum/avg/min/max map as one integer (0 when the key is absent).
@@ -30,7 +31,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             MapKind::Avg { signed } => Merge::Avg { signed },
             MapKind::Min { signed } => Merge::Best { max: false, signed },
             MapKind::Max { signed } => Merge::Best { max: true, signed },
-            _ => return Err(Diagnostic::global("internal error: reading a histogram or stats map as a value")),
+            _ => {
+                return Err(Diagnostic::global(
+                    "internal error: reading a histogram or stats map as a value",
+                ))
+            }
         };
         let key = self.map_key(id, keys, None)?;
         // (first word, second word): sum | (count, total) | (best, any CPU set).
@@ -40,14 +45,24 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.store_i64(cpu, self.i64(0));
         let ncpus = self.ncpus();
 
-        let (head, body, found, done) =
-            (self.block("agg_cpu_cond"), self.block("agg_cpu_body"), self.block("agg_cpu_found"), self.block("agg_done"));
+        let (head, body, found, done) = (
+            self.block("agg_cpu_cond"),
+            self.block("agg_cpu_body"),
+            self.block("agg_cpu_found"),
+            self.block("agg_done"),
+        );
         self.b.build_unconditional_branch(head).unwrap();
 
         self.b.position_at_end(head);
         let i = self.load_i64(cpu);
-        let below_n = self.b.build_int_compare(IntPredicate::ULT, i, ncpus, "below_n").unwrap();
-        let below_cap = self.b.build_int_compare(IntPredicate::ULT, i, self.i64(MAX_CPUS), "below_cap").unwrap();
+        let below_n = self
+            .b
+            .build_int_compare(IntPredicate::ULT, i, ncpus, "below_n")
+            .unwrap();
+        let below_cap = self
+            .b
+            .build_int_compare(IntPredicate::ULT, i, self.i64(MAX_CPUS), "below_cap")
+            .unwrap();
         let more = self.b.build_and(below_n, below_cap, "more").unwrap();
         self.b.build_conditional_branch(more, body, done).unwrap();
 
@@ -62,7 +77,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         };
         // A missing key is missing on every CPU: the value reads as 0.
         let is_null = self.b.build_is_null(p, "agg_missing").unwrap();
-        self.b.build_conditional_branch(is_null, done, found).unwrap();
+        self.b
+            .build_conditional_branch(is_null, done, found)
+            .unwrap();
 
         self.b.position_at_end(found);
         let (a, b) = (self.load_i64(acc), self.load_i64(self.gep(acc, 8)));
@@ -72,7 +89,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             Merge::Avg { .. } => {
                 let v1 = self.load_i64(self.gep(p, 8));
                 self.store_i64(acc, self.b.build_int_add(a, v0, "agg_count").unwrap());
-                self.store_i64(self.gep(acc, 8), self.b.build_int_add(b, v1, "agg_total").unwrap());
+                self.store_i64(
+                    self.gep(acc, 8),
+                    self.b.build_int_add(b, v1, "agg_total").unwrap(),
+                );
             }
             Merge::Best { max, signed } => {
                 // A CPU that never saw a value has is-set 0 and a meaningless slot.
@@ -85,10 +105,17 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     (false, false) => IntPredicate::ULT,
                 };
                 let better = self.b.build_int_compare(pred, v0, a, "agg_better").unwrap();
-                let first = self.b.build_int_compare(IntPredicate::EQ, b, self.i64(0), "agg_first").unwrap();
+                let first = self
+                    .b
+                    .build_int_compare(IntPredicate::EQ, b, self.i64(0), "agg_first")
+                    .unwrap();
                 let wanted = self.b.build_or(better, first, "agg_wanted").unwrap();
                 let take = self.b.build_and(cpu_set, wanted, "agg_take").unwrap();
-                let best = self.b.build_select(take, v0, a, "agg_best").unwrap().into_int_value();
+                let best = self
+                    .b
+                    .build_select(take, v0, a, "agg_best")
+                    .unwrap()
+                    .into_int_value();
                 self.store_i64(acc, best);
                 let any = self.b.build_or(b, self.widen(cpu_set), "agg_any").unwrap();
                 self.store_i64(self.gep(acc, 8), any);
@@ -111,19 +138,37 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// total / count, truncating toward zero like bpftrace; 0 when nothing was recorded
     /// (the count is never 0 otherwise, so dividing by 1 then is harmless).
-    fn average(&self, total: IntValue<'ctx>, count: IntValue<'ctx>, signed: bool) -> IntValue<'ctx> {
-        let none = self.b.build_int_compare(IntPredicate::EQ, count, self.i64(0), "agg_none").unwrap();
-        let divisor = self.b.build_select(none, self.i64(1), count, "agg_div").unwrap().into_int_value();
+    fn average(
+        &self,
+        total: IntValue<'ctx>,
+        count: IntValue<'ctx>,
+        signed: bool,
+    ) -> IntValue<'ctx> {
+        let none = self
+            .b
+            .build_int_compare(IntPredicate::EQ, count, self.i64(0), "agg_none")
+            .unwrap();
+        let divisor = self
+            .b
+            .build_select(none, self.i64(1), count, "agg_div")
+            .unwrap()
+            .into_int_value();
         // The count is positive, so a signed division only looks at the total's sign.
         self.arith(BinOp::Div, total, divisor, signed)
     }
 
     /// The number of possible CPUs from the `.rodata` constants.
     fn ncpus(&self) -> IntValue<'ctx> {
-        let p = self.gep(self.globals.rodata.as_pointer_value(), 8 * rodata::NCPUS as u64);
+        let p = self.gep(
+            self.globals.rodata.as_pointer_value(),
+            8 * rodata::NCPUS as u64,
+        );
         let l = self.b.build_load(self.ctx.i64_type(), p, "ncpus").unwrap();
         // Volatile: filled in by the runtime, never known at compile time.
-        l.as_instruction_value().unwrap().set_volatile(true).unwrap();
+        l.as_instruction_value()
+            .unwrap()
+            .set_volatile(true)
+            .unwrap();
         l.into_int_value()
     }
 }

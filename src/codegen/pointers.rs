@@ -21,7 +21,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// Reads a `t` at address `p`. A failed read leaves zeroes (the helpers clear the
     /// destination on error), as bpftrace's reads do.
     pub fn read_pointee(&self, p: IntValue<'ctx>, t: &Type, user: bool) -> Val<'ctx> {
-        let field = t.field().expect("sema: a dereference yields a storable value");
+        let field = t
+            .field()
+            .expect("sema: a dereference yields a storable value");
         let bytes = match t {
             Type::Int { bits, .. } => (*bits as usize) / 8,
             Type::Bool => 1,
@@ -30,12 +32,26 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         };
         let buf = self.stack(field.size(), "deref");
         let src = self.b.build_int_to_ptr(p, self.ptr_type(), "src").unwrap();
-        let read = if user { helper::PROBE_READ_USER } else { helper::PROBE_READ_KERNEL };
-        self.helper_int(read, &[buf.into(), self.i64(bytes as u64).into(), src.into()]);
+        let read = if user {
+            helper::PROBE_READ_USER
+        } else {
+            helper::PROBE_READ_KERNEL
+        };
+        self.helper_int(
+            read,
+            &[buf.into(), self.i64(bytes as u64).into(), src.into()],
+        );
         match t {
             Type::Int { signed, bits } if *bits < 64 => {
-                let narrow = self.ctx.custom_width_int_type(std::num::NonZeroU32::new(*bits as u32).unwrap()).unwrap();
-                let v = self.b.build_load(narrow, buf, "pointee").unwrap().into_int_value();
+                let narrow = self
+                    .ctx
+                    .custom_width_int_type(std::num::NonZeroU32::new(*bits as u32).unwrap())
+                    .unwrap();
+                let v = self
+                    .b
+                    .build_load(narrow, buf, "pointee")
+                    .unwrap()
+                    .into_int_value();
                 let i64t = self.ctx.i64_type();
                 Val::Int(if *signed {
                     self.b.build_int_s_extend(v, i64t, "sx").unwrap()
@@ -44,8 +60,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 })
             }
             Type::Bool => {
-                let v = self.b.build_load(self.ctx.i8_type(), buf, "pointee").unwrap().into_int_value();
-                let set = self.b.build_int_compare(inkwell::IntPredicate::NE, v, self.ctx.i8_type().const_zero(), "b").unwrap();
+                let v = self
+                    .b
+                    .build_load(self.ctx.i8_type(), buf, "pointee")
+                    .unwrap()
+                    .into_int_value();
+                let set = self
+                    .b
+                    .build_int_compare(
+                        inkwell::IntPredicate::NE,
+                        v,
+                        self.ctx.i8_type().const_zero(),
+                        "b",
+                    )
+                    .unwrap();
                 Val::Int(self.widen(set))
             }
             _ => self.load_field(buf, &field),
@@ -55,7 +83,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// `&$x`: the address of the variable's slot in the frame.
     pub(super) fn addr_of(&mut self, operand: &Expr) -> Val<'ctx> {
         let (slot, _) = self.var_slot(&self.ck.var_slots[&operand.id].clone());
-        Val::Int(self.b.build_ptr_to_int(slot, self.ctx.i64_type(), "addr").unwrap())
+        Val::Int(
+            self.b
+                .build_ptr_to_int(slot, self.ctx.i64_type(), "addr")
+                .unwrap(),
+        )
     }
 
     /// `a op b` with a pointer on either side: `p ± n` moves by `n` pointees; comparisons
@@ -66,7 +98,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let b = self.expr(rhs)?.int();
         Ok(Val::Int(match op {
             BinOp::Add | BinOp::Sub => {
-                let (p, n, pt) = if ta.is_ptr() { (a, b, &ta) } else { (b, a, &tb) };
+                let (p, n, pt) = if ta.is_ptr() {
+                    (a, b, &ta)
+                } else {
+                    (b, a, &tb)
+                };
                 let n = self.ptr_scale(n, pt);
                 if op == BinOp::Add {
                     self.b.build_int_add(p, n, "padd").unwrap()

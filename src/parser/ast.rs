@@ -43,7 +43,13 @@ pub enum Item {
 
 impl Program {
     pub fn from_items(items: Vec<Item>, expr_count: u32) -> Program {
-        let mut p = Program { probes: vec![], expr_count, config: vec![], map_decls: vec![], macros: vec![] };
+        let mut p = Program {
+            probes: vec![],
+            expr_count,
+            config: vec![],
+            map_decls: vec![],
+            macros: vec![],
+        };
         for item in items {
             match item {
                 Item::Probe(x) => p.probes.push(x),
@@ -91,8 +97,16 @@ pub struct Probe {
 impl Probe {
     /// Span covering the attach-point list, where probe-level diagnostics point.
     pub fn head_span(&self) -> Span {
-        let first = self.attach_points.first().map(|a| a.span).unwrap_or(self.span);
-        let last = self.attach_points.last().map(|a| a.span).unwrap_or(self.span);
+        let first = self
+            .attach_points
+            .first()
+            .map(|a| a.span)
+            .unwrap_or(self.span);
+        let last = self
+            .attach_points
+            .last()
+            .map(|a| a.span)
+            .unwrap_or(self.span);
         (first.0, last.1)
     }
 }
@@ -120,18 +134,37 @@ pub struct Stmt {
 pub enum StmtKind {
     Expr(Expr),
     /// `target = value`, or `target op= value` when `op` is set.
-    Assign { target: Expr, op: Option<BinOp>, value: Expr },
-    If { cond: Expr, then: Block, otherwise: Option<Block> },
+    Assign {
+        target: Expr,
+        op: Option<BinOp>,
+        value: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Block,
+        otherwise: Option<Block>,
+    },
     Block(Block),
     /// `for ($var : a..b)` or `for ($var : @map)`.
-    For { var: String, iter: ForIter, body: Block },
-    While { cond: Expr, body: Block },
+    For {
+        var: String,
+        iter: ForIter,
+        body: Block,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     Break,
     Continue,
     /// Ends the probe.
     Return,
     /// `let $x;`, `let $x: uint16;`, `let $x = e;`, `let $x: T = e;`
-    Let { var: String, ty: Option<String>, value: Option<Expr> },
+    Let {
+        var: String,
+        ty: Option<String>,
+        value: Option<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -158,13 +191,22 @@ pub enum ExprKind {
     /// `(a, b, …)`
     Tuple(Vec<Expr>),
     /// `t.0`
-    TupleIndex { base: Box<Expr>, index: u32 },
+    TupleIndex {
+        base: Box<Expr>,
+        index: u32,
+    },
     /// `(int8)x`
-    Cast { ty: String, operand: Box<Expr> },
+    Cast {
+        ty: String,
+        operand: Box<Expr>,
+    },
     /// A type used as a value, only valid as `sizeof(T)`'s argument.
     TypeName(String),
     /// Statements, then the value of the last expression (an expanded macro call).
-    Block { stmts: Vec<Stmt>, value: Option<Box<Expr>> },
+    Block {
+        stmts: Vec<Stmt>,
+        value: Option<Box<Expr>>,
+    },
     Str(String),
     /// A bare identifier: builtin (`pid`, `comm`, `args`) or zero-argument call.
     Ident(String),
@@ -175,15 +217,40 @@ pub enum ExprKind {
     /// `$#`
     PositionalCount,
     /// `@name[keys]`; `name` includes the `@`; no keys for a scalar map.
-    Map { name: String, keys: Vec<Expr> },
-    Call { name: String, name_span: Span, args: Vec<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    Unary { op: UnOp, operand: Box<Expr> },
-    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    Map {
+        name: String,
+        keys: Vec<Expr>,
+    },
+    Call {
+        name: String,
+        name_span: Span,
+        args: Vec<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Unary {
+        op: UnOp,
+        operand: Box<Expr>,
+    },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
     /// `e.field` or `e->field`
-    Field { base: Box<Expr>, field: String },
+    Field {
+        base: Box<Expr>,
+        field: String,
+    },
     /// `++x`, `x--`, …
-    IncDec { target: Box<Expr>, increment: bool, prefix: bool },
+    IncDec {
+        target: Box<Expr>,
+        increment: bool,
+        prefix: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +277,10 @@ pub enum BinOp {
 
 impl BinOp {
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+        matches!(
+            self,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+        )
     }
     pub fn symbol(self) -> &'static str {
         use BinOp::*;

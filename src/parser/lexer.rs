@@ -160,7 +160,10 @@ pub enum Tok {
 }
 
 fn parse_decimal(s: &str) -> Option<u64> {
-    let s: String = s.chars().filter(|c| *c != '_' && !"uUlL".contains(*c)).collect();
+    let s: String = s
+        .chars()
+        .filter(|c| *c != '_' && !"uUlL".contains(*c))
+        .collect();
     if let Some((m, e)) = s.split_once(['e', 'E']) {
         let m: u64 = m.parse().ok()?;
         let e: u32 = e.parse().ok()?;
@@ -173,7 +176,10 @@ fn parse_decimal(s: &str) -> Option<u64> {
 }
 
 fn parse_radix(s: &str, radix: u32) -> Option<u64> {
-    let s: String = s.chars().filter(|c| *c != '_' && !"uUlL".contains(*c)).collect();
+    let s: String = s
+        .chars()
+        .filter(|c| *c != '_' && !"uUlL".contains(*c))
+        .collect();
     u64::from_str_radix(&s, radix).ok()
 }
 
@@ -225,7 +231,9 @@ enum Mode {
     TopLevel,
     Predicate,
     /// Inside a probe body, `depth` braces deep.
-    Body { depth: u32 },
+    Body {
+        depth: u32,
+    },
     /// After `config`, `let` or `macro` at top level: ordinary tokens until the item's `{`
     /// (whose body is then lexed like a probe's) or its closing `;`.
     Header,
@@ -244,8 +252,17 @@ pub struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Self {
         // A shebang line is a comment to us.
-        let pos = if src.starts_with("#!") { src.find('\n').unwrap_or(src.len()) } else { 0 };
-        Lexer { src, pos, mode: Mode::TopLevel, paren_depth: 0 }
+        let pos = if src.starts_with("#!") {
+            src.find('\n').unwrap_or(src.len())
+        } else {
+            0
+        };
+        Lexer {
+            src,
+            pos,
+            mode: Mode::TopLevel,
+            paren_depth: 0,
+        }
     }
 
     fn skip_trivia(&mut self) {
@@ -256,7 +273,10 @@ impl<'a> Lexer<'a> {
             if trimmed.starts_with("//") {
                 self.pos += trimmed.find('\n').unwrap_or(trimmed.len());
             } else if trimmed.starts_with("/*") {
-                self.pos += trimmed[2..].find("*/").map(|i| i + 4).unwrap_or(trimmed.len());
+                self.pos += trimmed[2..]
+                    .find("*/")
+                    .map(|i| i + 4)
+                    .unwrap_or(trimmed.len());
             } else {
                 return;
             }
@@ -266,7 +286,9 @@ impl<'a> Lexer<'a> {
     /// `config = {…}`, `let @m = hash(N);` and `macro name(…) {…}` are not probes.
     fn top_level_keyword(&mut self) -> Option<Spanned> {
         let rest = &self.src[self.pos..];
-        let word_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let word_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         let tok = match &rest[..word_len] {
             "config" => Tok::Config,
             "let" => Tok::Let,
@@ -296,7 +318,10 @@ impl<'a> Lexer<'a> {
                         i += if bytes[i] == b'\\' { 2 } else { 1 };
                     }
                     if i >= bytes.len() {
-                        return Err(Diagnostic::error("unterminated string in attach point", (start, i)));
+                        return Err(Diagnostic::error(
+                            "unterminated string in attach point",
+                            (start, i),
+                        ));
                     }
                     i += 1;
                 }
@@ -351,7 +376,10 @@ impl<'a> Lexer<'a> {
                     _ => {
                         let len = self.src[start..].chars().next().map_or(1, char::len_utf8);
                         self.pos += len;
-                        return Some(Err(bad_token(&self.src[start..start + len], (start, start + len))));
+                        return Some(Err(bad_token(
+                            &self.src[start..start + len],
+                            (start, start + len),
+                        )));
                     }
                 };
                 self.pos += 1;
@@ -375,7 +403,10 @@ impl<'a> Lexer<'a> {
                         Tok::LParen => self.paren_depth += 1,
                         Tok::RParen => self.paren_depth = self.paren_depth.saturating_sub(1),
                         // The closing slash is the one followed by the body.
-                        Tok::Slash if self.paren_depth == 0 && self.src[e..].trim_start().starts_with('{') => {
+                        Tok::Slash
+                            if self.paren_depth == 0
+                                && self.src[e..].trim_start().starts_with('{') =>
+                        {
                             self.mode = Mode::TopLevel;
                             return (s, Tok::PredEnd, e);
                         }

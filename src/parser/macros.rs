@@ -24,7 +24,11 @@ pub fn expand(mut program: Program) -> Result<Program> {
     }
     let macros = std::mem::take(&mut program.macros);
     check_definitions(&macros)?;
-    let mut ex = Expander { macros: &macros, next_id: program.expr_count, expansions: 0 };
+    let mut ex = Expander {
+        macros: &macros,
+        next_id: program.expr_count,
+        expansions: 0,
+    };
     for probe in &mut program.probes {
         if let Some(p) = &mut probe.predicate {
             ex.expr(p, 0)?;
@@ -38,9 +42,14 @@ pub fn expand(mut program: Program) -> Result<Program> {
 
 fn check_definitions(macros: &[MacroDef]) -> Result<()> {
     for (i, m) in macros.iter().enumerate() {
-        if let Some(prev) = macros[..i].iter().find(|p| p.name == m.name && p.params.len() == m.params.len()) {
-            return Err(Diagnostic::error(format!("macro `{}` is defined twice", m.name), m.span)
-                .with_secondary(prev.span, "first defined here"));
+        if let Some(prev) = macros[..i]
+            .iter()
+            .find(|p| p.name == m.name && p.params.len() == m.params.len())
+        {
+            return Err(
+                Diagnostic::error(format!("macro `{}` is defined twice", m.name), m.span)
+                    .with_secondary(prev.span, "first defined here"),
+            );
         }
     }
     Ok(())
@@ -61,7 +70,11 @@ impl<'a> Expander<'a> {
                 self.expr(target, depth)?;
                 self.expr(value, depth)
             }
-            StmtKind::If { cond, then, otherwise } => {
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 self.expr(cond, depth)?;
                 self.block(then, depth)?;
                 match otherwise {
@@ -82,19 +95,27 @@ impl<'a> Expander<'a> {
                 self.block(body, depth)
             }
             StmtKind::Let { value: Some(v), .. } => self.expr(v, depth),
-            StmtKind::Let { value: None, .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return => Ok(()),
+            StmtKind::Let { value: None, .. }
+            | StmtKind::Break
+            | StmtKind::Continue
+            | StmtKind::Return => Ok(()),
         }
     }
 
     fn expr(&mut self, e: &mut Expr, depth: u32) -> Result<()> {
         let call = match &e.kind {
-            ExprKind::Call { name, args, .. } => self.find(name, args.len()).map(|m| (m, args.clone())),
+            ExprKind::Call { name, args, .. } => {
+                self.find(name, args.len()).map(|m| (m, args.clone()))
+            }
             ExprKind::Ident(name) => self.find(name, 0).map(|m| (m, vec![])),
             _ => None,
         };
         if let Some((m, mut args)) = call {
             if depth >= MAX_DEPTH {
-                return Err(Diagnostic::error(format!("macro `{}` expands too deeply (recursive?)", m.name), e.span));
+                return Err(Diagnostic::error(
+                    format!("macro `{}` expands too deeply (recursive?)", m.name),
+                    e.span,
+                ));
             }
             for a in &mut args {
                 self.expr(a, depth)?;
@@ -113,11 +134,18 @@ impl<'a> Expander<'a> {
     }
 
     fn find(&self, name: &str, arity: usize) -> Option<&'a MacroDef> {
-        self.macros.iter().find(|m| m.name == name && m.params.len() == arity)
+        self.macros
+            .iter()
+            .find(|m| m.name == name && m.params.len() == arity)
     }
 
     /// The macro body with parameters bound, locals renamed and fresh expression ids.
-    fn instantiate(&mut self, m: &MacroDef, args: Vec<Expr>, call_span: crate::diag::Span) -> Result<Expr> {
+    fn instantiate(
+        &mut self,
+        m: &MacroDef,
+        args: Vec<Expr>,
+        call_span: crate::diag::Span,
+    ) -> Result<Expr> {
         self.expansions += 1;
         let tag = self.expansions;
         let mut exprs = HashMap::new();
@@ -135,25 +163,47 @@ impl<'a> Expander<'a> {
                     maps.insert(n.clone(), name.clone());
                 }
                 (MacroParam::Var(n), _) => {
-                    return Err(Diagnostic::error(format!("macro `{}` needs a variable for `${n}`", m.name), a.span)
-                        .with_secondary(m.span, "defined here"))
+                    return Err(Diagnostic::error(
+                        format!("macro `{}` needs a variable for `${n}`", m.name),
+                        a.span,
+                    )
+                    .with_secondary(m.span, "defined here"))
                 }
                 (MacroParam::Map(n), _) => {
-                    return Err(Diagnostic::error(format!("macro `{}` needs a map for `{n}`", m.name), a.span)
-                        .with_secondary(m.span, "defined here"))
+                    return Err(Diagnostic::error(
+                        format!("macro `{}` needs a map for `{n}`", m.name),
+                        a.span,
+                    )
+                    .with_secondary(m.span, "defined here"))
                 }
             }
         }
         let mut body = m.body.clone();
         let value = match body.stmts.last() {
-            Some(Stmt { kind: StmtKind::Expr(_), .. }) => match body.stmts.pop().map(|s| s.kind) {
+            Some(Stmt {
+                kind: StmtKind::Expr(_),
+                ..
+            }) => match body.stmts.pop().map(|s| s.kind) {
                 Some(StmtKind::Expr(v)) => Some(Box::new(v)),
                 _ => unreachable!(),
             },
             _ => None,
         };
-        let mut out = Expr { id: 0, kind: ExprKind::Block { stmts: body.stmts, value }, span: call_span };
-        let mut bind = Binder { exprs: &exprs, vars: &vars, maps: &maps, tag, next_id: &mut self.next_id };
+        let mut out = Expr {
+            id: 0,
+            kind: ExprKind::Block {
+                stmts: body.stmts,
+                value,
+            },
+            span: call_span,
+        };
+        let mut bind = Binder {
+            exprs: &exprs,
+            vars: &vars,
+            maps: &maps,
+            tag,
+            next_id: &mut self.next_id,
+        };
         bind.expr(&mut out);
         Ok(out)
     }
@@ -176,7 +226,10 @@ impl Binder<'_> {
     }
 
     fn var(&self, name: &str) -> String {
-        self.vars.get(name).cloned().unwrap_or_else(|| format!("__macro{}_{name}", self.tag))
+        self.vars
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| format!("__macro{}_{name}", self.tag))
     }
 
     fn expr(&mut self, e: &mut Expr) {
@@ -213,13 +266,22 @@ impl Binder<'_> {
             _ => {}
         }
         each_stmt_expr(s, &mut |e| self.expr(e));
-        if let StmtKind::For { body, .. } | StmtKind::While { body, .. } | StmtKind::Block(body) = &mut s.kind {
+        if let StmtKind::For { body, .. } | StmtKind::While { body, .. } | StmtKind::Block(body) =
+            &mut s.kind
+        {
             for st in &mut body.stmts {
                 self.stmt(st);
             }
         }
-        if let StmtKind::If { then, otherwise, .. } = &mut s.kind {
-            for st in then.stmts.iter_mut().chain(otherwise.iter_mut().flat_map(|b| b.stmts.iter_mut())) {
+        if let StmtKind::If {
+            then, otherwise, ..
+        } = &mut s.kind
+        {
+            for st in then
+                .stmts
+                .iter_mut()
+                .chain(otherwise.iter_mut().flat_map(|b| b.stmts.iter_mut()))
+            {
                 self.stmt(st);
             }
         }
@@ -245,7 +307,10 @@ fn each_stmt_expr(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
             f(value);
         }
         StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => f(cond),
-        StmtKind::For { iter: ForIter::Range(a, b), .. } => {
+        StmtKind::For {
+            iter: ForIter::Range(a, b),
+            ..
+        } => {
             f(a);
             f(b);
         }
@@ -269,7 +334,11 @@ fn each_child(e: &mut Expr, f: &mut dyn FnMut(&mut Expr) -> Result<()>) -> Resul
             f(lhs)?;
             f(rhs)?;
         }
-        ExprKind::Ternary { cond, then, otherwise } => {
+        ExprKind::Ternary {
+            cond,
+            then,
+            otherwise,
+        } => {
             f(cond)?;
             f(then)?;
             f(otherwise)?;

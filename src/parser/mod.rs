@@ -27,8 +27,11 @@ pub fn parse(source: &str) -> Result<Program, Diagnostic> {
         .map_err(|e| to_diagnostic(e, source))?;
     let program = macros::expand(program)?;
     if program.probes.is_empty() {
-        return Err(Diagnostic::error("the script has no probes", (0, source.len()))
-            .with_note("a probe looks like: tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }"));
+        return Err(
+            Diagnostic::error("the script has no probes", (0, source.len())).with_note(
+                "a probe looks like: tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }",
+            ),
+        );
     }
     Ok(program)
 }
@@ -122,11 +125,17 @@ fn to_diagnostic(e: ParseError<usize, Tok, Diagnostic>, source: &str) -> Diagnos
             let unclosed = source.matches('{').count() > source.matches('}').count();
             let d = Diagnostic::error("unexpected end of input", (location.min(end), end))
                 .with_label("the script ends here");
-            let d = if unclosed { d.with_note("a `}` is missing") } else { d };
-            d
-                .with_note(expected_note(&expected))
+            let d = if unclosed {
+                d.with_note("a `}` is missing")
+            } else {
+                d
+            };
+            d.with_note(expected_note(&expected))
         }
-        ParseError::UnrecognizedToken { token: (l, t, r), expected } => {
+        ParseError::UnrecognizedToken {
+            token: (l, t, r),
+            expected,
+        } => {
             let mut d = Diagnostic::error(format!("unexpected {}", describe(&t)), (l, r))
                 .with_note(expected_note(&expected));
             if matches!(t, Tok::AttachPoint(_)) {

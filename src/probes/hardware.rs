@@ -6,21 +6,76 @@ use super::software::{self, EventDef};
 use super::{AttachPoint, Attachment, PerfError, PerfEvent, ProbeType, Sample};
 use libbpf_sys as sys;
 
-const fn ev(name: &'static str, alias: Option<&'static str>, config: u32, default_count: u64) -> EventDef {
-    EventDef { name, alias, config: config as u64, default_count }
+const fn ev(
+    name: &'static str,
+    alias: Option<&'static str>,
+    config: u32,
+    default_count: u64,
+) -> EventDef {
+    EventDef {
+        name,
+        alias,
+        config: config as u64,
+        default_count,
+    }
 }
 
 pub(crate) const EVENTS: &[EventDef] = &[
-    ev("backend-stalls", None, sys::PERF_COUNT_HW_STALLED_CYCLES_BACKEND, 1_000_000),
-    ev("branch-instructions", Some("branches"), sys::PERF_COUNT_HW_BRANCH_INSTRUCTIONS, 100_000),
-    ev("branch-misses", None, sys::PERF_COUNT_HW_BRANCH_MISSES, 100_000),
+    ev(
+        "backend-stalls",
+        None,
+        sys::PERF_COUNT_HW_STALLED_CYCLES_BACKEND,
+        1_000_000,
+    ),
+    ev(
+        "branch-instructions",
+        Some("branches"),
+        sys::PERF_COUNT_HW_BRANCH_INSTRUCTIONS,
+        100_000,
+    ),
+    ev(
+        "branch-misses",
+        None,
+        sys::PERF_COUNT_HW_BRANCH_MISSES,
+        100_000,
+    ),
     ev("bus-cycles", None, sys::PERF_COUNT_HW_BUS_CYCLES, 100_000),
-    ev("cache-misses", None, sys::PERF_COUNT_HW_CACHE_MISSES, 1_000_000),
-    ev("cache-references", None, sys::PERF_COUNT_HW_CACHE_REFERENCES, 1_000_000),
-    ev("cpu-cycles", Some("cycles"), sys::PERF_COUNT_HW_CPU_CYCLES, 1_000_000),
-    ev("frontend-stalls", None, sys::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND, 1_000_000),
-    ev("instructions", None, sys::PERF_COUNT_HW_INSTRUCTIONS, 1_000_000),
-    ev("ref-cycles", None, sys::PERF_COUNT_HW_REF_CPU_CYCLES, 1_000_000),
+    ev(
+        "cache-misses",
+        None,
+        sys::PERF_COUNT_HW_CACHE_MISSES,
+        1_000_000,
+    ),
+    ev(
+        "cache-references",
+        None,
+        sys::PERF_COUNT_HW_CACHE_REFERENCES,
+        1_000_000,
+    ),
+    ev(
+        "cpu-cycles",
+        Some("cycles"),
+        sys::PERF_COUNT_HW_CPU_CYCLES,
+        1_000_000,
+    ),
+    ev(
+        "frontend-stalls",
+        None,
+        sys::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND,
+        1_000_000,
+    ),
+    ev(
+        "instructions",
+        None,
+        sys::PERF_COUNT_HW_INSTRUCTIONS,
+        1_000_000,
+    ),
+    ev(
+        "ref-cycles",
+        None,
+        sys::PERF_COUNT_HW_REF_CPU_CYCLES,
+        1_000_000,
+    ),
 ];
 
 pub struct Hardware;
@@ -36,10 +91,19 @@ impl ProbeType for Hardware {
     fn section(&self, _: &AttachPoint) -> String {
         "perf_event".into()
     }
-    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String> {
-        let AttachPoint::Hardware { event, count } = ap else { unreachable!("not a hardware probe") };
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Hardware { event, count } = ap else {
+            unreachable!("not a hardware probe")
+        };
         let def = software::lookup(EVENTS, event).expect("expand checked the event name");
-        let perf = PerfEvent { type_: sys::PERF_TYPE_HARDWARE, config: def.config };
+        let perf = PerfEvent {
+            type_: sys::PERF_TYPE_HARDWARE,
+            config: def.config,
+        };
         let period = count.unwrap_or(def.default_count);
         super::attach_perf_event(prog, &super::online_cpus(), perf, Sample::Period(period)).map_err(|e| match e {
             PerfError::Open { err, .. } if no_counter(&err) && !has_cpu_pmu() => format!(
@@ -61,11 +125,18 @@ impl ProbeType for Hardware {
 fn has_cpu_pmu() -> bool {
     let raw = sys::PERF_TYPE_RAW.to_string();
     std::fs::read_dir("/sys/bus/event_source/devices")
-        .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path().join("type")).is_ok_and(|t| t.trim() == raw)))
+        .map(|d| {
+            d.flatten().any(|e| {
+                std::fs::read_to_string(e.path().join("type")).is_ok_and(|t| t.trim() == raw)
+            })
+        })
         .unwrap_or(false)
 }
 
 /// The errors perf_event_open gives when there is no PMU or it lacks this event.
 fn no_counter(err: &std::io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::ENOENT | libc::ENODEV | libc::EOPNOTSUPP))
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ENOENT | libc::ENODEV | libc::EOPNOTSUPP)
+    )
 }

@@ -7,10 +7,14 @@ pub struct Interval;
 /// Parses `UNIT:N` (or `N` with a duration suffix / plain ns) into a period in ns.
 /// Shared with `profile`, which also accepts `hz`.
 pub(crate) fn period(kind: &str, parts: &[&str]) -> Result<Rate, String> {
-    let usage = || format!("expected `{kind}:UNIT:N` with UNIT one of s, ms, us, hz (e.g. `{kind}:s:1`)");
+    let usage =
+        || format!("expected `{kind}:UNIT:N` with UNIT one of s, ms, us, hz (e.g. `{kind}:s:1`)");
     match parts {
         [unit, n] => {
-            let n: u64 = n.trim().parse().map_err(|_| format!("`{n}` is not a positive integer; {}", usage()))?;
+            let n: u64 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{n}` is not a positive integer; {}", usage()))?;
             if n == 0 {
                 return Err(format!("the rate must be positive; {}", usage()));
             }
@@ -22,11 +26,14 @@ pub(crate) fn period(kind: &str, parts: &[&str]) -> Result<Rate, String> {
                 "hz" => return Ok(Rate::Hz(n)),
                 _ => return Err(format!("unknown unit `{unit}`; {}", usage())),
             };
-            ns.map(Rate::Ns).ok_or_else(|| "the period is too long".to_string())
+            ns.map(Rate::Ns)
+                .ok_or_else(|| "the period is too long".to_string())
         }
         [n] => {
             let text = n.trim();
-            let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
             let (num, unit) = text.split_at(split);
             if num.is_empty() {
                 return Err(usage());
@@ -69,8 +76,14 @@ impl ProbeType for Interval {
     fn section(&self, _: &AttachPoint) -> String {
         "perf_event".into()
     }
-    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String> {
-        let AttachPoint::Interval { period_ns } = ap else { unreachable!("not an interval") };
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Interval { period_ns } = ap else {
+            unreachable!("not an interval")
+        };
         let cpu = super::online_cpus().first().copied().unwrap_or(0);
         super::attach_cpu_clock(prog, &[cpu], None, Some(*period_ns))
     }

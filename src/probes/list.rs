@@ -11,19 +11,47 @@ struct Source {
 }
 
 fn time_units(kind: &str) -> Vec<String> {
-    ["hz", "ms", "s", "us"].iter().map(|u| format!("{kind}:{u}:")).collect()
+    ["hz", "ms", "s", "us"]
+        .iter()
+        .map(|u| format!("{kind}:{u}:"))
+        .collect()
 }
 
 const SOURCES: &[Source] = &[
-    Source { provider: "hardware", in_full_list: true, items: || Ok(software::listing("hardware", hardware::EVENTS)) },
-    Source { provider: "interval", in_full_list: false, items: || Ok(time_units("interval")) },
-    Source { provider: "profile", in_full_list: false, items: || Ok(time_units("profile")) },
-    Source { provider: "rawtracepoint", in_full_list: true, items: rawtracepoint::listing },
-    Source { provider: "software", in_full_list: true, items: || Ok(software::listing("software", software::EVENTS)) },
+    Source {
+        provider: "hardware",
+        in_full_list: true,
+        items: || Ok(software::listing("hardware", hardware::EVENTS)),
+    },
+    Source {
+        provider: "interval",
+        in_full_list: false,
+        items: || Ok(time_units("interval")),
+    },
+    Source {
+        provider: "profile",
+        in_full_list: false,
+        items: || Ok(time_units("profile")),
+    },
+    Source {
+        provider: "rawtracepoint",
+        in_full_list: true,
+        items: rawtracepoint::listing,
+    },
+    Source {
+        provider: "software",
+        in_full_list: true,
+        items: || Ok(software::listing("software", software::EVENTS)),
+    },
     Source {
         provider: "tracepoint",
         in_full_list: true,
-        items: || Ok(tracefs::all_tracepoints()?.into_iter().map(|(c, n)| format!("tracepoint:{c}:{n}")).collect()),
+        items: || {
+            Ok(tracefs::all_tracepoints()?
+                .into_iter()
+                .map(|(c, n)| format!("tracepoint:{c}:{n}"))
+                .collect())
+        },
     },
 ];
 
@@ -48,7 +76,11 @@ pub fn matching(glob: &str) -> Result<Vec<String>, String> {
         if wanted.is_empty() {
             continue;
         }
-        out.extend((src.items)()?.into_iter().filter(|name| wanted.iter().any(|g| tracefs::glob_match(g, name))));
+        out.extend(
+            (src.items)()?
+                .into_iter()
+                .filter(|name| wanted.iter().any(|g| tracefs::glob_match(g, name))),
+        );
     }
     out.sort();
     out.dedup();

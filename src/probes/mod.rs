@@ -22,18 +22,35 @@ pub mod tracepoint;
 pub enum AttachPoint {
     Begin,
     End,
-    Tracepoint { category: String, name: String },
+    Tracepoint {
+        category: String,
+        name: String,
+    },
     /// Fires on one CPU every `period_ns`.
-    Interval { period_ns: u64 },
+    Interval {
+        period_ns: u64,
+    },
     /// Fires on every CPU, at `freq_hz` or every `period_ns`.
-    Profile { freq_hz: Option<u64>, period_ns: Option<u64> },
+    Profile {
+        freq_hz: Option<u64>,
+        period_ns: Option<u64>,
+    },
     /// A kernel software event, sampled every `count` occurrences (`None`: bpftrace's
     /// default for the event). `event` is kept as written (`cpu` or `cpu-clock`).
-    Software { event: String, count: Option<u64> },
+    Software {
+        event: String,
+        count: Option<u64>,
+    },
     /// A CPU (PMU) event; like `Software`.
-    Hardware { event: String, count: Option<u64> },
+    Hardware {
+        event: String,
+        count: Option<u64>,
+    },
     /// A raw tracepoint of the kernel (`module` is `vmlinux`) or of a module.
-    RawTracepoint { module: String, name: String },
+    RawTracepoint {
+        module: String,
+        name: String,
+    },
 }
 
 /// A typed field of a probe's `args`.
@@ -52,11 +69,15 @@ pub struct ArgField {
 pub enum ArgKind {
     Int,
     /// A pointer; `user` when it points into user memory (syscall arguments).
-    Pointer { user: bool },
+    Pointer {
+        user: bool,
+    },
     /// `__data_loc char[]`: a string stored after the record.
     DataLocStr,
     /// `char name[N]`
-    CharArray { len: u32 },
+    CharArray {
+        len: u32,
+    },
 }
 
 /// Where `argN` is read from.
@@ -86,11 +107,18 @@ pub trait ProbeType: Sync {
 
     /// Where `arg{n}` lives at `ap`, or why this probe has no such argument.
     fn arg(&self, _ap: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
-        Err(format!("`arg{n}` is not available in {} probes", self.names()[0]))
+        Err(format!(
+            "`arg{n}` is not available in {} probes",
+            self.names()[0]
+        ))
     }
 
     /// Attaches a loaded program.
-    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String>;
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String>;
 }
 
 static TYPES: &[&dyn ProbeType] = &[
@@ -107,7 +135,10 @@ static TYPES: &[&dyn ProbeType] = &[
 /// Finds the provider for a provider name (case-insensitive, like bpftrace).
 pub fn by_name(name: &str) -> Option<&'static dyn ProbeType> {
     let lower = name.to_ascii_lowercase();
-    TYPES.iter().copied().find(|t| t.names().contains(&lower.as_str()))
+    TYPES
+        .iter()
+        .copied()
+        .find(|t| t.names().contains(&lower.as_str()))
 }
 
 /// The provider that produced `ap`.
@@ -161,8 +192,12 @@ impl AttachPoint {
             AttachPoint::End => "end".into(),
             AttachPoint::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
             AttachPoint::Interval { period_ns } => interval::display(*period_ns, "interval"),
-            AttachPoint::Profile { freq_hz: Some(hz), .. } => format!("profile:hz:{hz}"),
-            AttachPoint::Profile { period_ns, .. } => interval::display(period_ns.unwrap_or(0), "profile"),
+            AttachPoint::Profile {
+                freq_hz: Some(hz), ..
+            } => format!("profile:hz:{hz}"),
+            AttachPoint::Profile { period_ns, .. } => {
+                interval::display(period_ns.unwrap_or(0), "profile")
+            }
             AttachPoint::Software { event, count } => software::display("software", event, *count),
             AttachPoint::Hardware { event, count } => software::display("hardware", event, *count),
             AttachPoint::RawTracepoint { module, name } => format!("rawtracepoint:{module}:{name}"),
@@ -182,7 +217,10 @@ pub(crate) fn attach_cpu_clock(
         (Some(hz), _) => Sample::Freq(hz),
         (None, p) => Sample::Period(p.unwrap_or(1)),
     };
-    let event = PerfEvent { type_: libbpf_sys::PERF_TYPE_SOFTWARE, config: libbpf_sys::PERF_COUNT_SW_CPU_CLOCK as u64 };
+    let event = PerfEvent {
+        type_: libbpf_sys::PERF_TYPE_SOFTWARE,
+        config: libbpf_sys::PERF_COUNT_SW_CPU_CLOCK as u64,
+    };
     attach_perf_event(prog, cpus, event, sample).map_err(|e| e.to_string())
 }
 
@@ -238,7 +276,14 @@ pub(crate) fn attach_perf_event(
             Sample::Period(p) => attr.__bindgen_anon_1.sample_period = p,
         }
         let fd = unsafe {
-            libc::syscall(libc::SYS_perf_event_open, &attr as *const _, -1i32, cpu, -1i32, 8u64 /* PERF_FLAG_FD_CLOEXEC */)
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr as *const _,
+                -1i32,
+                cpu,
+                -1i32,
+                8u64, /* PERF_FLAG_FD_CLOEXEC */
+            )
         } as i32;
         if fd < 0 {
             let err = std::io::Error::last_os_error();
@@ -248,21 +293,27 @@ pub(crate) fn attach_perf_event(
             }
             return Err(PerfError::Open { cpu, err });
         }
-        let link = prog.attach_perf_event(fd).map_err(|e| PerfError::Attach(e.to_string()));
+        let link = prog
+            .attach_perf_event(fd)
+            .map_err(|e| PerfError::Attach(e.to_string()));
         // The link keeps its own reference to the event.
         unsafe { libc::close(fd) };
         out.push(Box::new(link?));
     }
     // Every CPU "offline" means the event itself has no device here.
     if out.is_empty() && !cpus.is_empty() {
-        return Err(PerfError::Open { cpu: cpus[0], err: std::io::Error::from_raw_os_error(libc::ENODEV) });
+        return Err(PerfError::Open {
+            cpu: cpus[0],
+            err: std::io::Error::from_raw_os_error(libc::ENODEV),
+        });
     }
     Ok(out)
 }
 
 /// CPUs that are online, for per-CPU perf events.
 pub(crate) fn online_cpus() -> Vec<i32> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
+    let text =
+        std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
     let mut cpus = vec![];
     for range in text.trim().split(',').filter(|s| !s.is_empty()) {
         let (a, b) = range.split_once('-').unwrap_or((range, range));

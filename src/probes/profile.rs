@@ -11,15 +11,27 @@ impl ProbeType for Profile {
     }
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         Ok(vec![match period("profile", parts)? {
-            Rate::Hz(hz) => AttachPoint::Profile { freq_hz: Some(hz), period_ns: None },
-            Rate::Ns(ns) => AttachPoint::Profile { freq_hz: None, period_ns: Some(ns) },
+            Rate::Hz(hz) => AttachPoint::Profile {
+                freq_hz: Some(hz),
+                period_ns: None,
+            },
+            Rate::Ns(ns) => AttachPoint::Profile {
+                freq_hz: None,
+                period_ns: Some(ns),
+            },
         }])
     }
     fn section(&self, _: &AttachPoint) -> String {
         "perf_event".into()
     }
-    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String> {
-        let AttachPoint::Profile { freq_hz, period_ns } = ap else { unreachable!("not a profile") };
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Profile { freq_hz, period_ns } = ap else {
+            unreachable!("not a profile")
+        };
         super::attach_cpu_clock(prog, &super::online_cpus(), *freq_hz, *period_ns)
     }
 }

@@ -40,11 +40,20 @@ impl ProbeType for RawTracepoint {
         }
         let found: Vec<AttachPoint> = all()?
             .iter()
-            .filter(|t| tracefs::glob_match(module, &t.module) && tracefs::glob_match(name, &t.name))
-            .map(|t| AttachPoint::RawTracepoint { module: t.module.clone(), name: t.name.clone() })
+            .filter(|t| {
+                tracefs::glob_match(module, &t.module) && tracefs::glob_match(name, &t.name)
+            })
+            .map(|t| AttachPoint::RawTracepoint {
+                module: t.module.clone(),
+                name: t.name.clone(),
+            })
             .collect();
         if found.is_empty() {
-            let what = if module == "*" { name.to_string() } else { format!("{module}:{name}") };
+            let what = if module == "*" {
+                name.to_string()
+            } else {
+                format!("{module}:{name}")
+            };
             // `rt:sched:sched_switch`: a tracepoint category where the module goes.
             if let Some(t) = all()?.iter().find(|t| tracefs::glob_match(name, &t.name)) {
                 return Err(format!(
@@ -64,12 +73,16 @@ impl ProbeType for RawTracepoint {
     }
 
     fn section(&self, ap: &AttachPoint) -> String {
-        let AttachPoint::RawTracepoint { name, .. } = ap else { unreachable!("not a raw tracepoint") };
+        let AttachPoint::RawTracepoint { name, .. } = ap else {
+            unreachable!("not a raw tracepoint")
+        };
         format!("raw_tp/{name}")
     }
 
     fn arg(&self, ap: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
-        let AttachPoint::RawTracepoint { module, name } = ap else { unreachable!("not a raw tracepoint") };
+        let AttachPoint::RawTracepoint { module, name } = ap else {
+            unreachable!("not a raw tracepoint")
+        };
         let nargs = all()
             .ok()
             .and_then(|ts| ts.iter().find(|t| &t.module == module && &t.name == name))
@@ -80,15 +93,25 @@ impl ProbeType for RawTracepoint {
                 ap.name(),
                 if k == 1 { "" } else { "s" }
             )),
-            _ if n >= MAX_ARGS => Err(format!("`arg{n}` does not exist: raw tracepoints have at most {MAX_ARGS} arguments")),
+            _ if n >= MAX_ARGS => Err(format!(
+                "`arg{n}` does not exist: raw tracepoints have at most {MAX_ARGS} arguments"
+            )),
             // The kernel rejects the attach if the program reads past the last argument.
             _ => Ok(ArgLoc::Ctx(8 * n)),
         }
     }
 
-    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String> {
-        let AttachPoint::RawTracepoint { name, .. } = ap else { unreachable!("not a raw tracepoint") };
-        let link = prog.attach_raw_tracepoint(name).map_err(|e| format!("attaching to {} failed: {e}", ap.name()))?;
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::RawTracepoint { name, .. } = ap else {
+            unreachable!("not a raw tracepoint")
+        };
+        let link = prog
+            .attach_raw_tracepoint(name)
+            .map_err(|e| format!("attaching to {} failed: {e}", ap.name()))?;
         Ok(vec![Box::new(link)])
     }
 }
@@ -101,7 +124,11 @@ pub(crate) fn all() -> Result<&'static [RawTp], String> {
             Some(v) => v,
             None => tracefs::all_tracepoints()?
                 .into_iter()
-                .map(|(_, name)| RawTp { module: "vmlinux".into(), name, nargs: None })
+                .map(|(_, name)| RawTp {
+                    module: "vmlinux".into(),
+                    name,
+                    nargs: None,
+                })
                 .collect(),
         };
         found.sort();
@@ -135,11 +162,17 @@ fn from_btf() -> Option<Vec<RawTp>> {
     trace_typedefs(base.0, 1, "vmlinux", &mut out);
     let first_module_id = unsafe { sys::btf__type_cnt(base.0) };
     let mut modules: Vec<String> = std::fs::read_dir(BTF_DIR)
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     modules.retain(|m| m != "vmlinux");
     for module in modules {
-        let Ok(path) = std::ffi::CString::new(format!("{BTF_DIR}/{module}")) else { continue };
+        let Ok(path) = std::ffi::CString::new(format!("{BTF_DIR}/{module}")) else {
+            continue;
+        };
         let split = unsafe { sys::btf__parse_split(path.as_ptr(), base.0) };
         if split.is_null() {
             continue;
@@ -153,10 +186,13 @@ fn from_btf() -> Option<Vec<RawTp>> {
 /// Collects `btf_trace_*` typedefs with type ids from `first` on.
 fn trace_typedefs(btf: *const sys::btf, first: u32, module: &str, out: &mut Vec<RawTp>) {
     let kind = |t: &sys::btf_type| (t.info >> 24) & 0x1f;
-    let target = |t: &sys::btf_type| unsafe { sys::btf__type_by_id(btf, t.__bindgen_anon_1.type_).as_ref() };
+    let target =
+        |t: &sys::btf_type| unsafe { sys::btf__type_by_id(btf, t.__bindgen_anon_1.type_).as_ref() };
     let count = unsafe { sys::btf__type_cnt(btf) };
     for id in first..count {
-        let Some(t) = (unsafe { sys::btf__type_by_id(btf, id).as_ref() }) else { continue };
+        let Some(t) = (unsafe { sys::btf__type_by_id(btf, id).as_ref() }) else {
+            continue;
+        };
         if kind(t) != sys::BTF_KIND_TYPEDEF {
             continue;
         }
@@ -165,15 +201,28 @@ fn trace_typedefs(btf: *const sys::btf, first: u32, module: &str, out: &mut Vec<
             continue;
         }
         let name = unsafe { CStr::from_ptr(name) }.to_string_lossy();
-        let Some(event) = name.strip_prefix("btf_trace_") else { continue };
-        let proto = target(t).filter(|p| kind(p) == sys::BTF_KIND_PTR).and_then(target);
+        let Some(event) = name.strip_prefix("btf_trace_") else {
+            continue;
+        };
+        let proto = target(t)
+            .filter(|p| kind(p) == sys::BTF_KIND_PTR)
+            .and_then(target);
         // The first parameter is the probe's private data, not a tracepoint argument.
-        let nargs = proto.filter(|p| kind(p) == sys::BTF_KIND_FUNC_PROTO).map(|p| (p.info & 0xffff).saturating_sub(1));
-        out.push(RawTp { module: module.into(), name: event.into(), nargs });
+        let nargs = proto
+            .filter(|p| kind(p) == sys::BTF_KIND_FUNC_PROTO)
+            .map(|p| (p.info & 0xffff).saturating_sub(1));
+        out.push(RawTp {
+            module: module.into(),
+            name: event.into(),
+            nargs,
+        });
     }
 }
 
 /// `-l` lines, bpftrace's naming.
 pub(crate) fn listing() -> Result<Vec<String>, String> {
-    Ok(all()?.iter().map(|t| format!("rawtracepoint:{}:{}", t.module, t.name)).collect())
+    Ok(all()?
+        .iter()
+        .map(|t| format!("rawtracepoint:{}:{}", t.module, t.name))
+        .collect())
 }

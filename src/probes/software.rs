@@ -14,21 +14,61 @@ pub(crate) struct EventDef {
     pub default_count: u64,
 }
 
-const fn ev(name: &'static str, alias: Option<&'static str>, config: u32, default_count: u64) -> EventDef {
-    EventDef { name, alias, config: config as u64, default_count }
+const fn ev(
+    name: &'static str,
+    alias: Option<&'static str>,
+    config: u32,
+    default_count: u64,
+) -> EventDef {
+    EventDef {
+        name,
+        alias,
+        config: config as u64,
+        default_count,
+    }
 }
 
 pub(crate) const EVENTS: &[EventDef] = &[
-    ev("alignment-faults", None, sys::PERF_COUNT_SW_ALIGNMENT_FAULTS, 1),
+    ev(
+        "alignment-faults",
+        None,
+        sys::PERF_COUNT_SW_ALIGNMENT_FAULTS,
+        1,
+    ),
     ev("bpf-output", None, sys::PERF_COUNT_SW_BPF_OUTPUT, 1),
-    ev("context-switches", Some("cs"), sys::PERF_COUNT_SW_CONTEXT_SWITCHES, 1000),
-    ev("cpu-clock", Some("cpu"), sys::PERF_COUNT_SW_CPU_CLOCK, 1_000_000),
+    ev(
+        "context-switches",
+        Some("cs"),
+        sys::PERF_COUNT_SW_CONTEXT_SWITCHES,
+        1000,
+    ),
+    ev(
+        "cpu-clock",
+        Some("cpu"),
+        sys::PERF_COUNT_SW_CPU_CLOCK,
+        1_000_000,
+    ),
     ev("cpu-migrations", None, sys::PERF_COUNT_SW_CPU_MIGRATIONS, 1),
     ev("dummy", None, sys::PERF_COUNT_SW_DUMMY, 1),
-    ev("emulation-faults", None, sys::PERF_COUNT_SW_EMULATION_FAULTS, 1),
+    ev(
+        "emulation-faults",
+        None,
+        sys::PERF_COUNT_SW_EMULATION_FAULTS,
+        1,
+    ),
     ev("major-faults", None, sys::PERF_COUNT_SW_PAGE_FAULTS_MAJ, 1),
-    ev("minor-faults", None, sys::PERF_COUNT_SW_PAGE_FAULTS_MIN, 100),
-    ev("page-faults", Some("faults"), sys::PERF_COUNT_SW_PAGE_FAULTS, 100),
+    ev(
+        "minor-faults",
+        None,
+        sys::PERF_COUNT_SW_PAGE_FAULTS_MIN,
+        100,
+    ),
+    ev(
+        "page-faults",
+        Some("faults"),
+        sys::PERF_COUNT_SW_PAGE_FAULTS,
+        100,
+    ),
     ev("task-clock", None, sys::PERF_COUNT_SW_TASK_CLOCK, 1),
 ];
 
@@ -45,10 +85,19 @@ impl ProbeType for Software {
     fn section(&self, _: &AttachPoint) -> String {
         "perf_event".into()
     }
-    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String> {
-        let AttachPoint::Software { event, count } = ap else { unreachable!("not a software probe") };
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Software { event, count } = ap else {
+            unreachable!("not a software probe")
+        };
         let def = lookup(EVENTS, event).expect("expand checked the event name");
-        let perf = PerfEvent { type_: sys::PERF_TYPE_SOFTWARE, config: def.config };
+        let perf = PerfEvent {
+            type_: sys::PERF_TYPE_SOFTWARE,
+            config: def.config,
+        };
         let period = count.unwrap_or(def.default_count);
         super::attach_perf_event(prog, &super::online_cpus(), perf, Sample::Period(period))
             .map_err(|e| format!("attaching {} failed: {e}", ap.name()))
@@ -56,12 +105,23 @@ impl ProbeType for Software {
 }
 
 pub(crate) fn lookup<'t>(table: &'t [EventDef], event: &str) -> Option<&'t EventDef> {
-    table.iter().find(|d| d.name == event || d.alias == Some(event))
+    table
+        .iter()
+        .find(|d| d.name == event || d.alias == Some(event))
 }
 
 /// Parses `EVENT[:COUNT]` against `table`; a count of 0 or `*` means the event's default.
-pub(crate) fn parse(kind: &str, table: &[EventDef], parts: &[&str]) -> Result<(String, Option<u64>), String> {
-    let usage = || format!("expected `{kind}:EVENT[:COUNT]`, e.g. `{kind}:{}:1000`", table[0].name);
+pub(crate) fn parse(
+    kind: &str,
+    table: &[EventDef],
+    parts: &[&str],
+) -> Result<(String, Option<u64>), String> {
+    let usage = || {
+        format!(
+            "expected `{kind}:EVENT[:COUNT]`, e.g. `{kind}:{}:1000`",
+            table[0].name
+        )
+    };
     let (event, count) = match parts {
         [event] => (*event, None),
         [event, count] => (*event, Some(*count)),
@@ -81,14 +141,21 @@ pub(crate) fn parse(kind: &str, table: &[EventDef], parts: &[&str]) -> Result<(S
                 None => d.name.to_string(),
             })
             .collect();
-        return Err(format!("`{event}` is not a {kind} event; {kind} events are: {}", names.join(", ")));
+        return Err(format!(
+            "`{event}` is not a {kind} event; {kind} events are: {}",
+            names.join(", ")
+        ));
     }
     let count = match count {
         None | Some("*") => None,
         Some(text) => match parse_count(text) {
             Some(0) => None,
             Some(n) => Some(n),
-            None => return Err(format!("invalid count `{text}` for a {kind} probe: expected a positive integer")),
+            None => {
+                return Err(format!(
+                    "invalid count `{text}` for a {kind} probe: expected a positive integer"
+                ))
+            }
         },
     };
     Ok((event.to_string(), count))
@@ -149,10 +216,21 @@ mod tests {
 
     #[test]
     fn aliases_and_defaults() {
-        assert_eq!(parse("software", EVENTS, &["faults"]), Ok(("faults".into(), None)));
-        assert_eq!(parse("software", EVENTS, &["cpu", "1e6"]), Ok(("cpu".into(), Some(1_000_000))));
+        assert_eq!(
+            parse("software", EVENTS, &["faults"]),
+            Ok(("faults".into(), None))
+        );
+        assert_eq!(
+            parse("software", EVENTS, &["cpu", "1e6"]),
+            Ok(("cpu".into(), Some(1_000_000)))
+        );
         assert_eq!(lookup(EVENTS, "cs").unwrap().default_count, 1000);
-        assert!(parse("software", EVENTS, &["nonsense"]).unwrap_err().contains("is not a software event"));
-        assert_eq!(display("software", "cpu", Some(100000)), "software:cpu:100000");
+        assert!(parse("software", EVENTS, &["nonsense"])
+            .unwrap_err()
+            .contains("is not a software event"));
+        assert_eq!(
+            display("software", "cpu", Some(100000)),
+            "software:cpu:100000"
+        );
     }
 }

@@ -20,7 +20,11 @@ impl ProbeType for Begin {
     fn section(&self, _: &AttachPoint) -> String {
         SECTION.into()
     }
-    fn attach(&self, _: &libbpf_rs::ProgramMut, _: &AttachPoint) -> Result<Vec<Attachment>, String> {
+    fn attach(
+        &self,
+        _: &libbpf_rs::ProgramMut,
+        _: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
         Ok(vec![])
     }
 }
@@ -36,7 +40,11 @@ impl ProbeType for End {
     fn section(&self, _: &AttachPoint) -> String {
         SECTION.into()
     }
-    fn attach(&self, _: &libbpf_rs::ProgramMut, _: &AttachPoint) -> Result<Vec<Attachment>, String> {
+    fn attach(
+        &self,
+        _: &libbpf_rs::ProgramMut,
+        _: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
         Ok(vec![])
     }
 }

@@ -29,25 +29,38 @@ pub struct TpField {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum TpFieldKind {
     Int,
-    Pointer { to_char: bool },
+    Pointer {
+        to_char: bool,
+    },
     /// u32 in the record: low 16 bits offset of the payload, high 16 bits length.
-    DataLoc { is_string: bool },
-    CharArray { len: u32 },
-    Array { elem_size: u32, len: u32 },
+    DataLoc {
+        is_string: bool,
+    },
+    CharArray {
+        len: u32,
+    },
+    Array {
+        elem_size: u32,
+        len: u32,
+    },
     /// Structs by value, `__rel_loc` (offset is relative, not absolute), and
     /// anything else we cannot read as a plain value.
     Other,
 }
 
 fn has_events(dir: &Path) -> bool {
-    fs::read_dir(dir.join("events")).map(|mut d| d.next().is_some()).unwrap_or(false)
+    fs::read_dir(dir.join("events"))
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
 }
 
 /// Path of a usable tracefs, mounting it at /sys/kernel/tracing if nothing is
 /// mounted yet (a bare system with only sysfs is common in containers/VMs).
 pub fn root() -> Result<&'static Path, String> {
     static ROOT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    ROOT.get_or_init(locate_or_mount).as_deref().map_err(Clone::clone)
+    ROOT.get_or_init(locate_or_mount)
+        .as_deref()
+        .map_err(Clone::clone)
 }
 
 fn locate_or_mount() -> Result<PathBuf, String> {
@@ -60,15 +73,27 @@ fn locate_or_mount() -> Result<PathBuf, String> {
     let (src, target, fstype) = (c("nodev"), c(TRACING), c("tracefs"));
     // SAFETY: all pointers are valid NUL-terminated strings; data may be null.
     let rc = unsafe {
-        libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     };
     let err = std::io::Error::last_os_error();
     // Re-check even on failure: EBUSY means someone else mounted it meanwhile.
     if has_events(Path::new(TRACING)) {
         return Ok(PathBuf::from(TRACING));
     }
-    let why = if rc == 0 { "mounted tracefs but it has no events directory".to_string() } else { err.to_string() };
-    Err(format!("tracefs is not mounted at {TRACING} and mounting it failed: {why}"))
+    let why = if rc == 0 {
+        "mounted tracefs but it has no events directory".to_string()
+    } else {
+        err.to_string()
+    };
+    Err(format!(
+        "tracefs is not mounted at {TRACING} and mounting it failed: {why}"
+    ))
 }
 
 /// All tracepoints as (category, name), sorted and deduplicated.
@@ -94,7 +119,9 @@ fn walk_events(root: &Path) -> Result<Vec<(String, String)>, String> {
     let err = |e: std::io::Error| format!("cannot read {}: {e}", events.display());
     let mut out = Vec::new();
     for cat in fs::read_dir(&events).map_err(err)?.flatten() {
-        let Ok(entries) = fs::read_dir(cat.path()) else { continue };
+        let Ok(entries) = fs::read_dir(cat.path()) else {
+            continue;
+        };
         for ev in entries.flatten() {
             if ev.path().join("format").is_file() {
                 let name = |e: &fs::DirEntry| e.file_name().to_string_lossy().into_owned();
@@ -182,14 +209,21 @@ pub fn format(category: &str, name: &str) -> Result<Vec<TpField>, String> {
     if bad(category) || bad(name) {
         return Err(format!("invalid tracepoint name {category}:{name}"));
     }
-    let path = root()?.join("events").join(category).join(name).join("format");
+    let path = root()?
+        .join("events")
+        .join(category)
+        .join(name)
+        .join("format");
     let text = fs::read_to_string(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("tracepoint {category}:{name} not found"),
         _ => format!("cannot read {}: {e}", path.display()),
     })?;
     text.lines()
         .filter(|l| l.trim_start().starts_with("field:"))
-        .map(|l| parse_field(l).ok_or_else(|| format!("{}: cannot parse line {:?}", path.display(), l.trim())))
+        .map(|l| {
+            parse_field(l)
+                .ok_or_else(|| format!("{}: cannot parse line {:?}", path.display(), l.trim()))
+        })
         .collect()
 }
 
@@ -247,7 +281,9 @@ fn is_char(base: &str) -> bool {
 fn classify(c_type: &str, size: u32, array_len: Option<&str>) -> TpFieldKind {
     if let Some(rest) = c_type.strip_prefix("__data_loc") {
         let elem = rest.trim().trim_end_matches("[]");
-        return TpFieldKind::DataLoc { is_string: is_char(elem) };
+        return TpFieldKind::DataLoc {
+            is_string: is_char(elem),
+        };
     }
     if c_type.starts_with("__rel_loc") {
         return TpFieldKind::Other;
@@ -257,16 +293,23 @@ fn classify(c_type: &str, size: u32, array_len: Option<&str>) -> TpFieldKind {
         // The length may be a macro name on some kernels; size is authoritative.
         let len = len.parse::<u32>().ok().filter(|&n| n > 0);
         if char_elem {
-            return TpFieldKind::CharArray { len: len.unwrap_or(size) };
+            return TpFieldKind::CharArray {
+                len: len.unwrap_or(size),
+            };
         }
         return match len {
-            Some(len) if size.is_multiple_of(len) => TpFieldKind::Array { elem_size: size / len, len },
+            Some(len) if size.is_multiple_of(len) => TpFieldKind::Array {
+                elem_size: size / len,
+                len,
+            },
             _ => TpFieldKind::Other,
         };
     }
     if let Some(star) = c_type.find('*') {
         let single = c_type.matches('*').count() == 1;
-        return TpFieldKind::Pointer { to_char: single && is_char(&c_type[..star]) };
+        return TpFieldKind::Pointer {
+            to_char: single && is_char(&c_type[..star]),
+        };
     }
     let aggregate = c_type.starts_with("struct ") || c_type.starts_with("union ");
     if !aggregate && matches!(size, 1 | 2 | 4 | 8) {
@@ -280,20 +323,34 @@ mod tests {
     use super::*;
 
     fn field<'a>(fields: &'a [TpField], name: &str) -> &'a TpField {
-        fields.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no field {name}"))
+        fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no field {name}"))
     }
 
     #[test]
     fn sys_enter_openat() {
         let f = format("syscalls", "sys_enter_openat").unwrap();
-        let names: Vec<&str> = f.iter().filter(|f| !f.common).map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = f
+            .iter()
+            .filter(|f| !f.common)
+            .map(|f| f.name.as_str())
+            .collect();
         assert_eq!(names, ["__syscall_nr", "dfd", "filename", "flags", "mode"]);
         let nr = field(&f, "__syscall_nr");
-        assert_eq!((nr.c_type.as_str(), nr.offset, nr.size, nr.signed), ("int", 8, 4, true));
+        assert_eq!(
+            (nr.c_type.as_str(), nr.offset, nr.size, nr.signed),
+            ("int", 8, 4, true)
+        );
         assert_eq!(nr.kind, TpFieldKind::Int);
         assert!(!nr.common);
         for (name, offset) in [("dfd", 16), ("filename", 24), ("flags", 32), ("mode", 40)] {
-            assert_eq!((field(&f, name).offset, field(&f, name).size), (offset, 8), "{name}");
+            assert_eq!(
+                (field(&f, name).offset, field(&f, name).size),
+                (offset, 8),
+                "{name}"
+            );
         }
         let file = field(&f, "filename");
         assert_eq!(file.kind, TpFieldKind::Pointer { to_char: true });
@@ -309,7 +366,10 @@ mod tests {
         let comm = field(&f, "prev_comm");
         assert_eq!(comm.kind, TpFieldKind::CharArray { len: 16 });
         assert_eq!((comm.c_type.as_str(), comm.size), ("char", 16));
-        assert_eq!(field(&f, "next_comm").kind, TpFieldKind::CharArray { len: 16 });
+        assert_eq!(
+            field(&f, "next_comm").kind,
+            TpFieldKind::CharArray { len: 16 }
+        );
         assert_eq!(field(&f, "prev_pid").kind, TpFieldKind::Int);
         assert!(field(&f, "prev_pid").signed);
     }
@@ -333,7 +393,9 @@ mod tests {
 
     #[test]
     fn missing_tracepoint() {
-        assert!(format("syscalls", "no_such_tp").unwrap_err().contains("not found"));
+        assert!(format("syscalls", "no_such_tp")
+            .unwrap_err()
+            .contains("not found"));
         assert!(format("..", "x").is_err());
     }
 
@@ -341,15 +403,30 @@ mod tests {
     fn parse_synthetic_lines() {
         let p = |l: &str| parse_field(l).unwrap();
         let a = p("\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;");
-        assert_eq!((a.name.as_str(), a.c_type.as_str()), ("args", "unsigned long"));
-        assert_eq!(a.kind, TpFieldKind::Array { elem_size: 8, len: 6 });
+        assert_eq!(
+            (a.name.as_str(), a.c_type.as_str()),
+            ("args", "unsigned long")
+        );
+        assert_eq!(
+            a.kind,
+            TpFieldKind::Array {
+                elem_size: 8,
+                len: 6
+            }
+        );
         let u = p("\tfield:const char __user * filename;\toffset:16;\tsize:8;\tsigned:0;");
-        assert_eq!((u.name.as_str(), u.c_type.as_str()), ("filename", "const char __user *"));
+        assert_eq!(
+            (u.name.as_str(), u.c_type.as_str()),
+            ("filename", "const char __user *")
+        );
         assert_eq!(u.kind, TpFieldKind::Pointer { to_char: true });
         let pp = p("\tfield:const char *const * argv;\toffset:24;\tsize:8;\tsigned:0;");
         assert_eq!(pp.kind, TpFieldKind::Pointer { to_char: false });
         let d = p("\tfield:__data_loc char[] name;\toffset:8;\tsize:4;\tsigned:0;");
-        assert_eq!((d.name.as_str(), d.c_type.as_str()), ("name", "__data_loc char[]"));
+        assert_eq!(
+            (d.name.as_str(), d.c_type.as_str()),
+            ("name", "__data_loc char[]")
+        );
         assert_eq!(d.kind, TpFieldKind::DataLoc { is_string: true });
         let b = p("\tfield:__data_loc u8[] buf;\toffset:8;\tsize:4;\tsigned:0;");
         assert_eq!(b.kind, TpFieldKind::DataLoc { is_string: false });
@@ -363,14 +440,30 @@ mod tests {
     #[test]
     fn globs() {
         let cases = [
-            ("*", "", true), ("*", "anything", true), ("", "", true), ("", "a", false),
-            ("sys_enter_open*", "sys_enter_open", true), ("sys_enter_open*", "sys_enter_openat2", true),
-            ("sys_enter_open*", "sys_exit_open", false), ("*open*", "sys_enter_openat", true),
-            ("a*b*c", "abc", true), ("a*b*c", "axxbyybzc", true), ("a*b*c", "axxcyyb", false),
-            ("**x", "x", true), ("a?c", "abc", true), ("a?c", "ac", false), ("abc", "ab", false),
-            ("sys_[ex]*", "sys_exit", true), ("sys_[ex]*", "sys_foo", false), ("[a-c]x", "bx", true),
-            ("[!a-c]x", "dx", true), ("[^a-c]x", "bx", false), ("[]]", "]", true),
-            ("a[b", "a[b", true), ("sys.enter", "sys.enter", true), ("sys.enter", "sysXenter", false),
+            ("*", "", true),
+            ("*", "anything", true),
+            ("", "", true),
+            ("", "a", false),
+            ("sys_enter_open*", "sys_enter_open", true),
+            ("sys_enter_open*", "sys_enter_openat2", true),
+            ("sys_enter_open*", "sys_exit_open", false),
+            ("*open*", "sys_enter_openat", true),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "axxbyybzc", true),
+            ("a*b*c", "axxcyyb", false),
+            ("**x", "x", true),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("abc", "ab", false),
+            ("sys_[ex]*", "sys_exit", true),
+            ("sys_[ex]*", "sys_foo", false),
+            ("[a-c]x", "bx", true),
+            ("[!a-c]x", "dx", true),
+            ("[^a-c]x", "bx", false),
+            ("[]]", "]", true),
+            ("a[b", "a[b", true),
+            ("sys.enter", "sys.enter", true),
+            ("sys.enter", "sysXenter", false),
         ];
         for (pat, text, want) in cases {
             assert_eq!(glob_match(pat, text), want, "glob_match({pat:?}, {text:?})");
@@ -385,11 +478,20 @@ mod tests {
         assert!(all.contains(&("sched".into(), "sched_switch".into())));
         let m = matching("syscalls", "sys_enter_open*").unwrap();
         let names: Vec<&str> = m.iter().map(|(_, n)| n.as_str()).collect();
-        for want in ["sys_enter_open", "sys_enter_openat", "sys_enter_openat2", "sys_enter_open_by_handle_at"] {
+        for want in [
+            "sys_enter_open",
+            "sys_enter_openat",
+            "sys_enter_openat2",
+            "sys_enter_open_by_handle_at",
+        ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
-        assert!(m.iter().all(|(c, n)| c == "syscalls" && n.starts_with("sys_enter_open")));
+        assert!(m
+            .iter()
+            .all(|(c, n)| c == "syscalls" && n.starts_with("sys_enter_open")));
         assert!(matching("sch?d", "sched_switch").unwrap().len() == 1);
-        assert!(walk_events(root().unwrap()).unwrap().contains(&("syscalls".into(), "sys_enter_openat".into())));
+        assert!(walk_events(root().unwrap())
+            .unwrap()
+            .contains(&("syscalls".into(), "sys_enter_openat".into())));
     }
 }

@@ -35,12 +35,16 @@ impl ProbeType for Tracepoint {
     }
 
     fn section(&self, ap: &AttachPoint) -> String {
-        let AttachPoint::Tracepoint { category, name } = ap else { unreachable!("not a tracepoint") };
+        let AttachPoint::Tracepoint { category, name } = ap else {
+            unreachable!("not a tracepoint")
+        };
         format!("tracepoint/{category}/{name}")
     }
 
     fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
-        let AttachPoint::Tracepoint { category, name } = ap else { unreachable!("not a tracepoint") };
+        let AttachPoint::Tracepoint { category, name } = ap else {
+            unreachable!("not a tracepoint")
+        };
         // Syscall arguments are user-space pointers; everything else points into the kernel.
         let user = category == "syscalls";
         let fields = tracefs::format(category, name)?
@@ -63,11 +67,20 @@ impl ProbeType for Tracepoint {
         Ok(Some(fields))
     }
 
-    fn attach(&self, prog: &libbpf_rs::ProgramMut, ap: &AttachPoint) -> Result<Vec<Attachment>, String> {
-        let AttachPoint::Tracepoint { category, name } = ap else { unreachable!("not a tracepoint") };
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Tracepoint { category, name } = ap else {
+            unreachable!("not a tracepoint")
+        };
         tracefs::root()?;
         let link = prog
-            .attach_tracepoint(libbpf_rs::TracepointCategory::Custom(category.clone()), name)
+            .attach_tracepoint(
+                libbpf_rs::TracepointCategory::Custom(category.clone()),
+                name,
+            )
             .map_err(|e| format!("attaching to tracepoint:{category}:{name} failed: {e}"))?;
         Ok(vec![Box::new(link)])
     }

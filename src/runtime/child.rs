@@ -47,7 +47,10 @@ impl Child {
         }
         let cargs: Vec<CString> = args
             .iter()
-            .map(|a| CString::new(a.as_str()).map_err(|_| "the -c command contains a NUL byte".to_string()))
+            .map(|a| {
+                CString::new(a.as_str())
+                    .map_err(|_| "the -c command contains a NUL byte".to_string())
+            })
             .collect::<Result<_, _>>()?;
         let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
@@ -75,7 +78,11 @@ impl Child {
             }
         }
         unsafe { libc::close(fds[0]) };
-        Ok(Child { pid, go: Some(fds[1]), status: None })
+        Ok(Child {
+            pid,
+            go: Some(fds[1]),
+            status: None,
+        })
     }
 
     /// Lets the child exec its command.

@@ -38,9 +38,17 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
     LIBBPF_LOG.lock().map(|mut l| l.clear()).ok();
     let fail = |e: libbpf_rs::Error| {
         let log = LIBBPF_LOG.lock().map(|l| l.clone()).unwrap_or_default();
-        LoadError { prog: failing_program(&log), message: e.to_string(), verifier_log: log }
+        LoadError {
+            prog: failing_program(&log),
+            message: e.to_string(),
+            verifier_log: log,
+        }
     };
-    let mut open = ObjectBuilder::default().name("spyglass").map_err(fail)?.open_memory(&prog.elf).map_err(fail)?;
+    let mut open = ObjectBuilder::default()
+        .name("spyglass")
+        .map_err(fail)?
+        .open_memory(&prog.elf)
+        .map_err(fail)?;
     for mut m in open.maps_mut() {
         if m.name().to_string_lossy().ends_with(".rodata") {
             if let Some(data) = m.initial_value_mut() {
@@ -57,13 +65,25 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         let m = object
             .maps()
             .find(|m| m.name().to_string_lossy() == name)
-            .ok_or_else(|| LoadError { prog: None, message: format!("map {name} missing from the object"), verifier_log: String::new() })?;
+            .ok_or_else(|| LoadError {
+                prog: None,
+                message: format!("map {name} missing from the object"),
+                verifier_log: String::new(),
+            })?;
         MapHandle::try_from(&m).map_err(fail)
     };
-    let maps = prog.maps.iter().map(|m| handle(&m.elf_name)).collect::<Result<Vec<_>, _>>()?;
+    let maps = prog
+        .maps
+        .iter()
+        .map(|m| handle(&m.elf_name))
+        .collect::<Result<Vec<_>, _>>()?;
     let ringbuf = handle(&prog.ringbuf)?;
     libbpf_rs::set_print(None);
-    Ok(Loaded { object, maps, ringbuf })
+    Ok(Loaded {
+        object,
+        maps,
+        ringbuf,
+    })
 }
 
 /// libbpf names the failing program in "prog 'NAME': …" lines.
@@ -82,7 +102,11 @@ pub fn verifier_summary(log: &str) -> String {
         .skip(1)
         .take_while(|l| !l.contains("END PROG LOAD LOG"))
         .collect();
-    let lines: Vec<&str> = if body.is_empty() { log.lines().collect() } else { body };
+    let lines: Vec<&str> = if body.is_empty() {
+        log.lines().collect()
+    } else {
+        body
+    };
     let start = lines.len().saturating_sub(6);
     lines[start..].join("\n")
 }

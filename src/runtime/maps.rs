@@ -29,14 +29,23 @@ fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
 
 /// Merges the per-CPU slots of one entry.
 fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
-    let sum = |off: usize| cpus.iter().fold(0u64, |a, c| a.wrapping_add(u64_at(c, off)));
+    let sum = |off: usize| {
+        cpus.iter()
+            .fold(0u64, |a, c| a.wrapping_add(u64_at(c, off)))
+    };
     match *kind {
         MapKind::Value(ref f) => AggValue::Plain(decode_field(f, &cpus[0])),
         MapKind::Count => AggValue::Count(sum(0)),
         MapKind::Sum { signed: true } => AggValue::Sum(Value::Int(sum(0) as i64)),
         MapKind::Sum { signed: false } => AggValue::Sum(Value::UInt(sum(0))),
-        MapKind::Avg { .. } => AggValue::Avg { count: sum(0), total: sum(8) as i64 },
-        MapKind::Stats { .. } => AggValue::Stats { count: sum(0), total: sum(8) as i64 },
+        MapKind::Avg { .. } => AggValue::Avg {
+            count: sum(0),
+            total: sum(8) as i64,
+        },
+        MapKind::Stats { .. } => AggValue::Stats {
+            count: sum(0),
+            total: sum(8) as i64,
+        },
         MapKind::Min { signed } | MapKind::Max { signed } => {
             let is_max = matches!(kind, MapKind::Max { .. });
             let best = cpus
@@ -57,7 +66,11 @@ fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
                     }
                 })
                 .unwrap_or(0);
-            let v = if signed { Value::Int(best as i64) } else { Value::UInt(best) };
+            let v = if signed {
+                Value::Int(best as i64)
+            } else {
+                Value::UInt(best)
+            };
             if is_max {
                 AggValue::Max(v)
             } else {
@@ -93,7 +106,11 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
         let value = merge(&spec.kind, &cpus);
         match (bucket, value) {
             (Some(b), AggValue::Count(n)) => {
-                let user_key = if array { vec![] } else { raw[..raw.len() - 8].to_vec() };
+                let user_key = if array {
+                    vec![]
+                } else {
+                    raw[..raw.len() - 8].to_vec()
+                };
                 let (_, counts) = hists.entry(user_key).or_insert_with(|| (key, vec![]));
                 let b = b as usize;
                 if counts.len() <= b {
@@ -104,11 +121,17 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
             (_, value) => plain.push(MapEntry { key, value }),
         }
     }
-    plain.extend(hists.into_values().map(|(key, counts)| MapEntry { key, value: AggValue::Hist(counts) }));
+    plain.extend(hists.into_values().map(|(key, counts)| MapEntry {
+        key,
+        value: AggValue::Hist(counts),
+    }));
     // bpftrace: a scalar value map that was never assigned reads and prints as zero.
     if plain.is_empty() && spec.key.is_empty() {
         if let MapKind::Value(f) = &spec.kind {
-            plain.push(MapEntry { key: vec![], value: AggValue::Plain(decode_field(f, &vec![0u8; f.size()])) });
+            plain.push(MapEntry {
+                key: vec![],
+                value: AggValue::Plain(decode_field(f, &vec![0u8; f.size()])),
+            });
         }
     }
     plain

@@ -68,7 +68,8 @@ impl<W: Write> Write for FullyBuffered<W> {
 fn open_output(opts: &RunOptions) -> Result<Box<dyn Write>, Diagnostic> {
     use std::os::fd::FromRawFd;
     let file = match &opts.output {
-        Some(p) => std::fs::File::create(p).map_err(|e| Diagnostic::global(format!("cannot write {}: {e}", p.display())))?,
+        Some(p) => std::fs::File::create(p)
+            .map_err(|e| Diagnostic::global(format!("cannot write {}: {e}", p.display())))?,
         // SAFETY: dup returns a new descriptor that the File then owns.
         None => match unsafe { libc::dup(1) } {
             fd if fd >= 0 => unsafe { std::fs::File::from_raw_fd(fd) },
@@ -77,7 +78,10 @@ fn open_output(opts: &RunOptions) -> Result<Box<dyn Write>, Diagnostic> {
     };
     Ok(match opts.buffering {
         Buffering::Line => Box::new(std::io::LineWriter::new(file)),
-        Buffering::Full => Box::new(FullyBuffered(std::io::BufWriter::with_capacity(64 * 1024, file))),
+        Buffering::Full => Box::new(FullyBuffered(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            file,
+        ))),
         Buffering::None => Box::new(file),
     })
 }
@@ -85,7 +89,9 @@ fn open_output(opts: &RunOptions) -> Result<Box<dyn Write>, Diagnostic> {
 /// Whether `-p`'s process is gone (or a zombie nobody reaped yet).
 fn process_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
         Err(_) => true,
     }
 }
@@ -144,18 +150,24 @@ fn run_with(
     let mut links: Vec<Attachment> = vec![];
     let mut live = false;
     for p in &prog.probes {
-        let handle = loaded.object.progs_mut().find(|h| h.name().to_string_lossy() == p.prog_name);
+        let handle = loaded
+            .object
+            .progs_mut()
+            .find(|h| h.name().to_string_lossy() == p.prog_name);
         let Some(handle) = handle else {
-            return Err(Diagnostic::error(format!("internal error: program {} missing", p.prog_name), p.span));
+            return Err(Diagnostic::error(
+                format!("internal error: program {} missing", p.prog_name),
+                p.span,
+            ));
         };
         for ap in &p.attach {
             match ap {
                 AttachPoint::Begin => {}
                 AttachPoint::End => attached_count += 1,
                 _ => {
-                    let mut l = probes::of(ap)
-                        .attach(&handle, ap)
-                        .map_err(|m| Diagnostic::error(m, p.span).with_label("while attaching this probe"))?;
+                    let mut l = probes::of(ap).attach(&handle, ap).map_err(|m| {
+                        Diagnostic::error(m, p.span).with_label("while attaching this probe")
+                    })?;
                     links.append(&mut l);
                     attached_count += 1;
                     live = true;
@@ -223,16 +235,23 @@ fn pid_namespace() -> (u64, u64) {
 }
 
 fn boot_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn load_diagnostic(prog: &CompiledProgram, e: loader::LoadError) -> Diagnostic {
-    let probe = e.prog.as_ref().and_then(|name| prog.probes.iter().find(|p| &p.prog_name == name));
+    let probe = e
+        .prog
+        .as_ref()
+        .and_then(|name| prog.probes.iter().find(|p| &p.prog_name == name));
     let summary = loader::verifier_summary(&e.verifier_log);
     let msg = if e.message.contains("Operation not permitted") || e.message.contains("EPERM") {
-        "loading the BPF program was not permitted (run as root, or with CAP_BPF and CAP_PERFMON)".to_string()
+        "loading the BPF program was not permitted (run as root, or with CAP_BPF and CAP_PERFMON)"
+            .to_string()
     } else if probe.is_some() {
         "the kernel's verifier rejected this probe".to_string()
     } else {

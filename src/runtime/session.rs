@@ -30,13 +30,22 @@ struct State<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn new(prog: &'a CompiledProgram, loaded: &'a Loaded, json: bool, out: &'a mut Box<dyn Write>) -> Self {
+    pub fn new(
+        prog: &'a CompiledProgram,
+        loaded: &'a Loaded,
+        json: bool,
+        out: &'a mut Box<dyn Write>,
+    ) -> Self {
         Session {
             prog,
             loaded,
             json,
             ncpus: libbpf_rs::num_possible_cpus().unwrap_or(1),
-            state: RefCell::new(State { out, exit_code: None, accepting: true }),
+            state: RefCell::new(State {
+                out,
+                exit_code: None,
+                accepting: true,
+            }),
             no_warnings: false,
         }
     }
@@ -48,7 +57,8 @@ impl<'a> Session<'a> {
             0
         })
         .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))?;
-        b.build().map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))
+        b.build()
+            .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))
     }
 
     /// Runs a `begin`/`end` program once, on this CPU.
@@ -69,7 +79,9 @@ impl<'a> Session<'a> {
         let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_fd().as_raw_fd(), &mut opts) };
         if rc != 0 {
             let err = std::io::Error::last_os_error();
-            return Err(Diagnostic::global(format!("running a begin/end probe failed: {err}")));
+            return Err(Diagnostic::global(format!(
+                "running a begin/end probe failed: {err}"
+            )));
         }
         Ok(())
     }
@@ -115,7 +127,9 @@ impl<'a> Session<'a> {
             return;
         }
         let id = u64::from_ne_bytes(data[..8].try_into().unwrap()) as usize;
-        let Some(event) = self.prog.events.get(id) else { return };
+        let Some(event) = self.prog.events.get(id) else {
+            return;
+        };
         let args = maps::decode_fields(&event.payload(), &data[8..]);
         match event {
             EventSpec::Printf { fmt, .. } => {
@@ -135,8 +149,12 @@ impl<'a> Session<'a> {
                 }
             }
             EventSpec::PrintMap { map, top, div } => self.print_map(*map, *top as usize, *div),
-            EventSpec::Clear { map } => maps::clear(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus),
-            EventSpec::Zero { map } => maps::zero(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus),
+            EventSpec::Clear { map } => {
+                maps::clear(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus)
+            }
+            EventSpec::Zero { map } => {
+                maps::zero(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus)
+            }
             EventSpec::Time { fmt } => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -149,21 +167,35 @@ impl<'a> Session<'a> {
                     self.write(&text);
                 }
             }
-            EventSpec::Cat { fmt, .. } => match format::log::cat_contents(&format::format_str(fmt, &args)) {
-                Ok(text) if self.json => self.write(&format!("{}\n", format::log::cat_json(&text))),
-                Ok(text) => self.write(&text),
-                Err(e) => eprintln!("ERROR: {e}"),
-            },
-            EventSpec::System { fmt, .. } => match format::log::run_command(&format::format_str(fmt, &args)) {
-                Ok(text) if self.json => self.write(&format!("{}\n", format::string_event_json("syscall", &text))),
-                Ok(text) => self.write(&text),
-                Err(e) => eprintln!("ERROR: {e}"),
-            },
+            EventSpec::Cat { fmt, .. } => {
+                match format::log::cat_contents(&format::format_str(fmt, &args)) {
+                    Ok(text) if self.json => {
+                        self.write(&format!("{}\n", format::log::cat_json(&text)))
+                    }
+                    Ok(text) => self.write(&text),
+                    Err(e) => eprintln!("ERROR: {e}"),
+                }
+            }
+            EventSpec::System { fmt, .. } => {
+                match format::log::run_command(&format::format_str(fmt, &args)) {
+                    Ok(text) if self.json => self.write(&format!(
+                        "{}\n",
+                        format::string_event_json("syscall", &text)
+                    )),
+                    Ok(text) => self.write(&text),
+                    Err(e) => eprintln!("ERROR: {e}"),
+                }
+            }
             EventSpec::Log { error: false, .. } if self.no_warnings => {}
-            EventSpec::Log { error, fmt, site, .. } => {
+            EventSpec::Log {
+                error, fmt, site, ..
+            } => {
                 let msg = format::format_str(fmt, &args);
                 if self.json {
-                    self.write(&format!("{}\n", format::log::log_json(*error, &msg, site.as_ref())));
+                    self.write(&format!(
+                        "{}\n",
+                        format::log::log_json(*error, &msg, site.as_ref())
+                    ));
                 } else {
                     self.write(&format::log::log_text(*error, &msg, site.as_ref()));
                 }

@@ -9,11 +9,32 @@ use crate::parser::ast::{ConfigEntry, ConfigValue, MapDecl};
 /// bpftrace's configuration options. Those spyglass acts on are applied below; the rest are
 /// accepted so scripts written for bpftrace keep working.
 const KNOWN: &[&str] = &[
-    "cache_user_symbols", "cpp_demangle", "lazy_symbolication", "license", "log_size", "max_bpf_progs",
-    "max_cat_bytes", "max_map_keys", "max_probes", "max_strlen", "missing_probes", "on_stack_limit",
-    "perf_rb_pages", "print_maps_on_exit", "show_debug_info", "use_blazesym", "stack_mode", "str_trunc_trailer",
-    "unstable_tseries", "unstable_dw_ustack", "unstable_typeinfo", "unstable_macro", "unstable_map_decl",
-    "symbol_source", "max_ast_nodes", "max_type_res_iterations",
+    "cache_user_symbols",
+    "cpp_demangle",
+    "lazy_symbolication",
+    "license",
+    "log_size",
+    "max_bpf_progs",
+    "max_cat_bytes",
+    "max_map_keys",
+    "max_probes",
+    "max_strlen",
+    "missing_probes",
+    "on_stack_limit",
+    "perf_rb_pages",
+    "print_maps_on_exit",
+    "show_debug_info",
+    "use_blazesym",
+    "stack_mode",
+    "str_trunc_trailer",
+    "unstable_tseries",
+    "unstable_dw_ustack",
+    "unstable_typeinfo",
+    "unstable_macro",
+    "unstable_map_decl",
+    "symbol_source",
+    "max_ast_nodes",
+    "max_type_res_iterations",
 ];
 
 pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
@@ -21,8 +42,11 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
         let key = e.key.to_ascii_lowercase();
         let key = key.strip_prefix("bpftrace_").unwrap_or(&key).to_string();
         if !KNOWN.contains(&key.as_str()) {
-            return Err(Diagnostic::error(format!("{}: not a known configuration option", e.key), e.span)
-                .with_label("unknown option"));
+            return Err(Diagnostic::error(
+                format!("{}: not a known configuration option", e.key),
+                e.span,
+            )
+            .with_label("unknown option"));
         }
         // The environment (BPFTRACE_*) wins over the script, as in bpftrace.
         if std::env::var_os(format!("BPFTRACE_{}", key.to_ascii_uppercase())).is_some() {
@@ -30,13 +54,18 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
         }
         let int = || match &e.value {
             ConfigValue::Int(v) => Ok(*v),
-            _ => Err(Diagnostic::error(format!("`{}` takes an integer", e.key), e.span)),
+            _ => Err(Diagnostic::error(
+                format!("`{}` takes an integer", e.key),
+                e.span,
+            )),
         };
         match key.as_str() {
             "print_maps_on_exit" => {
                 opts.print_maps_on_exit = match &e.value {
                     ConfigValue::Int(v) => *v != 0,
-                    ConfigValue::Word(w) | ConfigValue::Str(w) => !matches!(w.as_str(), "false" | "0"),
+                    ConfigValue::Word(w) | ConfigValue::Str(w) => {
+                        !matches!(w.as_str(), "false" | "0")
+                    }
                 }
             }
             "max_map_keys" => opts.max_map_keys = int()?.clamp(1, u32::MAX as u64) as u32,
@@ -52,14 +81,23 @@ pub fn map_decls(decls: &[MapDecl]) -> Result<HashMap<String, MapDecl>> {
     let mut out = HashMap::new();
     for d in decls {
         if !["hash", "lruhash", "percpuhash", "percpulruhash"].contains(&d.kind.as_str()) {
-            return Err(Diagnostic::error(format!("unknown map type `{}`", d.kind), d.span)
-                .with_note("declare maps as hash(N), lruhash(N), percpuhash(N) or percpulruhash(N)"));
+            return Err(
+                Diagnostic::error(format!("unknown map type `{}`", d.kind), d.span).with_note(
+                    "declare maps as hash(N), lruhash(N), percpuhash(N) or percpulruhash(N)",
+                ),
+            );
         }
         if d.size == 0 || d.size > u32::MAX as u64 {
-            return Err(Diagnostic::error("a map needs between 1 and 4294967295 entries", d.span));
+            return Err(Diagnostic::error(
+                "a map needs between 1 and 4294967295 entries",
+                d.span,
+            ));
         }
         if out.insert(d.name.clone(), d.clone()).is_some() {
-            return Err(Diagnostic::error(format!("map `{}` is declared twice", d.name), d.span));
+            return Err(Diagnostic::error(
+                format!("map `{}` is declared twice", d.name),
+                d.span,
+            ));
         }
     }
     Ok(out)

@@ -18,8 +18,10 @@ impl Checker<'_> {
     pub(crate) fn int_expr(&mut self, e: &Expr, what: &str) -> Result<Type> {
         let t = self.expr(e)?;
         if !t.is_int() {
-            return Err(Diagnostic::error(format!("{what} must be an integer"), e.span)
-                .with_label(format!("this is {}", t.describe())));
+            return Err(
+                Diagnostic::error(format!("{what} must be an integer"), e.span)
+                    .with_label(format!("this is {}", t.describe())),
+            );
         }
         Ok(t)
     }
@@ -28,13 +30,20 @@ impl Checker<'_> {
     pub(crate) fn value_expr(&mut self, e: &Expr) -> Result<Type> {
         let t = self.expr(e)?;
         match t {
-            Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) | Type::Ptr { .. } => Ok(t),
+            Type::Int { .. }
+            | Type::Bool
+            | Type::Str { .. }
+            | Type::Tuple(_)
+            | Type::Ptr { .. } => Ok(t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
                 e.span,
             )
             .with_note("e.g. `@calls[comm] = count();`")),
-            _ => Err(Diagnostic::error(format!("{} cannot be used as a value", t.describe()), e.span)),
+            _ => Err(Diagnostic::error(
+                format!("{} cannot be used as a value", t.describe()),
+                e.span,
+            )),
         }
     }
 
@@ -42,12 +51,26 @@ impl Checker<'_> {
         match &e.kind {
             ExprKind::Int(v) => Ok(Type::literal(*v)),
             ExprKind::Bool(_) => Ok(Type::Bool),
-            ExprKind::Tuple(elems) => Ok(Type::Tuple(elems.iter().map(|x| self.value_expr(x)).collect::<Result<_>>()?)),
+            ExprKind::Tuple(elems) => Ok(Type::Tuple(
+                elems
+                    .iter()
+                    .map(|x| self.value_expr(x))
+                    .collect::<Result<_>>()?,
+            )),
             ExprKind::TupleIndex { base, index } => match self.expr(base)? {
                 Type::Tuple(elems) => elems.get(*index as usize).cloned().ok_or_else(|| {
-                    Diagnostic::error(format!("this tuple has {} elements; there is no element {index}", elems.len()), e.span)
+                    Diagnostic::error(
+                        format!(
+                            "this tuple has {} elements; there is no element {index}",
+                            elems.len()
+                        ),
+                        e.span,
+                    )
                 }),
-                other => Err(Diagnostic::error(format!("{} is not a tuple", other.describe()), base.span)),
+                other => Err(Diagnostic::error(
+                    format!("{} is not a tuple", other.describe()),
+                    base.span,
+                )),
             },
             ExprKind::Cast { ty, operand } => self.cast(e, ty, operand),
             ExprKind::Block { stmts, value } => {
@@ -59,26 +82,44 @@ impl Checker<'_> {
                     None => Ok(Type::Void),
                 }
             }
-            ExprKind::TypeName(name) => Err(Diagnostic::error(format!("the type `{name}` is not a value"), e.span)
-                .with_note("types can be used in casts, `(int8)x`, and in `sizeof(T)`")),
-            ExprKind::Str(s) => Ok(Type::Str { size: s.len() as u32 + 1 }),
+            ExprKind::TypeName(name) => Err(Diagnostic::error(
+                format!("the type `{name}` is not a value"),
+                e.span,
+            )
+            .with_note("types can be used in casts, `(int8)x`, and in `sizeof(T)`")),
+            ExprKind::Str(s) => Ok(Type::Str {
+                size: s.len() as u32 + 1,
+            }),
             ExprKind::Ident(name) => self.ident(e, name),
             ExprKind::Var(name) => {
                 let slot = self.slot(name, e.id);
                 self.vars.get(&slot).cloned().ok_or_else(|| {
-                Diagnostic::error(format!("variable `${name}` is used before it is assigned"), e.span)
-            })
+                    Diagnostic::error(
+                        format!("variable `${name}` is used before it is assigned"),
+                        e.span,
+                    )
+                })
             }
             ExprKind::Positional(n) => Ok(match self.opts.positional.get(*n as usize - 1) {
-                Some(v) if parse_int(v).is_none() => Type::Str { size: v.len() as u32 + 1 },
+                Some(v) if parse_int(v).is_none() => Type::Str {
+                    size: v.len() as u32 + 1,
+                },
                 _ => Type::INT,
             }),
             ExprKind::PositionalCount => Ok(Type::INT),
             ExprKind::Map { name, keys } => self.map_read(e, name, keys),
-            ExprKind::Call { name, name_span, args } => self.call(e, name, *name_span, args),
+            ExprKind::Call {
+                name,
+                name_span,
+                args,
+            } => self.call(e, name, *name_span, args),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
             ExprKind::Unary { op, operand } => self.unary(e, *op, operand),
-            ExprKind::Ternary { cond, then, otherwise } => {
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
                 self.cond_expr(cond, "a `?:` condition")?;
                 // `c ? printf(…) : printf(…)` as a statement: both arms void.
                 if let (Ok(Type::Void), Ok(Type::Void)) = (self.expr(then), self.expr(otherwise)) {
@@ -111,8 +152,10 @@ impl Checker<'_> {
                     self.uses_args = true;
                     Ok(Type::Args)
                 }
-                None => Err(Diagnostic::error("`args` is not available in this probe", e.span)
-                    .with_note("`args` holds a tracepoint's typed fields")),
+                None => Err(
+                    Diagnostic::error("`args` is not available in this probe", e.span)
+                        .with_note("`args` holds a tracepoint's typed fields"),
+                ),
             };
         }
         if let Some(b) = stdlib::builtin(name) {
@@ -135,8 +178,15 @@ impl Checker<'_> {
 
     /// The type of the longest `probe` name in this block, for the `probe` builtin.
     pub(crate) fn probe_name_type(&self) -> Type {
-        let longest = self.points.iter().map(|p| p.attach.name().len()).max().unwrap_or(0);
-        Type::Str { size: longest as u32 + 1 }
+        let longest = self
+            .points
+            .iter()
+            .map(|p| p.attach.name().len())
+            .max()
+            .unwrap_or(0);
+        Type::Str {
+            size: longest as u32 + 1,
+        }
     }
 
     fn map_read(&mut self, e: &Expr, name: &str, keys: &[Expr]) -> Result<Type> {
@@ -146,7 +196,10 @@ impl Checker<'_> {
             Some(MapKind::Value(f)) => Ok(Type::from_field(&f)),
             Some(kind) => Self::agg_read_type(&kind, name, e.span),
             // Not known yet: a later round will know (or report it never assigned).
-            None => Err(Diagnostic::error(format!("map `{name}` is used before it has a type"), e.span)),
+            None => Err(Diagnostic::error(
+                format!("map `{name}` is used before it has a type"),
+                e.span,
+            )),
         }
     }
 
@@ -198,9 +251,16 @@ impl Checker<'_> {
                 BinOp::Sub => Type::INT,
                 _ => Type::int(x.is_signed() || y.is_signed()),
             }),
-            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => Ok(Type::Bool),
+            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+                Ok(Type::Bool)
+            }
             _ => Err(Diagnostic::error(
-                format!("`{}` cannot be applied to {} and {}", op.symbol(), a.describe(), b.describe()),
+                format!(
+                    "`{}` cannot be applied to {} and {}",
+                    op.symbol(),
+                    a.describe(),
+                    b.describe()
+                ),
                 span,
             )
             .with_secondary(lhs.span, a.describe())
@@ -211,26 +271,40 @@ impl Checker<'_> {
     fn field(&mut self, e: &Expr, base: &Expr, field: &str) -> Result<Type> {
         let bt = self.expr(base)?;
         if bt != Type::Args {
-            return Err(Diagnostic::error(format!("{} has no fields", bt.describe()), base.span));
+            return Err(Diagnostic::error(
+                format!("{} has no fields", bt.describe()),
+                base.span,
+            ));
         }
         let mut found: Option<Type> = None;
         for p in &self.points {
             let fields = p.args.as_deref().unwrap_or(&[]);
             let f = fields.iter().find(|f| f.name == field).ok_or_else(|| {
                 let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-                Diagnostic::error(format!("{} has no argument `{field}`", p.attach.name()), e.span)
-                    .with_note(format!("its arguments are: {}", names.join(", ")))
+                Diagnostic::error(
+                    format!("{} has no argument `{field}`", p.attach.name()),
+                    e.span,
+                )
+                .with_note(format!("its arguments are: {}", names.join(", ")))
             })?;
             let t = match f.kind {
-                ArgKind::Int => Type::Int { signed: f.signed, bits: (f.size.clamp(1, 8) * 8) as u8 },
+                ArgKind::Int => Type::Int {
+                    signed: f.signed,
+                    bits: (f.size.clamp(1, 8) * 8) as u8,
+                },
                 ArgKind::Pointer { user } => super::types::from_c_type(&f.c_type, user),
-                ArgKind::DataLocStr => Type::Str { size: self.opts.strlen },
+                ArgKind::DataLocStr => Type::Str {
+                    size: self.opts.strlen,
+                },
                 ArgKind::CharArray { len } => Type::Str { size: len },
             };
             found = Some(match found {
                 None => t,
                 Some(prev) => super::types::unify_types(&prev, &t).ok_or_else(|| {
-                    Diagnostic::error(format!("`args.{field}` has different types across these probes"), e.span)
+                    Diagnostic::error(
+                        format!("`args.{field}` has different types across these probes"),
+                        e.span,
+                    )
                 })?,
             });
         }
@@ -245,11 +319,17 @@ impl Checker<'_> {
                 let name = &self.slot(name, target.id);
                 match self.vars.get(name) {
                     Some(t) if !t.is_truthy() => {
-                        return Err(Diagnostic::error(format!("`${name}` is a string, not an integer"), target.span))
+                        return Err(Diagnostic::error(
+                            format!("`${name}` is a string, not an integer"),
+                            target.span,
+                        ))
                     }
                     Some(_) => {}
                     None => {
-                        return Err(Diagnostic::error(format!("variable `${name}` is used before it is assigned"), target.span))
+                        return Err(Diagnostic::error(
+                            format!("variable `${name}` is used before it is assigned"),
+                            target.span,
+                        ))
                     }
                 }
                 self.set_type(target.id, self.vars[name].clone());
@@ -259,16 +339,25 @@ impl Checker<'_> {
                 let key = self.keys(keys)?;
                 let id = self.map_key(name, key, target.span)?;
                 // A map already holding a pointer keeps it: `@p = (int32 *)x; @p++`.
-                if let Some(MapKind::Value(f @ FieldType::Ptr { .. })) = self.map_value(name, target.span)? {
+                if let Some(MapKind::Value(f @ FieldType::Ptr { .. })) =
+                    self.map_value(name, target.span)?
+                {
                     let t = Type::from_field(&f);
                     self.set_type(target.id, t.clone());
                     return Ok(t);
                 }
-                self.map_kind(id, MapKind::Value(FieldType::Int { signed: true }), target.span)?;
+                self.map_kind(
+                    id,
+                    MapKind::Value(FieldType::Int { signed: true }),
+                    target.span,
+                )?;
                 self.set_type(target.id, Type::INT);
                 Ok(Type::INT)
             }
-            _ => Err(Diagnostic::error("only a variable or a map can be modified", target.span)),
+            _ => Err(Diagnostic::error(
+                "only a variable or a map can be modified",
+                target.span,
+            )),
         }
     }
 
@@ -280,7 +369,12 @@ impl Checker<'_> {
                 None => d,
             }
         })?;
-        let mut c = CallCheck { ck: self, call: e, args, name_span };
+        let mut c = CallCheck {
+            ck: self,
+            call: e,
+            args,
+            name_span,
+        };
         f.check(&mut c)
     }
 }
@@ -308,7 +402,10 @@ impl CallCheck<'_, '_> {
             (a, usize::MAX) => format!("at least {a} argument{}", if a == 1 { "" } else { "s" }),
             (a, b) => format!("{a} to {b} arguments"),
         };
-        Err(Diagnostic::error(format!("this function takes {want}, but {n} were given"), self.call.span))
+        Err(Diagnostic::error(
+            format!("this function takes {want}, but {n} were given"),
+            self.call.span,
+        ))
     }
 
     pub fn int(&mut self, i: usize, what: &str) -> Result<Type> {
@@ -322,7 +419,10 @@ impl CallCheck<'_, '_> {
     pub fn str_literal(&self, i: usize, what: &str) -> Result<String> {
         match &self.args[i].kind {
             ExprKind::Str(s) => Ok(s.clone()),
-            _ => Err(Diagnostic::error(format!("{what} must be a string literal"), self.args[i].span)),
+            _ => Err(Diagnostic::error(
+                format!("{what} must be a string literal"),
+                self.args[i].span,
+            )),
         }
     }
 
@@ -341,7 +441,10 @@ impl CallCheck<'_, '_> {
                 self.ck.map_id(name, self.args[i].span);
                 Ok(name.clone())
             }
-            _ => Err(Diagnostic::error("expected a map, like `@name`", self.args[i].span)),
+            _ => Err(Diagnostic::error(
+                "expected a map, like `@name`",
+                self.args[i].span,
+            )),
         }
     }
 
@@ -353,7 +456,10 @@ impl CallCheck<'_, '_> {
                 let key = self.ck.keys(keys)?;
                 self.ck.map_key(name, key, a.span)
             }
-            _ => Err(Diagnostic::error("expected a map element, like `@name[key]`", a.span)),
+            _ => Err(Diagnostic::error(
+                "expected a map element, like `@name[key]`",
+                a.span,
+            )),
         }
     }
 
@@ -377,9 +483,18 @@ impl CallCheck<'_, '_> {
 fn const_value(e: &Expr, positional: &[String]) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(v) => i64::try_from(*v).ok(),
-        ExprKind::Unary { op: UnOp::Neg, operand } => const_value(operand, positional).map(|v| -v),
-        ExprKind::Unary { op: UnOp::Plus, operand } => const_value(operand, positional),
-        ExprKind::Positional(n) => positional.get(*n as usize - 1).and_then(|v| parse_int(v)).or(Some(0)),
+        ExprKind::Unary {
+            op: UnOp::Neg,
+            operand,
+        } => const_value(operand, positional).map(|v| -v),
+        ExprKind::Unary {
+            op: UnOp::Plus,
+            operand,
+        } => const_value(operand, positional),
+        ExprKind::Positional(n) => positional
+            .get(*n as usize - 1)
+            .and_then(|v| parse_int(v))
+            .or(Some(0)),
         _ => None,
     }
 }
@@ -391,7 +506,10 @@ pub fn parse_int(s: &str) -> Option<i64> {
         Some(d) => (true, d),
         None => (false, s),
     };
-    let v = if let Some(h) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let v = if let Some(h) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         u64::from_str_radix(h, 16).ok()?
     } else if digits.len() > 1 && digits.starts_with('0') {
         u64::from_str_radix(&digits[1..], 8).ok()?
@@ -399,7 +517,9 @@ pub fn parse_int(s: &str) -> Option<i64> {
         digits.parse::<u64>().ok()?
     };
     // Large unsigned values keep their bits (0xffffffffffffffff is -1 as i64).
-    Some(if neg { (v as i64).wrapping_neg() } else { v as i64 })
+    Some(if neg {
+        (v as i64).wrapping_neg()
+    } else {
+        v as i64
+    })
 }
-
-

@@ -9,8 +9,8 @@ mod expr;
 mod pointers;
 pub use expr::{parse_int, CallCheck};
 pub use stmt::let_id;
-pub(crate) mod stmt;
 mod config;
+pub(crate) mod stmt;
 mod suggest;
 pub mod types;
 
@@ -173,7 +173,10 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     for (probe, pts) in program.probes.iter().zip(&points) {
         ck.begin_probe(pts.clone());
         ck.probe(probe, true)?;
-        infos.push(ProbeInfo { programs: ck.group_points(), vars: std::mem::take(&mut ck.vars) });
+        infos.push(ProbeInfo {
+            programs: ck.group_points(),
+            vars: std::mem::take(&mut ck.vars),
+        });
     }
     let maps = ck.finish_maps()?;
     let mut types = ck.types;
@@ -197,9 +200,8 @@ fn expand_attach_points(program: &Program) -> Result<Vec<Vec<PointInfo>>> {
     for probe in &program.probes {
         let mut pts = vec![];
         for ap in &probe.attach_points {
-            let expanded = probes::expand(&ap.text).map_err(|m| {
-                Diagnostic::error(m, ap.span).with_label("in this attach point")
-            })?;
+            let expanded = probes::expand(&ap.text)
+                .map_err(|m| Diagnostic::error(m, ap.span).with_label("in this attach point"))?;
             for attach in expanded {
                 let args = probes::of(&attach)
                     .args(&attach)
@@ -226,8 +228,11 @@ impl<'a> Checker<'a> {
             match t {
                 Ok(t) if !t.is_truthy() => {
                     if final_round {
-                        return Err(Diagnostic::error("a predicate must be an integer condition", pred.span)
-                            .with_label(format!("this is {}", t.describe())));
+                        return Err(Diagnostic::error(
+                            "a predicate must be an integer condition",
+                            pred.span,
+                        )
+                        .with_label(format!("this is {}", t.describe())));
                     }
                 }
                 Err(e) if final_round => return Err(e),
@@ -269,7 +274,11 @@ impl<'a> Checker<'a> {
 
     /// The frame slot `$name` refers to here, recorded for expression `id`.
     pub(crate) fn slot(&mut self, name: &str, id: ExprId) -> String {
-        let slot = self.scoped.get(name).cloned().unwrap_or_else(|| name.to_string());
+        let slot = self
+            .scoped
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string());
         self.var_slots.insert(id, slot.clone());
         slot
     }
@@ -291,7 +300,15 @@ impl<'a> Checker<'a> {
             return id;
         }
         let id = self.maps.len();
-        self.maps.push((name.to_string(), MapDraft { key: None, kind: None, origin: None, first_use: span }));
+        self.maps.push((
+            name.to_string(),
+            MapDraft {
+                key: None,
+                kind: None,
+                origin: None,
+                first_use: span,
+            },
+        ));
         self.map_ids.insert(name.to_string(), id);
         self.changed = true;
         id
@@ -318,7 +335,10 @@ impl<'a> Checker<'a> {
                 for (i, (o, n)) in old.iter_mut().zip(key).enumerate() {
                     let u = types::unify(o, &n).ok_or_else(|| {
                         Diagnostic::error(
-                            format!("key {} of map `{name}` is used as both an integer and a string", i + 1),
+                            format!(
+                                "key {} of map `{name}` is used as both an integer and a string",
+                                i + 1
+                            ),
                             span,
                         )
                     })?;
@@ -343,7 +363,9 @@ impl<'a> Checker<'a> {
                 Ok(())
             }
             Some(MapKind::Value(old)) if matches!(kind, MapKind::Value(_)) => {
-                let MapKind::Value(ref new) = kind else { unreachable!() };
+                let MapKind::Value(ref new) = kind else {
+                    unreachable!()
+                };
                 match types::unify(old, new) {
                     Some(u) => {
                         if u != *old {
@@ -373,15 +395,29 @@ impl<'a> Checker<'a> {
         let mut out = vec![];
         for (i, (name, d)) in self.maps.iter().enumerate() {
             let kind = d.kind.clone().ok_or_else(|| {
-                Diagnostic::error(format!("map `{name}` is used but never assigned a value"), d.first_use)
-                    .with_label("used here")
+                Diagnostic::error(
+                    format!("map `{name}` is used but never assigned a value"),
+                    d.first_use,
+                )
+                .with_label("used here")
             })?;
             let key = d.key.clone().unwrap_or_default();
-            let max_entries = if key.is_empty() && !kind.is_histogram() { 1 } else { self.opts.max_map_keys };
+            let max_entries = if key.is_empty() && !kind.is_histogram() {
+                1
+            } else {
+                self.opts.max_map_keys
+            };
             let decl = self.decls.get(name);
             let max_entries = decl.map_or(max_entries, |d| d.size as u32);
             let lru = decl.is_some_and(|d| d.kind.contains("lru"));
-            out.push(MapSpec { name: name.clone(), elf_name: format!("map_{i}"), key, kind, max_entries, lru });
+            out.push(MapSpec {
+                name: name.clone(),
+                elf_name: format!("map_{i}"),
+                key,
+                kind,
+                max_entries,
+                lru,
+            });
         }
         Ok(out)
     }
@@ -391,7 +427,13 @@ fn old_kind(d: &MapDraft) -> &MapKind {
     d.kind.as_ref().expect("checked by caller")
 }
 
-fn mismatch(name: &str, old: &MapKind, new: &MapKind, span: Span, origin: Option<Span>) -> Diagnostic {
+fn mismatch(
+    name: &str,
+    old: &MapKind,
+    new: &MapKind,
+    span: Span,
+    origin: Option<Span>,
+) -> Diagnostic {
     let d = Diagnostic::error(
         format!(
             "map `{name}` holds {} values, but this assigns {}",

@@ -12,8 +12,11 @@ impl Checker<'_> {
     pub(crate) fn cond_expr(&mut self, e: &Expr, what: &str) -> Result<Type> {
         let t = self.expr(e)?;
         if !t.is_truthy() {
-            return Err(Diagnostic::error(format!("{what} must be an integer or a pointer"), e.span)
-                .with_label(format!("this is {}", t.describe())));
+            return Err(Diagnostic::error(
+                format!("{what} must be an integer or a pointer"),
+                e.span,
+            )
+            .with_label(format!("this is {}", t.describe())));
         }
         Ok(t)
     }
@@ -54,8 +57,10 @@ impl Checker<'_> {
 
     fn addr_of(&mut self, operand: &Expr) -> Result<Type> {
         if !matches!(operand.kind, ExprKind::Var(_)) {
-            return Err(Diagnostic::error("only a variable's address can be taken", operand.span)
-                .with_note("e.g. `$p = &$x;`"));
+            return Err(
+                Diagnostic::error("only a variable's address can be taken", operand.span)
+                    .with_note("e.g. `$p = &$x;`"),
+            );
         }
         let t = self.value_expr(operand)?;
         Ok(Type::ptr(t, false))
@@ -65,11 +70,15 @@ impl Checker<'_> {
         let target = Type::from_name(ty).expect("the lexer only yields known type names");
         let t = self.expr(operand)?;
         if target == Type::Void {
-            return Err(Diagnostic::error("cannot cast to void", e.span).with_note("did you mean `(void *)`?"));
+            return Err(Diagnostic::error("cannot cast to void", e.span)
+                .with_note("did you mean `(void *)`?"));
         }
         if !t.is_truthy() {
-            return Err(Diagnostic::error(format!("cannot cast {} to {}", t.describe(), target.describe()), e.span)
-                .with_secondary(operand.span, t.describe()));
+            return Err(Diagnostic::error(
+                format!("cannot cast {} to {}", t.describe(), target.describe()),
+                e.span,
+            )
+            .with_secondary(operand.span, t.describe()));
         }
         Ok(match (target, &t) {
             // A pointer cast keeps the address space of the pointer it converts.
@@ -79,7 +88,14 @@ impl Checker<'_> {
     }
 
     /// `a op b` where `a` or `b` is a pointer.
-    pub(super) fn ptr_binary(&mut self, op: BinOp, lhs: &Expr, a: &Type, rhs: &Expr, b: &Type) -> Result<Type> {
+    pub(super) fn ptr_binary(
+        &mut self,
+        op: BinOp,
+        lhs: &Expr,
+        a: &Type,
+        rhs: &Expr,
+        b: &Type,
+    ) -> Result<Type> {
         let span = (lhs.span.0, rhs.span.1);
         if op.is_comparison() || matches!(op, BinOp::LogAnd | BinOp::LogOr) {
             if a.is_truthy() && b.is_truthy() {
@@ -93,13 +109,23 @@ impl Checker<'_> {
                 return Ok(p.clone());
             }
         }
-        let d = Diagnostic::error(format!("`{}` cannot be applied to {} and {}", op.symbol(), a.describe(), b.describe()), span)
-            .with_secondary(lhs.span, a.describe())
-            .with_secondary(rhs.span, b.describe());
+        let d = Diagnostic::error(
+            format!(
+                "`{}` cannot be applied to {} and {}",
+                op.symbol(),
+                a.describe(),
+                b.describe()
+            ),
+            span,
+        )
+        .with_secondary(lhs.span, a.describe())
+        .with_secondary(rhs.span, b.describe());
         Err(if a.is_ptr() && b.is_ptr() {
             d.with_note("pointers can be compared; arithmetic only adds an integer to a pointer or subtracts one from it")
         } else {
-            d.with_note("a pointer can be compared, tested, or moved by adding or subtracting an integer")
+            d.with_note(
+                "a pointer can be compared, tested, or moved by adding or subtracting an integer",
+            )
         })
     }
 
@@ -108,8 +134,11 @@ impl Checker<'_> {
         let t = self.int_target(target)?;
         if t.is_ptr() {
             if !matches!(op, BinOp::Add | BinOp::Sub) {
-                return Err(Diagnostic::error(format!("`{}=` cannot be applied to {}", op.symbol(), t.describe()), target.span)
-                    .with_note("a pointer only moves with `+=` and `-=`"));
+                return Err(Diagnostic::error(
+                    format!("`{}=` cannot be applied to {}", op.symbol(), t.describe()),
+                    target.span,
+                )
+                .with_note("a pointer only moves with `+=` and `-=`"));
             }
             step(&t, target.span)?;
         }
@@ -119,10 +148,19 @@ impl Checker<'_> {
 
 /// Bytes one step of pointer `p` moves; an error when the pointee's size is unknown.
 pub(crate) fn step(p: &Type, span: Span) -> Result<u64> {
-    let Type::Ptr { to, .. } = p else { return Ok(1) };
+    let Type::Ptr { to, .. } = p else {
+        return Ok(1);
+    };
     pointee_size(to).ok_or_else(|| {
-        Diagnostic::error(format!("cannot move a `{}`: spyglass does not know the size of `{}`", p.describe(), to.describe()), span)
-            .with_note("cast it to a pointer of known size first, e.g. `(uint8 *)p + n`")
+        Diagnostic::error(
+            format!(
+                "cannot move a `{}`: spyglass does not know the size of `{}`",
+                p.describe(),
+                to.describe()
+            ),
+            span,
+        )
+        .with_note("cast it to a pointer of known size first, e.g. `(uint8 *)p + n`")
     })
 }
 

@@ -21,13 +21,25 @@ impl Checker<'_> {
     pub(crate) fn stmt(&mut self, s: &Stmt, final_round: bool) -> Result<()> {
         match &s.kind {
             StmtKind::Expr(e) => self.expr_stmt(e),
-            StmtKind::Assign { target, op: None, value } => self.assign(target, value),
-            StmtKind::Assign { target, op: Some(op), value } => {
+            StmtKind::Assign {
+                target,
+                op: None,
+                value,
+            } => self.assign(target, value),
+            StmtKind::Assign {
+                target,
+                op: Some(op),
+                value,
+            } => {
                 self.compound_target(target, *op)?;
                 self.int_expr(value, &format!("the right side of `{}=`", op.symbol()))?;
                 Ok(())
             }
-            StmtKind::If { cond, then, otherwise } => {
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 self.cond_expr(cond, "an `if` condition")?;
                 self.block(then, final_round)?;
                 if let Some(b) = otherwise {
@@ -64,9 +76,10 @@ impl Checker<'_> {
                 };
                 r
             }
-            StmtKind::Break | StmtKind::Continue if self.loops == 0 => {
-                Err(Diagnostic::error("`break` and `continue` only make sense inside a loop", s.span))
-            }
+            StmtKind::Break | StmtKind::Continue if self.loops == 0 => Err(Diagnostic::error(
+                "`break` and `continue` only make sense inside a loop",
+                s.span,
+            )),
             StmtKind::Break | StmtKind::Continue => Ok(()),
             StmtKind::Return if self.map_loops > 0 => Err(Diagnostic::error(
                 "`return` cannot be used inside a `for` over a map",
@@ -76,15 +89,23 @@ impl Checker<'_> {
             StmtKind::Return => Ok(()),
             StmtKind::Let { var, ty, value } => {
                 let declared = match ty {
-                    Some(name) => Some(Type::from_name(name).expect("the lexer only yields known type names")),
+                    Some(name) => {
+                        Some(Type::from_name(name).expect("the lexer only yields known type names"))
+                    }
                     None => None,
                 };
                 let t = match (value, &declared) {
                     (Some(v), Some(d)) => {
                         let vt = self.value_expr(v)?;
-                        if !(vt.is_int() && d.is_int()) && super::types::unify_types(&vt, d).is_none() {
+                        if !(vt.is_int() && d.is_int())
+                            && super::types::unify_types(&vt, d).is_none()
+                        {
                             return Err(Diagnostic::error(
-                                format!("`${var}` is declared {}, but is given {}", d.describe(), vt.describe()),
+                                format!(
+                                    "`${var}` is declared {}, but is given {}",
+                                    d.describe(),
+                                    vt.describe()
+                                ),
                                 v.span,
                             ));
                         }
@@ -100,7 +121,6 @@ impl Checker<'_> {
             }
         }
     }
-
 }
 
 /// `let` has no expression of its own for the variable; its slot is recorded under an id
@@ -123,7 +143,14 @@ impl Checker<'_> {
         let new = match self.vars.get(name) {
             None => t,
             Some(old) => super::types::unify_types(old, &t).ok_or_else(|| {
-                Diagnostic::error(format!("`${name}` is {}, and cannot hold {}", old.describe(), t.describe()), span)
+                Diagnostic::error(
+                    format!(
+                        "`${name}` is {}, and cannot hold {}",
+                        old.describe(),
+                        t.describe()
+                    ),
+                    span,
+                )
             })?,
         };
         self.vars.insert(name.to_string(), new);
@@ -133,7 +160,9 @@ impl Checker<'_> {
     /// Key and value types of the elements a `for` over `@name` visits.
     fn map_elem_types(&mut self, name: &str, span: crate::diag::Span) -> Result<(Type, Type)> {
         let kind = self.map_value(name, span)?;
-        let Some(id) = self.map_ids.get(name).copied() else { unreachable!("map_value registers the map") };
+        let Some(id) = self.map_ids.get(name).copied() else {
+            unreachable!("map_value registers the map")
+        };
         let key = self.maps[id].1.key.clone();
         match (kind, key) {
             (Some(MapKind::Value(v)), Some(key)) if !key.is_empty() => {
@@ -144,23 +173,33 @@ impl Checker<'_> {
                 };
                 Ok((key, Type::from_field(&v)))
             }
-            (Some(MapKind::Value(_)), Some(_)) => {
-                Err(Diagnostic::error(format!("`{name}` has no keys, so there is nothing to iterate"), span))
-            }
+            (Some(MapKind::Value(_)), Some(_)) => Err(Diagnostic::error(
+                format!("`{name}` has no keys, so there is nothing to iterate"),
+                span,
+            )),
             (Some(k), _) => Err(Diagnostic::error(
-                format!("iterating over a {} map is not supported yet", super::types::agg_name(&k)),
+                format!(
+                    "iterating over a {} map is not supported yet",
+                    super::types::agg_name(&k)
+                ),
                 span,
             )
             .with_note("for loops visit maps of plain values")),
-            (None, _) => Err(Diagnostic::error(format!("map `{name}` is used before it has a type"), span)),
+            (None, _) => Err(Diagnostic::error(
+                format!("map `{name}` is used before it has a type"),
+                span,
+            )),
         }
     }
 
     fn expr_stmt(&mut self, e: &Expr) -> Result<()> {
         let t = self.expr(e)?;
         if let Type::Agg(_) = t {
-            return Err(Diagnostic::error("the result of an aggregation function must be assigned to a map", e.span)
-                .with_note("e.g. `@calls[comm] = count();`"));
+            return Err(Diagnostic::error(
+                "the result of an aggregation function must be assigned to a map",
+                e.span,
+            )
+            .with_note("e.g. `@calls[comm] = count();`"));
         }
         Ok(())
     }
@@ -172,13 +211,16 @@ impl Checker<'_> {
                 let name = &self.slot(name, target.id);
                 let new = match self.vars.get(name) {
                     None => t,
-                    Some(old) => super::types::unify_types(old, &t)
-                        .ok_or_else(|| {
-                            Diagnostic::error(
-                                format!("`${name}` is {}, and cannot be assigned {}", old.describe(), t.describe()),
-                                value.span,
-                            )
-                        })?,
+                    Some(old) => super::types::unify_types(old, &t).ok_or_else(|| {
+                        Diagnostic::error(
+                            format!(
+                                "`${name}` is {}, and cannot be assigned {}",
+                                old.describe(),
+                                t.describe()
+                            ),
+                            value.span,
+                        )
+                    })?,
                 };
                 self.set_type(target.id, new.clone());
                 self.vars.insert(name.clone(), new);
@@ -188,11 +230,16 @@ impl Checker<'_> {
                 let t = self.expr(value)?;
                 let kind = match t {
                     Type::Agg(kind) => kind,
-                    Type::Int { .. } | Type::Bool | Type::Str { .. } | Type::Tuple(_) | Type::Ptr { .. } => {
-                        MapKind::Value(t.field().unwrap())
-                    }
+                    Type::Int { .. }
+                    | Type::Bool
+                    | Type::Str { .. }
+                    | Type::Tuple(_)
+                    | Type::Ptr { .. } => MapKind::Value(t.field().unwrap()),
                     other => {
-                        return Err(Diagnostic::error(format!("{} cannot be stored in a map", other.describe()), value.span))
+                        return Err(Diagnostic::error(
+                            format!("{} cannot be stored in a map", other.describe()),
+                            value.span,
+                        ))
                     }
                 };
                 let key = self.keys(keys)?;
@@ -204,8 +251,10 @@ impl Checker<'_> {
                 }
                 Ok(())
             }
-            _ => Err(Diagnostic::error("only a variable or a map can be assigned to", target.span)
-                .with_note("e.g. `$x = 1;` or `@m[pid] = 1;`")),
+            _ => Err(
+                Diagnostic::error("only a variable or a map can be assigned to", target.span)
+                    .with_note("e.g. `$x = 1;` or `@m[pid] = 1;`"),
+            ),
         }
     }
 }

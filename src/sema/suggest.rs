@@ -29,7 +29,10 @@ fn distance(a: &str, b: &str) -> usize {
 mod tests {
     #[test]
     fn finds_near_misses_only() {
-        assert_eq!(super::closest("prnitf", ["printf", "print", "str"]), Some("printf"));
+        assert_eq!(
+            super::closest("prnitf", ["printf", "print", "str"]),
+            Some("printf")
+        );
         assert_eq!(super::closest("pidd", ["pid", "tid"]), Some("pid"));
         assert_eq!(super::closest("zzzzzz", ["printf"]), None);
     }

@@ -5,14 +5,22 @@ use crate::program::{FieldType, MapKind};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Type {
     /// Loaded into 64-bit registers; `bits` is the declared width (casts, `sizeof`, layout).
-    Int { signed: bool, bits: u8 },
+    Int {
+        signed: bool,
+        bits: u8,
+    },
     Bool,
     /// A NUL-padded string buffer of `size` bytes.
-    Str { size: u32 },
+    Str {
+        size: u32,
+    },
     Tuple(Vec<Type>),
     /// An address; `to` is the pointee (`Void` for `void *`), `user` when it points into
     /// user memory (so dereferencing uses `bpf_probe_read_user`).
-    Ptr { to: Box<Type>, user: bool },
+    Ptr {
+        to: Box<Type>,
+        user: bool,
+    },
     /// A C type spyglass cannot lay out (`struct stat`): only pointers to it exist.
     Opaque(String),
     /// A probe's `args` record; only its fields can be used.
@@ -23,8 +31,14 @@ pub enum Type {
 }
 
 impl Type {
-    pub const UINT: Type = Type::Int { signed: false, bits: 64 };
-    pub const INT: Type = Type::Int { signed: true, bits: 64 };
+    pub const UINT: Type = Type::Int {
+        signed: false,
+        bits: 64,
+    };
+    pub const INT: Type = Type::Int {
+        signed: true,
+        bits: 64,
+    };
 
     pub fn int(signed: bool) -> Type {
         Type::Int { signed, bits: 64 }
@@ -33,16 +47,28 @@ impl Type {
     /// The type bpftrace gives an integer literal: the smallest signed type that holds it.
     pub fn literal(v: u64) -> Type {
         match v {
-            0..=0x7f => Type::Int { signed: true, bits: 8 },
-            0x80..=0x7fff => Type::Int { signed: true, bits: 16 },
-            0x8000..=0x7fff_ffff => Type::Int { signed: true, bits: 32 },
+            0..=0x7f => Type::Int {
+                signed: true,
+                bits: 8,
+            },
+            0x80..=0x7fff => Type::Int {
+                signed: true,
+                bits: 16,
+            },
+            0x8000..=0x7fff_ffff => Type::Int {
+                signed: true,
+                bits: 32,
+            },
             0x8000_0000..=0x7fff_ffff_ffff_ffff => Type::INT,
             _ => Type::UINT,
         }
     }
 
     pub fn ptr(to: Type, user: bool) -> Type {
-        Type::Ptr { to: Box::new(to), user }
+        Type::Ptr {
+            to: Box::new(to),
+            user,
+        }
     }
 
     /// A type name usable in casts and `sizeof`: `int8`, `uint32*`, `void **`, …
@@ -54,13 +80,31 @@ impl Type {
             // Only useful behind a `*`; casts and declarations reject a plain `void`.
             "void" => Type::Void,
             "bool" => Type::Bool,
-            "int8" => Type::Int { signed: true, bits: 8 },
-            "int16" => Type::Int { signed: true, bits: 16 },
-            "int32" => Type::Int { signed: true, bits: 32 },
+            "int8" => Type::Int {
+                signed: true,
+                bits: 8,
+            },
+            "int16" => Type::Int {
+                signed: true,
+                bits: 16,
+            },
+            "int32" => Type::Int {
+                signed: true,
+                bits: 32,
+            },
             "int64" => Type::INT,
-            "uint8" => Type::Int { signed: false, bits: 8 },
-            "uint16" => Type::Int { signed: false, bits: 16 },
-            "uint32" => Type::Int { signed: false, bits: 32 },
+            "uint8" => Type::Int {
+                signed: false,
+                bits: 8,
+            },
+            "uint16" => Type::Int {
+                signed: false,
+                bits: 16,
+            },
+            "uint32" => Type::Int {
+                signed: false,
+                bits: 32,
+            },
             "uint64" => Type::UINT,
             _ => return None,
         })
@@ -94,8 +138,15 @@ impl Type {
             Type::Int { signed, .. } => Some(FieldType::Int { signed: *signed }),
             Type::Bool => Some(FieldType::Bool),
             Type::Str { size } => Some(FieldType::Str { size: *size }),
-            Type::Tuple(elems) => elems.iter().map(Type::field).collect::<Option<Vec<_>>>().map(FieldType::Tuple),
-            Type::Ptr { to, user } => Some(FieldType::Ptr { to: to.describe_c(), user: *user }),
+            Type::Tuple(elems) => elems
+                .iter()
+                .map(Type::field)
+                .collect::<Option<Vec<_>>>()
+                .map(FieldType::Tuple),
+            Type::Ptr { to, user } => Some(FieldType::Ptr {
+                to: to.describe_c(),
+                user: *user,
+            }),
             _ => None,
         }
     }
@@ -135,7 +186,14 @@ impl Type {
             Type::Int { signed, bits } => format!("{}int{bits}", if *signed { "" } else { "u" }),
             Type::Bool => "bool".into(),
             Type::Str { size } => format!("string[{size}]"),
-            Type::Tuple(elems) => format!("({})", elems.iter().map(Type::describe).collect::<Vec<_>>().join(", ")),
+            Type::Tuple(elems) => format!(
+                "({})",
+                elems
+                    .iter()
+                    .map(Type::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Type::Ptr { to, .. } => format!("{} *", to.describe_c()),
             Type::Opaque(name) => name.clone(),
             Type::Args => "args".into(),
@@ -158,12 +216,16 @@ impl Type {
 /// Joins two types of one slot (variables): integers widen, strings take the longer size.
 pub fn unify_types(a: &Type, b: &Type) -> Option<Type> {
     match (a, b) {
-        (Type::Int { signed: x, bits: m }, Type::Int { signed: y, bits: n }) => {
-            Some(Type::Int { signed: *x || *y, bits: (*m).max(*n) })
-        }
-        (Type::Tuple(x), Type::Tuple(y)) if x.len() == y.len() => {
-            x.iter().zip(y).map(|(a, b)| unify_types(a, b)).collect::<Option<Vec<_>>>().map(Type::Tuple)
-        }
+        (Type::Int { signed: x, bits: m }, Type::Int { signed: y, bits: n }) => Some(Type::Int {
+            signed: *x || *y,
+            bits: (*m).max(*n),
+        }),
+        (Type::Tuple(x), Type::Tuple(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .map(|(a, b)| unify_types(a, b))
+            .collect::<Option<Vec<_>>>()
+            .map(Type::Tuple),
         _ => unify(&a.field()?, &b.field()?).map(|f| Type::from_field(&f)),
     }
 }
@@ -189,13 +251,20 @@ pub fn agg_name(k: &MapKind) -> &'static str {
 /// Joins two storage types of one slot: strings widen to the longer, signedness is sticky.
 pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
     match (a, b) {
-        (FieldType::Int { signed: x }, FieldType::Int { signed: y }) => Some(FieldType::Int { signed: *x || *y }),
+        (FieldType::Int { signed: x }, FieldType::Int { signed: y }) => {
+            Some(FieldType::Int { signed: *x || *y })
+        }
         (FieldType::Bool, FieldType::Bool) => Some(FieldType::Bool),
         (FieldType::Ptr { .. }, FieldType::Ptr { .. }) if a == b => Some(a.clone()),
-        (FieldType::Str { size: x }, FieldType::Str { size: y }) => Some(FieldType::Str { size: *x.max(y) }),
-        (FieldType::Tuple(x), FieldType::Tuple(y)) if x.len() == y.len() => {
-            x.iter().zip(y).map(|(a, b)| unify(a, b)).collect::<Option<Vec<_>>>().map(FieldType::Tuple)
+        (FieldType::Str { size: x }, FieldType::Str { size: y }) => {
+            Some(FieldType::Str { size: *x.max(y) })
         }
+        (FieldType::Tuple(x), FieldType::Tuple(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .map(|(a, b)| unify(a, b))
+            .collect::<Option<Vec<_>>>()
+            .map(FieldType::Tuple),
         _ => None,
     }
 }
@@ -206,7 +275,10 @@ pub fn pointee_from_name(name: &str, user: bool) -> Type {
     if let Some(base) = name.strip_suffix('*') {
         return Type::ptr(pointee_from_name(base, user), user);
     }
-    if let Some(n) = name.strip_prefix("string[").and_then(|r| r.strip_suffix(']')) {
+    if let Some(n) = name
+        .strip_prefix("string[")
+        .and_then(|r| r.strip_suffix(']'))
+    {
         if let Ok(size) = n.parse() {
             return Type::Str { size };
         }
@@ -220,7 +292,13 @@ pub fn from_c_type(c_type: &str, user: bool) -> Type {
     let stars = c_type.matches('*').count();
     let words: Vec<&str> = c_type
         .split(|c: char| c == '*' || c.is_whitespace())
-        .filter(|w| !w.is_empty() && !matches!(*w, "const" | "volatile" | "restrict" | "__user" | "__rcu" | "__iomem" | "__percpu"))
+        .filter(|w| {
+            !w.is_empty()
+                && !matches!(
+                    *w,
+                    "const" | "volatile" | "restrict" | "__user" | "__rcu" | "__iomem" | "__percpu"
+                )
+        })
         .collect();
     let (mut signed, mut rest) = (None, vec![]);
     for w in &words {
@@ -230,7 +308,10 @@ pub fn from_c_type(c_type: &str, user: bool) -> Type {
             w => rest.push(w),
         }
     }
-    let int = |bits: u8, default_signed: bool| Type::Int { signed: signed.unwrap_or(default_signed), bits };
+    let int = |bits: u8, default_signed: bool| Type::Int {
+        signed: signed.unwrap_or(default_signed),
+        bits,
+    };
     let mut t = match rest.join(" ").as_str() {
         "void" => Type::Void,
         "bool" | "_Bool" => Type::Bool,
@@ -238,13 +319,31 @@ pub fn from_c_type(c_type: &str, user: bool) -> Type {
         "short" | "short int" => int(16, true),
         "" | "int" => int(32, true),
         "long" | "long int" | "long long" | "long long int" => int(64, true),
-        "u8" | "__u8" | "uint8_t" => Type::Int { signed: false, bits: 8 },
-        "u16" | "__u16" | "uint16_t" => Type::Int { signed: false, bits: 16 },
-        "u32" | "__u32" | "uint32_t" => Type::Int { signed: false, bits: 32 },
+        "u8" | "__u8" | "uint8_t" => Type::Int {
+            signed: false,
+            bits: 8,
+        },
+        "u16" | "__u16" | "uint16_t" => Type::Int {
+            signed: false,
+            bits: 16,
+        },
+        "u32" | "__u32" | "uint32_t" => Type::Int {
+            signed: false,
+            bits: 32,
+        },
         "u64" | "__u64" | "uint64_t" | "size_t" => Type::UINT,
-        "s8" | "__s8" | "int8_t" => Type::Int { signed: true, bits: 8 },
-        "s16" | "__s16" | "int16_t" => Type::Int { signed: true, bits: 16 },
-        "s32" | "__s32" | "int32_t" | "pid_t" => Type::Int { signed: true, bits: 32 },
+        "s8" | "__s8" | "int8_t" => Type::Int {
+            signed: true,
+            bits: 8,
+        },
+        "s16" | "__s16" | "int16_t" => Type::Int {
+            signed: true,
+            bits: 16,
+        },
+        "s32" | "__s32" | "int32_t" | "pid_t" => Type::Int {
+            signed: true,
+            bits: 32,
+        },
         "s64" | "__s64" | "int64_t" | "ssize_t" | "loff_t" => Type::INT,
         other => Type::Opaque(other.to_string()),
     };
@@ -259,7 +358,9 @@ pub fn from_c_type(c_type: &str, user: bool) -> Type {
 pub fn pointee_size(to: &Type) -> Option<u64> {
     match to {
         Type::Void => Some(1),
-        Type::Int { .. } | Type::Bool | Type::Ptr { .. } | Type::Str { .. } | Type::Tuple(_) => Some(to.c_layout().0),
+        Type::Int { .. } | Type::Bool | Type::Ptr { .. } | Type::Str { .. } | Type::Tuple(_) => {
+            Some(to.c_layout().0)
+        }
         _ => None,
     }
 }
@@ -270,28 +371,70 @@ mod ptr_tests {
 
     #[test]
     fn c_types() {
-        let i8p = Type::ptr(Type::Int { signed: true, bits: 8 }, true);
+        let i8p = Type::ptr(
+            Type::Int {
+                signed: true,
+                bits: 8,
+            },
+            true,
+        );
         assert_eq!(from_c_type("const char *", true), i8p);
         assert_eq!(from_c_type("const char __user *", true), i8p);
-        assert_eq!(from_c_type("unsigned char*", false), Type::ptr(Type::Int { signed: false, bits: 8 }, false));
-        assert_eq!(from_c_type("const char *const *", true), Type::ptr(i8p, true));
+        assert_eq!(
+            from_c_type("unsigned char*", false),
+            Type::ptr(
+                Type::Int {
+                    signed: false,
+                    bits: 8
+                },
+                false
+            )
+        );
+        assert_eq!(
+            from_c_type("const char *const *", true),
+            Type::ptr(i8p, true)
+        );
         assert_eq!(from_c_type("void *", false), Type::ptr(Type::Void, false));
-        assert_eq!(from_c_type("unsigned long *", false), Type::ptr(Type::UINT, false));
-        assert_eq!(from_c_type("struct stat *", true), Type::ptr(Type::Opaque("struct stat".into()), true));
+        assert_eq!(
+            from_c_type("unsigned long *", false),
+            Type::ptr(Type::UINT, false)
+        );
+        assert_eq!(
+            from_c_type("struct stat *", true),
+            Type::ptr(Type::Opaque("struct stat".into()), true)
+        );
     }
 
     #[test]
     fn names_round_trip() {
         for t in [
-            Type::ptr(Type::Int { signed: false, bits: 16 }, false),
+            Type::ptr(
+                Type::Int {
+                    signed: false,
+                    bits: 16,
+                },
+                false,
+            ),
             Type::ptr(Type::ptr(Type::Void, true), true),
             Type::ptr(Type::Str { size: 6 }, false),
             Type::ptr(Type::Opaque("struct task_struct".into()), false),
         ] {
             assert_eq!(Type::from_field(&t.field().unwrap()), t);
         }
-        assert_eq!(Type::from_name("int32*"), Some(Type::ptr(Type::Int { signed: true, bits: 32 }, false)));
-        assert_eq!(Type::from_name("void**"), Some(Type::ptr(Type::ptr(Type::Void, false), false)));
+        assert_eq!(
+            Type::from_name("int32*"),
+            Some(Type::ptr(
+                Type::Int {
+                    signed: true,
+                    bits: 32
+                },
+                false
+            ))
+        );
+        assert_eq!(
+            Type::from_name("void**"),
+            Some(Type::ptr(Type::ptr(Type::Void, false), false))
+        );
         assert_eq!(Type::ptr(Type::Void, false).describe(), "void *");
     }
 }

@@ -32,7 +32,10 @@ pub fn workload() -> &'static str {
     PATH.get_or_init(|| {
         let out = format!("{}/spyglass-workload", env!("CARGO_TARGET_TMPDIR"));
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/workload.c");
-        let st = Command::new("cc").args(["-O2", "-o", &out, src]).status().expect("cc");
+        let st = Command::new("cc")
+            .args(["-O2", "-o", &out, src])
+            .status()
+            .expect("cc");
         assert!(st.success(), "compiling the workload failed");
         out
     })

@@ -11,19 +11,32 @@ use crate::program::{FieldType, MapKind, MapSpec};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Shown {
     Prim(Value),
-    Stats { count: Value, average: Value, total: Value },
+    Stats {
+        count: Value,
+        average: Value,
+        total: Value,
+    },
     Hist(Histogram),
 }
 
 /// Entries in print order, already cut to `top` and divided by `div`.
-pub(crate) fn prepare(spec: &MapSpec, mut entries: Vec<MapEntry>, top: usize, div: u64) -> Vec<(Vec<Value>, Shown)> {
+pub(crate) fn prepare(
+    spec: &MapSpec,
+    mut entries: Vec<MapEntry>,
+    top: usize,
+    div: u64,
+) -> Vec<(Vec<Value>, Shown)> {
     // bpftrace leaves ties in hash-table order (unspecified); ordering by key first makes
     // ties deterministic without changing any order bpftrace guarantees.
     entries.sort_by(|a, b| cmp_keys(&a.key, &b.key));
     if orders_by_value(&spec.kind) {
         entries.sort_by_key(|e| value_rank(&spec.kind, &e.value));
     }
-    let skip = if top > 0 && entries.len() > top { entries.len() - top } else { 0 };
+    let skip = if top > 0 && entries.len() > top {
+        entries.len() - top
+    } else {
+        0
+    };
     let div = div.max(1);
     entries
         .into_iter()
@@ -42,7 +55,9 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
         let o = match (x, y) {
             (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
             (Value::Tuple(x), Value::Tuple(y)) => cmp_keys(x, y),
-            (Value::Str(_) | Value::Tuple(_), _) | (_, Value::Str(_) | Value::Tuple(_)) => Ordering::Equal,
+            (Value::Str(_) | Value::Tuple(_), _) | (_, Value::Str(_) | Value::Tuple(_)) => {
+                Ordering::Equal
+            }
             _ => as_signed(x).cmp(&as_signed(y)),
         };
         if o != Ordering::Equal {
@@ -86,14 +101,19 @@ fn orders_by_value(kind: &MapKind) -> bool {
 
 /// Sort rank of an entry's value.
 fn value_rank(kind: &MapKind, v: &AggValue) -> i128 {
-    let signed = !matches!(kind, MapKind::Avg { signed: false } | MapKind::Stats { signed: false });
+    let signed = !matches!(
+        kind,
+        MapKind::Avg { signed: false } | MapKind::Stats { signed: false }
+    );
     match v {
         AggValue::Plain(Value::Str(_)) => 0,
         AggValue::Plain(x) | AggValue::Sum(x) => num(x),
         AggValue::Count(c) => i128::from(*c),
         // bpftrace compares min/max values as unsigned even when they are signed.
         AggValue::Min(x) | AggValue::Max(x) => i128::from(as_signed(x) as u64),
-        AggValue::Avg { count, total } | AggValue::Stats { count, total } => num(&avg_of(signed, *count, *total)),
+        AggValue::Avg { count, total } | AggValue::Stats { count, total } => {
+            num(&avg_of(signed, *count, *total))
+        }
         AggValue::Hist(c) => i128::from(c.iter().fold(0u64, |a, &b| a.wrapping_add(b))),
     }
 }
@@ -107,7 +127,10 @@ fn div_value(v: Value, div: u64) -> Value {
 }
 
 fn show(kind: &MapKind, v: AggValue, div: u64) -> Shown {
-    let signed = !matches!(kind, MapKind::Avg { signed: false } | MapKind::Stats { signed: false });
+    let signed = !matches!(
+        kind,
+        MapKind::Avg { signed: false } | MapKind::Stats { signed: false }
+    );
     match v {
         AggValue::Plain(x) | AggValue::Sum(x) | AggValue::Min(x) | AggValue::Max(x) => {
             Shown::Prim(div_value(x, div))
@@ -115,9 +138,17 @@ fn show(kind: &MapKind, v: AggValue, div: u64) -> Shown {
         AggValue::Count(c) => Shown::Prim(Value::UInt(c / div)),
         AggValue::Avg { count, total } => Shown::Prim(div_value(avg_of(signed, count, total), div)),
         AggValue::Stats { count, total } => Shown::Stats {
-            count: if signed { Value::Int(count as i64) } else { Value::UInt(count) },
+            count: if signed {
+                Value::Int(count as i64)
+            } else {
+                Value::UInt(count)
+            },
             average: div_value(avg_of(signed, count, total), div),
-            total: if signed { Value::Int(total) } else { Value::UInt(total as u64) },
+            total: if signed {
+                Value::Int(total)
+            } else {
+                Value::UInt(total as u64)
+            },
         },
         AggValue::Hist(counts) => Shown::Hist(match kind {
             MapKind::Lhist { min, max, step } => build_lhist(&counts, *min, *max, *step),

@@ -52,7 +52,12 @@ pub fn lhist_index(v: i64, min: i64, max: i64, step: i64) -> u64 {
 }
 
 /// Inclusive value range of a linear bucket (`None` = unbounded).
-pub fn lhist_bucket_bounds(index: u64, min: i64, max: i64, step: i64) -> (Option<i64>, Option<i64>) {
+pub fn lhist_bucket_bounds(
+    index: u64,
+    min: i64,
+    max: i64,
+    step: i64,
+) -> (Option<i64>, Option<i64>) {
     let last = 1 + ((max - min) / step) as u64;
     if index == 0 {
         (None, Some(min - 1))
@@ -123,7 +128,11 @@ fn hist_label(index: u64, k: u32) -> Label {
     let num = 1u64.wrapping_shl(power).wrapping_mul(n + interval);
     let decade = ((power / 10) as usize).min(SUFFIXES.len() - 1);
     let rest = power - 10 * decade as u32;
-    let text = format!("{}{}", (1u64 << rest).wrapping_mul(n + interval), SUFFIXES[decade]);
+    let text = format!(
+        "{}{}",
+        (1u64 << rest).wrapping_mul(n + interval),
+        SUFFIXES[decade]
+    );
     Label::Sym { text, num }
 }
 
@@ -142,7 +151,10 @@ fn lhist_label(number: i64, step: i64) -> Label {
     } else {
         number.to_string()
     };
-    Label::Sym { text, num: number as u64 }
+    Label::Sym {
+        text,
+        num: number as u64,
+    }
 }
 
 fn nonzero_range(counts: &[u64]) -> Option<(usize, usize)> {
@@ -241,7 +253,11 @@ pub(crate) fn hist_json(h: &Histogram) -> String {
             out.push(',');
         }
         out.push('{');
-        let min = if i == 0 { h.lower.as_ref() } else { h.labels.get(i - 1) };
+        let min = if i == 0 {
+            h.lower.as_ref()
+        } else {
+            h.labels.get(i - 1)
+        };
         if let Some(min) = min {
             out.push_str(&format!("\"min\": {}, ", min.json()));
         }

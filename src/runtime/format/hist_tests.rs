@@ -12,16 +12,29 @@ fn counts(at: &[(u64, u64)]) -> Vec<u64> {
 
 /// hist() counts for these values.
 fn hist_of(values: &[i64], k: u32) -> Vec<u64> {
-    counts(&values.iter().map(|&v| (hist_index(v, k), 1)).collect::<Vec<_>>())
+    counts(
+        &values
+            .iter()
+            .map(|&v| (hist_index(v, k), 1))
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn lhist_of(values: &[i64], min: i64, max: i64, step: i64) -> Vec<u64> {
-    counts(&values.iter().map(|&v| (lhist_index(v, min, max, step), 1)).collect::<Vec<_>>())
+    counts(
+        &values
+            .iter()
+            .map(|&v| (lhist_index(v, min, max, step), 1))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Row headers only.
 fn headers(h: &Histogram) -> Vec<String> {
-    hist_text(h).lines().map(|l| l[..16].trim_end().to_string()).collect()
+    hist_text(h)
+        .lines()
+        .map(|l| l[..16].trim_end().to_string())
+        .collect()
 }
 
 #[test]
@@ -86,7 +99,12 @@ fn lhist_index_and_bounds() {
 fn hist_txt_output() {
     let h = build_hist(&hist_of(&[-1, 2, 3, 7, 20], 0), 1, 0);
     let want = include_str!("/work/shared/conformance/tests/runtime/outputs/hist.txt");
-    let want = want.strip_prefix("@:\n").unwrap().trim_end_matches('\n').to_string() + "\n";
+    let want = want
+        .strip_prefix("@:\n")
+        .unwrap()
+        .trim_end_matches('\n')
+        .to_string()
+        + "\n";
     assert_eq!(hist_text(&h), want);
 }
 
@@ -119,29 +137,61 @@ fn hist_first_row_lower_bound() {
     assert_eq!(headers(&build_hist(&hist_of(&[0], 0), 1, 0)), ["[0]"]);
     assert_eq!(headers(&build_hist(&hist_of(&[1], 0), 1, 0)), ["[1]"]);
     assert_eq!(headers(&build_hist(&hist_of(&[2], 0), 1, 0)), ["[2, 4)"]);
-    assert_eq!(headers(&build_hist(&hist_of(&[5, 9], 0), 1, 0)), ["[4, 8)", "[8, 16)"]);
+    assert_eq!(
+        headers(&build_hist(&hist_of(&[5, 9], 0), 1, 0)),
+        ["[4, 8)", "[8, 16)"]
+    );
     assert_eq!(headers(&build_hist(&hist_of(&[-1], 0), 1, 0)), ["(..., 0)"]);
 }
 
 #[test]
 fn hist_labels_k_subbuckets() {
     let hd = headers(&build_hist(&hist_of(&[14, 15, 16, 17, 18, 35], 3), 1, 3));
-    assert_eq!(hd[..6], ["[14]", "[15]", "[16, 18)", "[18, 20)", "[20, 22)", "[22, 24)"]);
+    assert_eq!(
+        hd[..6],
+        ["[14]", "[15]", "[16, 18)", "[18, 20)", "[20, 22)", "[22, 24)"]
+    );
     assert_eq!(hd.last().unwrap(), "[32, 36)");
     // The suffix follows the power of two, not the value: 1024 stays unsuffixed for k=2.
-    assert_eq!(headers(&build_hist(&hist_of(&[1024], 2), 1, 2)), ["[1024, 1280)"]);
-    assert_eq!(headers(&build_hist(&hist_of(&[4096], 2), 1, 2)), ["[4K, 5K)"]);
-    assert_eq!(headers(&build_hist(&hist_of(&[7 << 20], 2), 1, 2)), ["[7M, 8M)"]);
-    assert_eq!(headers(&build_hist(&hist_of(&[0, 1], 1), 1, 1)), ["[0]", "[1]"]);
-    assert_eq!(headers(&build_hist(&hist_of(&[3, 4], 1), 1, 1)), ["[3]", "[4, 6)"]);
+    assert_eq!(
+        headers(&build_hist(&hist_of(&[1024], 2), 1, 2)),
+        ["[1024, 1280)"]
+    );
+    assert_eq!(
+        headers(&build_hist(&hist_of(&[4096], 2), 1, 2)),
+        ["[4K, 5K)"]
+    );
+    assert_eq!(
+        headers(&build_hist(&hist_of(&[7 << 20], 2), 1, 2)),
+        ["[7M, 8M)"]
+    );
+    assert_eq!(
+        headers(&build_hist(&hist_of(&[0, 1], 1), 1, 1)),
+        ["[0]", "[1]"]
+    );
+    assert_eq!(
+        headers(&build_hist(&hist_of(&[3, 4], 1), 1, 1)),
+        ["[3]", "[4, 6)"]
+    );
 }
 
 #[test]
 fn bars_use_float_rounding() {
-    let h = Histogram { lower: Some(Label::Int(0)), labels: (1..=4).map(Label::Int).collect(), counts: vec![1, 3, 2, 0] };
-    let bars: Vec<usize> = hist_text(&h).lines().map(|l| l.matches('@').count()).collect();
+    let h = Histogram {
+        lower: Some(Label::Int(0)),
+        labels: (1..=4).map(Label::Int).collect(),
+        counts: vec![1, 3, 2, 0],
+    };
+    let bars: Vec<usize> = hist_text(&h)
+        .lines()
+        .map(|l| l.matches('@').count())
+        .collect();
     assert_eq!(bars, [17, 52, 34, 0]);
-    let h = Histogram { lower: Some(Label::Int(0)), labels: vec![Label::Int(1)], counts: vec![7] };
+    let h = Histogram {
+        lower: Some(Label::Int(0)),
+        labels: vec![Label::Int(1)],
+        counts: vec![7],
+    };
     assert_eq!(
         hist_text(&h),
         "[0]                    7 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"
@@ -167,19 +217,34 @@ fn hist_div_applies_after_range() {
 fn lhist_txt_output() {
     let h = build_lhist(&lhist_of(&[-1, 2, 3, 7, 20], 0, 10, 2), 0, 10, 2);
     let want = include_str!("/work/shared/conformance/tests/runtime/outputs/lhist.txt");
-    let want = want.strip_prefix("@:\n").unwrap().trim_end_matches('\n').to_string() + "\n";
+    let want = want
+        .strip_prefix("@:\n")
+        .unwrap()
+        .trim_end_matches('\n')
+        .to_string()
+        + "\n";
     assert_eq!(hist_text(&h), want);
 }
 
 #[test]
 fn lhist_labels() {
-    let hd = |vals: &[i64], min, max, step| headers(&build_lhist(&lhist_of(vals, min, max, step), min, max, step));
+    let hd = |vals: &[i64], min, max, step| {
+        headers(&build_lhist(
+            &lhist_of(vals, min, max, step),
+            min,
+            max,
+            step,
+        ))
+    };
     assert_eq!(hd(&[50], 0, 100, 10), ["[50, 60)"]);
     assert_eq!(hd(&[-3, 0], 0, 100, 10), ["(..., 0)", "[0, 10)"]);
     assert_eq!(hd(&[100], 0, 100, 10), ["[100, ...)"]);
     assert_eq!(hd(&[95, 1000], 0, 100, 10), ["[90, 100)", "[100, ...)"]);
     // step 1: adjacent integer bounds print as single values.
-    assert_eq!(hd(&[3, 5, 10], 0, 10, 1), ["[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]", "[10, ...)"]);
+    assert_eq!(
+        hd(&[3, 5, 10], 0, 10, 1),
+        ["[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]", "[10, ...)"]
+    );
     assert_eq!(hd(&[-1, 0], 0, 10, 1), ["(..., 0)", "[0]"]);
     // K/M suffixes only when step is a multiple of 1024.
     assert_eq!(hd(&[0, 1500], 0, 4096, 1024), ["[0, 1K)", "[1K, 2K)"]);
@@ -211,9 +276,15 @@ fn hist_json_forms() {
     );
     assert!(hist_json(&h).starts_with(r#"[{"min": 2, "max": 3, "count": 1},{"min": 4, "#));
     let h = build_hist(&hist_of(&[-1, 0], 0), 1, 0);
-    assert_eq!(hist_json(&h), r#"[{"max": -1, "count": 1},{"min": 0, "max": 0, "count": 1}]"#);
+    assert_eq!(
+        hist_json(&h),
+        r#"[{"max": -1, "count": 1},{"min": 0, "max": 0, "count": 1}]"#
+    );
     let h = build_hist(&hist_of(&[10 << 30], 0), 1, 0);
-    assert_eq!(hist_json(&h), r#"[{"min": 8589934592, "max": 17179869183, "count": 1}]"#);
+    assert_eq!(
+        hist_json(&h),
+        r#"[{"min": 8589934592, "max": 17179869183, "count": 1}]"#
+    );
     assert_eq!(hist_json(&Histogram::default()), "[]");
 }
 

@@ -54,7 +54,10 @@ pub fn value_data_json(v: &Value) -> String {
         Value::UInt(u) | Value::Ptr(u) => json_u64(*u),
         Value::Str(s) => json_str(s),
         Value::Bool(b) => b.to_string(),
-        Value::Tuple(t) => format!("[{}]", t.iter().map(value_data_json).collect::<Vec<_>>().join(",")),
+        Value::Tuple(t) => format!(
+            "[{}]",
+            t.iter().map(value_data_json).collect::<Vec<_>>().join(",")
+        ),
     }
 }
 
@@ -105,7 +108,11 @@ pub fn errorf_json(is_error: bool, msg: &str, filename: &str, line: u64, col: u6
 fn shown_json(s: &Shown) -> String {
     match s {
         Shown::Prim(v) => value_data_json(v),
-        Shown::Stats { count, average, total } => format!(
+        Shown::Stats {
+            count,
+            average,
+            total,
+        } => format!(
             "{{\"count\": {}, \"average\": {}, \"total\": {}}}",
             value_data_json(count),
             value_data_json(average),
@@ -137,12 +144,21 @@ pub fn map_json(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) ->
         _ => {
             let items: Vec<String> = rows
                 .iter()
-                .map(|(k, s)| format!("{}: {}", json_str(&key_text(k).replace(' ', "")), shown_json(s)))
+                .map(|(k, s)| {
+                    format!(
+                        "{}: {}",
+                        json_str(&key_text(k).replace(' ', "")),
+                        shown_json(s)
+                    )
+                })
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
     };
-    Some(envelope(ty, &format!("{{{}: {}}}", json_str(&spec.name), body)))
+    Some(envelope(
+        ty,
+        &format!("{{{}: {}}}", json_str(&spec.name), body),
+    ))
 }
 
 #[cfg(test)]

@@ -7,7 +7,14 @@ const I: FieldType = FieldType::Int { signed: true };
 const S: FieldType = FieldType::Str { size: 16 };
 
 fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
-    MapSpec { name: name.into(), elf_name: "m".into(), key, kind, max_entries: 4096, lru: false }
+    MapSpec {
+        name: name.into(),
+        elf_name: "m".into(),
+        key,
+        kind,
+        max_entries: 4096,
+        lru: false,
+    }
 }
 
 fn s(x: &str) -> Value {
@@ -36,7 +43,8 @@ fn same_as_file(got: Option<String>, file: &str) {
     assert!(!got.contains('\n'), "{got}");
     let path = format!("/work/shared/conformance/tests/runtime/outputs/{file}");
     let want = std::fs::read_to_string(&path).unwrap();
-    let g: serde_json::Value = serde_json::from_str(&got).unwrap_or_else(|err| panic!("{err}: {got}"));
+    let g: serde_json::Value =
+        serde_json::from_str(&got).unwrap_or_else(|err| panic!("{err}: {got}"));
     let w: serde_json::Value = serde_json::from_str(&want).unwrap();
     assert_eq!(g, w, "{got}");
 }
@@ -45,11 +53,17 @@ fn same_as_file(got: Option<String>, file: &str) {
 fn scalar_maps() {
     let m = spec("@scalar", vec![], MapKind::Value(I));
     let out = map_json(&m, vec![e(vec![], AggValue::Plain(Value::Int(5)))], 0, 0);
-    assert_eq!(out.as_deref(), Some(r#"{"type": "map", "data": {"@scalar": 5}}"#));
+    assert_eq!(
+        out.as_deref(),
+        Some(r#"{"type": "map", "data": {"@scalar": 5}}"#)
+    );
     same_as_file(out, "scalar.json");
     let m = spec("@scalar_str", vec![], MapKind::Value(S));
     let out = map_json(&m, vec![e(vec![], AggValue::Plain(s("a b \n d e")))], 0, 0);
-    assert_eq!(out.as_deref(), Some(r#"{"type": "map", "data": {"@scalar_str": "a b \n d e"}}"#));
+    assert_eq!(
+        out.as_deref(),
+        Some(r#"{"type": "map", "data": {"@scalar_str": "a b \n d e"}}"#)
+    );
     same_as_file(out, "scalar_str.json");
     assert_eq!(map_json(&m, vec![], 0, 0), None);
 }
@@ -62,26 +76,52 @@ fn keyed_maps() {
         e(vec![s("key1")], AggValue::Plain(Value::Int(2))),
     ];
     let out = map_json(&m, entries, 0, 0);
-    assert_eq!(out.as_deref(), Some(r#"{"type": "map", "data": {"@map": {"key1": 2, "key2": 3}}}"#));
+    assert_eq!(
+        out.as_deref(),
+        Some(r#"{"type": "map", "data": {"@map": {"key1": 2, "key2": 3}}}"#)
+    );
     same_as_file(out, "map.json");
     let m = spec("@complex", vec![S, I], MapKind::Count);
-    let out = map_json(&m, vec![e(vec![s("bpftrace"), Value::Int(2)], AggValue::Count(5))], 0, 0);
+    let out = map_json(
+        &m,
+        vec![e(vec![s("bpftrace"), Value::Int(2)], AggValue::Count(5))],
+        0,
+        0,
+    );
     same_as_file(out, "complex.json");
     assert_eq!(map_json(&m, vec![], 0, 0), None);
     // Spaces are stripped from keys, even inside strings.
     let m = spec("@", vec![S], MapKind::Count);
     let out = map_json(&m, vec![e(vec![s("a b")], AggValue::Count(1))], 0, 0);
-    assert_eq!(out.as_deref(), Some(r#"{"type": "map", "data": {"@": {"ab": 1}}}"#));
+    assert_eq!(
+        out.as_deref(),
+        Some(r#"{"type": "map", "data": {"@": {"ab": 1}}}"#)
+    );
 }
 
 #[test]
 fn multiple_maps_ndjson() {
-    let want = std::fs::read_to_string("/work/shared/conformance/tests/runtime/outputs/multiple_maps.ndjson").unwrap();
+    let want = std::fs::read_to_string(
+        "/work/shared/conformance/tests/runtime/outputs/multiple_maps.ndjson",
+    )
+    .unwrap();
     let lines: Vec<&str> = want.lines().collect();
     let m1 = spec("@map1", vec![S], MapKind::Value(I));
     let m2 = spec("@map2", vec![S], MapKind::Value(I));
-    let got1 = map_json(&m1, vec![e(vec![s("key1")], AggValue::Plain(Value::Int(2)))], 0, 0).unwrap();
-    let got2 = map_json(&m2, vec![e(vec![s("key2")], AggValue::Plain(Value::Int(3)))], 0, 0).unwrap();
+    let got1 = map_json(
+        &m1,
+        vec![e(vec![s("key1")], AggValue::Plain(Value::Int(2)))],
+        0,
+        0,
+    )
+    .unwrap();
+    let got2 = map_json(
+        &m2,
+        vec![e(vec![s("key2")], AggValue::Plain(Value::Int(3)))],
+        0,
+        0,
+    )
+    .unwrap();
     for (g, w) in [(got1, lines[0]), (got2, lines[1])] {
         let g: serde_json::Value = serde_json::from_str(&g).unwrap();
         assert_eq!(g, serde_json::from_str::<serde_json::Value>(w).unwrap());
@@ -91,7 +131,18 @@ fn multiple_maps_ndjson() {
 #[test]
 fn stats_and_avg() {
     let m = spec("@stats", vec![], MapKind::Stats { signed: true });
-    let out = map_json(&m, vec![e(vec![], AggValue::Stats { count: 2, total: 12 })], 0, 0);
+    let out = map_json(
+        &m,
+        vec![e(
+            vec![],
+            AggValue::Stats {
+                count: 2,
+                total: 12,
+            },
+        )],
+        0,
+        0,
+    );
     assert_eq!(
         out.as_deref(),
         Some(r#"{"type": "stats", "data": {"@stats": {"count": 2, "average": 6, "total": 12}}}"#)
@@ -99,7 +150,13 @@ fn stats_and_avg() {
     same_as_file(out, "stats.json");
     let m = spec("@stats", vec![S], MapKind::Stats { signed: true });
     let entries = vec![
-        e(vec![s("zsh")], AggValue::Stats { count: 1, total: 10 }),
+        e(
+            vec![s("zsh")],
+            AggValue::Stats {
+                count: 1,
+                total: 10,
+            },
+        ),
         e(vec![s("curl")], AggValue::Stats { count: 1, total: 2 }),
     ];
     same_as_file(map_json(&m, entries, 0, 0), "stats_multiple.json");
@@ -113,20 +170,46 @@ fn stats_and_avg() {
         Some(r#"{"type": "stats", "data": {"@": {"c": 3, "d": 4}}}"#)
     );
     // bpftrace still emits empty avg/stats maps, as an empty object.
-    assert_eq!(map_json(&m, vec![], 0, 0).as_deref(), Some(r#"{"type": "stats", "data": {"@": {}}}"#));
+    assert_eq!(
+        map_json(&m, vec![], 0, 0).as_deref(),
+        Some(r#"{"type": "stats", "data": {"@": {}}}"#)
+    );
     let m = spec("@a", vec![], MapKind::Avg { signed: true });
-    let out = map_json(&m, vec![e(vec![], AggValue::Avg { count: 3, total: 10 })], 0, 0);
-    assert_eq!(out.as_deref(), Some(r#"{"type": "stats", "data": {"@a": 3}}"#));
+    let out = map_json(
+        &m,
+        vec![e(
+            vec![],
+            AggValue::Avg {
+                count: 3,
+                total: 10,
+            },
+        )],
+        0,
+        0,
+    );
+    assert_eq!(
+        out.as_deref(),
+        Some(r#"{"type": "stats", "data": {"@a": 3}}"#)
+    );
 }
 
 #[test]
 fn hist_maps() {
     let m = spec("@hist", vec![], MapKind::Hist { k: 0 });
-    same_as_file(map_json(&m, vec![e(vec![], hist_of(&[2, 1025]))], 0, 0), "hist.json");
-    same_as_file(map_json(&m, vec![e(vec![], AggValue::Hist(vec![0; 5]))], 0, 0), "hist_zero.json");
+    same_as_file(
+        map_json(&m, vec![e(vec![], hist_of(&[2, 1025]))], 0, 0),
+        "hist.json",
+    );
+    same_as_file(
+        map_json(&m, vec![e(vec![], AggValue::Hist(vec![0; 5]))], 0, 0),
+        "hist_zero.json",
+    );
     assert_eq!(map_json(&m, vec![], 0, 0), None);
     let m = spec("@", vec![], MapKind::Hist { k: 0 });
-    same_as_file(map_json(&m, vec![e(vec![], hist_of(&[10 << 30]))], 0, 0), "hist_10g.json");
+    same_as_file(
+        map_json(&m, vec![e(vec![], hist_of(&[10 << 30]))], 0, 0),
+        "hist_10g.json",
+    );
     let m = spec("@", vec![], MapKind::Hist { k: 3 });
     let all = buckets(&(0..1024).map(|v| hist_index(v, 3)).collect::<Vec<_>>());
     same_as_file(map_json(&m, vec![e(vec![], all)], 0, 0), "hist_2args.json");
@@ -147,7 +230,10 @@ fn keyed_hist_maps() {
         e(vec![s("curl"), Value::Int(3)], hist_of(&[256, 1024])),
         e(vec![s("bpftrace"), Value::Int(2)], hist_of(&[2])),
     ];
-    same_as_file(map_json(&m, entries, 0, 0), "hist_multiple_multiple_keys.json");
+    same_as_file(
+        map_json(&m, entries, 0, 0),
+        "hist_multiple_multiple_keys.json",
+    );
     let m = spec("@", vec![I], MapKind::Hist { k: 0 });
     let entries: Vec<MapEntry> = [(1, 10), (2, 20), (3, 30)]
         .iter()
@@ -155,20 +241,57 @@ fn keyed_hist_maps() {
         .collect();
     assert_eq!(
         map_json(&m, entries, 2, 0).as_deref(),
-        Some(r#"{"type": "hist", "data": {"@": {"2": [{"min": 16, "max": 31, "count": 1}], "3": [{"min": 16, "max": 31, "count": 1}]}}}"#)
+        Some(
+            r#"{"type": "hist", "data": {"@": {"2": [{"min": 16, "max": 31, "count": 1}], "3": [{"min": 16, "max": 31, "count": 1}]}}}"#
+        )
     );
 }
 
 #[test]
 fn lhist_maps() {
-    let lh = |vals: &[i64]| buckets(&vals.iter().map(|&v| lhist_index(v, 0, 100, 10)).collect::<Vec<_>>());
-    let m = spec("@h", vec![], MapKind::Lhist { min: 0, max: 100, step: 10 });
-    same_as_file(map_json(&m, vec![e(vec![], lh(&[2, 50, 100]))], 0, 0), "lhist.json");
-    same_as_file(map_json(&m, vec![e(vec![], AggValue::Hist(vec![0; 12]))], 0, 0), "lhist_zero.json");
-    let m = spec("@stats", vec![S], MapKind::Lhist { min: 0, max: 100, step: 10 });
-    let entries = vec![e(vec![s("bpftrace")], lh(&[5, 100])), e(vec![s("curl")], lh(&[55]))];
+    let lh = |vals: &[i64]| {
+        buckets(
+            &vals
+                .iter()
+                .map(|&v| lhist_index(v, 0, 100, 10))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let m = spec(
+        "@h",
+        vec![],
+        MapKind::Lhist {
+            min: 0,
+            max: 100,
+            step: 10,
+        },
+    );
+    same_as_file(
+        map_json(&m, vec![e(vec![], lh(&[2, 50, 100]))], 0, 0),
+        "lhist.json",
+    );
+    same_as_file(
+        map_json(&m, vec![e(vec![], AggValue::Hist(vec![0; 12]))], 0, 0),
+        "lhist_zero.json",
+    );
+    let m = spec(
+        "@stats",
+        vec![S],
+        MapKind::Lhist {
+            min: 0,
+            max: 100,
+            step: 10,
+        },
+    );
+    let entries = vec![
+        e(vec![s("bpftrace")], lh(&[5, 100])),
+        e(vec![s("curl")], lh(&[55])),
+    ];
     let out = map_json(&m, entries, 0, 0);
-    assert!(out.as_deref().unwrap().contains(r#"{"@stats": {"curl": [{"min": 50, "max": 59, "count": 1}], "bpftrace": "#));
+    assert!(out
+        .as_deref()
+        .unwrap()
+        .contains(r#"{"@stats": {"curl": [{"min": 50, "max": 59, "count": 1}], "bpftrace": "#));
     same_as_file(out, "lhist_multiple.json");
 }
 
@@ -180,22 +303,46 @@ fn numbers_and_strings() {
     assert_eq!(json_i64((1 << 53) + 1), "\"9007199254740993\"");
     assert_eq!(json_u64(1 << 53), "9007199254740992");
     assert_eq!(json_u64(u64::MAX), "\"18446744073709551615\"");
-    assert_eq!(json_str("a\"b\\c\n\r\t\u{1}\u{1f} é"), r#""a\"b\\c\n\r\t\u0001\u001f é""#);
+    assert_eq!(
+        json_str("a\"b\\c\n\r\t\u{1}\u{1f} é"),
+        r#""a\"b\\c\n\r\t\u0001\u001f é""#
+    );
 }
 
 #[test]
 fn events() {
-    assert_eq!(printf_json("test 5"), r#"{"type": "printf", "data": "test 5"}"#);
+    assert_eq!(
+        printf_json("test 5"),
+        r#"{"type": "printf", "data": "test 5"}"#
+    );
     assert_eq!(
         printf_json("1 ONE 2 TWO 99999 OTHER\n"),
         r#"{"type": "printf", "data": "1 ONE 2 TWO 99999 OTHER\n"}"#
     );
-    assert_eq!(value_json(&s("bpftrace")), r#"{"type": "value", "data": "bpftrace"}"#);
-    assert_eq!(value_json(&Value::UInt(5)), r#"{"type": "value", "data": 5}"#);
-    assert_eq!(time_json("12:34:56\n"), r#"{"type": "time", "data": "12:34:56\n"}"#);
-    assert_eq!(string_event_json("syscall", "a b c\n"), r#"{"type": "syscall", "data": "a b c\n"}"#);
-    assert_eq!(attached_probes_json(1), r#"{"type": "attached_probes", "count": 1, "data": {"probes": 1}}"#);
-    assert_eq!(lost_events_json(3), r#"{"type": "lost_events", "count": 3, "data": {"events": 3}}"#);
+    assert_eq!(
+        value_json(&s("bpftrace")),
+        r#"{"type": "value", "data": "bpftrace"}"#
+    );
+    assert_eq!(
+        value_json(&Value::UInt(5)),
+        r#"{"type": "value", "data": 5}"#
+    );
+    assert_eq!(
+        time_json("12:34:56\n"),
+        r#"{"type": "time", "data": "12:34:56\n"}"#
+    );
+    assert_eq!(
+        string_event_json("syscall", "a b c\n"),
+        r#"{"type": "syscall", "data": "a b c\n"}"#
+    );
+    assert_eq!(
+        attached_probes_json(1),
+        r#"{"type": "attached_probes", "count": 1, "data": {"probes": 1}}"#
+    );
+    assert_eq!(
+        lost_events_json(3),
+        r#"{"type": "lost_events", "count": 3, "data": {"events": 3}}"#
+    );
     assert_eq!(
         errorf_json(true, "bad", "stdin", 1, 9),
         r#"{"type": "errorf", "msg": "bad", "filename": "stdin", "line": 1, "col": 9}"#

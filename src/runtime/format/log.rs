@@ -12,19 +12,33 @@ pub const MAX_CAT_BYTES: usize = 10240;
 pub fn log_text(error: bool, msg: &str, site: Option<&SourceSite>) -> String {
     let level = if error { "ERROR" } else { "WARNING" };
     let msg = msg.strip_suffix('\n').unwrap_or(msg);
-    let Some(s) = site else { return format!("{level}: {msg}\n") };
+    let Some(s) = site else {
+        return format!("{level}: {msg}\n");
+    };
     if s.end_line > s.line {
         return format!("{}:{}-{}: {level}: {msg}\n", s.filename, s.line, s.end_line);
     }
-    let mut out = format!("{}:{}:{}-{}: {level}: {msg}\n", s.filename, s.line, s.col, s.end_col);
+    let mut out = format!(
+        "{}:{}:{}-{}: {level}: {msg}\n",
+        s.filename, s.line, s.col, s.end_col
+    );
     if s.source_line.is_empty() {
         return out;
     }
     // Tabs become four spaces, in the line and under it, so the marker stays aligned.
     out.push_str(&s.source_line.replace('\t', "    "));
     out.push('\n');
-    for (i, c) in s.source_line.chars().enumerate().take(s.end_col.saturating_sub(1) as usize) {
-        let mark = if (i as u64) < s.col.saturating_sub(1) { ' ' } else { '~' };
+    for (i, c) in s
+        .source_line
+        .chars()
+        .enumerate()
+        .take(s.end_col.saturating_sub(1) as usize)
+    {
+        let mark = if (i as u64) < s.col.saturating_sub(1) {
+            ' '
+        } else {
+            '~'
+        };
         let width = if c == '\t' { 4 } else { 1 };
         out.extend(std::iter::repeat_n(mark, width));
     }
@@ -44,7 +58,8 @@ pub fn log_json(error: bool, msg: &str, site: Option<&SourceSite>) -> String {
 /// `cat()` of a file: its first `MAX_CAT_BYTES` bytes as text, or the error to report.
 pub fn cat_contents(path: &str) -> Result<String, String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| format!("failed to open file '{path}': {}", os_error(&e)))?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| format!("failed to open file '{path}': {}", os_error(&e)))?;
     let mut buf = Vec::new();
     f.take(MAX_CAT_BYTES as u64)
         .read_to_end(&mut buf)
@@ -82,7 +97,14 @@ mod tests {
     use super::*;
 
     fn site(line: u64, end_line: u64, col: u64, end_col: u64, text: &str) -> SourceSite {
-        SourceSite { filename: "stdin".into(), line, end_line, col, end_col, source_line: text.into() }
+        SourceSite {
+            filename: "stdin".into(),
+            line,
+            end_line,
+            col,
+            end_col,
+            source_line: text.into(),
+        }
     }
 
     #[test]
@@ -91,15 +113,24 @@ mod tests {
         let s = site(1, 1, 9, 62, src);
         assert_eq!(
             log_text(true, "Something bad with args: 10, arg2", Some(&s)),
-            format!("stdin:1:9-62: ERROR: Something bad with args: 10, arg2\n{src}\n        {}\n", "~".repeat(53))
+            format!(
+                "stdin:1:9-62: ERROR: Something bad with args: 10, arg2\n{src}\n        {}\n",
+                "~".repeat(53)
+            )
         );
     }
 
     #[test]
     fn warning_tabs_multiline_and_no_site() {
         let s = site(1, 1, 2, 4, "\tab;");
-        assert_eq!(log_text(false, "w\n", Some(&s)), "stdin:1:2-4: WARNING: w\n    ab;\n    ~~\n");
-        assert_eq!(log_text(true, "m", Some(&site(2, 3, 1, 5, "x"))), "stdin:2-3: ERROR: m\n");
+        assert_eq!(
+            log_text(false, "w\n", Some(&s)),
+            "stdin:1:2-4: WARNING: w\n    ab;\n    ~~\n"
+        );
+        assert_eq!(
+            log_text(true, "m", Some(&site(2, 3, 1, 5, "x"))),
+            "stdin:2-3: ERROR: m\n"
+        );
         assert_eq!(log_text(false, "m", None), "WARNING: m\n");
     }
 

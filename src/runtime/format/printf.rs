@@ -172,7 +172,10 @@ fn parse_spec(fmt: &str, start: usize) -> Result<Parsed, String> {
         precision = Some(digits(&mut i).unwrap_or(0));
     }
     if i < b.len() && b[i] == b'*' {
-        return Err(format!("printf: '*' width or precision is not supported: {}", &fmt[start..=i]));
+        return Err(format!(
+            "printf: '*' width or precision is not supported: {}",
+            &fmt[start..=i]
+        ));
     }
     let (length, len_end) = parse_length(b, i);
     i = len_end;
@@ -209,7 +212,17 @@ fn parse_spec(fmt: &str, start: usize) -> Result<Parsed, String> {
         _ => return Ok(Parsed::NotASpec),
     };
     let text = fmt[start..end].to_string();
-    Ok(Parsed::Spec(FormatSpec { flags, width, precision, length, conv, text }, end))
+    Ok(Parsed::Spec(
+        FormatSpec {
+            flags,
+            width,
+            precision,
+            length,
+            conv,
+            text,
+        },
+        end,
+    ))
 }
 
 fn parse_length(b: &[u8], i: usize) -> (Length, usize) {
@@ -313,12 +326,19 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
             let byte = raw as u8;
             // snprintf output is copied up to the first NUL, so a NUL char cuts the
             // conversion's output there.
-            let c = if byte < 0x80 { byte as char } else { char::REPLACEMENT_CHARACTER };
+            let c = if byte < 0x80 {
+                byte as char
+            } else {
+                char::REPLACEMENT_CHARACTER
+            };
             let s = pad(spec.flags.minus, spec.width, c.to_string(), c.len_utf8());
             s.split('\0').next().unwrap_or("").to_string()
         }
         Conv::P if raw == 0 => {
-            let spec = FormatSpec { precision: None, ..spec.clone() };
+            let spec = FormatSpec {
+                precision: None,
+                ..spec.clone()
+            };
             pad_str(&spec, "(nil)")
         }
         _ => format_int(spec, raw),
@@ -348,7 +368,11 @@ fn pad(left: bool, width: Option<usize>, s: String, len: usize) -> String {
 
 fn format_int(spec: &FormatSpec, raw: u64) -> String {
     let bits = spec.int_bits();
-    let masked = if bits == 64 { raw } else { raw & ((1u64 << bits) - 1) };
+    let masked = if bits == 64 {
+        raw
+    } else {
+        raw & ((1u64 << bits) - 1)
+    };
     let signed = matches!(spec.conv, Conv::D | Conv::I);
     let (neg, mag) = if signed {
         let shift = 64 - bits;

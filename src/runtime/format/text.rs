@@ -38,7 +38,11 @@ pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) ->
 fn shown_text(s: &Shown) -> String {
     match s {
         Shown::Prim(v) => value_text(v),
-        Shown::Stats { count, average, total } => format!(
+        Shown::Stats {
+            count,
+            average,
+            total,
+        } => format!(
             "{{ .count = {}, .average = {}, .total = {} }}",
             value_text(count),
             value_text(average),

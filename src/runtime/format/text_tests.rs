@@ -8,7 +8,14 @@ const U: FieldType = FieldType::Int { signed: false };
 const S: FieldType = FieldType::Str { size: 16 };
 
 pub(crate) fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
-    MapSpec { name: name.into(), elf_name: "m".into(), key, kind, max_entries: 4096, lru: false }
+    MapSpec {
+        name: name.into(),
+        elf_name: "m".into(),
+        key,
+        kind,
+        max_entries: 4096,
+        lru: false,
+    }
 }
 
 fn s(x: &str) -> Value {
@@ -31,11 +38,20 @@ fn buckets(idx: &[u64]) -> AggValue {
 #[test]
 fn scalar_values() {
     let m = spec("@x", vec![], MapKind::Value(I));
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Plain(Value::Int(-5)))], 0, 0), "@x: -5\n");
+    assert_eq!(
+        map_text(&m, vec![e(vec![], AggValue::Plain(Value::Int(-5)))], 0, 0),
+        "@x: -5\n"
+    );
     let m = spec("@", vec![], MapKind::Count);
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Count(7))], 0, 0), "@: 7\n");
+    assert_eq!(
+        map_text(&m, vec![e(vec![], AggValue::Count(7))], 0, 0),
+        "@: 7\n"
+    );
     let m = spec("@s", vec![], MapKind::Value(S));
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Plain(s("a b \n d e")))], 0, 0), "@s: a b \n d e\n");
+    assert_eq!(
+        map_text(&m, vec![e(vec![], AggValue::Plain(s("a b \n d e")))], 0, 0),
+        "@s: a b \n d e\n"
+    );
     assert_eq!(map_text(&m, vec![], 0, 0), "");
 }
 
@@ -47,10 +63,19 @@ fn keyed_sorted_by_value() {
         e(vec![s("a")], AggValue::Count(1)),
         e(vec![s("c")], AggValue::Count(2)),
     ];
-    assert_eq!(map_text(&m, entries.clone(), 0, 0), "@m[a]: 1\n@m[c]: 2\n@m[b]: 3\n");
+    assert_eq!(
+        map_text(&m, entries.clone(), 0, 0),
+        "@m[a]: 1\n@m[c]: 2\n@m[b]: 3\n"
+    );
     assert_eq!(map_text(&m, entries.clone(), 2, 0), "@m[c]: 2\n@m[b]: 3\n");
-    assert_eq!(map_text(&m, entries.clone(), 5, 0), "@m[a]: 1\n@m[c]: 2\n@m[b]: 3\n");
-    assert_eq!(map_text(&m, entries, 0, 2), "@m[a]: 0\n@m[c]: 1\n@m[b]: 1\n");
+    assert_eq!(
+        map_text(&m, entries.clone(), 5, 0),
+        "@m[a]: 1\n@m[c]: 2\n@m[b]: 3\n"
+    );
+    assert_eq!(
+        map_text(&m, entries, 0, 2),
+        "@m[a]: 0\n@m[c]: 1\n@m[b]: 1\n"
+    );
     assert_eq!(map_text(&m, vec![], 0, 0), "");
 }
 
@@ -68,7 +93,10 @@ fn ties_are_ordered_by_key() {
 #[test]
 fn tuple_keys_lose_parens() {
     let m = spec("@x", vec![I, I], MapKind::Value(I));
-    let entries = vec![e(vec![Value::Int(2), Value::Int(1)], AggValue::Plain(Value::Int(2)))];
+    let entries = vec![e(
+        vec![Value::Int(2), Value::Int(1)],
+        AggValue::Plain(Value::Int(2)),
+    )];
     assert_eq!(map_text(&m, entries, 0, 0), "@x[2, 1]: 2\n");
     let m = spec("@", vec![S, U], MapKind::Count);
     let entries = vec![e(vec![s("bash"), Value::UInt(1234)], AggValue::Count(5))];
@@ -78,27 +106,45 @@ fn tuple_keys_lose_parens() {
 #[test]
 fn signed_and_unsigned_value_order() {
     let m = spec("@", vec![S], MapKind::Sum { signed: true });
-    let entries = vec![e(vec![s("a")], AggValue::Sum(Value::Int(5))), e(vec![s("b")], AggValue::Sum(Value::Int(-5)))];
+    let entries = vec![
+        e(vec![s("a")], AggValue::Sum(Value::Int(5))),
+        e(vec![s("b")], AggValue::Sum(Value::Int(-5))),
+    ];
     assert_eq!(map_text(&m, entries, 0, 0), "@[b]: -5\n@[a]: 5\n");
     let m = spec("@", vec![S], MapKind::Value(U));
     let entries = vec![
         e(vec![s("a")], AggValue::Plain(Value::UInt(u64::MAX))),
         e(vec![s("b")], AggValue::Plain(Value::UInt(1))),
     ];
-    assert_eq!(map_text(&m, entries, 0, 0), "@[b]: 1\n@[a]: 18446744073709551615\n");
+    assert_eq!(
+        map_text(&m, entries, 0, 0),
+        "@[b]: 1\n@[a]: 18446744073709551615\n"
+    );
     // bpftrace compares min/max as unsigned, so a negative min sorts last.
     let m = spec("@", vec![S], MapKind::Min { signed: true });
-    let entries = vec![e(vec![s("a")], AggValue::Min(Value::Int(-1))), e(vec![s("b")], AggValue::Min(Value::Int(5)))];
+    let entries = vec![
+        e(vec![s("a")], AggValue::Min(Value::Int(-1))),
+        e(vec![s("b")], AggValue::Min(Value::Int(5))),
+    ];
     assert_eq!(map_text(&m, entries, 0, 0), "@[b]: 5\n@[a]: -1\n");
 }
 
 #[test]
 fn division() {
     let m = spec("@", vec![], MapKind::Sum { signed: true });
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Sum(Value::Int(-25)))], 0, 10), "@: -2\n");
+    assert_eq!(
+        map_text(&m, vec![e(vec![], AggValue::Sum(Value::Int(-25)))], 0, 10),
+        "@: -2\n"
+    );
     let m = spec("@", vec![], MapKind::Max { signed: false });
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Max(Value::UInt(99)))], 0, 10), "@: 9\n");
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Max(Value::UInt(99)))], 0, 1), "@: 99\n");
+    assert_eq!(
+        map_text(&m, vec![e(vec![], AggValue::Max(Value::UInt(99)))], 0, 10),
+        "@: 9\n"
+    );
+    assert_eq!(
+        map_text(&m, vec![e(vec![], AggValue::Max(Value::UInt(99)))], 0, 1),
+        "@: 99\n"
+    );
 }
 
 #[test]
@@ -130,28 +176,91 @@ fn avg_maps() {
         .iter()
         .map(|&(k, v)| e(vec![s(k)], AggValue::Avg { count: 1, total: v }))
         .collect();
-    let want = include_str!("/work/shared/conformance/tests/runtime/outputs/print_avg_map_with_large_top.txt");
-    assert_eq!(map_text(&m, entries.clone(), 10, 10), want.trim_end().to_string() + "\n");
-    let want = include_str!("/work/shared/conformance/tests/runtime/outputs/print_avg_map_args.txt");
-    assert_eq!(map_text(&m, entries, 2, 10), want.trim_end().to_string() + "\n");
+    let want = include_str!(
+        "/work/shared/conformance/tests/runtime/outputs/print_avg_map_with_large_top.txt"
+    );
+    assert_eq!(
+        map_text(&m, entries.clone(), 10, 10),
+        want.trim_end().to_string() + "\n"
+    );
+    let want =
+        include_str!("/work/shared/conformance/tests/runtime/outputs/print_avg_map_args.txt");
+    assert_eq!(
+        map_text(&m, entries, 2, 10),
+        want.trim_end().to_string() + "\n"
+    );
 
     let m = spec("@a", vec![], MapKind::Avg { signed: true });
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Avg { count: 2, total: -5 })], 0, 0), "@a: -2\n");
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Avg { count: 0, total: 0 })], 0, 0), "@a: 0\n");
+    assert_eq!(
+        map_text(
+            &m,
+            vec![e(
+                vec![],
+                AggValue::Avg {
+                    count: 2,
+                    total: -5
+                }
+            )],
+            0,
+            0
+        ),
+        "@a: -2\n"
+    );
+    assert_eq!(
+        map_text(
+            &m,
+            vec![e(vec![], AggValue::Avg { count: 0, total: 0 })],
+            0,
+            0
+        ),
+        "@a: 0\n"
+    );
     let m = spec("@a", vec![], MapKind::Avg { signed: false });
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Avg { count: 2, total: -2 })], 0, 0), "@a: 9223372036854775807\n");
+    assert_eq!(
+        map_text(
+            &m,
+            vec![e(
+                vec![],
+                AggValue::Avg {
+                    count: 2,
+                    total: -2
+                }
+            )],
+            0,
+            0
+        ),
+        "@a: 9223372036854775807\n"
+    );
 }
 
 #[test]
 fn stats_maps() {
     let m = spec("@stats", vec![], MapKind::Stats { signed: true });
-    let entries = vec![e(vec![], AggValue::Stats { count: 2, total: 12 })];
-    assert_eq!(map_text(&m, entries.clone(), 0, 0), "@stats: { .count = 2, .average = 6, .total = 12 }\n");
+    let entries = vec![e(
+        vec![],
+        AggValue::Stats {
+            count: 2,
+            total: 12,
+        },
+    )];
+    assert_eq!(
+        map_text(&m, entries.clone(), 0, 0),
+        "@stats: { .count = 2, .average = 6, .total = 12 }\n"
+    );
     // div divides only the average.
-    assert_eq!(map_text(&m, entries, 0, 4), "@stats: { .count = 2, .average = 1, .total = 12 }\n");
+    assert_eq!(
+        map_text(&m, entries, 0, 4),
+        "@stats: { .count = 2, .average = 1, .total = 12 }\n"
+    );
     let m = spec("@s", vec![S], MapKind::Stats { signed: false });
     let entries = vec![
-        e(vec![s("zsh")], AggValue::Stats { count: 1, total: 10 }),
+        e(
+            vec![s("zsh")],
+            AggValue::Stats {
+                count: 1,
+                total: 10,
+            },
+        ),
         e(vec![s("curl")], AggValue::Stats { count: 1, total: 2 }),
     ];
     assert_eq!(
@@ -163,14 +272,20 @@ fn stats_maps() {
 #[test]
 fn hist_maps() {
     let m = spec("@", vec![], MapKind::Hist { k: 0 });
-    let idx: Vec<u64> = [-1, 2, 3, 7, 20].iter().map(|&v| hist_index(v, 0)).collect();
+    let idx: Vec<u64> = [-1, 2, 3, 7, 20]
+        .iter()
+        .map(|&v| hist_index(v, 0))
+        .collect();
     let want = include_str!("/work/shared/conformance/tests/runtime/outputs/hist.txt");
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     let idx: Vec<u64> = [2, 20].iter().map(|&v| hist_index(v, 0)).collect();
     let want = include_str!("/work/shared/conformance/tests/runtime/outputs/hist_2_values.txt");
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     // Zeroed: header and blank line only. Cleared: nothing.
-    assert_eq!(map_text(&m, vec![e(vec![], AggValue::Hist(vec![0; 4]))], 0, 0), "@:\n\n");
+    assert_eq!(
+        map_text(&m, vec![e(vec![], AggValue::Hist(vec![0; 4]))], 0, 0),
+        "@:\n\n"
+    );
     assert_eq!(map_text(&m, vec![], 0, 0), "");
 }
 
@@ -178,29 +293,71 @@ fn hist_maps() {
 fn keyed_hist_sorted_by_total() {
     let m = spec("@h", vec![I], MapKind::Hist { k: 0 });
     let entries = vec![
-        e(vec![Value::Int(1)], buckets(&[hist_index(5, 0), hist_index(5, 0)])),
+        e(
+            vec![Value::Int(1)],
+            buckets(&[hist_index(5, 0), hist_index(5, 0)]),
+        ),
         e(vec![Value::Int(2)], buckets(&[hist_index(100, 0)])),
     ];
     let row = |l: &str, n: u64| format!("{l:<16}{n:>8} |{}|\n", "@".repeat(52));
-    let want = format!("@h[2]:\n{}\n@h[1]:\n{}\n", row("[64, 128)", 1), row("[4, 8)", 2));
+    let want = format!(
+        "@h[2]:\n{}\n@h[1]:\n{}\n",
+        row("[64, 128)", 1),
+        row("[4, 8)", 2)
+    );
     assert_eq!(map_text(&m, entries.clone(), 0, 0), want);
-    assert_eq!(map_text(&m, entries, 1, 0), format!("@h[1]:\n{}\n", row("[4, 8)", 2)));
+    assert_eq!(
+        map_text(&m, entries, 1, 0),
+        format!("@h[1]:\n{}\n", row("[4, 8)", 2))
+    );
     let m = spec("@", vec![S], MapKind::Hist { k: 0 });
-    let text = map_text(&m, vec![e(vec![s("ok_key")], buckets(&[hist_index(1, 0)]))], 0, 0);
+    let text = map_text(
+        &m,
+        vec![e(vec![s("ok_key")], buckets(&[hist_index(1, 0)]))],
+        0,
+        0,
+    );
     assert_eq!(text, format!("@[ok_key]:\n{}\n", row("[1]", 1)));
 }
 
 #[test]
 fn lhist_maps() {
-    let m = spec("@", vec![], MapKind::Lhist { min: 0, max: 10, step: 2 });
-    let idx: Vec<u64> = [-1, 2, 3, 7, 20].iter().map(|&v| lhist_index(v, 0, 10, 2)).collect();
+    let m = spec(
+        "@",
+        vec![],
+        MapKind::Lhist {
+            min: 0,
+            max: 10,
+            step: 2,
+        },
+    );
+    let idx: Vec<u64> = [-1, 2, 3, 7, 20]
+        .iter()
+        .map(|&v| lhist_index(v, 0, 10, 2))
+        .collect();
     let want = include_str!("/work/shared/conformance/tests/runtime/outputs/lhist.txt");
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     // div has no effect on lhist.
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 100), want);
-    let m = spec("@", vec![], MapKind::Lhist { min: 0, max: 100, step: 10 });
-    let text = map_text(&m, vec![e(vec![], buckets(&[lhist_index(50, 0, 100, 10)]))], 0, 0);
-    assert_eq!(text, format!("@:\n[50, 60)               1 |{}|\n\n", "@".repeat(52)));
+    let m = spec(
+        "@",
+        vec![],
+        MapKind::Lhist {
+            min: 0,
+            max: 100,
+            step: 10,
+        },
+    );
+    let text = map_text(
+        &m,
+        vec![e(vec![], buckets(&[lhist_index(50, 0, 100, 10)]))],
+        0,
+        0,
+    );
+    assert_eq!(
+        text,
+        format!("@:\n[50, 60)               1 |{}|\n\n", "@".repeat(52))
+    );
 }
 
 #[test]

@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn matches_utc_when_tz_is_utc() {
         // Only meaningful when the process runs in UTC; otherwise just check the length.
-        let s = strftime_local("%Y-%m-%d %H:%M:%S", 86_400 * 1_000_000_000 + 3_723_000_000_000);
+        let s = strftime_local(
+            "%Y-%m-%d %H:%M:%S",
+            86_400 * 1_000_000_000 + 3_723_000_000_000,
+        );
         assert_eq!(s.len(), 19);
         if std::env::var("TZ").is_ok_and(|t| t == "UTC" || t == "UTC0") {
             assert_eq!(s, "1970-01-02 01:02:03");

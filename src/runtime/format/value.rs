@@ -23,10 +23,16 @@ pub enum AggValue {
     /// Int or UInt per `MapKind::Sum { signed }`.
     Sum(Value),
     /// Printed value is `total / count` (0 when `count == 0`), signed per the map kind.
-    Avg { count: u64, total: i64 },
+    Avg {
+        count: u64,
+        total: i64,
+    },
     Min(Value),
     Max(Value),
-    Stats { count: u64, total: i64 },
+    Stats {
+        count: u64,
+        total: i64,
+    },
     /// Bucket counts indexed by bucket index (`hist_index` / `lhist_index`).
     Hist(Vec<u64>),
 }
@@ -46,7 +52,10 @@ pub fn value_text(v: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Ptr(p) => format!("{p:#x}"),
-        Value::Tuple(t) => format!("({})", t.iter().map(value_text).collect::<Vec<_>>().join(", ")),
+        Value::Tuple(t) => format!(
+            "({})",
+            t.iter().map(value_text).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -153,7 +162,10 @@ mod tests {
     #[test]
     fn decode() {
         let b = (-3i64).to_ne_bytes();
-        assert_eq!(decode_field(&FieldType::Int { signed: true }, &b), Value::Int(-3));
+        assert_eq!(
+            decode_field(&FieldType::Int { signed: true }, &b),
+            Value::Int(-3)
+        );
         assert_eq!(
             decode_field(&FieldType::Int { signed: false }, &b),
             Value::UInt((-3i64) as u64)
@@ -161,7 +173,13 @@ mod tests {
         let mut buf = [0u8; 8];
         buf[..3].copy_from_slice(b"abc");
         assert_eq!(decode_field(&FieldType::Str { size: 8 }, &buf), s("abc"));
-        assert_eq!(decode_field(&FieldType::Str { size: 3 }, b"abcdefgh"), s("abc.."));
-        assert_eq!(decode_field(&FieldType::Str { size: 4 }, b"abc\0zzzz"), s("abc"));
+        assert_eq!(
+            decode_field(&FieldType::Str { size: 3 }, b"abcdefgh"),
+            s("abc..")
+        );
+        assert_eq!(
+            decode_field(&FieldType::Str { size: 4 }, b"abc\0zzzz"),
+            s("abc")
+        );
     }
 }
