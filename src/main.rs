@@ -109,6 +109,7 @@ fn execute(run: Run) -> ExitCode {
         has_child: run.cmd.is_some(),
         named: named.clone(),
         unsafe_mode: run.unsafe_mode,
+        source: Some((source_name.clone(), source.clone())),
         ..cli::sema_options_from_env()
     };
     let mut checked = match sema::check(ast, opts) {

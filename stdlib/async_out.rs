@@ -95,10 +95,8 @@ impl Function for Warnf {
 }
 
 /// The script's name and text, when sema was given them.
-// TODO(lead): sema::Options does not carry the script yet; once it does (e.g.
-// `source_name`/`source`), return them here and messages gain `stdin:1:9-62:` and context.
-fn script_source<'c>(_c: &'c CallCheck) -> Option<(&'c str, &'c str)> {
-    None
+fn script_source<'c>(c: &'c CallCheck) -> Option<(&'c str, &'c str)> {
+    c.options().source.as_ref().map(|(n, s)| (n.as_str(), s.as_str()))
 }
 
 /// Line and columns of a byte span, as bpftrace prints them (1-based, end exclusive).

@@ -239,6 +239,15 @@ fn macros_expand_hygienically() {
 }
 
 #[test]
+fn block_and_if_expressions_discard_and_unroll() {
+    let o = run_e(
+        r#"begin { let $x=1; let $y=0; print(if ($x) { if ($y) { 10 } else { 20 } } else { 0 });
+                  _ = { print("side"); 1 }; print({ $z = 2; $z * 3 }); $a = 1; unroll (4) { $a = $a * 2; } print($a); exit(); }"#,
+    );
+    assert_eq!(o.stdout, "20\nside\n6\n16\n\n\n", "{}", o.stderr);
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&[
         "-q",

@@ -174,18 +174,31 @@ fn cat_prints_files_in_text_and_json() {
 #[test]
 fn errorf_and_warnf() {
     let o = out(r#"begin { errorf("bad %d, %s", 10, "arg2"); warnf("careful\n"); }"#);
-    assert_eq!(o, "ERROR: bad 10, arg2\nWARNING: careful\n\n\n");
+    assert_eq!(
+        o,
+        "stdin:1:9-41: ERROR: bad 10, arg2\n\
+         begin { errorf(\"bad %d, %s\", 10, \"arg2\"); warnf(\"careful\\n\"); }\n        \
+         ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n\
+         stdin:1:43-61: WARNING: careful\n\
+         begin { errorf(\"bad %d, %s\", 10, \"arg2\"); warnf(\"careful\\n\"); }\n                                          \
+         ~~~~~~~~~~~~~~~~~~\n\n\n"
+    );
     let quiet = spyglass(&[
         "-q",
         "--no-warnings",
         "-e",
         r#"begin { warnf("hidden"); errorf("shown"); }"#,
     ]);
-    assert_eq!(quiet.stdout, "ERROR: shown\n\n\n", "{}", quiet.stderr);
+    assert_eq!(
+        quiet.stdout,
+        "stdin:1:26-41: ERROR: shown\nbegin { warnf(\"hidden\"); errorf(\"shown\"); }\n                         ~~~~~~~~~~~~~~~\n\n\n",
+        "{}",
+        quiet.stderr
+    );
     let j = spyglass(&["-q", "-f", "json", "-e", r#"begin { warnf("w %d", 1); }"#]);
     assert_eq!(
         j.stdout,
-        "{\"type\": \"warnf\", \"msg\": \"w 1\", \"filename\": \"\", \"line\": 0, \"col\": 0}\n"
+        "{\"type\": \"warnf\", \"msg\": \"w 1\", \"filename\": \"stdin\", \"line\": 1, \"col\": 9}\n"
     );
 }
 

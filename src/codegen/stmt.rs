@@ -46,6 +46,12 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             | StmtKind::Break
             | StmtKind::Continue => self.loop_stmt(s)?,
             StmtKind::Return => self.ret_and_continue(),
+            StmtKind::Unroll { count, body } => {
+                let ExprKind::Int(n) = count.kind else { unreachable!("sema: constant unroll count") };
+                for _ in 0..n {
+                    self.stmts(body)?;
+                }
+            }
             StmtKind::Let { value, ty, .. } => {
                 let slot_name = self.ck.var_slots[&crate::sema::let_id(s)].clone();
                 let (slot, t) = self.var_slot(&slot_name);
@@ -85,6 +91,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             return self.store_to(target, Val::Int(v));
         }
         match &target.kind {
+            ExprKind::Ident(n) if n == "_" => self.expr(value).map(|_| ()),
             ExprKind::Map { name, keys } => {
                 let (id, spec) = self.ck.map(name);
                 if let MapKind::Value(_) = spec.kind {

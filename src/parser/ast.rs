@@ -151,6 +151,11 @@ pub enum StmtKind {
         iter: ForIter,
         body: Block,
     },
+    /// `unroll (N) { … }`: the body N times over (N a constant, 1..=100).
+    Unroll {
+        count: Expr,
+        body: Block,
+    },
     While {
         cond: Expr,
         body: Block,

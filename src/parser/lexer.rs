@@ -43,6 +43,9 @@ pub enum Tok {
     False,
     #[token("if")]
     If,
+    /// `{` / `if` in operand position (scanner only).
+    LBraceExpr,
+    IfExpr,
     #[token("let")]
     Let,
     /// Top-level keywords, produced by the hand scanner.
@@ -50,6 +53,8 @@ pub enum Tok {
     Macro,
     #[token("for")]
     For,
+    #[token("unroll")]
+    Unroll,
     #[token("while")]
     While,
     #[token("break")]
@@ -247,6 +252,8 @@ pub struct Lexer<'a> {
     pos: usize,
     mode: Mode,
     paren_depth: u32,
+    /// The previous token inside a body.
+    prev: Option<Tok>,
 }
 
 impl<'a> Lexer<'a> {
@@ -262,6 +269,7 @@ impl<'a> Lexer<'a> {
             pos,
             mode: Mode::TopLevel,
             paren_depth: 0,
+            prev: None,
         }
     }
 
@@ -416,14 +424,36 @@ impl<'a> Lexer<'a> {
                 }))
             }
             Mode::Body { depth } => {
-                let r = self.next_logos()?;
-                if let Ok((_, t, _)) = &r {
+                let mut r = self.next_logos()?;
+                if let Ok((_, t, _)) = &mut r {
+                    // `{` and `if` where an operand is expected start block / if expressions;
+                    // telling them apart here keeps the grammar LR(1).
+                    let operand_expected = matches!(
+                        self.prev,
+                        Some(
+                            Tok::LParen
+                                | Tok::Comma
+                                | Tok::Assign
+                                | Tok::Question
+                                | Tok::Colon
+                                | Tok::AddAssign
+                                | Tok::SubAssign
+                                | Tok::MulAssign
+                                | Tok::DivAssign
+                        )
+                    );
                     match t {
-                        Tok::LBrace => self.mode = Mode::Body { depth: depth + 1 },
+                        Tok::LBrace if operand_expected => *t = Tok::LBraceExpr,
+                        Tok::If if operand_expected => *t = Tok::IfExpr,
+                        _ => {}
+                    }
+                    match t {
+                        Tok::LBrace | Tok::LBraceExpr => self.mode = Mode::Body { depth: depth + 1 },
                         Tok::RBrace if depth == 1 => self.mode = Mode::TopLevel,
                         Tok::RBrace => self.mode = Mode::Body { depth: depth - 1 },
                         _ => {}
                     }
+                    self.prev = Some(t.clone());
                 }
                 Some(r)
             }

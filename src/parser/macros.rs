@@ -90,7 +90,7 @@ impl<'a> Expander<'a> {
                 }
                 self.block(body, depth)
             }
-            StmtKind::While { cond, body } => {
+            StmtKind::While { cond, body } | StmtKind::Unroll { count: cond, body } => {
                 self.expr(cond, depth)?;
                 self.block(body, depth)
             }
@@ -266,8 +266,10 @@ impl Binder<'_> {
             _ => {}
         }
         each_stmt_expr(s, &mut |e| self.expr(e));
-        if let StmtKind::For { body, .. } | StmtKind::While { body, .. } | StmtKind::Block(body) =
-            &mut s.kind
+        if let StmtKind::For { body, .. }
+        | StmtKind::While { body, .. }
+        | StmtKind::Unroll { body, .. }
+        | StmtKind::Block(body) = &mut s.kind
         {
             for st in &mut body.stmts {
                 self.stmt(st);
@@ -306,7 +308,7 @@ fn each_stmt_expr(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
             f(target);
             f(value);
         }
-        StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => f(cond),
+        StmtKind::If { cond, .. } | StmtKind::While { cond, .. } | StmtKind::Unroll { count: cond, .. } => f(cond),
         StmtKind::For {
             iter: ForIter::Range(a, b),
             ..

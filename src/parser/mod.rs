@@ -10,7 +10,7 @@ use std::cell::Cell;
 use lalrpop_util::{lalrpop_mod, ParseError};
 
 use crate::diag::Diagnostic;
-use ast::{Expr, ExprKind, Program, Stmt};
+use ast::{Expr, ExprKind, Program, Stmt, StmtKind};
 use lexer::{Lexer, Tok};
 
 lalrpop_mod!(
@@ -40,6 +40,31 @@ pub(crate) fn mk(ids: &Cell<u32>, span: (usize, usize), kind: ExprKind) -> Expr 
     let id = ids.get();
     ids.set(id + 1);
     Expr { id, kind, span }
+}
+
+/// `{ stmts; value }`: the last statement, if it is an expression (or an `if`/`else` whose
+/// branches both end in one), is the block's value.
+pub(crate) fn block_expr(ids: &Cell<u32>, span: (usize, usize), mut stmts: Vec<Stmt>) -> Expr {
+    let value = match stmts.last() {
+        Some(Stmt { kind: StmtKind::Expr(_), .. }) => match stmts.pop().map(|s| s.kind) {
+            Some(StmtKind::Expr(e)) => Some(Box::new(e)),
+            _ => unreachable!(),
+        },
+        Some(Stmt { kind: StmtKind::If { otherwise: Some(_), .. }, .. }) => {
+            let Some(Stmt { kind: StmtKind::If { cond, then, otherwise: Some(o) }, span }) = stmts.pop() else {
+                unreachable!()
+            };
+            Some(Box::new(if_expr(ids, span, cond, then, block_expr(ids, o.span, o.stmts))))
+        }
+        _ => None,
+    };
+    mk(ids, span, ExprKind::Block { stmts, value })
+}
+
+/// `if c { a } else { b }` used as a value is `c ? {a} : {b}`.
+pub(crate) fn if_expr(ids: &Cell<u32>, span: (usize, usize), cond: Expr, then: ast::Block, otherwise: Expr) -> Expr {
+    let then = block_expr(ids, then.span, then.stmts);
+    mk(ids, span, ExprKind::Ternary { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) })
 }
 
 pub(crate) fn prepend(s: Stmt, mut rest: Vec<Stmt>) -> Vec<Stmt> {

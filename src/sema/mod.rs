@@ -34,6 +34,8 @@ pub struct Options {
     pub strlen: u32,
     /// Print every map when the program ends.
     pub print_maps_on_exit: bool,
+    /// The script's name and text, for run-time messages that quote it (`errorf`).
+    pub source: Option<(String, String)>,
     /// `-- --name=value` options, read with `getopt()`; `--unsafe` was given.
     pub named: crate::stdlib::getopt::NamedOptions,
     pub unsafe_mode: bool,
@@ -47,6 +49,7 @@ impl Default for Options {
             max_map_keys: 4096,
             strlen: 64,
             print_maps_on_exit: true,
+            source: None,
             named: Default::default(),
             unsafe_mode: false,
         }

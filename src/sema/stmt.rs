@@ -48,6 +48,17 @@ impl Checker<'_> {
                 Ok(())
             }
             StmtKind::Block(b) => self.block(b, final_round),
+            StmtKind::Unroll { count, body } => {
+                let n = match &count.kind {
+                    ExprKind::Int(n) => *n,
+                    _ => return Err(Diagnostic::error("unroll needs a constant count", count.span)),
+                };
+                if !(1..=100).contains(&n) {
+                    return Err(Diagnostic::error("unroll count must be between 1 and 100", count.span)
+                        .with_label(format!("this is {n}")));
+                }
+                self.block(body, final_round)
+            }
             StmtKind::While { cond, body } => {
                 self.cond_expr(cond, "a `while` condition")?;
                 self.loop_body(body, final_round, false)
@@ -206,6 +217,8 @@ impl Checker<'_> {
 
     fn assign(&mut self, target: &Expr, value: &Expr) -> Result<()> {
         match &target.kind {
+            // `_ = expr;` evaluates and discards.
+            ExprKind::Ident(n) if n == "_" => self.expr(value).map(|_| ()),
             ExprKind::Var(name) => {
                 let t = self.value_expr(value)?;
                 let name = &self.slot(name, target.id);
