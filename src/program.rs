@@ -74,6 +74,8 @@ pub enum FieldType {
         size: u32,
     },
     Tuple(Vec<FieldType>),
+    /// A tuple whose elements have names: `(a = 1, b = "x")`.
+    Record(Vec<String>, Vec<FieldType>),
     /// An address (8 bytes), printed in hex. `to` names the pointee as sema describes it
     /// (`int32`, `void`, `int8 *`); `user` when it points into user memory.
     Ptr {
@@ -87,7 +89,7 @@ impl FieldType {
         match self {
             FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => 8,
             FieldType::Str { size } => (*size as usize + 7) & !7,
-            FieldType::Tuple(elems) => record_size(elems),
+            FieldType::Tuple(elems) | FieldType::Record(_, elems) => record_size(elems),
         }
     }
 

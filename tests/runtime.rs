@@ -248,6 +248,14 @@ fn block_and_if_expressions_discard_and_unroll() {
 }
 
 #[test]
+fn records_print_and_reorder_by_name() {
+    let o = run_e(r#"begin { $a = (foo = 1, bar = "x"); $a = (bar = "y", foo = 2); print($a); @r = (a = 1, b = (2, "hi")); printf("%d\n", $a.foo); exit(); }"#);
+    assert_eq!(o.stdout, "{ .foo = 2, .bar = y }\n2\n\n\n@r: { .a = 1, .b = (2, hi) }\n", "{}", o.stderr);
+    let j = spyglass(&["-q", "-f", "json", "-e", r#"begin { @a = (a = 0, d = (5, 6), e = (x = 1)); exit(); }"#]);
+    assert_eq!(j.stdout, "{\"type\": \"map\", \"data\": {\"@a\": {\"a\": 0, \"d\": [5,6], \"e\": {\"x\": 1}}}}\n");
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&[
         "-q",

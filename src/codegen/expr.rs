@@ -26,6 +26,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 }
                 Ok(Val::Tuple(buf, fields))
             }
+            ExprKind::Record(fields) => {
+                let Some(FieldType::Record(names, types)) = self.ck.ty(e.id).field() else {
+                    unreachable!("record type")
+                };
+                let buf = self.stack(FieldType::Tuple(types.clone()).size(), "record");
+                // Fields are evaluated in the order written.
+                for (((_, x), f), off) in fields.iter().zip(&types).zip(FieldType::offsets(&types)) {
+                    let v = self.expr(x)?;
+                    self.store_field(self.gep(buf, off as u64), v, f);
+                }
+                Ok(Val::Record(buf, names, types))
+            }
             ExprKind::TupleIndex { base, index } => match self.expr(base)? {
                 Val::Tuple(p, fields) => {
                     let off = FieldType::offsets(&fields)[*index as usize];
@@ -109,6 +121,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 then,
                 otherwise,
             } => self.ternary(e, cond, then, otherwise),
+            ExprKind::Field { base, field } if matches!(self.ck.ty(base.id), crate::sema::Type::Record(..)) => {
+                match self.expr(base)? {
+                    Val::Record(p, names, types) => {
+                        let i = names.iter().position(|n| n == field).expect("sema checked the field");
+                        let off = FieldType::offsets(&types)[i];
+                        Ok(self.load_field(self.gep(p, off as u64), &types[i]))
+                    }
+                    _ => unreachable!("a record value"),
+                }
+            }
             ExprKind::Field { field, .. } => self.arg_field(e, field),
             ExprKind::IncDec {
                 target,

@@ -45,6 +45,7 @@ pub enum Val<'ctx> {
     Int(IntValue<'ctx>),
     Str(PointerValue<'ctx>, u32),
     Tuple(PointerValue<'ctx>, Vec<FieldType>),
+    Record(PointerValue<'ctx>, Vec<String>, Vec<FieldType>),
     Void,
 }
 
@@ -371,6 +372,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 let n = size.min(*slot) as u64;
                 self.b.build_memcpy(dst, 1, p, 1, self.i64(n)).unwrap();
             }
+            (Val::Record(p, names, elems), FieldType::Record(slot_names, slots)) => {
+                // Records are matched by field name: `(b=1, a=2)` fits a slot typed `(a, b)`.
+                let src_offs = FieldType::offsets(&elems);
+                let dst_offs = FieldType::offsets(slots);
+                for (i, (n, slot)) in slot_names.iter().zip(slots).enumerate() {
+                    let j = names.iter().position(|m| m == n).expect("sema unified the records");
+                    let v = self.load_field(self.gep(p, src_offs[j] as u64), &elems[j]);
+                    self.store_field(self.gep(dst, dst_offs[i] as u64), v, slot);
+                }
+            }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
                 self.b
                     .build_memcpy(dst, 8, p, 8, self.i64(field.size() as u64))
@@ -396,6 +407,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             }
             FieldType::Str { size } => Val::Str(p, *size),
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
+            FieldType::Record(names, elems) => Val::Record(p, names.clone(), elems.clone()),
         }
     }
 

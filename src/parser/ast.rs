@@ -195,6 +195,8 @@ pub enum ExprKind {
     Bool(bool),
     /// `(a, b, …)`
     Tuple(Vec<Expr>),
+    /// `(name = a, other = b, …)`
+    Record(Vec<(String, Expr)>),
     /// `t.0`
     TupleIndex {
         base: Box<Expr>,

@@ -34,6 +34,7 @@ impl Checker<'_> {
             | Type::Bool
             | Type::Str { .. }
             | Type::Tuple(_)
+            | Type::Record(..)
             | Type::Ptr { .. } => Ok(t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
@@ -57,6 +58,18 @@ impl Checker<'_> {
                     .map(|x| self.value_expr(x))
                     .collect::<Result<_>>()?,
             )),
+            ExprKind::Record(fields) => {
+                let mut names: Vec<String> = vec![];
+                let mut types = vec![];
+                for (n, x) in fields {
+                    if names.contains(n) {
+                        return Err(Diagnostic::error(format!("field `{n}` appears twice in this record"), x.span));
+                    }
+                    names.push(n.clone());
+                    types.push(self.value_expr(x)?);
+                }
+                Ok(Type::Record(names, types))
+            }
             ExprKind::TupleIndex { base, index } => match self.expr(base)? {
                 Type::Tuple(elems) => elems.get(*index as usize).cloned().ok_or_else(|| {
                     Diagnostic::error(
@@ -270,6 +283,13 @@ impl Checker<'_> {
 
     fn field(&mut self, e: &Expr, base: &Expr, field: &str) -> Result<Type> {
         let bt = self.expr(base)?;
+        if let Type::Record(names, types) = &bt {
+            return match names.iter().position(|n| n == field) {
+                Some(i) => Ok(types[i].clone()),
+                None => Err(Diagnostic::error(format!("this record has no field `{field}`"), e.span)
+                    .with_note(format!("its fields are: {}", names.join(", ")))),
+            };
+        }
         if bt != Type::Args {
             return Err(Diagnostic::error(
                 format!("{} has no fields", bt.describe()),

@@ -247,6 +247,7 @@ impl Checker<'_> {
                     | Type::Bool
                     | Type::Str { .. }
                     | Type::Tuple(_)
+                    | Type::Record(..)
                     | Type::Ptr { .. } => MapKind::Value(t.field().unwrap()),
                     other => {
                         return Err(Diagnostic::error(

@@ -15,6 +15,8 @@ pub enum Type {
         size: u32,
     },
     Tuple(Vec<Type>),
+    /// Named elements, in declaration order.
+    Record(Vec<String>, Vec<Type>),
     /// An address; `to` is the pointee (`Void` for `void *`), `user` when it points into
     /// user memory (so dereferencing uses `bpf_probe_read_user`).
     Ptr {
@@ -143,6 +145,11 @@ impl Type {
                 .map(Type::field)
                 .collect::<Option<Vec<_>>>()
                 .map(FieldType::Tuple),
+            Type::Record(names, elems) => elems
+                .iter()
+                .map(Type::field)
+                .collect::<Option<Vec<_>>>()
+                .map(|f| FieldType::Record(names.clone(), f)),
             Type::Ptr { to, user } => Some(FieldType::Ptr {
                 to: to.describe_c(),
                 user: *user,
@@ -157,6 +164,9 @@ impl Type {
             FieldType::Bool => Type::Bool,
             FieldType::Str { size } => Type::Str { size: *size },
             FieldType::Tuple(elems) => Type::Tuple(elems.iter().map(Type::from_field).collect()),
+            FieldType::Record(names, elems) => {
+                Type::Record(names.clone(), elems.iter().map(Type::from_field).collect())
+            }
             FieldType::Ptr { to, user } => Type::ptr(pointee_from_name(to, *user), *user),
         }
     }
@@ -167,7 +177,7 @@ impl Type {
             Type::Int { bits, .. } => ((*bits as u64) / 8, (*bits as u64) / 8),
             Type::Bool => (1, 1),
             Type::Str { size } => (*size as u64, 1),
-            Type::Tuple(elems) => {
+            Type::Tuple(elems) | Type::Record(_, elems) => {
                 let (mut size, mut align) = (0u64, 1u64);
                 for e in elems {
                     let (s, a) = e.c_layout();
@@ -195,6 +205,10 @@ impl Type {
                     .join(", ")
             ),
             Type::Ptr { to, .. } => format!("{} *", to.describe_c()),
+            Type::Record(names, elems) => format!(
+                "({})",
+                names.iter().zip(elems).map(|(n, t)| format!("{n}={}", t.describe())).collect::<Vec<_>>().join(", ")
+            ),
             Type::Opaque(name) => name.clone(),
             Type::Args => "args".into(),
             Type::Agg(k) => format!("aggregation ({})", agg_name(k)),
@@ -236,6 +250,7 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Value(FieldType::Bool) => "bool",
         MapKind::Value(FieldType::Str { .. }) => "string",
         MapKind::Value(FieldType::Tuple(_)) => "tuple",
+        MapKind::Value(FieldType::Record(..)) => "record",
         MapKind::Value(FieldType::Ptr { .. }) => "pointer",
         MapKind::Count => "count",
         MapKind::Sum { .. } => "sum",
@@ -265,6 +280,16 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             .map(|(a, b)| unify(a, b))
             .collect::<Option<Vec<_>>>()
             .map(FieldType::Tuple),
+        // Records match by name, in any order; the first one's order is kept.
+        (FieldType::Record(xn, x), FieldType::Record(yn, y)) if xn.len() == yn.len() => xn
+            .iter()
+            .zip(x)
+            .map(|(n, a)| {
+                let i = yn.iter().position(|m| m == n)?;
+                unify(a, &y[i])
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|f| FieldType::Record(xn.clone(), f)),
         _ => None,
     }
 }

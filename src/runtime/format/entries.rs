@@ -55,7 +55,8 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
         let o = match (x, y) {
             (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
             (Value::Tuple(x), Value::Tuple(y)) => cmp_keys(x, y),
-            (Value::Str(_) | Value::Tuple(_), _) | (_, Value::Str(_) | Value::Tuple(_)) => {
+            (Value::Str(_) | Value::Tuple(_) | Value::Record(_), _)
+            | (_, Value::Str(_) | Value::Tuple(_) | Value::Record(_)) => {
                 Ordering::Equal
             }
             _ => as_signed(x).cmp(&as_signed(y)),
@@ -72,7 +73,7 @@ fn as_signed(v: &Value) -> i64 {
         Value::Int(i) => *i,
         Value::UInt(u) | Value::Ptr(u) => *u as i64,
         Value::Bool(b) => *b as i64,
-        Value::Str(_) | Value::Tuple(_) => 0,
+        Value::Str(_) | Value::Tuple(_) | Value::Record(_) => 0,
     }
 }
 
@@ -81,7 +82,7 @@ fn num(v: &Value) -> i128 {
         Value::Int(i) => i128::from(*i),
         Value::UInt(u) | Value::Ptr(u) => i128::from(*u),
         Value::Bool(b) => i128::from(*b),
-        Value::Str(_) | Value::Tuple(_) => 0,
+        Value::Str(_) | Value::Tuple(_) | Value::Record(_) => 0,
     }
 }
 

@@ -54,6 +54,10 @@ pub fn value_data_json(v: &Value) -> String {
         Value::UInt(u) | Value::Ptr(u) => json_u64(*u),
         Value::Str(s) => json_str(s),
         Value::Bool(b) => b.to_string(),
+        Value::Record(fields) => format!(
+            "{{{}}}",
+            fields.iter().map(|(n, v)| format!("{}: {}", json_str(n), value_data_json(v))).collect::<Vec<_>>().join(", ")
+        ),
         Value::Tuple(t) => format!(
             "[{}]",
             t.iter().map(value_data_json).collect::<Vec<_>>().join(",")

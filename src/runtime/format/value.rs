@@ -10,6 +10,7 @@ pub enum Value {
     Str(String),
     Bool(bool),
     Tuple(Vec<Value>),
+    Record(Vec<(String, Value)>),
     /// An address: hex in text, a number in JSON.
     Ptr(u64),
 }
@@ -52,6 +53,10 @@ pub fn value_text(v: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Ptr(p) => format!("{p:#x}"),
+        Value::Record(fields) => format!(
+            "{{ {} }}",
+            fields.iter().map(|(n, v)| format!(".{n} = {}", value_text(v))).collect::<Vec<_>>().join(", ")
+        ),
         Value::Tuple(t) => format!(
             "({})",
             t.iter().map(value_text).collect::<Vec<_>>().join(", ")
@@ -119,6 +124,10 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             }
             Value::Str(s)
         }
+        FieldType::Record(names, elems) => match decode_field(&FieldType::Tuple(elems.clone()), bytes) {
+            Value::Tuple(vals) => Value::Record(names.iter().cloned().zip(vals).collect()),
+            _ => unreachable!("a tuple decodes to a tuple"),
+        },
         FieldType::Tuple(elems) => Value::Tuple(
             elems
                 .iter()
