@@ -22,6 +22,9 @@ pub struct CompiledProgram {
     pub events: Vec<EventSpec>,
     /// Name of the ring-buffer map in the ELF.
     pub ringbuf: String,
+    /// The stack-trace map, when the script uses `kstack`/`ustack`.
+    #[serde(default)]
+    pub stack_map: Option<String>,
     /// `config = { print_maps_on_exit = 0 }` turns off the exit-time map dump.
     #[serde(default = "yes")]
     pub print_maps_on_exit: bool,
@@ -30,6 +33,20 @@ pub struct CompiledProgram {
 fn yes() -> bool {
     true
 }
+
+/// How stacks print (bpftrace's `stack_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StackMode {
+    /// `func+off`, one frame a line.
+    Bpftrace,
+    /// `\tADDR func+off (module)` like perf.
+    Perf,
+    /// Bare addresses.
+    Raw,
+}
+
+/// Depth of the stack-trace map's entries (the kernel's default perf_event_max_stack).
+pub const MAX_STACK_DEPTH: u32 = 127;
 
 /// The program reads run-time constants from one `.rodata` array of u64, which the runtime
 /// fills in before loading; these are its slots.
@@ -74,6 +91,9 @@ pub enum FieldType {
         size: u32,
     },
     Tuple(Vec<FieldType>),
+    /// `kstack`/`ustack`: a stack id in the stack-trace map, then the pid (user stacks are
+    /// symbolized in that process).
+    Stack { user: bool, mode: StackMode, limit: u32 },
     /// A tuple whose elements have names: `(a = 1, b = "x")`.
     Record(Vec<String>, Vec<FieldType>),
     /// An address (8 bytes), printed in hex. `to` names the pointee as sema describes it
@@ -90,6 +110,7 @@ impl FieldType {
             FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => 8,
             FieldType::Str { size } => (*size as usize + 7) & !7,
             FieldType::Tuple(elems) | FieldType::Record(_, elems) => record_size(elems),
+            FieldType::Stack { .. } => 16,
         }
     }
 

@@ -17,6 +17,7 @@ mod misc;
 mod net;
 mod output;
 mod strfuncs;
+mod stacks;
 mod strings;
 mod sysinfo;
 mod textgen;
@@ -93,6 +94,8 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
 pub const FUNCTION_NAMES: &[&str] = &[
     "getopt",
     "printf",
+    "kstack",
+    "ustack",
     "sizeof",
     "print",
     "time",
@@ -129,6 +132,8 @@ pub const FUNCTION_NAMES: &[&str] = &[
 pub fn function(name: &str) -> Option<&'static dyn Function> {
     let f: &'static dyn Function = match name {
         "printf" => &output::Printf,
+        "kstack" => &stacks::Stack { user: false },
+        "ustack" => &stacks::Stack { user: true },
         "sizeof" => &introspect::Sizeof,
         "print" => &output::Print,
         "time" => &output::Time,

@@ -256,6 +256,22 @@ fn records_print_and_reorder_by_name() {
 }
 
 #[test]
+fn kernel_stacks_are_symbolized() {
+    let cmd = format!("{} 5", workload());
+    let o = spyglass(&["-q", "-c", &cmd, "-e", "tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { @[kstack] = count(); @raw[kstack(raw, 2)] = count(); }"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.stdout;
+    assert!(out.starts_with("\n\n@[\n        "), "{out}");
+    assert!(out.contains("do_syscall_64+"), "{out}");
+    assert!(out.contains("\n]: 5\n"), "{out}");
+    // raw mode: two bare hex addresses
+    let raw = out.split("@raw[\n").nth(1).unwrap();
+    let frames: Vec<&str> = raw.lines().take_while(|l| l.starts_with("        ")).collect();
+    assert_eq!(frames.len(), 2, "{out}");
+    assert!(frames.iter().all(|f| u64::from_str_radix(f.trim(), 16).is_ok()), "{out}");
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&[
         "-q",

@@ -382,6 +382,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     self.store_field(self.gep(dst, dst_offs[i] as u64), v, slot);
                 }
             }
+            (Val::Tuple(p, _), FieldType::Stack { .. }) => {
+                self.b.build_memcpy(dst, 8, p, 8, self.i64(16)).unwrap();
+            }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
                 self.b
                     .build_memcpy(dst, 8, p, 8, self.i64(field.size() as u64))
@@ -408,6 +411,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             FieldType::Str { size } => Val::Str(p, *size),
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
             FieldType::Record(names, elems) => Val::Record(p, names.clone(), elems.clone()),
+            // (stack id, pid): copied as a whole.
+            FieldType::Stack { .. } => Val::Tuple(p, vec![FieldType::Int { signed: true }; 2]),
         }
     }
 

@@ -19,6 +19,7 @@ use crate::sema::Checked;
 const BPF_MAP_TYPE_HASH: u64 = 1;
 const BPF_MAP_TYPE_PERCPU_HASH: u64 = 5;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u64 = 6;
+const BPF_MAP_TYPE_STACK_TRACE: u64 = 7;
 const BPF_MAP_TYPE_LRU_HASH: u64 = 9;
 const BPF_MAP_TYPE_LRU_PERCPU_HASH: u64 = 10;
 const BPF_MAP_TYPE_RINGBUF: u64 = 27;
@@ -31,6 +32,8 @@ pub struct Globals<'ctx> {
     debug: Debug<'ctx>,
     pub maps: Vec<GlobalValue<'ctx>>,
     pub ringbuf: GlobalValue<'ctx>,
+    /// The stack-trace map, when `kstack`/`ustack` are used.
+    pub stacks: Option<GlobalValue<'ctx>>,
     /// `program::rodata`: run-time constants.
     pub rodata: GlobalValue<'ctx>,
 }
@@ -77,6 +80,10 @@ impl<'ctx> Globals<'ctx> {
                 None,
             ),
             rodata: debug.rodata(ctx, module),
+            stacks: ck.uses_stacks.then(|| {
+                let value = 8 * crate::program::MAX_STACK_DEPTH as u64;
+                debug.map_def(ctx, module, super::STACKS, BPF_MAP_TYPE_STACK_TRACE, ck.options.max_map_keys as u64, Some((4, value)))
+            }),
             debug,
         }
     }

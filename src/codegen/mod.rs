@@ -33,6 +33,7 @@ pub struct Output {
 }
 
 pub const RINGBUF: &str = "events";
+pub const STACKS: &str = "stacks";
 
 pub fn compile(ck: &Checked) -> Result<Output> {
     let ctx = Context::create();
@@ -88,6 +89,7 @@ pub fn compile(ck: &Checked) -> Result<Output> {
             events: ck.events.clone(),
             ringbuf: RINGBUF.into(),
             print_maps_on_exit: ck.options.print_maps_on_exit,
+            stack_map: ck.uses_stacks.then(|| STACKS.to_string()),
         },
         ir_original,
         ir_optimized,

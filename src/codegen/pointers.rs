@@ -7,7 +7,7 @@ use inkwell::values::IntValue;
 use super::func::{helper, FnGen, Val};
 use crate::diag::Result;
 use crate::parser::ast::{BinOp, Expr};
-use crate::sema::types::pointee_size;
+use crate::sema::pointers::pointee_size;
 use crate::sema::Type;
 
 impl<'a, 'ctx> FnGen<'a, 'ctx> {

@@ -1,6 +1,6 @@
 //! `spyglass -l [GLOB]`: the probes this kernel offers, bpftrace's naming.
 
-use super::{hardware, rawtracepoint, software, tracefs};
+use super::{hardware, rawtracepoint, software, tracefs, uprobe};
 
 /// A provider's listable probes. Like bpftrace, `-l` alone (or a wildcard provider) shows
 /// only kernel probe types; `interval`/`profile` units appear when asked for by name.
@@ -64,6 +64,9 @@ pub fn matching(glob: &str) -> Result<Vec<String>, String> {
         glob.split(',').map(|g| expand_alias(g.trim())).collect()
     };
     let mut out = vec![];
+    for g in &globs {
+        out.extend(user_functions(g)?);
+    }
     for src in SOURCES {
         let wanted: Vec<&String> = globs
             .iter()
@@ -85,6 +88,27 @@ pub fn matching(glob: &str) -> Result<Vec<String>, String> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// `uprobe:BINARY[:FUNC]`: a binary's functions, listed only when a binary is named.
+fn user_functions(glob: &str) -> Result<Vec<String>, String> {
+    let mut parts = glob.splitn(3, ':');
+    let (Some(provider @ ("uprobe" | "uretprobe")), Some(target)) = (parts.next(), parts.next())
+    else {
+        return Ok(vec![]);
+    };
+    if target.is_empty() || target == "*" {
+        return Ok(vec![]);
+    }
+    let func = parts.next().unwrap_or("*");
+    let prefix = format!("{provider}:");
+    Ok(uprobe::listing(provider, target)?
+        .into_iter()
+        .filter(|name| {
+            let f = name[prefix.len()..].split_once(':').map_or("", |(_, f)| f);
+            tracefs::glob_match(func, f)
+        })
+        .collect())
 }
 
 /// `t:x:y` → `tracepoint:x:y`; `word` → `*:word`; `provider:x` for 2-part tracepoints and

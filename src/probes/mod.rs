@@ -16,6 +16,8 @@ pub mod software;
 pub mod special;
 pub mod tracefs;
 pub mod tracepoint;
+pub mod uprobe;
+mod elf;
 
 /// One concrete place a probe block attaches to, wildcards already expanded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +53,14 @@ pub enum AttachPoint {
         module: String,
         name: String,
     },
+    /// A user-space function's entry (or an instruction `offset` bytes into it), or its
+    /// return (`ret`). With `func` empty, `offset` is the probed virtual address.
+    Uprobe {
+        ret: bool,
+        path: String,
+        func: String,
+        offset: u64,
+    },
 }
 
 /// A typed field of a probe's `args`.
@@ -85,6 +95,9 @@ pub enum ArgKind {
 pub enum ArgLoc {
     /// A u64 at this byte offset of the program's context.
     Ctx(u32),
+    /// A u64 in user memory at the stack pointer (the u64 at context offset `sp`) plus
+    /// `offset`: arguments passed on the stack.
+    UserStack { sp: u32, offset: u32 },
 }
 
 /// A live attachment; dropping it detaches.
@@ -113,6 +126,16 @@ pub trait ProbeType: Sync {
         ))
     }
 
+    /// Where `retval` lives at `ap`.
+    fn retval(&self, _ap: &AttachPoint) -> Result<ArgLoc, String> {
+        Err(format!("`retval` is not available in {} probes", self.names()[0]))
+    }
+
+    /// The probed function's name at `ap`, for `func`.
+    fn func(&self, _ap: &AttachPoint) -> Result<String, String> {
+        Err(format!("`func` is not available in {} probes", self.names()[0]))
+    }
+
     /// Attaches a loaded program.
     fn attach(
         &self,
@@ -130,6 +153,8 @@ static TYPES: &[&dyn ProbeType] = &[
     &software::Software,
     &hardware::Hardware,
     &rawtracepoint::RawTracepoint,
+    &uprobe::Uprobe(false),
+    &uprobe::Uprobe(true),
 ];
 
 /// Finds the provider for a provider name (case-insensitive, like bpftrace).
@@ -152,6 +177,8 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::Software { .. } => &software::Software,
         AttachPoint::Hardware { .. } => &hardware::Hardware,
         AttachPoint::RawTracepoint { .. } => &rawtracepoint::RawTracepoint,
+        AttachPoint::Uprobe { ret: false, .. } => &uprobe::Uprobe(false),
+        AttachPoint::Uprobe { ret: true, .. } => &uprobe::Uprobe(true),
     }
 }
 
@@ -201,6 +228,19 @@ impl AttachPoint {
             AttachPoint::Software { event, count } => software::display("software", event, *count),
             AttachPoint::Hardware { event, count } => software::display("hardware", event, *count),
             AttachPoint::RawTracepoint { module, name } => format!("rawtracepoint:{module}:{name}"),
+            AttachPoint::Uprobe {
+                ret,
+                path,
+                func,
+                offset,
+            } => {
+                let kind = if *ret { "uretprobe" } else { "uprobe" };
+                match (func.as_str(), offset) {
+                    ("", addr) => format!("{kind}:{path}:{addr}"),
+                    (f, 0) => format!("{kind}:{path}:{f}"),
+                    (f, off) => format!("{kind}:{path}:{f}+{off}"),
+                }
+            }
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Loaded {
     /// Handles to the `@maps`, in `CompiledProgram::maps` order.
     pub maps: Vec<MapHandle>,
     pub ringbuf: MapHandle,
+    /// Symbolizes `kstack`/`ustack` values, when the program has any.
+    pub stacks: Option<super::stacks::Stacks>,
 }
 
 pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded, LoadError> {
@@ -78,10 +80,15 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         .map(|m| handle(&m.elf_name))
         .collect::<Result<Vec<_>, _>>()?;
     let ringbuf = handle(&prog.ringbuf)?;
+    let stacks = match &prog.stack_map {
+        Some(name) => Some(super::stacks::Stacks::new(handle(name)?)),
+        None => None,
+    };
     libbpf_rs::set_print(None);
     Ok(Loaded {
         object,
         maps,
+        stacks,
         ringbuf,
     })
 }

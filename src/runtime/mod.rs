@@ -8,6 +8,7 @@ pub mod format;
 mod loader;
 pub mod maps;
 mod session;
+mod stacks;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

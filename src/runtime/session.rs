@@ -130,7 +130,10 @@ impl<'a> Session<'a> {
         let Some(event) = self.prog.events.get(id) else {
             return;
         };
-        let args = maps::decode_fields(&event.payload(), &data[8..]);
+        let mut args = maps::decode_fields(&event.payload(), &data[8..]);
+        if let Some(st) = &self.loaded.stacks {
+            args.iter_mut().for_each(|a| st.resolve(a));
+        }
         match event {
             EventSpec::Printf { fmt, .. } => {
                 let text = format::format_str(fmt, &args);
@@ -215,7 +218,15 @@ impl<'a> Session<'a> {
 
     fn print_map(&self, map: MapId, top: usize, div: u64) {
         let spec = &self.prog.maps[map];
-        let entries = maps::read(&self.loaded.maps[map], spec);
+        let mut entries = maps::read(&self.loaded.maps[map], spec);
+        if let Some(st) = &self.loaded.stacks {
+            for e in &mut entries {
+                e.key.iter_mut().for_each(|k| st.resolve(k));
+                if let super::format::value::AggValue::Plain(v) = &mut e.value {
+                    st.resolve(v);
+                }
+            }
+        }
         if self.json {
             if let Some(line) = format::map_json(spec, entries, top, div) {
                 self.write(&format!("{line}\n"));

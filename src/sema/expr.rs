@@ -35,6 +35,7 @@ impl Checker<'_> {
             | Type::Str { .. }
             | Type::Tuple(_)
             | Type::Record(..)
+            | Type::Stack { .. }
             | Type::Ptr { .. } => Ok(t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
@@ -312,7 +313,7 @@ impl Checker<'_> {
                     signed: f.signed,
                     bits: (f.size.clamp(1, 8) * 8) as u8,
                 },
-                ArgKind::Pointer { user } => super::types::from_c_type(&f.c_type, user),
+                ArgKind::Pointer { user } => super::pointers::from_c_type(&f.c_type, user),
                 ArgKind::DataLocStr => Type::Str {
                     size: self.opts.strlen,
                 },

@@ -6,7 +6,7 @@
 //! final round that reports the first error.
 
 mod expr;
-mod pointers;
+pub mod pointers;
 pub use expr::{parse_int, CallCheck};
 pub use stmt::let_id;
 mod config;
@@ -69,6 +69,8 @@ pub struct Checked {
     pub events: Vec<EventSpec>,
     /// The event a call (`printf`, `exit`, …) sends, by the call's expression id.
     pub call_events: HashMap<ExprId, usize>,
+    /// `kstack`/`ustack` are used: the program needs a stack-trace map.
+    pub uses_stacks: bool,
     /// Frame slot of every `$var` expression (loop variables are scoped to their loop).
     pub var_slots: HashMap<ExprId, String>,
     /// Frame slot of each `for` statement's variable, by the statement's start offset.
@@ -128,6 +130,7 @@ pub struct Checker<'a> {
     /// bodies become callbacks, so `exit()`/`return` cannot leave the probe from there).
     loops: u32,
     map_loops: u32,
+    pub(crate) uses_stacks: bool,
     /// `let @m = hash(N);` declarations by map name.
     decls: HashMap<String, crate::parser::ast::MapDecl>,
     /// Loop variables are scoped to their loop: inside it, `$kv` means the slot named here.
@@ -156,6 +159,7 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         loops: 0,
         map_loops: 0,
         decls,
+        uses_stacks: false,
         scoped: HashMap::new(),
         var_slots: HashMap::new(),
         loop_slots: HashMap::new(),
@@ -193,6 +197,7 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         events: ck.events,
         call_events: ck.call_events,
         var_slots: ck.var_slots,
+        uses_stacks: ck.uses_stacks,
         loop_slots: ck.loop_slots,
         options: opts,
     })

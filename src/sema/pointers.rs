@@ -2,7 +2,6 @@
 //! comparisons and truthiness. bpftrace's rules: a pointer plus or minus an integer is a
 //! pointer of the same type; pointers compare with pointers and integers; nothing else.
 
-use super::types::pointee_size;
 use super::{Checker, Type};
 use crate::diag::{Diagnostic, Result, Span};
 use crate::parser::ast::{BinOp, Expr, ExprKind, UnOp};
@@ -172,5 +171,175 @@ pub(super) fn unop_symbol(op: UnOp) -> &'static str {
         UnOp::BitNot => "~",
         UnOp::Deref => "*",
         UnOp::AddrOf => "&",
+    }
+}
+
+/// The pointee a `FieldType::Ptr` names (`Type::describe_c` of it), for typing map values.
+pub fn pointee_from_name(name: &str, user: bool) -> Type {
+    let name = name.trim();
+    if let Some(base) = name.strip_suffix('*') {
+        return Type::ptr(pointee_from_name(base, user), user);
+    }
+    if let Some(n) = name
+        .strip_prefix("string[")
+        .and_then(|r| r.strip_suffix(']'))
+    {
+        if let Ok(size) = n.parse() {
+            return Type::Str { size };
+        }
+    }
+    Type::from_name(name).unwrap_or_else(|| Type::Opaque(name.to_string()))
+}
+
+/// The type of a value declared in C as `c_type` (a tracepoint field): `const char *` is
+/// `int8 *`; types spyglass cannot lay out (structs, unknown typedefs) are opaque.
+pub fn from_c_type(c_type: &str, user: bool) -> Type {
+    let stars = c_type.matches('*').count();
+    let words: Vec<&str> = c_type
+        .split(|c: char| c == '*' || c.is_whitespace())
+        .filter(|w| {
+            !w.is_empty()
+                && !matches!(
+                    *w,
+                    "const" | "volatile" | "restrict" | "__user" | "__rcu" | "__iomem" | "__percpu"
+                )
+        })
+        .collect();
+    let (mut signed, mut rest) = (None, vec![]);
+    for w in &words {
+        match *w {
+            "signed" => signed = Some(true),
+            "unsigned" => signed = Some(false),
+            w => rest.push(w),
+        }
+    }
+    let int = |bits: u8, default_signed: bool| Type::Int {
+        signed: signed.unwrap_or(default_signed),
+        bits,
+    };
+    let mut t = match rest.join(" ").as_str() {
+        "void" => Type::Void,
+        "bool" | "_Bool" => Type::Bool,
+        "char" => int(8, true),
+        "short" | "short int" => int(16, true),
+        "" | "int" => int(32, true),
+        "long" | "long int" | "long long" | "long long int" => int(64, true),
+        "u8" | "__u8" | "uint8_t" => Type::Int {
+            signed: false,
+            bits: 8,
+        },
+        "u16" | "__u16" | "uint16_t" => Type::Int {
+            signed: false,
+            bits: 16,
+        },
+        "u32" | "__u32" | "uint32_t" => Type::Int {
+            signed: false,
+            bits: 32,
+        },
+        "u64" | "__u64" | "uint64_t" | "size_t" => Type::UINT,
+        "s8" | "__s8" | "int8_t" => Type::Int {
+            signed: true,
+            bits: 8,
+        },
+        "s16" | "__s16" | "int16_t" => Type::Int {
+            signed: true,
+            bits: 16,
+        },
+        "s32" | "__s32" | "int32_t" | "pid_t" => Type::Int {
+            signed: true,
+            bits: 32,
+        },
+        "s64" | "__s64" | "int64_t" | "ssize_t" | "loff_t" => Type::INT,
+        other => Type::Opaque(other.to_string()),
+    };
+    for _ in 0..stars {
+        t = Type::ptr(t, user);
+    }
+    t
+}
+
+/// Bytes one step of pointer arithmetic moves (`sizeof` the pointee); `None` when
+/// spyglass does not know the pointee's size. `void *` moves by bytes, as in GNU C.
+pub fn pointee_size(to: &Type) -> Option<u64> {
+    match to {
+        Type::Void => Some(1),
+        Type::Int { .. } | Type::Bool | Type::Ptr { .. } | Type::Str { .. } | Type::Tuple(_) => {
+            Some(to.c_layout().0)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_types() {
+        let i8p = Type::ptr(
+            Type::Int {
+                signed: true,
+                bits: 8,
+            },
+            true,
+        );
+        assert_eq!(from_c_type("const char *", true), i8p);
+        assert_eq!(from_c_type("const char __user *", true), i8p);
+        assert_eq!(
+            from_c_type("unsigned char*", false),
+            Type::ptr(
+                Type::Int {
+                    signed: false,
+                    bits: 8
+                },
+                false
+            )
+        );
+        assert_eq!(
+            from_c_type("const char *const *", true),
+            Type::ptr(i8p, true)
+        );
+        assert_eq!(from_c_type("void *", false), Type::ptr(Type::Void, false));
+        assert_eq!(
+            from_c_type("unsigned long *", false),
+            Type::ptr(Type::UINT, false)
+        );
+        assert_eq!(
+            from_c_type("struct stat *", true),
+            Type::ptr(Type::Opaque("struct stat".into()), true)
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for t in [
+            Type::ptr(
+                Type::Int {
+                    signed: false,
+                    bits: 16,
+                },
+                false,
+            ),
+            Type::ptr(Type::ptr(Type::Void, true), true),
+            Type::ptr(Type::Str { size: 6 }, false),
+            Type::ptr(Type::Opaque("struct task_struct".into()), false),
+        ] {
+            assert_eq!(Type::from_field(&t.field().unwrap()), t);
+        }
+        assert_eq!(
+            Type::from_name("int32*"),
+            Some(Type::ptr(
+                Type::Int {
+                    signed: true,
+                    bits: 32
+                },
+                false
+            ))
+        );
+        assert_eq!(
+            Type::from_name("void**"),
+            Some(Type::ptr(Type::ptr(Type::Void, false), false))
+        );
+        assert_eq!(Type::ptr(Type::Void, false).describe(), "void *");
     }
 }

@@ -248,6 +248,7 @@ impl Checker<'_> {
                     | Type::Str { .. }
                     | Type::Tuple(_)
                     | Type::Record(..)
+                    | Type::Stack { .. }
                     | Type::Ptr { .. } => MapKind::Value(t.field().unwrap()),
                     other => {
                         return Err(Diagnostic::error(

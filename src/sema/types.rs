@@ -15,6 +15,8 @@ pub enum Type {
         size: u32,
     },
     Tuple(Vec<Type>),
+    /// `kstack` / `ustack`.
+    Stack { user: bool, mode: crate::program::StackMode, limit: u32 },
     /// Named elements, in declaration order.
     Record(Vec<String>, Vec<Type>),
     /// An address; `to` is the pointee (`Void` for `void *`), `user` when it points into
@@ -145,6 +147,7 @@ impl Type {
                 .map(Type::field)
                 .collect::<Option<Vec<_>>>()
                 .map(FieldType::Tuple),
+            Type::Stack { user, mode, limit } => Some(FieldType::Stack { user: *user, mode: *mode, limit: *limit }),
             Type::Record(names, elems) => elems
                 .iter()
                 .map(Type::field)
@@ -164,10 +167,11 @@ impl Type {
             FieldType::Bool => Type::Bool,
             FieldType::Str { size } => Type::Str { size: *size },
             FieldType::Tuple(elems) => Type::Tuple(elems.iter().map(Type::from_field).collect()),
+            FieldType::Stack { user, mode, limit } => Type::Stack { user: *user, mode: *mode, limit: *limit },
             FieldType::Record(names, elems) => {
                 Type::Record(names.clone(), elems.iter().map(Type::from_field).collect())
             }
-            FieldType::Ptr { to, user } => Type::ptr(pointee_from_name(to, *user), *user),
+            FieldType::Ptr { to, user } => Type::ptr(super::pointers::pointee_from_name(to, *user), *user),
         }
     }
 
@@ -205,6 +209,8 @@ impl Type {
                     .join(", ")
             ),
             Type::Ptr { to, .. } => format!("{} *", to.describe_c()),
+            Type::Stack { user: true, .. } => "ustack".into(),
+            Type::Stack { user: false, .. } => "kstack".into(),
             Type::Record(names, elems) => format!(
                 "({})",
                 names.iter().zip(elems).map(|(n, t)| format!("{n}={}", t.describe())).collect::<Vec<_>>().join(", ")
@@ -251,6 +257,7 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Value(FieldType::Str { .. }) => "string",
         MapKind::Value(FieldType::Tuple(_)) => "tuple",
         MapKind::Value(FieldType::Record(..)) => "record",
+        MapKind::Value(FieldType::Stack { .. }) => "stack",
         MapKind::Value(FieldType::Ptr { .. }) => "pointer",
         MapKind::Count => "count",
         MapKind::Sum { .. } => "sum",
@@ -270,6 +277,7 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             Some(FieldType::Int { signed: *x || *y })
         }
         (FieldType::Bool, FieldType::Bool) => Some(FieldType::Bool),
+        (FieldType::Stack { .. }, FieldType::Stack { .. }) if a == b => Some(a.clone()),
         (FieldType::Ptr { .. }, FieldType::Ptr { .. }) if a == b => Some(a.clone()),
         (FieldType::Str { size: x }, FieldType::Str { size: y }) => {
             Some(FieldType::Str { size: *x.max(y) })
@@ -291,175 +299,5 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             .collect::<Option<Vec<_>>>()
             .map(|f| FieldType::Record(xn.clone(), f)),
         _ => None,
-    }
-}
-
-/// The pointee a `FieldType::Ptr` names (`Type::describe_c` of it), for typing map values.
-pub fn pointee_from_name(name: &str, user: bool) -> Type {
-    let name = name.trim();
-    if let Some(base) = name.strip_suffix('*') {
-        return Type::ptr(pointee_from_name(base, user), user);
-    }
-    if let Some(n) = name
-        .strip_prefix("string[")
-        .and_then(|r| r.strip_suffix(']'))
-    {
-        if let Ok(size) = n.parse() {
-            return Type::Str { size };
-        }
-    }
-    Type::from_name(name).unwrap_or_else(|| Type::Opaque(name.to_string()))
-}
-
-/// The type of a value declared in C as `c_type` (a tracepoint field): `const char *` is
-/// `int8 *`; types spyglass cannot lay out (structs, unknown typedefs) are opaque.
-pub fn from_c_type(c_type: &str, user: bool) -> Type {
-    let stars = c_type.matches('*').count();
-    let words: Vec<&str> = c_type
-        .split(|c: char| c == '*' || c.is_whitespace())
-        .filter(|w| {
-            !w.is_empty()
-                && !matches!(
-                    *w,
-                    "const" | "volatile" | "restrict" | "__user" | "__rcu" | "__iomem" | "__percpu"
-                )
-        })
-        .collect();
-    let (mut signed, mut rest) = (None, vec![]);
-    for w in &words {
-        match *w {
-            "signed" => signed = Some(true),
-            "unsigned" => signed = Some(false),
-            w => rest.push(w),
-        }
-    }
-    let int = |bits: u8, default_signed: bool| Type::Int {
-        signed: signed.unwrap_or(default_signed),
-        bits,
-    };
-    let mut t = match rest.join(" ").as_str() {
-        "void" => Type::Void,
-        "bool" | "_Bool" => Type::Bool,
-        "char" => int(8, true),
-        "short" | "short int" => int(16, true),
-        "" | "int" => int(32, true),
-        "long" | "long int" | "long long" | "long long int" => int(64, true),
-        "u8" | "__u8" | "uint8_t" => Type::Int {
-            signed: false,
-            bits: 8,
-        },
-        "u16" | "__u16" | "uint16_t" => Type::Int {
-            signed: false,
-            bits: 16,
-        },
-        "u32" | "__u32" | "uint32_t" => Type::Int {
-            signed: false,
-            bits: 32,
-        },
-        "u64" | "__u64" | "uint64_t" | "size_t" => Type::UINT,
-        "s8" | "__s8" | "int8_t" => Type::Int {
-            signed: true,
-            bits: 8,
-        },
-        "s16" | "__s16" | "int16_t" => Type::Int {
-            signed: true,
-            bits: 16,
-        },
-        "s32" | "__s32" | "int32_t" | "pid_t" => Type::Int {
-            signed: true,
-            bits: 32,
-        },
-        "s64" | "__s64" | "int64_t" | "ssize_t" | "loff_t" => Type::INT,
-        other => Type::Opaque(other.to_string()),
-    };
-    for _ in 0..stars {
-        t = Type::ptr(t, user);
-    }
-    t
-}
-
-/// Bytes one step of pointer arithmetic moves (`sizeof` the pointee); `None` when
-/// spyglass does not know the pointee's size. `void *` moves by bytes, as in GNU C.
-pub fn pointee_size(to: &Type) -> Option<u64> {
-    match to {
-        Type::Void => Some(1),
-        Type::Int { .. } | Type::Bool | Type::Ptr { .. } | Type::Str { .. } | Type::Tuple(_) => {
-            Some(to.c_layout().0)
-        }
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod ptr_tests {
-    use super::*;
-
-    #[test]
-    fn c_types() {
-        let i8p = Type::ptr(
-            Type::Int {
-                signed: true,
-                bits: 8,
-            },
-            true,
-        );
-        assert_eq!(from_c_type("const char *", true), i8p);
-        assert_eq!(from_c_type("const char __user *", true), i8p);
-        assert_eq!(
-            from_c_type("unsigned char*", false),
-            Type::ptr(
-                Type::Int {
-                    signed: false,
-                    bits: 8
-                },
-                false
-            )
-        );
-        assert_eq!(
-            from_c_type("const char *const *", true),
-            Type::ptr(i8p, true)
-        );
-        assert_eq!(from_c_type("void *", false), Type::ptr(Type::Void, false));
-        assert_eq!(
-            from_c_type("unsigned long *", false),
-            Type::ptr(Type::UINT, false)
-        );
-        assert_eq!(
-            from_c_type("struct stat *", true),
-            Type::ptr(Type::Opaque("struct stat".into()), true)
-        );
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for t in [
-            Type::ptr(
-                Type::Int {
-                    signed: false,
-                    bits: 16,
-                },
-                false,
-            ),
-            Type::ptr(Type::ptr(Type::Void, true), true),
-            Type::ptr(Type::Str { size: 6 }, false),
-            Type::ptr(Type::Opaque("struct task_struct".into()), false),
-        ] {
-            assert_eq!(Type::from_field(&t.field().unwrap()), t);
-        }
-        assert_eq!(
-            Type::from_name("int32*"),
-            Some(Type::ptr(
-                Type::Int {
-                    signed: true,
-                    bits: 32
-                },
-                false
-            ))
-        );
-        assert_eq!(
-            Type::from_name("void**"),
-            Some(Type::ptr(Type::ptr(Type::Void, false), false))
-        );
-        assert_eq!(Type::ptr(Type::Void, false).describe(), "void *");
     }
 }

@@ -318,7 +318,9 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
         Value::Bool(b) => *b as u64,
         // Only %s/%r take strings and tuples (sema's job); anything else falls back to text.
         Value::Str(s) => return pad_str(spec, s),
-        Value::Tuple(_) | Value::Record(_) => return pad_str(spec, &value_text(v)),
+        Value::Tuple(_) | Value::Record(_) | Value::Stack(_) | Value::StackId { .. } => {
+            return pad_str(spec, &value_text(v))
+        }
     };
     match spec.conv {
         Conv::S | Conv::R | Conv::Rx | Conv::Rh => pad_str(spec, &value_text(v)),

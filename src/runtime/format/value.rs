@@ -1,6 +1,6 @@
 //! Decoded map keys/values and their plain-text rendering.
 
-use crate::program::FieldType;
+use crate::program::{FieldType, StackMode};
 
 /// One key field or plain value, decoded from BPF memory.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -11,6 +11,10 @@ pub enum Value {
     Bool(bool),
     Tuple(Vec<Value>),
     Record(Vec<(String, Value)>),
+    /// A stack as read from BPF; the runtime turns it into `Stack` (frames) before printing.
+    StackId { user: bool, mode: StackMode, limit: u32, id: i64, pid: u32 },
+    /// Symbolized frames, outermost last.
+    Stack(Vec<String>),
     /// An address: hex in text, a number in JSON.
     Ptr(u64),
 }
@@ -53,6 +57,9 @@ pub fn value_text(v: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Ptr(p) => format!("{p:#x}"),
+        // One frame a line, each indented 8 spaces, after a line break (bpftrace).
+        Value::Stack(frames) => frames.iter().map(|f| format!("\n        {f}")).collect::<String>() + "\n",
+        Value::StackId { id, .. } => format!("<stack {id}>"),
         Value::Record(fields) => format!(
             "{{ {} }}",
             fields.iter().map(|(n, v)| format!(".{n} = {}", value_text(v))).collect::<Vec<_>>().join(", ")
@@ -123,6 +130,10 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
                 s.push_str(STR_TRUNC_TRAILER);
             }
             Value::Str(s)
+        }
+        FieldType::Stack { user, mode, limit } => {
+            let word = |o: usize| u64::from_ne_bytes(bytes.get(o..o + 8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]));
+            Value::StackId { user: *user, mode: *mode, limit: *limit, id: word(0) as i64, pid: word(8) as u32 }
         }
         FieldType::Record(names, elems) => match decode_field(&FieldType::Tuple(elems.clone()), bytes) {
             Value::Tuple(vals) => Value::Record(names.iter().cloned().zip(vals).collect()),

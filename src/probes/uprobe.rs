@@ -1,0 +1,215 @@
+//! `uprobe:BINARY:FUNCTION[+OFFSET]`, `uprobe:BINARY:ADDRESS` (alias `u`) and
+//! `uretprobe:BINARY:FUNCTION` (alias `ur`): user-space function entries and returns.
+//!
+//! BINARY is a path (globs allowed), a program on PATH or a library name (`libc`); FUNCTION
+//! may hold wildcards. Symbols come from the file's ELF tables (see `elf`), and the kernel
+//! is given the file offset of the probed instruction.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::elf::{self, has_wildcard};
+use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
+
+/// `uprobe` (false) or `uretprobe` (true).
+pub struct Uprobe(pub bool);
+
+/// pt_regs byte offsets (x86-64) of the argument registers di, si, dx, cx, r8, r9.
+const ARG_REGS: [u32; 6] = [112, 104, 96, 88, 72, 64];
+const REG_AX: u32 = 80;
+const REG_SP: u32 = 152;
+
+/// The process uprobes fire in (`-p`/`-c`), or -1 for every process.
+static TARGET_PID: AtomicI32 = AtomicI32::new(-1);
+
+/// Restricts uprobes attached from now on to one process (`-p PID`, the `-c` child).
+pub fn set_target_pid(pid: Option<u32>) {
+    TARGET_PID.store(pid.map_or(-1, |p| p as i32), Ordering::Relaxed);
+}
+
+impl ProbeType for Uprobe {
+    fn names(&self) -> &'static [&'static str] {
+        if self.0 {
+            &["uretprobe", "ur"]
+        } else {
+            &["uprobe", "u"]
+        }
+    }
+
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+        let kind = self.names()[0];
+        let (target, spec) = match parts {
+            [t, f] if !t.is_empty() && !f.is_empty() => (*t, *f),
+            _ => return Err(format!("expected `{kind}:BINARY:FUNCTION`")),
+        };
+        let mut out = vec![];
+        for path in elf::resolve(target)? {
+            let img = elf::image(&path)?;
+            let at = |func: String, offset: u64| AttachPoint::Uprobe {
+                ret: self.0,
+                path: path.clone(),
+                func,
+                offset,
+            };
+            if let Some(addr) = parse_num(spec) {
+                if img.func_at(addr).is_none() {
+                    return Err(format!(
+                        "could not resolve address {spec} in {path}: no function holds it"
+                    ));
+                }
+                out.push(at(String::new(), addr));
+                continue;
+            }
+            let (name, offset) = match spec.rsplit_once('+') {
+                Some((n, off)) => match parse_num(off) {
+                    Some(o) => (n, o),
+                    None => return Err(format!("`{off}` is not a valid function offset")),
+                },
+                None => (spec, 0),
+            };
+            if self.0 && offset != 0 {
+                return Err("uretprobe does not take an offset: it fires on return".into());
+            }
+            if has_wildcard(name) {
+                if offset != 0 {
+                    return Err("an offset cannot follow a wildcard function name".into());
+                }
+                out.extend(
+                    img.funcs
+                        .iter()
+                        .filter(|f| tracefs::glob_match(name, &f.name))
+                        .map(|f| at(f.name.clone(), 0)),
+                );
+                continue;
+            }
+            let Some(f) = img.func(name) else {
+                return Err(format!("function `{name}` not found in {path}"));
+            };
+            if f.size > 0 && offset >= f.size {
+                return Err(format!(
+                    "Offset outside the function bounds ('{name}' size is {})",
+                    f.size
+                ));
+            }
+            out.push(at(name.to_string(), offset));
+        }
+        if out.is_empty() {
+            return Err(format!("no function in {target} matches `{spec}`"));
+        }
+        Ok(out)
+    }
+
+    fn section(&self, _: &AttachPoint) -> String {
+        self.names()[0].into()
+    }
+
+    fn arg(&self, _: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
+        if self.0 {
+            return Err(format!(
+                "`arg{n}` is not available in uretprobe probes: the arguments are gone when \
+                 the function returns (use `retval`)"
+            ));
+        }
+        Ok(match ARG_REGS.get(n as usize) {
+            Some(&off) => ArgLoc::Ctx(off),
+            // The rest are on the stack, above the return address.
+            None => ArgLoc::UserStack {
+                sp: REG_SP,
+                offset: 8 * (n - ARG_REGS.len() as u32 + 1),
+            },
+        })
+    }
+
+    fn retval(&self, _: &AttachPoint) -> Result<ArgLoc, String> {
+        if self.0 {
+            Ok(ArgLoc::Ctx(REG_AX))
+        } else {
+            Err("`retval` is only available in uretprobe probes".into())
+        }
+    }
+
+    fn func(&self, ap: &AttachPoint) -> Result<String, String> {
+        let AttachPoint::Uprobe {
+            path, func, offset, ..
+        } = ap
+        else {
+            unreachable!("not a uprobe")
+        };
+        if !func.is_empty() {
+            return Ok(func.clone());
+        }
+        let img = elf::image(path)?;
+        Ok(match img.func_at(*offset) {
+            Some(f) => f.name.clone(),
+            None => format!("0x{offset:x}"),
+        })
+    }
+
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Uprobe {
+            path, func, offset, ..
+        } = ap
+        else {
+            unreachable!("not a uprobe")
+        };
+        let img = elf::image(path)?;
+        let addr = if func.is_empty() {
+            *offset
+        } else {
+            let f = img
+                .func(func)
+                .ok_or_else(|| format!("function `{func}` not found in {path}"))?;
+            f.addr + offset
+        };
+        let file_offset = img
+            .file_offset(addr)
+            .ok_or_else(|| format!("address 0x{addr:x} of {} is not in {path}", ap.name()))?;
+        let opts = libbpf_rs::UprobeOpts {
+            retprobe: self.0,
+            cookie: cookie(&self.func(ap)?),
+            ..Default::default()
+        };
+        let link = prog
+            .attach_uprobe_with_opts(
+                TARGET_PID.load(Ordering::Relaxed),
+                path,
+                file_offset as usize,
+                opts,
+            )
+            .map_err(|e| format!("attaching to {} failed: {e}", ap.name()))?;
+        Ok(vec![Box::new(link)])
+    }
+}
+
+/// The attach cookie that tells the program which function fired when one program serves
+/// several (`func`): a hash of the function's name.
+pub fn cookie(func: &str) -> u64 {
+    func.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn parse_num(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        None => None,
+    }
+}
+
+/// `uprobe:BINARY:*` for `-l`: every function of the binaries a glob names.
+pub(crate) fn listing(provider: &str, target: &str) -> Result<Vec<String>, String> {
+    let mut out = vec![];
+    for path in elf::resolve(target)? {
+        let img = elf::image(&path)?;
+        out.extend(
+            img.funcs
+                .iter()
+                .map(|f| format!("{provider}:{path}:{}", f.name)),
+        );
+    }
+    Ok(out)
+}
