@@ -94,6 +94,8 @@ pub enum FieldType {
     /// `kstack`/`ustack`: a stack id in the stack-trace map, then the pid (user stacks are
     /// symbolized in that process).
     Stack { user: bool, mode: StackMode, limit: u32 },
+    /// `strftime(fmt, ns)`: boot-clock ns, formatted with `fmt` when printed.
+    Timestamp { fmt: String },
     /// A tuple whose elements have names: `(a = 1, b = "x")`.
     Record(Vec<String>, Vec<FieldType>),
     /// An address (8 bytes), printed in hex. `to` names the pointee as sema describes it
@@ -111,6 +113,7 @@ impl FieldType {
             FieldType::Str { size } => (*size as usize + 7) & !7,
             FieldType::Tuple(elems) | FieldType::Record(_, elems) => record_size(elems),
             FieldType::Stack { .. } => 16,
+            FieldType::Timestamp { .. } => 8,
         }
     }
 

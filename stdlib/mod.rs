@@ -18,6 +18,7 @@ mod net;
 mod output;
 mod strfuncs;
 mod stacks;
+mod timefmt;
 mod strings;
 mod sysinfo;
 mod textgen;
@@ -95,6 +96,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "getopt",
     "printf",
     "kstack",
+    "strftime",
     "ustack",
     "sizeof",
     "print",
@@ -133,6 +135,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
     let f: &'static dyn Function = match name {
         "printf" => &output::Printf,
         "kstack" => &stacks::Stack { user: false },
+        "strftime" => &timefmt::Strftime,
         "ustack" => &stacks::Stack { user: true },
         "sizeof" => &introspect::Sizeof,
         "print" => &output::Print,

@@ -272,6 +272,21 @@ fn kernel_stacks_are_symbolized() {
 }
 
 #[test]
+fn strftime_formats_in_user_space() {
+    let o = run_e(r#"begin { printf("%s|%s\n", strftime("%s.%f", 1000123000), strftime("%s.%f", 0)); @t = (1, strftime("%Y", nsecs)); exit(); }"#);
+    let first = o.stdout.lines().next().unwrap().to_string();
+    let (a, b) = first.split_once('|').unwrap();
+    let micros = |s: &str| -> i128 {
+        let (whole, frac) = s.split_once('.').unwrap();
+        whole.parse::<i128>().unwrap() * 1_000_000 + frac.parse::<i128>().unwrap()
+    };
+    assert_eq!(micros(a) - micros(b), 1_000_123, "{first}");
+    let year = std::process::Command::new("date").arg("+%Y").output().unwrap();
+    let year = String::from_utf8_lossy(&year.stdout).trim().to_string();
+    assert!(o.stdout.ends_with(&format!("@t: (1, {year})\n")), "{}", o.stdout);
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&[
         "-q",

@@ -405,7 +405,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// The value stored at `p` as `field`: integers are loaded, buffers are referenced.
     pub fn load_field(&self, p: PointerValue<'ctx>, field: &FieldType) -> Val<'ctx> {
         match field {
-            FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => {
+            FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } | FieldType::Timestamp { .. } => {
                 Val::Int(self.load_i64(p))
             }
             FieldType::Str { size } => Val::Str(p, *size),

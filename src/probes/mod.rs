@@ -136,6 +136,18 @@ pub trait ProbeType: Sync {
         Err(format!("`func` is not available in {} probes", self.names()[0]))
     }
 
+    /// Whether plain integer addresses (`str(arg0)`) point into user memory here, so reads
+    /// through them need the user-memory helpers.
+    fn user_addresses(&self) -> bool {
+        false
+    }
+
+    /// Whether the kernel runs the programs attached at one place newest first, so the
+    /// runtime must attach them in reverse to fire in declaration order as bpftrace does.
+    fn runs_newest_first(&self) -> bool {
+        false
+    }
+
     /// Attaches a loaded program.
     fn attach(
         &self,

@@ -144,6 +144,16 @@ impl ProbeType for Uprobe {
         })
     }
 
+    fn user_addresses(&self) -> bool {
+        true
+    }
+
+    /// Each attachment is a uprobe consumer, and the kernel adds consumers at the head of
+    /// the probed instruction's list.
+    fn runs_newest_first(&self) -> bool {
+        true
+    }
+
     fn attach(
         &self,
         prog: &libbpf_rs::ProgramMut,

@@ -36,6 +36,7 @@ impl Checker<'_> {
             | Type::Tuple(_)
             | Type::Record(..)
             | Type::Stack { .. }
+            | Type::Timestamp(_)
             | Type::Ptr { .. } => Ok(t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",

@@ -249,6 +249,7 @@ impl Checker<'_> {
                     | Type::Tuple(_)
                     | Type::Record(..)
                     | Type::Stack { .. }
+                    | Type::Timestamp(_)
                     | Type::Ptr { .. } => MapKind::Value(t.field().unwrap()),
                     other => {
                         return Err(Diagnostic::error(

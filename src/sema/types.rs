@@ -15,6 +15,8 @@ pub enum Type {
         size: u32,
     },
     Tuple(Vec<Type>),
+    /// `strftime(fmt, ns)`: formatted when printed.
+    Timestamp(String),
     /// `kstack` / `ustack`.
     Stack { user: bool, mode: crate::program::StackMode, limit: u32 },
     /// Named elements, in declaration order.
@@ -148,6 +150,7 @@ impl Type {
                 .collect::<Option<Vec<_>>>()
                 .map(FieldType::Tuple),
             Type::Stack { user, mode, limit } => Some(FieldType::Stack { user: *user, mode: *mode, limit: *limit }),
+            Type::Timestamp(fmt) => Some(FieldType::Timestamp { fmt: fmt.clone() }),
             Type::Record(names, elems) => elems
                 .iter()
                 .map(Type::field)
@@ -168,6 +171,7 @@ impl Type {
             FieldType::Str { size } => Type::Str { size: *size },
             FieldType::Tuple(elems) => Type::Tuple(elems.iter().map(Type::from_field).collect()),
             FieldType::Stack { user, mode, limit } => Type::Stack { user: *user, mode: *mode, limit: *limit },
+            FieldType::Timestamp { fmt } => Type::Timestamp(fmt.clone()),
             FieldType::Record(names, elems) => {
                 Type::Record(names.clone(), elems.iter().map(Type::from_field).collect())
             }
@@ -210,6 +214,7 @@ impl Type {
             ),
             Type::Ptr { to, .. } => format!("{} *", to.describe_c()),
             Type::Stack { user: true, .. } => "ustack".into(),
+            Type::Timestamp(_) => "timestamp".into(),
             Type::Stack { user: false, .. } => "kstack".into(),
             Type::Record(names, elems) => format!(
                 "({})",
@@ -258,6 +263,7 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Value(FieldType::Tuple(_)) => "tuple",
         MapKind::Value(FieldType::Record(..)) => "record",
         MapKind::Value(FieldType::Stack { .. }) => "stack",
+        MapKind::Value(FieldType::Timestamp { .. }) => "timestamp",
         MapKind::Value(FieldType::Ptr { .. }) => "pointer",
         MapKind::Count => "count",
         MapKind::Sum { .. } => "sum",
@@ -277,7 +283,11 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             Some(FieldType::Int { signed: *x || *y })
         }
         (FieldType::Bool, FieldType::Bool) => Some(FieldType::Bool),
-        (FieldType::Stack { .. }, FieldType::Stack { .. }) if a == b => Some(a.clone()),
+        (FieldType::Stack { .. }, FieldType::Stack { .. }) | (FieldType::Timestamp { .. }, FieldType::Timestamp { .. })
+            if a == b =>
+        {
+            Some(a.clone())
+        }
         (FieldType::Ptr { .. }, FieldType::Ptr { .. }) if a == b => Some(a.clone()),
         (FieldType::Str { size: x }, FieldType::Str { size: y }) => {
             Some(FieldType::Str { size: *x.max(y) })

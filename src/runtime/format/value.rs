@@ -131,6 +131,10 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             }
             Value::Str(s)
         }
+        FieldType::Timestamp { fmt } => {
+            let ns = u64::from_ne_bytes(bytes.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]));
+            Value::Str(super::time::strftime_local(fmt, super::time::boot_to_unix_ns(ns)))
+        }
         FieldType::Stack { user, mode, limit } => {
             let word = |o: usize| u64::from_ne_bytes(bytes.get(o..o + 8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]));
             Value::StackId { user: *user, mode: *mode, limit: *limit, id: word(0) as i64, pid: word(8) as u32 }
