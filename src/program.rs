@@ -60,7 +60,9 @@ pub mod rodata {
     /// Device and inode of spyglass's PID namespace, for `pid`/`tid`; 0 in the initial one.
     pub const PIDNS_DEV: usize = 3;
     pub const PIDNS_INO: usize = 4;
-    pub const LEN: usize = 5;
+    /// `-p PID`: every probe but begin/end only runs for this process (0: no filter).
+    pub const FILTER_PID: usize = 5;
+    pub const LEN: usize = 6;
     /// Symbol of the array.
     pub const SYMBOL: &str = "spyglass_rodata";
 }

@@ -94,9 +94,8 @@ fn func_gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>> {
             let chunk = bytes.get(w * 8..).unwrap_or(&[]);
             let len = chunk.len().min(8);
             word[..len].copy_from_slice(&chunk[..len]);
-            let is = g
-                .b
-                .build_int_compare(
+            let is =
+                g.b.build_int_compare(
                     IntPredicate::EQ,
                     cookie,
                     g.i64(probes::uprobe::cookie(name)),
@@ -115,22 +114,19 @@ fn func_gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>> {
 const GET_ATTACH_COOKIE: u64 = 174;
 
 macro_rules! args {
-    ($($name:literal)*) => { [$(Builtin { name: $name, ty, gen },)*] };
+    ($($name:literal)* ; $($more:expr),*) => {
+        &[$(Builtin { name: $name, ty, gen },)* $($more,)*]
+    };
 }
 
-pub static ALL: &[Builtin] = &{
-    let [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, retval] = args!(
-        "arg0" "arg1" "arg2" "arg3" "arg4" "arg5" "arg6" "arg7"
-        "arg8" "arg9" "arg10" "arg11" "arg12" "arg13" "arg14" "arg15"
-        "retval"
-    );
-    [
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, retval,
-        Builtin {
-            name: "func",
-            // No function name is longer than the probe's name, which holds it.
-            ty: |ck, _| Ok(ck.probe_name_type()),
-            gen: func_gen,
-        },
-    ]
-};
+pub static ALL: &[Builtin] = args!(
+    "arg0" "arg1" "arg2" "arg3" "arg4" "arg5" "arg6" "arg7"
+    "arg8" "arg9" "arg10" "arg11" "arg12" "arg13" "arg14" "arg15"
+    "retval";
+    Builtin { name: "func", ty: func_ty, gen: func_gen }
+);
+
+/// No function name is longer than the probe's name, which holds it.
+fn func_ty(ck: &mut crate::sema::Checker, _: crate::diag::Span) -> Result<Type> {
+    Ok(ck.probe_name_type())
+}

@@ -32,7 +32,7 @@ pub(super) fn pid_part<'ctx>(
 }
 
 /// A slot of the `.rodata` constants array (`program::rodata`).
-pub(super) fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values::IntValue<'ctx> {
+pub fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values::IntValue<'ctx> {
     let p = g.gep(g.globals.rodata.as_pointer_value(), 8 * slot as u64);
     let l = g.b.build_load(g.ctx.i64_type(), p, "glob").unwrap();
     // Volatile: the value is filled in by the runtime, never known at compile time.

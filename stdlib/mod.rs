@@ -5,7 +5,7 @@
 mod aggregations;
 mod args;
 mod async_out;
-mod builtins;
+pub mod builtins;
 mod consts;
 mod control;
 mod errno;
@@ -20,7 +20,7 @@ mod strfuncs;
 mod stacks;
 mod timefmt;
 mod strings;
-mod sysinfo;
+pub mod sysinfo;
 mod textgen;
 mod users;
 

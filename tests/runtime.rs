@@ -287,6 +287,17 @@ fn strftime_formats_in_user_space() {
 }
 
 #[test]
+fn dash_p_filters_every_probe_to_that_process() {
+    let mut yes = std::process::Command::new("yes").stdout(std::process::Stdio::null()).spawn().unwrap();
+    let pid = yes.id().to_string();
+    let o = spyglass(&["-q", "-p", &pid, "-e", "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); } interval:ms:300 { exit(); }"]);
+    yes.kill().unwrap();
+    yes.wait().unwrap();
+    let keys: Vec<&str> = o.stdout.lines().filter(|l| l.starts_with("@[")).map(|l| l.split(']').next().unwrap()).collect();
+    assert_eq!(keys, vec!["@[yes"], "{}{}", o.stdout, o.stderr);
+}
+
+#[test]
 fn json_output() {
     let o = spyglass(&[
         "-q",

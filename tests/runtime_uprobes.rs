@@ -134,7 +134,10 @@ fn offsets_and_addresses() {
 #[test]
 fn libraries_resolve_by_name() {
     // main calls atoi once, from libc.
-    let o = run(1, "uprobe:libc:atoi /pid == cpid/ { printf(\"%s\\n\", probe); }");
+    let o = run(
+        1,
+        "uprobe:libc:atoi /pid == cpid/ { printf(\"%s\\n\", probe); }",
+    );
     let line = o.stdout.lines().next().unwrap_or("");
     assert!(
         line.starts_with("uprobe:/") && line.ends_with("/libc.so.6:atoi"),
@@ -176,11 +179,16 @@ fn listing_a_binarys_functions() {
 fn errors_name_the_attach_point() {
     let o = spyglass(&["-e", &format!("uprobe:{}:nope {{ }}", target())]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("function `nope` not found in"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("function `nope` not found in"),
+        "{}",
+        o.stderr
+    );
     let o = spyglass(&["-e", &format!("uprobe:{}:op_add+100000 {{ }}", target())]);
     assert_eq!(o.code, 1);
     assert!(
-        o.stderr.contains("Offset outside the function bounds ('op_add' size is"),
+        o.stderr
+            .contains("Offset outside the function bounds ('op_add' size is"),
         "{}",
         o.stderr
     );

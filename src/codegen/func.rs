@@ -116,6 +116,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.frame = g.stack(size.max(8), "frame");
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
+        if !matches!(point.attach, crate::probes::AttachPoint::Begin | crate::probes::AttachPoint::End) {
+            g.pid_filter();
+        }
         if let Some(pred) = &probe.predicate {
             let c = g.expr(pred)?.int();
             let cond = g.truthy(c);
@@ -130,6 +133,24 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.ret();
         g.finish();
         Ok(())
+    }
+
+    /// `-p PID`'s implicit `pid == PID`. The slot is frozen `.rodata`, so without `-p` the
+    /// verifier sees the constant 0 and drops the check.
+    fn pid_filter(&mut self) {
+        use crate::stdlib::builtins::global;
+        let want = global(self, crate::program::rodata::FILTER_PID);
+        let on = self.b.build_int_compare(IntPredicate::NE, want, self.i64(0), "pidfilter").unwrap();
+        let (check, stop, go) = (self.block("pid_check"), self.block("pid_other"), self.block("pid_ok"));
+        self.b.build_conditional_branch(on, check, go).unwrap();
+        self.b.position_at_end(check);
+        let pid = crate::stdlib::sysinfo::pid_tgid(self, false);
+        let pid = self.b.build_right_shift(pid, self.i64(32), false, "pid").unwrap();
+        let other = self.b.build_int_compare(IntPredicate::NE, pid, want, "otherpid").unwrap();
+        self.b.build_conditional_branch(other, stop, go).unwrap();
+        self.b.position_at_end(stop);
+        self.ret();
+        self.b.position_at_end(go);
     }
 
     /// A function being generated: `nounwind`, an entry block for stack slots, a body.

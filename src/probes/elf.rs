@@ -214,7 +214,10 @@ fn ld_so_cache() -> Vec<(String, String)> {
     let Some(base) = d.windows(MAGIC.len()).position(|w| w == MAGIC) else {
         return vec![];
     };
-    let u32_at = |o: usize| d.get(o..o + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
+    let u32_at = |o: usize| {
+        d.get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
     // String offsets count from the header.
     let str_at = |o: u32| {
         let s = d.get(base + o as usize..)?;

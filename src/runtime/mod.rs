@@ -123,6 +123,7 @@ fn run_with(
     let mut consts = [0u64; rodata::LEN];
     consts[rodata::START_NS] = boot_ns();
     consts[rodata::CPID] = child.as_ref().map_or(0, |c| c.pid as u64);
+    consts[rodata::FILTER_PID] = opts.pid.map_or(0, u64::from);
     consts[rodata::NCPUS] = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
     (consts[rodata::PIDNS_DEV], consts[rodata::PIDNS_INO]) = pid_namespace();
     let loaded = loader::load(prog, consts).map_err(|e| load_diagnostic(prog, e))?;
