@@ -95,9 +95,15 @@ pub enum FieldType {
     Tuple(Vec<FieldType>),
     /// `kstack`/`ustack`: a stack id in the stack-trace map, then the pid (user stacks are
     /// symbolized in that process).
-    Stack { user: bool, mode: StackMode, limit: u32 },
+    Stack {
+        user: bool,
+        mode: StackMode,
+        limit: u32,
+    },
     /// `strftime(fmt, ns)`: boot-clock ns, formatted with `fmt` when printed.
-    Timestamp { fmt: String },
+    Timestamp {
+        fmt: String,
+    },
     /// A tuple whose elements have names: `(a = 1, b = "x")`.
     Record(Vec<String>, Vec<FieldType>),
     /// An address (8 bytes), printed in hex. `to` names the pointee as sema describes it

@@ -96,7 +96,10 @@ impl Function for Warnf {
 
 /// The script's name and text, when sema was given them.
 fn script_source<'c>(c: &'c CallCheck) -> Option<(&'c str, &'c str)> {
-    c.options().source.as_ref().map(|(n, s)| (n.as_str(), s.as_str()))
+    c.options()
+        .source
+        .as_ref()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
 }
 
 /// Line and columns of a byte span, as bpftrace prints them (1-based, end exclusive).

@@ -16,12 +16,12 @@ mod map_query;
 mod misc;
 mod net;
 mod output;
-mod strfuncs;
 mod stacks;
-mod timefmt;
+mod strfuncs;
 mod strings;
 pub mod sysinfo;
 mod textgen;
+mod timefmt;
 mod users;
 
 use crate::codegen::{FnGen, Val};

@@ -25,16 +25,26 @@ fn parse(args: &[Expr], default_mode: StackMode) -> Result<(StackMode, u32)> {
                     "perf" => StackMode::Perf,
                     "raw" => StackMode::Raw,
                     _ => {
-                        return Err(Diagnostic::error(format!("unknown stack mode `{m}`"), a.span)
-                            .with_note("modes are bpftrace, perf and raw"))
+                        return Err(
+                            Diagnostic::error(format!("unknown stack mode `{m}`"), a.span)
+                                .with_note("modes are bpftrace, perf and raw"),
+                        )
                     }
                 }
             }
             ExprKind::Int(n) if (1..=MAX_STACK_DEPTH as u64).contains(n) => limit = *n as u32,
             ExprKind::Int(_) => {
-                return Err(Diagnostic::error(format!("a stack limit must be between 1 and {MAX_STACK_DEPTH}"), a.span))
+                return Err(Diagnostic::error(
+                    format!("a stack limit must be between 1 and {MAX_STACK_DEPTH}"),
+                    a.span,
+                ))
             }
-            _ => return Err(Diagnostic::error("expected a stack mode or a limit", a.span)),
+            _ => {
+                return Err(Diagnostic::error(
+                    "expected a stack mode or a limit",
+                    a.span,
+                ))
+            }
         }
     }
     Ok((mode, limit))
@@ -45,14 +55,27 @@ impl Function for Stack {
         c.arity(0, 2)?;
         let (mode, limit) = parse(c.args, StackMode::Bpftrace)?;
         c.ck.uses_stacks = true;
-        Ok(Type::Stack { user: self.user, mode, limit })
+        Ok(Type::Stack {
+            user: self.user,
+            mode,
+            limit,
+        })
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        let map = g.globals.stacks.expect("sema asked for a stack map").as_pointer_value();
+        let map = g
+            .globals
+            .stacks
+            .expect("sema asked for a stack map")
+            .as_pointer_value();
         let flags = if self.user { BPF_F_USER_STACK } else { 0 };
-        let id = g.helper_int(GET_STACKID, &[g.ctx_ptr.into(), map.into(), g.i64(flags).into()]);
+        let id = g.helper_int(
+            GET_STACKID,
+            &[g.ctx_ptr.into(), map.into(), g.i64(flags).into()],
+        );
         let pid_tgid = g.helper_int(crate::codegen::func::helper::GET_CURRENT_PID_TGID, &[]);
-        let pid = g.b.build_right_shift(pid_tgid, g.i64(32), false, "pid").unwrap();
+        let pid =
+            g.b.build_right_shift(pid_tgid, g.i64(32), false, "pid")
+                .unwrap();
         let buf = g.stack(16, "stack");
         g.store_i64(buf, id);
         g.store_i64(g.gep(buf, 8), pid);

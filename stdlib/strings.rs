@@ -45,7 +45,9 @@ impl Function for Str {
         let ptr = match v {
             Val::Str(p, s) => return Ok(Val::Str(p, s.min(size))),
             Val::Int(p) => p,
-            Val::Void | Val::Tuple(..) | Val::Record(..) => unreachable!("sema: str() of an integer or string"),
+            Val::Void | Val::Tuple(..) | Val::Record(..) => {
+                unreachable!("sema: str() of an integer or string")
+            }
         };
         let buf = g.stack(size as usize, "str");
         let read = if user_pointer(g, &args[0]) {

@@ -249,10 +249,25 @@ fn block_and_if_expressions_discard_and_unroll() {
 
 #[test]
 fn records_print_and_reorder_by_name() {
-    let o = run_e(r#"begin { $a = (foo = 1, bar = "x"); $a = (bar = "y", foo = 2); print($a); @r = (a = 1, b = (2, "hi")); printf("%d\n", $a.foo); exit(); }"#);
-    assert_eq!(o.stdout, "{ .foo = 2, .bar = y }\n2\n\n\n@r: { .a = 1, .b = (2, hi) }\n", "{}", o.stderr);
-    let j = spyglass(&["-q", "-f", "json", "-e", r#"begin { @a = (a = 0, d = (5, 6), e = (x = 1)); exit(); }"#]);
-    assert_eq!(j.stdout, "{\"type\": \"map\", \"data\": {\"@a\": {\"a\": 0, \"d\": [5,6], \"e\": {\"x\": 1}}}}\n");
+    let o = run_e(
+        r#"begin { $a = (foo = 1, bar = "x"); $a = (bar = "y", foo = 2); print($a); @r = (a = 1, b = (2, "hi")); printf("%d\n", $a.foo); exit(); }"#,
+    );
+    assert_eq!(
+        o.stdout, "{ .foo = 2, .bar = y }\n2\n\n\n@r: { .a = 1, .b = (2, hi) }\n",
+        "{}",
+        o.stderr
+    );
+    let j = spyglass(&[
+        "-q",
+        "-f",
+        "json",
+        "-e",
+        r#"begin { @a = (a = 0, d = (5, 6), e = (x = 1)); exit(); }"#,
+    ]);
+    assert_eq!(
+        j.stdout,
+        "{\"type\": \"map\", \"data\": {\"@a\": {\"a\": 0, \"d\": [5,6], \"e\": {\"x\": 1}}}}\n"
+    );
 }
 
 #[test]
@@ -266,14 +281,24 @@ fn kernel_stacks_are_symbolized() {
     assert!(out.contains("\n]: 5\n"), "{out}");
     // raw mode: two bare hex addresses
     let raw = out.split("@raw[\n").nth(1).unwrap();
-    let frames: Vec<&str> = raw.lines().take_while(|l| l.starts_with("        ")).collect();
+    let frames: Vec<&str> = raw
+        .lines()
+        .take_while(|l| l.starts_with("        "))
+        .collect();
     assert_eq!(frames.len(), 2, "{out}");
-    assert!(frames.iter().all(|f| u64::from_str_radix(f.trim(), 16).is_ok()), "{out}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| u64::from_str_radix(f.trim(), 16).is_ok()),
+        "{out}"
+    );
 }
 
 #[test]
 fn strftime_formats_in_user_space() {
-    let o = run_e(r#"begin { printf("%s|%s\n", strftime("%s.%f", 1000123000), strftime("%s.%f", 0)); @t = (1, strftime("%Y", nsecs)); exit(); }"#);
+    let o = run_e(
+        r#"begin { printf("%s|%s\n", strftime("%s.%f", 1000123000), strftime("%s.%f", 0)); @t = (1, strftime("%Y", nsecs)); exit(); }"#,
+    );
     let first = o.stdout.lines().next().unwrap().to_string();
     let (a, b) = first.split_once('|').unwrap();
     let micros = |s: &str| -> i128 {
@@ -281,20 +306,47 @@ fn strftime_formats_in_user_space() {
         whole.parse::<i128>().unwrap() * 1_000_000 + frac.parse::<i128>().unwrap()
     };
     assert_eq!(micros(a) - micros(b), 1_000_123, "{first}");
-    let year = std::process::Command::new("date").arg("+%Y").output().unwrap();
+    let year = std::process::Command::new("date")
+        .arg("+%Y")
+        .output()
+        .unwrap();
     let year = String::from_utf8_lossy(&year.stdout).trim().to_string();
-    assert!(o.stdout.ends_with(&format!("@t: (1, {year})\n")), "{}", o.stdout);
+    assert!(
+        o.stdout.ends_with(&format!("@t: (1, {year})\n")),
+        "{}",
+        o.stdout
+    );
 }
 
 #[test]
 fn dash_p_filters_every_probe_to_that_process() {
-    let mut yes = std::process::Command::new("yes").stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut yes = std::process::Command::new("yes")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = yes.id().to_string();
-    let o = spyglass(&["-q", "-p", &pid, "-e", "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); } interval:ms:300 { exit(); }"]);
+    let o = spyglass(&[
+        "-q",
+        "-p",
+        &pid,
+        "-e",
+        "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); } interval:ms:300 { exit(); }",
+    ]);
     yes.kill().unwrap();
     yes.wait().unwrap();
-    let keys: Vec<&str> = o.stdout.lines().filter(|l| l.starts_with("@[")).map(|l| l.split(']').next().unwrap()).collect();
+    let keys: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("@["))
+        .map(|l| l.split(']').next().unwrap())
+        .collect();
     assert_eq!(keys, vec!["@[yes"], "{}{}", o.stdout, o.stderr);
+}
+
+#[test]
+fn range_loops_run_through_bpf_loop_with_runtime_bounds() {
+    let o = run_e("begin { @a = 3; for ($i : 0..@a) { print($i); @a += 1; } $n = 0; for ($i : 0..100000) { $n += $i; } print($n); for ($i : 5..5) { print(0); } exit(); }");
+    assert_eq!(o.stdout, "0\n1\n2\n4999950000\n\n\n@a: 6\n", "{}", o.stderr);
 }
 
 #[test]

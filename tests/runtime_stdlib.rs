@@ -273,16 +273,35 @@ fn delete_says_whether_the_element_existed() {
 #[test]
 fn username_and_usermode() {
     let run_as = |uid: &str| {
-        let cmd = format!("setpriv --reuid={uid} --regid={uid} --clear-groups {} 1", workload());
-        spyglass(&["-q", "-c", &cmd, "-e",
-            r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { printf("%s %d\n", username, uid); exit(); }"#])
+        let cmd = format!(
+            "setpriv --reuid={uid} --regid={uid} --clear-groups {} 1",
+            workload()
+        );
+        spyglass(&[
+            "-q",
+            "-c",
+            &cmd,
+            "-e",
+            r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { printf("%s %d\n", username, uid); exit(); }"#,
+        ])
     };
     assert_eq!(run_as("65534").stdout, "nobody 65534\n\n\n");
     assert_eq!(run_as("54321").stdout, "54321 54321\n\n\n");
-    assert_eq!(out(r#"begin { printf("%s %d\n", username, __builtin_usermode); }"#), "root 1\n\n\n");
+    assert_eq!(
+        out(r#"begin { printf("%s %d\n", username, __builtin_usermode); }"#),
+        "root 1\n\n\n"
+    );
     let o = out("profile:hz:997 { @[usermode < 2 ? 1 : 0] = count(); if (@n++ > 20) { exit(); } }");
     assert!(o.starts_with("\n\n@[1]: "), "{o}");
-    let tp = spyglass(&["-e", "tracepoint:syscalls:sys_enter_getpid { print(usermode) }"]);
+    let tp = spyglass(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_getpid { print(usermode) }",
+    ]);
     assert_eq!(tp.code, 1);
-    assert!(tp.stderr.contains("`usermode` is not available in `tracepoint:syscalls:sys_enter_getpid`"), "{}", tp.stderr);
+    assert!(
+        tp.stderr
+            .contains("`usermode` is not available in `tracepoint:syscalls:sys_enter_getpid`"),
+        "{}",
+        tp.stderr
+    );
 }

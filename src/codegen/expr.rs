@@ -32,7 +32,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 };
                 let buf = self.stack(FieldType::Tuple(types.clone()).size(), "record");
                 // Fields are evaluated in the order written.
-                for (((_, x), f), off) in fields.iter().zip(&types).zip(FieldType::offsets(&types)) {
+                for (((_, x), f), off) in fields.iter().zip(&types).zip(FieldType::offsets(&types))
+                {
                     let v = self.expr(x)?;
                     self.store_field(self.gep(buf, off as u64), v, f);
                 }
@@ -121,10 +122,15 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 then,
                 otherwise,
             } => self.ternary(e, cond, then, otherwise),
-            ExprKind::Field { base, field } if matches!(self.ck.ty(base.id), crate::sema::Type::Record(..)) => {
+            ExprKind::Field { base, field }
+                if matches!(self.ck.ty(base.id), crate::sema::Type::Record(..)) =>
+            {
                 match self.expr(base)? {
                     Val::Record(p, names, types) => {
-                        let i = names.iter().position(|n| n == field).expect("sema checked the field");
+                        let i = names
+                            .iter()
+                            .position(|n| n == field)
+                            .expect("sema checked the field");
                         let off = FieldType::offsets(&types)[i];
                         Ok(self.load_field(self.gep(p, off as u64), &types[i]))
                     }

@@ -102,6 +102,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         for (var, t) in vars {
             layout.insert(var.clone(), (size, t.clone()));
             size += t.field().map(|f| f.size()).unwrap_or(8);
+            // A range loop keeps its start beside its variable, for the loop callback.
+            if ck.loop_slots.values().any(|s| s == var) {
+                layout.insert(format!("{var}#start"), (size, Type::INT));
+                size += 8;
+            }
         }
         let mut g = FnGen::new(
             ctx,
@@ -116,7 +121,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.frame = g.stack(size.max(8), "frame");
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
-        if !matches!(point.attach, crate::probes::AttachPoint::Begin | crate::probes::AttachPoint::End) {
+        if !matches!(
+            point.attach,
+            crate::probes::AttachPoint::Begin | crate::probes::AttachPoint::End
+        ) {
             g.pid_filter();
         }
         if let Some(pred) = &probe.predicate {
@@ -140,13 +148,26 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     fn pid_filter(&mut self) {
         use crate::stdlib::builtins::global;
         let want = global(self, crate::program::rodata::FILTER_PID);
-        let on = self.b.build_int_compare(IntPredicate::NE, want, self.i64(0), "pidfilter").unwrap();
-        let (check, stop, go) = (self.block("pid_check"), self.block("pid_other"), self.block("pid_ok"));
+        let on = self
+            .b
+            .build_int_compare(IntPredicate::NE, want, self.i64(0), "pidfilter")
+            .unwrap();
+        let (check, stop, go) = (
+            self.block("pid_check"),
+            self.block("pid_other"),
+            self.block("pid_ok"),
+        );
         self.b.build_conditional_branch(on, check, go).unwrap();
         self.b.position_at_end(check);
         let pid = crate::stdlib::sysinfo::pid_tgid(self, false);
-        let pid = self.b.build_right_shift(pid, self.i64(32), false, "pid").unwrap();
-        let other = self.b.build_int_compare(IntPredicate::NE, pid, want, "otherpid").unwrap();
+        let pid = self
+            .b
+            .build_right_shift(pid, self.i64(32), false, "pid")
+            .unwrap();
+        let other = self
+            .b
+            .build_int_compare(IntPredicate::NE, pid, want, "otherpid")
+            .unwrap();
         self.b.build_conditional_branch(other, stop, go).unwrap();
         self.b.position_at_end(stop);
         self.ret();
@@ -174,7 +195,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let body = ctx.append_basic_block(func, "body");
         let b = ctx.create_builder();
         b.position_at_end(body);
-        let first = func.get_nth_param(0).unwrap().into_pointer_value();
+        let first = match func.get_nth_param(0) {
+            Some(inkwell::values::BasicValueEnum::PointerValue(p)) => p,
+            _ => ctx.ptr_type(AddressSpace::default()).const_null(),
+        };
         FnGen {
             ctx,
             b,
@@ -398,7 +422,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 let src_offs = FieldType::offsets(&elems);
                 let dst_offs = FieldType::offsets(slots);
                 for (i, (n, slot)) in slot_names.iter().zip(slots).enumerate() {
-                    let j = names.iter().position(|m| m == n).expect("sema unified the records");
+                    let j = names
+                        .iter()
+                        .position(|m| m == n)
+                        .expect("sema unified the records");
                     let v = self.load_field(self.gep(p, src_offs[j] as u64), &elems[j]);
                     self.store_field(self.gep(dst, dst_offs[i] as u64), v, slot);
                 }
@@ -426,9 +453,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// The value stored at `p` as `field`: integers are loaded, buffers are referenced.
     pub fn load_field(&self, p: PointerValue<'ctx>, field: &FieldType) -> Val<'ctx> {
         match field {
-            FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } | FieldType::Timestamp { .. } => {
-                Val::Int(self.load_i64(p))
-            }
+            FieldType::Int { .. }
+            | FieldType::Bool
+            | FieldType::Ptr { .. }
+            | FieldType::Timestamp { .. } => Val::Int(self.load_i64(p)),
             FieldType::Str { size } => Val::Str(p, *size),
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
             FieldType::Record(names, elems) => Val::Record(p, names.clone(), elems.clone()),

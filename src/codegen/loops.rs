@@ -4,6 +4,7 @@
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::module::Linkage;
+use inkwell::values::IntValue;
 use inkwell::IntPredicate;
 
 use super::func::{FnGen, Val};
@@ -12,6 +13,7 @@ use crate::parser::ast::{Block, ForIter, Stmt, StmtKind};
 use crate::program::{FieldType, MapKind};
 
 const FOR_EACH_MAP_ELEM: u64 = 164;
+const BPF_LOOP: u64 = 181;
 
 /// Where `break` and `continue` go.
 pub enum LoopExit<'ctx> {
@@ -49,31 +51,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             } => {
                 let start = self.expr(a)?.int();
                 let end = self.expr(b)?.int();
-                let (slot, _) = self.var_slot(&self.ck.loop_slots[&s.span.0].clone());
-                self.store_i64(slot, start);
-                let (head, run, step, brk) = (
-                    self.block("for_cond"),
-                    self.block("for_body"),
-                    self.block("for_step"),
-                    self.block("for_end"),
-                );
-                self.b.build_unconditional_branch(head).unwrap();
-                self.b.position_at_end(head);
-                let i = self.load_i64(slot);
-                let more = self
-                    .b
-                    .build_int_compare(IntPredicate::SLT, i, end, "more")
-                    .unwrap();
-                self.b.build_conditional_branch(more, run, brk).unwrap();
-                self.b.position_at_end(run);
-                // The body may change $i; the next value comes from the counter's own copy.
-                self.in_loop(LoopExit::Blocks { cont: step, brk }, body)?;
-                self.b.build_unconditional_branch(step).unwrap();
-                self.b.position_at_end(step);
-                let next = self.b.build_int_add(i, self.i64(1), "next").unwrap();
-                self.store_i64(slot, next);
-                self.b.build_unconditional_branch(head).unwrap();
-                self.b.position_at_end(brk);
+                let slot = self.ck.loop_slots[&s.span.0].clone();
+                self.range_loop(&slot, start, end, body)?;
             }
             StmtKind::For {
                 iter: ForIter::Map { name, span },
@@ -119,6 +98,101 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         r
     }
 
+    /// `for ($i : a..b)`: the body becomes `long cb(u64 index, frame)` run by `bpf_loop`, so
+    /// the verifier checks it once whatever the bounds (they are only known at run time).
+    fn range_loop(
+        &mut self,
+        var: &str,
+        start: IntValue<'ctx>,
+        end: IntValue<'ctx>,
+        body: &Block,
+    ) -> Result<()> {
+        let (start_slot, _) = self.var_slot(&format!("{var}#start"));
+        self.store_i64(start_slot, start);
+        let span = self.b.build_int_sub(end, start, "span").unwrap();
+        let empty = self
+            .b
+            .build_int_compare(IntPredicate::SLE, end, start, "empty")
+            .unwrap();
+        let count = self
+            .b
+            .build_select(empty, self.i64(0), span, "count")
+            .unwrap()
+            .into_int_value();
+
+        let n = self.callbacks.get();
+        self.callbacks.set(n + 1);
+        let cb_name = format!("{}_range{n}", self.name);
+        let ptr = self.ptr_type();
+        let fn_ty = self
+            .ctx
+            .i64_type()
+            .fn_type(&[self.ctx.i64_type().into(), ptr.into()], false);
+        let func = self
+            .module
+            .add_function(&cb_name, fn_ty, Some(Linkage::Internal));
+        func.set_section(Some(".text"));
+        self.globals
+            .describe_function(func, &cb_name, &["index", "frame"], true);
+        let mut cb = self.callback(func, 1);
+        let index = func.get_nth_param(0).unwrap().into_int_value();
+        let (start_slot, _) = cb.var_slot(&format!("{var}#start"));
+        let first = cb.load_i64(start_slot);
+        let i = cb.b.build_int_add(first, index, "i").unwrap();
+        let (slot, _) = cb.var_slot(var);
+        cb.store_i64(slot, i);
+        cb.in_loop(LoopExit::Callback, body)?;
+        cb.ret();
+        cb.finish();
+
+        // An empty range skips the call: the verifier never visits a callback bpf_loop would
+        // run zero times, and this kernel then fails to JIT it.
+        let (run, done) = (self.block("range_run"), self.block("range_done"));
+        let any = self
+            .b
+            .build_int_compare(IntPredicate::SGT, count, self.i64(0), "any")
+            .unwrap();
+        self.b.build_conditional_branch(any, run, done).unwrap();
+        self.b.position_at_end(run);
+        let callee = func.as_global_value().as_pointer_value();
+        self.helper_int(
+            BPF_LOOP,
+            &[
+                count.into(),
+                callee.into(),
+                self.frame.into(),
+                self.i64(0).into(),
+            ],
+        );
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(done);
+        Ok(())
+    }
+
+    /// A loop-body callback sharing this function's variable frame (parameter `frame_arg`).
+    fn callback(
+        &self,
+        func: inkwell::values::FunctionValue<'ctx>,
+        frame_arg: u32,
+    ) -> FnGen<'a, 'ctx> {
+        let mut cb = FnGen::new(
+            self.ctx,
+            self.module,
+            self.globals,
+            self.ck,
+            self.probe_index(),
+            self.point,
+            func,
+            self.name.clone(),
+        );
+        cb.frame = func.get_nth_param(frame_arg).unwrap().into_pointer_value();
+        cb.frame_layout = self.frame_layout.clone();
+        cb.callbacks = self.callbacks.clone();
+        // The probe's context is not reachable from a callback.
+        cb.ctx_ptr = self.ptr_type().const_null();
+        cb
+    }
+
     /// `for ($kv : @map)`: the body becomes `long cb(map, key, value, frame)`.
     fn map_loop(
         &mut self,
@@ -150,21 +224,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.globals
             .describe_function(func, &cb_name, &["map", "key", "value", "frame"], true);
 
-        let mut cb = FnGen::new(
-            self.ctx,
-            self.module,
-            self.globals,
-            self.ck,
-            self.probe_index(),
-            self.point,
-            func,
-            self.name.clone(),
-        );
-        cb.frame = func.get_nth_param(3).unwrap().into_pointer_value();
-        cb.frame_layout = self.frame_layout.clone();
-        cb.callbacks = self.callbacks.clone();
-        // The probe's context is not reachable from a callback.
-        cb.ctx_ptr = ptr.const_null();
+        let mut cb = self.callback(func, 3);
         let key_ptr = func.get_nth_param(1).unwrap().into_pointer_value();
         let value_ptr = func.get_nth_param(2).unwrap().into_pointer_value();
         let key = if key_fields.len() == 1 {

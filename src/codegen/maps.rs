@@ -82,7 +82,14 @@ impl<'ctx> Globals<'ctx> {
             rodata: debug.rodata(ctx, module),
             stacks: ck.uses_stacks.then(|| {
                 let value = 8 * crate::program::MAX_STACK_DEPTH as u64;
-                debug.map_def(ctx, module, super::STACKS, BPF_MAP_TYPE_STACK_TRACE, ck.options.max_map_keys as u64, Some((4, value)))
+                debug.map_def(
+                    ctx,
+                    module,
+                    super::STACKS,
+                    BPF_MAP_TYPE_STACK_TRACE,
+                    ck.options.max_map_keys as u64,
+                    Some((4, value)),
+                )
             }),
             debug,
         }

@@ -47,7 +47,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             | StmtKind::Continue => self.loop_stmt(s)?,
             StmtKind::Return => self.ret_and_continue(),
             StmtKind::Unroll { count, body } => {
-                let ExprKind::Int(n) = count.kind else { unreachable!("sema: constant unroll count") };
+                let ExprKind::Int(n) = count.kind else {
+                    unreachable!("sema: constant unroll count")
+                };
                 for _ in 0..n {
                     self.stmts(body)?;
                 }

@@ -448,7 +448,9 @@ impl<'a> Lexer<'a> {
                         _ => {}
                     }
                     match t {
-                        Tok::LBrace | Tok::LBraceExpr => self.mode = Mode::Body { depth: depth + 1 },
+                        Tok::LBrace | Tok::LBraceExpr => {
+                            self.mode = Mode::Body { depth: depth + 1 }
+                        }
                         Tok::RBrace if depth == 1 => self.mode = Mode::TopLevel,
                         Tok::RBrace => self.mode = Mode::Body { depth: depth - 1 },
                         _ => {}

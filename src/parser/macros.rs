@@ -308,7 +308,9 @@ fn each_stmt_expr(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
             f(target);
             f(value);
         }
-        StmtKind::If { cond, .. } | StmtKind::While { cond, .. } | StmtKind::Unroll { count: cond, .. } => f(cond),
+        StmtKind::If { cond, .. }
+        | StmtKind::While { cond, .. }
+        | StmtKind::Unroll { count: cond, .. } => f(cond),
         StmtKind::For {
             iter: ForIter::Range(a, b),
             ..

@@ -46,15 +46,38 @@ pub(crate) fn mk(ids: &Cell<u32>, span: (usize, usize), kind: ExprKind) -> Expr 
 /// branches both end in one), is the block's value.
 pub(crate) fn block_expr(ids: &Cell<u32>, span: (usize, usize), mut stmts: Vec<Stmt>) -> Expr {
     let value = match stmts.last() {
-        Some(Stmt { kind: StmtKind::Expr(_), .. }) => match stmts.pop().map(|s| s.kind) {
+        Some(Stmt {
+            kind: StmtKind::Expr(_),
+            ..
+        }) => match stmts.pop().map(|s| s.kind) {
             Some(StmtKind::Expr(e)) => Some(Box::new(e)),
             _ => unreachable!(),
         },
-        Some(Stmt { kind: StmtKind::If { otherwise: Some(_), .. }, .. }) => {
-            let Some(Stmt { kind: StmtKind::If { cond, then, otherwise: Some(o) }, span }) = stmts.pop() else {
+        Some(Stmt {
+            kind: StmtKind::If {
+                otherwise: Some(_), ..
+            },
+            ..
+        }) => {
+            let Some(Stmt {
+                kind:
+                    StmtKind::If {
+                        cond,
+                        then,
+                        otherwise: Some(o),
+                    },
+                span,
+            }) = stmts.pop()
+            else {
                 unreachable!()
             };
-            Some(Box::new(if_expr(ids, span, cond, then, block_expr(ids, o.span, o.stmts))))
+            Some(Box::new(if_expr(
+                ids,
+                span,
+                cond,
+                then,
+                block_expr(ids, o.span, o.stmts),
+            )))
         }
         _ => None,
     };
@@ -62,9 +85,23 @@ pub(crate) fn block_expr(ids: &Cell<u32>, span: (usize, usize), mut stmts: Vec<S
 }
 
 /// `if c { a } else { b }` used as a value is `c ? {a} : {b}`.
-pub(crate) fn if_expr(ids: &Cell<u32>, span: (usize, usize), cond: Expr, then: ast::Block, otherwise: Expr) -> Expr {
+pub(crate) fn if_expr(
+    ids: &Cell<u32>,
+    span: (usize, usize),
+    cond: Expr,
+    then: ast::Block,
+    otherwise: Expr,
+) -> Expr {
     let then = block_expr(ids, then.span, then.stmts);
-    mk(ids, span, ExprKind::Ternary { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) })
+    mk(
+        ids,
+        span,
+        ExprKind::Ternary {
+            cond: Box::new(cond),
+            then: Box::new(then),
+            otherwise: Box::new(otherwise),
+        },
+    )
 }
 
 pub(crate) fn prepend(s: Stmt, mut rest: Vec<Stmt>) -> Vec<Stmt> {

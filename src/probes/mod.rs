@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+mod elf;
 pub mod hardware;
 pub mod interval;
 pub mod list;
@@ -17,7 +18,6 @@ pub mod special;
 pub mod tracefs;
 pub mod tracepoint;
 pub mod uprobe;
-mod elf;
 
 /// One concrete place a probe block attaches to, wildcards already expanded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +60,8 @@ pub enum AttachPoint {
         path: String,
         func: String,
         offset: u64,
+        /// Matched by a wildcard: a function the kernel cannot probe is skipped.
+        wildcard: bool,
     },
 }
 
@@ -128,12 +130,18 @@ pub trait ProbeType: Sync {
 
     /// Where `retval` lives at `ap`.
     fn retval(&self, _ap: &AttachPoint) -> Result<ArgLoc, String> {
-        Err(format!("`retval` is not available in {} probes", self.names()[0]))
+        Err(format!(
+            "`retval` is not available in {} probes",
+            self.names()[0]
+        ))
     }
 
     /// The probed function's name at `ap`, for `func`.
     fn func(&self, _ap: &AttachPoint) -> Result<String, String> {
-        Err(format!("`func` is not available in {} probes", self.names()[0]))
+        Err(format!(
+            "`func` is not available in {} probes",
+            self.names()[0]
+        ))
     }
 
     /// Whether plain integer addresses (`str(arg0)`) point into user memory here, so reads
@@ -245,6 +253,7 @@ impl AttachPoint {
                 path,
                 func,
                 offset,
+                ..
             } => {
                 let kind = if *ret { "uretprobe" } else { "uprobe" };
                 match (func.as_str(), offset) {

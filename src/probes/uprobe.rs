@@ -49,6 +49,7 @@ impl ProbeType for Uprobe {
                 path: path.clone(),
                 func,
                 offset,
+                wildcard: has_wildcard(target) || has_wildcard(spec),
             };
             if let Some(addr) = parse_num(spec) {
                 if img.func_at(addr).is_none() {
@@ -160,7 +161,11 @@ impl ProbeType for Uprobe {
         ap: &AttachPoint,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Uprobe {
-            path, func, offset, ..
+            path,
+            func,
+            offset,
+            wildcard,
+            ..
         } = ap
         else {
             unreachable!("not a uprobe")
@@ -182,15 +187,31 @@ impl ProbeType for Uprobe {
             cookie: cookie(&self.func(ap)?),
             ..Default::default()
         };
-        let link = prog
-            .attach_uprobe_with_opts(
-                TARGET_PID.load(Ordering::Relaxed),
-                path,
-                file_offset as usize,
-                opts,
-            )
-            .map_err(|e| format!("attaching to {} failed: {e}", ap.name()))?;
-        Ok(vec![Box::new(link)])
+        let pid = TARGET_PID.load(Ordering::Relaxed);
+        match prog.attach_uprobe_with_opts(pid, path, file_offset as usize, opts) {
+            Ok(link) => Ok(vec![Box::new(link)]),
+            // Some instructions cannot be probed (`lock`-prefixed ones, for one): one such
+            // function must not sink a wildcard over a whole library.
+            Err(e) if *wildcard => {
+                eprintln!(
+                    "WARNING: could not attach {}, skipping: {}",
+                    ap.name(),
+                    why(&e)
+                );
+                Ok(vec![])
+            }
+            Err(e) => Err(format!("attaching to {} failed: {}", ap.name(), why(&e))),
+        }
+    }
+}
+
+fn why(e: &libbpf_rs::Error) -> String {
+    let text = format!("{e:#}");
+    // ENOTSUPP, the kernel's own code for an instruction uprobes cannot single-step.
+    if text.ends_with("(os error 524)") {
+        "the kernel cannot place a uprobe on the instruction there".into()
+    } else {
+        text
     }
 }
 

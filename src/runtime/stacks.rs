@@ -16,13 +16,22 @@ pub struct Stacks {
 
 impl Stacks {
     pub fn new(map: MapHandle) -> Self {
-        Stacks { map, symbolizer: Symbolizer::new() }
+        Stacks {
+            map,
+            symbolizer: Symbolizer::new(),
+        }
     }
 
     /// Replaces every stack id inside `v` by its frames.
     pub fn resolve(&self, v: &mut Value) {
         match v {
-            Value::StackId { user, mode, limit, id, pid } => *v = Value::Stack(self.frames(*user, *mode, *limit, *id, *pid)),
+            Value::StackId {
+                user,
+                mode,
+                limit,
+                id,
+                pid,
+            } => *v = Value::Stack(self.frames(*user, *mode, *limit, *id, *pid)),
             Value::Tuple(xs) => xs.iter_mut().for_each(|x| self.resolve(x)),
             Value::Record(xs) => xs.iter_mut().for_each(|(_, x)| self.resolve(x)),
             _ => {}
@@ -33,7 +42,9 @@ impl Stacks {
         if id < 0 {
             return vec![];
         }
-        let Ok(Some(raw)) = self.map.lookup(&(id as u32).to_ne_bytes(), MapFlags::ANY) else { return vec![] };
+        let Ok(Some(raw)) = self.map.lookup(&(id as u32).to_ne_bytes(), MapFlags::ANY) else {
+            return vec![];
+        };
         raw.chunks_exact(8)
             .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
             .take_while(|a| *a != 0)
@@ -56,7 +67,10 @@ impl Stacks {
             k.debug_syms = false;
             Source::Kernel(k)
         };
-        let syms = self.symbolizer.symbolize(&src, Input::AbsAddr(&addrs)).unwrap_or_default();
+        let syms = self
+            .symbolizer
+            .symbolize(&src, Input::AbsAddr(&addrs))
+            .unwrap_or_default();
         addrs
             .iter()
             .enumerate()
@@ -68,7 +82,10 @@ impl Stacks {
                 match mode {
                     StackMode::Perf => {
                         let module = if user { "" } else { " ([kernel.kallsyms])" };
-                        format!("\t{a:x} {}{module}", name.unwrap_or_else(|| "[unknown]".into()))
+                        format!(
+                            "\t{a:x} {}{module}",
+                            name.unwrap_or_else(|| "[unknown]".into())
+                        )
                     }
                     _ => name.unwrap_or_else(|| format!("0x{a:x}")),
                 }

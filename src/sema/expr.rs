@@ -65,7 +65,10 @@ impl Checker<'_> {
                 let mut types = vec![];
                 for (n, x) in fields {
                     if names.contains(n) {
-                        return Err(Diagnostic::error(format!("field `{n}` appears twice in this record"), x.span));
+                        return Err(Diagnostic::error(
+                            format!("field `{n}` appears twice in this record"),
+                            x.span,
+                        ));
                     }
                     names.push(n.clone());
                     types.push(self.value_expr(x)?);
@@ -288,8 +291,11 @@ impl Checker<'_> {
         if let Type::Record(names, types) = &bt {
             return match names.iter().position(|n| n == field) {
                 Some(i) => Ok(types[i].clone()),
-                None => Err(Diagnostic::error(format!("this record has no field `{field}`"), e.span)
-                    .with_note(format!("its fields are: {}", names.join(", ")))),
+                None => Err(Diagnostic::error(
+                    format!("this record has no field `{field}`"),
+                    e.span,
+                )
+                .with_note(format!("its fields are: {}", names.join(", ")))),
             };
         }
         if bt != Type::Args {

@@ -51,11 +51,19 @@ impl Checker<'_> {
             StmtKind::Unroll { count, body } => {
                 let n = match &count.kind {
                     ExprKind::Int(n) => *n,
-                    _ => return Err(Diagnostic::error("unroll needs a constant count", count.span)),
+                    _ => {
+                        return Err(Diagnostic::error(
+                            "unroll needs a constant count",
+                            count.span,
+                        ))
+                    }
                 };
                 if !(1..=100).contains(&n) {
-                    return Err(Diagnostic::error("unroll count must be between 1 and 100", count.span)
-                        .with_label(format!("this is {n}")));
+                    return Err(Diagnostic::error(
+                        "unroll count must be between 1 and 100",
+                        count.span,
+                    )
+                    .with_label(format!("this is {n}")));
                 }
                 self.block(body, final_round)
             }

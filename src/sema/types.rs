@@ -18,7 +18,11 @@ pub enum Type {
     /// `strftime(fmt, ns)`: formatted when printed.
     Timestamp(String),
     /// `kstack` / `ustack`.
-    Stack { user: bool, mode: crate::program::StackMode, limit: u32 },
+    Stack {
+        user: bool,
+        mode: crate::program::StackMode,
+        limit: u32,
+    },
     /// Named elements, in declaration order.
     Record(Vec<String>, Vec<Type>),
     /// An address; `to` is the pointee (`Void` for `void *`), `user` when it points into
@@ -149,7 +153,11 @@ impl Type {
                 .map(Type::field)
                 .collect::<Option<Vec<_>>>()
                 .map(FieldType::Tuple),
-            Type::Stack { user, mode, limit } => Some(FieldType::Stack { user: *user, mode: *mode, limit: *limit }),
+            Type::Stack { user, mode, limit } => Some(FieldType::Stack {
+                user: *user,
+                mode: *mode,
+                limit: *limit,
+            }),
             Type::Timestamp(fmt) => Some(FieldType::Timestamp { fmt: fmt.clone() }),
             Type::Record(names, elems) => elems
                 .iter()
@@ -170,12 +178,18 @@ impl Type {
             FieldType::Bool => Type::Bool,
             FieldType::Str { size } => Type::Str { size: *size },
             FieldType::Tuple(elems) => Type::Tuple(elems.iter().map(Type::from_field).collect()),
-            FieldType::Stack { user, mode, limit } => Type::Stack { user: *user, mode: *mode, limit: *limit },
+            FieldType::Stack { user, mode, limit } => Type::Stack {
+                user: *user,
+                mode: *mode,
+                limit: *limit,
+            },
             FieldType::Timestamp { fmt } => Type::Timestamp(fmt.clone()),
             FieldType::Record(names, elems) => {
                 Type::Record(names.clone(), elems.iter().map(Type::from_field).collect())
             }
-            FieldType::Ptr { to, user } => Type::ptr(super::pointers::pointee_from_name(to, *user), *user),
+            FieldType::Ptr { to, user } => {
+                Type::ptr(super::pointers::pointee_from_name(to, *user), *user)
+            }
         }
     }
 
@@ -218,7 +232,12 @@ impl Type {
             Type::Stack { user: false, .. } => "kstack".into(),
             Type::Record(names, elems) => format!(
                 "({})",
-                names.iter().zip(elems).map(|(n, t)| format!("{n}={}", t.describe())).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .zip(elems)
+                    .map(|(n, t)| format!("{n}={}", t.describe()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Type::Opaque(name) => name.clone(),
             Type::Args => "args".into(),
@@ -283,7 +302,8 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             Some(FieldType::Int { signed: *x || *y })
         }
         (FieldType::Bool, FieldType::Bool) => Some(FieldType::Bool),
-        (FieldType::Stack { .. }, FieldType::Stack { .. }) | (FieldType::Timestamp { .. }, FieldType::Timestamp { .. })
+        (FieldType::Stack { .. }, FieldType::Stack { .. })
+        | (FieldType::Timestamp { .. }, FieldType::Timestamp { .. })
             if a == b =>
         {
             Some(a.clone())

@@ -56,10 +56,22 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
             (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
             (Value::Tuple(x), Value::Tuple(y)) => cmp_keys(x, y),
             (Value::Stack(x), Value::Stack(y)) => x.cmp(y),
-            (Value::Str(_) | Value::Tuple(_) | Value::Record(_) | Value::Stack(_) | Value::StackId { .. }, _)
-            | (_, Value::Str(_) | Value::Tuple(_) | Value::Record(_) | Value::Stack(_) | Value::StackId { .. }) => {
-                Ordering::Equal
-            }
+            (
+                Value::Str(_)
+                | Value::Tuple(_)
+                | Value::Record(_)
+                | Value::Stack(_)
+                | Value::StackId { .. },
+                _,
+            )
+            | (
+                _,
+                Value::Str(_)
+                | Value::Tuple(_)
+                | Value::Record(_)
+                | Value::Stack(_)
+                | Value::StackId { .. },
+            ) => Ordering::Equal,
             _ => as_signed(x).cmp(&as_signed(y)),
         };
         if o != Ordering::Equal {
@@ -74,7 +86,11 @@ fn as_signed(v: &Value) -> i64 {
         Value::Int(i) => *i,
         Value::UInt(u) | Value::Ptr(u) => *u as i64,
         Value::Bool(b) => *b as i64,
-        Value::Str(_) | Value::Tuple(_) | Value::Record(_) | Value::Stack(_) | Value::StackId { .. } => 0,
+        Value::Str(_)
+        | Value::Tuple(_)
+        | Value::Record(_)
+        | Value::Stack(_)
+        | Value::StackId { .. } => 0,
     }
 }
 
@@ -83,7 +99,11 @@ fn num(v: &Value) -> i128 {
         Value::Int(i) => i128::from(*i),
         Value::UInt(u) | Value::Ptr(u) => i128::from(*u),
         Value::Bool(b) => i128::from(*b),
-        Value::Str(_) | Value::Tuple(_) | Value::Record(_) | Value::Stack(_) | Value::StackId { .. } => 0,
+        Value::Str(_)
+        | Value::Tuple(_)
+        | Value::Record(_)
+        | Value::Stack(_)
+        | Value::StackId { .. } => 0,
     }
 }
 

@@ -54,11 +54,22 @@ pub fn value_data_json(v: &Value) -> String {
         Value::UInt(u) | Value::Ptr(u) => json_u64(*u),
         Value::Str(s) => json_str(s),
         Value::Bool(b) => b.to_string(),
-        Value::Stack(frames) => format!("[{}]", frames.iter().map(|f| json_str(f)).collect::<Vec<_>>().join(", ")),
+        Value::Stack(frames) => format!(
+            "[{}]",
+            frames
+                .iter()
+                .map(|f| json_str(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Value::StackId { id, .. } => id.to_string(),
         Value::Record(fields) => format!(
             "{{{}}}",
-            fields.iter().map(|(n, v)| format!("{}: {}", json_str(n), value_data_json(v))).collect::<Vec<_>>().join(", ")
+            fields
+                .iter()
+                .map(|(n, v)| format!("{}: {}", json_str(n), value_data_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Value::Tuple(t) => format!(
             "[{}]",

@@ -7,7 +7,10 @@ pub fn boot_to_unix_ns(boot_ns: u64) -> i128 {
     static OFFSET: std::sync::OnceLock<i128> = std::sync::OnceLock::new();
     let offset = *OFFSET.get_or_init(|| {
         let now = |clock| {
-            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
             // SAFETY: clock_gettime writes only into `ts`.
             unsafe { libc::clock_gettime(clock, &mut ts) };
             i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)

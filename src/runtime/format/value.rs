@@ -12,7 +12,13 @@ pub enum Value {
     Tuple(Vec<Value>),
     Record(Vec<(String, Value)>),
     /// A stack as read from BPF; the runtime turns it into `Stack` (frames) before printing.
-    StackId { user: bool, mode: StackMode, limit: u32, id: i64, pid: u32 },
+    StackId {
+        user: bool,
+        mode: StackMode,
+        limit: u32,
+        id: i64,
+        pid: u32,
+    },
     /// Symbolized frames, outermost last.
     Stack(Vec<String>),
     /// An address: hex in text, a number in JSON.
@@ -58,11 +64,21 @@ pub fn value_text(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Ptr(p) => format!("{p:#x}"),
         // One frame a line, each indented 8 spaces, after a line break (bpftrace).
-        Value::Stack(frames) => frames.iter().map(|f| format!("\n        {f}")).collect::<String>() + "\n",
+        Value::Stack(frames) => {
+            frames
+                .iter()
+                .map(|f| format!("\n        {f}"))
+                .collect::<String>()
+                + "\n"
+        }
         Value::StackId { id, .. } => format!("<stack {id}>"),
         Value::Record(fields) => format!(
             "{{ {} }}",
-            fields.iter().map(|(n, v)| format!(".{n} = {}", value_text(v))).collect::<Vec<_>>().join(", ")
+            fields
+                .iter()
+                .map(|(n, v)| format!(".{n} = {}", value_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Value::Tuple(t) => format!(
             "({})",
@@ -132,17 +148,40 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             Value::Str(s)
         }
         FieldType::Timestamp { fmt } => {
-            let ns = u64::from_ne_bytes(bytes.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]));
-            Value::Str(super::time::strftime_local(fmt, super::time::boot_to_unix_ns(ns)))
+            let ns = u64::from_ne_bytes(
+                bytes
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or([0; 8]),
+            );
+            Value::Str(super::time::strftime_local(
+                fmt,
+                super::time::boot_to_unix_ns(ns),
+            ))
         }
         FieldType::Stack { user, mode, limit } => {
-            let word = |o: usize| u64::from_ne_bytes(bytes.get(o..o + 8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]));
-            Value::StackId { user: *user, mode: *mode, limit: *limit, id: word(0) as i64, pid: word(8) as u32 }
+            let word = |o: usize| {
+                u64::from_ne_bytes(
+                    bytes
+                        .get(o..o + 8)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or([0; 8]),
+                )
+            };
+            Value::StackId {
+                user: *user,
+                mode: *mode,
+                limit: *limit,
+                id: word(0) as i64,
+                pid: word(8) as u32,
+            }
         }
-        FieldType::Record(names, elems) => match decode_field(&FieldType::Tuple(elems.clone()), bytes) {
-            Value::Tuple(vals) => Value::Record(names.iter().cloned().zip(vals).collect()),
-            _ => unreachable!("a tuple decodes to a tuple"),
-        },
+        FieldType::Record(names, elems) => {
+            match decode_field(&FieldType::Tuple(elems.clone()), bytes) {
+                Value::Tuple(vals) => Value::Record(names.iter().cloned().zip(vals).collect()),
+                _ => unreachable!("a tuple decodes to a tuple"),
+            }
+        }
         FieldType::Tuple(elems) => Value::Tuple(
             elems
                 .iter()
