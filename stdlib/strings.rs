@@ -63,6 +63,11 @@ impl Function for Str {
 
 /// Pointers carry their address space (syscall tracepoint arguments point into user
 /// memory); plain integers are kernel addresses.
+/// Pointers typed as user memory, and plain integers in probes on user code (uprobes:
+/// `str(arg0)`), are read from user space.
 fn user_pointer(g: &FnGen, e: &Expr) -> bool {
-    matches!(g.ck.ty(e.id), Type::Ptr { user: true, .. })
+    match g.ck.ty(e.id) {
+        Type::Ptr { user, .. } => *user,
+        _ => crate::probes::of(&g.point.attach).user_addresses(),
+    }
 }

@@ -36,6 +36,8 @@ pub mod helper {
     pub const KTIME_GET_BOOT_NS: u64 = 125;
     pub const RINGBUF_OUTPUT: u64 = 130;
     pub const RINGBUF_QUERY: u64 = 134;
+    pub const RINGBUF_RESERVE: u64 = 131;
+    pub const RINGBUF_SUBMIT: u64 = 132;
 }
 
 /// A lowered value: integers and bools are always i64; strings and tuples live in memory
@@ -340,6 +342,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
     }
 
+    /// A helper whose result is unused (declared `void` so LLVM keeps no value around).
+    pub fn helper_void(&self, id: u64, args: &[BasicMetadataValueEnum<'ctx>]) {
+        let params: Vec<BasicMetadataTypeEnum> = args
+            .iter()
+            .map(|a| match a {
+                BasicMetadataValueEnum::PointerValue(_) => self.ptr_type().into(),
+                _ => self.ctx.i64_type().into(),
+            })
+            .collect();
+        let fn_ty = self.ctx.void_type().fn_type(&params, false);
+        let callee = self.i64(id).const_to_pointer(self.ptr_type());
+        self.b.build_indirect_call(fn_ty, callee, args, "").unwrap();
+    }
+
     pub fn helper_int(&self, id: u64, args: &[BasicMetadataValueEnum<'ctx>]) -> IntValue<'ctx> {
         match self.helper(id, args, false) {
             BasicTypeEnumValue::Int(v) => v,
@@ -506,13 +522,6 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// `exit()` always wakes the reader.
     pub fn emit_event(&self, id: usize, vals: &[(Val<'ctx>, FieldType)]) {
         let size = 8 + vals.iter().map(|(_, f)| f.size()).sum::<usize>();
-        let buf = self.stack(size, "event");
-        self.store_i64(buf, self.i64(id as u64));
-        let mut off = 8;
-        for (v, f) in vals {
-            self.store_field(self.gep(buf, off as u64), v.clone(), f);
-            off += f.size();
-        }
         let rb = self.globals.ringbuf.as_pointer_value();
         const BPF_RB_NO_WAKEUP: u64 = 1;
         const BPF_RB_FORCE_WAKEUP: u64 = 2;
@@ -543,15 +552,35 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 .unwrap()
                 .into_int_value()
         };
-        self.helper_int(
-            helper::RINGBUF_OUTPUT,
-            &[
-                rb.into(),
-                buf.into(),
-                self.i64(size as u64).into(),
-                flags.into(),
-            ],
-        );
+        // Written in place in the ring (reserve/submit): no stack copy of the record.
+        let rec = match self.helper(
+            helper::RINGBUF_RESERVE,
+            &[rb.into(), self.i64(size as u64).into(), self.i64(0).into()],
+            true,
+        ) {
+            BasicTypeEnumValue::Ptr(p) => p,
+            BasicTypeEnumValue::Int(_) => unreachable!(),
+        };
+        let full = self.b.build_is_null(rec, "full").unwrap();
+        let (write, done) = (self.block("rec_write"), self.block("rec_done"));
+        self.b.build_conditional_branch(full, done, write).unwrap();
+        self.b.position_at_end(write);
+        self.store_i64(rec, self.i64(id as u64));
+        let mut off = 8;
+        for (v, f) in vals {
+            if matches!(
+                f,
+                FieldType::Str { .. } | FieldType::Tuple(_) | FieldType::Record(..)
+            ) {
+                // Ring memory is not zeroed; string padding must be.
+                self.zero(self.gep(rec, off as u64), f.size());
+            }
+            self.store_field(self.gep(rec, off as u64), v.clone(), f);
+            off += f.size();
+        }
+        self.helper_void(helper::RINGBUF_SUBMIT, &[rec.into(), flags.into()]);
+        self.b.build_unconditional_branch(done).unwrap();
+        self.b.position_at_end(done);
     }
 
     pub fn event_of(&self, call: &Expr) -> usize {

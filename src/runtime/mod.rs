@@ -151,7 +151,21 @@ fn run_with(
     }
     let mut links: Vec<Attachment> = vec![];
     let mut live = false;
-    for p in &prog.probes {
+    // Uprobes only in the traced process, when there is one.
+    probes::uprobe::set_target_pid(opts.pid.or(child.as_ref().map(|c| c.pid as u32)));
+    // The kernel runs the newest uprobe on an address first; attaching those in reverse keeps
+    // their probes firing in declaration order, as bpftrace does.
+    let mut order: Vec<(&crate::program::ProbeProgram, &AttachPoint)> = prog
+        .probes
+        .iter()
+        .flat_map(|p| p.attach.iter().map(move |a| (p, a)))
+        .collect();
+    let (mut newest_first, rest): (Vec<_>, Vec<_>) = order
+        .drain(..)
+        .partition(|(_, a)| probes::of(a).runs_newest_first());
+    newest_first.reverse();
+    let order: Vec<_> = rest.into_iter().chain(newest_first).collect();
+    for (p, ap) in order {
         let handle = loaded
             .object
             .progs_mut()
@@ -162,18 +176,16 @@ fn run_with(
                 p.span,
             ));
         };
-        for ap in &p.attach {
-            match ap {
-                AttachPoint::Begin => {}
-                AttachPoint::End => attached_count += 1,
-                _ => {
-                    let mut l = probes::of(ap).attach(&handle, ap).map_err(|m| {
-                        Diagnostic::error(m, p.span).with_label("while attaching this probe")
-                    })?;
-                    links.append(&mut l);
-                    attached_count += 1;
-                    live = true;
-                }
+        match ap {
+            AttachPoint::Begin => {}
+            AttachPoint::End => attached_count += 1,
+            _ => {
+                let mut l = probes::of(ap).attach(&handle, ap).map_err(|m| {
+                    Diagnostic::error(m, p.span).with_label("while attaching this probe")
+                })?;
+                links.append(&mut l);
+                attached_count += 1;
+                live = true;
             }
         }
     }
