@@ -123,9 +123,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.frame = g.stack(size.max(8), "frame");
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
+        // Timer and counter probes are not filtered by `-p`: their events say nothing about which
+        // process the interval belongs to, and filtering would stall `interval` probes.
         if !matches!(
             point.attach,
-            crate::probes::AttachPoint::Begin | crate::probes::AttachPoint::End
+            crate::probes::AttachPoint::Begin
+                | crate::probes::AttachPoint::End
+                | crate::probes::AttachPoint::Interval { .. }
+                | crate::probes::AttachPoint::Profile { .. }
+                | crate::probes::AttachPoint::Software { .. }
+                | crate::probes::AttachPoint::Hardware { .. }
         ) {
             g.pid_filter();
         }

@@ -197,6 +197,17 @@ fn match_set(p: &[char], c: char) -> Option<usize> {
 
 /// Tracepoints whose category and name match the given globs.
 pub fn matching(cat_glob: &str, name_glob: &str) -> Result<Vec<(String, String)>, String> {
+    // An exact name needs one stat, not a read of every event the kernel has (startup time).
+    let literal =
+        |s: &str| !s.contains(['*', '?', '[']) && !s.is_empty() && !s.contains('/') && s != "..";
+    if literal(cat_glob) && literal(name_glob) {
+        let dir = root()?.join("events").join(cat_glob).join(name_glob);
+        return Ok(if dir.join("format").exists() {
+            vec![(cat_glob.to_string(), name_glob.to_string())]
+        } else {
+            vec![]
+        });
+    }
     Ok(all_tracepoints()?
         .into_iter()
         .filter(|(c, n)| glob_match(cat_glob, c) && glob_match(name_glob, n))
