@@ -5,7 +5,7 @@ use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
 use super::Function;
-use crate::codegen::{FnGen, Val};
+use crate::codegen::FnGen;
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
 use crate::program::{MapId, MapKind, Storage};
@@ -19,13 +19,6 @@ pub struct Max;
 pub struct Stats;
 pub struct Hist;
 pub struct Lhist;
-
-fn not_a_value<'ctx>(call: &Expr) -> Result<Val<'ctx>> {
-    Err(Diagnostic::error(
-        "an aggregation can only be assigned to a map",
-        call.span,
-    ))
-}
 
 /// One integer argument; its signedness picks signed or unsigned merging.
 fn one_int(c: &mut CallCheck, name: &str) -> Result<bool> {
@@ -78,9 +71,6 @@ impl Function for Count {
         c.arity(0, 0)?;
         Ok(Type::Agg(MapKind::Count))
     }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
-    }
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -99,9 +89,6 @@ impl Function for Sum {
         Ok(Type::Agg(MapKind::Sum {
             signed: one_int(c, "sum")?,
         }))
-    }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
     }
     fn update<'a, 'ctx>(
         &self,
@@ -135,9 +122,6 @@ impl Function for Avg {
             signed: one_int(c, "avg")?,
         }))
     }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
-    }
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -154,9 +138,6 @@ impl Function for Stats {
         Ok(Type::Agg(MapKind::Stats {
             signed: one_int(c, "stats")?,
         }))
-    }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
     }
     fn update<'a, 'ctx>(
         &self,
@@ -224,9 +205,6 @@ impl Function for Min {
             signed: one_int(c, "min")?,
         }))
     }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
-    }
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -243,9 +221,6 @@ impl Function for Max {
         Ok(Type::Agg(MapKind::Max {
             signed: one_int(c, "max")?,
         }))
-    }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
     }
     fn update<'a, 'ctx>(
         &self,
@@ -274,9 +249,6 @@ impl Function for Hist {
             ));
         }
         Ok(Type::Agg(MapKind::Hist { k: k as u32 }))
-    }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
     }
     fn update<'a, 'ctx>(
         &self,
@@ -359,9 +331,6 @@ impl Function for Lhist {
             );
         }
         Ok(Type::Agg(MapKind::Lhist { min, max, step }))
-    }
-    fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        not_a_value(call)
     }
     fn update<'a, 'ctx>(
         &self,

@@ -42,13 +42,19 @@ pub trait Function: Sync {
     /// Type rule: checks the arguments and gives the result type.
     fn check(&self, c: &mut CallCheck) -> Result<Type>;
 
-    /// Lowers a call used as an expression or statement.
+    /// Lowers a call used as an expression or statement. Aggregations keep this default:
+    /// sema only lets them appear as `@map[keys] = f(args)`, which goes through `update`.
     fn gen<'a, 'ctx>(
         &self,
-        g: &mut FnGen<'a, 'ctx>,
+        _g: &mut FnGen<'a, 'ctx>,
         call: &Expr,
-        args: &[Expr],
-    ) -> Result<Val<'ctx>>;
+        _args: &[Expr],
+    ) -> Result<Val<'ctx>> {
+        Err(crate::diag::Diagnostic::error(
+            "an aggregation can only be assigned to a map",
+            call.span,
+        ))
+    }
 
     /// Aggregations only: lowers `@map[keys] = f(args)`.
     fn update<'a, 'ctx>(

@@ -352,9 +352,18 @@ fn range_loops_run_through_bpf_loop_with_runtime_bounds() {
 #[test]
 fn verifier_rejection_is_a_diagnostic_at_the_probe() {
     // A stack id needs the probe's context, which a map-loop callback does not have.
-    let o = spyglass(&["--dry-run", "-e", "BEGIN { @m[1] = 1; for ($kv : @m) { @s[kstack] = count(); } }"]);
+    let o = spyglass(&[
+        "--dry-run",
+        "-e",
+        "BEGIN { @m[1] = 1; for ($kv : @m) { @s[kstack] = count(); } }",
+    ]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.starts_with("error: the kernel's verifier rejected this probe\n  ┌─ stdin:1:1\n"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("error: the kernel's verifier rejected this probe\n  ┌─ stdin:1:1\n"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("the kernel said:"), "{}", o.stderr);
     assert!(o.stderr.contains("expected=ctx"), "{}", o.stderr);
 }

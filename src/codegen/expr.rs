@@ -424,26 +424,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         then: &Expr,
         otherwise: &Expr,
     ) -> Result<Val<'ctx>> {
-        let t = self.ck.ty(e.id).clone();
-        if t == Type::Void {
-            let c = self.expr(cond)?.int();
-            let c = self.truthy(c);
-            let (bt, bf, done) = (
-                self.block("tern_t"),
-                self.block("tern_f"),
-                self.block("tern_done"),
-            );
-            self.b.build_conditional_branch(c, bt, bf).unwrap();
-            for (block, arm) in [(bt, then), (bf, otherwise)] {
-                self.b.position_at_end(block);
-                self.expr(arm)?;
-                self.b.build_unconditional_branch(done).unwrap();
-            }
-            self.b.position_at_end(done);
-            return Ok(Val::Void);
-        }
-        let f = t.field().expect("sema: ternary yields a value");
-        let out = self.stack(f.size(), "tern");
+        // A void `?:` (both arms statements) needs no result slot.
+        let f = self.ck.ty(e.id).field();
+        let out = f.as_ref().map(|f| self.stack(f.size(), "tern"));
         let c = self.expr(cond)?.int();
         let c = self.truthy(c);
         let (bt, bf, done) = (
@@ -455,12 +438,17 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         for (block, arm) in [(bt, then), (bf, otherwise)] {
             self.b.position_at_end(block);
             let v = self.expr(arm)?;
-            self.zero(out, f.size());
-            self.store_field(out, v, &f);
+            if let (Some(out), Some(f)) = (out, &f) {
+                self.zero(out, f.size());
+                self.store_field(out, v, f);
+            }
             self.b.build_unconditional_branch(done).unwrap();
         }
         self.b.position_at_end(done);
-        Ok(self.load_field(out, &f))
+        Ok(match (out, &f) {
+            (Some(out), Some(f)) => self.load_field(out, f),
+            _ => Val::Void,
+        })
     }
 
     fn arg_field(&mut self, e: &Expr, field: &str) -> Result<Val<'ctx>> {

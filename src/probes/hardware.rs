@@ -2,23 +2,9 @@
 //! the program runs every COUNT events. Virtual machines often have no PMU, so attaching
 //! says so plainly.
 
-use super::software::{self, EventDef};
+use super::software::{self, ev, EventDef};
 use super::{AttachPoint, Attachment, PerfError, PerfEvent, ProbeType, Sample};
 use libbpf_sys as sys;
-
-const fn ev(
-    name: &'static str,
-    alias: Option<&'static str>,
-    config: u32,
-    default_count: u64,
-) -> EventDef {
-    EventDef {
-        name,
-        alias,
-        config: config as u64,
-        default_count,
-    }
-}
 
 pub(crate) const EVENTS: &[EventDef] = &[
     ev(

@@ -14,7 +14,7 @@ pub(crate) struct EventDef {
     pub default_count: u64,
 }
 
-const fn ev(
+pub(crate) const fn ev(
     name: &'static str,
     alias: Option<&'static str>,
     config: u32,
