@@ -92,7 +92,8 @@ fn locate_or_mount() -> Result<PathBuf, String> {
         err.to_string()
     };
     Err(format!(
-        "tracefs is not mounted at {TRACING} and mounting it failed: {why}"
+        "tracefs is not mounted at {TRACING} and mounting it failed: {why} \
+         (mount it with `mount -t tracefs nodev {TRACING}`, or run spyglass with CAP_SYS_ADMIN)"
     ))
 }
 
