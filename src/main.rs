@@ -9,6 +9,7 @@ use spyglass::stdlib::getopt::NamedOptions;
 use spyglass::{codegen, parser, sema};
 
 mod cli;
+mod link_trim;
 
 use cli::{Command, Run, Script};
 
@@ -142,37 +143,42 @@ fn execute(run: Run) -> ExitCode {
     if run.debug.types {
         println!("Maps\n-------------------\n{:#?}\n", checked.maps);
     }
-    let out = match codegen::compile(&checked) {
+    let keep_ir = run.debug.codegen || run.debug.codegen_opt || run.emit_llvm.is_some();
+    let out = match codegen::compile(&checked, keep_ir) {
         Ok(o) => o,
         Err(d) => return report(d),
     };
-    if run.debug.codegen {
-        println!(
-            "LLVM IR before optimization\n---------------------------\n\n{}",
-            out.ir_original
-        );
-    }
-    if run.debug.codegen_opt {
-        println!(
-            "\nLLVM IR after optimization\n----------------------------\n\n{}",
-            out.ir_optimized
-        );
-    }
-    if let Some(path) = &run.emit_llvm {
-        let base = path.display().to_string();
-        let w1 = std::fs::write(format!("{base}.original.ll"), &out.ir_original);
-        let w2 = std::fs::write(format!("{base}.optimized.ll"), &out.ir_optimized);
-        if let Err(e) = w1.and(w2) {
-            return report(Diagnostic::global(format!("cannot write {base}.*.ll: {e}")));
+    if let Some(ir) = &out.ir {
+        if run.debug.codegen {
+            println!(
+                "LLVM IR before optimization\n---------------------------\n\n{}",
+                ir.original
+            );
+        }
+        if run.debug.codegen_opt {
+            println!(
+                "\nLLVM IR after optimization\n----------------------------\n\n{}",
+                ir.optimized
+            );
+        }
+        if let Some(path) = &run.emit_llvm {
+            let base = path.display().to_string();
+            let w1 = std::fs::write(format!("{base}.original.ll"), &ir.original);
+            let w2 = std::fs::write(format!("{base}.optimized.ll"), &ir.optimized);
+            if let Err(e) = w1.and(w2) {
+                return report(Diagnostic::global(format!("cannot write {base}.*.ll: {e}")));
+            }
         }
     }
     if let Some(path) = &run.emit_elf {
-        if let Err(e) = std::fs::write(path, &out.program.elf) {
-            return report(Diagnostic::global(format!(
+        // Like bpftrace, `--emit-elf` is a dry run: write the object and stop.
+        return match std::fs::write(path, &out.program.elf) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => report(Diagnostic::global(format!(
                 "cannot write {}: {e}",
                 path.display()
-            )));
-        }
+            ))),
+        };
     }
     let _ = std::io::stdout().flush();
     let opts = RunOptions {

@@ -14,8 +14,8 @@ fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
         Ok(c) => c,
         Err(d) => return (d.render(&name, src), None),
     };
-    match codegen::compile(&checked) {
-        Ok(out) => (ast_text, Some(out.ir_original)),
+    match codegen::compile(&checked, true) {
+        Ok(out) => (ast_text, out.ir.map(|ir| ir.original)),
         Err(d) => (d.render(&name, src), None),
     }
 }

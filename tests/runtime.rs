@@ -496,6 +496,15 @@ fn emit_elf_and_llvm() {
         .contains("section \".maps\""));
 }
 
+/// bpftrace's `--emit-elf` is a dry run: the object is written and nothing runs.
+#[test]
+fn emit_elf_alone_runs_nothing() {
+    let elf = format!("{}/emit-only.o", env!("CARGO_TARGET_TMPDIR"));
+    let o = spyglass(&["--emit-elf", &elf, "-e", "BEGIN { printf(\"ran\\n\"); }"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
+    assert_eq!(&std::fs::read(&elf).unwrap()[..4], b"\x7fELF");
+}
+
 #[test]
 fn list_tracepoints() {
     let o = spyglass(&["-l", "tracepoint:syscalls:sys_enter_open*"]);

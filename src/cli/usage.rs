@@ -49,7 +49,7 @@ TROUBLESHOOTING OPTIONS:
     -d, --debug STAGE
                    debug info for stages of compilation ('all', 'ast', 'types', 'codegen', 'codegen-opt')
     --emit-elf FILE
-                   write the BPF ELF object to FILE
+                   (dry run) write the BPF ELF object to FILE and exit
     --emit-llvm FILE
                    write LLVM IR to FILE.original.ll and FILE.optimized.ll
 

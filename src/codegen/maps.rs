@@ -23,7 +23,8 @@ const BPF_MAP_TYPE_STACK_TRACE: u64 = 7;
 const BPF_MAP_TYPE_LRU_HASH: u64 = 9;
 const BPF_MAP_TYPE_LRU_PERCPU_HASH: u64 = 10;
 const BPF_MAP_TYPE_RINGBUF: u64 = 27;
-/// Ring buffer size: large enough that printf-heavy scripts rarely drop events.
+/// `map_flags` bit: allocate hash entries on insert.
+const BPF_F_NO_PREALLOC: u64 = 1;
 /// Ring buffer size. The kernel allocates it all when the map is created, so it costs
 /// startup time; 1 MiB holds ~30k printf records between two polls.
 const RINGBUF_BYTES: u64 = 1 << 20;
@@ -80,6 +81,7 @@ impl<'ctx> Globals<'ctx> {
                 BPF_MAP_TYPE_RINGBUF,
                 RINGBUF_BYTES,
                 None,
+                0,
             ),
             rodata: debug.rodata(ctx, module),
             stacks: ck.uses_stacks.then(|| {
@@ -91,6 +93,7 @@ impl<'ctx> Globals<'ctx> {
                     BPF_MAP_TYPE_STACK_TRACE,
                     ck.options.max_map_keys as u64,
                     Some((4, value)),
+                    0,
                 )
             }),
             debug,
@@ -166,8 +169,16 @@ impl<'ctx> Debug<'ctx> {
             Storage::LruHash => BPF_MAP_TYPE_LRU_HASH,
             Storage::LruPerCpuHash => BPF_MAP_TYPE_LRU_PERCPU_HASH,
         };
+        // Hash maps allocate entries on insert rather than up front: preallocating 4096
+        // per-CPU values made map creation the largest single cost of start-up, and the
+        // insert path (bpf_mem_alloc, kernel ≥ 6.1 for perf_event programs) only runs for new
+        // keys. LRU maps must be preallocated; arrays always are.
+        let flags = match m.storage() {
+            Storage::Hash | Storage::PerCpuHash => BPF_F_NO_PREALLOC,
+            _ => 0,
+        };
         let kv = (m.key_size() as u64, m.value_size() as u64);
-        self.map_def(ctx, module, &m.elf_name, ty, m.entries() as u64, Some(kv))
+        self.map_def(ctx, module, &m.elf_name, ty, m.entries() as u64, Some(kv), flags)
     }
 
     fn map_def(
@@ -178,9 +189,10 @@ impl<'ctx> Debug<'ctx> {
         map_type: u64,
         max_entries: u64,
         key_value: Option<(u64, u64)>,
+        map_flags: u64,
     ) -> GlobalValue<'ctx> {
         let ptr = ctx.ptr_type(AddressSpace::default());
-        let n_fields = if key_value.is_some() { 4 } else { 2 };
+        let n_fields = 2 + 2 * key_value.is_some() as usize + (map_flags != 0) as usize;
         let st = ctx.struct_type(&vec![ptr.into(); n_fields], false);
         let g = module.add_global(st, None, name);
         g.set_initializer(&st.const_zero());
@@ -195,6 +207,10 @@ impl<'ctx> Debug<'ctx> {
         if let Some((k, v)) = key_value {
             members.push(self.member("key", self.bytes_ptr(k), 128));
             members.push(self.member("value", self.bytes_ptr(v), 192));
+        }
+        if map_flags != 0 {
+            let offset = 64 * members.len() as u64;
+            members.push(self.member("map_flags", self.int_array_ptr(map_flags), offset));
         }
         let scope = self.cu.as_debug_info_scope();
         let di_struct = self.di.create_struct_type(

@@ -25,22 +25,29 @@ use crate::program::{CompiledProgram, ProbeProgram};
 use crate::sema::Checked;
 pub use func::{FnGen, Val};
 
-/// What the compiler produced, plus the IR for `--emit-llvm` and snapshot tests.
+/// What the compiler produced, plus the IR when it was asked for.
 pub struct Output {
     pub program: CompiledProgram,
-    pub ir_original: String,
-    pub ir_optimized: String,
+    pub ir: Option<Ir>,
+}
+
+/// LLVM IR text for `--emit-llvm`, `-d codegen` and the snapshot tests. Printing it costs
+/// more than optimising a one-liner, so it is only produced on request.
+pub struct Ir {
+    pub original: String,
+    pub optimized: String,
 }
 
 pub const RINGBUF: &str = "events";
 pub const STACKS: &str = "stacks";
 
-pub fn compile(ck: &Checked) -> Result<Output> {
+pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
     let ctx = Context::create();
     let llvm_errors = llvm_diagnostics::capture(&ctx);
     let module = ctx.create_module("spyglass");
+    let tm = target_machine()?;
     module.set_triple(&TargetTriple::create("bpfel"));
-    module.set_data_layout(&target_machine()?.get_target_data().get_data_layout());
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
 
     let mut globals = maps::Globals::declare(&ctx, &module, ck);
     let mut probes = vec![];
@@ -61,15 +68,17 @@ pub fn compile(ck: &Checked) -> Result<Output> {
     module
         .verify()
         .map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;
-    let ir_original = module.print_to_string().to_string();
+    let ir_original = keep_ir.then(|| module.print_to_string().to_string());
 
-    let tm = target_machine()?;
     module
         .run_passes("default<O2>", &tm, PassBuilderOptions::create())
         .map_err(|e| {
             Diagnostic::global(format!("internal error: LLVM optimisation failed: {e}"))
         })?;
-    let ir_optimized = module.print_to_string().to_string();
+    let ir = ir_original.map(|original| Ir {
+        original,
+        optimized: module.print_to_string().to_string(),
+    });
     let elf = tm
         .write_to_memory_buffer(&module, FileType::Object)
         .map_err(|e| {
@@ -91,8 +100,7 @@ pub fn compile(ck: &Checked) -> Result<Output> {
             print_maps_on_exit: ck.options.print_maps_on_exit,
             stack_map: ck.uses_stacks.then(|| STACKS.to_string()),
         },
-        ir_original,
-        ir_optimized,
+        ir,
     })
 }
 

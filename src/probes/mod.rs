@@ -102,8 +102,9 @@ pub enum ArgLoc {
     UserStack { sp: u32, offset: u32 },
 }
 
-/// A live attachment; dropping it detaches.
-pub type Attachment = Box<dyn std::any::Any>;
+/// A live attachment; dropping it detaches. `Send` so that many can be detached at once
+/// (see `runtime::detach_all`).
+pub type Attachment = Box<dyn std::any::Any + Send>;
 
 pub trait ProbeType: Sync {
     /// Provider names this type answers to, full name first (`tracepoint`, `t`).

@@ -220,7 +220,7 @@ fn run_with(
             break;
         }
     }
-    drop(links);
+    detach_all(links);
     let _ = ringbuf.consume();
     s.stop_accepting_after_exit();
     for p in &prog.probes {
@@ -234,6 +234,25 @@ fn run_with(
     }
     s.flush();
     Ok(s.exit_code().unwrap_or(0))
+}
+
+/// Detaches every probe, in parallel. Releasing the last perf event of a tracepoint waits
+/// for RCU grace periods (tens of milliseconds each); waiters running at the same time share
+/// one grace period, so detaching concurrently makes Ctrl-C on a script with many
+/// tracepoints take about as long as on a script with one.
+fn detach_all(links: Vec<Attachment>) {
+    const THREADS: usize = 32;
+    if links.len() <= 1 {
+        return drop(links);
+    }
+    let per_thread = links.len().div_ceil(THREADS);
+    let mut links = links;
+    std::thread::scope(|scope| {
+        while !links.is_empty() {
+            let chunk: Vec<Attachment> = links.drain(..per_thread.min(links.len())).collect();
+            scope.spawn(move || drop(chunk));
+        }
+    });
 }
 
 /// Device and inode of our PID namespace, or zeros in the initial one (where the plain
