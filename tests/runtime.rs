@@ -87,6 +87,15 @@ fn scalar_vars_ternary_and_string_compare() {
     );
 }
 
+/// bpftrace defines `x / 0` and `x % 0` as 1, for run-time divisors and constant ones.
+#[test]
+fn division_by_zero_gives_one() {
+    let o = run_e(
+        r#"BEGIN { @z = 0; $n = -7; printf("%d %d %d %d %d\n", 10 / @z, (uint64)10 % (uint64)@z, $n / @z, $n % @z, 5 / 0); exit(); }"#,
+    );
+    assert_eq!(o.stdout, "1 1 1 1 1\n\n\n@z: 0\n", "{}", o.stderr);
+}
+
 #[test]
 fn counts_a_known_workload_with_cpid() {
     let cmd = format!("{} 1000", workload());

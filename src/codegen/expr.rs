@@ -279,9 +279,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             BinOp::Add => bl.build_int_add(a, b, "add").unwrap(),
             BinOp::Sub => bl.build_int_sub(a, b, "sub").unwrap(),
             BinOp::Mul => bl.build_int_mul(a, b, "mul").unwrap(),
-            BinOp::Div | BinOp::Mod if signed => self.signed_divmod(op, a, b),
-            BinOp::Div => bl.build_int_unsigned_div(a, b, "div").unwrap(),
-            BinOp::Mod => bl.build_int_unsigned_rem(a, b, "rem").unwrap(),
+            BinOp::Div | BinOp::Mod => self.divmod(op, a, b, signed),
             BinOp::BitAnd => bl.build_and(a, b, "and").unwrap(),
             BinOp::BitOr => bl.build_or(a, b, "or").unwrap(),
             BinOp::BitXor => bl.build_xor(a, b, "xor").unwrap(),
@@ -295,6 +293,23 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             BinOp::Ge => cmp(ge),
             BinOp::LogAnd | BinOp::LogOr => unreachable!("handled with short-circuit"),
         }
+    }
+
+    /// `/` and `%` as bpftrace defines them: a zero divisor gives 1 (LLVM would call it
+    /// undefined and the kernel would give 0 or the dividend). Constant divisors fold away.
+    fn divmod(&self, op: BinOp, a: IntValue<'ctx>, b: IntValue<'ctx>, signed: bool) -> IntValue<'ctx> {
+        let bl = &self.b;
+        let one = self.i64(1);
+        let is_zero = bl
+            .build_int_compare(IntPredicate::EQ, b, self.i64(0), "divzero")
+            .unwrap();
+        let b = bl.build_select(is_zero, one, b, "divisor").unwrap().into_int_value();
+        let r = match op {
+            _ if signed => self.signed_divmod(op, a, b),
+            BinOp::Div => bl.build_int_unsigned_div(a, b, "div").unwrap(),
+            _ => bl.build_int_unsigned_rem(a, b, "rem").unwrap(),
+        };
+        bl.build_select(is_zero, one, r, "quot").unwrap().into_int_value()
     }
 
     fn signed_divmod(&self, op: BinOp, a: IntValue<'ctx>, b: IntValue<'ctx>) -> IntValue<'ctx> {

@@ -63,7 +63,7 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             });
         }
     }
-    license(&ctx, &module);
+    license(&ctx, &module, &ck.options.license);
     globals.finish();
     module
         .verify()
@@ -121,8 +121,8 @@ fn target_machine() -> Result<TargetMachine> {
         .ok_or_else(|| Diagnostic::global("LLVM could not create a BPF target machine"))
 }
 
-fn license<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>) {
-    let text = ctx.const_string(b"GPL", true);
+fn license<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>, license: &str) {
+    let text = ctx.const_string(license.as_bytes(), true);
     let g = module.add_global(text.get_type(), None, "LICENSE");
     g.set_initializer(&text);
     g.set_section(Some("license"));

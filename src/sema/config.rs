@@ -71,10 +71,39 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
             "max_map_keys" => opts.max_map_keys = int()?.clamp(1, u32::MAX as u64) as u32,
             // Strings live on the 512-byte BPF stack, so they stay small.
             "max_strlen" => opts.strlen = int()?.clamp(8, 200) as u32,
+            "license" => opts.license = license(e)?,
             _ => {}
         }
     }
     Ok(())
+}
+
+/// The licenses the kernel counts as GPL-compatible: tracing helpers are GPL-only, so any
+/// other license would only fail later, at load, with a less helpful message.
+const LICENSES: &[&str] = &[
+    "Dual MIT/GPL",
+    "Dual BSD/GPL",
+    "Dual MPL/GPL",
+    "GPL and additional rights",
+    "GPL v2",
+    "GPL",
+];
+
+fn license(e: &ConfigEntry) -> Result<String> {
+    let (ConfigValue::Word(v) | ConfigValue::Str(v)) = &e.value else {
+        return Err(Diagnostic::error("`license` takes a string", e.span));
+    };
+    if LICENSES.contains(&v.as_str()) {
+        return Ok(v.clone());
+    }
+    Err(Diagnostic::error(
+        format!(
+            "Invalid value for license. Found: {v}. Valid values: {}",
+            LICENSES.join(", ")
+        ),
+        e.span,
+    )
+    .with_label("not a GPL-compatible license"))
 }
 
 pub fn map_decls(decls: &[MapDecl]) -> Result<HashMap<String, MapDecl>> {

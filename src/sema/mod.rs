@@ -39,6 +39,8 @@ pub struct Options {
     /// `-- --name=value` options, read with `getopt()`; `--unsafe` was given.
     pub named: crate::stdlib::getopt::NamedOptions,
     pub unsafe_mode: bool,
+    /// The programs' license string (`config = { license = … }`); always GPL-compatible.
+    pub license: String,
 }
 
 impl Default for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
             source: None,
             named: Default::default(),
             unsafe_mode: false,
+            license: "GPL".into(),
         }
     }
 }
