@@ -297,3 +297,25 @@ fn info_reports_the_features_the_harness_reads() {
         o.stdout
     );
 }
+
+/// Positional parameters are substituted inside attach points, as bpftrace does.
+#[test]
+fn positional_parameters_in_attach_points() {
+    let o = spyglass(&["-e", r#"BEG$1 { printf("hello %s\n", probe); exit(); }"#, "IN"]);
+    assert_eq!(o.stdout, "hello begin\n\n\n", "{}", o.stderr);
+    let cmd = format!("{} 2", workload());
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &cmd,
+        "-e",
+        "tracepoint:$1:sys_enter_$2 /pid == cpid/ { @[probe] = count(); }",
+        "syscalls",
+        "getpid",
+    ]);
+    assert_eq!(
+        o.stdout, "\n\n@[tracepoint:syscalls:sys_enter_getpid]: 2\n",
+        "{}",
+        o.stderr
+    );
+}

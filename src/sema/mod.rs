@@ -146,7 +146,7 @@ pub struct Checker<'a> {
 pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     config::apply(&program.config, &mut opts)?;
     let decls = config::map_decls(&program.map_decls)?;
-    let points = expand_attach_points(&program)?;
+    let points = expand_attach_points(&program, &opts.positional)?;
     let mut ck = Checker {
         opts: &opts,
         types: vec![],
@@ -206,12 +206,13 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     })
 }
 
-fn expand_attach_points(program: &Program) -> Result<Vec<Vec<PointInfo>>> {
+fn expand_attach_points(program: &Program, positional: &[String]) -> Result<Vec<Vec<PointInfo>>> {
     let mut all = vec![];
     for probe in &program.probes {
         let mut pts = vec![];
         for ap in &probe.attach_points {
-            let expanded = probes::expand(&ap.text)
+            let text = substitute_positional(&ap.text, positional);
+            let expanded = probes::expand(&text)
                 .map_err(|m| Diagnostic::error(m, ap.span).with_label("in this attach point"))?;
             for attach in expanded {
                 let args = probes::of(&attach)
@@ -223,6 +224,24 @@ fn expand_attach_points(program: &Program) -> Result<Vec<Vec<PointInfo>>> {
         all.push(pts);
     }
     Ok(all)
+}
+
+/// `$1`…`$N` inside an attach point are replaced by the parameters' text, as bpftrace
+/// does (`uprobe:$1:main`); a missing parameter is the empty string.
+fn substitute_positional(text: &str, positional: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let digits = rest[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        match rest[i + 1..i + 1 + digits].parse::<usize>() {
+            Ok(n) if n > 0 => out.push_str(positional.get(n - 1).map_or("", String::as_str)),
+            _ => out.push_str(&rest[i..i + 1 + digits]),
+        }
+        rest = &rest[i + 1 + digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl<'a> Checker<'a> {
