@@ -110,3 +110,27 @@ fn stats_and_histograms_cannot_be_read() {
         );
     }
 }
+
+/// `for` over a per-CPU aggregation visits each key with its value merged over all CPUs.
+#[test]
+fn for_loops_over_aggregation_maps_see_merged_values() {
+    let o = run_e(
+        r#"begin { @c["a"] = count(); @c["a"] = count(); @c["b"] = count(); @s[1, 2] = sum(-5);
+                   @a[3] = avg(10); @a[3] = avg(3); @mx[1] = max(-4); @k[kstack(raw)] = count();
+                   for ($kv : @c) { printf("%s %d\n", $kv.0, $kv.1); }
+                   for ($kv : @s) { printf("%d %d %d\n", $kv.0.0, $kv.0.1, $kv.1); }
+                   for ($kv : @a) { print($kv); }
+                   for ($kv : @mx) { print($kv); }
+                   for ($kv : @k) { print($kv.1); }
+                   clear(@c); clear(@s); clear(@a); clear(@mx); clear(@k); }"#,
+    );
+    // Hash order is the kernel's; compare the lines of the count map as a set.
+    let mut lines: Vec<&str> = o.stdout.lines().collect();
+    lines[..2].sort();
+    assert_eq!(
+        lines,
+        ["a 2", "b 1", "1 2 -5", "(3, 6)", "(1, -4)", "1", "", ""],
+        "{}",
+        o.stderr
+    );
+}

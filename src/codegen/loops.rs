@@ -202,11 +202,21 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         body: &Block,
     ) -> Result<()> {
         let (id, spec) = self.ck.map(name);
-        let MapKind::Value(value_field) = spec.kind.clone() else {
-            return Err(Diagnostic::error(
-                "internal error: iterating an aggregation map",
-                span,
-            ));
+        // Aggregations are per-CPU: the callback sees this CPU's slot, so the value is
+        // merged over every CPU from the key instead (as when reading `@m[k]` in a probe).
+        let value_field = match spec.kind.clone() {
+            MapKind::Value(f) => Some(f),
+            MapKind::Count
+            | MapKind::Sum { .. }
+            | MapKind::Avg { .. }
+            | MapKind::Min { .. }
+            | MapKind::Max { .. } => None,
+            _ => {
+                return Err(Diagnostic::error(
+                    "internal error: iterating a histogram or stats map",
+                    span,
+                ))
+            }
         };
         let key_fields = spec.key.clone();
         let n = self.callbacks.get();
@@ -232,7 +242,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         } else {
             Val::Tuple(key_ptr, key_fields.clone())
         };
-        let value = cb.load_field(value_ptr, &value_field);
+        let value = match &value_field {
+            Some(f) => cb.load_field(value_ptr, f),
+            None => cb.agg_merge(id, key_ptr)?,
+        };
         let (slot, t) = cb.var_slot(var);
         let Some(FieldType::Tuple(slots)) = t.field() else {
             unreachable!("sema: the loop variable is a pair")

@@ -6,7 +6,7 @@
 //! reads it from the frozen map) and by a compile-time cap, so the verifier always sees a
 //! finite loop.
 
-use inkwell::values::{BasicValue, IntValue};
+use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 
 use super::func::{FnGen, Val};
@@ -24,6 +24,12 @@ const MAX_CPUS: u64 = 8192;
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// `@m[keys]` of a count/sum/avg/min/max map as one integer (0 when the key is absent).
     pub(super) fn agg_read(&mut self, id: MapId, keys: &[Expr]) -> Result<Val<'ctx>> {
+        let key = self.map_key(id, keys, None)?;
+        self.agg_merge(id, key)
+    }
+
+    /// The value under `key` (a pointer to the map's key layout) merged over every CPU.
+    pub(super) fn agg_merge(&mut self, id: MapId, key: PointerValue<'ctx>) -> Result<Val<'ctx>> {
         let kind = self.ck.maps[id].kind.clone();
         let merge = match kind {
             MapKind::Count | MapKind::Sum { .. } => Merge::Sum,
@@ -37,7 +43,6 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 ))
             }
         };
-        let key = self.map_key(id, keys, None)?;
         // (first word, second word): sum | (count, total) | (best, any CPU set).
         let acc = self.stack(16, "agg_acc");
         let cpu = self.stack(8, "agg_cpu");

@@ -223,7 +223,7 @@ impl Checker<'_> {
 
     /// Reading an aggregation in a probe yields its value merged over all CPUs (bpftrace's
     /// "castable" maps: count, sum, avg, min, max); the others have no single value.
-    fn agg_read_type(kind: &MapKind, name: &str, span: Span) -> Result<Type> {
+    pub(super) fn agg_read_type(kind: &MapKind, name: &str, span: Span) -> Result<Type> {
         match kind {
             MapKind::Count => Ok(Type::UINT),
             MapKind::Sum { signed } | MapKind::Avg { signed } | MapKind::Min { signed } | MapKind::Max { signed } => {

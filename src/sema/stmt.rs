@@ -192,10 +192,19 @@ impl Checker<'_> {
                 };
                 Ok((key, Type::from_field(&v)))
             }
-            (Some(MapKind::Value(_)), Some(_)) => Err(Diagnostic::error(
+            (Some(_), Some(key)) if key.is_empty() => Err(Diagnostic::error(
                 format!("`{name}` has no keys, so there is nothing to iterate"),
                 span,
             )),
+            // Aggregations iterate with their values merged over every CPU, as they read.
+            (Some(k @ (MapKind::Count | MapKind::Sum { .. } | MapKind::Avg { .. } | MapKind::Min { .. } | MapKind::Max { .. })), Some(key)) => {
+                let key = if key.len() == 1 {
+                    Type::from_field(&key[0])
+                } else {
+                    Type::Tuple(key.iter().map(Type::from_field).collect())
+                };
+                Ok((key, Self::agg_read_type(&k, name, span)?))
+            }
             (Some(k), _) => Err(Diagnostic::error(
                 format!(
                     "iterating over a {} map is not supported yet",
@@ -203,7 +212,7 @@ impl Checker<'_> {
                 ),
                 span,
             )
-            .with_note("for loops visit maps of plain values")),
+            .with_note("for loops visit maps of plain values and count, sum, avg, min and max maps")),
             (None, _) => Err(Diagnostic::error(
                 format!("map `{name}` is used before it has a type"),
                 span,
