@@ -81,6 +81,23 @@ fn software_page_faults_count_every_fault_of_the_child() {
     );
 }
 
+/// With `-p`, sampling events follow the target's threads instead of every CPU, so no
+/// sample comes from another process.
+#[test]
+fn profile_with_a_target_pid_samples_only_that_process() {
+    let mut busy = Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let pid = busy.id().to_string();
+    let prog = format!("profile:hz:999 {{ @[pid == {pid}] = count(); }} interval:ms:400 {{ exit(); }}");
+    let o = spyglass(&["-q", "-p", &pid, "-e", &prog]);
+    busy.kill().unwrap();
+    busy.wait().unwrap();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(only_count(&o.stdout, "true") > 0, "{}", o.stdout);
+}
+
 #[test]
 fn software_probe_names_keep_the_event_as_written() {
     let o = spyglass(&[

@@ -21,7 +21,7 @@ OPTIONS:
     -V, --version  spyglass version
     --info         print information about kernel BPF support
 
-    -p, --pid PID  exit when process PID exits (implicit pid filtering is not implemented yet)
+    -p, --pid PID  filter actions on process PID (probes fire only there); exit when it exits
     -c, --cmd CMD  run CMD as a child process; its pid is `cpid`
     --usdt-file-activation
                    accepted for compatibility; no effect

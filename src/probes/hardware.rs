@@ -3,7 +3,8 @@
 //! says so plainly.
 
 use super::software::{self, ev, EventDef};
-use super::{AttachPoint, Attachment, PerfError, PerfEvent, ProbeType, Sample};
+use super::perf::{PerfError, PerfEvent, Sample, Scope};
+use super::{AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
 pub(crate) const EVENTS: &[EventDef] = &[
@@ -91,7 +92,7 @@ impl ProbeType for Hardware {
             config: def.config,
         };
         let period = count.unwrap_or(def.default_count);
-        super::attach_perf_event(prog, &super::online_cpus(), perf, Sample::Period(period)).map_err(|e| match e {
+        super::perf::attach_perf_event(prog, &Scope::sampling(), perf, Sample::Period(period)).map_err(|e| match e {
             PerfError::Open { err, .. } if no_counter(&err) && !has_cpu_pmu() => format!(
                 "cannot attach {}: this machine exposes no hardware performance counters (no CPU PMU, \
                  as is common in virtual machines; perf_event_open: {err})",

@@ -1,5 +1,6 @@
 //! `interval:UNIT:N`: a timer on one CPU.
 
+use super::perf::Scope;
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Interval;
@@ -84,7 +85,7 @@ impl ProbeType for Interval {
         let AttachPoint::Interval { period_ns } = ap else {
             unreachable!("not an interval")
         };
-        let cpu = super::online_cpus().first().copied().unwrap_or(0);
-        super::attach_cpu_clock(prog, &[cpu], None, Some(*period_ns))
+        let cpu = super::perf::online_cpus().first().copied().unwrap_or(0);
+        super::perf::attach_cpu_clock(prog, &Scope::Cpus(vec![cpu]), None, Some(*period_ns))
     }
 }

@@ -1,6 +1,7 @@
 //! `profile:UNIT:N`: a timer on every CPU.
 
 use super::interval::{period, Rate};
+use super::perf::Scope;
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Profile;
@@ -32,6 +33,6 @@ impl ProbeType for Profile {
         let AttachPoint::Profile { freq_hz, period_ns } = ap else {
             unreachable!("not a profile")
         };
-        super::attach_cpu_clock(prog, &super::online_cpus(), *freq_hz, *period_ns)
+        super::perf::attach_cpu_clock(prog, &Scope::sampling(), *freq_hz, *period_ns)
     }
 }

@@ -2,7 +2,8 @@
 //! program runs every COUNT occurrences. Event names, aliases and default counts are
 //! bpftrace's. The parsing here is shared with `hardware`, which differs only in its table.
 
-use super::{AttachPoint, Attachment, PerfEvent, ProbeType, Sample};
+use super::perf::{PerfEvent, Sample, Scope};
+use super::{AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
 /// One perf event name a probe may use.
@@ -99,7 +100,7 @@ impl ProbeType for Software {
             config: def.config,
         };
         let period = count.unwrap_or(def.default_count);
-        super::attach_perf_event(prog, &super::online_cpus(), perf, Sample::Period(period))
+        super::perf::attach_perf_event(prog, &Scope::sampling(), perf, Sample::Period(period))
             .map_err(|e| format!("attaching {} failed: {e}", ap.name()))
     }
 }

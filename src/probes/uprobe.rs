@@ -5,7 +5,6 @@
 //! may hold wildcards. Symbols come from the file's ELF tables (see `elf`), and the kernel
 //! is given the file offset of the probed instruction.
 
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::elf::{self, has_wildcard};
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
@@ -19,13 +18,6 @@ const REG_AX: u32 = 80;
 const REG_SP: u32 = 152;
 
 /// The process uprobes fire in (`-p`/`-c`), or -1 for every process.
-static TARGET_PID: AtomicI32 = AtomicI32::new(-1);
-
-/// Restricts uprobes attached from now on to one process (`-p PID`, the `-c` child).
-pub fn set_target_pid(pid: Option<u32>) {
-    TARGET_PID.store(pid.map_or(-1, |p| p as i32), Ordering::Relaxed);
-}
-
 impl ProbeType for Uprobe {
     fn names(&self) -> &'static [&'static str] {
         if self.0 {
@@ -187,7 +179,7 @@ impl ProbeType for Uprobe {
             cookie: cookie(&self.func(ap)?),
             ..Default::default()
         };
-        let pid = TARGET_PID.load(Ordering::Relaxed);
+        let pid = super::perf::target_pid();
         match prog.attach_uprobe_with_opts(pid, path, file_offset as usize, opts) {
             Ok(link) => Ok(vec![Box::new(link)]),
             // Some instructions cannot be probed (`lock`-prefixed ones, for one): one such

@@ -151,8 +151,8 @@ fn run_with(
     }
     let mut links: Vec<Attachment> = vec![];
     let mut live = false;
-    // Uprobes only in the traced process, when there is one.
-    probes::uprobe::set_target_pid(opts.pid.or(child.as_ref().map(|c| c.pid as u32)));
+    // Uprobes and sampling events only in the traced process, when there is one.
+    probes::perf::set_target_pid(opts.pid.or(child.as_ref().map(|c| c.pid as u32)));
     // The kernel runs the newest uprobe on an address first; attaching those in reverse keeps
     // their probes firing in declaration order, as bpftrace does.
     let mut order: Vec<(&crate::program::ProbeProgram, &AttachPoint)> = prog

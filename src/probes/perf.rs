@@ -1,0 +1,199 @@
+//! Perf events: the attach mechanism of `interval`, `profile`, `software` and `hardware`
+//! probes, and the process they are limited to (`-p PID`, the `-c` child).
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::Attachment;
+
+static TARGET_PID: AtomicI32 = AtomicI32::new(-1);
+
+/// Limits probes attached from now on to one process (`-p PID`, the `-c` child): uprobes
+/// fire only there, and sampling events count only its threads.
+pub fn set_target_pid(pid: Option<u32>) {
+    TARGET_PID.store(pid.map_or(-1, |p| p as i32), Ordering::Relaxed);
+}
+
+/// The process probes are limited to, or -1 for every process.
+pub(crate) fn target_pid() -> i32 {
+    TARGET_PID.load(Ordering::Relaxed)
+}
+
+/// Where perf events are opened.
+pub(crate) enum Scope {
+    /// On these CPUs, counting every process (`interval` timers, or no target process).
+    Cpus(Vec<i32>),
+    /// Following one process's threads wherever they run.
+    Process(i32),
+}
+
+/// One perf event's place: a CPU, or a thread on any CPU.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Place {
+    Cpu(i32),
+    Thread(i32),
+}
+
+impl Scope {
+    /// Sampling events (`profile`, `software`, `hardware`): the target process when there
+    /// is one, as bpftrace's `-p` does, else every online CPU.
+    pub(crate) fn sampling() -> Scope {
+        match target_pid() {
+            -1 => Scope::Cpus(online_cpus()),
+            pid => Scope::Process(pid),
+        }
+    }
+
+    fn places(&self) -> Vec<Place> {
+        match self {
+            Scope::Cpus(cpus) => cpus.iter().map(|&c| Place::Cpu(c)).collect(),
+            // A perf event follows one thread; threads already running each need their own.
+            Scope::Process(pid) => {
+                let tids: Vec<Place> = std::fs::read_dir(format!("/proc/{pid}/task"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .map(Place::Thread)
+                    .collect();
+                if tids.is_empty() {
+                    vec![Place::Thread(*pid)]
+                } else {
+                    tids
+                }
+            }
+        }
+    }
+}
+
+/// Perf-event based attach shared by `interval` and `profile`: a software cpu-clock event
+/// in each place of `scope`, the program attached to each.
+pub(crate) fn attach_cpu_clock(
+    prog: &libbpf_rs::ProgramMut,
+    scope: &Scope,
+    freq_hz: Option<u64>,
+    period_ns: Option<u64>,
+) -> Result<Vec<Attachment>, String> {
+    let sample = match (freq_hz, period_ns) {
+        (Some(hz), _) => Sample::Freq(hz),
+        (None, p) => Sample::Period(p.unwrap_or(1)),
+    };
+    let event = PerfEvent {
+        type_: libbpf_sys::PERF_TYPE_SOFTWARE,
+        config: libbpf_sys::PERF_COUNT_SW_CPU_CLOCK as u64,
+    };
+    attach_perf_event(prog, scope, event, sample).map_err(|e| e.to_string())
+}
+
+/// A perf event kind: `perf_event_attr.type` and `.config`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PerfEvent {
+    pub type_: u32,
+    pub config: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sample {
+    /// Every N events.
+    Period(u64),
+    /// N times a second.
+    Freq(u64),
+}
+
+/// Why a perf event could not be attached; `open` failures keep the OS error so callers can
+/// explain a missing PMU.
+pub(crate) enum PerfError {
+    Open { place: Place, err: std::io::Error },
+    Attach(String),
+}
+
+impl std::fmt::Display for PerfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PerfError::Open { place: Place::Cpu(cpu), err } => {
+                write!(f, "perf_event_open on CPU {cpu} failed: {err}")
+            }
+            PerfError::Open { place: Place::Thread(tid), err } => {
+                write!(f, "perf_event_open for thread {tid} failed: {err}")
+            }
+            PerfError::Attach(m) => write!(f, "attaching to a perf event failed: {m}"),
+        }
+    }
+}
+
+/// Opens `event` in each place of `scope` and attaches the program to each.
+pub(crate) fn attach_perf_event(
+    prog: &libbpf_rs::ProgramMut,
+    scope: &Scope,
+    event: PerfEvent,
+    sample: Sample,
+) -> Result<Vec<Attachment>, PerfError> {
+    let mut out: Vec<Attachment> = vec![];
+    let places = scope.places();
+    for &place in &places {
+        let mut attr: libbpf_sys::perf_event_attr = unsafe { std::mem::zeroed() };
+        attr.type_ = event.type_;
+        attr.size = std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32;
+        attr.config = event.config;
+        match sample {
+            Sample::Freq(hz) => {
+                attr.__bindgen_anon_1.sample_freq = hz;
+                attr.set_freq(1);
+            }
+            Sample::Period(p) => attr.__bindgen_anon_1.sample_period = p,
+        }
+        let (pid, cpu) = match place {
+            Place::Cpu(cpu) => (-1, cpu),
+            Place::Thread(tid) => {
+                // Threads the target starts later are sampled too.
+                attr.set_inherit(1);
+                (tid, -1)
+            }
+        };
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr as *const _,
+                pid,
+                cpu,
+                -1i32,
+                8u64, /* PERF_FLAG_FD_CLOEXEC */
+            )
+        } as i32;
+        if fd < 0 {
+            let err = std::io::Error::last_os_error();
+            // Offline CPUs are skipped, as perf does; so are threads that exited meanwhile.
+            if matches!(err.raw_os_error(), Some(libc::ENODEV | libc::ESRCH)) {
+                continue;
+            }
+            return Err(PerfError::Open { place, err });
+        }
+        let link = prog
+            .attach_perf_event(fd)
+            .map_err(|e| PerfError::Attach(e.to_string()));
+        // The link keeps its own reference to the event.
+        unsafe { libc::close(fd) };
+        out.push(Box::new(link?));
+    }
+    // Every CPU "offline" means the event itself has no device here.
+    if out.is_empty() && !places.is_empty() {
+        return Err(PerfError::Open {
+            place: places[0],
+            err: std::io::Error::from_raw_os_error(libc::ENODEV),
+        });
+    }
+    Ok(out)
+}
+
+/// CPUs that are online, for per-CPU perf events.
+pub(crate) fn online_cpus() -> Vec<i32> {
+    let text =
+        std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
+    let mut cpus = vec![];
+    for range in text.trim().split(',').filter(|s| !s.is_empty()) {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
+            cpus.extend(a..=b);
+        }
+    }
+    cpus
+}
