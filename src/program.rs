@@ -328,7 +328,18 @@ pub enum EventSpec {
         fmt: String,
         args: Vec<FieldType>,
     },
+    /// `join(argv[, sep])`: payload is the element count, then `JOIN_MAX_ARGS` string
+    /// slots of `JOIN_ARG_SIZE` bytes (only the first `count` are written).
+    Join {
+        sep: String,
+    },
 }
+
+/// `join()` reads at most this many elements…
+pub const JOIN_MAX_ARGS: usize = 16;
+/// …each up to this many bytes with its NUL. Generous (the record is written in the ring
+/// buffer, not on the stack): command lines are what `join` prints.
+pub const JOIN_ARG_SIZE: u32 = 1024;
 
 /// A place in the script, as bpftrace's runtime messages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,6 +365,14 @@ impl EventSpec {
             | EventSpec::System { args, .. } => args.clone(),
             EventSpec::Print { value } => vec![value.clone()],
             EventSpec::Exit => vec![FieldType::Int { signed: true }],
+            EventSpec::Join { .. } => std::iter::once(FieldType::Int { signed: false })
+                .chain(std::iter::repeat_n(
+                    FieldType::Str {
+                        size: JOIN_ARG_SIZE,
+                    },
+                    JOIN_MAX_ARGS,
+                ))
+                .collect(),
             _ => vec![],
         }
     }

@@ -11,6 +11,7 @@ mod control;
 mod errno;
 pub mod getopt;
 mod introspect;
+mod join;
 mod map_ops;
 mod map_query;
 mod misc;
@@ -129,6 +130,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "bswap",
     "kaddr",
     "cat",
+    "join",
     "errorf",
     "warnf",
     "system",
@@ -171,6 +173,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "bswap" => &misc::Bswap,
         "kaddr" => &misc::Kaddr,
         "cat" => &async_out::Cat,
+        "join" => &join::Join,
         "errorf" => &async_out::Errorf,
         "warnf" => &async_out::Warnf,
         "system" => &async_out::System,

@@ -305,3 +305,26 @@ fn username_and_usermode() {
         tp.stderr
     );
 }
+
+/// `join()` prints a command line from `args.argv`, with the default or a given separator.
+#[test]
+fn join_prints_argv() {
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        "/bin/echo a 'b c'",
+        "-e",
+        r#"t:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); join(args.argv, "|"); }"#,
+    ]);
+    assert_eq!(o.stdout, "a b c\n/bin/echo a b c\n/bin/echo|a|b c\n\n\n", "{}", o.stderr);
+    let o = spyglass(&[
+        "-q",
+        "-f",
+        "json",
+        "-c",
+        "/bin/true x",
+        "-e",
+        r#"t:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); }"#,
+    ]);
+    assert_eq!(o.stdout, "{\"type\": \"join\", \"data\": \"/bin/true x\"}\n", "{}", o.stderr);
+}

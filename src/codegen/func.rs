@@ -528,7 +528,33 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// written without a wakeup until a backlog builds up; user space also polls on a timer.
     /// `exit()` always wakes the reader.
     pub fn emit_event(&self, id: usize, vals: &[(Val<'ctx>, FieldType)]) {
-        let size = 8 + vals.iter().map(|(_, f)| f.size()).sum::<usize>();
+        let size = vals.iter().map(|(_, f)| f.size()).sum::<usize>();
+        self.emit_event_with(id, size, |g, payload| {
+            let mut off = 0;
+            for (v, f) in vals {
+                if matches!(
+                    f,
+                    FieldType::Str { .. } | FieldType::Tuple(_) | FieldType::Record(..)
+                ) {
+                    // Ring memory is not zeroed; string padding must be.
+                    g.zero(g.gep(payload, off as u64), f.size());
+                }
+                g.store_field(g.gep(payload, off as u64), v.clone(), f);
+                off += f.size();
+            }
+        });
+    }
+
+    /// Sends event `id` with a `payload_size`-byte payload that `fill` writes in place
+    /// (it gets a pointer to the payload, in the ring buffer). Nothing is sent when the ring
+    /// is full.
+    pub fn emit_event_with(
+        &self,
+        id: usize,
+        payload_size: usize,
+        fill: impl FnOnce(&Self, PointerValue<'ctx>),
+    ) {
+        let size = 8 + payload_size;
         let rb = self.globals.ringbuf.as_pointer_value();
         const BPF_RB_NO_WAKEUP: u64 = 1;
         const BPF_RB_FORCE_WAKEUP: u64 = 2;
@@ -573,18 +599,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.b.build_conditional_branch(full, done, write).unwrap();
         self.b.position_at_end(write);
         self.store_i64(rec, self.i64(id as u64));
-        let mut off = 8;
-        for (v, f) in vals {
-            if matches!(
-                f,
-                FieldType::Str { .. } | FieldType::Tuple(_) | FieldType::Record(..)
-            ) {
-                // Ring memory is not zeroed; string padding must be.
-                self.zero(self.gep(rec, off as u64), f.size());
-            }
-            self.store_field(self.gep(rec, off as u64), v.clone(), f);
-            off += f.size();
-        }
+        fill(self, self.gep(rec, 8));
         self.helper_void(helper::RINGBUF_SUBMIT, &[rec.into(), flags.into()]);
         self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(done);

@@ -189,6 +189,14 @@ impl<'a> Session<'a> {
                     Err(e) => eprintln!("ERROR: {e}"),
                 }
             }
+            EventSpec::Join { sep } => {
+                let text = format::join_text(&args, sep);
+                if self.json {
+                    self.write(&format!("{}\n", format::string_event_json("join", &text)));
+                } else {
+                    self.write(&format!("{text}\n"));
+                }
+            }
             EventSpec::Log { error: false, .. } if self.no_warnings => {}
             EventSpec::Log {
                 error, fmt, site, ..

@@ -2,6 +2,7 @@
 //! them.
 
 use super::json::{errorf_json, string_event_json};
+use super::value::Value;
 use crate::program::SourceSite;
 
 /// bpftrace's `cat()` reads at most `max_cat_bytes` of the file.
@@ -53,6 +54,25 @@ pub fn log_json(error: bool, msg: &str, site: Option<&SourceSite>) -> String {
         Some(s) => errorf_json(error, msg, &s.filename, s.line, s.col),
         None => errorf_json(error, msg, "", 0, 0),
     }
+}
+
+/// `join()`: the first `count` strings of the payload, separated by `sep`.
+pub fn join_text(args: &[Value], sep: &str) -> String {
+    let count = match args.first() {
+        Some(Value::UInt(n)) => *n as usize,
+        Some(Value::Int(n)) => *n as usize,
+        _ => 0,
+    };
+    let parts: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .take(count)
+        .map(|v| match v {
+            Value::Str(s) => s.as_str(),
+            _ => "",
+        })
+        .collect();
+    parts.join(sep)
 }
 
 /// `cat()` of a file: its first `MAX_CAT_BYTES` bytes as text, or the error to report.
