@@ -217,7 +217,8 @@ pub fn report() -> String {
 
     out.push_str("\nProbe types\n");
     for (name, ok) in [
-        ("kprobe", probe("kprobe", kprobe)),
+        // The program type loads without CONFIG_KPROBES; attaching needs the kprobe PMU.
+        ("kprobe", probe("kprobe", kprobe && probes::kprobe::attachable())),
         ("tracepoint", probe("tracepoint", tracefs && prog_type(tp))),
         (
             "rawtracepoint",

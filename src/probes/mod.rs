@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 mod elf;
 pub mod hardware;
 pub mod interval;
+pub mod kprobe;
 pub mod list;
 pub(crate) mod perf;
 pub mod profile;
@@ -59,6 +60,14 @@ pub enum AttachPoint {
     Uprobe {
         ret: bool,
         path: String,
+        func: String,
+        offset: u64,
+        /// Matched by a wildcard: a function the kernel cannot probe is skipped.
+        wildcard: bool,
+    },
+    /// A kernel function's entry (or `offset` bytes into it), or its return (`ret`).
+    Kprobe {
+        ret: bool,
         func: String,
         offset: u64,
         /// Matched by a wildcard: a function the kernel cannot probe is skipped.
@@ -177,6 +186,8 @@ static TYPES: &[&dyn ProbeType] = &[
     &rawtracepoint::RawTracepoint,
     &uprobe::Uprobe(false),
     &uprobe::Uprobe(true),
+    &kprobe::Kprobe(false),
+    &kprobe::Kprobe(true),
 ];
 
 /// Finds the provider for a provider name (case-insensitive, like bpftrace).
@@ -201,6 +212,8 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::RawTracepoint { .. } => &rawtracepoint::RawTracepoint,
         AttachPoint::Uprobe { ret: false, .. } => &uprobe::Uprobe(false),
         AttachPoint::Uprobe { ret: true, .. } => &uprobe::Uprobe(true),
+        AttachPoint::Kprobe { ret: false, .. } => &kprobe::Kprobe(false),
+        AttachPoint::Kprobe { ret: true, .. } => &kprobe::Kprobe(true),
     }
 }
 
@@ -262,6 +275,15 @@ impl AttachPoint {
                     ("", addr) => format!("{kind}:{path}:{addr}"),
                     (f, 0) => format!("{kind}:{path}:{f}"),
                     (f, off) => format!("{kind}:{path}:{f}+{off}"),
+                }
+            }
+            AttachPoint::Kprobe {
+                ret, func, offset, ..
+            } => {
+                let kind = if *ret { "kretprobe" } else { "kprobe" };
+                match offset {
+                    0 => format!("{kind}:{func}"),
+                    off => format!("{kind}:{func}+{off}"),
                 }
             }
         }
