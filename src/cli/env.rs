@@ -13,6 +13,9 @@ pub fn sema_options_from_env() -> sema::Options {
     if let Some(n) = num(&["BPFTRACE_MAX_MAP_KEYS", "BPFTRACE_MAP_KEYS_MAX"]) {
         o.max_map_keys = n.max(1);
     }
+    if let Some(n) = num(&["BPFTRACE_MAX_PROBES"]) {
+        o.max_probes = n.max(1);
+    }
     // Strings live on the 512-byte BPF stack, so they stay small.
     if let Some(n) = num(&["BPFTRACE_MAX_STRLEN", "BPFTRACE_STRLEN"]) {
         o.strlen = n.clamp(8, 200);

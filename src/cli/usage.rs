@@ -54,7 +54,7 @@ TROUBLESHOOTING OPTIONS:
                    write LLVM IR to FILE.original.ll and FILE.optimized.ll
 
 CONFIGURATION:
-    BPFTRACE_MAX_STRLEN and BPFTRACE_MAX_MAP_KEYS are read from the environment.
+    BPFTRACE_MAX_STRLEN, BPFTRACE_MAX_MAP_KEYS and BPFTRACE_MAX_PROBES are read from the environment.
 
 EXAMPLES:
     spyglass -e 'tracepoint:raw_syscalls:sys_enter {{ @[comm] = count(); }}'

@@ -69,6 +69,7 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
                 }
             }
             "max_map_keys" => opts.max_map_keys = int()?.clamp(1, u32::MAX as u64) as u32,
+            "max_probes" => opts.max_probes = int()?.clamp(1, u32::MAX as u64) as u32,
             // Strings live on the 512-byte BPF stack, so they stay small.
             "max_strlen" => opts.strlen = int()?.clamp(8, 200) as u32,
             "license" => opts.license = license(e)?,

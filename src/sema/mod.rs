@@ -30,6 +30,8 @@ pub struct Options {
     /// A `-c` child exists (`cpid` is meaningful).
     pub has_child: bool,
     pub max_map_keys: u32,
+    /// Most attach points a program may expand to (`max_probes`).
+    pub max_probes: u32,
     /// Size of strings read with `str()` and of `__data_loc` strings.
     pub strlen: u32,
     /// Print every map when the program ends.
@@ -49,6 +51,7 @@ impl Default for Options {
             positional: vec![],
             has_child: false,
             max_map_keys: 4096,
+            max_probes: 1024,
             strlen: 64,
             print_maps_on_exit: true,
             source: None,
@@ -146,7 +149,7 @@ pub struct Checker<'a> {
 pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     config::apply(&program.config, &mut opts)?;
     let decls = config::map_decls(&program.map_decls)?;
-    let points = expand_attach_points(&program, &opts.positional)?;
+    let points = expand_attach_points(&program, &opts)?;
     let mut ck = Checker {
         opts: &opts,
         types: vec![],
@@ -206,14 +209,30 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     })
 }
 
-fn expand_attach_points(program: &Program, positional: &[String]) -> Result<Vec<Vec<PointInfo>>> {
+fn expand_attach_points(program: &Program, opts: &Options) -> Result<Vec<Vec<PointInfo>>> {
     let mut all = vec![];
+    let mut total = 0usize;
     for probe in &program.probes {
         let mut pts = vec![];
         for ap in &probe.attach_points {
-            let text = substitute_positional(&ap.text, positional);
+            let text = substitute_positional(&ap.text, &opts.positional);
             let expanded = probes::expand(&text)
                 .map_err(|m| Diagnostic::error(m, ap.span).with_label("in this attach point"))?;
+            total += expanded.len();
+            if total > opts.max_probes as usize {
+                return Err(Diagnostic::error(
+                    format!(
+                        "the program would attach {total} or more probes, over the limit of {}",
+                        opts.max_probes
+                    ),
+                    ap.span,
+                )
+                .with_label(format!("this expands to {} probes", expanded.len()))
+                .with_note(
+                    "raise it with BPFTRACE_MAX_PROBES or `config = { max_probes = N }`; \
+                     every attached probe slows the code it instruments",
+                ));
+            }
             for attach in expanded {
                 let args = probes::of(&attach)
                     .args(&attach)
