@@ -171,14 +171,15 @@ fn execute(run: Run) -> ExitCode {
         }
     }
     if let Some(path) = &run.emit_elf {
-        // Like bpftrace, `--emit-elf` is a dry run: write the object and stop.
-        return match std::fs::write(path, &out.program.elf) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => report(Diagnostic::global(format!(
+        if let Err(e) = std::fs::write(path, &out.program.elf) {
+            return report(Diagnostic::global(format!(
                 "cannot write {}: {e}",
                 path.display()
-            ))),
-        };
+            )));
+        }
+    }
+    if run.mode == cli::Mode::Codegen {
+        return ExitCode::SUCCESS;
     }
     let _ = std::io::stdout().flush();
     let opts = RunOptions {
@@ -186,6 +187,11 @@ fn execute(run: Run) -> ExitCode {
         quiet: run.quiet,
         verbose: run.verbose,
         dry_run: run.dry_run,
+        mode: match run.mode {
+            cli::Mode::Bench => runtime::Mode::Bench,
+            cli::Mode::Test => runtime::Mode::Test,
+            cli::Mode::Run | cli::Mode::Codegen => runtime::Mode::Run,
+        },
         child: run.cmd,
         output: run.output,
         buffering: run.buffering,

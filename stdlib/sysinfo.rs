@@ -133,7 +133,6 @@ pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
 /// `usermode`: 1 when the probe interrupted user code. Perf-event probes read the saved
 /// registers' privilege level; `begin`/`end` run on behalf of spyglass in user space.
 pub fn usermode_gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>> {
-    use crate::probes::AttachPoint;
     if !cfg!(target_arch = "x86_64") {
         return Err(Diagnostic::error(
             "'usermode' builtin is only supported on x86_64",
@@ -141,7 +140,7 @@ pub fn usermode_gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>
         ));
     }
     let ap = &g.point.attach;
-    if matches!(ap, AttachPoint::Begin | AttachPoint::End) {
+    if ap.is_test_run() {
         return Ok(Val::Int(g.i64(1)));
     }
     if crate::probes::of(ap).section(ap) != "perf_event" {

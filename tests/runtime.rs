@@ -505,13 +505,17 @@ fn emit_elf_and_llvm() {
         .contains("section \".maps\""));
 }
 
-/// bpftrace's `--emit-elf` is a dry run: the object is written and nothing runs.
+/// As in bpftrace 0.26, `--emit-elf` writes the object and goes on; `--mode codegen` stops
+/// after code generation.
 #[test]
-fn emit_elf_alone_runs_nothing() {
+fn emit_elf_then_run_or_stop_with_mode_codegen() {
     let elf = format!("{}/emit-only.o", env!("CARGO_TARGET_TMPDIR"));
-    let o = spyglass(&["--emit-elf", &elf, "-e", "BEGIN { printf(\"ran\\n\"); }"]);
+    let prog = "BEGIN { printf(\"ran\\n\"); exit(); }";
+    let o = spyglass(&["--mode", "codegen", "--emit-elf", &elf, "-e", prog]);
     assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
     assert_eq!(&std::fs::read(&elf).unwrap()[..4], b"\x7fELF");
+    let o = spyglass(&["--emit-elf", &elf, "-e", prog]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "ran\n\n\n"), "{}", o.stderr);
 }
 
 #[test]

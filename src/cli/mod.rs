@@ -63,6 +63,12 @@ struct Args {
     probe_filter: Option<String>,
     #[arg(long = "dry-run")]
     dry_run: bool,
+    #[arg(long = "mode")]
+    mode: Option<String>,
+    #[arg(long = "bench")]
+    bench: bool,
+    #[arg(long = "test")]
+    test: bool,
     #[allow(dead_code)]
     #[arg(long = "verify-llvm-ir")]
     verify_llvm_ir: bool,
@@ -133,9 +139,43 @@ pub struct Run {
     pub unsafe_mode: bool,
     pub probe_filter: Option<String>,
     pub dry_run: bool,
+    /// `--mode`: normal tracing, or stop after code generation, or run `bench:`/`test:`.
+    pub mode: Mode,
     pub debug: DebugStages,
     pub emit_elf: Option<PathBuf>,
     pub emit_llvm: Option<PathBuf>,
+}
+
+/// `--mode` (`--bench` and `--test` are short for two of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    Codegen,
+    Bench,
+    Test,
+}
+
+fn mode(a: &Args) -> Result<Mode, Error> {
+    let named = match a.mode.as_deref() {
+        None => None,
+        Some("codegen") => Some(Mode::Codegen),
+        Some("bench") => Some(Mode::Bench),
+        Some("test") => Some(Mode::Test),
+        Some(other) => {
+            return Err(plain_err(format!(
+                "USAGE: unknown mode '{other}': spyglass supports 'codegen', 'bench' and 'test'"
+            )))
+        }
+    };
+    let flags = [(a.bench, Mode::Bench), (a.test, Mode::Test)]
+        .into_iter()
+        .filter_map(|(on, m)| on.then_some(m));
+    let all: Vec<Mode> = named.into_iter().chain(flags).collect();
+    match all.as_slice() {
+        [] => Ok(Mode::Run),
+        [m, rest @ ..] if rest.iter().all(|r| r == m) => Ok(*m),
+        _ => Err(plain_err("USAGE: only one of --mode, --bench and --test may be given")),
+    }
 }
 
 /// A command-line mistake: the message, and whether the usage text should follow it.
@@ -204,6 +244,7 @@ fn check(a: Args) -> Result<Command, Error> {
         }
     }
     let debug = debug_stages(&a.debug)?;
+    let mode = mode(&a)?;
     let buffering = match a.buffering.as_deref() {
         None | Some("line") => Buffering::Line,
         Some("full") => Buffering::Full,
@@ -282,6 +323,7 @@ fn check(a: Args) -> Result<Command, Error> {
         unsafe_mode: a.unsafe_mode,
         probe_filter: a.probe_filter,
         dry_run: a.dry_run,
+        mode,
         debug,
         emit_elf: a.emit_elf,
         emit_llvm: a.emit_llvm,

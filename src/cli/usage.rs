@@ -41,6 +41,9 @@ OPTIONS:
 DEVELOPER OPTIONS:
     --probe-filter REGEX
                    only attach probes whose name matches REGEX (begin/end always run)
+    --mode MODE    'codegen' (compile, write --emit-* files, stop), 'bench' or 'test'
+    --bench        run every bench:NAME block repeatedly and report its average time
+    --test         run every test:NAME block once and report which pass
 
 TROUBLESHOOTING OPTIONS:
     --dry-run      load the programs into the verifier, attach nothing, exit
@@ -49,7 +52,7 @@ TROUBLESHOOTING OPTIONS:
     -d, --debug STAGE
                    debug info for stages of compilation ('all', 'ast', 'types', 'codegen', 'codegen-opt')
     --emit-elf FILE
-                   (dry run) write the BPF ELF object to FILE and exit
+                   write the BPF ELF object to FILE (stop there with --mode codegen)
     --emit-llvm FILE
                    write LLVM IR to FILE.original.ll and FILE.optimized.ll
 

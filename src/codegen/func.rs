@@ -124,16 +124,14 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
         // Timer and counter probes are not filtered by `-p`: their events say nothing about which
-        // process the interval belongs to, and filtering would stall `interval` probes.
-        if !matches!(
+        // process the interval belongs to, and filtering would stall `interval` probes. Blocks
+        // run from user space (`begin`, …) have no process to filter on.
+        use crate::probes::AttachPoint as Ap;
+        let unfiltered = matches!(
             point.attach,
-            crate::probes::AttachPoint::Begin
-                | crate::probes::AttachPoint::End
-                | crate::probes::AttachPoint::Interval { .. }
-                | crate::probes::AttachPoint::Profile { .. }
-                | crate::probes::AttachPoint::Software { .. }
-                | crate::probes::AttachPoint::Hardware { .. }
-        ) {
+            Ap::Interval { .. } | Ap::Profile { .. } | Ap::Software { .. } | Ap::Hardware { .. }
+        );
+        if !point.attach.is_test_run() && !unfiltered {
             g.pid_filter();
         }
         if let Some(pred) = &probe.predicate {

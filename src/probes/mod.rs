@@ -15,6 +15,7 @@ pub mod list;
 pub(crate) mod perf;
 pub mod profile;
 pub mod rawtracepoint;
+pub mod selftest;
 pub mod software;
 pub mod special;
 pub mod tracefs;
@@ -64,6 +65,13 @@ pub enum AttachPoint {
         offset: u64,
         /// Matched by a wildcard: a function the kernel cannot probe is skipped.
         wildcard: bool,
+    },
+    /// Run only in `--mode bench` / `--mode test`.
+    Bench {
+        name: String,
+    },
+    Test {
+        name: String,
     },
     /// A kernel function's entry (or `offset` bytes into it), or its return (`ret`).
     Kprobe {
@@ -188,6 +196,8 @@ static TYPES: &[&dyn ProbeType] = &[
     &uprobe::Uprobe(true),
     &kprobe::Kprobe(false),
     &kprobe::Kprobe(true),
+    &selftest::SelfTest(false),
+    &selftest::SelfTest(true),
 ];
 
 /// Finds the provider for a provider name (case-insensitive, like bpftrace).
@@ -212,6 +222,8 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::RawTracepoint { .. } => &rawtracepoint::RawTracepoint,
         AttachPoint::Uprobe { ret: false, .. } => &uprobe::Uprobe(false),
         AttachPoint::Uprobe { ret: true, .. } => &uprobe::Uprobe(true),
+        AttachPoint::Bench { .. } => &selftest::SelfTest(false),
+        AttachPoint::Test { .. } => &selftest::SelfTest(true),
         AttachPoint::Kprobe { ret: false, .. } => &kprobe::Kprobe(false),
         AttachPoint::Kprobe { ret: true, .. } => &kprobe::Kprobe(true),
     }
@@ -247,6 +259,15 @@ pub fn expand(text: &str) -> Result<Vec<AttachPoint>, String> {
 }
 
 impl AttachPoint {
+    /// `begin`, `end`, `bench:`, `test:`: run from user space with BPF_PROG_TEST_RUN, each
+    /// by its own program, instead of being attached.
+    pub fn is_test_run(&self) -> bool {
+        matches!(
+            self,
+            AttachPoint::Begin | AttachPoint::End | AttachPoint::Bench { .. } | AttachPoint::Test { .. }
+        )
+    }
+
     /// The probe's name as bpftrace prints it for the `probe` builtin.
     pub fn name(&self) -> String {
         match self {
@@ -277,6 +298,8 @@ impl AttachPoint {
                     (f, off) => format!("{kind}:{path}:{f}+{off}"),
                 }
             }
+            AttachPoint::Bench { name } => format!("bench:{name}"),
+            AttachPoint::Test { name } => format!("test:{name}"),
             AttachPoint::Kprobe {
                 ret, func, offset, ..
             } => {

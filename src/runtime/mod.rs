@@ -7,6 +7,7 @@ pub mod child;
 pub mod format;
 mod loader;
 pub mod maps;
+mod selftest;
 mod session;
 mod stacks;
 
@@ -19,6 +20,7 @@ use crate::diag::Diagnostic;
 use crate::probes::{self, AttachPoint, Attachment};
 use crate::program::{rodata, CompiledProgram};
 use child::Child;
+pub use selftest::Mode;
 use session::Session;
 
 #[derive(Debug, Clone, Default)]
@@ -28,6 +30,8 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Load into the verifier and stop: nothing is attached or run.
     pub dry_run: bool,
+    /// Trace, or run the `bench:`/`test:` blocks.
+    pub mode: Mode,
     /// `-c CMD`
     pub child: Option<String>,
     /// `-o FILE`
@@ -140,6 +144,9 @@ fn run_with(
     let mut s = Session::new(prog, &loaded, opts.json, out);
     s.no_warnings = opts.no_warnings;
     let ringbuf = s.ring_buffer()?;
+    if opts.mode != Mode::Run {
+        return selftest::run(&s, prog, &ringbuf, opts.mode, opts.json);
+    }
 
     // `begin` runs before anything is attached, in declaration order.
     let mut attached_count = 0usize;
@@ -177,7 +184,8 @@ fn run_with(
             ));
         };
         match ap {
-            AttachPoint::Begin => {}
+            // `bench:`/`test:` blocks only run in their modes.
+            AttachPoint::Begin | AttachPoint::Bench { .. } | AttachPoint::Test { .. } => {}
             AttachPoint::End => attached_count += 1,
             _ => {
                 let mut l = probes::of(ap).attach(&handle, ap).map_err(|m| {

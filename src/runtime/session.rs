@@ -20,6 +20,8 @@ pub struct Session<'a> {
     state: RefCell<State<'a>>,
     /// `--no-warnings`: `warnf()` prints nothing.
     pub no_warnings: bool,
+    /// `errorf()` messages handled so far (a `test:` block that reports one fails).
+    pub errors: std::cell::Cell<u64>,
 }
 
 struct State<'a> {
@@ -47,6 +49,7 @@ impl<'a> Session<'a> {
                 accepting: true,
             }),
             no_warnings: false,
+            errors: Default::default(),
         }
     }
 
@@ -61,22 +64,27 @@ impl<'a> Session<'a> {
             .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))
     }
 
-    /// Runs a `begin`/`end` program once, on this CPU.
-    pub fn test_run(&self, name: &str) -> Result<(), Diagnostic> {
-        let prog = self
-            .loaded
+    /// The descriptor of a loaded program, valid while the session lives.
+    pub fn prog_fd(&self, name: &str) -> Result<i32, Diagnostic> {
+        use std::os::fd::{AsFd, AsRawFd};
+        self.loaded
             .object
             .progs()
             .find(|p| p.name().to_string_lossy() == name)
-            .ok_or_else(|| Diagnostic::global(format!("internal error: program {name} missing")))?;
+            .map(|p| p.as_fd().as_raw_fd())
+            .ok_or_else(|| Diagnostic::global(format!("internal error: program {name} missing")))
+    }
+
+    /// Runs a `begin`/`end` (or `bench:`/`test:`) program once, on this CPU.
+    pub fn test_run(&self, name: &str) -> Result<(), Diagnostic> {
+        let fd = self.prog_fd(name)?;
         // A raw-tracepoint test run takes the tracepoint's u64 arguments; we pass one zero.
         let ctx = [0u8; 8];
         let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
         opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
         opts.ctx_in = ctx.as_ptr().cast();
         opts.ctx_size_in = ctx.len() as _;
-        use std::os::fd::{AsFd, AsRawFd};
-        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog.as_fd().as_raw_fd(), &mut opts) };
+        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd, &mut opts) };
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             return Err(Diagnostic::global(format!(
@@ -90,6 +98,13 @@ impl<'a> Session<'a> {
         self.state.borrow().exit_code
     }
 
+    /// Forgets an `exit()` so the next block runs as if none happened (`--mode test`).
+    pub fn take_exit_code(&self) -> Option<i32> {
+        let mut st = self.state.borrow_mut();
+        st.accepting = true;
+        st.exit_code.take()
+    }
+
     pub fn stop_accepting_after_exit(&self) {
         // `end` runs after exit(); its output still counts.
         self.state.borrow_mut().accepting = true;
@@ -101,6 +116,10 @@ impl<'a> Session<'a> {
 
     fn write(&self, s: &str) {
         let _ = self.state.borrow_mut().out.write_all(s.as_bytes());
+    }
+
+    pub fn write_text(&self, s: &str) {
+        self.write(s);
     }
 
     pub fn line(&self, s: &str) {
@@ -201,6 +220,9 @@ impl<'a> Session<'a> {
             EventSpec::Log {
                 error, fmt, site, ..
             } => {
+                if *error {
+                    self.errors.set(self.errors.get() + 1);
+                }
                 let msg = format::format_str(fmt, &args);
                 if self.json {
                     self.write(&format!(

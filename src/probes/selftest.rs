@@ -1,0 +1,52 @@
+//! `bench:NAME` and `test:NAME`: blocks that only `--mode bench` / `--mode test` (also
+//! `--bench`, `--test`) run, with BPF_PROG_TEST_RUN like `begin`; otherwise they are
+//! compiled and verified but never run.
+
+use super::{AttachPoint, Attachment, ProbeType};
+
+/// `bench` (false) or `test` (true).
+pub struct SelfTest(pub bool);
+
+impl ProbeType for SelfTest {
+    fn names(&self) -> &'static [&'static str] {
+        if self.0 {
+            &["test"]
+        } else {
+            &["bench"]
+        }
+    }
+
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+        let kind = self.names()[0];
+        let [name] = parts else {
+            return Err(format!("expected `{kind}:NAME`"));
+        };
+        if name.is_empty() {
+            return Err(format!("expected `{kind}:NAME`: the block needs a name"));
+        }
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "`{name}` is not a valid {kind} name: use letters, digits and `_`"
+            ));
+        }
+        let name = name.to_string();
+        Ok(vec![if self.0 {
+            AttachPoint::Test { name }
+        } else {
+            AttachPoint::Bench { name }
+        }])
+    }
+
+    fn section(&self, _: &AttachPoint) -> String {
+        // Like `begin`: raw-tracepoint programs can be test-run and have the tracing helpers.
+        "raw_tp".into()
+    }
+
+    fn attach(
+        &self,
+        _: &libbpf_rs::ProgramMut,
+        _: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        Ok(vec![])
+    }
+}
