@@ -110,6 +110,7 @@ fn execute(run: Run) -> ExitCode {
         has_child: run.cmd.is_some(),
         named: named.clone(),
         unsafe_mode: run.unsafe_mode,
+        helper_warnings: run.helper_warnings,
         source: Some((source_name.clone(), source.clone())),
         ..cli::sema_options_from_env()
     };

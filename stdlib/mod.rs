@@ -4,7 +4,7 @@
 
 mod aggregations;
 mod args;
-mod async_out;
+pub(crate) mod async_out;
 pub mod builtins;
 mod consts;
 mod control;

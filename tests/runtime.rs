@@ -87,13 +87,43 @@ fn scalar_vars_ternary_and_string_compare() {
     );
 }
 
-/// bpftrace defines `x / 0` and `x % 0` as 1, for run-time divisors and constant ones.
+/// bpftrace defines `x / 0` and `x % 0` as 1, for run-time divisors and constant ones, and
+/// warns at the expression when a run-time divisor is 0.
 #[test]
-fn division_by_zero_gives_one() {
-    let o = run_e(
+fn division_by_zero_gives_one_and_warns() {
+    let o = spyglass(&[
+        "--no-warnings",
+        "-e",
         r#"BEGIN { @z = 0; $n = -7; printf("%d %d %d %d %d\n", 10 / @z, (uint64)10 % (uint64)@z, $n / @z, $n % @z, 5 / 0); exit(); }"#,
-    );
+    ]);
     assert_eq!(o.stdout, "1 1 1 1 1\n\n\n@z: 0\n", "{}", o.stderr);
+    let o = run_e("BEGIN { @z = 0; @o = 1; print(7 % @z); print(7 / @o); exit(); }");
+    assert_eq!(
+        o.stdout,
+        "stdin:1:31-37: WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. 1 is being used as the result.\n\
+         BEGIN { @z = 0; @o = 1; print(7 % @z); print(7 / @o); exit(); }\n\
+         \x20                             ~~~~~~\n1\n7\n\n\n@o: 1\n@z: 0\n",
+        "{}",
+        o.stderr
+    );
+}
+
+/// `-k`: a map read that finds nothing warns at the read, as bpftrace's helper warnings do.
+#[test]
+fn dash_k_warns_on_missing_map_elements() {
+    let prog = r#"BEGIN { @[1] = 1; printf("%d\n", @[2]); exit(); }"#;
+    let o = spyglass(&["-k", "-e", prog]);
+    assert_eq!(
+        o.stdout,
+        "stdin:1:34-38: WARNING: Can't lookup map element because it does not exist.\n\
+         Additional Info - helper: map_lookup_elem, retcode: 0\n\
+         BEGIN { @[1] = 1; printf(\"%d\\n\", @[2]); exit(); }\n\
+         \x20                                ~~~~\n0\n\n\n@[1]: 1\n",
+        "{}",
+        o.stderr
+    );
+    let o = run_e(prog);
+    assert_eq!(o.stdout, "0\n\n\n@[1]: 1\n", "{}", o.stderr);
 }
 
 #[test]

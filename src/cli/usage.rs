@@ -31,7 +31,7 @@ OPTIONS:
     -f FORMAT      output format ('text', 'json')
     -B MODE        output buffering mode ('line', 'full', 'none')
     -q, --quiet    keep messages quiet
-    -k, --warnings emit a warning when probe read helpers return an error (not implemented yet)
+    -k, --warnings emit a warning when a map read finds no element
     --no-warnings  disable all warning messages
 
     --unsafe       allow unsafe/destructive functionality

@@ -88,11 +88,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             ExprKind::PositionalCount => {
                 Ok(Val::Int(self.i64(self.ck.options.positional.len() as u64)))
             }
-            ExprKind::Map { name, keys } => self.map_read(name, keys),
+            ExprKind::Map { name, keys } => self.map_read(e, name, keys),
             ExprKind::Call { name, args, .. } => {
                 let f = crate::stdlib::function(name).expect("sema resolved the call");
                 f.gen(self, e, args)
             }
+            ExprKind::Binary {
+                op: op @ (BinOp::Div | BinOp::Mod),
+                lhs,
+                rhs,
+            } if self.ck.call_events.contains_key(&e.id) => self.checked_divide(e, *op, lhs, rhs),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
             ExprKind::Unary {
                 op: UnOp::Deref,
@@ -201,7 +206,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         Val::Str(buf, size as u32)
     }
 
-    fn map_read(&mut self, name: &str, keys: &[Expr]) -> Result<Val<'ctx>> {
+    fn map_read(&mut self, e: &Expr, name: &str, keys: &[Expr]) -> Result<Val<'ctx>> {
         let (id, spec) = self.ck.map(name);
         let MapKind::Value(f) = &spec.kind else {
             return self.agg_read(id, keys);
@@ -217,7 +222,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 g.b.build_memcpy(out, 8, p, 8, g.i64(size)).unwrap();
                 Ok(())
             },
-            |_| Ok(()),
+            // `-k`: sema arranged a warning for a missing element.
+            |g| {
+                if let Some(&ev) = g.ck.call_events.get(&e.id) {
+                    g.emit_event(ev, &[]);
+                }
+                Ok(())
+            },
         )?;
         Ok(self.load_field(out, &f))
     }
@@ -243,6 +254,24 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         let signed = self.is_signed(lhs) || self.is_signed(rhs);
         Ok(Val::Int(self.arith(op, a.int(), b.int(), signed)))
+    }
+
+    /// `/` or `%` whose divisor may be zero at run time: warn (sema's event) when it is.
+    fn checked_divide(&mut self, e: &Expr, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Val<'ctx>> {
+        let a = self.expr(lhs)?.int();
+        let b = self.expr(rhs)?.int();
+        let zero = self
+            .b
+            .build_int_compare(IntPredicate::EQ, b, self.i64(0), "divisor_zero")
+            .unwrap();
+        let (warn, go) = (self.block("div_warn"), self.block("div_go"));
+        self.b.build_conditional_branch(zero, warn, go).unwrap();
+        self.b.position_at_end(warn);
+        self.emit_event(self.ck.call_events[&e.id], &[]);
+        self.b.build_unconditional_branch(go).unwrap();
+        self.b.position_at_end(go);
+        let signed = self.is_signed(lhs) || self.is_signed(rhs);
+        Ok(Val::Int(self.arith(op, a, b, signed)))
     }
 
     fn is_signed(&self, e: &Expr) -> bool {

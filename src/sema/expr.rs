@@ -131,7 +131,12 @@ impl Checker<'_> {
                 name_span,
                 args,
             } => self.call(e, name, *name_span, args),
-            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Binary { op, lhs, rhs } => {
+                if matches!(op, BinOp::Div | BinOp::Mod) {
+                    self.warn_divide_by_zero(e, rhs);
+                }
+                self.binary(*op, lhs, rhs)
+            }
             ExprKind::Unary { op, operand } => self.unary(e, *op, operand),
             ExprKind::Ternary {
                 cond,
@@ -211,7 +216,10 @@ impl Checker<'_> {
         let key = self.keys(keys)?;
         self.map_key(name, key, e.span)?;
         match self.map_value(name, e.span)? {
-            Some(MapKind::Value(f)) => Ok(Type::from_field(&f)),
+            Some(MapKind::Value(f)) => {
+                self.warn_missing_key(e);
+                Ok(Type::from_field(&f))
+            }
             Some(kind) => Self::agg_read_type(&kind, name, e.span),
             // Not known yet: a later round will know (or report it never assigned).
             None => Err(Diagnostic::error(

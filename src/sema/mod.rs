@@ -12,6 +12,7 @@ pub use stmt::let_id;
 mod config;
 pub(crate) mod stmt;
 mod suggest;
+mod warnings;
 pub mod types;
 
 use std::collections::HashMap;
@@ -41,6 +42,8 @@ pub struct Options {
     /// `-- --name=value` options, read with `getopt()`; `--unsafe` was given.
     pub named: crate::stdlib::getopt::NamedOptions,
     pub unsafe_mode: bool,
+    /// `-k`: warn at run time when a map read finds no element.
+    pub helper_warnings: bool,
     /// The programs' license string (`config = { license = … }`); always GPL-compatible.
     pub license: String,
 }
@@ -57,6 +60,7 @@ impl Default for Options {
             source: None,
             named: Default::default(),
             unsafe_mode: false,
+            helper_warnings: false,
             license: "GPL".into(),
         }
     }
