@@ -106,6 +106,10 @@ pub enum FieldType {
     },
     /// A tuple whose elements have names: `(a = 1, b = "x")`.
     Record(Vec<String>, Vec<FieldType>),
+    /// `buf(p, n)`: a length word, then `size` bytes of data (NUL-padded to 8).
+    Buf {
+        size: u32,
+    },
     /// An address (8 bytes), printed in hex. `to` names the pointee as sema describes it
     /// (`int32`, `void`, `int8 *`); `user` when it points into user memory.
     Ptr {
@@ -122,6 +126,7 @@ impl FieldType {
             FieldType::Tuple(elems) | FieldType::Record(_, elems) => record_size(elems),
             FieldType::Stack { .. } => 16,
             FieldType::Timestamp { .. } => 8,
+            FieldType::Buf { size } => 8 + ((*size as usize + 7) & !7),
         }
     }
 
@@ -175,11 +180,35 @@ pub enum MapKind {
         max: i64,
         step: i64,
     },
+    /// `tseries(v, interval, num[, agg])`: a ring of `num` slots per key, the slot
+    /// (`epoch % num`, epoch = ns / interval) an extra trailing u64 key field; each slot
+    /// holds (value, meta, epoch), meta being the timestamp, count or "is set" word.
+    Tseries {
+        interval: u64,
+        num: u64,
+        agg: TsAgg,
+        signed: bool,
+    },
+}
+
+/// How a tseries slot combines values written in the same interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TsAgg {
+    /// No aggregation argument: the last value written wins.
+    Last,
+    Avg,
+    Max,
+    Min,
+    Sum,
 }
 
 impl MapKind {
     pub fn is_histogram(&self) -> bool {
         matches!(self, MapKind::Hist { .. } | MapKind::Lhist { .. })
+    }
+    /// Whether the BPF key ends in an extra u64 (histogram bucket, tseries slot).
+    pub fn bucketed(&self) -> bool {
+        self.is_histogram() || matches!(self, MapKind::Tseries { .. })
     }
     pub fn per_cpu(&self) -> bool {
         !matches!(self, MapKind::Value(_))
@@ -193,6 +222,7 @@ impl MapKind {
             | MapKind::Max { .. }
             | MapKind::Avg { .. }
             | MapKind::Stats { .. } => 16,
+            MapKind::Tseries { .. } => 24,
             _ => 8,
         }
     }
@@ -257,7 +287,7 @@ impl MapSpec {
         if self.storage() == Storage::PerCpuArray {
             return 4;
         }
-        let k = record_size(&self.key) + if self.kind.is_histogram() { 8 } else { 0 };
+        let k = record_size(&self.key) + if self.kind.bucketed() { 8 } else { 0 };
         k.max(8)
     }
 
@@ -270,6 +300,10 @@ impl MapSpec {
                 ((max - min) / step + 2) as u32
             }
             (Storage::PerCpuArray, _) => 1,
+            // Every slot of the ring is its own entry; a keyed map shares its key budget
+            // with the slots rather than multiplying them (memory is per CPU).
+            (_, MapKind::Tseries { num, .. }) if self.key.is_empty() => *num as u32,
+            (_, MapKind::Tseries { num, .. }) => self.max_entries.max(*num as u32),
             _ => self.max_entries,
         }
     }

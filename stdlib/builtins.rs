@@ -155,7 +155,7 @@ pub static ALL: &[Builtin] = &[
     },
     Builtin {
         name: "curtask",
-        // Without BTF structs the task can only be tested, compared, printed or cast.
+        // Named only: BTF is read when a field is first used (`sema::structs`).
         ty: |_, _| Ok(Type::ptr(Type::Opaque("struct task_struct".into()), false)),
         gen: |g, _| Ok(Val::Int(g.helper_int(GET_CURRENT_TASK, &[]))),
     },

@@ -1,4 +1,7 @@
-//! `sizeof(T | expr)`: a compile-time constant, with C layout rules as bpftrace uses them.
+//! `sizeof(T | expr)` and `offsetof(struct T, field)`: compile-time constants, with C
+//! layout rules as bpftrace uses them. Sema computes them; codegen emits the number.
+//! `typeof(x)` names a type; as the value of `let $v: typeof(x) [= v]` (which the parser
+//! rewrites to `let $v = typeof(x[, v])`) it is `v`, or zero, with `x`'s type.
 
 use super::Function;
 use crate::codegen::{FnGen, Val};
@@ -8,29 +11,150 @@ use crate::sema::{CallCheck, Type};
 
 pub struct Sizeof;
 
-fn size_of(t: &Type) -> u64 {
-    t.c_layout().0
-}
-
 impl Function for Sizeof {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
-        if let ExprKind::TypeName(name) = &c.args[0].kind {
-            Type::from_name(name).ok_or_else(|| {
-                Diagnostic::error(format!("unknown type `{name}`"), c.args[0].span)
-            })?;
-            return Ok(Type::UINT);
+        let a = &c.args[0];
+        let t = match type_operand(c.ck, a)? {
+            Some(t) => t,
+            // The operand is only typed: a struct stays a struct, not a copy of its fields.
+            None => match c.ck.expr(a)? {
+                t @ (Type::Struct(_) | Type::Array { .. }) => t,
+                _ => c.value(0)?,
+            },
+        };
+        if matches!(t, Type::Void | Type::Opaque(_)) {
+            return Err(Diagnostic::error(
+                format!("`{}` has no known size", t.describe_c()),
+                a.span,
+            ));
         }
-        let t = c.value(0)?;
-        let _ = size_of(&t);
+        c.ck.consts.insert(c.call.id, t.c_layout().0);
         Ok(Type::UINT)
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         // The operand is not evaluated, as in C.
-        let t = match &args[0].kind {
-            ExprKind::TypeName(name) => Type::from_name(name).expect("checked"),
-            _ => g.ck.ty(args[0].id).clone(),
+        Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+    }
+}
+
+/// The type a type operand names: `T`, `typeof(T)` or `typeof(expr)` (as macros pass
+/// them on); `None` for a plain expression.
+fn type_operand(ck: &mut crate::sema::Checker, a: &Expr) -> Result<Option<Type>> {
+    match &a.kind {
+        ExprKind::TypeName(name) => ck.resolve_type(name, a.span).map(Some),
+        ExprKind::Call { name, args, .. } if name == "typeof" && args.len() == 1 => {
+            match type_operand(ck, &args[0])? {
+                Some(t) => Ok(Some(t)),
+                None => ck.expr(&args[0]).map(Some),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+pub struct Offsetof;
+
+impl Function for Offsetof {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(2, 2)?;
+        let (a, f) = (&c.args[0], &c.args[1]);
+        let mut t = match &a.kind {
+            ExprKind::TypeName(name) => c.ck.resolve_type(name, a.span)?,
+            _ => {
+                return Err(Diagnostic::error(
+                    "the first argument of offsetof must be a struct type",
+                    a.span,
+                )
+                .with_note("e.g. `offsetof(struct task_struct, pid)`"))
+            }
         };
-        Ok(Val::Int(g.i64(size_of(&t))))
+        let mut path = vec![];
+        field_path(f, &mut path)?;
+        let mut offset = 0;
+        for (name, span) in path {
+            let layout = c.ck.struct_layout(&t, a.span)?;
+            let m = c.ck.member(&layout, &name, span)?;
+            offset += m.offset;
+            t = m.ty;
+        }
+        c.ck.consts.insert(c.call.id, offset);
+        Ok(Type::UINT)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
+        Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+    }
+}
+
+/// `a.b.c` as written: field names, outermost first.
+fn field_path(e: &Expr, out: &mut Vec<(String, crate::diag::Span)>) -> Result<()> {
+    match &e.kind {
+        ExprKind::Ident(n) => out.push((n.clone(), e.span)),
+        ExprKind::Field { base, field } => {
+            field_path(base, out)?;
+            out.push((field.clone(), (e.span.1 - field.len(), e.span.1)));
+        }
+        _ => {
+            return Err(Diagnostic::error(
+                "expected a field name, like `pid` or `se.vruntime`",
+                e.span,
+            ))
+        }
+    }
+    Ok(())
+}
+
+pub struct Typeof;
+
+impl Function for Typeof {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 2)?;
+        // `x` is only typed, never evaluated.
+        let t = match type_operand(c.ck, &c.args[0])? {
+            Some(t) => t,
+            None => c.value(0)?,
+        };
+        if t.field().is_none() {
+            return Err(Diagnostic::error(
+                format!("a variable cannot hold {}", t.describe()),
+                c.args[0].span,
+            ));
+        }
+        if c.args.len() == 2 {
+            let v = c.value(1)?;
+            let fits = (v.is_int() && t.is_int())
+                || crate::sema::types::unify_types(&v, &t).is_some_and(|u| u == t);
+            if !fits {
+                return Err(Diagnostic::error(
+                    format!(
+                        "the declared type is {}, but this is {}",
+                        t.describe(),
+                        v.describe()
+                    ),
+                    c.args[1].span,
+                )
+                .with_secondary(c.args[0].span, t.describe()));
+            }
+        }
+        Ok(t)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let t = g.ck.ty(e.id).clone();
+        if let Some(v) = args.get(1) {
+            return Ok(match g.expr(v)? {
+                Val::Int(i) => Val::Int(g.cast(i, &t)),
+                v => v,
+            });
+        }
+        let f = t.field().expect("sema: a storable type");
+        Ok(match f {
+            crate::program::FieldType::Int { .. } | crate::program::FieldType::Bool => {
+                Val::Int(g.i64(0))
+            }
+            f => {
+                let buf = g.stack(f.size(), "zero");
+                g.load_field(buf, &f)
+            }
+        })
     }
 }

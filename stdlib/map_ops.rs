@@ -34,9 +34,9 @@ impl Function for Delete {
             _ => return Err(Diagnostic::error("expected a map element", args[0].span)),
         };
         let (id, spec) = g.ck.map(name);
-        if spec.kind.is_histogram() {
+        if spec.kind.bucketed() {
             return Err(Diagnostic::error(
-                "delete() of one histogram key is not supported yet; use clear()",
+                "delete() of one hist()/lhist()/tseries() key is not supported yet; use clear()",
                 args[0].span,
             ));
         }

@@ -45,10 +45,10 @@ impl Function for HasKey {
         if c.ck
             .map_value(&name, span)?
             .as_ref()
-            .is_some_and(MapKind::is_histogram)
+            .is_some_and(MapKind::bucketed)
         {
             return Err(Diagnostic::error(
-                "has_key() of a hist()/lhist() map is not supported yet",
+                "has_key() of a hist()/lhist()/tseries() map is not supported yet",
                 c.args[0].span,
             ));
         }
@@ -80,9 +80,9 @@ impl Function for Len {
                     .with_label(format!("`{}` is a scalar map", spec.name)),
             );
         }
-        if spec.kind.is_histogram() {
+        if spec.kind.bucketed() {
             return Err(Diagnostic::error(
-                "len() of a hist()/lhist() map is not supported yet",
+                "len() of a hist()/lhist()/tseries() map is not supported yet",
                 args[0].span,
             ));
         }

@@ -5,6 +5,7 @@
 mod aggregations;
 mod args;
 pub(crate) mod async_out;
+pub mod buf;
 pub mod builtins;
 mod consts;
 mod control;
@@ -23,6 +24,7 @@ mod strings;
 pub mod sysinfo;
 mod textgen;
 mod timefmt;
+mod tseries;
 mod users;
 
 use crate::codegen::{FnGen, Val};
@@ -121,6 +123,8 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "stats",
     "hist",
     "lhist",
+    "tseries",
+    "buf",
     "nsecs",
     "strlen",
     "strncmp",
@@ -137,6 +141,8 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "strerror",
     "ntop",
     "pton",
+    "offsetof",
+    "typeof",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -146,6 +152,8 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "strftime" => &timefmt::Strftime,
         "ustack" => &stacks::Stack { user: true },
         "sizeof" => &introspect::Sizeof,
+        "offsetof" => &introspect::Offsetof,
+        "typeof" => &introspect::Typeof,
         "print" => &output::Print,
         "time" => &output::Time,
         "str" => &strings::Str,
@@ -161,6 +169,8 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "stats" => &aggregations::Stats,
         "hist" => &aggregations::Hist,
         "lhist" => &aggregations::Lhist,
+        "tseries" => &tseries::Tseries,
+        "buf" => &buf::Buf,
         "getopt" => &getopt::Getopt,
         "nsecs" => &sysinfo::Nsecs,
         "pid" => &sysinfo::PidTid { tid: false },

@@ -56,9 +56,13 @@ pub(super) fn format_args(c: &mut CallCheck, what: &str) -> Result<(String, Vec<
                     c.args[i + 1].span,
                 ))
             }
-            ArgKind::Buffer => {
+            ArgKind::Buffer if !matches!(t, Type::Buf { .. } | Type::Str { .. }) => {
                 return Err(Diagnostic::error(
-                    "buffer conversions (%r) are not supported yet",
+                    format!(
+                        "conversion {} (%r) expects a buffer, but this is {}",
+                        i + 1,
+                        t.describe()
+                    ),
                     c.args[i + 1].span,
                 ))
             }

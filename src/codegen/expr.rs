@@ -46,11 +46,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 }
                 _ => unreachable!("sema: indexing a tuple"),
             },
-            ExprKind::Cast { ty, operand } => {
+            ExprKind::Cast { operand, .. } => {
                 let v = self.expr(operand)?.int();
-                Ok(Val::Int(
-                    self.cast(v, &Type::from_name(ty).expect("known type")),
-                ))
+                Ok(Val::Int(self.cast(v, &self.ck.ty(e.id).clone())))
             }
             ExprKind::TypeName(_) => unreachable!("sema: a type is not a value"),
             ExprKind::Block { stmts, value } => {
@@ -64,6 +62,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             }
             ExprKind::Str(s) => Ok(self.str_const(s.as_bytes())),
             ExprKind::Ident(name) if name == "args" => Ok(Val::Void),
+            // An enum constant.
+            ExprKind::Ident(_) if self.ck.consts.contains_key(&e.id) => {
+                Ok(Val::Int(self.i64(self.ck.consts[&e.id])))
+            }
             ExprKind::Ident(name) => match crate::stdlib::builtin(name) {
                 Some(b) => (b.gen)(self, e),
                 None => {
@@ -141,6 +143,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     }
                     _ => unreachable!("a record value"),
                 }
+            }
+            ExprKind::Field { base, .. } if self.ck.struct_fields.contains_key(&e.id) => {
+                self.struct_field(e, base)
             }
             ExprKind::Field { field, .. } => self.arg_field(e, field),
             ExprKind::IncDec {
@@ -242,6 +247,21 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         let a = self.expr(lhs)?;
         let b = self.expr(rhs)?;
+        if let (
+            Type::Buf { size: sa },
+            Type::Buf { size: sb },
+            Val::Tuple(pa, _),
+            Val::Tuple(pb, _),
+        ) = (self.ck.ty(lhs.id), self.ck.ty(rhs.id), &a, &b)
+        {
+            let eq = crate::stdlib::buf::buf_eq(self, *pa, *sa, *pb, *sb);
+            let eq = if op == BinOp::Ne {
+                self.b.build_not(eq, "ne").unwrap()
+            } else {
+                eq
+            };
+            return Ok(Val::Int(self.widen(eq)));
+        }
         if let (Val::Str(pa, sa), Val::Str(pb, sb)) = (&a, &b) {
             let (pa, sa, pb, sb) = (*pa, *sa, *pb, *sb);
             let eq = self.str_eq(pa, sa, pb, sb);

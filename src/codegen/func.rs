@@ -369,6 +369,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     pub fn map_ptr(&self, map: MapId) -> PointerValue<'ctx> {
+        if !crate::probes::of(&self.point.attach).process_context(&self.point.attach) {
+            self.globals.interrupt_maps.borrow_mut().insert(map);
+        }
         self.globals.maps[map].as_pointer_value()
     }
 
@@ -451,6 +454,17 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     self.store_field(self.gep(dst, dst_offs[i] as u64), v, slot);
                 }
             }
+            (Val::Tuple(p, src), FieldType::Buf { .. }) => {
+                // Buffers of other capacities unify to the larger; copy what both hold.
+                let n = src
+                    .iter()
+                    .map(FieldType::size)
+                    .sum::<usize>()
+                    .min(field.size());
+                self.b
+                    .build_memcpy(dst, 8, p, 8, self.i64(n as u64))
+                    .unwrap();
+            }
             (Val::Tuple(p, _), FieldType::Stack { .. }) => {
                 self.b.build_memcpy(dst, 8, p, 8, self.i64(16)).unwrap();
             }
@@ -479,6 +493,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             | FieldType::Ptr { .. }
             | FieldType::Timestamp { .. } => Val::Int(self.load_i64(p)),
             FieldType::Str { size } => Val::Str(p, *size),
+            // (length, data): copied as a whole, like a one-element tuple.
+            FieldType::Buf { .. } => Val::Tuple(p, vec![field.clone()]),
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
             FieldType::Record(names, elems) => Val::Record(p, names.clone(), elems.clone()),
             // (stack id, pid): copied as a whole.

@@ -13,7 +13,7 @@ use inkwell::module::{Linkage, Module};
 use inkwell::values::{FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 
-use crate::program::{rodata, MapSpec, Storage};
+use crate::program::{rodata, MapId, MapSpec, Storage};
 use crate::sema::Checked;
 
 const BPF_MAP_TYPE_HASH: u64 = 1;
@@ -34,6 +34,9 @@ pub const WAKEUP_BACKLOG: u64 = 1 << 17;
 pub struct Globals<'ctx> {
     debug: Debug<'ctx>,
     pub maps: Vec<GlobalValue<'ctx>>,
+    /// Maps a program running in interrupt context uses (see `preallocate`); filled in as
+    /// programs are generated, read when the maps are described.
+    pub interrupt_maps: std::cell::RefCell<std::collections::HashSet<MapId>>,
     pub ringbuf: GlobalValue<'ctx>,
     /// The stack-trace map, when `kstack`/`ustack` are used.
     pub stacks: Option<GlobalValue<'ctx>>,
@@ -73,7 +76,12 @@ impl<'ctx> Globals<'ctx> {
             cu,
         };
         Globals {
-            maps: ck.maps.iter().map(|m| debug.map(ctx, module, m)).collect(),
+            maps: ck
+                .maps
+                .iter()
+                .map(|m| debug.map_global(ctx, module, &m.elf_name, map_fields(m)))
+                .collect(),
+            interrupt_maps: Default::default(),
             ringbuf: debug.map_def(
                 ctx,
                 module,
@@ -81,7 +89,6 @@ impl<'ctx> Globals<'ctx> {
                 BPF_MAP_TYPE_RINGBUF,
                 RINGBUF_BYTES,
                 None,
-                0,
             ),
             rodata: debug.rodata(ctx, module),
             stacks: ck.uses_stacks.then(|| {
@@ -93,14 +100,18 @@ impl<'ctx> Globals<'ctx> {
                     BPF_MAP_TYPE_STACK_TRACE,
                     ck.options.max_map_keys as u64,
                     Some((4, value)),
-                    0,
                 )
             }),
             debug,
         }
     }
 
-    pub fn finish(&mut self) {
+    /// Describes the user maps (now that every program is generated) and completes the BTF.
+    pub fn finish(&mut self, ctx: &'ctx Context, ck: &Checked) {
+        let irq = self.interrupt_maps.borrow();
+        for (id, (m, g)) in ck.maps.iter().zip(&self.maps).enumerate() {
+            self.debug.map(ctx, *g, m, !irq.contains(&id));
+        }
         self.debug.di.finalize();
     }
 
@@ -160,8 +171,26 @@ impl<'ctx> Globals<'ctx> {
     }
 }
 
+/// Whether a map's entries are allocated on insert (`BPF_F_NO_PREALLOC`) rather than when
+/// the map is created. Preallocating 4096 per-CPU values was the largest single cost of
+/// start-up, so hash maps allocate on insert when they can. They cannot when a program in
+/// interrupt context uses them: the allocator's per-CPU cache is refilled only once
+/// interrupts are enabled, so a burst of new keys in one run would fail. LRU maps must be
+/// preallocated; arrays always are; `tseries()` inserts a run of slots at once.
+fn preallocate(m: &MapSpec, process_context_only: bool) -> bool {
+    !matches!(m.storage(), Storage::Hash | Storage::PerCpuHash)
+        || matches!(m.kind, crate::program::MapKind::Tseries { .. })
+        || !process_context_only
+}
+
+/// Pointer-sized members of a map's definition: type and max_entries, key and value, and
+/// `map_flags` for hash maps.
+fn map_fields(m: &MapSpec) -> usize {
+    4 + matches!(m.storage(), Storage::Hash | Storage::PerCpuHash) as usize
+}
+
 impl<'ctx> Debug<'ctx> {
-    fn map(&self, ctx: &'ctx Context, module: &Module<'ctx>, m: &MapSpec) -> GlobalValue<'ctx> {
+    fn map(&self, ctx: &'ctx Context, g: GlobalValue<'ctx>, m: &MapSpec, process_context_only: bool) {
         let ty = match m.storage() {
             Storage::Hash => BPF_MAP_TYPE_HASH,
             Storage::PerCpuHash => BPF_MAP_TYPE_PERCPU_HASH,
@@ -169,16 +198,15 @@ impl<'ctx> Debug<'ctx> {
             Storage::LruHash => BPF_MAP_TYPE_LRU_HASH,
             Storage::LruPerCpuHash => BPF_MAP_TYPE_LRU_PERCPU_HASH,
         };
-        // Hash maps allocate entries on insert rather than up front: preallocating 4096
-        // per-CPU values made map creation the largest single cost of start-up, and the
-        // insert path (bpf_mem_alloc, kernel ≥ 6.1 for perf_event programs) only runs for new
-        // keys. LRU maps must be preallocated; arrays always are.
-        let flags = match m.storage() {
-            Storage::Hash | Storage::PerCpuHash => BPF_F_NO_PREALLOC,
-            _ => 0,
-        };
+        let flags = (map_fields(m) == 5).then(|| {
+            if preallocate(m, process_context_only) {
+                0
+            } else {
+                BPF_F_NO_PREALLOC
+            }
+        });
         let kv = (m.key_size() as u64, m.value_size() as u64);
-        self.map_def(ctx, module, &m.elf_name, ty, m.entries() as u64, Some(kv), flags)
+        self.describe_map(ctx, g, &m.elf_name, ty, m.entries() as u64, Some(kv), flags);
     }
 
     fn map_def(
@@ -189,17 +217,43 @@ impl<'ctx> Debug<'ctx> {
         map_type: u64,
         max_entries: u64,
         key_value: Option<(u64, u64)>,
-        map_flags: u64,
+    ) -> GlobalValue<'ctx> {
+        let g = self.map_global(ctx, module, name, 2 + 2 * key_value.is_some() as usize);
+        self.describe_map(ctx, g, name, map_type, max_entries, key_value, None);
+        g
+    }
+
+    /// A `.maps` variable of `n_fields` pointers, to be described with `describe_map`.
+    fn map_global(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        name: &str,
+        n_fields: usize,
     ) -> GlobalValue<'ctx> {
         let ptr = ctx.ptr_type(AddressSpace::default());
-        let n_fields = 2 + 2 * key_value.is_some() as usize + (map_flags != 0) as usize;
         let st = ctx.struct_type(&vec![ptr.into(); n_fields], false);
         let g = module.add_global(st, None, name);
         g.set_initializer(&st.const_zero());
         g.set_section(Some(".maps"));
         g.set_linkage(Linkage::External);
         g.set_alignment(8);
+        g
+    }
 
+    /// The BTF of a map definition, as libbpf reads `__uint`/`__type` members.
+    #[allow(clippy::too_many_arguments)]
+    fn describe_map(
+        &self,
+        ctx: &'ctx Context,
+        g: GlobalValue<'ctx>,
+        name: &str,
+        map_type: u64,
+        max_entries: u64,
+        key_value: Option<(u64, u64)>,
+        map_flags: Option<u64>,
+    ) {
+        let n_fields = 2 + 2 * key_value.is_some() as usize + map_flags.is_some() as usize;
         let mut members = vec![
             self.member("type", self.int_array_ptr(map_type), 0),
             self.member("max_entries", self.int_array_ptr(max_entries), 64),
@@ -208,9 +262,9 @@ impl<'ctx> Debug<'ctx> {
             members.push(self.member("key", self.bytes_ptr(k), 128));
             members.push(self.member("value", self.bytes_ptr(v), 192));
         }
-        if map_flags != 0 {
+        if let Some(flags) = map_flags {
             let offset = 64 * members.len() as u64;
-            members.push(self.member("map_flags", self.int_array_ptr(map_flags), offset));
+            members.push(self.member("map_flags", self.int_array_ptr(flags), offset));
         }
         let scope = self.cu.as_debug_info_scope();
         let di_struct = self.di.create_struct_type(
@@ -228,7 +282,6 @@ impl<'ctx> Debug<'ctx> {
             "",
         );
         self.attach_debug(ctx, g, name, di_struct.as_type());
-        g
     }
 
     /// The `.rodata` array the runtime fills in before load. Not an LLVM constant, so its

@@ -64,7 +64,7 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
         }
     }
     license(&ctx, &module, &ck.options.license);
-    globals.finish();
+    globals.finish(&ctx, ck);
     module
         .verify()
         .map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;

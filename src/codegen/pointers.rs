@@ -6,7 +6,9 @@ use inkwell::values::IntValue;
 
 use super::func::{helper, FnGen, Val};
 use crate::diag::Result;
-use crate::parser::ast::{BinOp, Expr};
+use crate::parser::ast::{BinOp, Expr, ExprKind, UnOp};
+use crate::program::FieldType;
+use crate::sema::fields::Part;
 use crate::sema::pointers::pointee_size;
 use crate::sema::Type;
 
@@ -14,8 +16,98 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     pub(super) fn deref(&mut self, e: &Expr, operand: &Expr) -> Result<Val<'ctx>> {
         let p = self.expr(operand)?.int();
         let user = matches!(self.ck.ty(operand.id), Type::Ptr { user: true, .. });
+        if let Some(parts) = self.ck.struct_values.get(&e.id) {
+            return Ok(self.copy_struct(p, user, parts));
+        }
         let t = self.ck.ty(e.id).clone();
         Ok(self.read_pointee(p, &t, user))
+    }
+
+    /// `base.f` / `base->f` on a struct: reads the field at its offset from the struct's
+    /// address, or copies it into a record when the field is itself a struct used as a value.
+    pub(super) fn struct_field(&mut self, e: &Expr, base: &Expr) -> Result<Val<'ctx>> {
+        let (addr, user) = self.struct_addr(e, base)?;
+        if let Some(parts) = self.ck.struct_values.get(&e.id) {
+            return Ok(self.copy_struct(addr, user, parts));
+        }
+        let a = &self.ck.struct_fields[&e.id];
+        let t = self.ck.ty(e.id).clone();
+        Ok(self.read_member(addr, &t, a.bitfield, user))
+    }
+
+    /// The address field access `e` reads (its base's address plus the field's offset), and
+    /// whether it is in user memory.
+    fn struct_addr(&mut self, e: &Expr, base: &Expr) -> Result<(IntValue<'ctx>, bool)> {
+        let a = self.ck.struct_fields[&e.id].clone();
+        let start = if a.via_ptr {
+            self.expr(base)?.int()
+        } else {
+            match &base.kind {
+                ExprKind::Field { base: inner, .. } => self.struct_addr(base, inner)?.0,
+                ExprKind::Unary {
+                    op: UnOp::Deref,
+                    operand,
+                } => self.expr(operand)?.int(),
+                _ => unreachable!("sema: a struct without an address has no fields"),
+            }
+        };
+        let addr = match a.offset {
+            0 => start,
+            off => self.b.build_int_add(start, self.i64(off), "field").unwrap(),
+        };
+        Ok((addr, a.user))
+    }
+
+    /// A member of type `t` at `addr`; a bitfield is read as the bytes covering it, then
+    /// shifted down and masked (sign-extended when signed).
+    fn read_member(
+        &self,
+        addr: IntValue<'ctx>,
+        t: &Type,
+        bitfield: Option<(u32, u32)>,
+        user: bool,
+    ) -> Val<'ctx> {
+        let Some((first, width)) = bitfield else {
+            return self.read_pointee(addr, t, user);
+        };
+        let bytes = (first + width).div_ceil(8).next_power_of_two().min(8) as u8;
+        let raw = Type::Int {
+            signed: false,
+            bits: bytes * 8,
+        };
+        let v = self.read_pointee(addr, &raw, user).int();
+        let b = &self.b;
+        let up = b
+            .build_left_shift(v, self.i64(64 - (first + width) as u64), "bf_up")
+            .unwrap();
+        let signed = t.is_signed();
+        let down = b
+            .build_right_shift(up, self.i64(64 - width as u64), signed, "bf")
+            .unwrap();
+        Val::Int(down)
+    }
+
+    /// Copies the struct at `addr` into a record, field by field.
+    fn copy_struct(&self, addr: IntValue<'ctx>, user: bool, parts: &[Part]) -> Val<'ctx> {
+        let fields: Vec<FieldType> = parts
+            .iter()
+            .map(|p| p.ty.field().expect("sema copies storable fields"))
+            .collect();
+        let buf = self.stack(FieldType::Tuple(fields.clone()).size(), "struct");
+        for ((p, f), off) in parts.iter().zip(&fields).zip(FieldType::offsets(&fields)) {
+            let at = match p.offset {
+                0 => addr,
+                o => self.b.build_int_add(addr, self.i64(o), "member").unwrap(),
+            };
+            let v = if p.inner.is_empty() {
+                self.read_member(at, &p.ty, p.bitfield, user)
+            } else {
+                self.copy_struct(at, user, &p.inner)
+            };
+            self.store_field(self.gep(buf, off as u64), v, f);
+        }
+        let names = parts.iter().map(|p| p.name.clone()).collect();
+        Val::Record(buf, names, fields)
     }
 
     /// Reads a `t` at address `p`. A failed read leaves zeroes (the helpers clear the

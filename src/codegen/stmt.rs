@@ -62,8 +62,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.zero(slot, f.size());
                 if let Some(v) = value {
                     let mut val = self.expr(v)?;
-                    if let (Some(name), Val::Int(i)) = (ty, &val) {
-                        val = Val::Int(self.cast(*i, &Type::from_name(name).expect("known type")));
+                    // `let $x: T = v` truncates v to T (sema resolved T, typedefs included).
+                    if let (Some(_), Val::Int(i), true) = (ty, &val, t.is_int()) {
+                        val = Val::Int(self.cast(*i, &t));
                     }
                     self.store_field(slot, val, &f);
                 }

@@ -3,7 +3,7 @@
 
 use crate::diag::Span;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Program {
     pub probes: Vec<Probe>,
     /// Expression ids run from 0 to `expr_count - 1`.
@@ -14,6 +14,31 @@ pub struct Program {
     pub map_decls: Vec<MapDecl>,
     /// `macro name(params) { … }`; expanded away by `parser::macros` before sema.
     pub macros: Vec<MacroDef>,
+    /// `struct Foo { … }`: C definitions, laid out by sema.
+    pub cdefs: Vec<CDef>,
+}
+
+/// A C struct or union definition as written, `__attribute__`s and `;` included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CDef {
+    pub text: String,
+    pub span: Span,
+}
+
+// By hand so that scripts without C definitions print as they always did.
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Program");
+        d.field("probes", &self.probes)
+            .field("expr_count", &self.expr_count)
+            .field("config", &self.config)
+            .field("map_decls", &self.map_decls)
+            .field("macros", &self.macros);
+        if !self.cdefs.is_empty() {
+            d.field("cdefs", &self.cdefs);
+        }
+        d.finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +64,7 @@ pub enum Item {
     Config(Vec<ConfigEntry>),
     MapDecl(MapDecl),
     Macro(MacroDef),
+    CDef(CDef),
 }
 
 impl Program {
@@ -49,6 +75,7 @@ impl Program {
             config: vec![],
             map_decls: vec![],
             macros: vec![],
+            cdefs: vec![],
         };
         for item in items {
             match item {
@@ -56,6 +83,7 @@ impl Program {
                 Item::Config(c) => p.config.extend(c),
                 Item::MapDecl(d) => p.map_decls.push(d),
                 Item::Macro(m) => p.macros.push(m),
+                Item::CDef(c) => p.cdefs.push(c),
             }
         }
         p

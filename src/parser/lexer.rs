@@ -23,6 +23,7 @@ pub enum Tok {
     Map(String),
     #[regex(r"[0-9][0-9_]*([eE][0-9]+)?[uUlL]*", |l| parse_decimal(l.slice()))]
     #[regex(r"0[xX][0-9a-fA-F_]+[uUlL]*", |l| parse_radix(&l.slice()[2..], 16))]
+    #[regex(r"[0-9][0-9_]*(ns|us|ms|s|m|h|d)", |l| parse_duration(l.slice()))]
     Int(u64),
     #[regex(r#""([^"\\\n]|\\.)*""#, |l| unescape(l.slice()))]
     Str(String),
@@ -36,7 +37,14 @@ pub enum Tok {
     #[token("uint64", |l| l.slice().to_string())]
     #[token("bool", |l| l.slice().to_string())]
     #[token("void", |l| l.slice().to_string())]
+    // C spellings: `struct task_struct`, `unsigned long`, `uint64_t`, `size_t`.
+    #[regex(r"(struct|union|enum)[ \t\r\n]+[A-Za-z_][A-Za-z0-9_]*", c_type_name, priority = 5)]
+    #[regex(r"((unsigned|signed)[ \t]+)?(char|short|int|long|long[ \t]+long)([ \t]+int)?", c_type_name, priority = 5)]
+    #[regex(r"unsigned|signed", c_type_name, priority = 5)]
+    #[regex(r"[A-Za-z_][A-Za-z0-9_]*_t", c_type_name, priority = 5)]
     TypeName(String),
+    /// A top-level C definition, `struct Foo { … };` (scanner only).
+    CDef(String),
     #[token("true")]
     True,
     #[token("false")]
@@ -164,6 +172,10 @@ pub enum Tok {
     PredEnd,
 }
 
+fn c_type_name(l: &mut logos::Lexer<Tok>) -> String {
+    l.slice().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn parse_decimal(s: &str) -> Option<u64> {
     let s: String = s
         .chars()
@@ -178,6 +190,23 @@ fn parse_decimal(s: &str) -> Option<u64> {
         return parse_radix(&s[1..], 8);
     }
     s.parse().ok()
+}
+
+/// A duration literal (`100ms`, `1s`, `2h`): an integer number of nanoseconds.
+fn parse_duration(s: &str) -> Option<u64> {
+    let unit_at = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let scale: u64 = match &s[unit_at..] {
+        "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ => return None,
+    };
+    let n: u64 = s[..unit_at].replace('_', "").parse().ok()?;
+    n.checked_mul(scale)
 }
 
 fn parse_radix(s: &str, radix: u32) -> Option<u64> {
@@ -298,6 +327,11 @@ impl<'a> Lexer<'a> {
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(rest.len());
         let tok = match &rest[..word_len] {
+            "struct" | "union" | "enum"
+                if rest[word_len..].starts_with(|c: char| c.is_whitespace() || c == '{') =>
+            {
+                return Some(self.scan_cdef());
+            }
             "config" => Tok::Config,
             "let" => Tok::Let,
             "macro" => Tok::Macro,
@@ -311,6 +345,55 @@ impl<'a> Lexer<'a> {
         self.pos += word_len;
         self.mode = Mode::Header;
         Some((start, tok, self.pos))
+    }
+
+    /// `struct X { … } __attribute__((…));` (or an `enum`) as one token: its braces are C,
+    /// not a body.
+    fn scan_cdef(&mut self) -> Spanned {
+        let start = self.pos;
+        let b = self.src.as_bytes();
+        let mut i = start;
+        let mut depth = 0u32;
+        while i < b.len() {
+            match b[i] {
+                b'{' => depth += 1,
+                b'}' if depth <= 1 => {
+                    i += 1;
+                    break;
+                }
+                b'}' => depth -= 1,
+                b';' if depth == 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        loop {
+            let rest = &self.src[i..];
+            let ws = rest.len() - rest.trim_start().len();
+            if !rest[ws..].starts_with("__attribute__") {
+                break;
+            }
+            i += ws + "__attribute__".len();
+            let mut parens = 0u32;
+            while i < b.len() {
+                match b[i] {
+                    b'(' => parens += 1,
+                    b')' => parens = parens.saturating_sub(1),
+                    c if parens == 0 && !c.is_ascii_whitespace() => break,
+                    _ => {}
+                }
+                i += 1;
+                if parens == 0 && b[i - 1] == b')' {
+                    break;
+                }
+            }
+        }
+        let rest = &self.src[i..];
+        if rest.trim_start().starts_with(';') {
+            i += rest.len() - rest.trim_start().len() + 1;
+        }
+        self.pos = i;
+        (start, Tok::CDef(self.src[start..i].to_string()), i)
     }
 
     /// Attach points run to whitespace, `,` or `{`; quoted parts may hold anything.

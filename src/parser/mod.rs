@@ -119,6 +119,7 @@ fn describe(t: &Tok) -> String {
         Tok::Int(v) => format!("integer `{v}`"),
         Tok::Str(_) => "string literal".into(),
         Tok::TypeName(t) => format!("type `{t}`"),
+        Tok::CDef(_) => "C definition".into(),
         Tok::AttachPoint(s) => format!("attach point `{s}`"),
         Tok::PredStart | Tok::PredEnd => "`/`".into(),
         other => {
@@ -160,6 +161,7 @@ fn expected_name(terminal: &str) -> String {
         "Int" => "an integer".into(),
         "Str" => "a string".into(),
         "TypeName" => "a type".into(),
+        "CDefText" => "a C definition".into(),
         "AttachPoint" => "a probe".into(),
         "PredStart" | "PredEnd" => "`/`".into(),
         quoted => format!("`{}`", quoted.trim_matches('"')),

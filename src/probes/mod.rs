@@ -169,6 +169,12 @@ pub trait ProbeType: Sync {
         false
     }
 
+    /// Whether programs attached at `ap` always run in process context with interrupts
+    /// enabled (so a hash map they use can allocate its entries on insert).
+    fn process_context(&self, _ap: &AttachPoint) -> bool {
+        false
+    }
+
     /// Whether the kernel runs the programs attached at one place newest first, so the
     /// runtime must attach them in reverse to fire in declaration order as bpftrace does.
     fn runs_newest_first(&self) -> bool {

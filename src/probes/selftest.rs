@@ -42,6 +42,10 @@ impl ProbeType for SelfTest {
         "raw_tp".into()
     }
 
+    fn process_context(&self, _: &AttachPoint) -> bool {
+        true
+    }
+
     fn attach(
         &self,
         _: &libbpf_rs::ProgramMut,

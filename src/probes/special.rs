@@ -20,6 +20,9 @@ impl ProbeType for Begin {
     fn section(&self, _: &AttachPoint) -> String {
         SECTION.into()
     }
+    fn process_context(&self, _: &AttachPoint) -> bool {
+        true
+    }
     fn attach(
         &self,
         _: &libbpf_rs::ProgramMut,
@@ -39,6 +42,9 @@ impl ProbeType for End {
     }
     fn section(&self, _: &AttachPoint) -> String {
         SECTION.into()
+    }
+    fn process_context(&self, _: &AttachPoint) -> bool {
+        true
     }
     fn attach(
         &self,

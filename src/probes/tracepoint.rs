@@ -34,6 +34,12 @@ impl ProbeType for Tracepoint {
             .collect())
     }
 
+    /// System-call entries and exits run in the calling task, interrupts on; other
+    /// tracepoints may fire in interrupt context.
+    fn process_context(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Tracepoint { category, .. } if category == "syscalls" || category == "raw_syscalls")
+    }
+
     fn section(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Tracepoint { category, name } = ap else {
             unreachable!("not a tracepoint")

@@ -141,6 +141,10 @@ impl ProbeType for Uprobe {
         true
     }
 
+    fn process_context(&self, _: &AttachPoint) -> bool {
+        true
+    }
+
     /// Each attachment is a uprobe consumer, and the kernel adds consumers at the head of
     /// the probed instruction's list.
     fn runs_newest_first(&self) -> bool {

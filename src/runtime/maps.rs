@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
+use super::format::tseries;
 use super::format::value::{decode_field, AggValue, MapEntry, Value};
 use crate::program::{FieldType, MapKind, MapSpec, Storage};
 
@@ -15,7 +16,7 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
     if spec.storage() == Storage::PerCpuArray {
         let index = u32::from_ne_bytes(raw[..4].try_into().expect("4-byte array key"));
-        return (vec![], spec.kind.is_histogram().then_some(index as u64));
+        return (vec![], spec.kind.bucketed().then_some(index as u64));
     }
     let mut off = 0;
     let mut key = vec![];
@@ -23,7 +24,7 @@ fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
         key.push(decode_field(f, &raw[off..off + f.size()]));
         off += f.size();
     }
-    let bucket = spec.kind.is_histogram().then(|| u64_at(raw, off));
+    let bucket = spec.kind.bucketed().then(|| u64_at(raw, off));
     (key, bucket)
 }
 
@@ -78,15 +79,21 @@ fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
             }
         }
         MapKind::Hist { .. } | MapKind::Lhist { .. } => AggValue::Count(sum(0)),
+        MapKind::Tseries { agg, signed, .. } => {
+            let (epoch, v) = tseries::reduce_slot(agg, signed, cpus);
+            AggValue::Tseries([(epoch, v)].into())
+        }
     }
 }
 
 /// Every entry of a map, per-CPU values merged and histogram buckets gathered per key.
-pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
+/// `cleared`: the script cleared the map, so an empty scalar map stays empty.
+pub fn read(map: &MapHandle, spec: &MapSpec, cleared: bool) -> Vec<MapEntry> {
     let per_cpu = spec.kind.per_cpu();
     let array = spec.storage() == Storage::PerCpuArray;
     let mut plain = vec![];
     let mut hists: BTreeMap<Vec<u8>, (Vec<Value>, Vec<u64>)> = BTreeMap::new();
+    let mut series: BTreeMap<Vec<u8>, (Vec<Value>, BTreeMap<u64, Value>)> = BTreeMap::new();
     for raw in map.keys() {
         let cpus = if per_cpu {
             match map.lookup_percpu(&raw, MapFlags::ANY) {
@@ -118,6 +125,16 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
                 }
                 counts[b] += n;
             }
+            (Some(_), AggValue::Tseries(slot)) => {
+                let user_key = raw[..raw.len() - 8].to_vec();
+                let (_, by_epoch) = series
+                    .entry(user_key)
+                    .or_insert_with(|| (key, BTreeMap::new()));
+                for (epoch, v) in slot {
+                    // Several zeroed slots all read as epoch 0; they agree (value 0).
+                    by_epoch.entry(epoch).or_insert(v);
+                }
+            }
             (_, value) => plain.push(MapEntry { key, value }),
         }
     }
@@ -125,8 +142,13 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
         key,
         value: AggValue::Hist(counts),
     }));
-    // bpftrace: a scalar value map that was never assigned reads and prints as zero.
-    if plain.is_empty() && spec.key.is_empty() {
+    plain.extend(series.into_values().map(|(key, by_epoch)| MapEntry {
+        key,
+        value: AggValue::Tseries(by_epoch),
+    }));
+    // bpftrace: a scalar value map that was never assigned reads and prints as zero (it
+    // creates the element up front); clear() deletes that element.
+    if plain.is_empty() && spec.key.is_empty() && !cleared {
         if let MapKind::Value(f) = &spec.kind {
             plain.push(MapEntry {
                 key: vec![],

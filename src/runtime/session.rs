@@ -18,6 +18,8 @@ pub struct Session<'a> {
     json: bool,
     ncpus: usize,
     state: RefCell<State<'a>>,
+    /// Maps `clear()`ed at least once: a cleared scalar map no longer prints as zero.
+    cleared: RefCell<std::collections::HashSet<MapId>>,
     /// `--no-warnings`: `warnf()` prints nothing.
     pub no_warnings: bool,
     /// `errorf()` messages handled so far (a `test:` block that reports one fails).
@@ -48,6 +50,7 @@ impl<'a> Session<'a> {
                 exit_code: None,
                 accepting: true,
             }),
+            cleared: RefCell::default(),
             no_warnings: false,
             errors: Default::default(),
         }
@@ -172,6 +175,7 @@ impl<'a> Session<'a> {
             }
             EventSpec::PrintMap { map, top, div } => self.print_map(*map, *top as usize, *div),
             EventSpec::Clear { map } => {
+                self.cleared.borrow_mut().insert(*map);
                 maps::clear(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus)
             }
             EventSpec::Zero { map } => {
@@ -248,7 +252,8 @@ impl<'a> Session<'a> {
 
     fn print_map(&self, map: MapId, top: usize, div: u64) {
         let spec = &self.prog.maps[map];
-        let mut entries = maps::read(&self.loaded.maps[map], spec);
+        let cleared = self.cleared.borrow().contains(&map);
+        let mut entries = maps::read(&self.loaded.maps[map], spec, cleared);
         if let Some(st) = &self.loaded.stacks {
             for e in &mut entries {
                 e.key.iter_mut().for_each(|k| st.resolve(k));

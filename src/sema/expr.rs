@@ -37,7 +37,9 @@ impl Checker<'_> {
             | Type::Record(..)
             | Type::Stack { .. }
             | Type::Timestamp(_)
+            | Type::Buf { .. }
             | Type::Ptr { .. } => Ok(t),
+            Type::Struct(_) => self.struct_value(e, &t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
                 e.span,
@@ -191,6 +193,11 @@ impl Checker<'_> {
         if stdlib::function(name).is_some() {
             return self.call(e, name, e.span, &[]);
         }
+        // Enum constants: the script's, then the kernel's.
+        if let Some(v) = self.structs.enum_value(name) {
+            self.consts.insert(e.id, v as u64);
+            return Ok(Type::INT);
+        }
         let names = stdlib::builtin_names().chain(["args"]);
         let d = Diagnostic::error(format!("unknown identifier `{name}`"), e.span);
         Err(match super::suggest::closest(name, names) {
@@ -277,7 +284,9 @@ impl Checker<'_> {
                 BinOp::Sub => Type::INT,
                 _ => Type::int(x.is_signed() || y.is_signed()),
             }),
-            (Type::Str { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+            (Type::Str { .. }, Type::Str { .. }) | (Type::Buf { .. }, Type::Buf { .. })
+                if matches!(op, BinOp::Eq | BinOp::Ne) =>
+            {
                 Ok(Type::Bool)
             }
             _ => Err(Diagnostic::error(
@@ -296,6 +305,9 @@ impl Checker<'_> {
 
     fn field(&mut self, e: &Expr, base: &Expr, field: &str) -> Result<Type> {
         let bt = self.expr(base)?;
+        if super::fields::has_fields(&bt) {
+            return self.struct_field(e, base, &bt, field);
+        }
         if let Type::Record(names, types) = &bt {
             return match names.iter().position(|n| n == field) {
                 Some(i) => Ok(types[i].clone()),
@@ -310,7 +322,9 @@ impl Checker<'_> {
             return Err(Diagnostic::error(
                 format!("{} has no fields", bt.describe()),
                 base.span,
-            ));
+            )
+            .with_label(format!("this is {}", bt.describe()))
+            .with_note("fields belong to structs, pointers to structs, records and `args`"));
         }
         let mut found: Option<Type> = None;
         for p in &self.points {

@@ -5,8 +5,12 @@
 //! only learn map types (their errors are dropped) until nothing new is learnt, then one
 //! final round that reports the first error.
 
+mod btf;
+mod cdefs;
 mod expr;
+pub mod fields;
 pub mod pointers;
+pub mod structs;
 pub use expr::{parse_int, CallCheck};
 pub use stmt::let_id;
 mod config;
@@ -85,6 +89,12 @@ pub struct Checked {
     pub var_slots: HashMap<ExprId, String>,
     /// Frame slot of each `for` statement's variable, by the statement's start offset.
     pub loop_slots: HashMap<usize, String>,
+    /// Where each struct field access (`p->f`, `s.f`) reads, by the access's id.
+    pub struct_fields: HashMap<ExprId, fields::FieldAccess>,
+    /// Struct values used as values (printed, stored): the fields copied into a record.
+    pub struct_values: HashMap<ExprId, Vec<fields::Part>>,
+    /// Values sema computed (`sizeof`, `offsetof`), by the call's id.
+    pub consts: HashMap<ExprId, u64>,
     pub options: Options,
 }
 
@@ -148,12 +158,21 @@ pub struct Checker<'a> {
     /// The slot each `$var` expression and each loop variable resolved to.
     var_slots: HashMap<ExprId, String>,
     loop_slots: HashMap<usize, String>,
+    /// Script and kernel struct definitions.
+    pub(crate) structs: structs::Registry,
+    struct_fields: HashMap<ExprId, fields::FieldAccess>,
+    struct_values: HashMap<ExprId, Vec<fields::Part>>,
+    pub(crate) consts: HashMap<ExprId, u64>,
 }
 
 pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     config::apply(&program.config, &mut opts)?;
     let decls = config::map_decls(&program.map_decls)?;
     let points = expand_attach_points(&program, &opts)?;
+    let mut registry = structs::Registry::default();
+    for d in &program.cdefs {
+        cdefs::define(&mut registry, &d.text, d.span.0)?;
+    }
     let mut ck = Checker {
         opts: &opts,
         types: vec![],
@@ -173,6 +192,10 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         scoped: HashMap::new(),
         var_slots: HashMap::new(),
         loop_slots: HashMap::new(),
+        structs: registry,
+        struct_fields: HashMap::new(),
+        struct_values: HashMap::new(),
+        consts: HashMap::new(),
     };
     for _round in 0..8 {
         ck.changed = false;
@@ -209,6 +232,9 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         var_slots: ck.var_slots,
         uses_stacks: ck.uses_stacks,
         loop_slots: ck.loop_slots,
+        struct_fields: ck.struct_fields,
+        struct_values: ck.struct_values,
+        consts: ck.consts,
         options: opts,
     })
 }
@@ -496,6 +522,12 @@ fn mismatch(
         span,
     )
     .with_label(format!("this is {}", types::agg_name(new)));
+    // Same aggregation, other arguments (hist bits, lhist range, tseries interval, …).
+    let d = if types::agg_name(old) == types::agg_name(new) {
+        d.with_note("every assignment to one map must pass the same arguments")
+    } else {
+        d
+    };
     match origin {
         Some(o) => d.with_secondary(o, format!("`{name}` got its type here")),
         None => d,

@@ -41,6 +41,10 @@ impl Checker<'_> {
             Type::Ptr { to, .. } => match *to {
                 Type::Void => Err(Diagnostic::error("a `void *` cannot be dereferenced", e.span)
                     .with_note("cast it to a sized pointer first, e.g. `*(uint64 *)p`")),
+                Type::Opaque(name) if super::structs::is_struct_name(&name) => {
+                    let l = self.struct_layout(&Type::Opaque(name), e.span)?;
+                    Ok(Type::Struct(l.r.clone()))
+                }
                 Type::Opaque(name) => Err(Diagnostic::error(
                     format!("cannot read a `{name}`: spyglass does not know its layout"),
                     e.span,
@@ -66,8 +70,12 @@ impl Checker<'_> {
     }
 
     pub(super) fn cast(&mut self, e: &Expr, ty: &str, operand: &Expr) -> Result<Type> {
-        let target = Type::from_name(ty).expect("the lexer only yields known type names");
+        let target = self.resolve_type(ty, e.span)?;
         let t = self.expr(operand)?;
+        if let Type::Struct(r) = &target {
+            return Err(Diagnostic::error(format!("cannot cast to `{}`", r.name), e.span)
+                .with_note(format!("cast to a pointer instead, `({} *)`", r.name)));
+        }
         if target == Type::Void {
             return Err(Diagnostic::error("cannot cast to void", e.span)
                 .with_note("did you mean `(void *)`?"));
@@ -82,8 +90,22 @@ impl Checker<'_> {
         Ok(match (target, &t) {
             // A pointer cast keeps the address space of the pointer it converts.
             (Type::Ptr { to, .. }, Type::Ptr { user, .. }) => Type::Ptr { to, user: *user },
+            // An address made from an integer in a uprobe is a user address (bpftrace).
+            (Type::Ptr { to, .. }, _) => Type::Ptr {
+                to,
+                user: self.in_user_probe(),
+            },
             (target, _) => target,
         })
+    }
+
+    /// Every attach point of this probe is in user space.
+    fn in_user_probe(&self) -> bool {
+        !self.points.is_empty()
+            && self
+                .points
+                .iter()
+                .all(|p| matches!(p.attach, crate::probes::AttachPoint::Uprobe { .. }))
     }
 
     /// `a op b` where `a` or `b` is a pointer.
@@ -101,11 +123,12 @@ impl Checker<'_> {
                 return Ok(Type::Bool);
             }
         } else if matches!(op, BinOp::Add | BinOp::Sub) {
-            let (p, other) = if a.is_ptr() { (a, b) } else { (b, a) };
+            let (p, other, pe) = if a.is_ptr() { (a, b, lhs) } else { (b, a, rhs) };
             // `n - p` has no meaning; `n + p` is `p + n`.
             if other.is_int() && (a.is_ptr() || op == BinOp::Add) {
-                step(p, span)?;
-                return Ok(p.clone());
+                let p = self.sized_pointer(pe, p);
+                step(&p, span)?;
+                return Ok(p);
             }
         }
         let d = Diagnostic::error(
@@ -126,6 +149,25 @@ impl Checker<'_> {
                 "a pointer can be compared, tested, or moved by adding or subtracting an integer",
             )
         })
+    }
+
+    /// `p` with a struct pointee known by name only (`curtask`, map values) resolved to
+    /// its layout, so arithmetic can step by its size; recorded as `e`'s type for codegen.
+    fn sized_pointer(&mut self, e: &Expr, p: &Type) -> Type {
+        let Type::Ptr { to, user } = p else {
+            return p.clone();
+        };
+        let Type::Opaque(name) = &**to else {
+            return p.clone();
+        };
+        match self.structs.layout(name) {
+            Some(l) if super::structs::is_struct_name(name) => {
+                let t = Type::ptr(Type::Struct(l.r.clone()), *user);
+                self.set_type(e.id, t.clone());
+                t
+            }
+            _ => p.clone(),
+        }
     }
 
     /// The target of `op=`: an integer, or a pointer moved by `+=`/`-=`.
@@ -263,9 +305,13 @@ pub fn from_c_type(c_type: &str, user: bool) -> Type {
 pub fn pointee_size(to: &Type) -> Option<u64> {
     match to {
         Type::Void => Some(1),
-        Type::Int { .. } | Type::Bool | Type::Ptr { .. } | Type::Str { .. } | Type::Tuple(_) => {
-            Some(to.c_layout().0)
-        }
+        Type::Int { .. }
+        | Type::Bool
+        | Type::Ptr { .. }
+        | Type::Str { .. }
+        | Type::Tuple(_)
+        | Type::Struct(_)
+        | Type::Array { .. } => Some(to.c_layout().0),
         _ => None,
     }
 }

@@ -108,9 +108,7 @@ impl Checker<'_> {
             StmtKind::Return => Ok(()),
             StmtKind::Let { var, ty, value } => {
                 let declared = match ty {
-                    Some(name) => {
-                        Some(Type::from_name(name).expect("the lexer only yields known type names"))
-                    }
+                    Some(name) => Some(self.resolve_type(name, s.span)?),
                     None => None,
                 };
                 let t = match (value, &declared) {
@@ -267,6 +265,7 @@ impl Checker<'_> {
                     | Type::Record(..)
                     | Type::Stack { .. }
                     | Type::Timestamp(_)
+                    | Type::Buf { .. }
                     | Type::Ptr { .. } => MapKind::Value(t.field().unwrap()),
                     other => {
                         return Err(Diagnostic::error(

@@ -2,6 +2,15 @@
 
 use crate::program::{FieldType, MapKind};
 
+/// A struct type by name (`struct task_struct`, `union x`) with the size and alignment
+/// sizeof, arrays and pointer arithmetic need; fields are resolved by name when used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructRef {
+    pub name: String,
+    pub size: u64,
+    pub align: u64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Type {
     /// Loaded into 64-bit registers; `bits` is the declared width (casts, `sizeof`, layout).
@@ -31,14 +40,27 @@ pub enum Type {
         to: Box<Type>,
         user: bool,
     },
-    /// A C type spyglass cannot lay out (`struct stat`): only pointers to it exist.
+    /// A C type spyglass cannot lay out (`struct stat`): only pointers to it exist. A
+    /// `struct X` named here is looked up again when a field is used (maps keep only names).
     Opaque(String),
+    /// A C struct or union value, laid out by a script definition or the kernel's BTF; its
+    /// fields live in sema's struct registry (`sema::structs`).
+    Struct(StructRef),
+    /// A C array of `len` elements (`char` arrays are strings instead).
+    Array { elem: Box<Type>, len: u64 },
     /// A probe's `args` record; only its fields can be used.
     Args,
+    /// `buf(p, n)`: a length and up to `size` bytes, printed with `\xNN` escapes.
+    Buf {
+        size: u32,
+    },
     /// The result of `count()`, `hist()`, …: assignable to a map, nothing else.
     Agg(MapKind),
     Void,
 }
+
+/// Words C integer type names are made of.
+const C_WORDS: &[&str] = &["char", "short", "int", "long", "signed", "unsigned"];
 
 impl Type {
     pub const UINT: Type = Type::Int {
@@ -116,6 +138,15 @@ impl Type {
                 bits: 32,
             },
             "uint64" => Type::UINT,
+            // C spellings (`unsigned int`, `uint64_t`, `char`) and struct names; what BTF
+            // alone knows stays opaque here and sema resolves it (`sema::structs`).
+            c if c.starts_with("struct ")
+                || c.starts_with("union ")
+                || c.ends_with("_t")
+                || c.split_whitespace().all(|w| C_WORDS.contains(&w)) =>
+            {
+                super::pointers::from_c_type(c, false)
+            }
             _ => return None,
         })
     }
@@ -148,6 +179,7 @@ impl Type {
             Type::Int { signed, .. } => Some(FieldType::Int { signed: *signed }),
             Type::Bool => Some(FieldType::Bool),
             Type::Str { size } => Some(FieldType::Str { size: *size }),
+            Type::Buf { size } => Some(FieldType::Buf { size: *size }),
             Type::Tuple(elems) => elems
                 .iter()
                 .map(Type::field)
@@ -177,6 +209,7 @@ impl Type {
             FieldType::Int { signed } => Type::int(*signed),
             FieldType::Bool => Type::Bool,
             FieldType::Str { size } => Type::Str { size: *size },
+            FieldType::Buf { size } => Type::Buf { size: *size },
             FieldType::Tuple(elems) => Type::Tuple(elems.iter().map(Type::from_field).collect()),
             FieldType::Stack { user, mode, limit } => Type::Stack {
                 user: *user,
@@ -199,6 +232,7 @@ impl Type {
             Type::Int { bits, .. } => ((*bits as u64) / 8, (*bits as u64) / 8),
             Type::Bool => (1, 1),
             Type::Str { size } => (*size as u64, 1),
+            Type::Buf { size } => (8 + *size as u64, 8),
             Type::Tuple(elems) | Type::Record(_, elems) => {
                 let (mut size, mut align) = (0u64, 1u64);
                 for e in elems {
@@ -207,6 +241,11 @@ impl Type {
                     align = align.max(a);
                 }
                 (size.div_ceil(align) * align, align)
+            }
+            Type::Struct(r) => (r.size, r.align.max(1)),
+            Type::Array { elem, len } => {
+                let (s, a) = elem.c_layout();
+                (s * len, a)
             }
             _ => (8, 8),
         }
@@ -218,6 +257,7 @@ impl Type {
             Type::Int { signed, bits } => format!("{}int{bits}", if *signed { "" } else { "u" }),
             Type::Bool => "bool".into(),
             Type::Str { size } => format!("string[{size}]"),
+            Type::Buf { size } => format!("buffer[{size}]"),
             Type::Tuple(elems) => format!(
                 "({})",
                 elems
@@ -240,6 +280,8 @@ impl Type {
                     .join(", ")
             ),
             Type::Opaque(name) => name.clone(),
+            Type::Struct(r) => r.name.clone(),
+            Type::Array { elem, len } => format!("{}[{len}]", elem.describe_c()),
             Type::Args => "args".into(),
             Type::Agg(k) => format!("aggregation ({})", agg_name(k)),
             Type::Void => "nothing (void)".into(),
@@ -260,6 +302,8 @@ impl Type {
 /// Joins two types of one slot (variables): integers widen, strings take the longer size.
 pub fn unify_types(a: &Type, b: &Type) -> Option<Type> {
     match (a, b) {
+        // Equal types join as themselves (keeps struct pointees, which storage names only).
+        _ if a == b && a.field().is_some() => Some(a.clone()),
         (Type::Int { signed: x, bits: m }, Type::Int { signed: y, bits: n }) => Some(Type::Int {
             signed: *x || *y,
             bits: (*m).max(*n),
@@ -279,6 +323,7 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Value(FieldType::Int { .. }) => "integer",
         MapKind::Value(FieldType::Bool) => "bool",
         MapKind::Value(FieldType::Str { .. }) => "string",
+        MapKind::Value(FieldType::Buf { .. }) => "buffer",
         MapKind::Value(FieldType::Tuple(_)) => "tuple",
         MapKind::Value(FieldType::Record(..)) => "record",
         MapKind::Value(FieldType::Stack { .. }) => "stack",
@@ -292,6 +337,7 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Stats { .. } => "stats",
         MapKind::Hist { .. } => "hist",
         MapKind::Lhist { .. } => "lhist",
+        MapKind::Tseries { .. } => "tseries",
     }
 }
 
@@ -311,6 +357,9 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
         (FieldType::Ptr { .. }, FieldType::Ptr { .. }) if a == b => Some(a.clone()),
         (FieldType::Str { size: x }, FieldType::Str { size: y }) => {
             Some(FieldType::Str { size: *x.max(y) })
+        }
+        (FieldType::Buf { size: x }, FieldType::Buf { size: y }) => {
+            Some(FieldType::Buf { size: *x.max(y) })
         }
         (FieldType::Tuple(x), FieldType::Tuple(y)) if x.len() == y.len() => x
             .iter()

@@ -54,10 +54,12 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
     for (x, y) in a.iter().zip(b) {
         let o = match (x, y) {
             (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
+            (Value::Buf(x), Value::Buf(y)) => x.cmp(y),
             (Value::Tuple(x), Value::Tuple(y)) => cmp_keys(x, y),
             (Value::Stack(x), Value::Stack(y)) => x.cmp(y),
             (
                 Value::Str(_)
+                | Value::Buf(_)
                 | Value::Tuple(_)
                 | Value::Record(_)
                 | Value::Stack(_)
@@ -67,6 +69,7 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
             | (
                 _,
                 Value::Str(_)
+                | Value::Buf(_)
                 | Value::Tuple(_)
                 | Value::Record(_)
                 | Value::Stack(_)
@@ -87,6 +90,7 @@ fn as_signed(v: &Value) -> i64 {
         Value::UInt(u) | Value::Ptr(u) => *u as i64,
         Value::Bool(b) => *b as i64,
         Value::Str(_)
+        | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)
         | Value::Stack(_)
@@ -100,6 +104,7 @@ fn num(v: &Value) -> i128 {
         Value::UInt(u) | Value::Ptr(u) => i128::from(*u),
         Value::Bool(b) => i128::from(*b),
         Value::Str(_)
+        | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)
         | Value::Stack(_)
@@ -137,6 +142,8 @@ fn value_rank(kind: &MapKind, v: &AggValue) -> i128 {
             num(&avg_of(signed, *count, *total))
         }
         AggValue::Hist(c) => i128::from(c.iter().fold(0u64, |a, &b| a.wrapping_add(b))),
+        // Rendered by `format::tseries`, which orders by key.
+        AggValue::Tseries(_) => 0,
     }
 }
 
@@ -172,6 +179,8 @@ fn show(kind: &MapKind, v: AggValue, div: u64) -> Shown {
                 Value::UInt(total as u64)
             },
         },
+        // `format::tseries` renders these maps before `prepare` is reached.
+        AggValue::Tseries(t) => Shown::Prim(Value::UInt(t.len() as u64)),
         AggValue::Hist(counts) => Shown::Hist(match kind {
             MapKind::Lhist { min, max, step } => build_lhist(&counts, *min, *max, *step),
             MapKind::Hist { k } => build_hist(&counts, div, *k),

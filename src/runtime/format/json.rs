@@ -53,6 +53,13 @@ pub fn value_data_json(v: &Value) -> String {
         Value::Int(i) => json_i64(*i),
         Value::UInt(u) | Value::Ptr(u) => json_u64(*u),
         Value::Str(s) => json_str(s),
+        Value::Buf(b) => format!(
+            "[{}]",
+            b.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         Value::Bool(b) => b.to_string(),
         Value::Stack(frames) => format!(
             "[{}]",
@@ -144,6 +151,9 @@ fn shown_json(s: &Shown) -> String {
 /// `None` when bpftrace emits nothing: an empty map, except avg()/stats() maps, which
 /// bpftrace still emits with an empty object (`{"@x": {}}`).
 pub fn map_json(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) -> Option<String> {
+    if let MapKind::Tseries { .. } = spec.kind {
+        return super::tseries::tseries_json(spec, entries);
+    }
     let is_stats = matches!(spec.kind, MapKind::Avg { .. } | MapKind::Stats { .. });
     let ty = if is_stats {
         "stats"

@@ -10,6 +10,7 @@ pub mod log;
 pub mod printf;
 pub mod text;
 pub mod time;
+pub mod tseries;
 pub mod value;
 
 pub use hist::{hist_bucket_bounds, hist_index, lhist_bucket_bounds, lhist_index};

@@ -318,6 +318,12 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
         Value::Bool(b) => *b as u64,
         // Only %s/%r take strings and tuples (sema's job); anything else falls back to text.
         Value::Str(s) => return pad_str(spec, s),
+        Value::Buf(b) => {
+            return match spec.conv {
+                Conv::R | Conv::Rx | Conv::Rh => pad_str(spec, &buffer_text(b, spec.conv)),
+                _ => pad_str(spec, &value_text(v)),
+            }
+        }
         Value::Tuple(_) | Value::Record(_) | Value::Stack(_) | Value::StackId { .. } => {
             return pad_str(spec, &value_text(v))
         }

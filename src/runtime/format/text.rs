@@ -3,7 +3,7 @@
 use super::entries::{prepare, Shown};
 use super::hist::hist_text;
 use super::value::{key_text, value_text, MapEntry, Value};
-use crate::program::MapSpec;
+use crate::program::{MapKind, MapSpec};
 
 /// What `print(@m, top, div)` (and the exit-time dump) prints for one map.
 ///
@@ -11,6 +11,9 @@ use crate::program::MapSpec;
 /// `@name:` / `@name[key]:` header, the rows and one blank line per block. An empty
 /// map (keyed or scalar) prints nothing.
 pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) -> String {
+    if let MapKind::Tseries { .. } = spec.kind {
+        return super::tseries::tseries_text(spec, entries);
+    }
     let rows = prepare(spec, entries, top, div);
     let scalar = spec.key.is_empty();
     let mut out = String::new();

@@ -23,6 +23,8 @@ pub enum Value {
     Stack(Vec<String>),
     /// An address: hex in text, a number in JSON.
     Ptr(u64),
+    /// `buf()` bytes (only the written length).
+    Buf(Vec<u8>),
 }
 
 /// One map entry's value, already merged across CPUs.
@@ -46,6 +48,9 @@ pub enum AggValue {
     },
     /// Bucket counts indexed by bucket index (`hist_index` / `lhist_index`).
     Hist(Vec<u64>),
+    /// One value per interval (`Int`/`UInt`), by epoch (ns / interval); epoch 0 is a slot
+    /// that was zeroed or never completed.
+    Tseries(std::collections::BTreeMap<u64, Value>),
 }
 
 /// One map entry; `key` is empty for a scalar map.
@@ -63,6 +68,7 @@ pub fn value_text(v: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Ptr(p) => format!("{p:#x}"),
+        Value::Buf(b) => super::printf::buffer_text(b, super::printf::Conv::R),
         // One frame a line, each indented 8 spaces, after a line break (bpftrace).
         Value::Stack(frames) => {
             frames
@@ -146,6 +152,17 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
                 s.push_str(STR_TRUNC_TRAILER);
             }
             Value::Str(s)
+        }
+        FieldType::Buf { size } => {
+            let len = u64::from_ne_bytes(
+                bytes
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or([0; 8]),
+            );
+            let data = bytes.get(8..).unwrap_or(&[]);
+            let len = (len as usize).min(*size as usize).min(data.len());
+            Value::Buf(data[..len].to_vec())
         }
         FieldType::Timestamp { fmt } => {
             let ns = u64::from_ne_bytes(
