@@ -134,3 +134,14 @@ fn for_loops_over_aggregation_maps_see_merged_values() {
         o.stderr
     );
 }
+
+/// Regression: hash maps used from timer (interrupt) context are preallocated. Allocating on
+/// insert there dropped all but a handful of new keys inserted in one run.
+#[test]
+fn many_new_keys_in_one_interrupt_context_run_are_kept() {
+    let o = run_e(
+        r#"interval:ms:10 { for $i : 0..1000 { @v[$i] = $i; @c[$i] = count(); }
+                            printf("%d %d\n", len(@v), len(@c)); clear(@v); clear(@c); exit(); }"#,
+    );
+    assert_eq!(o.stdout, "1000 1000\n\n\n", "{}", o.stderr);
+}
