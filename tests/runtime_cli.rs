@@ -319,3 +319,11 @@ fn positional_parameters_in_attach_points() {
         o.stderr
     );
 }
+
+/// Scripts written for bpftrace carry `#include`s, `#define`s and `#if` blocks.
+#[test]
+fn preprocessor_lines_in_scripts() {
+    let script = "#include <linux/sched.h>\n#ifndef BPFTRACE_HAVE_BTF\n#define N 1\n#else\n#define N 314\n#endif\nbegin { printf(\"%d\\n\", N); exit(); }\n";
+    let o = spyglass(&["-e", script]);
+    assert_eq!(o.stdout, "314\n\n\n", "{}", o.stderr);
+}

@@ -283,9 +283,20 @@ pub struct Lexer<'a> {
     paren_depth: u32,
     /// The previous token inside a body.
     prev: Option<Tok>,
+    /// `#define`d names and the tokens of a replacement still to be handed out.
+    defines: super::preprocess::Defines,
+    pending: std::collections::VecDeque<Spanned>,
 }
 
 impl<'a> Lexer<'a> {
+    /// A lexer that expands `#define`d names (see `preprocess`).
+    pub fn with_defines(src: &'a str, defines: super::preprocess::Defines) -> Self {
+        Lexer {
+            defines,
+            ..Lexer::new(src)
+        }
+    }
+
     pub fn new(src: &'a str) -> Self {
         // A shebang line is a comment to us.
         let pos = if src.starts_with("#!") {
@@ -299,6 +310,8 @@ impl<'a> Lexer<'a> {
             mode: Mode::TopLevel,
             paren_depth: 0,
             prev: None,
+            defines: Default::default(),
+            pending: Default::default(),
         }
     }
 
@@ -426,16 +439,49 @@ impl<'a> Lexer<'a> {
     }
 
     fn next_logos(&mut self) -> Option<Result<Spanned, Diagnostic>> {
-        let base = self.pos;
-        let mut lx = Tok::lexer(&self.src[base..]);
-        let tok = lx.next()?;
-        let span = lx.span();
-        let (start, end) = (base + span.start, base + span.end);
-        self.pos = end;
-        Some(match tok {
-            Ok(t) => Ok((start, t, end)),
-            Err(()) => Err(bad_token(&self.src[start..end], (start, end))),
-        })
+        loop {
+            if let Some(t) = self.pending.pop_front() {
+                return Some(Ok(t));
+            }
+            let base = self.pos;
+            let mut lx = Tok::lexer(&self.src[base..]);
+            let tok = lx.next()?;
+            let span = lx.span();
+            let (start, end) = (base + span.start, base + span.end);
+            self.pos = end;
+            match tok {
+                Ok(Tok::Ident(name)) if self.defines.contains_key(&name) => {
+                    if let Err(e) = self.expand(&name, (start, end), 0) {
+                        return Some(Err(e));
+                    }
+                }
+                Ok(t) => return Some(Ok((start, t, end))),
+                Err(()) => return Some(Err(bad_token(&self.src[start..end], (start, end)))),
+            }
+        }
+    }
+
+    /// Queues the tokens of `#define name …`, at the name's place in the script.
+    fn expand(&mut self, name: &str, (start, end): (usize, usize), depth: u32) -> Result<(), Diagnostic> {
+        if depth > 32 {
+            return Err(Diagnostic::error(format!("`{name}` expands into itself"), (start, end)));
+        }
+        let text = self.defines[name].clone();
+        for (tok, _) in Tok::lexer(&text).spanned() {
+            match tok {
+                Ok(Tok::Ident(inner)) if inner != name && self.defines.contains_key(&inner) => {
+                    self.expand(&inner, (start, end), depth + 1)?
+                }
+                Ok(t) => self.pending.push_back((start, t, end)),
+                Err(()) => {
+                    return Err(Diagnostic::error(
+                        format!("`#define {name} {text}`: not a valid expression here"),
+                        (start, end),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     fn next_token(&mut self) -> Option<Result<Spanned, Diagnostic>> {

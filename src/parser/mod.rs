@@ -4,6 +4,7 @@
 pub mod ast;
 pub mod lexer;
 pub mod macros;
+mod preprocess;
 
 use std::cell::Cell;
 
@@ -22,8 +23,9 @@ lalrpop_mod!(
 /// Parses a whole script.
 pub fn parse(source: &str) -> Result<Program, Diagnostic> {
     let ids = Cell::new(0);
+    let (text, defines) = preprocess::preprocess(source)?;
     let program = grammar::ProgramParser::new()
-        .parse(&ids, Lexer::new(source))
+        .parse(&ids, Lexer::with_defines(&text, defines))
         .map_err(|e| to_diagnostic(e, source))?;
     let program = macros::expand(program)?;
     if program.probes.is_empty() {

@@ -1,0 +1,301 @@
+//! The C preprocessor lines bpftrace scripts carry: `#include` (types come from the
+//! kernel's BTF, so headers are not needed and are skipped), object-like `#define`s
+//! (expanded by the lexer wherever the name appears as an identifier), `#undef`, and
+//! `#if`/`#ifdef`/`#ifndef`/`#elif`/`#else`/`#endif`, with `BPFTRACE_HAVE_BTF` defined as
+//! bpftrace defines it.
+//!
+//! Directive lines and inactive regions are blanked (newlines kept), so every span in the
+//! rest of the script is unchanged.
+
+use std::collections::HashMap;
+
+use crate::diag::Diagnostic;
+
+/// Object-like macros: name → replacement text.
+pub type Defines = HashMap<String, String>;
+
+/// Names defined before the script starts, as bpftrace does for its C definitions.
+const PREDEFINED: &[(&str, &str)] = &[("BPFTRACE_HAVE_BTF", "1"), ("__x86_64__", "1")];
+
+struct Cond {
+    /// This branch is live.
+    active: bool,
+    /// Some branch of this `#if` chain was taken already.
+    taken: bool,
+    /// The enclosing region is live.
+    outer: bool,
+    /// The `#if` line, for an unterminated block's diagnostic.
+    line: (usize, usize),
+}
+
+pub fn preprocess(src: &str) -> Result<(String, Defines), Diagnostic> {
+    let mut defines: Defines = PREDEFINED
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut out = String::with_capacity(src.len());
+    let mut stack: Vec<Cond> = vec![];
+    let mut at = 0;
+    // The shebang line stays for the lexer, which treats it as a comment.
+    let mut first = true;
+    while at < src.len() {
+        let line_end = logical_line_end(src, at);
+        let line = &src[at..line_end];
+        let live = stack.last().is_none_or(|c| c.active);
+        let directive = line.trim_start().strip_prefix('#').filter(|_| !(first && line.starts_with("#!")));
+        first = false;
+        match directive {
+            Some(d) => {
+                directive_line(d, (at, line_end), &mut defines, &mut stack, live)?;
+                blank(&mut out, line);
+            }
+            None if live => out.push_str(line),
+            None => blank(&mut out, line),
+        }
+        at = line_end;
+        if at < src.len() {
+            out.push('\n');
+            at += 1;
+        }
+    }
+    if let Some(c) = stack.last() {
+        return Err(Diagnostic::error("`#if` without `#endif`", c.line)
+            .with_label("this block is never closed"));
+    }
+    Ok((out, defines))
+}
+
+/// The end of the line at `at`, following `\`-newline continuations.
+fn logical_line_end(src: &str, at: usize) -> usize {
+    let mut end = at;
+    loop {
+        let nl = src[end..].find('\n').map_or(src.len(), |i| end + i);
+        if nl < src.len() && src[..nl].ends_with('\\') {
+            end = nl + 1;
+        } else {
+            return nl;
+        }
+    }
+}
+
+/// Spaces for every byte but newlines, so byte offsets stay where they were.
+fn blank(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+}
+
+fn directive_line(
+    d: &str,
+    span: (usize, usize),
+    defines: &mut Defines,
+    stack: &mut Vec<Cond>,
+    live: bool,
+) -> Result<(), Diagnostic> {
+    let d = d.replace("\\\n", " ");
+    let d = d.trim();
+    let (word, rest) = d
+        .split_once(|c: char| c.is_whitespace())
+        .map_or((d, ""), |(w, r)| (w, r.trim()));
+    let err = |msg: String| Diagnostic::error(msg, span);
+    match word {
+        "if" | "ifdef" | "ifndef" => {
+            let cond = match word {
+                "ifdef" => defines.contains_key(rest),
+                "ifndef" => !defines.contains_key(rest),
+                _ => eval(rest, defines).map_err(err)?,
+            };
+            stack.push(Cond {
+                active: live && cond,
+                taken: cond,
+                outer: live,
+                line: span,
+            });
+        }
+        "elif" | "else" => {
+            let Some(c) = stack.last_mut() else {
+                return Err(err(format!("`#{word}` without `#if`")));
+            };
+            let cond = word == "else" || eval(rest, defines).map_err(err)?;
+            c.active = c.outer && !c.taken && cond;
+            c.taken |= cond;
+        }
+        "endif" => {
+            if stack.pop().is_none() {
+                return Err(err("`#endif` without `#if`".into()));
+            }
+        }
+        _ if !live => {}
+        // Types come from BTF; the header itself is not read.
+        "include" => {}
+        "define" => {
+            let name_len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..name_len];
+            if name.is_empty() {
+                return Err(err("`#define` needs a name".into()));
+            }
+            if rest[name_len..].starts_with('(') {
+                return Err(err(format!(
+                    "`#define {name}(…)`: function-like C macros are not supported; \
+                     write a bpftrace `macro {name}(…) {{ … }}` instead"
+                )));
+            }
+            defines.insert(name.to_string(), rest[name_len..].trim().to_string());
+        }
+        "undef" => {
+            defines.remove(rest);
+        }
+        "pragma" | "error" | "warning" | "line" => {
+            if word == "error" {
+                return Err(err(format!("#error {rest}")));
+            }
+        }
+        _ => return Err(err(format!("unknown preprocessor directive `#{word}`"))),
+    }
+    Ok(())
+}
+
+/// `#if` conditions: integers, `defined(NAME)`/`defined NAME`, `!`, `&&`, `||`,
+/// parentheses and macro names (an undefined name is 0, as in C).
+fn eval(expr: &str, defines: &Defines) -> Result<bool, String> {
+    let toks = tokens(expr)?;
+    let mut p = CondParser {
+        toks,
+        at: 0,
+        defines,
+    };
+    let v = p.or()?;
+    if p.at != p.toks.len() {
+        return Err(format!("cannot evaluate `#if {expr}`"));
+    }
+    Ok(v != 0)
+}
+
+fn tokens(s: &str) -> Result<Vec<String>, String> {
+    let mut out = vec![];
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            let start = i;
+            while i < b.len() && ((b[i] as char).is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            out.push(s[start..i].to_string());
+        } else if s[i..].starts_with("&&") || s[i..].starts_with("||") {
+            out.push(s[i..i + 2].to_string());
+            i += 2;
+        } else if "!()".contains(c) {
+            out.push(c.to_string());
+            i += 1;
+        } else {
+            return Err(format!("unsupported `{c}` in an `#if` condition"));
+        }
+    }
+    Ok(out)
+}
+
+struct CondParser<'a> {
+    toks: Vec<String>,
+    at: usize,
+    defines: &'a Defines,
+}
+
+impl CondParser<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.toks.get(self.at).map(String::as_str)
+    }
+    fn take(&mut self) -> Option<String> {
+        let t = self.toks.get(self.at).cloned();
+        self.at += 1;
+        t
+    }
+    fn or(&mut self) -> Result<i64, String> {
+        let mut v = self.and()?;
+        while self.peek() == Some("||") {
+            self.at += 1;
+            let r = self.and()?;
+            v = ((v != 0) || (r != 0)) as i64;
+        }
+        Ok(v)
+    }
+    fn and(&mut self) -> Result<i64, String> {
+        let mut v = self.unary()?;
+        while self.peek() == Some("&&") {
+            self.at += 1;
+            let r = self.unary()?;
+            v = ((v != 0) && (r != 0)) as i64;
+        }
+        Ok(v)
+    }
+    fn unary(&mut self) -> Result<i64, String> {
+        match self.take().as_deref() {
+            Some("!") => Ok((self.unary()? == 0) as i64),
+            Some("(") => {
+                let v = self.or()?;
+                match self.take().as_deref() {
+                    Some(")") => Ok(v),
+                    _ => Err("missing `)` in an `#if` condition".into()),
+                }
+            }
+            Some("defined") => {
+                let paren = self.peek() == Some("(");
+                if paren {
+                    self.at += 1;
+                }
+                let name = self.take().ok_or("`defined` needs a name")?;
+                if paren && self.take().as_deref() != Some(")") {
+                    return Err("missing `)` after `defined(`".into());
+                }
+                Ok(self.defines.contains_key(&name) as i64)
+            }
+            Some(t) if t.chars().all(|c| c.is_ascii_digit()) => {
+                t.parse().map_err(|_| format!("bad number `{t}`"))
+            }
+            Some(name) => Ok(self
+                .defines
+                .get(name)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)),
+            None => Err("an `#if` condition is missing".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_are_blanked_and_spans_kept() {
+        let src = "#include <linux/sched.h>\n#define N 3\nbegin { print(N); }\n";
+        let (out, defs) = preprocess(src).unwrap();
+        assert_eq!(out.len(), src.len());
+        assert_eq!(&out[out.find("begin").unwrap()..], "begin { print(N); }\n");
+        assert_eq!(defs["N"], "3");
+    }
+
+    #[test]
+    fn conditionals_choose_the_btf_branch() {
+        let src = "#ifndef BPFTRACE_HAVE_BTF\nA\n#else\nB\n#endif\n#if 0\nC\n#elif defined(X) || 1\nD\n#endif";
+        let (out, _) = preprocess(src).unwrap();
+        let kept: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(kept, ["B", "D"]);
+    }
+
+    #[test]
+    fn unbalanced_and_function_like_are_errors() {
+        assert!(preprocess("#if 1\nbegin {}").is_err());
+        assert!(preprocess("#endif").is_err());
+        assert!(preprocess("#define F(x) x").is_err());
+    }
+}
