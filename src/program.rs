@@ -43,6 +43,9 @@ pub enum StackMode {
     Perf,
     /// Bare addresses.
     Raw,
+    /// User stacks only: `BUILDID 0xOFFSET` per frame (the ELF file's build id and the
+    /// file offset), the bare address where the file is unknown.
+    BuildId,
 }
 
 /// Depth of the stack-trace map's entries (the kernel's default perf_event_max_stack).
@@ -116,6 +119,72 @@ pub enum FieldType {
         to: String,
         user: bool,
     },
+    /// An address or id the runtime names when printing (`ksym`, `usym`, `cgroup_path`).
+    Sym(SymKind),
+    /// An enum value (8 bytes): printed as its enumerator's name, or its number when it
+    /// has none.
+    Enum(EnumDef),
+    /// A C array: `len` elements of `elem_size` bytes each, packed as C lays them out
+    /// (integers at their declared width), NUL-padded to 8. Elements are scalars.
+    Array {
+        elem: Box<FieldType>,
+        elem_size: u32,
+        len: u32,
+    },
+}
+
+/// A C enum: its name and enumerators, carried with the values so user space can name them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EnumDef {
+    /// `enum Foo`; anonymous enums get a made-up name.
+    pub name: String,
+    /// Declared width; values are zero-extended from it.
+    pub bits: u8,
+    /// Enumerators in declaration order, values truncated to `bits`.
+    pub variants: Vec<(u64, String)>,
+}
+
+impl EnumDef {
+    pub fn new(name: String, bits: u8, variants: &[(String, i64)]) -> EnumDef {
+        let mask = Self::mask_of(bits);
+        EnumDef {
+            name,
+            bits,
+            variants: variants.iter().map(|(n, v)| (*v as u64 & mask, n.clone())).collect(),
+        }
+    }
+
+    fn mask_of(bits: u8) -> u64 {
+        match bits {
+            64.. => u64::MAX,
+            b => (1u64 << b) - 1,
+        }
+    }
+
+    /// The enumerator named by `v`, the first declared when several share it.
+    pub fn name_of(&self, v: u64) -> Option<&str> {
+        let v = v & Self::mask_of(self.bits);
+        self.variants
+            .iter()
+            .find(|(x, _)| *x == v)
+            .map(|(_, n)| n.as_str())
+    }
+}
+
+/// What a `FieldType::Sym` names, and so how user space resolves it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SymKind {
+    /// `ksym(addr)`: a kernel address (8 bytes).
+    Kernel,
+    /// `usym(addr)`: a user address, then the pid whose maps name it (16 bytes).
+    User,
+    /// `cgroup_path(id[, filter])`: a cgroup id (8 bytes), shown as its path in every
+    /// mounted hierarchy whose name matches `filter` (all when empty).
+    Cgroup { filter: String },
+    /// `ntop()`: the address family (8 bytes), then the address (16 bytes, IPv4 in the
+    /// first 4), written as text in user space: one type for both families, as in bpftrace,
+    /// and IPv6's `::` compression is too branchy for the verifier.
+    Inet,
 }
 
 impl FieldType {
@@ -126,7 +195,14 @@ impl FieldType {
             FieldType::Tuple(elems) | FieldType::Record(_, elems) => record_size(elems),
             FieldType::Stack { .. } => 16,
             FieldType::Timestamp { .. } => 8,
+            FieldType::Sym(SymKind::User) => 16,
+            FieldType::Sym(SymKind::Inet) => 24,
+            FieldType::Sym(_) => 8,
             FieldType::Buf { size } => 8 + ((*size as usize + 7) & !7),
+            FieldType::Enum(_) => 8,
+            FieldType::Array { elem_size, len, .. } => {
+                ((*elem_size as usize * *len as usize) + 7) & !7
+            }
         }
     }
 

@@ -7,8 +7,10 @@ mod args;
 pub(crate) mod async_out;
 pub mod buf;
 pub mod builtins;
+mod cgroup;
 mod consts;
 mod control;
+mod debugf;
 mod errno;
 pub mod getopt;
 mod introspect;
@@ -21,9 +23,11 @@ mod output;
 mod stacks;
 mod strfuncs;
 mod strings;
+mod symbols;
 pub mod sysinfo;
 mod textgen;
 mod timefmt;
+mod task;
 mod tseries;
 mod users;
 
@@ -93,11 +97,16 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
     builtins::ALL
         .iter()
         .chain(args::ALL)
+        .chain(task::ALL)
         .find(|b| b.name == name)
 }
 
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
-    builtins::ALL.iter().chain(args::ALL).map(|b| b.name)
+    builtins::ALL
+        .iter()
+        .chain(args::ALL)
+        .chain(task::ALL)
+        .map(|b| b.name)
 }
 
 /// Every function name `function()` knows, for suggestions.
@@ -134,6 +143,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "bswap",
     "kaddr",
     "cat",
+    "debugf",
     "join",
     "errorf",
     "warnf",
@@ -143,6 +153,11 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "pton",
     "offsetof",
     "typeof",
+    "ksym",
+    "usym",
+    "uaddr",
+    "cgroup_path",
+    "percpu_kaddr",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -183,6 +198,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "bswap" => &misc::Bswap,
         "kaddr" => &misc::Kaddr,
         "cat" => &async_out::Cat,
+        "debugf" => &debugf::Debugf,
         "join" => &join::Join,
         "errorf" => &async_out::Errorf,
         "warnf" => &async_out::Warnf,
@@ -190,6 +206,12 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "strerror" => &errno::Strerror,
         "ntop" => &net::Ntop,
         "pton" => &net::Pton,
+        "ksym" => &symbols::Ksym,
+        "usym" => &symbols::Usym,
+        "uaddr" => &symbols::Uaddr,
+        "cgroup_path" => &cgroup::CgroupPath,
+        "percpu_kaddr" => &symbols::PercpuKaddr,
+        "comm" => &task::Comm,
         // `probe()` is left out: sema must see `probe` itself to give each attach point
         // its own program.
         _ if name != "probe" => return builtin(name).map(|b| b as &dyn Function),

@@ -3,14 +3,16 @@
 //! An IPv4 address is its four bytes in network order, read from memory: a `char[4]`
 //! tracepoint field (a 4-byte string here) or an integer whose little-endian bytes are
 //! the address (`ntop(0x0100007f)` is `127.0.0.1`). `pton` yields such an integer.
+//! An IPv6 address is 16 bytes (`in6_addr`'s `u6_addr8`). The text of either is written
+//! in user space (see `SymKind::Inet`).
 
 use std::net::Ipv4Addr;
 
-use super::textgen::Appender;
 use super::Function;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
+use crate::program::{FieldType, SymKind};
 use crate::sema::{CallCheck, Type};
 
 pub struct Ntop;
@@ -18,64 +20,55 @@ pub struct Pton;
 
 const AF_INET: i64 = 2;
 const AF_INET6: i64 = 10;
-/// `255.255.255.255` and its NUL.
-const TEXT_SIZE: u32 = 16;
 
 impl Function for Ntop {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         let addr = c.args.len() - 1;
-        if addr == 1 {
+        let family = if addr == 1 {
             let af = c.const_int(0, "ntop()'s address family")?;
-            if af == AF_INET6 {
-                return Err(Diagnostic::error(
-                    "ntop() of IPv6 addresses is not supported yet",
-                    c.args[0].span,
-                ));
-            }
-            if af != AF_INET {
+            if af != AF_INET && af != AF_INET6 {
                 return Err(Diagnostic::error(
                     format!("unknown address family {af}"),
                     c.args[0].span,
                 )
-                .with_note("use 2 (AF_INET)"));
+                .with_note("use 2 (AF_INET) or 10 (AF_INET6)"));
             }
-        }
-        match c.value(addr)? {
-            Type::Int { .. } | Type::Str { size: 4 } => Ok(Type::Str { size: TEXT_SIZE }),
-            t => Err(Diagnostic::error(
-                "ntop() needs an IPv4 address: an integer or a char[4]",
+            Some(af)
+        } else {
+            None
+        };
+        match (family, c.value(addr)?) {
+            (None | Some(AF_INET), Type::Int { .. } | Type::Str { size: 4 })
+            | (None | Some(AF_INET6), Type::Str { size: 16 }) => Ok(Type::Sym(SymKind::Inet)),
+            (_, t) => Err(Diagnostic::error(
+                "ntop() needs an IPv4 address (an integer or 4 bytes) or an IPv6 address (16 bytes)",
                 c.args[addr].span,
             )
             .with_label(format!("this is {}", t.describe()))),
         }
     }
+    /// (family, address): the text is written in user space.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let addr = match g.expr(args.last().expect("sema: one or two arguments"))? {
-            Val::Int(v) => v,
+        let out = g.stack(24, "inet");
+        let family = match g.expr(args.last().expect("sema: one or two arguments"))? {
+            Val::Int(v) => {
+                let v32 = g.b.build_int_truncate(v, g.ctx.i32_type(), "ip").unwrap();
+                g.b.build_store(g.gep(out, 8), v32).unwrap();
+                AF_INET
+            }
+            Val::Str(p, 4) => {
+                g.b.build_memcpy(g.gep(out, 8), 8, p, 1, g.i64(4)).unwrap();
+                AF_INET
+            }
             Val::Str(p, _) => {
-                let v =
-                    g.b.build_load(g.ctx.i32_type(), p, "ip")
-                        .unwrap()
-                        .into_int_value();
-                g.b.build_int_z_extend(v, g.ctx.i64_type(), "ip").unwrap()
+                g.b.build_memcpy(g.gep(out, 8), 8, p, 1, g.i64(16)).unwrap();
+                AF_INET6
             }
-            _ => unreachable!("sema: an integer or char[4]"),
+            _ => unreachable!("sema: an integer, 4 or 16 bytes"),
         };
-        let mut text = Appender::new(g, 2);
-        for i in 0..4u64 {
-            if i > 0 {
-                text.push_const(g, b'.');
-            }
-            let octet =
-                g.b.build_right_shift(addr, g.i64(8 * i), false, "o")
-                    .unwrap();
-            let octet = g.b.build_and(octet, g.i64(0xff), "o").unwrap();
-            text.push_decimal(g, octet, 3);
-        }
-        let buf = g.stack(TEXT_SIZE as usize, "ntop");
-        text.store(g, buf);
-        Ok(Val::Str(buf, TEXT_SIZE))
+        g.store_i64(out, g.i64(family as u64));
+        Ok(Val::Tuple(out, vec![FieldType::Int { signed: false }; 3]))
     }
 }
 

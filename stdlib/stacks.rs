@@ -15,7 +15,7 @@ pub struct Stack {
 const GET_STACKID: u64 = 27;
 const BPF_F_USER_STACK: u64 = 1 << 8;
 
-fn parse(args: &[Expr], default_mode: StackMode) -> Result<(StackMode, u32)> {
+fn parse(args: &[Expr], default_mode: StackMode, user: bool) -> Result<(StackMode, u32)> {
     let (mut mode, mut limit) = (default_mode, MAX_STACK_DEPTH);
     for a in args {
         match &a.kind {
@@ -24,10 +24,13 @@ fn parse(args: &[Expr], default_mode: StackMode) -> Result<(StackMode, u32)> {
                     "bpftrace" => StackMode::Bpftrace,
                     "perf" => StackMode::Perf,
                     "raw" => StackMode::Raw,
+                    "build_id" if user => StackMode::BuildId,
+                    // bpftrace falls back to raw addresses: kernel frames have no build id.
+                    "build_id" => StackMode::Raw,
                     _ => {
                         return Err(
                             Diagnostic::error(format!("unknown stack mode `{m}`"), a.span)
-                                .with_note("modes are bpftrace, perf and raw"),
+                                .with_note("modes are bpftrace, perf, raw and build_id"),
                         )
                     }
                 }
@@ -53,7 +56,7 @@ fn parse(args: &[Expr], default_mode: StackMode) -> Result<(StackMode, u32)> {
 impl Function for Stack {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 2)?;
-        let (mode, limit) = parse(c.args, StackMode::Bpftrace)?;
+        let (mode, limit) = parse(c.args, StackMode::Bpftrace, self.user)?;
         c.ck.uses_stacks = true;
         Ok(Type::Stack {
             user: self.user,

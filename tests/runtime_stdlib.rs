@@ -328,3 +328,49 @@ fn join_prints_argv() {
     ]);
     assert_eq!(o.stdout, "{\"type\": \"join\", \"data\": \"/bin/true x\"}\n", "{}", o.stderr);
 }
+
+/// `ntop()` of 16 bytes is IPv6, written as inet_ntop writes it; IPv4 and IPv6 results are
+/// one type, so a variable can hold either (as in bpftrace's tcp tools).
+#[test]
+fn ntop_ipv6_and_one_type_for_both_families() {
+    let o = run_e(
+        r#"struct A { unsigned char b[16]; }
+           begin { $t = ((uint64)0xb80d0120, (uint64)0x0100000000000000); $p = (struct A *)&$t;
+                   $m = ((uint64)0, (uint64)0x04030201ffff0000); $q = (struct A *)&$m;
+                   $a = ntop(0x0100007f); printf("%s %s %s\n", $a, ntop($p->b), ntop(10, $q->b));
+                   $a = ntop($p->b); @[$a] = count(); exit(); }"#,
+    );
+    assert_eq!(
+        o.stdout,
+        "127.0.0.1 2001:db8::1 ::ffff:1.2.3.4\n\n\n@[2001:db8::1]: 1\n",
+        "{}",
+        o.stderr
+    );
+}
+
+/// `debugf()` writes into the kernel's trace buffer, read through tracefs.
+#[test]
+fn debugf_writes_to_the_trace_buffer() {
+    let marker = format!("spyglass-debugf-{}", std::process::id());
+    if !std::path::Path::new("/sys/kernel/tracing/trace").exists() {
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+            .status();
+    }
+    let prog = format!(
+        r#"begin {{ debugf("{marker} %d %s %x", -5, "str", 255); debugf("{marker} plain"); }}"#
+    );
+    let o = spyglass(&["-q", "-e", &prog]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let trace = std::fs::read_to_string("/sys/kernel/tracing/trace").unwrap();
+    let lines: Vec<&str> = trace
+        .lines()
+        .filter_map(|l| l.split_once("bpf_trace_printk: ").map(|(_, m)| m))
+        .filter(|m| m.starts_with(&marker))
+        .collect();
+    assert_eq!(
+        lines,
+        [format!("{marker} -5 str ff"), format!("{marker} plain")],
+        "{trace}"
+    );
+}

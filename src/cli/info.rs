@@ -234,7 +234,9 @@ pub fn report() -> String {
         ("uprobe", probe("uprobe", kprobe)),
         ("usdt", probe("usdt", kprobe)),
         ("fentry", probe("fentry", tracing)),
-        ("iter", probe("iter", tracing)),
+        // Iterator targets are BTF functions only a kernel with BPF iterators registers;
+        // their programs load only against one, so the generic TRACING probe says no.
+        ("iter", probe("iter", !probes::iter::targets().is_empty())),
         ("watchpoint", probe("watchpoint", perf)),
         // Multi-attach links are an optimisation spyglass does not use.
         ("kprobe_multi", false),

@@ -46,6 +46,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 }
                 _ => unreachable!("sema: indexing a tuple"),
             },
+            ExprKind::Cast { operand, .. } if self.ck.ty(e.id).field().is_some_and(|f| matches!(f, FieldType::Array { .. })) => self.cast_to_array(e, operand),
+            ExprKind::Cast { operand, .. } if matches!(self.ck.ty(operand.id), Type::Array { .. }) => {
+                self.cast_from_array(e, operand)
+            }
+            ExprKind::Index { base, index } => self.index(e, base, index),
             ExprKind::Cast { operand, .. } => {
                 let v = self.expr(operand)?.int();
                 Ok(Val::Int(self.cast(v, &self.ck.ty(e.id).clone())))
@@ -169,17 +174,17 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// Truncates to the target width and extends back to 64 bits by its signedness.
     pub fn cast(&self, v: IntValue<'ctx>, to: &Type) -> IntValue<'ctx> {
-        match to {
-            Type::Bool => self.widen(self.truthy(v)),
-            Type::Int { bits: 64, .. } => v,
-            Type::Int { signed, bits } => {
+        match (to, to.int_parts()) {
+            (Type::Bool, _) => self.widen(self.truthy(v)),
+            (_, Some((_, 64))) => v,
+            (_, Some((signed, bits))) => {
                 let narrow = self
                     .ctx
-                    .custom_width_int_type(std::num::NonZeroU32::new(*bits as u32).unwrap())
+                    .custom_width_int_type(std::num::NonZeroU32::new(bits as u32).unwrap())
                     .unwrap();
                 let t = self.b.build_int_truncate(v, narrow, "trunc").unwrap();
                 let i64t = self.ctx.i64_type();
-                if *signed {
+                if signed {
                     self.b.build_int_s_extend(t, i64t, "sext").unwrap()
                 } else {
                     self.b.build_int_z_extend(t, i64t, "zext").unwrap()
@@ -524,6 +529,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .clone();
         let at = self.gep(self.ctx_ptr, f.offset as u64);
         Ok(match f.kind {
+            // `unsigned long args[6]`: copied out, like a char array.
+            ArgKind::Int if matches!(self.ck.ty(e.id), Type::Array { .. }) => {
+                let field = self.ck.ty(e.id).field().expect("sema: a storable array");
+                let buf = self.stack(field.size(), "args");
+                self.helper_int(
+                    helper::PROBE_READ_KERNEL,
+                    &[buf.into(), self.i64(f.size as u64).into(), at.into()],
+                );
+                Val::Tuple(buf, vec![field])
+            }
             ArgKind::Int | ArgKind::Pointer { .. } => {
                 let size = f.size.clamp(1, 8);
                 let ty = self

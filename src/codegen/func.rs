@@ -79,6 +79,9 @@ pub struct FnGen<'a, 'ctx> {
     probe_index: usize,
     pub(super) name: String,
     pub(super) callbacks: Rc<Cell<u32>>,
+    /// Temporaries of the statements being generated, innermost last: each statement's
+    /// buffers end with it, so LLVM can give later statements the same stack bytes.
+    temps: std::cell::RefCell<Vec<Vec<(PointerValue<'ctx>, u64)>>>,
 }
 
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
@@ -129,8 +132,15 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         use crate::probes::AttachPoint as Ap;
         let unfiltered = matches!(
             point.attach,
-            Ap::Interval { .. } | Ap::Profile { .. } | Ap::Software { .. } | Ap::Hardware { .. }
+            Ap::Interval { .. }
+                | Ap::Profile { .. }
+                | Ap::Software { .. }
+                | Ap::Hardware { .. }
+                | Ap::Iter { .. }
         );
+        if let Some(off) = crate::probes::of(&point.attach).skip_unless_set(&point.attach) {
+            g.skip_unless_set(off);
+        }
         if !point.attach.is_test_run() && !unfiltered {
             g.pid_filter();
         }
@@ -148,6 +158,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.ret();
         g.finish();
         Ok(())
+    }
+
+    /// Returns early when the context's pointer at `off` is NULL (an iterator's last call).
+    fn skip_unless_set(&mut self, off: u32) {
+        let v = self.load_i64(self.gep(self.ctx_ptr, off as u64));
+        let null = self
+            .b
+            .build_int_compare(IntPredicate::EQ, v, self.i64(0), "noobj")
+            .unwrap();
+        let (stop, go) = (self.block("iter_done"), self.block("iter_obj"));
+        self.b.build_conditional_branch(null, stop, go).unwrap();
+        self.b.position_at_end(stop);
+        self.ret();
+        self.b.position_at_end(go);
     }
 
     /// `-p PID`'s implicit `pid == PID`. The slot is frozen `.rodata`, so without `-p` the
@@ -223,6 +247,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             probe_index,
             name,
             callbacks: Rc::new(Cell::new(0)),
+            temps: Default::default(),
         }
     }
 
@@ -256,7 +281,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.ctx.ptr_type(AddressSpace::default())
     }
 
-    /// A stack buffer of `size` bytes (rounded up to 8), allocated and zeroed in the entry block.
+    /// A stack buffer of `size` bytes (rounded up to 8): allocated in the entry block (BPF
+    /// has no dynamic stack), live from here to the end of the current statement, and zeroed
+    /// here: the verifier rejects reads of stack it cannot prove written, and keys must not
+    /// carry stale padding. Stores that overwrite it all are removed by DSE.
     pub fn stack(&self, size: usize, name: &str) -> PointerValue<'ctx> {
         let size = (size.max(1) + 7) & !7;
         let ty = self.ctx.i64_type().array_type((size / 8) as u32);
@@ -266,11 +294,32 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             None => ab.position_at_end(self.entry),
         }
         let p = ab.build_alloca(ty, name).unwrap();
-        // Zeroed on entry: the verifier rejects reads of stack it cannot prove written, and
-        // keys must not carry stale padding. Stores that overwrite it all are removed by DSE.
-        ab.build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64(size as u64))
-            .unwrap();
+        self.lifetime("llvm.lifetime.start", p, size as u64);
+        if let Some(scope) = self.temps.borrow_mut().last_mut() {
+            scope.push((p, size as u64));
+        }
+        self.zero(p, size);
         p
+    }
+
+    /// Runs `f` as one statement: the temporaries it allocates end when it does.
+    pub(super) fn statement<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.temps.borrow_mut().push(vec![]);
+        let out = f(self);
+        let ended = self.temps.borrow_mut().pop().unwrap_or_default();
+        for (p, size) in ended {
+            self.lifetime("llvm.lifetime.end", p, size);
+        }
+        out
+    }
+
+    fn lifetime(&self, which: &str, p: PointerValue<'ctx>, size: u64) {
+        let f = inkwell::intrinsics::Intrinsic::find(which)
+            .and_then(|i| i.get_declaration(self.module, &[self.ptr_type().into()]))
+            .expect("LLVM has the lifetime intrinsics");
+        self.b
+            .build_call(f, &[self.i64(size).into(), p.into()], "")
+            .unwrap();
     }
 
     pub fn zero(&self, p: PointerValue<'ctx>, size: usize) {
@@ -454,7 +503,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     self.store_field(self.gep(dst, dst_offs[i] as u64), v, slot);
                 }
             }
-            (Val::Tuple(p, src), FieldType::Buf { .. }) => {
+            (Val::Tuple(p, src), FieldType::Buf { .. } | FieldType::Array { .. }) => {
                 // Buffers of other capacities unify to the larger; copy what both hold.
                 let n = src
                     .iter()
@@ -465,8 +514,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     .build_memcpy(dst, 8, p, 8, self.i64(n as u64))
                     .unwrap();
             }
-            (Val::Tuple(p, _), FieldType::Stack { .. }) => {
-                self.b.build_memcpy(dst, 8, p, 8, self.i64(16)).unwrap();
+            (Val::Tuple(p, _), FieldType::Stack { .. } | FieldType::Sym(_)) => {
+                let size = self.i64(field.size() as u64);
+                self.b.build_memcpy(dst, 8, p, 8, size).unwrap();
             }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
                 self.b
@@ -491,10 +541,19 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             FieldType::Int { .. }
             | FieldType::Bool
             | FieldType::Ptr { .. }
+            | FieldType::Enum(_)
             | FieldType::Timestamp { .. } => Val::Int(self.load_i64(p)),
+            // (address, pid): copied as a whole.
+            FieldType::Sym(crate::program::SymKind::User) => {
+                Val::Tuple(p, vec![FieldType::Int { signed: false }; 2])
+            }
+            FieldType::Sym(crate::program::SymKind::Inet) => {
+                Val::Tuple(p, vec![FieldType::Int { signed: false }; 3])
+            }
+            FieldType::Sym(_) => Val::Int(self.load_i64(p)),
             FieldType::Str { size } => Val::Str(p, *size),
             // (length, data): copied as a whole, like a one-element tuple.
-            FieldType::Buf { .. } => Val::Tuple(p, vec![field.clone()]),
+            FieldType::Buf { .. } | FieldType::Array { .. } => Val::Tuple(p, vec![field.clone()]),
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
             FieldType::Record(names, elems) => Val::Record(p, names.clone(), elems.clone()),
             // (stack id, pid): copied as a whole.

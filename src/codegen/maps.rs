@@ -42,6 +42,8 @@ pub struct Globals<'ctx> {
     pub stacks: Option<GlobalValue<'ctx>>,
     /// `program::rodata`: run-time constants.
     pub rodata: GlobalValue<'ctx>,
+    /// Typed kernel variables (`percpu_kaddr`), declared on first use.
+    ksyms: std::cell::RefCell<std::collections::HashMap<String, GlobalValue<'ctx>>>,
 }
 
 /// The debug-info builder the map BTF comes from.
@@ -103,7 +105,63 @@ impl<'ctx> Globals<'ctx> {
                 )
             }),
             debug,
+            ksyms: Default::default(),
         }
+    }
+
+    /// An `extern` kernel variable in `.ksyms` (what C's `__ksym` declares): libbpf finds it
+    /// in the kernel's BTF by name and the verifier then knows it as that typed variable,
+    /// which `bpf_per_cpu_ptr` needs. libbpf compares only the kinds of the two types, so
+    /// the debug type is the variable's width as an integer, or a struct of its size.
+    pub fn ksym(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        name: &str,
+        ty: &crate::sema::Type,
+    ) -> GlobalValue<'ctx> {
+        if let Some(g) = self.ksyms.borrow().get(name) {
+            return *g;
+        }
+        let g = module.add_global(ctx.i8_type(), None, name);
+        g.set_section(Some(".ksyms"));
+        g.set_linkage(Linkage::External);
+        let d = &self.debug;
+        let di_ty = match ty {
+            crate::sema::Type::Struct(r) => {
+                d.di.create_struct_type(
+                    d.cu.as_debug_info_scope(),
+                    r.name
+                        .trim_start_matches("struct ")
+                        .trim_start_matches("union "),
+                    d.file,
+                    0,
+                    8 * r.size,
+                    8 * r.align.max(1) as u32,
+                    DIFlags::ZERO,
+                    None,
+                    &[],
+                    0,
+                    None,
+                    "",
+                )
+                .as_type()
+            }
+            t => {
+                let (size, _) = t.c_layout();
+                let (name, enc) = if t.is_signed() {
+                    ("long", 0x05)
+                } else {
+                    ("unsigned long", 0x07)
+                };
+                d.di.create_basic_type(name, 8 * size.clamp(1, 8), enc, DIFlags::ZERO)
+                    .unwrap()
+                    .as_type()
+            }
+        };
+        d.attach_debug(ctx, g, name, di_ty);
+        self.ksyms.borrow_mut().insert(name.to_string(), g);
+        g
     }
 
     /// Describes the user maps (now that every program is generated) and completes the BTF.
@@ -190,7 +248,13 @@ fn map_fields(m: &MapSpec) -> usize {
 }
 
 impl<'ctx> Debug<'ctx> {
-    fn map(&self, ctx: &'ctx Context, g: GlobalValue<'ctx>, m: &MapSpec, process_context_only: bool) {
+    fn map(
+        &self,
+        ctx: &'ctx Context,
+        g: GlobalValue<'ctx>,
+        m: &MapSpec,
+        process_context_only: bool,
+    ) {
         let ty = match m.storage() {
             Storage::Hash => BPF_MAP_TYPE_HASH,
             Storage::PerCpuHash => BPF_MAP_TYPE_PERCPU_HASH,
@@ -346,5 +410,18 @@ impl<'ctx> Debug<'ctx> {
         self.di
             .create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default())
             .as_type()
+    }
+}
+
+impl<'ctx> super::FnGen<'_, 'ctx> {
+    /// The address of the kernel variable `name` (see `Globals::ksym`).
+    pub fn ksym_ptr(
+        &self,
+        name: &str,
+        ty: &crate::sema::Type,
+    ) -> inkwell::values::PointerValue<'ctx> {
+        self.globals
+            .ksym(self.ctx, self.module, name, ty)
+            .as_pointer_value()
     }
 }

@@ -2,7 +2,8 @@
 //! is the address of the variable's frame slot, and pointer arithmetic moves by the
 //! pointee's size. Pointers are plain 64-bit integers in registers.
 
-use inkwell::values::IntValue;
+use inkwell::values::{IntValue, PointerValue};
+use inkwell::IntPredicate;
 
 use super::func::{helper, FnGen, Val};
 use crate::diag::Result;
@@ -117,8 +118,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .field()
             .expect("sema: a dereference yields a storable value");
         let bytes = match t {
-            Type::Int { bits, .. } => (*bits as usize) / 8,
-            Type::Bool => 1,
+            Type::Int { .. } | Type::Enum(_) | Type::Bool | Type::Array { .. } => {
+                t.c_layout().0 as usize
+            }
             Type::Str { size } => *size as usize,
             _ => field.size(),
         };
@@ -133,28 +135,37 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             read,
             &[buf.into(), self.i64(bytes as u64).into(), src.into()],
         );
-        match t {
-            Type::Int { signed, bits } if *bits < 64 => {
+        self.load_c(buf, t)
+    }
+
+    /// A value of C type `t` at `p`, laid out as C does: narrow integers are extended by
+    /// their signedness, a bool is any nonzero byte; other types are as stored.
+    pub fn load_c(&self, p: PointerValue<'ctx>, t: &Type) -> Val<'ctx> {
+        match (t, t.int_parts()) {
+            (_, Some((signed, bits))) if bits < 64 => {
                 let narrow = self
                     .ctx
-                    .custom_width_int_type(std::num::NonZeroU32::new(*bits as u32).unwrap())
+                    .custom_width_int_type(std::num::NonZeroU32::new(bits as u32).unwrap())
                     .unwrap();
                 let v = self
                     .b
-                    .build_load(narrow, buf, "pointee")
+                    .build_load(narrow, p, "pointee")
                     .unwrap()
                     .into_int_value();
+                if let Some(i) = v.as_instruction() {
+                    let _ = i.set_alignment(bits as u32 / 8);
+                }
                 let i64t = self.ctx.i64_type();
-                Val::Int(if *signed {
+                Val::Int(if signed {
                     self.b.build_int_s_extend(v, i64t, "sx").unwrap()
                 } else {
                     self.b.build_int_z_extend(v, i64t, "zx").unwrap()
                 })
             }
-            Type::Bool => {
+            (Type::Bool, _) => {
                 let v = self
                     .b
-                    .build_load(self.ctx.i8_type(), buf, "pointee")
+                    .build_load(self.ctx.i8_type(), p, "pointee")
                     .unwrap()
                     .into_int_value();
                 let set = self
@@ -168,7 +179,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     .unwrap();
                 Val::Int(self.widen(set))
             }
-            _ => self.load_field(buf, &field),
+            _ => self.load_field(p, &t.field().expect("sema: a storable value")),
         }
     }
 
@@ -212,6 +223,105 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             1 => n,
             step => self.b.build_int_mul(n, self.i64(step), "pscale").unwrap(),
         }
+    }
+}
+
+impl<'a, 'ctx> FnGen<'a, 'ctx> {
+    /// `base[index]`. Arrays reached through a pointer and pointers read just the element;
+    /// arrays and strings held as values are read in place, an index past the end
+    /// giving 0 (the verifier needs the bound anyway).
+    pub(super) fn index(&mut self, e: &Expr, base: &Expr, index: &Expr) -> Result<Val<'ctx>> {
+        let bt = self.ck.ty(base.id).clone();
+        let et = self.ck.ty(e.id).clone();
+        if let Type::Tuple(_) = bt {
+            let ExprKind::Int(i) = index.kind else {
+                unreachable!("sema: a constant tuple index")
+            };
+            let Val::Tuple(p, fields) = self.expr(base)? else {
+                unreachable!("sema: a tuple")
+            };
+            let off = FieldType::offsets(&fields)[i as usize];
+            return Ok(self.load_field(self.gep(p, off as u64), &fields[i as usize]));
+        }
+        let (es, len) = match &bt {
+            Type::Array { elem, len } => (elem.c_layout().0, *len),
+            Type::Str { size } => (1, *size as u64),
+            Type::Ptr { to, .. } => (pointee_size(to).unwrap_or(1), 0),
+            _ => unreachable!("sema: an indexable type"),
+        };
+        // A struct's array field: its address is known, so only the element is read.
+        let addressed = matches!(bt, Type::Array { .. })
+            && self.ck.struct_fields.contains_key(&base.id)
+            && !self.ck.struct_values.contains_key(&base.id);
+        if let (true, ExprKind::Field { base: inner, .. }) = (addressed, &base.kind) {
+            let (addr, user) = self.struct_addr(base, inner)?;
+            let i = self.expr(index)?.int();
+            let at = self.b.build_int_add(addr, self.scaled(i, es), "elem").unwrap();
+            return Ok(self.read_pointee(at, &et, user));
+        }
+        if let Type::Ptr { user, .. } = bt {
+            let p = self.expr(base)?.int();
+            let i = self.expr(index)?.int();
+            let at = self.b.build_int_add(p, self.scaled(i, es), "elem").unwrap();
+            return Ok(self.read_pointee(at, &et, user));
+        }
+        let p = match self.expr(base)? {
+            Val::Tuple(p, _) | Val::Str(p, _) => p,
+            _ => unreachable!("sema: an array or string value"),
+        };
+        let i = self.expr(index)?.int();
+        let b = &self.b;
+        let ok = b
+            .build_int_compare(IntPredicate::ULT, i, self.i64(len), "inrange")
+            .unwrap();
+        let safe = b
+            .build_select(ok, i, self.i64(0), "idx")
+            .unwrap()
+            .into_int_value();
+        let off = self.scaled(safe, es);
+        let at = unsafe {
+            b.build_gep(self.ctx.i8_type(), p, &[off], "elem")
+                .unwrap()
+        };
+        Ok(match self.load_c(at, &et) {
+            Val::Int(v) => Val::Int(
+                self.b
+                    .build_select(ok, v, self.i64(0), "elemv")
+                    .unwrap()
+                    .into_int_value(),
+            ),
+            v => v,
+        })
+    }
+
+    fn scaled(&self, i: IntValue<'ctx>, size: u64) -> IntValue<'ctx> {
+        match size {
+            1 => i,
+            n => self.b.build_int_mul(i, self.i64(n), "scaled").unwrap(),
+        }
+    }
+
+    /// `(int8[8])x`: the integer's 8 bytes (or the string's) in a buffer read as the array.
+    pub(super) fn cast_to_array(&mut self, e: &Expr, operand: &Expr) -> Result<Val<'ctx>> {
+        let field = self.ck.ty(e.id).field().expect("sema: an integer array");
+        let buf = self.stack(field.size().max(8), "array");
+        match self.expr(operand)? {
+            Val::Int(v) => self.store_i64(buf, v),
+            Val::Str(p, size) => {
+                let n = (size as usize).min(field.size());
+                self.b.build_memcpy(buf, 1, p, 1, self.i64(n as u64)).unwrap();
+            }
+            _ => unreachable!("sema: an integer or a string"),
+        }
+        Ok(Val::Tuple(buf, vec![field]))
+    }
+
+    /// `(uint64)arr`: an integer array's bytes as one integer of the same size.
+    pub(super) fn cast_from_array(&mut self, e: &Expr, operand: &Expr) -> Result<Val<'ctx>> {
+        let Val::Tuple(p, _) = self.expr(operand)? else {
+            unreachable!("an array value")
+        };
+        Ok(self.load_c(p, &self.ck.ty(e.id).clone()))
     }
 }
 

@@ -10,7 +10,7 @@ use inkwell::values::PointerValue;
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
     pub fn stmts(&mut self, b: &Block) -> Result<()> {
         for s in &b.stmts {
-            self.stmt(s)?;
+            self.statement(|g| g.stmt(s))?;
         }
         Ok(())
     }

@@ -230,6 +230,11 @@ pub enum ExprKind {
         base: Box<Expr>,
         index: u32,
     },
+    /// `a[i]`: an element of an array, a string, a pointer's target or a tuple.
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `(int8)x`
     Cast {
         ty: String,

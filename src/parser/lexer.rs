@@ -25,7 +25,9 @@ pub enum Tok {
     #[regex(r"0[xX][0-9a-fA-F_]+[uUlL]*", |l| parse_radix(&l.slice()[2..], 16))]
     #[regex(r"[0-9][0-9_]*(ns|us|ms|s|m|h|d)", |l| parse_duration(l.slice()))]
     Int(u64),
-    #[regex(r#""([^"\\\n]|\\.)*""#, |l| unescape(l.slice()))]
+    // A raw newline may stand in a string, as bpftrace allows (`echo` in a shell turns `\n`
+    // into one before the script arrives).
+    #[regex(r#""([^"\\]|\\.)*""#, |l| unescape(l.slice()))]
     Str(String),
     #[token("int8", |l| l.slice().to_string())]
     #[token("int16", |l| l.slice().to_string())]

@@ -334,7 +334,11 @@ fn each_child(e: &mut Expr, f: &mut dyn FnMut(&mut Expr) -> Result<()>) -> Resul
         ExprKind::TupleIndex { base, .. } | ExprKind::Field { base, .. } => f(base)?,
         ExprKind::Cast { operand, .. } | ExprKind::Unary { operand, .. } => f(operand)?,
         ExprKind::IncDec { target, .. } => f(target)?,
-        ExprKind::Binary { lhs, rhs, .. } => {
+        ExprKind::Binary { lhs, rhs, .. }
+        | ExprKind::Index {
+            base: lhs,
+            index: rhs,
+        } => {
             f(lhs)?;
             f(rhs)?;
         }

@@ -1,13 +1,17 @@
-//! The C preprocessor lines bpftrace scripts carry: `#include` (types come from the
-//! kernel's BTF, so headers are not needed and are skipped), object-like `#define`s
+//! The C preprocessor lines bpftrace scripts carry: `#include`, object-like `#define`s
 //! (expanded by the lexer wherever the name appears as an identifier), `#undef`, and
 //! `#if`/`#ifdef`/`#ifndef`/`#elif`/`#else`/`#endif`, with `BPFTRACE_HAVE_BTF` defined as
 //! bpftrace defines it.
+//!
+//! Types come from the kernel's BTF, so an included header is only read for its
+//! object-like macros (`AF_INET`, `TASK_RUNNING`): leniently, since system headers use more
+//! of C than scripts do, and a header that is not installed is no error.
 //!
 //! Directive lines and inactive regions are blanked (newlines kept), so every span in the
 //! rest of the script is unchanged.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
@@ -29,24 +33,32 @@ struct Cond {
 }
 
 pub fn preprocess(src: &str) -> Result<(String, Defines), Diagnostic> {
-    let mut defines: Defines = PREDEFINED
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut pre = Pre {
+        defines: PREDEFINED
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        seen: Default::default(),
+    };
     let mut out = String::with_capacity(src.len());
     let mut stack: Vec<Cond> = vec![];
     let mut at = 0;
+    let in_comment = comment_starts(src);
     // The shebang line stays for the lexer, which treats it as a comment.
     let mut first = true;
     while at < src.len() {
         let line_end = logical_line_end(src, at);
         let line = &src[at..line_end];
         let live = stack.last().is_none_or(|c| c.active);
-        let directive = line.trim_start().strip_prefix('#').filter(|_| !(first && line.starts_with("#!")));
+        let indent = line.len() - line.trim_start().len();
+        let directive = line
+            .trim_start()
+            .strip_prefix('#')
+            .filter(|_| !(first && line.starts_with("#!")) && !in_comment[at + indent]);
         first = false;
         match directive {
             Some(d) => {
-                directive_line(d, (at, line_end), &mut defines, &mut stack, live)?;
+                pre.directive(d, (at, line_end), &mut stack, live)?;
                 blank(&mut out, line);
             }
             None if live => out.push_str(line),
@@ -62,7 +74,129 @@ pub fn preprocess(src: &str) -> Result<(String, Defines), Diagnostic> {
         return Err(Diagnostic::error("`#if` without `#endif`", c.line)
             .with_label("this block is never closed"));
     }
-    Ok((out, defines))
+    Ok((out, pre.defines))
+}
+
+/// For each byte, whether it lies inside a `/* */` comment (strings and `//` comments
+/// respected), so a `#` there starts no directive.
+fn comment_starts(src: &str) -> Vec<bool> {
+    let b = src.as_bytes();
+    let mut inside = vec![false; b.len() + 1];
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let end = src[i + 2..].find("*/").map_or(b.len(), |j| i + 2 + j + 2);
+                inside[i..end].iter_mut().for_each(|x| *x = true);
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    inside
+}
+
+/// Where `#include <…>` looks, in order.
+fn include_dirs() -> Vec<PathBuf> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let build = PathBuf::from(format!("/lib/modules/{}/build", release.trim()));
+    let mut dirs: Vec<PathBuf> = ["/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    // Kernel-internal headers (`linux/sched.h`'s TASK_RUNNING), when installed.
+    for sub in ["include", "arch/x86/include", "arch/x86/include/generated", "include/uapi"] {
+        dirs.push(build.join(sub));
+    }
+    dirs
+}
+
+struct Pre {
+    defines: Defines,
+    /// Headers already read (include guards are not needed to stop cycles).
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+impl Pre {
+    fn directive(
+        &mut self,
+        d: &str,
+        span: (usize, usize),
+        stack: &mut Vec<Cond>,
+        live: bool,
+    ) -> Result<(), Diagnostic> {
+        directive_line(d, span, self, stack, live, false)
+    }
+
+    /// `#include <name>` / `"name"`: reads the header's macros, if it is installed.
+    fn include(&mut self, spec: &str, depth: u32) {
+        let name = spec.trim().trim_matches(|c| matches!(c, '<' | '>' | '"'));
+        if depth > 32 || name.is_empty() {
+            return;
+        }
+        let Some(path) = include_dirs()
+            .into_iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+        else {
+            return;
+        };
+        if !self.seen.insert(path.clone()) {
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return;
+        };
+        let text = strip_comments(&text);
+        let mut stack: Vec<Cond> = vec![];
+        let mut at = 0;
+        while at < text.len() {
+            let line_end = logical_line_end(&text, at);
+            let live = stack.last().is_none_or(|c| c.active);
+            if let Some(d) = text[at..line_end].trim_start().strip_prefix('#') {
+                // Headers use C this preprocessor does not evaluate: skip what fails.
+                if d.trim_start().starts_with("include") {
+                    if live {
+                        self.include(d.trim_start()["include".len()..].trim(), depth + 1);
+                    }
+                } else {
+                    let _ = directive_line(d, (at, line_end), self, &mut stack, live, true);
+                }
+            }
+            at = line_end + 1;
+        }
+    }
+}
+
+/// C comments removed (replaced by a space), so `#define X 1 /* … */` reads as `1`.
+fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        out.push(' ');
+        // Keep line structure inside long comments.
+        let body_end = rest[i + 2..].find("*/").map_or(rest.len(), |j| i + 2 + j + 2);
+        out.extend(rest[i..body_end].chars().filter(|&c| c == '\n'));
+        rest = &rest[body_end..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .map(|l| l.split_once("//").map_or(l, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The end of the line at `at`, following `\`-newline continuations.
@@ -89,13 +223,17 @@ fn blank(out: &mut String, text: &str) {
     }
 }
 
+/// One directive. In a header (`header`), a condition this preprocessor cannot evaluate
+/// is false and function-like macros are skipped rather than refused.
 fn directive_line(
     d: &str,
     span: (usize, usize),
-    defines: &mut Defines,
+    pre: &mut Pre,
     stack: &mut Vec<Cond>,
     live: bool,
+    header: bool,
 ) -> Result<(), Diagnostic> {
+    let defines = &mut pre.defines;
     let d = d.replace("\\\n", " ");
     let d = d.trim();
     let (word, rest) = d
@@ -107,6 +245,7 @@ fn directive_line(
             let cond = match word {
                 "ifdef" => defines.contains_key(rest),
                 "ifndef" => !defines.contains_key(rest),
+                _ if header => eval(rest, defines).unwrap_or(false),
                 _ => eval(rest, defines).map_err(err)?,
             };
             stack.push(Cond {
@@ -120,7 +259,12 @@ fn directive_line(
             let Some(c) = stack.last_mut() else {
                 return Err(err(format!("`#{word}` without `#if`")));
             };
-            let cond = word == "else" || eval(rest, defines).map_err(err)?;
+            let cond = word == "else"
+                || if header {
+                    eval(rest, defines).unwrap_or(false)
+                } else {
+                    eval(rest, defines).map_err(err)?
+                };
             c.active = c.outer && !c.taken && cond;
             c.taken |= cond;
         }
@@ -130,8 +274,7 @@ fn directive_line(
             }
         }
         _ if !live => {}
-        // Types come from BTF; the header itself is not read.
-        "include" => {}
+        "include" => pre.include(rest, 0),
         "define" => {
             let name_len = rest
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -141,6 +284,9 @@ fn directive_line(
                 return Err(err("`#define` needs a name".into()));
             }
             if rest[name_len..].starts_with('(') {
+                if header {
+                    return Ok(());
+                }
                 return Err(err(format!(
                     "`#define {name}(…)`: function-like C macros are not supported; \
                      write a bpftrace `macro {name}(…) {{ … }}` instead"
@@ -290,6 +436,13 @@ mod tests {
         let (out, _) = preprocess(src).unwrap();
         let kept: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(kept, ["B", "D"]);
+    }
+
+    #[test]
+    fn a_hash_inside_a_comment_is_no_directive() {
+        let src = "/*\n # need changes\n */\nbegin { print(\"#x\"); }\n";
+        let (out, _) = preprocess(src).unwrap();
+        assert_eq!(out, src);
     }
 
     #[test]

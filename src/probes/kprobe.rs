@@ -98,6 +98,17 @@ impl ProbeType for Kprobe {
             None => true,
             Some(m) => tracefs::glob_match(m, f.module.as_deref().unwrap_or("vmlinux")),
         };
+        // A plain vmlinux function name is checked in BTF, much quicker than reading all of
+        // /proc/kallsyms (which stays the source for wildcards, modules and functions BTF
+        // does not describe).
+        if !wildcard && module.is_none() && super::btf::has(name, libbpf_sys::BTF_KIND_FUNC) {
+            return Ok(vec![AttachPoint::Kprobe {
+                ret: self.0,
+                func: name.to_string(),
+                offset,
+                wildcard,
+            }]);
+        }
         let mut out: Vec<AttachPoint> = vec![];
         for f in kernel_funcs() {
             if in_module(f) && tracefs::glob_match(name, &f.name) {

@@ -1,6 +1,6 @@
 //! `spyglass -l [GLOB]`: the probes this kernel offers, bpftrace's naming.
 
-use super::{hardware, kprobe, rawtracepoint, software, tracefs, uprobe};
+use super::{hardware, iter, kprobe, rawtracepoint, software, tracefs, uprobe};
 
 /// A provider's listable probes. Like bpftrace, `-l` alone (or a wildcard provider) shows
 /// only kernel probe types; `interval`/`profile` units appear when asked for by name.
@@ -27,6 +27,11 @@ const SOURCES: &[Source] = &[
         provider: "interval",
         in_full_list: false,
         items: || Ok(time_units("interval")),
+    },
+    Source {
+        provider: "iter",
+        in_full_list: true,
+        items: iter::listing,
     },
     Source {
         provider: "kprobe",

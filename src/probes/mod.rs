@@ -7,9 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod btf;
 mod elf;
 pub mod hardware;
 pub mod interval;
+pub mod iter;
 pub mod kprobe;
 pub mod list;
 pub(crate) mod perf;
@@ -80,6 +82,10 @@ pub enum AttachPoint {
         offset: u64,
         /// Matched by a wildcard: a function the kernel cannot probe is skipped.
         wildcard: bool,
+    },
+    /// A BPF iterator target (`task`, `task_file`, …).
+    Iter {
+        target: String,
     },
 }
 
@@ -181,6 +187,16 @@ pub trait ProbeType: Sync {
         false
     }
 
+    /// The C type `ctx` points to at `ap` (`struct bpf_iter__task`), when it has one.
+    fn ctx_type(&self, _ap: &AttachPoint) -> Option<String> {
+        None
+    }
+
+    /// A context offset holding a pointer: the program skips its block when it is NULL.
+    fn skip_unless_set(&self, _ap: &AttachPoint) -> Option<u32> {
+        None
+    }
+
     /// Attaches a loaded program.
     fn attach(
         &self,
@@ -204,7 +220,23 @@ static TYPES: &[&dyn ProbeType] = &[
     &kprobe::Kprobe(true),
     &selftest::SelfTest(false),
     &selftest::SelfTest(true),
+    &iter::Iter,
 ];
+
+/// `struct X` / `union X` / `enum X` of the kernel as C (for `-lv 'struct X'`).
+pub fn c_definition(name: &str) -> Option<String> {
+    btf::c_definition(name)
+}
+
+/// The kernel's type names of one kind (`struct`, `union` or `enum`), for `-l 'struct X*'`.
+pub fn btf_type_names(word: &str) -> Vec<String> {
+    match word {
+        "struct" => btf::names_of_kind(libbpf_sys::BTF_KIND_STRUCT),
+        "union" => btf::names_of_kind(libbpf_sys::BTF_KIND_UNION),
+        "enum" => btf::names_of_kind(libbpf_sys::BTF_KIND_ENUM),
+        _ => vec![],
+    }
+}
 
 /// Finds the provider for a provider name (case-insensitive, like bpftrace).
 pub fn by_name(name: &str) -> Option<&'static dyn ProbeType> {
@@ -232,6 +264,7 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::Test { .. } => &selftest::SelfTest(true),
         AttachPoint::Kprobe { ret: false, .. } => &kprobe::Kprobe(false),
         AttachPoint::Kprobe { ret: true, .. } => &kprobe::Kprobe(true),
+        AttachPoint::Iter { .. } => &iter::Iter,
     }
 }
 
@@ -315,6 +348,7 @@ impl AttachPoint {
                     off => format!("{kind}:{func}+{off}"),
                 }
             }
+            AttachPoint::Iter { target } => format!("iter:{target}"),
         }
     }
 }

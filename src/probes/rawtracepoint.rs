@@ -9,7 +9,7 @@
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
-use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
+use super::{btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
 pub struct RawTracepoint;
@@ -77,6 +77,21 @@ impl ProbeType for RawTracepoint {
             unreachable!("not a raw tracepoint")
         };
         format!("raw_tp/{name}")
+    }
+
+    /// Named and typed from the tracepoint's `__probestub_EVENT` (or, lacking that, its
+    /// `btf_trace_EVENT` prototype, where arguments are `arg0`…): `args.action`.
+    fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
+        let AttachPoint::RawTracepoint { name, .. } = ap else {
+            unreachable!("not a raw tracepoint")
+        };
+        Ok(Some(
+            params(name)
+                .iter()
+                .enumerate()
+                .map(|(i, p)| p.arg_field(8 * i as u32))
+                .collect(),
+        ))
     }
 
     fn arg(&self, ap: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
@@ -217,6 +232,25 @@ fn trace_typedefs(btf: *const sys::btf, first: u32, module: &str, out: &mut Vec<
             nargs,
         });
     }
+}
+
+/// The tracepoint's arguments, without the probe's private data pointer first.
+pub(crate) fn params(event: &str) -> Vec<btf::Param> {
+    let mut ps = btf::func_params(&format!("__probestub_{event}"))
+        .or_else(|| btf::typedef_proto_params(&format!("btf_trace_{event}")))
+        .unwrap_or_default();
+    if !ps.is_empty() {
+        ps.remove(0);
+    }
+    ps
+}
+
+/// `-lv` lines: `    struct irqaction * action;`.
+pub fn param_lines(event: &str) -> Vec<String> {
+    params(event)
+        .iter()
+        .map(|p| format!("    {} {};", p.c_type, p.name))
+        .collect()
 }
 
 /// `-l` lines, bpftrace's naming.

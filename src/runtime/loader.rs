@@ -31,7 +31,7 @@ pub struct Loaded {
     /// Handles to the `@maps`, in `CompiledProgram::maps` order.
     pub maps: Vec<MapHandle>,
     pub ringbuf: MapHandle,
-    /// Symbolizes `kstack`/`ustack` values, when the program has any.
+    /// Symbolizes `kstack`/`ustack`/`ksym`/`usym`/`cgroup_path` values.
     pub stacks: Option<super::stacks::Stacks>,
 }
 
@@ -80,10 +80,11 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         .map(|m| handle(&m.elf_name))
         .collect::<Result<Vec<_>, _>>()?;
     let ringbuf = handle(&prog.ringbuf)?;
-    let stacks = match &prog.stack_map {
-        Some(name) => Some(super::stacks::Stacks::new(handle(name)?)),
+    let stack_map = match &prog.stack_map {
+        Some(name) => Some(handle(name)?),
         None => None,
     };
+    let stacks = Some(super::stacks::Stacks::new(stack_map));
     libbpf_rs::set_print(None);
     Ok(Loaded {
         object,

@@ -5,11 +5,13 @@
 
 pub mod child;
 pub mod format;
+mod iter;
 mod loader;
 pub mod maps;
 mod selftest;
 mod session;
 mod stacks;
+mod symbols;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -157,6 +159,7 @@ fn run_with(
         }
     }
     let mut links: Vec<Attachment> = vec![];
+    let mut iters: Vec<Attachment> = vec![];
     let mut live = false;
     // Uprobes and sampling events only in the traced process, when there is one.
     probes::perf::set_target_pid(opts.pid.or(child.as_ref().map(|c| c.pid as u32)));
@@ -187,6 +190,13 @@ fn run_with(
             // `bench:`/`test:` blocks only run in their modes.
             AttachPoint::Begin | AttachPoint::Bench { .. } | AttachPoint::Test { .. } => {}
             AttachPoint::End => attached_count += 1,
+            // Iterators run once, when read below; they keep nothing live.
+            AttachPoint::Iter { .. } => {
+                iters.append(&mut probes::of(ap).attach(&handle, ap).map_err(|m| {
+                    Diagnostic::error(m, p.span).with_label("while attaching this probe")
+                })?);
+                attached_count += 1;
+            }
             _ => {
                 let mut l = probes::of(ap).attach(&handle, ap).map_err(|m| {
                     Diagnostic::error(m, p.span).with_label("while attaching this probe")
@@ -204,6 +214,8 @@ fn run_with(
     if let Some(c) = child.as_deref_mut() {
         c.release();
     }
+    iter::run(&iters, &s, &ringbuf)?;
+    links.append(&mut iters);
 
     // Event loop: until exit(), a signal, the child's end, or (no live probes) drained.
     loop {

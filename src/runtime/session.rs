@@ -22,6 +22,8 @@ pub struct Session<'a> {
     cleared: RefCell<std::collections::HashSet<MapId>>,
     /// `--no-warnings`: `warnf()` prints nothing.
     pub no_warnings: bool,
+    /// Reading iterators: their output is the iteration's, printed even after `exit()`.
+    pub iterating: std::cell::Cell<bool>,
     /// `errorf()` messages handled so far (a `test:` block that reports one fails).
     pub errors: std::cell::Cell<u64>,
 }
@@ -52,6 +54,7 @@ impl<'a> Session<'a> {
             }),
             cleared: RefCell::default(),
             no_warnings: false,
+            iterating: Default::default(),
             errors: Default::default(),
         }
     }
@@ -145,7 +148,7 @@ impl<'a> Session<'a> {
         if data.len() < 8 {
             return;
         }
-        if !self.state.borrow().accepting {
+        if !self.state.borrow().accepting && !self.iterating.get() {
             return;
         }
         let id = u64::from_ne_bytes(data[..8].try_into().unwrap()) as usize;

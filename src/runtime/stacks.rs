@@ -9,13 +9,14 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use super::format::value::Value;
 use crate::program::StackMode;
 
+/// Also names `ksym`/`usym`/`cgroup_path` values, so it exists even without a stack map.
 pub struct Stacks {
-    map: MapHandle,
+    map: Option<MapHandle>,
     symbolizer: Symbolizer,
 }
 
 impl Stacks {
-    pub fn new(map: MapHandle) -> Self {
+    pub fn new(map: Option<MapHandle>) -> Self {
         Stacks {
             map,
             symbolizer: Symbolizer::new(),
@@ -32,6 +33,14 @@ impl Stacks {
                 id,
                 pid,
             } => *v = Value::Stack(self.frames(*user, *mode, *limit, *id, *pid)),
+            Value::Sym { kind, addr, pid } => {
+                *v = Value::Str(match kind {
+                    crate::program::SymKind::Cgroup { filter } => {
+                        super::symbols::cgroup_path(*addr, filter)
+                    }
+                    _ => super::symbols::symbol_name(&self.symbolizer, kind, *addr, *pid),
+                })
+            }
             Value::Tuple(xs) => xs.iter_mut().for_each(|x| self.resolve(x)),
             Value::Record(xs) => xs.iter_mut().for_each(|(_, x)| self.resolve(x)),
             _ => {}
@@ -42,7 +51,10 @@ impl Stacks {
         if id < 0 {
             return vec![];
         }
-        let Ok(Some(raw)) = self.map.lookup(&(id as u32).to_ne_bytes(), MapFlags::ANY) else {
+        let Some(map) = &self.map else {
+            return vec![];
+        };
+        let Ok(Some(raw)) = map.lookup(&(id as u32).to_ne_bytes(), MapFlags::ANY) else {
             return vec![];
         };
         raw.chunks_exact(8)
@@ -56,6 +68,9 @@ impl Stacks {
         let addrs = self.addresses(id, limit);
         if mode == StackMode::Raw {
             return addrs.iter().map(|a| format!("{a:x}")).collect();
+        }
+        if mode == StackMode::BuildId {
+            return super::symbols::build_id_frames(&addrs, pid);
         }
         let src = if user {
             let mut p = Process::new(Pid::from(pid));

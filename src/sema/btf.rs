@@ -10,6 +10,7 @@ use libbpf_rs::AsRawLibbpf;
 
 use super::structs::{Layout, Member};
 use super::types::{StructRef, Type};
+use crate::program::EnumDef;
 
 /// Anonymous structs and unions get this name plus their BTF id, so a later field access
 /// can find them again.
@@ -102,34 +103,70 @@ impl KernelBtf {
         })
     }
 
+    /// The type of the kernel variable `name` (per-CPU ones included).
+    pub fn var_type(&self, name: &str) -> Option<Type> {
+        let v = types::Var::try_from(self.find(name, BtfKind::Var)?).ok()?;
+        Some(self.to_type(self.by_id(libbpf_rs::btf::ReferencesType::referenced_type_id(&v))?))
+    }
+
     /// A typedef's type (`u64`, `gfp_t`, …).
     pub fn typedef(&self, name: &str) -> Option<Type> {
         self.find(name, BtfKind::Typedef).map(|t| self.to_type(t))
     }
 
-    /// Every enum constant of the kernel, by name (built once, on the first unknown name).
-    pub fn enum_constants(&self) -> std::collections::HashMap<String, i64> {
+    /// Every enum constant of the kernel by name, with its value and its enum's BTF id
+    /// (built once, on the first unknown name).
+    pub fn enum_constants(&self) -> std::collections::HashMap<String, (i64, u32)> {
         let mut out = std::collections::HashMap::new();
         for e in self.btf.type_by_kind::<types::Enum>() {
+            let id = u32::from(e.type_id());
             for m in e.iter() {
                 if let Some(n) = m.name {
-                    out.insert(n.to_string_lossy().into_owned(), m.value);
+                    out.insert(n.to_string_lossy().into_owned(), (m.value, id));
                 }
             }
         }
         for e in self.btf.type_by_kind::<types::Enum64>() {
+            let id = u32::from(e.type_id());
             for m in e.iter() {
                 if let Some(n) = m.name {
-                    out.insert(n.to_string_lossy().into_owned(), m.value as i64);
+                    out.insert(n.to_string_lossy().into_owned(), (m.value as i64, id));
                 }
             }
         }
         out
     }
 
-    /// Whether `enum X` exists.
-    pub fn has_enum(&self, bare: &str) -> bool {
-        self.find(bare, BtfKind::Enum).is_some() || self.find(bare, BtfKind::Enum64).is_some()
+    /// `enum X` (`bare` is `X`).
+    pub fn enum_def(&self, bare: &str) -> Option<EnumDef> {
+        let t = self
+            .find(bare, BtfKind::Enum)
+            .or_else(|| self.find(bare, BtfKind::Enum64))?;
+        self.enum_of(t)
+    }
+
+    pub fn enum_by_id(&self, id: u32) -> Option<EnumDef> {
+        self.enum_of(self.by_id(id.into())?)
+    }
+
+    /// An enum's name, width and enumerators; anonymous ones are named by their BTF id.
+    fn enum_of(&self, t: BtfType<'_>) -> Option<EnumDef> {
+        let name = match t.name().map(|n| n.to_string_lossy()) {
+            Some(n) if !n.is_empty() => format!("enum {n}"),
+            _ => format!("enum {ANON}{}>", u32::from(t.type_id())),
+        };
+        let text = |n: Option<&std::ffi::OsStr>| n.map(|n| n.to_string_lossy().into_owned());
+        if let Ok(e) = types::Enum::try_from(t) {
+            let vs: Vec<(String, i64)> =
+                e.iter().filter_map(|m| Some((text(m.name)?, m.value))).collect();
+            return Some(EnumDef::new(name, int_bits(e.size()), &vs));
+        }
+        let e = types::Enum64::try_from(t).ok()?;
+        let vs: Vec<(String, i64)> = e
+            .iter()
+            .filter_map(|m| Some((text(m.name)?, m.value as i64)))
+            .collect();
+        Some(EnumDef::new(name, int_bits(e.size()), &vs))
     }
 
     /// Every named struct, for "did you mean" (only on the error path: it walks all types).
@@ -159,10 +196,7 @@ impl KernelBtf {
                     },
                 }
             }
-            BtfKind::Enum | BtfKind::Enum64 => Type::Int {
-                signed: false,
-                bits: int_bits(types::Enum::try_from(t).map_or(4, |e| e.size())),
-            },
+            BtfKind::Enum | BtfKind::Enum64 => self.enum_of(t).map_or(Type::UINT, Type::Enum),
             BtfKind::Ptr => {
                 let to = t.next_type().map_or(Type::Void, |p| self.to_type(p));
                 // Function pointers are addresses of code: `void *` to us.

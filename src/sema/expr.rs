@@ -38,7 +38,10 @@ impl Checker<'_> {
             | Type::Stack { .. }
             | Type::Timestamp(_)
             | Type::Buf { .. }
-            | Type::Ptr { .. } => Ok(t),
+            | Type::Ptr { .. }
+            | Type::Enum(_)
+            | Type::Sym(_) => Ok(t),
+            Type::Array { .. } if t.field().is_some() => Ok(t),
             Type::Struct(_) => self.struct_value(e, &t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
@@ -93,6 +96,7 @@ impl Checker<'_> {
                 )),
             },
             ExprKind::Cast { ty, operand } => self.cast(e, ty, operand),
+            ExprKind::Index { base, index } => self.index(base, index),
             ExprKind::Block { stmts, value } => {
                 for s in stmts {
                     self.stmt(s, true)?;
@@ -193,10 +197,11 @@ impl Checker<'_> {
         if stdlib::function(name).is_some() {
             return self.call(e, name, e.span, &[]);
         }
-        // Enum constants: the script's, then the kernel's.
-        if let Some(v) = self.structs.enum_value(name) {
+        // Enum constants: the script's, then the kernel's; typed by their enum, so they
+        // print by name.
+        if let Some((v, def)) = self.structs.enum_const(name) {
             self.consts.insert(e.id, v as u64);
-            return Ok(Type::INT);
+            return Ok(Type::Enum(def));
         }
         let names = stdlib::builtin_names().chain(["args"]);
         let d = Diagnostic::error(format!("unknown identifier `{name}`"), e.span);
@@ -207,6 +212,11 @@ impl Checker<'_> {
     }
 
     /// The type of the longest `probe` name in this block, for the `probe` builtin.
+    /// The attach points of the probe block being checked.
+    pub(crate) fn attach_points(&self) -> impl Iterator<Item = &crate::probes::AttachPoint> {
+        self.points.iter().map(|p| &p.attach)
+    }
+
     pub(crate) fn probe_name_type(&self) -> Type {
         let longest = self
             .points
@@ -327,7 +337,8 @@ impl Checker<'_> {
             .with_note("fields belong to structs, pointers to structs, records and `args`"));
         }
         let mut found: Option<Type> = None;
-        for p in &self.points {
+        for i in 0..self.points.len() {
+            let p = &self.points[i];
             let fields = p.args.as_deref().unwrap_or(&[]);
             let f = fields.iter().find(|f| f.name == field).ok_or_else(|| {
                 let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -337,11 +348,9 @@ impl Checker<'_> {
                 )
                 .with_note(format!("its arguments are: {}", names.join(", ")))
             })?;
+            let f = f.clone();
             let t = match f.kind {
-                ArgKind::Int => Type::Int {
-                    signed: f.signed,
-                    bits: (f.size.clamp(1, 8) * 8) as u8,
-                },
+                ArgKind::Int => self.tp_int_type(&f),
                 ArgKind::Pointer { user } => super::pointers::from_c_type(&f.c_type, user),
                 ArgKind::DataLocStr => Type::Str {
                     size: self.opts.strlen,
@@ -527,6 +536,11 @@ impl CallCheck<'_, '_> {
 
     pub fn probe_name_type(&self) -> Type {
         self.ck.probe_name_type()
+    }
+
+    /// The attach points of the block being checked.
+    pub fn attach_points(&self) -> impl Iterator<Item = &crate::probes::AttachPoint> {
+        self.ck.points.iter().map(|p| &p.attach)
     }
 }
 

@@ -1,11 +1,13 @@
 //! Struct fields: `p->f` and `p.f` on a pointer to a struct (bpftrace lets `.` follow a
 //! pointer too), `s.f` on a struct reached through one (`curtask->se.vruntime`), and struct
-//! values used as values, which become records of their fields.
+//! values used as values, which become records of their fields. Also `a[i]` on arrays,
+//! strings, pointers and tuples.
 
 use super::structs::is_struct_name;
 use super::{Checker, Type};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind, UnOp};
+use crate::probes::ArgField;
 
 /// Where a field access reads: `offset` bytes past its base (the pointer's value when
 /// `via_ptr`, else the base struct's own address); bitfields as (first bit, width).
@@ -118,9 +120,12 @@ impl Checker<'_> {
         for m in &layout.members {
             let (ty, inner) = match &m.ty {
                 Type::Struct(_) if depth < 4 => self.record_of(&m.ty, e, depth + 1)?,
-                t @ (Type::Int { .. } | Type::Bool | Type::Ptr { .. } | Type::Str { .. }) => {
-                    (t.clone(), vec![])
-                }
+                t @ (Type::Int { .. }
+                | Type::Bool
+                | Type::Ptr { .. }
+                | Type::Str { .. }
+                | Type::Enum(_)) => (t.clone(), vec![]),
+                t @ Type::Array { .. } if t.field().is_some() => (t.clone(), vec![]),
                 // Arrays and deeper nesting are left out of the copy.
                 _ => continue,
             };
@@ -136,6 +141,87 @@ impl Checker<'_> {
             });
         }
         Ok((Type::Record(names, types), parts))
+    }
+}
+
+impl Checker<'_> {
+    /// `base[index]`: an element of an array or a string (a constant index must be in
+    /// range), the `index`th value a pointer points to, or a tuple's element at a
+    /// constant index.
+    pub(crate) fn index(&mut self, base: &Expr, index: &Expr) -> Result<Type> {
+        let bt = self.expr(base)?;
+        self.int_expr(index, "an index")?;
+        let konst = match index.kind {
+            ExprKind::Int(v) => Some(v),
+            _ => None,
+        };
+        let in_range = |len: u64| match konst {
+            Some(i) if i >= len => Err(Diagnostic::error(
+                format!("index {i} is out of range for {}", bt.describe()),
+                index.span,
+            )
+            .with_note(match len {
+                0 => "it has no elements".to_string(),
+                n => format!("its indexes are 0 to {}", n - 1),
+            })),
+            _ => Ok(()),
+        };
+        match &bt {
+            Type::Array { elem, len } if elem.field().is_some() => {
+                in_range(*len)?;
+                Ok((**elem).clone())
+            }
+            Type::Str { size } => {
+                in_range(*size as u64)?;
+                Ok(Type::Int {
+                    signed: true,
+                    bits: 8,
+                })
+            }
+            Type::Ptr { to, user } if to.is_int() || to.is_ptr() => {
+                Ok(in_space((**to).clone(), *user))
+            }
+            Type::Tuple(elems) => {
+                let Some(i) = konst else {
+                    return Err(Diagnostic::error(
+                        "a tuple's index must be a constant integer",
+                        index.span,
+                    ));
+                };
+                in_range(elems.len() as u64)?;
+                Ok(elems[i as usize].clone())
+            }
+            t => Err(Diagnostic::error(format!("{} cannot be indexed", t.describe()), base.span)
+                .with_label(format!("this is {}", t.describe()))
+                .with_note("arrays, strings, pointers to integers or pointers, and tuples can be indexed")),
+        }
+    }
+
+    /// The type of an integer tracepoint field: an enum by its name, an array when the
+    /// field holds several of its C type (`unsigned long args[6]`).
+    pub(crate) fn tp_int_type(&mut self, f: &ArgField) -> Type {
+        let plain = Type::Int {
+            signed: f.signed,
+            bits: (f.size.clamp(1, 8) * 8) as u8,
+        };
+        let c = f.c_type.trim_start_matches("const ").trim();
+        if c.starts_with("enum ") {
+            if let Ok(Type::Enum(mut d)) = self.structs.resolve(c) {
+                d.bits = plain.int_parts().map_or(32, |(_, b)| b);
+                return Type::Enum(d);
+            }
+        }
+        if f.size > 8 {
+            let elem = super::pointers::from_c_type(c, false);
+            let es = elem.c_layout().0;
+            if elem.is_int() && es > 0 && (f.size as u64).is_multiple_of(es) {
+                return Type::Array {
+                    elem: Box::new(elem),
+                    len: f.size as u64 / es,
+                };
+            }
+        }
+        plain
     }
 }
 

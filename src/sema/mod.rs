@@ -5,7 +5,7 @@
 //! only learn map types (their errors are dropped) until nothing new is learnt, then one
 //! final round that reports the first error.
 
-mod btf;
+pub(crate) mod btf;
 mod cdefs;
 mod expr;
 pub mod fields;
@@ -328,7 +328,9 @@ impl<'a> Checker<'a> {
         let mut groups: Vec<Vec<PointInfo>> = vec![];
         for p in &self.points {
             let provider = probes::of(&p.attach).names()[0];
-            let fixed_section = p.attach.is_test_run();
+            // An iterator program is loaded for its target: it cannot be shared.
+            let fixed_section =
+                p.attach.is_test_run() || matches!(p.attach, AttachPoint::Iter { .. });
             match groups.iter_mut().find(|g| {
                 !split && !fixed_section && probes::of(&g[0].attach).names()[0] == provider
             }) {

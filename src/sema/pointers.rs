@@ -70,8 +70,25 @@ impl Checker<'_> {
     }
 
     pub(super) fn cast(&mut self, e: &Expr, ty: &str, operand: &Expr) -> Result<Type> {
+        if let Some(arr) = ty.strip_suffix(']') {
+            return self.array_cast(e, arr, operand);
+        }
         let target = self.resolve_type(ty, e.span)?;
         let t = self.expr(operand)?;
+        if let (Type::Enum(d), ExprKind::Int(v)) = (&target, &operand.kind) {
+            if d.name_of(*v).is_none() {
+                return Err(Diagnostic::error(
+                    format!("`{}` has no enumerator with the value {v}", d.name),
+                    operand.span,
+                ));
+            }
+        }
+        // An integer array's bytes read back as an integer of the same size.
+        if let Type::Array { .. } = t {
+            if target.is_int() && t.c_layout().0 == target.c_layout().0 {
+                return Ok(target);
+            }
+        }
         if let Type::Struct(r) = &target {
             return Err(Diagnostic::error(format!("cannot cast to `{}`", r.name), e.span)
                 .with_note(format!("cast to a pointer instead, `({} *)`", r.name)));
@@ -96,6 +113,64 @@ impl Checker<'_> {
                 user: self.in_user_probe(),
             },
             (target, _) => target,
+        })
+    }
+
+    /// `(int8[8])x`, `(uint8[])"str"`: an integer's or string's bytes as an array of
+    /// integers (`arr` is the type without its closing bracket); without a length, the
+    /// operand's size decides.
+    fn array_cast(&mut self, e: &Expr, arr: &str, operand: &Expr) -> Result<Type> {
+        let (elem, n) = arr.split_once('[').unwrap_or((arr, ""));
+        let elem = self.resolve_type(elem.trim(), e.span)?;
+        if !elem.is_int() {
+            return Err(Diagnostic::error(
+                format!("cannot cast to an array of {}", elem.describe_c()),
+                e.span,
+            )
+            .with_note("only integers and strings cast to arrays of integers"));
+        }
+        let es = elem.c_layout().0.max(1);
+        let t = self.expr(operand)?;
+        let have = match &t {
+            Type::Str { size } => *size as u64,
+            t if t.is_int() => t.c_layout().0,
+            t => {
+                return Err(Diagnostic::error(
+                    format!("cannot cast {} to an array", t.describe()),
+                    e.span,
+                )
+                .with_secondary(operand.span, t.describe()))
+            }
+        };
+        // Integers are 8 bytes in registers: narrower ones extend to fill the array.
+        let room = if t.is_int() { 8 } else { have };
+        let len = match n.trim() {
+            "" if have % es == 0 => have / es,
+            "" => {
+                return Err(Diagnostic::error(
+                    format!(
+                        "cannot tell the array's length: {} is not a whole number of {}",
+                        t.describe(),
+                        elem.describe()
+                    ),
+                    e.span,
+                ))
+            }
+            n => n.parse::<u64>().unwrap_or(0),
+        };
+        if len == 0 || len * es > room {
+            return Err(Diagnostic::error(
+                format!(
+                    "cannot cast {} to {}[{len}]: it has {room} bytes",
+                    t.describe(),
+                    elem.describe()
+                ),
+                e.span,
+            ));
+        }
+        Ok(Type::Array {
+            elem: Box::new(elem),
+            len,
         })
     }
 
@@ -306,6 +381,7 @@ pub fn pointee_size(to: &Type) -> Option<u64> {
     match to {
         Type::Void => Some(1),
         Type::Int { .. }
+        | Type::Enum(_)
         | Type::Bool
         | Type::Ptr { .. }
         | Type::Str { .. }

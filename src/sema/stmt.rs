@@ -40,7 +40,12 @@ impl Checker<'_> {
                 then,
                 otherwise,
             } => {
-                self.cond_expr(cond, "an `if` condition")?;
+                // Before the last round a condition may read a map only its branches give a
+                // type (`if (@t[k] == 0) { @t[k] = nsecs; }`): check them anyway.
+                let c = self.cond_expr(cond, "an `if` condition");
+                if final_round {
+                    c?;
+                }
                 self.block(then, final_round)?;
                 if let Some(b) = otherwise {
                     self.block(b, final_round)?;
@@ -68,7 +73,10 @@ impl Checker<'_> {
                 self.block(body, final_round)
             }
             StmtKind::While { cond, body } => {
-                self.cond_expr(cond, "a `while` condition")?;
+                let c = self.cond_expr(cond, "a `while` condition");
+                if final_round {
+                    c?;
+                }
                 self.loop_body(body, final_round, false)
             }
             StmtKind::For { var, iter, body } => {
@@ -266,7 +274,10 @@ impl Checker<'_> {
                     | Type::Stack { .. }
                     | Type::Timestamp(_)
                     | Type::Buf { .. }
-                    | Type::Ptr { .. } => MapKind::Value(t.field().unwrap()),
+                    | Type::Ptr { .. }
+                    | Type::Enum(_)
+                    | Type::Sym(_) => MapKind::Value(t.field().unwrap()),
+                    Type::Array { .. } if t.field().is_some() => MapKind::Value(t.field().unwrap()),
                     other => {
                         return Err(Diagnostic::error(
                             format!("{} cannot be stored in a map", other.describe()),

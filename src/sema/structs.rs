@@ -10,6 +10,7 @@ use super::btf::KernelBtf;
 use super::types::{StructRef, Type};
 use super::Checker;
 use crate::diag::{Diagnostic, Result, Span};
+use crate::program::EnumDef;
 
 /// One field, as C lays it out. `offset` is in bytes; a bitfield also has its first bit
 /// within that byte and its width.
@@ -33,10 +34,12 @@ pub struct Registry {
     kernel_layouts: HashMap<String, Option<Rc<Layout>>>,
     /// `None` until first needed; then whether the kernel has BTF at all.
     kernel: Option<Option<KernelBtf>>,
-    /// Script enums (`enum X` or anonymous) and their constants.
-    script_enums: HashMap<String, Vec<(String, i64)>>,
-    script_consts: HashMap<String, i64>,
-    kernel_consts: Option<HashMap<String, i64>>,
+    /// Script enums by name (anonymous ones get a made-up name), and their constants
+    /// (value, enum name).
+    script_enums: HashMap<String, EnumDef>,
+    script_consts: HashMap<String, (i64, String)>,
+    /// The kernel's constants: value and the BTF id of their enum.
+    kernel_consts: Option<HashMap<String, (i64, u32)>>,
 }
 
 /// `struct X` or `union X`.
@@ -50,24 +53,39 @@ impl Registry {
         self.script.insert(l.r.name.clone(), Rc::new(l));
     }
 
-    /// A script enum (`name` is `enum X`, or empty when anonymous).
+    /// A script enum (`name` is `enum X`, or empty when anonymous). Like C, it is 32 bits
+    /// wide unless a value needs more.
     pub fn define_enum(&mut self, name: &str, variants: Vec<(String, i64)>) {
-        self.script_consts.extend(variants.iter().cloned());
-        if !name.is_empty() {
-            self.script_enums.insert(name.to_string(), variants);
+        let name = match name {
+            "" => format!("enum <anon {}>", self.script_enums.len() + 1),
+            n => n.to_string(),
+        };
+        let wide = variants
+            .iter()
+            .any(|(_, v)| *v < i32::MIN as i64 || *v > u32::MAX as i64);
+        let def = EnumDef::new(name.clone(), if wide { 64 } else { 32 }, &variants);
+        for (n, v) in variants {
+            self.script_consts.insert(n, (v, name.clone()));
         }
+        self.script_enums.insert(name, def);
     }
 
     /// An enum constant: the script's, else the kernel's (BTF is searched only on a miss).
     pub fn enum_value(&mut self, name: &str) -> Option<i64> {
-        if let Some(v) = self.script_consts.get(name) {
-            return Some(*v);
+        self.enum_const(name).map(|(v, _)| v)
+    }
+
+    /// An enum constant's value and its enum.
+    pub fn enum_const(&mut self, name: &str) -> Option<(i64, EnumDef)> {
+        if let Some((v, e)) = self.script_consts.get(name) {
+            return Some((*v, self.script_enums[e].clone()));
         }
         if self.kernel_consts.is_none() {
             let consts = self.kernel().map(KernelBtf::enum_constants);
             self.kernel_consts = Some(consts.unwrap_or_default());
         }
-        self.kernel_consts.as_ref().and_then(|c| c.get(name)).copied()
+        let (v, id) = *self.kernel_consts.as_ref()?.get(name)?;
+        Some((v, self.kernel()?.enum_by_id(id)?))
     }
 
     fn kernel(&mut self) -> Option<&KernelBtf> {
@@ -100,15 +118,13 @@ impl Registry {
             };
         }
         if let Some(bare) = name.strip_prefix("enum ") {
-            let known = self.script_enums.contains_key(name)
-                || self.kernel().is_some_and(|k| k.has_enum(bare));
-            return match known {
-                true => Ok(Type::Int {
-                    signed: false,
-                    bits: 32,
-                }),
-                false => Err(format!("unknown type `{name}`")),
+            let def = match self.script_enums.get(name) {
+                Some(d) => Some(d.clone()),
+                None => self.kernel().and_then(|k| k.enum_def(bare)),
             };
+            return def
+                .map(Type::Enum)
+                .ok_or_else(|| format!("unknown type `{name}`"));
         }
         match Type::from_name(name) {
             Some(Type::Opaque(_)) | None => {}

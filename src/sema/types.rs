@@ -1,6 +1,6 @@
 //! The types sema assigns to expressions.
 
-use crate::program::{FieldType, MapKind};
+use crate::program::{EnumDef, FieldType, MapKind};
 
 /// A struct type by name (`struct task_struct`, `union x`) with the size and alignment
 /// sizeof, arrays and pointer arithmetic need; fields are resolved by name when used.
@@ -48,12 +48,17 @@ pub enum Type {
     Struct(StructRef),
     /// A C array of `len` elements (`char` arrays are strings instead).
     Array { elem: Box<Type>, len: u64 },
+    /// An integer of an enum type: printed by its enumerator's name. Arithmetic on it
+    /// gives a plain integer.
+    Enum(EnumDef),
     /// A probe's `args` record; only its fields can be used.
     Args,
     /// `buf(p, n)`: a length and up to `size` bytes, printed with `\xNN` escapes.
     Buf {
         size: u32,
     },
+    /// `ksym`, `usym`, `cgroup_path`: a number the runtime names when printing.
+    Sym(crate::program::SymKind),
     /// The result of `count()`, `hist()`, …: assignable to a map, nothing else.
     Agg(MapKind),
     Void,
@@ -153,7 +158,16 @@ impl Type {
 
     /// Integers and bools: anything arithmetic and conditions accept.
     pub fn is_int(&self) -> bool {
-        matches!(self, Type::Int { .. } | Type::Bool)
+        matches!(self, Type::Int { .. } | Type::Bool | Type::Enum(_))
+    }
+
+    /// Signedness and width of an integer (enums are unsigned).
+    pub fn int_parts(&self) -> Option<(bool, u8)> {
+        match self {
+            Type::Int { signed, bits } => Some((*signed, *bits)),
+            Type::Enum(d) => Some((false, d.bits)),
+            _ => None,
+        }
     }
 
     pub fn is_signed(&self) -> bool {
@@ -200,6 +214,20 @@ impl Type {
                 to: to.describe_c(),
                 user: *user,
             }),
+            Type::Sym(k) => Some(FieldType::Sym(k.clone())),
+            Type::Enum(d) => Some(FieldType::Enum(d.clone())),
+            Type::Array { elem, len } => {
+                let f = match &**elem {
+                    Type::Int { .. } | Type::Bool | Type::Enum(_) | Type::Ptr { .. } => elem.field(),
+                    Type::Str { .. } => elem.field(),
+                    _ => None,
+                }?;
+                Some(FieldType::Array {
+                    elem: Box::new(f),
+                    elem_size: elem.c_layout().0 as u32,
+                    len: *len as u32,
+                })
+            }
             _ => None,
         }
     }
@@ -223,6 +251,22 @@ impl Type {
             FieldType::Ptr { to, user } => {
                 Type::ptr(super::pointers::pointee_from_name(to, *user), *user)
             }
+            FieldType::Sym(k) => Type::Sym(k.clone()),
+            FieldType::Enum(d) => Type::Enum(d.clone()),
+            FieldType::Array {
+                elem,
+                elem_size,
+                len,
+            } => Type::Array {
+                elem: Box::new(match &**elem {
+                    FieldType::Int { signed } => Type::Int {
+                        signed: *signed,
+                        bits: (*elem_size * 8).min(64) as u8,
+                    },
+                    e => Type::from_field(e),
+                }),
+                len: *len as u64,
+            },
         }
     }
 
@@ -243,6 +287,7 @@ impl Type {
                 (size.div_ceil(align) * align, align)
             }
             Type::Struct(r) => (r.size, r.align.max(1)),
+            Type::Enum(d) => ((d.bits / 8) as u64, (d.bits / 8) as u64),
             Type::Array { elem, len } => {
                 let (s, a) = elem.c_layout();
                 (s * len, a)
@@ -282,7 +327,12 @@ impl Type {
             Type::Opaque(name) => name.clone(),
             Type::Struct(r) => r.name.clone(),
             Type::Array { elem, len } => format!("{}[{len}]", elem.describe_c()),
+            Type::Enum(d) => d.name.clone(),
             Type::Args => "args".into(),
+            Type::Sym(crate::program::SymKind::Kernel) => "ksym_t".into(),
+            Type::Sym(crate::program::SymKind::User) => "usym_t".into(),
+            Type::Sym(crate::program::SymKind::Cgroup { .. }) => "cgroup_path_t".into(),
+            Type::Sym(crate::program::SymKind::Inet) => "inet_t".into(),
             Type::Agg(k) => format!("aggregation ({})", agg_name(k)),
             Type::Void => "nothing (void)".into(),
         }
@@ -314,6 +364,14 @@ pub fn unify_types(a: &Type, b: &Type) -> Option<Type> {
             .map(|(a, b)| unify_types(a, b))
             .collect::<Option<Vec<_>>>()
             .map(Type::Tuple),
+        // An enum mixed with another integer (or another enum) is a plain integer.
+        (Type::Enum(_) | Type::Int { .. }, Type::Enum(_) | Type::Int { .. }) => {
+            let ((x, m), (y, n)) = (a.int_parts()?, b.int_parts()?);
+            Some(Type::Int {
+                signed: x || y,
+                bits: m.max(n),
+            })
+        }
         _ => unify(&a.field()?, &b.field()?).map(|f| Type::from_field(&f)),
     }
 }
@@ -329,6 +387,9 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Value(FieldType::Stack { .. }) => "stack",
         MapKind::Value(FieldType::Timestamp { .. }) => "timestamp",
         MapKind::Value(FieldType::Ptr { .. }) => "pointer",
+        MapKind::Value(FieldType::Sym(_)) => "symbol",
+        MapKind::Value(FieldType::Enum(_)) => "enum",
+        MapKind::Value(FieldType::Array { .. }) => "array",
         MapKind::Count => "count",
         MapKind::Sum { .. } => "sum",
         MapKind::Avg { .. } => "avg",
@@ -347,6 +408,13 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
         (FieldType::Int { signed: x }, FieldType::Int { signed: y }) => {
             Some(FieldType::Int { signed: *x || *y })
         }
+        (FieldType::Enum(_), FieldType::Enum(_)) if a == b => Some(a.clone()),
+        (FieldType::Int { .. } | FieldType::Enum(_), FieldType::Int { .. } | FieldType::Enum(_)) => {
+            let signed = |f: &FieldType| matches!(f, FieldType::Int { signed: true });
+            Some(FieldType::Int {
+                signed: signed(a) || signed(b),
+            })
+        }
         (FieldType::Bool, FieldType::Bool) => Some(FieldType::Bool),
         (FieldType::Stack { .. }, FieldType::Stack { .. })
         | (FieldType::Timestamp { .. }, FieldType::Timestamp { .. })
@@ -354,7 +422,13 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
         {
             Some(a.clone())
         }
-        (FieldType::Ptr { .. }, FieldType::Ptr { .. }) if a == b => Some(a.clone()),
+        (FieldType::Ptr { .. }, FieldType::Ptr { .. })
+        | (FieldType::Sym(_), FieldType::Sym(_))
+        | (FieldType::Array { .. }, FieldType::Array { .. })
+            if a == b =>
+        {
+            Some(a.clone())
+        }
         (FieldType::Str { size: x }, FieldType::Str { size: y }) => {
             Some(FieldType::Str { size: *x.max(y) })
         }

@@ -57,12 +57,14 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
             (Value::Buf(x), Value::Buf(y)) => x.cmp(y),
             (Value::Tuple(x), Value::Tuple(y)) => cmp_keys(x, y),
             (Value::Stack(x), Value::Stack(y)) => x.cmp(y),
+            (Value::Array(x), Value::Array(y)) => cmp_keys(x, y),
             (
                 Value::Str(_)
                 | Value::Buf(_)
                 | Value::Tuple(_)
                 | Value::Record(_)
                 | Value::Stack(_)
+                | Value::Array(_)
                 | Value::StackId { .. },
                 _,
             )
@@ -73,6 +75,7 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
                 | Value::Tuple(_)
                 | Value::Record(_)
                 | Value::Stack(_)
+                | Value::Array(_)
                 | Value::StackId { .. },
             ) => Ordering::Equal,
             _ => as_signed(x).cmp(&as_signed(y)),
@@ -87,9 +90,13 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
 fn as_signed(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        Value::UInt(u) | Value::Ptr(u) => *u as i64,
+        Value::UInt(u)
+        | Value::Ptr(u)
+        | Value::Sym { addr: u, .. }
+        | Value::Enum { value: u, .. } => *u as i64,
         Value::Bool(b) => *b as i64,
         Value::Str(_)
+        | Value::Array(_)
         | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)
@@ -101,9 +108,13 @@ fn as_signed(v: &Value) -> i64 {
 fn num(v: &Value) -> i128 {
     match v {
         Value::Int(i) => i128::from(*i),
-        Value::UInt(u) | Value::Ptr(u) => i128::from(*u),
+        Value::UInt(u)
+        | Value::Ptr(u)
+        | Value::Sym { addr: u, .. }
+        | Value::Enum { value: u, .. } => i128::from(*u),
         Value::Bool(b) => i128::from(*b),
         Value::Str(_)
+        | Value::Array(_)
         | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)

@@ -70,6 +70,13 @@ pub fn value_data_json(v: &Value) -> String {
                 .join(", ")
         ),
         Value::StackId { id, .. } => id.to_string(),
+        Value::Sym { .. } => json_str(&super::value::value_text(v)),
+        // bpftrace's JSON has no symbolic values: enums are their numbers.
+        Value::Enum { value, .. } => json_u64(*value),
+        Value::Array(xs) => format!(
+            "[{}]",
+            xs.iter().map(value_data_json).collect::<Vec<_>>().join(",")
+        ),
         Value::Record(fields) => format!(
             "{{{}}}",
             fields

@@ -4,6 +4,7 @@
 //! [`MapEntry`] and these turn them into the bytes bpftrace 0.26 would print.
 
 mod entries;
+mod gfp;
 pub mod hist;
 pub mod json;
 pub mod log;

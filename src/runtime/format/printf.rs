@@ -45,6 +45,8 @@ pub enum Conv {
     R,
     Rx,
     Rh,
+    /// `%gr`: GFP flags by name.
+    Gr,
 }
 
 /// What sema must check for the argument of a conversion.
@@ -205,6 +207,10 @@ fn parse_spec(fmt: &str, start: usize) -> Result<Parsed, String> {
             }
             _ => Conv::R,
         },
+        b'g' if b.get(end) == Some(&b'r') => {
+            end += 1;
+            Conv::Gr
+        }
         b'f' | b'F' | b'e' | b'E' | b'g' | b'G' | b'a' | b'A' | b'n' => {
             let text = &fmt[start..end];
             return Err(format!("printf: unsupported format specifier: {text}"));
@@ -313,7 +319,7 @@ pub fn format_str(fmt: &str, args: &[Value]) -> String {
 fn format_one(spec: &FormatSpec, v: &Value) -> String {
     let raw = match v {
         Value::Int(i) => *i as u64,
-        Value::UInt(u) | Value::Ptr(u) => *u,
+        Value::UInt(u) | Value::Ptr(u) | Value::Enum { value: u, .. } => *u,
         Value::Bool(b) if matches!(spec.conv, Conv::S) => return pad_str(spec, &value_text(v)),
         Value::Bool(b) => *b as u64,
         // Only %s/%r take strings and tuples (sema's job); anything else falls back to text.
@@ -324,7 +330,12 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
                 _ => pad_str(spec, &value_text(v)),
             }
         }
-        Value::Tuple(_) | Value::Record(_) | Value::Stack(_) | Value::StackId { .. } => {
+        Value::Tuple(_)
+        | Value::Record(_)
+        | Value::Stack(_)
+        | Value::StackId { .. }
+        | Value::Array(_)
+        | Value::Sym { .. } => {
             return pad_str(spec, &value_text(v))
         }
     };
@@ -342,6 +353,7 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
             let s = pad(spec.flags.minus, spec.width, c.to_string(), c.len_utf8());
             s.split('\0').next().unwrap_or("").to_string()
         }
+        Conv::Gr => pad_str(spec, &super::gfp::gfp_text(raw)),
         Conv::P if raw == 0 => {
             let spec = FormatSpec {
                 precision: None,

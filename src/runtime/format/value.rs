@@ -1,6 +1,6 @@
 //! Decoded map keys/values and their plain-text rendering.
 
-use crate::program::{FieldType, StackMode};
+use crate::program::{FieldType, StackMode, SymKind};
 
 /// One key field or plain value, decoded from BPF memory.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -25,6 +25,21 @@ pub enum Value {
     Ptr(u64),
     /// `buf()` bytes (only the written length).
     Buf(Vec<u8>),
+    /// `ksym`/`usym`/`cgroup_path` as read from BPF; the runtime names it (a `Str`)
+    /// before printing.
+    Sym {
+        kind: SymKind,
+        addr: u64,
+        pid: u32,
+    },
+    /// An enum value and how text shows it (its enumerator, or the number); JSON shows
+    /// the number.
+    Enum {
+        value: u64,
+        text: String,
+    },
+    /// A C array: `[1,2,3]`.
+    Array(Vec<Value>),
 }
 
 /// One map entry's value, already merged across CPUs.
@@ -78,6 +93,12 @@ pub fn value_text(v: &Value) -> String {
                 + "\n"
         }
         Value::StackId { id, .. } => format!("<stack {id}>"),
+        Value::Sym { addr, .. } => format!("{addr:#x}"),
+        Value::Enum { text, .. } => text.clone(),
+        Value::Array(xs) => format!(
+            "[{}]",
+            xs.iter().map(value_text).collect::<Vec<_>>().join(",")
+        ),
         Value::Record(fields) => format!(
             "{{ {} }}",
             fields
@@ -176,22 +197,54 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
                 super::time::boot_to_unix_ns(ns),
             ))
         }
-        FieldType::Stack { user, mode, limit } => {
-            let word = |o: usize| {
-                u64::from_ne_bytes(
-                    bytes
-                        .get(o..o + 8)
-                        .and_then(|b| b.try_into().ok())
-                        .unwrap_or([0; 8]),
-                )
-            };
-            Value::StackId {
-                user: *user,
-                mode: *mode,
-                limit: *limit,
-                id: word(0) as i64,
-                pid: word(8) as u32,
-            }
+        FieldType::Stack { user, mode, limit } => Value::StackId {
+            user: *user,
+            mode: *mode,
+            limit: *limit,
+            id: word_at(bytes, 0) as i64,
+            pid: word_at(bytes, 8) as u32,
+        },
+        FieldType::Sym(SymKind::Inet) => {
+            let mut a = [0u8; 16];
+            let addr = bytes.get(8..).unwrap_or(&[]);
+            let n = addr.len().min(16);
+            a[..n].copy_from_slice(&addr[..n]);
+            Value::Str(match word_at(bytes, 0) {
+                10 => inet6_text(a),
+                _ => std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string(),
+            })
+        }
+        FieldType::Sym(kind) => Value::Sym {
+            kind: kind.clone(),
+            addr: word_at(bytes, 0),
+            pid: if *kind == SymKind::User {
+                word_at(bytes, 8) as u32
+            } else {
+                0
+            },
+        },
+        FieldType::Enum(def) => {
+            let value = word_at(bytes, 0);
+            let text = def
+                .name_of(value)
+                .map_or_else(|| value.to_string(), str::to_string);
+            Value::Enum { value, text }
+        }
+        FieldType::Array {
+            elem,
+            elem_size,
+            len,
+        } => {
+            let size = *elem_size as usize;
+            Value::Array(
+                (0..*len as usize)
+                    .map(|i| {
+                        let at = (i * size).min(bytes.len());
+                        let raw = &bytes[at..(at + size).min(bytes.len())];
+                        decode_elem(elem, raw)
+                    })
+                    .collect(),
+            )
         }
         FieldType::Record(names, elems) => {
             match decode_field(&FieldType::Tuple(elems.clone()), bytes) {
@@ -209,6 +262,30 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
                 })
                 .collect(),
         ),
+    }
+}
+
+/// The native-endian u64 at `off` (missing bytes read as zero).
+fn word_at(bytes: &[u8], off: usize) -> u64 {
+    let mut b = [0u8; 8];
+    let src = bytes.get(off..).unwrap_or(&[]);
+    let n = src.len().min(8);
+    b[..n].copy_from_slice(&src[..n]);
+    u64::from_ne_bytes(b)
+}
+
+/// One array element, `raw` being its C bytes: integers narrower than 8 bytes are
+/// extended by their sign.
+fn decode_elem(elem: &FieldType, raw: &[u8]) -> Value {
+    let bits = (raw.len() * 8).min(64) as u32;
+    let v = word_at(raw, 0);
+    match elem {
+        FieldType::Int { signed: true } if bits > 0 && bits < 64 => {
+            let shift = 64 - bits;
+            Value::Int(((v << shift) as i64) >> shift)
+        }
+        FieldType::Int { signed: true } => Value::Int(v as i64),
+        _ => decode_field(elem, raw),
     }
 }
 
@@ -261,5 +338,38 @@ mod tests {
             decode_field(&FieldType::Str { size: 4 }, b"abc\0zzzz"),
             s("abc")
         );
+    }
+}
+
+/// An IPv6 address as glibc's `inet_ntop` writes it: like RFC 5952 (Rust's `Ipv6Addr`),
+/// except that IPv4-compatible addresses (`::a.b.c.d`, but not `::` and `::1`) keep the
+/// dotted quad.
+pub fn inet6_text(a: [u8; 16]) -> String {
+    let ip = std::net::Ipv6Addr::from(a);
+    let seg = ip.segments();
+    if seg[..6] == [0; 6] && seg[6] != 0 {
+        return format!("::{}.{}.{}.{}", a[12], a[13], a[14], a[15]);
+    }
+    ip.to_string()
+}
+
+#[cfg(test)]
+mod inet6_tests {
+    use super::inet6_text;
+
+    #[test]
+    fn ipv6_text_like_inet_ntop() {
+        let parse = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+        for (addr, text) in [
+            ("::", "::"),
+            ("::1", "::1"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("fe80::1234", "fe80::1234"),
+            ("::ffff:1.2.3.4", "::ffff:1.2.3.4"),
+            ("::1.2.3.4", "::1.2.3.4"),
+            ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),
+        ] {
+            assert_eq!(inet6_text(parse(addr)), text, "{addr}");
+        }
     }
 }

@@ -1,0 +1,39 @@
+//! `cgroup_path(id[, "filter"])`: the id is captured; the runtime finds the cgroup's
+//! directory in every mounted hierarchy the filter (a `*` wildcard) matches.
+
+use super::Function;
+use crate::codegen::{FnGen, Val};
+use crate::diag::{Diagnostic, Result};
+use crate::parser::ast::Expr;
+use crate::program::SymKind;
+use crate::sema::{CallCheck, Type};
+
+pub struct CgroupPath;
+
+impl Function for CgroupPath {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 2)?;
+        let t = c.ck.expr(&c.args[0])?;
+        if !matches!(t, Type::Int { .. }) {
+            return Err(Diagnostic::error(
+                format!(
+                    "cgroup_path() needs a cgroup id (an integer), not {}",
+                    t.describe()
+                ),
+                c.args[0].span,
+            ));
+        }
+        let filter = if c.args.len() == 2 {
+            let span = c.args[1].span;
+            super::consts::string(&c.args[1], &c.options().positional).ok_or_else(|| {
+                Diagnostic::error("the filter of cgroup_path() must be a string literal", span)
+            })?
+        } else {
+            "*".to_string()
+        };
+        Ok(Type::Sym(SymKind::Cgroup { filter }))
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        Ok(Val::Int(g.expr(&args[0])?.int()))
+    }
+}
