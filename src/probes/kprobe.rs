@@ -16,9 +16,6 @@ use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
 /// `kprobe` (false) or `kretprobe` (true).
 pub struct Kprobe(pub bool);
 
-/// pt_regs byte offsets (x86-64) of the argument registers di, si, dx, cx, r8, r9.
-const ARG_REGS: [u32; 6] = [112, 104, 96, 88, 72, 64];
-const REG_AX: u32 = 80;
 
 /// A kernel function: its name and the module it lives in (`None` for vmlinux).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,7 +78,7 @@ impl ProbeType for Kprobe {
             _ => return Err(format!("expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`")),
         };
         let (name, offset) = match spec.rsplit_once('+') {
-            Some((n, off)) => match parse_num(off) {
+            Some((n, off)) => match super::parse_num(off) {
                 Some(o) => (n, o),
                 None => return Err(format!("`{off}` is not a valid function offset")),
             },
@@ -145,7 +142,7 @@ impl ProbeType for Kprobe {
                  the function returns (use `retval`)"
             ));
         }
-        ARG_REGS
+        super::pt_regs::ARGS
             .get(n as usize)
             .map(|&off| ArgLoc::Ctx(off))
             .ok_or_else(|| {
@@ -155,7 +152,7 @@ impl ProbeType for Kprobe {
 
     fn retval(&self, _: &AttachPoint) -> Result<ArgLoc, String> {
         if self.0 {
-            Ok(ArgLoc::Ctx(REG_AX))
+            Ok(ArgLoc::Ctx(super::pt_regs::AX))
         } else {
             Err("`retval` is only available in kretprobe probes".into())
         }
@@ -243,14 +240,6 @@ fn attach_at_offset(
     }
     // SAFETY: a valid link just created by libbpf, owned from here on.
     Ok(unsafe { libbpf_rs::Link::from_ptr(ptr) })
-}
-
-fn parse_num(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
-        None => None,
-    }
 }
 
 /// `kprobe:*` for `-l`: every probeable kernel function, `kprobe:module:func` for modules.

@@ -126,6 +126,23 @@ pub enum ArgLoc {
     UserStack { sp: u32, offset: u32 },
 }
 
+/// Byte offsets in x86-64's `struct pt_regs`, the context of kprobes and uprobes.
+pub(crate) mod pt_regs {
+    /// The argument registers di, si, dx, cx, r8, r9.
+    pub const ARGS: [u32; 6] = [112, 104, 96, 88, 72, 64];
+    pub const AX: u32 = 80;
+    pub const SP: u32 = 152;
+}
+
+/// A decimal or `0x` hexadecimal number in an attach point (offsets, addresses).
+pub(crate) fn parse_num(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        None => None,
+    }
+}
+
 /// A live attachment; dropping it detaches. `Send` so that many can be detached at once
 /// (see `runtime::detach_all`).
 pub type Attachment = Box<dyn std::any::Any + Send>;

@@ -5,19 +5,12 @@
 //! may hold wildcards. Symbols come from the file's ELF tables (see `elf`), and the kernel
 //! is given the file offset of the probed instruction.
 
-
 use super::elf::{self, has_wildcard};
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 /// `uprobe` (false) or `uretprobe` (true).
 pub struct Uprobe(pub bool);
 
-/// pt_regs byte offsets (x86-64) of the argument registers di, si, dx, cx, r8, r9.
-const ARG_REGS: [u32; 6] = [112, 104, 96, 88, 72, 64];
-const REG_AX: u32 = 80;
-const REG_SP: u32 = 152;
-
-/// The process uprobes fire in (`-p`/`-c`), or -1 for every process.
 impl ProbeType for Uprobe {
     fn names(&self) -> &'static [&'static str] {
         if self.0 {
@@ -43,7 +36,7 @@ impl ProbeType for Uprobe {
                 offset,
                 wildcard: has_wildcard(target) || has_wildcard(spec),
             };
-            if let Some(addr) = parse_num(spec) {
+            if let Some(addr) = super::parse_num(spec) {
                 if img.func_at(addr).is_none() {
                     return Err(format!(
                         "could not resolve address {spec} in {path}: no function holds it"
@@ -53,7 +46,7 @@ impl ProbeType for Uprobe {
                 continue;
             }
             let (name, offset) = match spec.rsplit_once('+') {
-                Some((n, off)) => match parse_num(off) {
+                Some((n, off)) => match super::parse_num(off) {
                     Some(o) => (n, o),
                     None => return Err(format!("`{off}` is not a valid function offset")),
                 },
@@ -102,19 +95,19 @@ impl ProbeType for Uprobe {
                  the function returns (use `retval`)"
             ));
         }
-        Ok(match ARG_REGS.get(n as usize) {
+        Ok(match super::pt_regs::ARGS.get(n as usize) {
             Some(&off) => ArgLoc::Ctx(off),
             // The rest are on the stack, above the return address.
             None => ArgLoc::UserStack {
-                sp: REG_SP,
-                offset: 8 * (n - ARG_REGS.len() as u32 + 1),
+                sp: super::pt_regs::SP,
+                offset: 8 * (n - super::pt_regs::ARGS.len() as u32 + 1),
             },
         })
     }
 
     fn retval(&self, _: &AttachPoint) -> Result<ArgLoc, String> {
         if self.0 {
-            Ok(ArgLoc::Ctx(REG_AX))
+            Ok(ArgLoc::Ctx(super::pt_regs::AX))
         } else {
             Err("`retval` is only available in uretprobe probes".into())
         }
@@ -217,14 +210,6 @@ pub fn cookie(func: &str) -> u64 {
     func.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     })
-}
-
-fn parse_num(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
-        None => None,
-    }
 }
 
 /// `uprobe:BINARY:*` for `-l`: every function of the binaries a glob names.
