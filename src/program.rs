@@ -150,7 +150,10 @@ impl EnumDef {
         EnumDef {
             name,
             bits,
-            variants: variants.iter().map(|(n, v)| (*v as u64 & mask, n.clone())).collect(),
+            variants: variants
+                .iter()
+                .map(|(n, v)| (*v as u64 & mask, n.clone()))
+                .collect(),
         }
     }
 

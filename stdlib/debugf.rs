@@ -24,7 +24,9 @@ impl Function for Debugf {
         let given = c.args.len() - 1;
         if wanted != given {
             return Err(Diagnostic::error(
-                format!("the format string has {wanted} conversion(s) but {given} argument(s) follow"),
+                format!(
+                    "the format string has {wanted} conversion(s) but {given} argument(s) follow"
+                ),
                 c.span(),
             ));
         }
@@ -62,7 +64,11 @@ impl Function for Debugf {
             };
             g.store_i64(g.gep(data, 8 * i as u64), word);
         }
-        let data_arg = if n == 0 { g.ptr_type().const_null() } else { data };
+        let data_arg = if n == 0 {
+            g.ptr_type().const_null()
+        } else {
+            data
+        };
         g.helper_int(
             TRACE_VPRINTK,
             &[
@@ -88,7 +94,10 @@ fn conversions(fmt: &str) -> std::result::Result<usize, String> {
             chars.next();
             continue;
         }
-        while chars.peek().is_some_and(|c| "-+ #0123456789.hlzjt".contains(*c)) {
+        while chars
+            .peek()
+            .is_some_and(|c| "-+ #0123456789.hlzjt".contains(*c))
+        {
             chars.next();
         }
         match chars.next() {
@@ -142,7 +151,10 @@ mod tests {
 
     #[test]
     fn integer_conversions_become_64_bit() {
-        assert_eq!(kernel_format("%d %-5u %lx %s %%d"), "%lld %-5llu %llx %s %%d");
+        assert_eq!(
+            kernel_format("%d %-5u %lx %s %%d"),
+            "%lld %-5llu %llx %s %%d"
+        );
         assert_eq!(conversions("%d %s %%"), Ok(2));
         assert!(conversions("%f").is_err());
     }

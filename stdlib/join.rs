@@ -17,7 +17,10 @@ impl Function for Join {
         let t = c.value(0)?;
         if !matches!(t, Type::Ptr { .. } | Type::Int { .. }) {
             return Err(Diagnostic::error(
-                format!("join() takes an array of string pointers, not {}", t.describe()),
+                format!(
+                    "join() takes an array of string pointers, not {}",
+                    t.describe()
+                ),
                 c.args[0].span,
             )
             .with_note("e.g. `join(args.argv)` on tracepoint:syscalls:sys_enter_execve"));
@@ -60,10 +63,9 @@ impl Function for Join {
                 g.store_i64(elem, g.i64(0));
                 g.helper_int(read, &[elem.into(), g.i64(8).into(), at.into()]);
                 let p = g.load_i64(elem);
-                let end = g
-                    .b
-                    .build_int_compare(inkwell::IntPredicate::EQ, p, g.i64(0), "join_end")
-                    .unwrap();
+                let end =
+                    g.b.build_int_compare(inkwell::IntPredicate::EQ, p, g.i64(0), "join_end")
+                        .unwrap();
                 let next = g.block("join_next");
                 g.b.build_conditional_branch(end, done, next).unwrap();
                 g.b.position_at_end(next);

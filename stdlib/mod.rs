@@ -25,9 +25,9 @@ mod strfuncs;
 mod strings;
 mod symbols;
 pub mod sysinfo;
+mod task;
 mod textgen;
 mod timefmt;
-mod task;
 mod tseries;
 mod users;
 

@@ -24,13 +24,17 @@ pub static ALL: &[Builtin] = &[Builtin {
                 "`ctx` has a different type at each of these attach points",
                 span,
             )),
-            _ => Err(Diagnostic::error("`ctx` is not available in this probe", span)
-                .with_note("`ctx` is the typed context of iter probes")),
+            _ => Err(
+                Diagnostic::error("`ctx` is not available in this probe", span)
+                    .with_note("`ctx` is the typed context of iter probes"),
+            ),
         }
     },
     // The context lives in kernel memory: fields are read through it like any pointer.
     gen: |g, _| {
-        let p = g.b.build_ptr_to_int(g.ctx_ptr, g.ctx.i64_type(), "ctx").unwrap();
+        let p =
+            g.b.build_ptr_to_int(g.ctx_ptr, g.ctx.i64_type(), "ctx")
+                .unwrap();
         Ok(Val::Int(p))
     },
 }];
@@ -56,8 +60,14 @@ impl Function for Comm {
         let want = g.expr(arg)?.int();
         let cur = super::sysinfo::pid_tgid(g, false);
         let cur = g.b.build_right_shift(cur, g.i64(32), false, "cur").unwrap();
-        let same = g.b.build_int_compare(IntPredicate::EQ, cur, want, "same").unwrap();
-        let (read, other, done) = (g.block("comm_self"), g.block("comm_other"), g.block("comm_done"));
+        let same =
+            g.b.build_int_compare(IntPredicate::EQ, cur, want, "same")
+                .unwrap();
+        let (read, other, done) = (
+            g.block("comm_self"),
+            g.block("comm_other"),
+            g.block("comm_done"),
+        );
         g.b.build_conditional_branch(same, read, other).unwrap();
         g.b.position_at_end(read);
         g.helper_int(helper::GET_CURRENT_COMM, &[buf.into(), g.i64(16).into()]);
@@ -81,8 +91,18 @@ fn task_list() -> Option<(u64, u64, u64, u64)> {
     static FOUND: std::sync::OnceLock<Option<(u64, u64, u64, u64)>> = std::sync::OnceLock::new();
     *FOUND.get_or_init(|| {
         let members = crate::probes::btf::struct_members("task_struct")?;
-        let off = |n: &str| members.iter().find(|(_, m)| m.name == n).map(|(o, _)| *o as u64);
-        Some((off("group_leader")?, off("tasks")?, off("tgid")?, off("comm")?))
+        let off = |n: &str| {
+            members
+                .iter()
+                .find(|(_, m)| m.name == n)
+                .map(|(o, _)| *o as u64)
+        };
+        Some((
+            off("group_leader")?,
+            off("tasks")?,
+            off("tgid")?,
+            off("comm")?,
+        ))
     })
 }
 
@@ -96,7 +116,10 @@ fn search_tasks<'ctx>(g: &mut FnGen<'_, 'ctx>, want: IntValue<'ctx>, buf: Pointe
     let read = |g: &FnGen<'_, 'ctx>, addr: IntValue<'ctx>, size: u64| {
         let src = g.b.build_int_to_ptr(addr, g.ptr_type(), "src").unwrap();
         g.store_i64(tmp, g.i64(0));
-        g.helper_int(helper::PROBE_READ_KERNEL, &[tmp.into(), g.i64(size).into(), src.into()]);
+        g.helper_int(
+            helper::PROBE_READ_KERNEL,
+            &[tmp.into(), g.i64(size).into(), src.into()],
+        );
         g.load_i64(tmp)
     };
     let cur = g.helper_int(GET_CURRENT_TASK, &[]);
@@ -115,17 +138,26 @@ fn search_tasks<'ctx>(g: &mut FnGen<'_, 'ctx>, want: IntValue<'ctx>, buf: Pointe
     let t = g.b.build_phi(i64t, "t").unwrap();
     i.add_incoming(&[(&g.i64(0), start)]);
     t.add_incoming(&[(&init, start)]);
-    let (iv, tv) = (i.as_basic_value().into_int_value(), t.as_basic_value().into_int_value());
-    let more = g.b.build_int_compare(IntPredicate::ULT, iv, g.i64(MAX_TASKS), "more").unwrap();
+    let (iv, tv) = (
+        i.as_basic_value().into_int_value(),
+        t.as_basic_value().into_int_value(),
+    );
+    let more =
+        g.b.build_int_compare(IntPredicate::ULT, iv, g.i64(MAX_TASKS), "more")
+            .unwrap();
     g.b.build_conditional_branch(more, body, out).unwrap();
     g.b.position_at_end(body);
     let link = g.b.build_int_add(tv, g.i64(tasks), "link").unwrap();
     let next = read(g, link, 8);
     let next = g.b.build_int_sub(next, g.i64(tasks), "next").unwrap();
-    let back = g.b.build_int_compare(IntPredicate::EQ, next, init, "back").unwrap();
+    let back =
+        g.b.build_int_compare(IntPredicate::EQ, next, init, "back")
+            .unwrap();
     let at_tgid = g.b.build_int_add(next, g.i64(tgid), "tgid_at").unwrap();
     let pid = read(g, at_tgid, 4);
-    let hit = g.b.build_int_compare(IntPredicate::EQ, pid, want, "hit").unwrap();
+    let hit =
+        g.b.build_int_compare(IntPredicate::EQ, pid, want, "hit")
+            .unwrap();
     let step = g.block("tasks_step");
     let check = g.block("tasks_check");
     g.b.build_conditional_branch(back, out, check).unwrap();
@@ -139,7 +171,10 @@ fn search_tasks<'ctx>(g: &mut FnGen<'_, 'ctx>, want: IntValue<'ctx>, buf: Pointe
     g.b.position_at_end(found);
     let at_comm = g.b.build_int_add(next, g.i64(comm), "comm_at").unwrap();
     let src = g.b.build_int_to_ptr(at_comm, g.ptr_type(), "src").unwrap();
-    g.helper_int(helper::PROBE_READ_KERNEL, &[buf.into(), g.i64(16).into(), src.into()]);
+    g.helper_int(
+        helper::PROBE_READ_KERNEL,
+        &[buf.into(), g.i64(16).into(), src.into()],
+    );
     g.b.build_unconditional_branch(out).unwrap();
     g.b.position_at_end(out);
 }

@@ -545,7 +545,12 @@ fn emit_elf_then_run_or_stop_with_mode_codegen() {
     assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.stderr);
     assert_eq!(&std::fs::read(&elf).unwrap()[..4], b"\x7fELF");
     let o = spyglass(&["--emit-elf", &elf, "-e", prog]);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "ran\n\n\n"), "{}", o.stderr);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "ran\n\n\n"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]

@@ -304,7 +304,11 @@ fn info_reports_the_features_the_harness_reads() {
 /// Positional parameters are substituted inside attach points, as bpftrace does.
 #[test]
 fn positional_parameters_in_attach_points() {
-    let o = spyglass(&["-e", r#"BEG$1 { printf("hello %s\n", probe); exit(); }"#, "IN"]);
+    let o = spyglass(&[
+        "-e",
+        r#"BEG$1 { printf("hello %s\n", probe); exit(); }"#,
+        "IN",
+    ]);
     assert_eq!(o.stdout, "hello begin\n\n\n", "{}", o.stderr);
     let cmd = format!("{} 2", workload());
     let o = spyglass(&[

@@ -63,10 +63,20 @@ fn iter_output_keeps_iteration_order_even_after_exit() {
 #[test]
 fn comm_of_the_reading_process_and_of_others() {
     // Iterator programs run in the reader: spyglass itself.
-    let o = out(&["-q", "-e", "iter:task { @ = comm(pid); @none = comm(pid + 1000000); exit() }"]);
+    let o = out(&[
+        "-q",
+        "-e",
+        "iter:task { @ = comm(pid); @none = comm(pid + 1000000); exit() }",
+    ]);
     assert_eq!(o, "\n\n@: spyglass\n@none: \n");
-    let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
-    let prog = format!("begin {{ printf(\"%s %s\\n\", comm({}), comm); exit(); }}", child.id());
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let prog = format!(
+        "begin {{ printf(\"%s %s\\n\", comm({}), comm); exit(); }}",
+        child.id()
+    );
     let o = out(&["-q", "-e", &prog]);
     child.kill().unwrap();
     child.wait().unwrap();

@@ -22,23 +22,38 @@ fn kprobe_attach_up_to_the_verifier_then_a_diagnostic() {
     let o = run_e("kprobe:vfs_read { @ = count(); }");
     assert_eq!(o.code, 1, "{}", o.stdout);
     assert!(
-        o.stderr.starts_with(
-            "error: this kernel cannot attach kprobes (built without CONFIG_KPROBES"
-        ),
+        o.stderr
+            .starts_with("error: this kernel cannot attach kprobes (built without CONFIG_KPROBES"),
         "{}",
         o.stderr
     );
-    assert!(o.stderr.contains("while attaching this probe"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("while attaching this probe"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
 fn kprobe_listing_and_wildcards_come_from_kallsyms() {
     let o = spyglass(&["-l", "kprobe:vfs_read*"]);
-    assert!(o.stdout.lines().any(|l| l == "kprobe:vfs_read"), "{}", o.stdout);
-    assert!(o.stdout.lines().all(|l| l.starts_with("kprobe:vfs_read")), "{}", o.stdout);
+    assert!(
+        o.stdout.lines().any(|l| l == "kprobe:vfs_read"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.lines().all(|l| l.starts_with("kprobe:vfs_read")),
+        "{}",
+        o.stdout
+    );
     let o = spyglass(&["-l", "kretprobe:vfs_read"]);
     assert_eq!(o.stdout, "kretprobe:vfs_read\n");
     // `-l` on a program lists its expanded attach points.
     let o = spyglass(&["-l", "-e", "kprobe:vfs_readv,kretprobe:vfs_read { }"]);
-    assert_eq!(o.stdout, "kprobe:vfs_readv\nkretprobe:vfs_read\n", "{}", o.stderr);
+    assert_eq!(
+        o.stdout, "kprobe:vfs_readv\nkretprobe:vfs_read\n",
+        "{}",
+        o.stderr
+    );
 }

@@ -90,7 +90,8 @@ fn profile_with_a_target_pid_samples_only_that_process() {
         .spawn()
         .unwrap();
     let pid = busy.id().to_string();
-    let prog = format!("profile:hz:999 {{ @[pid == {pid}] = count(); }} interval:ms:400 {{ exit(); }}");
+    let prog =
+        format!("profile:hz:999 {{ @[pid == {pid}] = count(); }} interval:ms:400 {{ exit(); }}");
     let o = spyglass(&["-q", "-p", &pid, "-e", &prog]);
     busy.kill().unwrap();
     busy.wait().unwrap();

@@ -316,7 +316,11 @@ fn join_prints_argv() {
         "-e",
         r#"t:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); join(args.argv, "|"); }"#,
     ]);
-    assert_eq!(o.stdout, "a b c\n/bin/echo a b c\n/bin/echo|a|b c\n\n\n", "{}", o.stderr);
+    assert_eq!(
+        o.stdout, "a b c\n/bin/echo a b c\n/bin/echo|a|b c\n\n\n",
+        "{}",
+        o.stderr
+    );
     let o = spyglass(&[
         "-q",
         "-f",
@@ -326,7 +330,11 @@ fn join_prints_argv() {
         "-e",
         r#"t:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); }"#,
     ]);
-    assert_eq!(o.stdout, "{\"type\": \"join\", \"data\": \"/bin/true x\"}\n", "{}", o.stderr);
+    assert_eq!(
+        o.stdout, "{\"type\": \"join\", \"data\": \"/bin/true x\"}\n",
+        "{}",
+        o.stderr
+    );
 }
 
 /// `ntop()` of 16 bytes is IPv6, written as inet_ntop writes it; IPv4 and IPv6 results are
@@ -341,8 +349,7 @@ fn ntop_ipv6_and_one_type_for_both_families() {
                    $a = ntop($p->b); @[$a] = count(); exit(); }"#,
     );
     assert_eq!(
-        o.stdout,
-        "127.0.0.1 2001:db8::1 ::ffff:1.2.3.4\n\n\n@[2001:db8::1]: 1\n",
+        o.stdout, "127.0.0.1 2001:db8::1 ::ffff:1.2.3.4\n\n\n@[2001:db8::1]: 1\n",
         "{}",
         o.stderr
     );

@@ -55,8 +55,10 @@ fn script_layouts_follow_c() {
         struct bar2 { int x; char y; int z; } __attribute__((packed)) __attribute__((aligned(1)))
         begin { print(sizeof(struct foo)); print(sizeof(struct bar)); print(sizeof(struct bar2)); exit(); }"#);
     assert_eq!(o, "12\n9\n9\n\n\n");
-    let o = out(r#"struct A {int32_t a; int32_t b; char c[28] }; begin { $a=(struct A*) 1024;
-        printf("%lu - 5 x %lu = %lu\n", $a, sizeof(struct A), $a-5); exit(); }"#);
+    let o = out(
+        r#"struct A {int32_t a; int32_t b; char c[28] }; begin { $a=(struct A*) 1024;
+        printf("%lu - 5 x %lu = %lu\n", $a, sizeof(struct A), $a-5); exit(); }"#,
+    );
     assert_eq!(o, "1024 - 5 x 36 = 844\n\n\n");
     let o = out(r#"struct In { short s; int i; }
         struct Out { char c; struct In in; struct In *next; unsigned long long lo:3, hi:5; char name[8]; };
@@ -68,13 +70,17 @@ fn script_layouts_follow_c() {
 
 #[test]
 fn fields_and_struct_values() {
-    let o = out(r#"struct foo { unsigned long long x_0:1; unsigned long long x_1:1; unsigned long long x_2:2; }
-        begin { $val = (uint64)0x1e; $f = *(struct foo *)(&$val); print($f); exit(); }"#);
+    let o = out(
+        r#"struct foo { unsigned long long x_0:1; unsigned long long x_1:1; unsigned long long x_2:2; }
+        begin { $val = (uint64)0x1e; $f = *(struct foo *)(&$val); print($f); exit(); }"#,
+    );
     assert_eq!(o, "{ .x_0 = 0, .x_1 = 1, .x_2 = 3 }\n\n\n");
-    let o = out(r#"struct S { char c; short s:4, t:12; struct { int a; } in; int arr[2]; }
+    let o = out(
+        r#"struct S { char c; short s:4, t:12; struct { int a; } in; int arr[2]; }
         begin { $v = (uint64)0x00000007fffe8041; $p = (struct S *)&$v;
                 printf("%d %d %d %d\n", $p->c, $p->s, $p.t, $p->in.a);
-                print(*$p); exit(); }"#);
+                print(*$p); exit(); }"#,
+    );
     // As GCC lays it out: s in bits 8..12 (0), t starts a new unit at bit 16 (0xffe: -2).
     // `arr` lies past the 8 bytes of `$v`: its values are whatever follows on the stack.
     assert!(
@@ -113,7 +119,8 @@ fn unknown_names_are_diagnosed() {
     let o = run_e("begin { print(curtask->pidd); }");
     assert_eq!(o.code, 1);
     assert!(
-        o.stderr.contains("`struct task_struct` has no field named `pidd`")
+        o.stderr
+            .contains("`struct task_struct` has no field named `pidd`")
             && o.stderr.contains("did you mean `pid`?"),
         "{}",
         o.stderr
@@ -142,19 +149,23 @@ fn struct_casts_in_uprobes_read_user_memory() {
 
 #[test]
 fn typeof_declarations() {
-    let o = out(r#"macro add(x) { let $y: typeof(x); if (true) { $y = 1 } x + $y }
+    let o = out(
+        r#"macro add(x) { let $y: typeof(x); if (true) { $y = 1 } x + $y }
         macro m(t) { sizeof(t) + 2 } macro n(z) { print(m(typeof(z))); }
         begin { print(add(1)); n(typeof(uint64*)); $s = "abc"; let $t: typeof($s); print($t);
                 let $u: typeof($s) = "xy"; print($u); let $i: typeof((int16)1) = 70000; print($i);
-                exit(); }"#);
+                exit(); }"#,
+    );
     assert_eq!(o, "2\n10\n\nxy\n4464\n\n\n");
 }
 
 #[test]
 fn enum_constants_from_scripts_and_btf() {
-    let o = out(r#"enum Foo { ONE = 1, TWO = 2, OTHER = 99999 }; enum { A, B = -3, C };
+    let o = out(
+        r#"enum Foo { ONE = 1, TWO = 2, OTHER = 99999 }; enum { A, B = -3, C };
         begin { $x = 100; printf("%d %d %d %d %d %d %d %d\n", ONE, TWO, OTHER, (enum Foo)$x,
                 sizeof(enum Foo), A, B, C);
-                printf("%d %d\n", TASK_COMM_LEN, sizeof(curtask->comm) == TASK_COMM_LEN); exit(); }"#);
+                printf("%d %d\n", TASK_COMM_LEN, sizeof(curtask->comm) == TASK_COMM_LEN); exit(); }"#,
+    );
     assert_eq!(o, "1 2 99999 100 4 0 -3 -2\n16 1\n\n\n");
 }

@@ -37,14 +37,22 @@ fn tracefs_missing_is_mounted() {
     let prog = "tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { @ = count(); }";
     let cmd = format!("{} 3", workload());
     let o = without_tracefs("", &["-q", "-c", &cmd, "-e", prog]);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "\n\n@: 3\n"), "{}", o.stderr);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "\n\n@: 3\n"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
 fn tracefs_mount_refused_is_a_diagnostic_at_the_probe() {
     let o = without_tracefs(
         "setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin",
-        &["-e", "tracepoint:syscalls:sys_enter_getpid { @ = count(); }"],
+        &[
+            "-e",
+            "tracepoint:syscalls:sys_enter_getpid { @ = count(); }",
+        ],
     );
     assert_eq!(o.code, 1);
     insta::assert_snapshot!(o.stderr);

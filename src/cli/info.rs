@@ -218,7 +218,10 @@ pub fn report() -> String {
     out.push_str("\nProbe types\n");
     for (name, ok) in [
         // The program type loads without CONFIG_KPROBES; attaching needs the kprobe PMU.
-        ("kprobe", probe("kprobe", kprobe && probes::kprobe::attachable())),
+        (
+            "kprobe",
+            probe("kprobe", kprobe && probes::kprobe::attachable()),
+        ),
         ("tracepoint", probe("tracepoint", tracefs && prog_type(tp))),
         (
             "rawtracepoint",

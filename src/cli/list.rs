@@ -34,7 +34,9 @@ pub fn search(glob: &str, verbose: bool) -> Result<String, String> {
 }
 
 fn is_type_search(g: &str) -> bool {
-    ["struct ", "union ", "enum "].iter().any(|w| g.starts_with(w))
+    ["struct ", "union ", "enum "]
+        .iter()
+        .any(|w| g.starts_with(w))
 }
 
 /// `struct task_struct` (or a glob over names): the names, or with `verbose` each
@@ -115,7 +117,10 @@ mod tests {
 
     #[test]
     fn raw_tracepoints_and_iterators_list_their_parameters() {
-        let out = render(&["rawtracepoint:vmlinux:irq_handler_entry".to_string()], true);
+        let out = render(
+            &["rawtracepoint:vmlinux:irq_handler_entry".to_string()],
+            true,
+        );
         assert_eq!(
             out,
             "rawtracepoint:vmlinux:irq_handler_entry\n    int irq;\n    struct irqaction * action;\n"

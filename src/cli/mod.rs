@@ -174,7 +174,9 @@ fn mode(a: &Args) -> Result<Mode, Error> {
     match all.as_slice() {
         [] => Ok(Mode::Run),
         [m, rest @ ..] if rest.iter().all(|r| r == m) => Ok(*m),
-        _ => Err(plain_err("USAGE: only one of --mode, --bench and --test may be given")),
+        _ => Err(plain_err(
+            "USAGE: only one of --mode, --bench and --test may be given",
+        )),
     }
 }
 

@@ -46,8 +46,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 }
                 _ => unreachable!("sema: indexing a tuple"),
             },
-            ExprKind::Cast { operand, .. } if self.ck.ty(e.id).field().is_some_and(|f| matches!(f, FieldType::Array { .. })) => self.cast_to_array(e, operand),
-            ExprKind::Cast { operand, .. } if matches!(self.ck.ty(operand.id), Type::Array { .. }) => {
+            ExprKind::Cast { operand, .. }
+                if self
+                    .ck
+                    .ty(e.id)
+                    .field()
+                    .is_some_and(|f| matches!(f, FieldType::Array { .. })) =>
+            {
+                self.cast_to_array(e, operand)
+            }
+            ExprKind::Cast { operand, .. }
+                if matches!(self.ck.ty(operand.id), Type::Array { .. }) =>
+            {
                 self.cast_from_array(e, operand)
             }
             ExprKind::Index { base, index } => self.index(e, base, index),
@@ -351,19 +361,30 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// `/` and `%` as bpftrace defines them: a zero divisor gives 1 (LLVM would call it
     /// undefined and the kernel would give 0 or the dividend). Constant divisors fold away.
-    fn divmod(&self, op: BinOp, a: IntValue<'ctx>, b: IntValue<'ctx>, signed: bool) -> IntValue<'ctx> {
+    fn divmod(
+        &self,
+        op: BinOp,
+        a: IntValue<'ctx>,
+        b: IntValue<'ctx>,
+        signed: bool,
+    ) -> IntValue<'ctx> {
         let bl = &self.b;
         let one = self.i64(1);
         let is_zero = bl
             .build_int_compare(IntPredicate::EQ, b, self.i64(0), "divzero")
             .unwrap();
-        let b = bl.build_select(is_zero, one, b, "divisor").unwrap().into_int_value();
+        let b = bl
+            .build_select(is_zero, one, b, "divisor")
+            .unwrap()
+            .into_int_value();
         let r = match op {
             _ if signed => self.signed_divmod(op, a, b),
             BinOp::Div => bl.build_int_unsigned_div(a, b, "div").unwrap(),
             _ => bl.build_int_unsigned_rem(a, b, "rem").unwrap(),
         };
-        bl.build_select(is_zero, one, r, "quot").unwrap().into_int_value()
+        bl.build_select(is_zero, one, r, "quot")
+            .unwrap()
+            .into_int_value()
     }
 
     fn signed_divmod(&self, op: BinOp, a: IntValue<'ctx>, b: IntValue<'ctx>) -> IntValue<'ctx> {

@@ -256,7 +256,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let (true, ExprKind::Field { base: inner, .. }) = (addressed, &base.kind) {
             let (addr, user) = self.struct_addr(base, inner)?;
             let i = self.expr(index)?.int();
-            let at = self.b.build_int_add(addr, self.scaled(i, es), "elem").unwrap();
+            let at = self
+                .b
+                .build_int_add(addr, self.scaled(i, es), "elem")
+                .unwrap();
             return Ok(self.read_pointee(at, &et, user));
         }
         if let Type::Ptr { user, .. } = bt {
@@ -279,10 +282,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .unwrap()
             .into_int_value();
         let off = self.scaled(safe, es);
-        let at = unsafe {
-            b.build_gep(self.ctx.i8_type(), p, &[off], "elem")
-                .unwrap()
-        };
+        let at = unsafe { b.build_gep(self.ctx.i8_type(), p, &[off], "elem").unwrap() };
         Ok(match self.load_c(at, &et) {
             Val::Int(v) => Val::Int(
                 self.b
@@ -309,7 +309,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             Val::Int(v) => self.store_i64(buf, v),
             Val::Str(p, size) => {
                 let n = (size as usize).min(field.size());
-                self.b.build_memcpy(buf, 1, p, 1, self.i64(n as u64)).unwrap();
+                self.b
+                    .build_memcpy(buf, 1, p, 1, self.i64(n as u64))
+                    .unwrap();
             }
             _ => unreachable!("sema: an integer or a string"),
         }

@@ -40,8 +40,16 @@ pub enum Tok {
     #[token("bool", |l| l.slice().to_string())]
     #[token("void", |l| l.slice().to_string())]
     // C spellings: `struct task_struct`, `unsigned long`, `uint64_t`, `size_t`.
-    #[regex(r"(struct|union|enum)[ \t\r\n]+[A-Za-z_][A-Za-z0-9_]*", c_type_name, priority = 5)]
-    #[regex(r"((unsigned|signed)[ \t]+)?(char|short|int|long|long[ \t]+long)([ \t]+int)?", c_type_name, priority = 5)]
+    #[regex(
+        r"(struct|union|enum)[ \t\r\n]+[A-Za-z_][A-Za-z0-9_]*",
+        c_type_name,
+        priority = 5
+    )]
+    #[regex(
+        r"((unsigned|signed)[ \t]+)?(char|short|int|long|long[ \t]+long)([ \t]+int)?",
+        c_type_name,
+        priority = 5
+    )]
     #[regex(r"unsigned|signed", c_type_name, priority = 5)]
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*_t", c_type_name, priority = 5)]
     TypeName(String),
@@ -464,9 +472,17 @@ impl<'a> Lexer<'a> {
     }
 
     /// Queues the tokens of `#define name …`, at the name's place in the script.
-    fn expand(&mut self, name: &str, (start, end): (usize, usize), depth: u32) -> Result<(), Diagnostic> {
+    fn expand(
+        &mut self,
+        name: &str,
+        (start, end): (usize, usize),
+        depth: u32,
+    ) -> Result<(), Diagnostic> {
         if depth > 32 {
-            return Err(Diagnostic::error(format!("`{name}` expands into itself"), (start, end)));
+            return Err(Diagnostic::error(
+                format!("`{name}` expands into itself"),
+                (start, end),
+            ));
         }
         let text = self.defines[name].clone();
         for (tok, _) in Tok::lexer(&text).spanned() {

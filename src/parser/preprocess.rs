@@ -112,12 +112,21 @@ fn comment_starts(src: &str) -> Vec<bool> {
 fn include_dirs() -> Vec<PathBuf> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let build = PathBuf::from(format!("/lib/modules/{}/build", release.trim()));
-    let mut dirs: Vec<PathBuf> = ["/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
+    let mut dirs: Vec<PathBuf> = [
+        "/usr/local/include",
+        "/usr/include/x86_64-linux-gnu",
+        "/usr/include",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
     // Kernel-internal headers (`linux/sched.h`'s TASK_RUNNING), when installed.
-    for sub in ["include", "arch/x86/include", "arch/x86/include/generated", "include/uapi"] {
+    for sub in [
+        "include",
+        "arch/x86/include",
+        "arch/x86/include/generated",
+        "include/uapi",
+    ] {
         dirs.push(build.join(sub));
     }
     dirs
@@ -188,7 +197,9 @@ fn strip_comments(text: &str) -> String {
         out.push_str(&rest[..i]);
         out.push(' ');
         // Keep line structure inside long comments.
-        let body_end = rest[i + 2..].find("*/").map_or(rest.len(), |j| i + 2 + j + 2);
+        let body_end = rest[i + 2..]
+            .find("*/")
+            .map_or(rest.len(), |j| i + 2 + j + 2);
         out.extend(rest[i..body_end].chars().filter(|&c| c == '\n'));
         rest = &rest[body_end..];
     }

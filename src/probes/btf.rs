@@ -2,8 +2,8 @@
 //! raw tracepoint stubs) with their parameters' C types, and struct definitions printed as
 //! C. Types as the compiler sees them live in `sema::btf`; this side only names them.
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::OnceLock;
 
 use libbpf_sys as sys;
@@ -109,7 +109,9 @@ fn proto_params(btf: *const sys::btf, id: u32) -> Option<Vec<Param>> {
     // SAFETY: a FUNC_PROTO is followed by `vlen` btf_params.
     let params = unsafe {
         std::slice::from_raw_parts(
-            (proto as *const sys::btf_type).add(1).cast::<sys::btf_param>(),
+            (proto as *const sys::btf_type)
+                .add(1)
+                .cast::<sys::btf_param>(),
             vlen(proto),
         )
     };
@@ -119,7 +121,11 @@ fn proto_params(btf: *const sys::btf, id: u32) -> Option<Vec<Param>> {
             .enumerate()
             .map(|(i, p)| {
                 let name = name_at(btf, p.name_off);
-                let name = if name.is_empty() { format!("arg{i}") } else { name };
+                let name = if name.is_empty() {
+                    format!("arg{i}")
+                } else {
+                    name
+                };
                 describe(btf, name, p.type_)
             })
             .collect(),
@@ -160,7 +166,11 @@ fn members(btf: *const sys::btf, id: u32, base: u32, out: &mut Vec<(u32, Param)>
     };
     let kflag = t.info >> 31 == 1;
     for m in ms {
-        let bits = if kflag { m.offset & 0xff_ffff } else { m.offset };
+        let bits = if kflag {
+            m.offset & 0xff_ffff
+        } else {
+            m.offset
+        };
         let at = base + bits / 8;
         let name = name_at(btf, m.name_off);
         if name.is_empty() {
@@ -315,6 +325,8 @@ pub(crate) fn c_definition(name: &str) -> Option<String> {
         unsafe { sys::btf_dump__dump_type(d, id) };
     });
     let start = text.find(&format!("{word} {} {{", bare.trim()))?;
-    let end = text[start..].find("\n};").map_or(text.len(), |e| start + e + 3);
+    let end = text[start..]
+        .find("\n};")
+        .map_or(text.len(), |e| start + e + 3);
     Some(text[start..end].to_string())
 }

@@ -2,8 +2,8 @@
 //! the program runs every COUNT events. Virtual machines often have no PMU, so attaching
 //! says so plainly.
 
-use super::software::{self, ev, EventDef};
 use super::perf::{PerfError, PerfEvent, Sample, Scope};
+use super::software::{self, ev, EventDef};
 use super::{AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 

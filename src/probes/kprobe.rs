@@ -16,7 +16,6 @@ use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
 /// `kprobe` (false) or `kretprobe` (true).
 pub struct Kprobe(pub bool);
 
-
 /// A kernel function: its name and the module it lives in (`None` for vmlinux).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct KernelFunc {
@@ -75,7 +74,11 @@ impl ProbeType for Kprobe {
         let (module, spec) = match parts {
             [f] if !f.is_empty() => (None, *f),
             [m, f] if !m.is_empty() && !f.is_empty() => (Some(*m), *f),
-            _ => return Err(format!("expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`")),
+            _ => {
+                return Err(format!(
+                    "expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`"
+                ))
+            }
         };
         let (name, offset) = match spec.rsplit_once('+') {
             Some((n, off)) => match super::parse_num(off) {
@@ -146,7 +149,9 @@ impl ProbeType for Kprobe {
             .get(n as usize)
             .map(|&off| ArgLoc::Ctx(off))
             .ok_or_else(|| {
-                format!("`arg{n}` is not available: kprobes read arguments arg0…arg5 from registers")
+                format!(
+                    "`arg{n}` is not available: kprobes read arguments arg0…arg5 from registers"
+                )
             })
     }
 
@@ -265,7 +270,9 @@ mod tests {
         assert!(parse_kallsyms_line("ffffffff82000000 D jiffies").is_none());
         assert!(parse_kallsyms_line("ffffffff81000000 T __pfx_vfs_read").is_none());
         assert_eq!(
-            parse_kallsyms_line("ffffffff81000000 T vfs_read").unwrap().module,
+            parse_kallsyms_line("ffffffff81000000 T vfs_read")
+                .unwrap()
+                .module,
             None
         );
     }

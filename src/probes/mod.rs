@@ -320,7 +320,10 @@ impl AttachPoint {
     pub fn is_test_run(&self) -> bool {
         matches!(
             self,
-            AttachPoint::Begin | AttachPoint::End | AttachPoint::Bench { .. } | AttachPoint::Test { .. }
+            AttachPoint::Begin
+                | AttachPoint::End
+                | AttachPoint::Bench { .. }
+                | AttachPoint::Test { .. }
         )
     }
 

@@ -109,10 +109,16 @@ pub(crate) enum PerfError {
 impl std::fmt::Display for PerfError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PerfError::Open { place: Place::Cpu(cpu), err } => {
+            PerfError::Open {
+                place: Place::Cpu(cpu),
+                err,
+            } => {
                 write!(f, "perf_event_open on CPU {cpu} failed: {err}")
             }
-            PerfError::Open { place: Place::Thread(tid), err } => {
+            PerfError::Open {
+                place: Place::Thread(tid),
+                err,
+            } => {
                 write!(f, "perf_event_open for thread {tid} failed: {err}")
             }
             PerfError::Attach(m) => write!(f, "attaching to a perf event failed: {m}"),

@@ -15,7 +15,11 @@ use crate::diag::Diagnostic;
 use crate::probes::{iter::IterLink, Attachment};
 
 /// Reads every iterator among `links` to its end, printing their output as it comes.
-pub(super) fn run(links: &[Attachment], s: &Session, ringbuf: &RingBuffer) -> Result<(), Diagnostic> {
+pub(super) fn run(
+    links: &[Attachment],
+    s: &Session,
+    ringbuf: &RingBuffer,
+) -> Result<(), Diagnostic> {
     let mut files = vec![];
     for l in links {
         let Some(IterLink(link)) = l.downcast_ref::<IterLink>() else {
@@ -25,7 +29,9 @@ pub(super) fn run(links: &[Attachment], s: &Session, ringbuf: &RingBuffer) -> Re
         let fd = unsafe { libbpf_sys::bpf_iter_create(link.as_fd().as_raw_fd()) };
         if fd < 0 {
             let e = std::io::Error::from_raw_os_error(-fd);
-            return Err(Diagnostic::global(format!("cannot create an iterator: {e}")));
+            return Err(Diagnostic::global(format!(
+                "cannot create an iterator: {e}"
+            )));
         }
         // SAFETY: a new descriptor, owned from here on.
         files.push(unsafe { std::fs::File::from_raw_fd(fd) });
@@ -65,7 +71,9 @@ pub(super) fn run(links: &[Attachment], s: &Session, ringbuf: &RingBuffer) -> Re
     s.flush();
     s.iterating.set(false);
     match failed {
-        Some(e) => Err(Diagnostic::global(format!("reading an iterator failed: {e}"))),
+        Some(e) => Err(Diagnostic::global(format!(
+            "reading an iterator failed: {e}"
+        ))),
         None => Ok(()),
     }
 }

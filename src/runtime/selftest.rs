@@ -50,7 +50,11 @@ pub fn run(
             })
             .collect()
     };
-    for p in prog.probes.iter().filter(|p| p.attach.contains(&AttachPoint::Begin)) {
+    for p in prog
+        .probes
+        .iter()
+        .filter(|p| p.attach.contains(&AttachPoint::Begin))
+    {
         s.test_run(&p.prog_name)?;
     }
     let _ = ringbuf.consume();
@@ -110,7 +114,11 @@ pub fn run(
         Mode::Run => unreachable!("normal runs do not come here"),
     };
     s.stop_accepting_after_exit();
-    for p in prog.probes.iter().filter(|p| p.attach.contains(&AttachPoint::End)) {
+    for p in prog
+        .probes
+        .iter()
+        .filter(|p| p.attach.contains(&AttachPoint::End))
+    {
         s.test_run(&p.prog_name)?;
     }
     let _ = ringbuf.consume();
@@ -161,9 +169,7 @@ fn run_stats(fd: i32) -> (u64, u64) {
     let mut info: libbpf_sys::bpf_prog_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
     // SAFETY: info is a properly sized, writable bpf_prog_info.
-    let rc = unsafe {
-        libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len)
-    };
+    let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) };
     if rc != 0 {
         return (0, 0);
     }

@@ -157,8 +157,10 @@ impl KernelBtf {
         };
         let text = |n: Option<&std::ffi::OsStr>| n.map(|n| n.to_string_lossy().into_owned());
         if let Ok(e) = types::Enum::try_from(t) {
-            let vs: Vec<(String, i64)> =
-                e.iter().filter_map(|m| Some((text(m.name)?, m.value))).collect();
+            let vs: Vec<(String, i64)> = e
+                .iter()
+                .filter_map(|m| Some((text(m.name)?, m.value)))
+                .collect();
             return Some(EnumDef::new(name, int_bits(e.size()), &vs));
         }
         let e = types::Enum64::try_from(t).ok()?;

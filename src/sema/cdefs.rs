@@ -23,12 +23,18 @@ pub fn define(reg: &mut Registry, text: &str, base: usize) -> Result<()> {
     }
     let (t, span) = p.type_spec()?;
     if !matches!(t, Type::Struct(_)) {
-        return Err(Diagnostic::error("expected a struct or union definition", span));
+        return Err(Diagnostic::error(
+            "expected a struct or union definition",
+            span,
+        ));
     }
     p.attributes()?;
     p.eat(";");
     if p.pos < p.toks.len() {
-        return Err(Diagnostic::error("unexpected text after the definition", p.span()));
+        return Err(Diagnostic::error(
+            "unexpected text after the definition",
+            p.span(),
+        ));
     }
     Ok(())
 }
@@ -104,7 +110,10 @@ impl Parser<'_> {
             return Ok(());
         }
         let found = self.peek().map_or("the end".into(), |t| format!("`{t}`"));
-        Err(Diagnostic::error(format!("expected `{s}`, found {found}"), self.span()))
+        Err(Diagnostic::error(
+            format!("expected `{s}`, found {found}"),
+            self.span(),
+        ))
     }
     fn ident(&mut self) -> Option<String> {
         let t = self.peek()?;
@@ -165,7 +174,10 @@ impl Parser<'_> {
         self.attributes()?;
         self.eat(";");
         if self.pos < self.toks.len() {
-            return Err(Diagnostic::error("unexpected text after the definition", self.span()));
+            return Err(Diagnostic::error(
+                "unexpected text after the definition",
+                self.span(),
+            ));
         }
         self.reg.define_enum(&name, variants);
         Ok(())
@@ -257,7 +269,12 @@ impl Parser<'_> {
                 break;
             }
         }
-        let span = (start.0, self.toks.get(self.pos.max(1) - 1).map_or(start.1, |t| t.1 .1));
+        let span = (
+            start.0,
+            self.toks
+                .get(self.pos.max(1) - 1)
+                .map_or(start.1, |t| t.1 .1),
+        );
         let name: Vec<&str> = words
             .iter()
             .map(String::as_str)
@@ -418,7 +435,12 @@ mod tests {
     #[test]
     fn sizes() {
         assert_eq!(layout("struct Foo { int x; char c; }").r.size, 8);
-        assert_eq!(layout("struct A {int32_t a; int32_t b; char c[28] };").r.size, 36);
+        assert_eq!(
+            layout("struct A {int32_t a; int32_t b; char c[28] };")
+                .r
+                .size,
+            36
+        );
         let s = "struct bar { int x; char y; int z; } __attribute__((packed))";
         assert_eq!(layout(s).r.size, 9);
         let s = "struct bar { int x; char y; int z; } __attribute__((packed)) __attribute__((aligned(1)))";
@@ -446,7 +468,10 @@ mod tests {
         );
         assert_eq!(l.r.size, 8);
         let at: Vec<_> = l.members.iter().map(|m| (m.offset, m.bitfield)).collect();
-        assert_eq!(at, [(0, Some((0, 1))), (0, Some((1, 1))), (0, Some((2, 2)))]);
+        assert_eq!(
+            at,
+            [(0, Some((0, 1))), (0, Some((1, 1))), (0, Some((2, 2)))]
+        );
         let l = layout("struct b { char a; int x:30; int y:4; }");
         let at: Vec<_> = l.members.iter().map(|m| m.offset).collect();
         assert_eq!((at, l.r.size), (vec![0, 4, 8], 12));

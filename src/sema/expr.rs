@@ -329,12 +329,11 @@ impl Checker<'_> {
             };
         }
         if bt != Type::Args {
-            return Err(Diagnostic::error(
-                format!("{} has no fields", bt.describe()),
-                base.span,
-            )
-            .with_label(format!("this is {}", bt.describe()))
-            .with_note("fields belong to structs, pointers to structs, records and `args`"));
+            return Err(
+                Diagnostic::error(format!("{} has no fields", bt.describe()), base.span)
+                    .with_label(format!("this is {}", bt.describe()))
+                    .with_note("fields belong to structs, pointers to structs, records and `args`"),
+            );
         }
         let mut found: Option<Type> = None;
         for i in 0..self.points.len() {

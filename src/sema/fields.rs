@@ -129,7 +129,11 @@ impl Checker<'_> {
                 // Arrays and deeper nesting are left out of the copy.
                 _ => continue,
             };
-            let part_ty = if inner.is_empty() { m.ty.clone() } else { ty.clone() };
+            let part_ty = if inner.is_empty() {
+                m.ty.clone()
+            } else {
+                ty.clone()
+            };
             names.push(m.name.clone());
             types.push(ty);
             parts.push(Part {

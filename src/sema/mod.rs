@@ -16,8 +16,8 @@ pub use stmt::let_id;
 mod config;
 pub(crate) mod stmt;
 mod suggest;
-mod warnings;
 pub mod types;
+mod warnings;
 
 use std::collections::HashMap;
 

@@ -90,8 +90,10 @@ impl Checker<'_> {
             }
         }
         if let Type::Struct(r) = &target {
-            return Err(Diagnostic::error(format!("cannot cast to `{}`", r.name), e.span)
-                .with_note(format!("cast to a pointer instead, `({} *)`", r.name)));
+            return Err(
+                Diagnostic::error(format!("cannot cast to `{}`", r.name), e.span)
+                    .with_note(format!("cast to a pointer instead, `({} *)`", r.name)),
+            );
         }
         if target == Type::Void {
             return Err(Diagnostic::error("cannot cast to void", e.span)

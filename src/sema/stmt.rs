@@ -203,7 +203,16 @@ impl Checker<'_> {
                 span,
             )),
             // Aggregations iterate with their values merged over every CPU, as they read.
-            (Some(k @ (MapKind::Count | MapKind::Sum { .. } | MapKind::Avg { .. } | MapKind::Min { .. } | MapKind::Max { .. })), Some(key)) => {
+            (
+                Some(
+                    k @ (MapKind::Count
+                    | MapKind::Sum { .. }
+                    | MapKind::Avg { .. }
+                    | MapKind::Min { .. }
+                    | MapKind::Max { .. }),
+                ),
+                Some(key),
+            ) => {
                 let key = if key.len() == 1 {
                     Type::from_field(&key[0])
                 } else {
@@ -218,7 +227,9 @@ impl Checker<'_> {
                 ),
                 span,
             )
-            .with_note("for loops visit maps of plain values and count, sum, avg, min and max maps")),
+            .with_note(
+                "for loops visit maps of plain values and count, sum, avg, min and max maps",
+            )),
             (None, _) => Err(Diagnostic::error(
                 format!("map `{name}` is used before it has a type"),
                 span,

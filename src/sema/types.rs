@@ -47,7 +47,10 @@ pub enum Type {
     /// fields live in sema's struct registry (`sema::structs`).
     Struct(StructRef),
     /// A C array of `len` elements (`char` arrays are strings instead).
-    Array { elem: Box<Type>, len: u64 },
+    Array {
+        elem: Box<Type>,
+        len: u64,
+    },
     /// An integer of an enum type: printed by its enumerator's name. Arithmetic on it
     /// gives a plain integer.
     Enum(EnumDef),
@@ -218,7 +221,9 @@ impl Type {
             Type::Enum(d) => Some(FieldType::Enum(d.clone())),
             Type::Array { elem, len } => {
                 let f = match &**elem {
-                    Type::Int { .. } | Type::Bool | Type::Enum(_) | Type::Ptr { .. } => elem.field(),
+                    Type::Int { .. } | Type::Bool | Type::Enum(_) | Type::Ptr { .. } => {
+                        elem.field()
+                    }
                     Type::Str { .. } => elem.field(),
                     _ => None,
                 }?;
@@ -409,7 +414,10 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             Some(FieldType::Int { signed: *x || *y })
         }
         (FieldType::Enum(_), FieldType::Enum(_)) if a == b => Some(a.clone()),
-        (FieldType::Int { .. } | FieldType::Enum(_), FieldType::Int { .. } | FieldType::Enum(_)) => {
+        (
+            FieldType::Int { .. } | FieldType::Enum(_),
+            FieldType::Int { .. } | FieldType::Enum(_),
+        ) => {
             let signed = |f: &FieldType| matches!(f, FieldType::Int { signed: true });
             Some(FieldType::Int {
                 signed: signed(a) || signed(b),

@@ -19,10 +19,10 @@ pub use json::{
     attached_probes_json, errorf_json, json_str, lost_events_json, map_json, printf_json,
     string_event_json, time_json, value_data_json, value_json,
 };
+pub use log::join_text;
 pub use printf::{
     arg_kinds, conversion_count, format, format_str, parse_format, FormatSpec, Piece,
 };
-pub use log::join_text;
 pub use text::{attached_probes_text, lost_events_text, map_text, value_line_text};
 pub use time::{strftime_local, DEFAULT_TIME_FORMAT};
 pub use value::{decode_field, key_text, value_text, AggValue, MapEntry, Value};

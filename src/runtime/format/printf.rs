@@ -335,9 +335,7 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
         | Value::Stack(_)
         | Value::StackId { .. }
         | Value::Array(_)
-        | Value::Sym { .. } => {
-            return pad_str(spec, &value_text(v))
-        }
+        | Value::Sym { .. } => return pad_str(spec, &value_text(v)),
     };
     match spec.conv {
         Conv::S | Conv::R | Conv::Rx | Conv::Rh => pad_str(spec, &value_text(v)),
