@@ -30,18 +30,7 @@ impl Checker<'_> {
     pub(crate) fn value_expr(&mut self, e: &Expr) -> Result<Type> {
         let t = self.expr(e)?;
         match t {
-            Type::Int { .. }
-            | Type::Bool
-            | Type::Str { .. }
-            | Type::Tuple(_)
-            | Type::Record(..)
-            | Type::Stack { .. }
-            | Type::Timestamp(_)
-            | Type::Buf { .. }
-            | Type::Ptr { .. }
-            | Type::Enum(_)
-            | Type::Sym(_) => Ok(t),
-            Type::Array { .. } if t.field().is_some() => Ok(t),
+            _ if t.is_plain_value() => Ok(t),
             Type::Struct(_) => self.struct_value(e, &t),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",

@@ -277,18 +277,9 @@ impl Checker<'_> {
                 let t = self.expr(value)?;
                 let kind = match t {
                     Type::Agg(kind) => kind,
-                    Type::Int { .. }
-                    | Type::Bool
-                    | Type::Str { .. }
-                    | Type::Tuple(_)
-                    | Type::Record(..)
-                    | Type::Stack { .. }
-                    | Type::Timestamp(_)
-                    | Type::Buf { .. }
-                    | Type::Ptr { .. }
-                    | Type::Enum(_)
-                    | Type::Sym(_) => MapKind::Value(t.field().unwrap()),
-                    Type::Array { .. } if t.field().is_some() => MapKind::Value(t.field().unwrap()),
+                    _ if t.is_plain_value() => {
+                        MapKind::Value(t.field().expect("plain values are storable"))
+                    }
                     other => {
                         return Err(Diagnostic::error(
                             format!("{} cannot be stored in a map", other.describe()),

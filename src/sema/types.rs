@@ -186,6 +186,26 @@ impl Type {
     }
 
     /// What conditions accept: integers, bools and pointers.
+    /// A value that is stored and printed as it is (variables, map values, event fields):
+    /// not `args`, an aggregation, void, or a struct (which is copied into a record first).
+    pub fn is_plain_value(&self) -> bool {
+        match self {
+            Type::Int { .. }
+            | Type::Bool
+            | Type::Str { .. }
+            | Type::Tuple(_)
+            | Type::Record(..)
+            | Type::Stack { .. }
+            | Type::Timestamp(_)
+            | Type::Buf { .. }
+            | Type::Ptr { .. }
+            | Type::Enum(_)
+            | Type::Sym(_) => true,
+            Type::Array { .. } => self.field().is_some(),
+            _ => false,
+        }
+    }
+
     pub fn is_truthy(&self) -> bool {
         self.is_int() || self.is_ptr()
     }
