@@ -48,6 +48,10 @@ pub enum StackMode {
     BuildId,
 }
 
+/// Symbol of the `.bss` counter of ring-buffer records dropped because the ring was full
+/// (present only when the script sends events).
+pub const LOST_EVENTS: &str = "spyglass_lost_events";
+
 /// Depth of the stack-trace map's entries (the kernel's default perf_event_max_stack).
 pub const MAX_STACK_DEPTH: u32 = 127;
 

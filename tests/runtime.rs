@@ -569,32 +569,6 @@ fn list_tracepoints() {
         .all(|l| l.starts_with("tracepoint:syscalls:sys_enter_open")));
 }
 
-/// Ids of the BPF programs a process holds open (from its fdinfo).
-fn prog_ids_of(pid: u32) -> Vec<String> {
-    let mut ids = vec![];
-    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
-        .unwrap()
-        .flatten()
-    {
-        let info = std::fs::read_to_string(e.path()).unwrap_or_default();
-        ids.extend(
-            info.lines()
-                .filter_map(|l| l.strip_prefix("prog_id:"))
-                .map(|v| v.trim().to_string()),
-        );
-    }
-    ids
-}
-
-fn prog_loaded(id: &str) -> bool {
-    Command::new("bpftool")
-        .args(["prog", "show", "id", id])
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
-
 #[test]
 fn sigint_runs_end_prints_maps_and_detaches() {
     let mut child = Command::new(BIN)

@@ -668,8 +668,24 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             BasicTypeEnumValue::Int(_) => unreachable!(),
         };
         let full = self.b.build_is_null(rec, "full").unwrap();
-        let (write, done) = (self.block("rec_write"), self.block("rec_done"));
-        self.b.build_conditional_branch(full, done, write).unwrap();
+        let (write, lost, done) = (
+            self.block("rec_write"),
+            self.block("rec_lost"),
+            self.block("rec_done"),
+        );
+        self.b.build_conditional_branch(full, lost, write).unwrap();
+        // The reader fell behind: count the record so the loss is reported, never silent.
+        self.b.position_at_end(lost);
+        let counter = self.globals.lost_events(self.ctx, self.module);
+        self.b
+            .build_atomicrmw(
+                inkwell::AtomicRMWBinOp::Add,
+                counter.as_pointer_value(),
+                self.i64(1),
+                inkwell::AtomicOrdering::Monotonic,
+            )
+            .unwrap();
+        self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(write);
         self.store_i64(rec, self.i64(id as u64));
         fill(self, self.gep(rec, 8));

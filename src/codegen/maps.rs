@@ -42,6 +42,9 @@ pub struct Globals<'ctx> {
     pub stacks: Option<GlobalValue<'ctx>>,
     /// `program::rodata`: run-time constants.
     pub rodata: GlobalValue<'ctx>,
+    /// `program::LOST_EVENTS`, declared with the first event: scripts that send nothing
+    /// through the ring buffer do not pay for its map.
+    lost: std::cell::Cell<Option<GlobalValue<'ctx>>>,
     /// Typed kernel variables (`percpu_kaddr`), declared on first use.
     ksyms: std::cell::RefCell<std::collections::HashMap<String, GlobalValue<'ctx>>>,
 }
@@ -105,6 +108,7 @@ impl<'ctx> Globals<'ctx> {
                 )
             }),
             debug,
+            lost: Default::default(),
             ksyms: Default::default(),
         }
     }
@@ -161,6 +165,27 @@ impl<'ctx> Globals<'ctx> {
         };
         d.attach_debug(ctx, g, name, di_ty);
         self.ksyms.borrow_mut().insert(name.to_string(), g);
+        g
+    }
+
+    /// The count of records the ring buffer had no room for: a `.bss` u64 the runtime reads
+    /// (libbpf makes the section a one-element array map).
+    pub fn lost_events(&self, ctx: &'ctx Context, module: &Module<'ctx>) -> GlobalValue<'ctx> {
+        if let Some(g) = self.lost.get() {
+            return g;
+        }
+        let ty = ctx.i64_type();
+        let g = module.add_global(ty, None, crate::program::LOST_EVENTS);
+        g.set_initializer(&ty.const_zero());
+        g.set_section(Some(".bss"));
+        g.set_linkage(Linkage::External);
+        g.set_alignment(8);
+        let d = &self.debug;
+        let u64t =
+            d.di.create_basic_type("unsigned long long", 64, 0x07, DIFlags::ZERO)
+                .unwrap();
+        d.attach_debug(ctx, g, crate::program::LOST_EVENTS, u64t.as_type());
+        self.lost.set(Some(g));
         g
     }
 

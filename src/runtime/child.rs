@@ -58,6 +58,7 @@ impl Child {
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
             return Err(format!("pipe: {}", std::io::Error::last_os_error()));
         }
+        let parent = unsafe { libc::getpid() };
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(format!("fork: {}", std::io::Error::last_os_error()));
@@ -65,6 +66,11 @@ impl Child {
         if pid == 0 {
             // Child: only async-signal-safe calls until exec.
             unsafe {
+                // The child dies with spyglass, however spyglass ends (SIGKILL included).
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(0);
+                }
                 libc::close(fds[1]);
                 let mut b = 0u8;
                 let n = libc::read(fds[0], &mut b as *mut u8 as *mut libc::c_void, 1);
@@ -108,17 +114,30 @@ impl Child {
         self.status.is_some()
     }
 
-    /// Stops a child still running when we exit first.
+    /// Stops a child still running when we exit first: SIGTERM, and SIGKILL if it has not
+    /// gone after a grace period (it may ignore SIGTERM).
     pub fn terminate(&mut self) {
         if let Some(fd) = self.go.take() {
             // Never released: closing the pipe makes it exit without running.
             unsafe { libc::close(fd) };
         }
-        if !self.exited() {
-            unsafe { libc::kill(self.pid, libc::SIGTERM) };
-            let mut st = 0;
-            unsafe { libc::waitpid(self.pid, &mut st, 0) };
-            self.status = Some(st);
+        if self.exited() {
+            return;
         }
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + TERM_GRACE;
+        while std::time::Instant::now() < deadline {
+            if self.exited() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let mut st = 0;
+        unsafe { libc::waitpid(self.pid, &mut st, 0) };
+        self.status = Some(st);
     }
 }
+
+/// How long a child gets to exit after SIGTERM.
+const TERM_GRACE: std::time::Duration = std::time::Duration::from_millis(500);

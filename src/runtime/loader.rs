@@ -31,6 +31,8 @@ pub struct Loaded {
     /// Handles to the `@maps`, in `CompiledProgram::maps` order.
     pub maps: Vec<MapHandle>,
     pub ringbuf: MapHandle,
+    /// The `.bss` section holding `program::LOST_EVENTS`, when the script sends events.
+    pub lost: Option<MapHandle>,
     /// Symbolizes `kstack`/`ustack`/`ksym`/`usym`/`cgroup_path` values.
     pub stacks: Option<super::stacks::Stacks>,
 }
@@ -85,13 +87,32 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         None => None,
     };
     let stacks = Some(super::stacks::Stacks::new(stack_map));
+    let lost = match object
+        .maps()
+        .find(|m| m.name().to_string_lossy().ends_with(".bss"))
+    {
+        Some(m) => Some(MapHandle::try_from(&m).map_err(fail)?),
+        None => None,
+    };
     libbpf_rs::set_print(None);
     Ok(Loaded {
         object,
         maps,
         stacks,
         ringbuf,
+        lost,
     })
+}
+
+impl Loaded {
+    /// Records dropped so far because the ring buffer was full.
+    pub fn lost_events(&self) -> u64 {
+        let Some(m) = &self.lost else { return 0 };
+        match m.lookup(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY) {
+            Ok(Some(v)) if v.len() >= 8 => u64::from_ne_bytes(v[..8].try_into().unwrap()),
+            _ => 0,
+        }
+    }
 }
 
 /// libbpf names the failing program in "prog 'NAME': …" lines.

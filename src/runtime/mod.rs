@@ -8,20 +8,21 @@ pub mod format;
 mod iter;
 mod loader;
 pub mod maps;
+mod pump;
 mod selftest;
 mod session;
+pub mod signals;
 mod stacks;
 mod symbols;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::diag::Diagnostic;
 use crate::probes::{self, AttachPoint, Attachment};
 use crate::program::{rodata, CompiledProgram};
 use child::Child;
+use pump::Pump;
 pub use selftest::Mode;
 use session::Session;
 
@@ -108,10 +109,14 @@ const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 /// Runs the program to completion; returns the process exit code.
 pub fn run(prog: &CompiledProgram, opts: &RunOptions) -> Result<i32, Diagnostic> {
     let mut out = open_output(opts)?;
+    signals::install().map_err(Diagnostic::global)?;
     let mut child = match &opts.child {
         Some(cmd) => Some(Child::spawn(cmd).map_err(Diagnostic::global)?),
         None => None,
     };
+    if let Some(c) = &child {
+        signals::set_child(c.pid);
+    }
     let result = run_with(prog, opts, &mut out, child.as_mut());
     if let Some(c) = child.as_mut() {
         c.terminate();
@@ -135,12 +140,6 @@ fn run_with(
     let loaded = loader::load(prog, consts).map_err(|e| load_diagnostic(prog, e))?;
     if opts.dry_run {
         return Ok(0);
-    }
-
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .map_err(|e| Diagnostic::global(format!("cannot install a signal handler: {e}")))?;
     }
 
     let mut s = Session::new(prog, &loaded, opts.json, out);
@@ -176,6 +175,9 @@ fn run_with(
     newest_first.reverse();
     let order: Vec<_> = rest.into_iter().chain(newest_first).collect();
     for (p, ap) in order {
+        if signals::stop_requested() {
+            break;
+        }
         let handle = loaded
             .object
             .progs_mut()
@@ -217,44 +219,55 @@ fn run_with(
     iter::run(&iters, &s, &ringbuf)?;
     links.append(&mut iters);
 
+    let mut pump = Pump::new(&ringbuf, &loaded.ringbuf).map_err(Diagnostic::global)?;
+    let mut lost_seen = 0u64;
+    let mut lost_checked = Instant::now();
     // Event loop: until exit(), a signal, the child's end, or (no live probes) drained.
-    loop {
-        let _ = ringbuf.poll(Duration::from_millis(if live { 100 } else { 0 }));
-        // Records written without a wakeup (see `emit_event`) are drained on this timer.
-        let _ = ringbuf.consume();
+    // Records written without a wakeup (see `FnGen::emit_event`) are read on the timer.
+    while !signals::stop_requested() {
+        pump.step(Duration::from_millis(if live { 100 } else { 0 }));
         s.flush();
-        if s.exit_code().is_some() || stop.load(Ordering::Relaxed) {
-            break;
+        if lost_checked.elapsed() >= LOST_REPORT_PERIOD {
+            lost_seen = s.report_lost(loaded.lost_events(), lost_seen);
+            lost_checked = Instant::now();
         }
-        if let Some(c) = child.as_deref_mut() {
-            if c.exited() {
-                let _ = ringbuf.consume();
-                break;
-            }
-        }
-        if opts.pid.is_some_and(process_gone) {
-            let _ = ringbuf.consume();
-            break;
-        }
-        if !live && child.is_none() {
+        if s.exit_code().is_some()
+            || s.output_closed()
+            || child.as_deref_mut().is_some_and(|c| c.exited())
+            || opts.pid.is_some_and(process_gone)
+            || (!live && child.is_none() && !pump.backlog)
+        {
             break;
         }
     }
+    // Nothing new arrives once detached; what is queued is shown if that is quick, and
+    // counted as lost otherwise, so a flood never holds up the exit.
     detach_all(links);
-    let _ = ringbuf.consume();
+    if !pump.drain(Instant::now() + DRAIN_BUDGET) {
+        s.discard_events(true);
+        pump.drain(Instant::now() + Duration::from_secs(3600));
+        s.discard_events(false);
+    }
     s.stop_accepting_after_exit();
     for p in &prog.probes {
         if p.attach.iter().any(|a| *a == AttachPoint::End) {
             s.test_run(&p.prog_name)?;
         }
     }
-    let _ = ringbuf.consume();
+    pump.drain(Instant::now() + DRAIN_BUDGET);
+    let lost_seen = s.report_lost(loaded.lost_events(), lost_seen);
     if prog.print_maps_on_exit {
         s.print_all_maps();
     }
     s.flush();
+    s.warn_total_lost(lost_seen);
     Ok(s.exit_code().unwrap_or(0))
 }
+
+/// How often the loop checks the kernel's count of records the ring had no room for.
+const LOST_REPORT_PERIOD: Duration = Duration::from_secs(1);
+/// How long the records queued at exit may take to print before the rest are dropped.
+const DRAIN_BUDGET: Duration = Duration::from_millis(300);
 
 /// Detaches every probe, in parallel. Releasing the last perf event of a tracepoint waits
 /// for RCU grace periods (tens of milliseconds each); waiters running at the same time share

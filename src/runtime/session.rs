@@ -26,13 +26,27 @@ pub struct Session<'a> {
     pub iterating: std::cell::Cell<bool>,
     /// `errorf()` messages handled so far (a `test:` block that reports one fails).
     pub errors: std::cell::Cell<u64>,
+    /// Records are counted as lost instead of handled (the queue left at exit, when
+    /// showing it would take too long).
+    discarding: std::cell::Cell<bool>,
+    discarded: std::cell::Cell<u64>,
 }
 
 struct State<'a> {
     out: &'a mut Box<dyn Write>,
+    /// The reader of the output went away (EPIPE): the run ends, as a pipeline expects.
+    closed: bool,
     exit_code: Option<i32>,
     /// After exit() only `end` probes' events count.
     accepting: bool,
+}
+
+impl State<'_> {
+    fn note(&mut self, r: std::io::Result<()>) {
+        if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.closed = true;
+        }
+    }
 }
 
 impl<'a> Session<'a> {
@@ -49,6 +63,7 @@ impl<'a> Session<'a> {
             ncpus: libbpf_rs::num_possible_cpus().unwrap_or(1),
             state: RefCell::new(State {
                 out,
+                closed: false,
                 exit_code: None,
                 accepting: true,
             }),
@@ -56,6 +71,8 @@ impl<'a> Session<'a> {
             no_warnings: false,
             iterating: Default::default(),
             errors: Default::default(),
+            discarding: Default::default(),
+            discarded: Default::default(),
         }
     }
 
@@ -117,11 +134,42 @@ impl<'a> Session<'a> {
     }
 
     pub fn flush(&self) {
-        let _ = self.state.borrow_mut().out.flush();
+        let mut st = self.state.borrow_mut();
+        let r = st.out.flush();
+        st.note(r);
     }
 
     fn write(&self, s: &str) {
-        let _ = self.state.borrow_mut().out.write_all(s.as_bytes());
+        let mut st = self.state.borrow_mut();
+        let r = st.out.write_all(s.as_bytes());
+        st.note(r);
+    }
+
+    pub fn output_closed(&self) -> bool {
+        self.state.borrow().closed
+    }
+
+    pub fn discard_events(&self, on: bool) {
+        self.discarding.set(on);
+    }
+
+    /// Prints bpftrace's `Lost N events` for the records dropped since `seen` of `total`
+    /// (the kernel's count plus those discarded here); returns the new total.
+    pub fn report_lost(&self, kernel: u64, seen: u64) -> u64 {
+        let total = kernel + self.discarded.get();
+        if total > seen && self.json {
+            self.line(&format::lost_events_json(total - seen));
+        } else if total > seen {
+            eprint!("{}", format::lost_events_text(total - seen));
+        }
+        total.max(seen)
+    }
+
+    /// At exit, on stderr so a flood of output cannot hide it.
+    pub fn warn_total_lost(&self, total: u64) {
+        if total > 0 {
+            eprintln!("WARNING: Total lost event count: {total}");
+        }
     }
 
     pub fn write_text(&self, s: &str) {
@@ -146,6 +194,10 @@ impl<'a> Session<'a> {
 
     fn handle(&self, data: &[u8]) {
         if data.len() < 8 {
+            return;
+        }
+        if self.discarding.get() {
+            self.discarded.set(self.discarded.get() + 1);
             return;
         }
         if !self.state.borrow().accepting && !self.iterating.get() {

@@ -40,3 +40,46 @@ pub fn workload() -> &'static str {
         out
     })
 }
+
+/// Ids of the BPF objects of one kind (`prog_id`, `link_id`) a process holds open, from its
+/// fdinfo.
+pub fn bpf_ids_of(pid: u32, kind: &str) -> Vec<String> {
+    let mut ids = vec![];
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return ids;
+    };
+    for e in dir.flatten() {
+        let info = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let is_link = info.lines().any(|l| l.starts_with("link_type:"));
+        if (kind == "link_id") != is_link {
+            continue;
+        }
+        ids.extend(
+            info.lines()
+                .filter_map(|l| l.strip_prefix(kind).and_then(|v| v.strip_prefix(':')))
+                .map(|v| v.trim().to_string()),
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Ids of the BPF programs a process holds open.
+pub fn prog_ids_of(pid: u32) -> Vec<String> {
+    bpf_ids_of(pid, "prog_id")
+}
+
+/// Whether `bpftool` still finds the program (`prog`) or link (`link`) with this id.
+pub fn bpf_object_exists(kind: &str, id: &str) -> bool {
+    Command::new("bpftool")
+        .args([kind, "show", "id", id])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+pub fn prog_loaded(id: &str) -> bool {
+    bpf_object_exists("prog", id)
+}
