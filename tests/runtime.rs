@@ -28,7 +28,7 @@ fn begin_prints_every_aggregation_like_bpftrace() {
 fn hist_and_lhist_print_bpftrace_blocks() {
     let o = run_e("BEGIN { @=hist(-1); @=hist(2); @=hist(3); @=hist(7); @=hist(20); }");
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let want = include_str!("../../shared/conformance/tests/runtime/outputs/hist.txt");
+    let want = include_str!("data/outputs/hist.txt");
     assert_eq!(o.stdout.trim(), want.trim());
     let o = run_e("BEGIN { @l = lhist(-1, 0, 10, 2); @l = lhist(3, 0, 10, 2); @l = lhist(3, 0, 10, 2); @l = lhist(12, 0, 10, 2); }");
     assert_eq!(
