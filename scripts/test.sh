@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SPYGLASS_SETUP_NO_BUILD=1 ./scripts/setup.sh >/dev/null
+. scripts/cargo-env.sh
 # Snapshots are reviewed, never written by a test run.
 export INSTA_UPDATE=no
 cargo test --release --locked -- --test-threads=2

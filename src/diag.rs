@@ -15,6 +15,8 @@ pub struct Diagnostic {
     /// Further locations (e.g. where a map got its first type).
     pub secondary: Vec<(Span, String)>,
     pub notes: Vec<String>,
+    /// A warning reports and lets the compile go on.
+    pub warning: bool,
 }
 
 impl Diagnostic {
@@ -25,6 +27,15 @@ impl Diagnostic {
             label: String::new(),
             secondary: vec![],
             notes: vec![],
+            warning: false,
+        }
+    }
+
+    /// Something suspicious at `span` that does not stop the compile.
+    pub fn warning(message: impl Into<String>, span: Span) -> Self {
+        Diagnostic {
+            warning: true,
+            ..Diagnostic::error(message, span)
         }
     }
 
@@ -65,7 +76,12 @@ impl Diagnostic {
         for (span, msg) in &self.secondary {
             labels.push(Label::secondary((), clamp(*span)).with_message(msg));
         }
-        let d = CsDiagnostic::error()
+        let d = if self.warning {
+            CsDiagnostic::warning()
+        } else {
+            CsDiagnostic::error()
+        };
+        let d = d
             .with_message(&self.message)
             .with_labels(labels)
             .with_notes(self.notes.clone());

@@ -5,6 +5,7 @@
 //! `stdlib` is the catalogue of builtins and functions; `probes` the probe types.
 
 pub mod codegen;
+pub mod deep;
 pub mod diag;
 pub mod parser;
 pub mod probes;

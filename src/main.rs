@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use spyglass::diag::Diagnostic;
+use spyglass::program::CompiledProgram;
 use spyglass::runtime::{self, RunOptions};
 use spyglass::stdlib::getopt::NamedOptions;
 use spyglass::{codegen, parser, sema};
@@ -14,7 +15,12 @@ mod link_trim;
 use cli::{Command, Run, Script};
 
 fn main() -> ExitCode {
-    let run = match cli::parse(std::env::args()) {
+    use std::os::unix::ffi::OsStringExt;
+    let raw_args: Vec<Vec<u8>> = std::env::args_os().map(|a| a.into_vec()).collect();
+    let args = raw_args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    let run = match cli::parse(args) {
         Ok(Command::Help) => {
             print!("{}", cli::usage());
             return ExitCode::SUCCESS;
@@ -46,7 +52,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    execute(*run)
+    execute(*run, &raw_args)
 }
 
 /// bpftrace prints `bpftrace vX.Y.Z`; scripts that check it learn which language this speaks.
@@ -70,11 +76,11 @@ fn listing(r: Result<String, String>) -> ExitCode {
     }
 }
 
-fn execute(run: Run) -> ExitCode {
-    let (source_name, source) = match read_source(&run.script) {
+fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
+    let (source_name, source) = match read_source(&run.script, raw_args) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("ERROR: {e}");
+            eprint!("{e}");
             return ExitCode::from(1);
         }
     };
@@ -87,101 +93,11 @@ fn execute(run: Run) -> ExitCode {
             Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities"),
         );
     }
-    let filter = match run
-        .probe_filter
-        .as_deref()
-        .map(cli::regex::Regex::new)
-        .transpose()
-    {
-        Ok(f) => f,
-        Err(e) => return report(Diagnostic::global(format!("invalid --probe-filter: {e}"))),
+    let compiled = spyglass::deep::with_stack_for(&source, || compile(&run, &source_name, &source));
+    let program = match compiled {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-
-    let ast = match parser::parse(&source) {
-        Ok(a) => a,
-        Err(d) => return report(d),
-    };
-    if run.debug.ast {
-        eprintln!("AST\n-------------------\n{ast:#?}\n");
-    }
-    let named = NamedOptions::new(run.named.clone());
-    let opts = sema::Options {
-        positional: run.positional.clone(),
-        has_child: run.cmd.is_some(),
-        named: named.clone(),
-        unsafe_mode: run.unsafe_mode,
-        helper_warnings: run.helper_warnings,
-        source: Some((source_name.clone(), source.clone())),
-        ..cli::sema_options_from_env()
-    };
-    let mut checked = match sema::check(ast, opts) {
-        Ok(c) => c,
-        Err(d) => return report(d),
-    };
-    if run.list {
-        let names: Vec<String> = checked
-            .probes
-            .iter()
-            .flat_map(|p| p.programs.iter().flatten())
-            .map(|p| p.attach.name())
-            .collect();
-        return listing(Ok(cli::list::render(&names, run.verbose)));
-    }
-    if let Err(e) = named.validate() {
-        if let Some(msg) = e.error {
-            eprintln!("ERROR: {msg}");
-        }
-        if let Some(hint) = e.hint {
-            eprintln!("HINT: {hint}");
-        }
-        return ExitCode::from(1);
-    }
-    if let Some(re) = &filter {
-        if let Err(msg) = apply_probe_filter(&mut checked, re) {
-            return report(Diagnostic::global(msg));
-        }
-    }
-    if run.debug.types {
-        println!("Maps\n-------------------\n{:#?}\n", checked.maps);
-    }
-    let keep_ir = run.debug.codegen || run.debug.codegen_opt || run.emit_llvm.is_some();
-    let out = match codegen::compile(&checked, keep_ir) {
-        Ok(o) => o,
-        Err(d) => return report(d),
-    };
-    if let Some(ir) = &out.ir {
-        if run.debug.codegen {
-            println!(
-                "LLVM IR before optimization\n---------------------------\n\n{}",
-                ir.original
-            );
-        }
-        if run.debug.codegen_opt {
-            println!(
-                "\nLLVM IR after optimization\n----------------------------\n\n{}",
-                ir.optimized
-            );
-        }
-        if let Some(path) = &run.emit_llvm {
-            let base = path.display().to_string();
-            let w1 = std::fs::write(format!("{base}.original.ll"), &ir.original);
-            let w2 = std::fs::write(format!("{base}.optimized.ll"), &ir.optimized);
-            if let Err(e) = w1.and(w2) {
-                return report(Diagnostic::global(format!("cannot write {base}.*.ll: {e}")));
-            }
-        }
-    }
-    if let Some(path) = &run.emit_elf {
-        if let Err(e) = std::fs::write(path, &out.program.elf) {
-            return report(Diagnostic::global(format!(
-                "cannot write {}: {e}",
-                path.display()
-            )));
-        }
-    }
-    if run.mode == cli::Mode::Codegen {
-        return ExitCode::SUCCESS;
-    }
     let _ = std::io::stdout().flush();
     let opts = RunOptions {
         json: run.json,
@@ -201,10 +117,126 @@ fn execute(run: Run) -> ExitCode {
         no_warnings: run.no_warnings,
         unsafe_mode: run.unsafe_mode,
     };
-    match runtime::run(&out.program, &opts) {
+    match runtime::run(&program, &opts) {
         Ok(code) => ExitCode::from(code as u8),
         Err(d) => report(d),
     }
+}
+
+/// Everything before the run, on the compiler's thread: the program to run, or the exit
+/// code when there is nothing to run (a listing, `--mode codegen`, an error).
+fn compile(run: &Run, source_name: &str, source: &str) -> Result<CompiledProgram, ExitCode> {
+    let report = |d: Diagnostic| {
+        eprint!("{}", d.render(source_name, source));
+        ExitCode::from(1)
+    };
+    let filter = match run
+        .probe_filter
+        .as_deref()
+        .map(cli::regex::Regex::new)
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(e) => {
+            return Err(report(Diagnostic::global(format!(
+                "invalid --probe-filter: {e}"
+            ))))
+        }
+    };
+
+    let ast = match parser::parse(source) {
+        Ok(a) => a,
+        Err(d) => return Err(report(d)),
+    };
+    if run.debug.ast {
+        eprintln!("AST\n-------------------\n{ast:#?}\n");
+    }
+    let named = NamedOptions::new(run.named.clone());
+    let opts = sema::Options {
+        positional: run.positional.clone(),
+        has_child: run.cmd.is_some(),
+        named: named.clone(),
+        unsafe_mode: run.unsafe_mode,
+        helper_warnings: run.helper_warnings,
+        source: Some((source_name.to_string(), source.to_string())),
+        ..cli::sema_options_from_env()
+    };
+    let mut checked = match sema::check(ast, opts) {
+        Ok(c) => c,
+        Err(d) => return Err(report(d)),
+    };
+    if !run.no_warnings {
+        for w in &checked.warnings {
+            eprint!("{}", w.render(source_name, source));
+        }
+    }
+    if run.list {
+        let names: Vec<String> = checked
+            .probes
+            .iter()
+            .flat_map(|p| p.programs.iter().flatten())
+            .map(|p| p.attach.name())
+            .collect();
+        return Err(listing(Ok(cli::list::render(&names, run.verbose))));
+    }
+    if let Err(e) = named.validate() {
+        if let Some(msg) = e.error {
+            eprintln!("ERROR: {msg}");
+        }
+        if let Some(hint) = e.hint {
+            eprintln!("HINT: {hint}");
+        }
+        return Err(ExitCode::from(1));
+    }
+    if let Some(re) = &filter {
+        if let Err(msg) = apply_probe_filter(&mut checked, re) {
+            return Err(report(Diagnostic::global(msg)));
+        }
+    }
+    if run.debug.types {
+        println!("Maps\n-------------------\n{:#?}\n", checked.maps);
+    }
+    let keep_ir = run.debug.codegen || run.debug.codegen_opt || run.emit_llvm.is_some();
+    let out = match codegen::compile(&checked, keep_ir) {
+        Ok(o) => o,
+        Err(d) => return Err(report(d)),
+    };
+    if let Some(ir) = &out.ir {
+        if run.debug.codegen {
+            println!(
+                "LLVM IR before optimization\n---------------------------\n\n{}",
+                ir.original
+            );
+        }
+        if run.debug.codegen_opt {
+            println!(
+                "\nLLVM IR after optimization\n----------------------------\n\n{}",
+                ir.optimized
+            );
+        }
+        if let Some(path) = &run.emit_llvm {
+            let base = path.display().to_string();
+            let w1 = std::fs::write(format!("{base}.original.ll"), &ir.original);
+            let w2 = std::fs::write(format!("{base}.optimized.ll"), &ir.optimized);
+            if let Err(e) = w1.and(w2) {
+                return Err(report(Diagnostic::global(format!(
+                    "cannot write {base}.*.ll: {e}"
+                ))));
+            }
+        }
+    }
+    if let Some(path) = &run.emit_elf {
+        if let Err(e) = std::fs::write(path, &out.program.elf) {
+            return Err(report(Diagnostic::global(format!(
+                "cannot write {}: {e}",
+                path.display()
+            ))));
+        }
+    }
+    if run.mode == cli::Mode::Codegen {
+        return Err(ExitCode::SUCCESS);
+    }
+    Ok(out.program)
 }
 
 /// `--probe-filter`: keeps the attach points whose names match; `begin`/`end` always stay.
@@ -234,23 +266,41 @@ fn apply_probe_filter(checked: &mut sema::Checked, re: &cli::regex::Regex) -> Re
 }
 
 /// The script and the name diagnostics call it by (`stdin` for `-e` and `-`, like bpftrace).
-fn read_source(script: &Script) -> Result<(String, String), String> {
-    match script {
-        Script::Text(t) => Ok(("stdin".into(), t.clone())),
+/// Text that is not UTF-8 is an error at its first bad byte. Errors come as the text to
+/// print.
+fn read_source(script: &Script, raw_args: &[Vec<u8>]) -> Result<(String, String), String> {
+    let (name, bytes) = match script {
+        Script::Text(t) => ("stdin".to_string(), program_bytes(t, raw_args)),
         Script::Stdin => {
-            let mut s = String::new();
+            let mut s = vec![];
             std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| format!("cannot read the program from stdin: {e}"))?;
-            Ok(("stdin".into(), s))
+                .read_to_end(&mut s)
+                .map_err(|e| format!("ERROR: cannot read the program from stdin: {e}\n"))?;
+            ("stdin".into(), s)
         }
-        Script::File(f) => std::fs::read_to_string(f)
-            .map(|t| (f.clone(), t))
-            .map_err(|e| {
-                // bpftrace's wording: the C library's message, without Rust's "(os error N)".
-                let why = e.to_string();
-                let why = why.split(" (os error").next().unwrap_or(&why).to_string();
-                format!("failed to open file '{f}': {why}")
-            }),
+        Script::File(f) => std::fs::read(f).map(|t| (f.clone(), t)).map_err(|e| {
+            // bpftrace's wording: the C library's message, without Rust's "(os error N)".
+            let why = e.to_string();
+            let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+            format!("ERROR: failed to open file '{f}': {why}\n")
+        })?,
+    };
+    match parser::decode(bytes) {
+        Ok(text) => Ok((name, text)),
+        Err((text, d)) => Err(d.render(&name, &text)),
     }
+}
+
+/// The bytes of the `-e` program as given: arguments reach clap as lossy text, so the one
+/// that ends with the program is found again among the raw arguments.
+fn program_bytes(text: &str, raw_args: &[Vec<u8>]) -> Vec<u8> {
+    raw_args
+        .iter()
+        .filter(|raw| std::str::from_utf8(raw).is_err())
+        .find_map(|raw| {
+            let lossy = String::from_utf8_lossy(raw);
+            let prefix = lossy.strip_suffix(text)?.len();
+            Some(raw[prefix..].to_vec())
+        })
+        .unwrap_or_else(|| text.as_bytes().to_vec())
 }

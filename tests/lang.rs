@@ -1,5 +1,6 @@
 //! The language snapshot suite: every `tests/lang/**/*.bt` is parsed, checked and compiled;
-//! the AST (or diagnostic) and the unoptimised LLVM IR are snapshotted and reviewed.
+//! the AST (or diagnostic, with any warnings) and the unoptimised LLVM IR are snapshotted and
+//! reviewed.
 
 use spyglass::{codegen, parser, sema};
 
@@ -14,6 +15,11 @@ fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
         Ok(c) => c,
         Err(d) => return (d.render(&name, src), None),
     };
+    // Warnings follow the tree they are about.
+    let ast_text = checked
+        .warnings
+        .iter()
+        .fold(ast_text, |t, w| t + "\n\n" + &w.render(&name, src));
     match codegen::compile(&checked, true) {
         Ok(out) => (ast_text, out.ir.map(|ir| ir.original)),
         Err(d) => (d.render(&name, src), None),

@@ -1,6 +1,6 @@
 //! Expression lowering.
 
-use inkwell::values::IntValue;
+use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
 use super::func::{helper, FnGen, Val};
@@ -20,10 +20,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     unreachable!("tuple type")
                 };
                 let buf = self.stack(FieldType::Tuple(fields.clone()).size(), "tuple");
-                for ((x, f), off) in elems.iter().zip(&fields).zip(FieldType::offsets(&fields)) {
-                    let v = self.expr(x)?;
-                    self.store_field(self.gep(buf, off as u64), v, f);
-                }
+                self.aggregate_into(buf, &elems.iter().collect::<Vec<_>>(), &fields)?;
                 Ok(Val::Tuple(buf, fields))
             }
             ExprKind::Record(fields) => {
@@ -32,11 +29,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 };
                 let buf = self.stack(FieldType::Tuple(types.clone()).size(), "record");
                 // Fields are evaluated in the order written.
-                for (((_, x), f), off) in fields.iter().zip(&types).zip(FieldType::offsets(&types))
-                {
-                    let v = self.expr(x)?;
-                    self.store_field(self.gep(buf, off as u64), v, f);
-                }
+                self.aggregate_into(
+                    buf,
+                    &fields.iter().map(|(_, x)| x).collect::<Vec<_>>(),
+                    &types,
+                )?;
                 Ok(Val::Record(buf, names, types))
             }
             ExprKind::TupleIndex { base, index } => match self.expr(base)? {
@@ -295,16 +292,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     fn checked_divide(&mut self, e: &Expr, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Val<'ctx>> {
         let a = self.expr(lhs)?.int();
         let b = self.expr(rhs)?.int();
-        let zero = self
-            .b
-            .build_int_compare(IntPredicate::EQ, b, self.i64(0), "divisor_zero")
-            .unwrap();
-        let (warn, go) = (self.block("div_warn"), self.block("div_go"));
-        self.b.build_conditional_branch(zero, warn, go).unwrap();
-        self.b.position_at_end(warn);
-        self.emit_event(self.ck.call_events[&e.id], &[]);
-        self.b.build_unconditional_branch(go).unwrap();
-        self.b.position_at_end(go);
+        self.warn_if_zero(b, self.ck.call_events[&e.id]);
         let signed = self.is_signed(lhs) || self.is_signed(rhs);
         Ok(Val::Int(self.arith(op, a, b, signed)))
     }
@@ -357,6 +345,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             BinOp::Ge => cmp(ge),
             BinOp::LogAnd | BinOp::LogOr => unreachable!("handled with short-circuit"),
         }
+    }
+
+    /// Sends warning event `ev` when the divisor `b` is zero.
+    pub fn warn_if_zero(&mut self, b: IntValue<'ctx>, ev: usize) {
+        let zero = self
+            .b
+            .build_int_compare(IntPredicate::EQ, b, self.i64(0), "divisor_zero")
+            .unwrap();
+        let (warn, go) = (self.block("div_warn"), self.block("div_go"));
+        self.b.build_conditional_branch(zero, warn, go).unwrap();
+        self.b.position_at_end(warn);
+        self.emit_event(ev, &[]);
+        self.b.build_unconditional_branch(go).unwrap();
+        self.b.position_at_end(go);
     }
 
     /// `/` and `%` as bpftrace defines them: a zero divisor gives 1 (LLVM would call it
@@ -610,5 +612,38 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 Val::Str(buf, size)
             }
         })
+    }
+}
+
+impl<'ctx> FnGen<'_, 'ctx> {
+    /// Writes the elements of a tuple or record literal at `dest`. An element that is itself
+    /// such a literal, laid out as its slot, is written in place: a copy per level would
+    /// make nested literals quadratic in size, and LLVM's promotion of the copies worse.
+    fn aggregate_into(
+        &mut self,
+        dest: PointerValue<'ctx>,
+        elems: &[&Expr],
+        fields: &[FieldType],
+    ) -> Result<()> {
+        for ((x, f), off) in elems.iter().zip(fields).zip(FieldType::offsets(fields)) {
+            let at = self.gep(dest, off as u64);
+            match (&x.kind, f) {
+                (ExprKind::Tuple(inner), FieldType::Tuple(fs))
+                    if self.ck.ty(x.id).field().as_ref() == Some(f) =>
+                {
+                    self.aggregate_into(at, &inner.iter().collect::<Vec<_>>(), fs)?
+                }
+                (ExprKind::Record(inner), FieldType::Record(_, fs))
+                    if self.ck.ty(x.id).field().as_ref() == Some(f) =>
+                {
+                    self.aggregate_into(at, &inner.iter().map(|(_, x)| x).collect::<Vec<_>>(), fs)?
+                }
+                _ => {
+                    let v = self.expr(x)?;
+                    self.store_field(at, v, f);
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -88,6 +88,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let Some(op) = op {
             let cur = self.expr(target)?.int();
             let rhs = self.expr(value)?.int();
+            if let Some(&ev) = self.ck.compound_div_events.get(&value.id) {
+                self.warn_if_zero(rhs, ev);
+            }
             let rhs = self.ptr_scale(rhs, &self.ck.ty(target.id).clone());
             let signed = self.ck.ty(value.id).is_signed() || self.ck.ty(target.id).is_signed();
             let v = self.arith(op, cur, rhs, signed);

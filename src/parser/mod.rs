@@ -20,6 +20,24 @@ lalrpop_mod!(
     "/spyglass.rs"
 );
 
+/// A script's bytes as text. Invalid UTF-8 is an error at the first bad byte; the text
+/// returned with it (bad bytes replaced by U+FFFD, which keeps every earlier offset) is what
+/// the diagnostic is shown against.
+pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bad = e.as_bytes()[at];
+        let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        let d = Diagnostic::error(
+            "the script is not valid UTF-8",
+            (at, at + '\u{fffd}'.len_utf8()),
+        )
+        .with_label(format!("byte 0x{bad:02x} here"))
+        .with_note("scripts are UTF-8 text");
+        (text, d)
+    })
+}
+
 /// Parses a whole script.
 pub fn parse(source: &str) -> Result<Program, Diagnostic> {
     let ids = Cell::new(0);
@@ -106,8 +124,9 @@ pub(crate) fn if_expr(
     )
 }
 
-pub(crate) fn prepend(s: Stmt, mut rest: Vec<Stmt>) -> Vec<Stmt> {
-    rest.insert(0, s);
+/// `s` before `rest`, in a list kept in reverse order.
+pub(crate) fn push_front_reversed(s: Stmt, mut rest: Vec<Stmt>) -> Vec<Stmt> {
+    rest.push(s);
     rest
 }
 

@@ -145,6 +145,7 @@ fn run_with(
     let mut s = Session::new(prog, &loaded, opts.json, out);
     s.no_warnings = opts.no_warnings;
     let ringbuf = s.ring_buffer()?;
+    let mut pump = Pump::new(&ringbuf, &loaded.ringbuf).map_err(Diagnostic::global)?;
     if opts.mode != Mode::Run {
         return selftest::run(&s, prog, &ringbuf, opts.mode, opts.json);
     }
@@ -219,7 +220,6 @@ fn run_with(
     iter::run(&iters, &s, &ringbuf)?;
     links.append(&mut iters);
 
-    let mut pump = Pump::new(&ringbuf, &loaded.ringbuf).map_err(Diagnostic::global)?;
     let mut lost_seen = 0u64;
     let mut lost_checked = Instant::now();
     // Event loop: until exit(), a signal, the child's end, or (no live probes) drained.

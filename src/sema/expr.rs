@@ -7,6 +7,10 @@ use crate::probes::ArgKind;
 use crate::program::{EventSpec, FieldType, MapId, MapKind};
 use crate::stdlib;
 
+/// Bytes a string literal used as a value may take, its NUL included (formats and other
+/// compile-time arguments are not values and have no limit).
+const MAX_STR_LITERAL: usize = 1024;
+
 impl Checker<'_> {
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Type> {
         let t = self.expr_inner(e)?;
@@ -29,6 +33,11 @@ impl Checker<'_> {
     /// A value that can be stored or printed (not `args`, not an aggregation, not void).
     pub(crate) fn value_expr(&mut self, e: &Expr) -> Result<Type> {
         let t = self.expr(e)?;
+        self.as_value(e, t)
+    }
+
+    /// `e`, already typed `t`, used as a value.
+    fn as_value(&mut self, e: &Expr, t: Type) -> Result<Type> {
         match t {
             _ if t.is_plain_value() => Ok(t),
             Type::Struct(_) => self.struct_value(e, &t),
@@ -100,6 +109,15 @@ impl Checker<'_> {
                 e.span,
             )
             .with_note("types can be used in casts, `(int8)x`, and in `sizeof(T)`")),
+            ExprKind::Str(s) if s.len() >= MAX_STR_LITERAL => Err(Diagnostic::error(
+                format!(
+                    "this string literal is {} bytes long; a string value holds at most {}",
+                    s.len(),
+                    MAX_STR_LITERAL - 1
+                ),
+                e.span,
+            )
+            .with_note("as in bpftrace, whose max_strlen is 1024 bytes with the NUL")),
             ExprKind::Str(s) => Ok(Type::Str {
                 size: s.len() as u32 + 1,
             }),
@@ -140,11 +158,15 @@ impl Checker<'_> {
             } => {
                 self.cond_expr(cond, "a `?:` condition")?;
                 // `c ? printf(…) : printf(…)` as a statement: both arms void.
-                if let (Ok(Type::Void), Ok(Type::Void)) = (self.expr(then), self.expr(otherwise)) {
+                // Each arm is checked once: chains of `?:` nest, and checking twice would
+                // double the work at every level.
+                let a = self.expr(then)?;
+                let b = self.expr(otherwise)?;
+                if (&a, &b) == (&Type::Void, &Type::Void) {
                     return Ok(Type::Void);
                 }
-                let a = self.value_expr(then)?;
-                let b = self.value_expr(otherwise)?;
+                let a = self.as_value(then, a)?;
+                let b = self.as_value(otherwise, b)?;
                 super::types::unify_types(&a, &b).ok_or_else(|| {
                     Diagnostic::error("the branches of `?:` have different types", e.span)
                         .with_secondary(then.span, a.describe())

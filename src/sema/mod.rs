@@ -96,6 +96,11 @@ pub struct Checked {
     /// Values sema computed (`sizeof`, `offsetof`), by the call's id.
     pub consts: HashMap<ExprId, u64>,
     pub options: Options,
+    /// Compile-time warnings, in source order.
+    pub warnings: Vec<Diagnostic>,
+    /// The zero-divisor warning event of each `x /= v` or `x %= v`, by the id of `v` (a
+    /// plain `a / b` has its event in `call_events`, by the division's id).
+    pub compound_div_events: HashMap<ExprId, usize>,
 }
 
 impl Checked {
@@ -163,6 +168,9 @@ pub struct Checker<'a> {
     struct_fields: HashMap<ExprId, fields::FieldAccess>,
     struct_values: HashMap<ExprId, Vec<fields::Part>>,
     pub(crate) consts: HashMap<ExprId, u64>,
+    /// Compile-time warnings of the last pass over the program.
+    pub(crate) warnings: Vec<Diagnostic>,
+    compound_div_events: HashMap<ExprId, usize>,
 }
 
 pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
@@ -196,6 +204,8 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         struct_fields: HashMap::new(),
         struct_values: HashMap::new(),
         consts: HashMap::new(),
+        warnings: vec![],
+        compound_div_events: HashMap::new(),
     };
     for _round in 0..8 {
         ck.changed = false;
@@ -209,6 +219,8 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     }
     ck.events.clear();
     ck.call_events.clear();
+    ck.warnings.clear();
+    ck.compound_div_events.clear();
     let mut infos = vec![];
     for (probe, pts) in program.probes.iter().zip(&points) {
         ck.begin_probe(pts.clone());
@@ -219,6 +231,8 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         });
     }
     let maps = ck.finish_maps()?;
+    let warnings = std::mem::take(&mut ck.warnings);
+    let compound_div_events = std::mem::take(&mut ck.compound_div_events);
     let mut types = ck.types;
     types.resize(program.expr_count as usize, Type::Void);
     Ok(Checked {
@@ -236,6 +250,8 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         struct_values: ck.struct_values,
         consts: ck.consts,
         options: opts,
+        warnings,
+        compound_div_events,
     })
 }
 

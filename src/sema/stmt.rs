@@ -2,7 +2,7 @@
 
 use super::{Checker, Type};
 use crate::diag::{Diagnostic, Result};
-use crate::parser::ast::{Block, Expr, ExprKind, ForIter, Stmt, StmtKind};
+use crate::parser::ast::{BinOp, Block, Expr, ExprKind, ForIter, Stmt, StmtKind};
 use crate::program::MapKind;
 
 impl Checker<'_> {
@@ -33,6 +33,9 @@ impl Checker<'_> {
             } => {
                 self.compound_target(target, *op)?;
                 self.int_expr(value, &format!("the right side of `{}=`", op.symbol()))?;
+                if matches!(op, BinOp::Div | BinOp::Mod) {
+                    self.warn_compound_divide(s.span, value);
+                }
                 Ok(())
             }
             StmtKind::If {

@@ -3,8 +3,12 @@
 /// The closest candidate within a small edit distance.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.len() / 3).clamp(1, 3);
+    let len = name.chars().count();
     candidates
         .into_iter()
+        // The distance is at least the difference in length: no need to compute it (which
+        // costs the product of the lengths) for a name far longer than any candidate.
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)

@@ -3,6 +3,7 @@
 //! sent from the expression, so the message points at it in the script.
 
 use super::Checker;
+use crate::diag::{Diagnostic, Span};
 use crate::parser::ast::{Expr, ExprKind};
 use crate::program::EventSpec;
 
@@ -12,12 +13,36 @@ const MISSING_KEY: &str = "Can't lookup map element because it does not exist.\n
                            Additional Info - helper: map_lookup_elem, retcode: 0";
 
 impl Checker<'_> {
-    /// `a / b`, `a % b`: unless `b` is a literal, it may be zero at run time.
+    /// `a / b`, `a % b`: unless `b` is a literal, it may be zero at run time; a literal zero
+    /// is also reported now.
     pub(super) fn warn_divide_by_zero(&mut self, e: &Expr, divisor: &Expr) {
-        if matches!(divisor.kind, ExprKind::Int(_)) {
-            return;
+        if self.zero_divisor_possible(divisor) {
+            self.runtime_warning(e, DIVIDE_BY_ZERO);
         }
-        self.runtime_warning(e, DIVIDE_BY_ZERO);
+    }
+
+    /// `x /= v`, `x %= v` (the statement at `span`): as `x = x / v`, with the event kept
+    /// by `v`'s id.
+    pub(super) fn warn_compound_divide(&mut self, span: Span, divisor: &Expr) {
+        if self.zero_divisor_possible(divisor) {
+            let ev = self.warning_event(span, DIVIDE_BY_ZERO);
+            self.compound_div_events.insert(divisor.id, ev);
+        }
+    }
+
+    fn zero_divisor_possible(&mut self, divisor: &Expr) -> bool {
+        match divisor.kind {
+            ExprKind::Int(0) => {
+                self.warnings.push(
+                    Diagnostic::warning("division by zero", divisor.span)
+                        .with_label("this divisor is 0")
+                        .with_note("the result is 1, as in bpftrace, with a warning when it runs"),
+                );
+                true
+            }
+            ExprKind::Int(_) => false,
+            _ => true,
+        }
     }
 
     /// `@m[k]` of a plain-value map, with `-k`.
@@ -28,19 +53,24 @@ impl Checker<'_> {
     }
 
     fn runtime_warning(&mut self, e: &Expr, msg: &str) {
+        let ev = self.warning_event(e.span, msg);
+        self.call_events.insert(e.id, ev);
+    }
+
+    /// A `warnf`-style event that points at `span` in the script.
+    fn warning_event(&mut self, span: Span, msg: &str) -> usize {
         let site = self
             .opts
             .source
             .as_ref()
-            .map(|(name, text)| crate::stdlib::async_out::source_site(name, text, e.span));
-        self.add_event(
-            e.id,
-            EventSpec::Log {
-                error: false,
-                fmt: msg.replace('%', "%%"),
-                args: vec![],
-                site,
-            },
-        );
+            .map(|(name, text)| crate::stdlib::async_out::source_site(name, text, span));
+        let id = self.events.len();
+        self.events.push(EventSpec::Log {
+            error: false,
+            fmt: msg.replace('%', "%%"),
+            args: vec![],
+            site,
+        });
+        id
     }
 }

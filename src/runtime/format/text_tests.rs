@@ -176,15 +176,12 @@ fn avg_maps() {
         .iter()
         .map(|&(k, v)| e(vec![s(k)], AggValue::Avg { count: 1, total: v }))
         .collect();
-    let want = include_str!(
-        "../../../tests/data/outputs/print_avg_map_with_large_top.txt"
-    );
+    let want = include_str!("../../../tests/data/outputs/print_avg_map_with_large_top.txt");
     assert_eq!(
         map_text(&m, entries.clone(), 10, 10),
         want.trim_end().to_string() + "\n"
     );
-    let want =
-        include_str!("../../../tests/data/outputs/print_avg_map_args.txt");
+    let want = include_str!("../../../tests/data/outputs/print_avg_map_args.txt");
     assert_eq!(
         map_text(&m, entries, 2, 10),
         want.trim_end().to_string() + "\n"
