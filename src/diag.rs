@@ -91,3 +91,12 @@ impl Diagnostic {
 }
 
 pub type Result<T> = std::result::Result<T, Diagnostic>;
+
+/// An I/O error as the C library words it, without Rust's "(os error N)".
+pub fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.split_once(" (os error") {
+        Some((why, _)) => why.to_string(),
+        None => text,
+    }
+}

@@ -8,6 +8,7 @@ pub mod codegen;
 pub mod deep;
 pub mod diag;
 pub mod parser;
+pub mod pipeline;
 pub mod probes;
 pub mod program;
 pub mod runtime;

@@ -15,6 +15,27 @@ mod link_trim;
 use cli::{Command, Run, Script};
 
 fn main() -> ExitCode {
+    // A bug must still end like any other error: one message, exit code 1, no backtrace
+    // (unwinding detaches whatever was attached).
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!(
+            "error: internal error: {msg}{}\n = this is a bug in spyglass; please report it with the script",
+            at.unwrap_or_default()
+        );
+    }));
+    std::panic::catch_unwind(run_cli).unwrap_or(ExitCode::from(1))
+}
+
+fn run_cli() -> ExitCode {
     use std::os::unix::ffi::OsStringExt;
     let raw_args: Vec<Vec<u8>> = std::env::args_os().map(|a| a.into_vec()).collect();
     let args = raw_args
@@ -92,6 +113,12 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
         return report(
             Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities"),
         );
+    }
+    // An output file that cannot be written is known before any work is done.
+    if let Some(path) = &run.output {
+        if let Err(d) = runtime::create_output(path) {
+            return report(d);
+        }
     }
     let compiled = spyglass::deep::with_stack_for(&source, || compile(&run, &source_name, &source));
     let program = match compiled {
@@ -279,9 +306,8 @@ fn read_source(script: &Script, raw_args: &[Vec<u8>]) -> Result<(String, String)
             ("stdin".into(), s)
         }
         Script::File(f) => std::fs::read(f).map(|t| (f.clone(), t)).map_err(|e| {
-            // bpftrace's wording: the C library's message, without Rust's "(os error N)".
-            let why = e.to_string();
-            let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+            // bpftrace's wording.
+            let why = spyglass::diag::io_reason(&e);
             format!("ERROR: failed to open file '{f}': {why}\n")
         })?,
     };

@@ -11,14 +11,13 @@ pub fn int(e: &Expr, positional: &[String]) -> Option<i64> {
         ExprKind::Unary {
             op: UnOp::Neg,
             operand,
-        } => int(operand, positional).map(|v| -v),
+        } => int(operand, positional).map(i64::wrapping_neg),
         ExprKind::Unary {
             op: UnOp::Plus,
             operand,
         } => int(operand, positional),
         ExprKind::Positional(n) => Some(
-            positional
-                .get(*n as usize - 1)
+            crate::parser::ast::positional(positional, *n)
                 .and_then(|v| parse_int(v))
                 .unwrap_or(0),
         ),
@@ -30,9 +29,11 @@ pub fn int(e: &Expr, positional: &[String]) -> Option<i64> {
 pub fn string(e: &Expr, positional: &[String]) -> Option<String> {
     match &e.kind {
         ExprKind::Str(s) => Some(s.clone()),
-        ExprKind::Positional(n) => {
-            Some(positional.get(*n as usize - 1).cloned().unwrap_or_default())
-        }
+        ExprKind::Positional(n) => Some(
+            crate::parser::ast::positional(positional, *n)
+                .cloned()
+                .unwrap_or_default(),
+        ),
         ExprKind::Call { name, args, .. } if name == "str" && args.len() == 1 => {
             string(&args[0], positional)
         }

@@ -49,6 +49,12 @@ pub trait Function: Sync {
     /// Type rule: checks the arguments and gives the result type.
     fn check(&self, c: &mut CallCheck) -> Result<Type>;
 
+    /// For functions that change the system rather than observe it (run commands, send
+    /// signals, write memory): what they do, said when `--unsafe` is missing.
+    fn destructive(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Lowers a call used as an expression or statement. Aggregations keep this default:
     /// sema only lets them appear as `@map[keys] = f(args)`, which goes through `update`.
     fn gen<'a, 'ctx>(

@@ -211,3 +211,20 @@ fn zero_divisors_warn_at_compile_and_run_time() {
         o.stderr
     );
 }
+
+/// Wildcards far over `max_probes` end in the limit's diagnostic (expanding `kprobe:*`
+/// took 8 s when duplicates were searched for in a list).
+#[test]
+fn a_wildcard_far_over_max_probes() {
+    for ap in [
+        "kprobe:*",
+        "kretprobe:*",
+        "tracepoint:*:*",
+        "rawtracepoint:*",
+    ] {
+        let o = codegen(&format!("{ap} {{ @ = count(); }}"));
+        let (msg, at) = diagnostic_head(&o);
+        assert!(msg.contains("over the limit of 1024"), "{msg}");
+        assert_eq!(at, "┌─ stdin:1:1");
+    }
+}

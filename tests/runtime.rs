@@ -473,20 +473,6 @@ fn unknown_tracepoint_is_a_diagnostic() {
 }
 
 #[test]
-fn missing_privileges_is_a_diagnostic() {
-    let o = Command::new("runuser")
-        .args(["-u", "nobody", "--", BIN, "-e", "BEGIN { exit(); }"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.starts_with("error: spyglass needs root privileges"),
-        "{err}"
-    );
-}
-
-#[test]
 fn stack_limit_is_a_diagnostic_not_an_llvm_abort() {
     let s = "str(args.filename)";
     let prog = format!(

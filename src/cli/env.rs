@@ -23,11 +23,9 @@ pub fn sema_options_from_env() -> sema::Options {
     o
 }
 
-/// Loading BPF and reading tracefs need root, or CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON.
+/// Loading BPF and attaching need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (root has them
+/// unless its bounding set was cut). Says which are missing.
 pub fn missing_privileges() -> Option<String> {
-    if unsafe { libc::geteuid() } == 0 {
-        return None;
-    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let caps = status
         .lines()
@@ -41,5 +39,18 @@ pub fn missing_privileges() -> Option<String> {
     if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
         return None;
     }
-    Some("spyglass needs root privileges (or CAP_BPF and CAP_PERFMON) to load BPF programs".into())
+    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
+        .into_iter()
+        .filter(|(bit, _)| !has(*bit))
+        .map(|(_, name)| name)
+        .collect();
+    let who = if unsafe { libc::geteuid() } == 0 {
+        "this root process lacks"
+    } else {
+        "this process is not root and lacks"
+    };
+    Some(format!(
+        "spyglass needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load and attach BPF programs: {who} {}",
+        missing.join(" and ")
+    ))
 }

@@ -90,7 +90,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 Ok(self.load_field(slot, &t.field().expect("variables hold storable values")))
             }
             ExprKind::Positional(n) => {
-                let v = self.ck.options.positional.get(*n as usize - 1).cloned();
+                let v = crate::parser::ast::positional(&self.ck.options.positional, *n).cloned();
                 Ok(match self.ck.ty(e.id) {
                     Type::Str { .. } => self.str_const(v.unwrap_or_default().as_bytes()),
                     _ => {

@@ -21,6 +21,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             return Ok(self.copy_struct(p, user, parts));
         }
         let t = self.ck.ty(e.id).clone();
+        if t.field().is_none() {
+            // A struct read for nothing (`*curtask;` as a statement): there is no value.
+            return Ok(Val::Void);
+        }
         Ok(self.read_pointee(p, &t, user))
     }
 
@@ -33,6 +37,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         let a = &self.ck.struct_fields[&e.id];
         let t = self.ck.ty(e.id).clone();
+        if t.field().is_none() {
+            return Ok(Val::Void);
+        }
         Ok(self.read_member(addr, &t, a.bitfield, user))
     }
 

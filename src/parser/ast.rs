@@ -210,6 +210,11 @@ pub enum ForIter {
 
 pub type ExprId = u32;
 
+/// The value of `$n` among the positional parameters (`$1` is the first; there is no `$0`).
+pub fn positional(params: &[String], n: u32) -> Option<&String> {
+    params.get((n as usize).checked_sub(1)?)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     pub id: ExprId,

@@ -110,18 +110,16 @@ impl ProbeType for Kprobe {
             }]);
         }
         let mut out: Vec<AttachPoint> = vec![];
+        // A name in several modules (or static in several files) is probed once.
+        let mut seen = std::collections::HashSet::new();
         for f in kernel_funcs() {
-            if in_module(f) && tracefs::glob_match(name, &f.name) {
-                let at = AttachPoint::Kprobe {
+            if in_module(f) && tracefs::glob_match(name, &f.name) && seen.insert(&f.name) {
+                out.push(AttachPoint::Kprobe {
                     ret: self.0,
                     func: f.name.clone(),
                     offset,
                     wildcard,
-                };
-                // A name in several modules (or static in several files) is probed once.
-                if !out.contains(&at) {
-                    out.push(at);
-                }
+                });
             }
         }
         if out.is_empty() {

@@ -76,8 +76,7 @@ impl<W: Write> Write for FullyBuffered<W> {
 fn open_output(opts: &RunOptions) -> Result<Box<dyn Write>, Diagnostic> {
     use std::os::fd::FromRawFd;
     let file = match &opts.output {
-        Some(p) => std::fs::File::create(p)
-            .map_err(|e| Diagnostic::global(format!("cannot write {}: {e}", p.display())))?,
+        Some(p) => create_output(p)?,
         // SAFETY: dup returns a new descriptor that the File then owns.
         None => match unsafe { libc::dup(1) } {
             fd if fd >= 0 => unsafe { std::fs::File::from_raw_fd(fd) },
@@ -91,6 +90,17 @@ fn open_output(opts: &RunOptions) -> Result<Box<dyn Write>, Diagnostic> {
             file,
         ))),
         Buffering::None => Box::new(file),
+    })
+}
+
+/// Creates (or truncates) the `-o` file.
+pub fn create_output(path: &std::path::Path) -> Result<std::fs::File, Diagnostic> {
+    std::fs::File::create(path).map_err(|e| {
+        Diagnostic::global(format!(
+            "cannot write the output file {}: {}",
+            path.display(),
+            crate::diag::io_reason(&e)
+        ))
     })
 }
 

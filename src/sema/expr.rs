@@ -131,12 +131,16 @@ impl Checker<'_> {
                     )
                 })
             }
-            ExprKind::Positional(n) => Ok(match self.opts.positional.get(*n as usize - 1) {
-                Some(v) if parse_int(v).is_none() => Type::Str {
-                    size: v.len() as u32 + 1,
+            ExprKind::Positional(0) => Err(Diagnostic::error("there is no `$0`", e.span)
+                .with_note("positional parameters start at `$1`")),
+            ExprKind::Positional(n) => Ok(
+                match crate::parser::ast::positional(&self.opts.positional, *n) {
+                    Some(v) if parse_int(v).is_none() => Type::Str {
+                        size: v.len() as u32 + 1,
+                    },
+                    _ => Type::INT,
                 },
-                _ => Type::INT,
-            }),
+            ),
             ExprKind::PositionalCount => Ok(Type::INT),
             ExprKind::Map { name, keys } => self.map_read(e, name, keys),
             ExprKind::Call {
@@ -438,6 +442,13 @@ impl Checker<'_> {
                 None => d,
             }
         })?;
+        if let Some(what) = f.destructive().filter(|_| !self.opts.unsafe_mode) {
+            return Err(Diagnostic::error(
+                format!("{name}() is unsafe. To use you need the --unsafe flag"),
+                e.span,
+            )
+            .with_note(what));
+        }
         let mut c = CallCheck {
             ck: self,
             call: e,
@@ -560,13 +571,12 @@ fn const_value(e: &Expr, positional: &[String]) -> Option<i64> {
         ExprKind::Unary {
             op: UnOp::Neg,
             operand,
-        } => const_value(operand, positional).map(|v| -v),
+        } => const_value(operand, positional).map(i64::wrapping_neg),
         ExprKind::Unary {
             op: UnOp::Plus,
             operand,
         } => const_value(operand, positional),
-        ExprKind::Positional(n) => positional
-            .get(*n as usize - 1)
+        ExprKind::Positional(n) => crate::parser::ast::positional(positional, *n)
             .and_then(|v| parse_int(v))
             .or(Some(0)),
         _ => None,

@@ -1,0 +1,41 @@
+//! The compiler's stages run in order on a script's raw bytes, as `spyglass --mode codegen`
+//! runs them (a stack sized by the script, diagnostics rendered). The fuzz targets in
+//! `fuzz/` drive the compiler through here.
+
+use crate::{codegen, deep, parser, sema};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Preprocessor, lexer, parser, macro expansion.
+    Parse,
+    /// Also sema (probe lookups read tracefs and BTF).
+    Check,
+    /// Also LLVM, down to the BPF object.
+    Codegen,
+}
+
+/// Runs the stages up to `last`; a failure comes back as the rendered diagnostic.
+pub fn run_to(bytes: &[u8], last: Stage) -> Result<(), String> {
+    let name = "stdin";
+    let source = parser::decode(bytes.to_vec()).map_err(|(text, d)| d.render(name, &text))?;
+    deep::with_stack_for(&source, || {
+        let render = |d: crate::diag::Diagnostic| d.render(name, &source);
+        let ast = parser::parse(&source).map_err(render)?;
+        if last == Stage::Parse {
+            return Ok(());
+        }
+        let opts = sema::Options {
+            source: Some((name.to_string(), source.clone())),
+            ..Default::default()
+        };
+        let checked = sema::check(ast, opts).map_err(render)?;
+        for w in &checked.warnings {
+            render(w.clone());
+        }
+        if last == Stage::Check {
+            return Ok(());
+        }
+        codegen::compile(&checked, false).map_err(render)?;
+        Ok(())
+    })
+}
