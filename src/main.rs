@@ -15,6 +15,9 @@ mod link_trim;
 use cli::{Command, Run, Script};
 
 fn main() -> ExitCode {
+    // One malloc arena: the compiler runs on its own thread, and a second arena grows by a
+    // page-sized mprotect at a time, which cost a millisecond of start-up.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     // A bug must still end like any other error: one message, exit code 1, no backtrace
     // (unwinding detaches whatever was attached).
     std::panic::set_hook(Box::new(|info| {
