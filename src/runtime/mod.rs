@@ -250,12 +250,14 @@ fn run_with(
             break;
         }
     }
-    // Nothing new arrives once detached; what is queued is shown if that is quick, and
-    // counted as lost otherwise, so a flood never holds up the exit.
+    // Nothing new arrives once detached, so what is queued is finite. After a signal it is
+    // shown only if that is quick and counted as lost otherwise: a flood never holds up
+    // Ctrl-C.
     detach_all(links);
-    if !pump.drain(Instant::now() + DRAIN_BUDGET) {
+    let budget = signals::stop_requested().then(|| Instant::now() + DRAIN_BUDGET);
+    if !pump.drain(budget) {
         s.discard_events(true);
-        pump.drain(Instant::now() + Duration::from_secs(3600));
+        pump.drain(None);
         s.discard_events(false);
     }
     s.stop_accepting_after_exit();
@@ -264,7 +266,7 @@ fn run_with(
             s.test_run(&p.prog_name)?;
         }
     }
-    pump.drain(Instant::now() + DRAIN_BUDGET);
+    pump.drain(None);
     let lost_seen = s.report_lost(loaded.lost_events(), lost_seen);
     if prog.print_maps_on_exit {
         s.print_all_maps();
@@ -276,7 +278,7 @@ fn run_with(
 
 /// How often the loop checks the kernel's count of records the ring had no room for.
 const LOST_REPORT_PERIOD: Duration = Duration::from_secs(1);
-/// How long the records queued at exit may take to print before the rest are dropped.
+/// How long the records queued at a signal may take to print before the rest are dropped.
 const DRAIN_BUDGET: Duration = Duration::from_millis(300);
 
 /// Detaches every probe, in parallel. Releasing the last perf event of a tracepoint waits

@@ -70,15 +70,16 @@ impl<'a> Pump<'a> {
         self.backlog = n >= BATCH as i32;
     }
 
-    /// Handles what is already in the ring, until `deadline`; returns whether the ring was
-    /// emptied in time.
-    pub fn drain(&mut self, deadline: Instant) -> bool {
+    /// Handles what is in the ring until it is empty, or until `deadline` if there is one;
+    /// returns whether it was emptied. Only for when the probes are detached: otherwise the
+    /// ring may never be empty.
+    pub fn drain(&mut self, deadline: Option<Instant>) -> bool {
         loop {
             self.batch();
             if !self.backlog {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
         }
