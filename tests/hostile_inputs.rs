@@ -228,3 +228,41 @@ fn a_wildcard_far_over_max_probes() {
         assert_eq!(at, "┌─ stdin:1:1");
     }
 }
+
+/// Long `&&` chains (each once a stack slot LLVM promoted over the whole chain: 60 s for
+/// 20,000 terms) and thousands of map assignments in one block.
+#[test]
+fn long_logical_chains_and_many_maps() {
+    let chain = vec!["$a"; 20_000].join(" && ");
+    compiles(&format!(
+        "begin {{ $a = 1; $x = {chain}; printf(\"%d\\n\", $x); }}"
+    ));
+    let chain = vec!["$a == 2"; 20_000].join(" || ");
+    compiles(&format!(
+        "begin {{ $a = 1; if ({chain}) {{ printf(\"yes\\n\"); }} }}"
+    ));
+    let maps: String = (0..5_000).map(|i| format!("@m{i} = {i}; ")).collect();
+    compiles(&format!("begin {{ {maps} }}"));
+}
+
+/// `#define` chains as long as one likes; definitions that double at each level end in a
+/// diagnostic instead of exhausting memory; mutual recursion is named.
+#[test]
+fn define_chains() {
+    let chain: String = (0..3_000)
+        .map(|i| format!("#define D{} (D{i} + 1)\n", i + 1))
+        .collect();
+    compiles(&format!("#define D0 1\n{chain}begin {{ print(D3000); }}"));
+    let doubling: String = (0..40)
+        .map(|i| format!("#define A{} (A{i} + A{i})\n", i + 1))
+        .collect();
+    let o = codegen(&format!("#define A0 1\n{doubling}begin {{ print(A40); }}"));
+    let (msg, at) = diagnostic_head(&o);
+    assert_eq!(
+        msg,
+        "error: `#define`d names expand to more than 1000000 tokens, here `A40`"
+    );
+    assert_eq!(at, "┌─ stdin:42:15");
+    let o = codegen("#define A (B + 1)\n#define B (A + 1)\nbegin { print(A); }");
+    assert_eq!(diagnostic_head(&o).0, "error: `A` expands into itself");
+}

@@ -417,11 +417,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         bl.build_select(neg, n, mag, "sd").unwrap().into_int_value()
     }
 
+    /// `a && b`, `a || b`, short-circuit. The result is a phi, not a stack slot: a chain of
+    /// thousands of `&&` would otherwise give LLVM thousands of slots to promote, each over
+    /// every block of the chain.
     fn logical(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr) -> Result<Val<'ctx>> {
-        let out = self.stack(8, "logic");
         let a = self.expr(lhs)?.int();
         let a = self.truthy(a);
-        self.store_i64(out, self.widen(a));
+        let a_end = self.b.get_insert_block().unwrap();
         let (more, done) = (self.block("rhs"), self.block("logic_done"));
         // `a && b` needs b only when a holds; `a || b` only when it does not.
         if op == BinOp::LogAnd {
@@ -432,10 +434,12 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.b.position_at_end(more);
         let b = self.expr(rhs)?.int();
         let b = self.truthy(b);
-        self.store_i64(out, self.widen(b));
+        let b_end = self.b.get_insert_block().unwrap();
         self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(done);
-        Ok(Val::Int(self.load_i64(out)))
+        let phi = self.b.build_phi(self.ctx.bool_type(), "logic").unwrap();
+        phi.add_incoming(&[(&a, a_end), (&b, b_end)]);
+        Ok(Val::Int(self.widen(phi.as_basic_value().into_int_value())))
     }
 
     /// Byte-wise string equality up to the first NUL, unrolled (bounded by the buffer sizes).

@@ -6,6 +6,9 @@ use logos::Logos;
 
 use crate::diag::Diagnostic;
 
+/// Tokens the `#define`d names of one script may expand to, all uses together.
+const MAX_EXPANSION: usize = 1_000_000;
+
 #[derive(Logos, Debug, Clone, PartialEq)]
 #[logos(skip r"[ \t\r\n\f]+")]
 #[logos(skip(r"//[^\n]*", allow_greedy = true))]
@@ -296,6 +299,8 @@ pub struct Lexer<'a> {
     /// `#define`d names and the tokens of a replacement still to be handed out.
     defines: super::preprocess::Defines,
     pending: std::collections::VecDeque<Spanned>,
+    /// Tokens `#define`d names may still expand to, over the whole script.
+    expansion_budget: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -322,6 +327,7 @@ impl<'a> Lexer<'a> {
             prev: None,
             defines: Default::default(),
             pending: Default::default(),
+            expansion_budget: MAX_EXPANSION,
         }
     }
 
@@ -461,7 +467,10 @@ impl<'a> Lexer<'a> {
             self.pos = end;
             match tok {
                 Ok(Tok::Ident(name)) if self.defines.contains_key(&name) => {
-                    if let Err(e) = self.expand(&name, (start, end), 0) {
+                    let mut budget = self.expansion_budget;
+                    let r = self.expand(&name, (start, end), &mut vec![], &mut budget);
+                    self.expansion_budget = budget;
+                    if let Err(e) = r {
                         return Some(Err(e));
                     }
                 }
@@ -471,26 +480,41 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Queues the tokens of `#define name …`, at the name's place in the script.
+    /// Queues the tokens of `#define name …`, at the name's place in the script. `active`
+    /// holds the names being expanded around this one (a name inside its own expansion is
+    /// an error); `budget` is how many more tokens may be produced, because definitions that
+    /// each use the previous one twice double at every level.
     fn expand(
         &mut self,
         name: &str,
         (start, end): (usize, usize),
-        depth: u32,
+        active: &mut Vec<String>,
+        budget: &mut usize,
     ) -> Result<(), Diagnostic> {
-        if depth > 32 {
+        if active.iter().any(|a| a == name) {
             return Err(Diagnostic::error(
                 format!("`{name}` expands into itself"),
                 (start, end),
             ));
         }
+        active.push(name.to_string());
         let text = self.defines[name].clone();
         for (tok, _) in Tok::lexer(&text).spanned() {
             match tok {
                 Ok(Tok::Ident(inner)) if inner != name && self.defines.contains_key(&inner) => {
-                    self.expand(&inner, (start, end), depth + 1)?
+                    self.expand(&inner, (start, end), active, budget)?
                 }
-                Ok(t) => self.pending.push_back((start, t, end)),
+                Ok(t) if *budget > 0 => {
+                    *budget -= 1;
+                    self.pending.push_back((start, t, end))
+                }
+                Ok(_) => return Err(Diagnostic::error(
+                    format!(
+                        "`#define`d names expand to more than {MAX_EXPANSION} tokens, here `{}`",
+                        active[0]
+                    ),
+                    (start, end),
+                )),
                 Err(()) => {
                     return Err(Diagnostic::error(
                         format!("`#define {name} {text}`: not a valid expression here"),
@@ -499,6 +523,7 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
+        active.pop();
         Ok(())
     }
 
