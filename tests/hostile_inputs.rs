@@ -26,11 +26,7 @@ fn with_stdin(args: &[&str], input: &[u8]) -> Out {
     let feeder = std::thread::spawn(move || stdin.write_all(&input));
     let o = child.wait_with_output().unwrap();
     feeder.join().unwrap().unwrap();
-    Out {
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    Out::of(o)
 }
 
 fn compiles(script: &str) {

@@ -11,16 +11,13 @@ const PROG: &str = r#"begin { printf("began\n"); exit(); }"#;
 
 /// Runs spyglass through `setpriv` with the given options.
 fn setpriv(opts: &[&str]) -> Out {
-    let o = Command::new("setpriv")
-        .args(opts)
-        .args([BIN, "-e", PROG])
-        .output()
-        .unwrap();
-    Out {
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    Out::of(
+        Command::new("setpriv")
+            .args(opts)
+            .args([BIN, "-e", PROG])
+            .output()
+            .unwrap(),
+    )
 }
 
 fn refused(o: &Out, want: &str) {

@@ -25,11 +25,7 @@ fn without_tracefs(prefix: &str, args: &[&str]) -> Out {
         .args(["-m", "sh", "-c", &script])
         .output()
         .expect("run unshare");
-    Out {
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    Out::of(o)
 }
 
 #[test]

@@ -13,11 +13,7 @@ fn with_dummy_ts(args: &[&str]) -> Out {
         .env("TZ", "UTC")
         .output()
         .expect("run spyglass");
-    Out {
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    Out::of(o)
 }
 
 /// Writes -5..5 and back, one value per 100ms interval starting at 0.1s.

@@ -508,13 +508,15 @@ impl<'a> Lexer<'a> {
                     *budget -= 1;
                     self.pending.push_back((start, t, end))
                 }
-                Ok(_) => return Err(Diagnostic::error(
-                    format!(
+                Ok(_) => {
+                    return Err(Diagnostic::error(
+                        format!(
                         "`#define`d names expand to more than {MAX_EXPANSION} tokens, here `{}`",
                         active[0]
                     ),
-                    (start, end),
-                )),
+                        (start, end),
+                    ))
+                }
                 Err(()) => {
                     return Err(Diagnostic::error(
                         format!("`#define {name} {text}`: not a valid expression here"),

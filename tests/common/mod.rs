@@ -13,11 +13,16 @@ pub struct Out {
 }
 
 pub fn spyglass(args: &[&str]) -> Out {
-    let o = Command::new(BIN).args(args).output().expect("run spyglass");
-    Out {
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
+    Out::of(Command::new(BIN).args(args).output().expect("run spyglass"))
+}
+
+impl Out {
+    pub fn of(o: std::process::Output) -> Out {
+        Out {
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            code: o.status.code().unwrap_or(-1),
+        }
     }
 }
 
