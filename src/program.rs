@@ -192,6 +192,8 @@ pub enum SymKind {
     /// first 4), written as text in user space: one type for both families, as in bpftrace,
     /// and IPv6's `::` compression is too branchy for the verifier.
     Inet,
+    /// `macaddr()`: six bytes of a MAC address in one word, written as `AA:BB:…` text.
+    Mac,
 }
 
 impl FieldType {

@@ -37,3 +37,29 @@ impl Function for CgroupPath {
         Ok(Val::Int(g.expr(&args[0])?.int()))
     }
 }
+
+/// `cgroupid("/sys/fs/cgroup/x")`: a cgroup v2 id is its directory's inode number, read
+/// while compiling.
+pub struct Cgroupid;
+
+impl Function for Cgroupid {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        use std::os::unix::fs::MetadataExt;
+        c.arity(1, 1)?;
+        let path = c.str_literal(0, "cgroupid()'s path")?;
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            Diagnostic::error(
+                format!(
+                    "cannot read cgroup `{path}`: {}",
+                    crate::diag::io_reason(&e)
+                ),
+                c.args[0].span,
+            )
+        })?;
+        c.ck.consts.insert(c.call.id, meta.ino());
+        Ok(Type::UINT)
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
+        Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+    }
+}

@@ -60,16 +60,21 @@ impl Function for Strerror {
             .iter()
             .map(|(num, m)| (*num as u64, m.as_bytes()))
             .collect();
-        switch_text(g, n, &cases, buf, |g| unknown_text(g, buf, n));
+        switch_text(g, n, &cases, buf, |g| number_text(g, buf, UNKNOWN, n));
         Ok(Val::Str(buf, size))
     }
 }
 
-/// `Unknown error N`, with N's sign and up to `UNKNOWN_DIGITS` digits.
-fn unknown_text<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>, n: IntValue<'ctx>) {
-    let words = (UNKNOWN.len() + 1 + UNKNOWN_DIGITS as usize).div_ceil(8);
+/// `prefix` then N, with N's sign and up to `UNKNOWN_DIGITS` digits (`Unknown error N`).
+pub(super) fn number_text<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    buf: PointerValue<'ctx>,
+    prefix: &str,
+    n: IntValue<'ctx>,
+) {
+    let words = (prefix.len() + 1 + UNKNOWN_DIGITS as usize).div_ceil(8);
     let mut text = Appender::new(g, words);
-    for c in UNKNOWN.bytes() {
+    for c in prefix.bytes() {
         text.push_const(g, c);
     }
     let neg =

@@ -7,6 +7,7 @@ mod args;
 pub(crate) mod async_out;
 pub mod buf;
 pub mod builtins;
+mod bytes;
 mod cgroup;
 mod consts;
 mod control;
@@ -17,13 +18,18 @@ mod introspect;
 mod join;
 mod map_ops;
 mod map_query;
+mod meta;
 mod misc;
+mod names;
 mod net;
 mod output;
+mod process;
 mod stacks;
 mod strfuncs;
 mod strings;
 mod symbols;
+#[cfg(target_arch = "x86_64")]
+mod syscalls_x86_64;
 pub mod sysinfo;
 mod task;
 mod textgen;
@@ -164,6 +170,35 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "uaddr",
     "cgroup_path",
     "percpu_kaddr",
+    "is_str",
+    "is_ptr",
+    "is_array",
+    "is_integer",
+    "is_unsigned_integer",
+    "is_literal",
+    "static_assert",
+    "fail",
+    "assert_str",
+    "default_str_length",
+    "has_cpid",
+    "probetype",
+    "kfunc_exist",
+    "kfunc_allowed",
+    "signal_name",
+    "syscall_name",
+    "reg",
+    "kptr",
+    "uptr",
+    "signal",
+    "signal_thread",
+    "override",
+    "write_user",
+    "strstr",
+    "memcmp",
+    "str_concat",
+    "strcap",
+    "macaddr",
+    "cgroupid",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -218,6 +253,34 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "cgroup_path" => &cgroup::CgroupPath,
         "percpu_kaddr" => &symbols::PercpuKaddr,
         "comm" => &task::Comm,
+        "is_str" => &meta::IS_STR,
+        "is_ptr" => &meta::IS_PTR,
+        "is_array" => &meta::IS_ARRAY,
+        "is_integer" => &meta::IS_INTEGER,
+        "is_unsigned_integer" => &meta::IS_UNSIGNED,
+        "is_literal" => &meta::IsLiteral,
+        "static_assert" => &meta::StaticAssert,
+        "fail" => &meta::Fail,
+        "assert_str" => &meta::AssertStr,
+        "default_str_length" => &meta::DefaultStrLength,
+        "has_cpid" => &meta::HasCpid,
+        "probetype" => &meta::Probetype,
+        "kfunc_exist" | "kfunc_allowed" => &meta::Kfunc,
+        "signal_name" => &names::Name(false),
+        "syscall_name" => &names::Name(true),
+        "reg" => &process::Reg,
+        "kptr" => &process::Retag(false),
+        "uptr" => &process::Retag(true),
+        "signal" => &process::Signal(false),
+        "signal_thread" => &process::Signal(true),
+        "override" => &process::Override,
+        "write_user" => &process::WriteUser,
+        "strstr" => &strfuncs::Strstr,
+        "memcmp" => &bytes::Memcmp,
+        "str_concat" => &bytes::StrConcat,
+        "strcap" => &bytes::Strcap,
+        "macaddr" => &net::Macaddr,
+        "cgroupid" => &cgroup::Cgroupid,
         // `probe()` is left out: sema must see `probe` itself to give each attach point
         // its own program.
         _ if name != "probe" => return builtin(name).map(|b| b as &dyn Function),

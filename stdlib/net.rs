@@ -99,3 +99,48 @@ impl Function for Pton {
         Ok(Val::Int(g.i64(u32::from_le_bytes(ip.octets()) as u64)))
     }
 }
+
+pub struct Macaddr;
+
+impl Function for Macaddr {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 1)?;
+        match c.value(0)? {
+            Type::Str { size } if size >= 6 => {}
+            Type::Int { .. } | Type::Ptr { .. } => {}
+            t => {
+                return Err(Diagnostic::error(
+                    "macaddr() needs six bytes: a char[6], a pointer to them or an integer",
+                    c.args[0].span,
+                )
+                .with_label(format!("this is {}", t.describe())))
+            }
+        }
+        Ok(Type::Sym(SymKind::Mac))
+    }
+    /// The six bytes in one word; the text is written in user space.
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let user = matches!(g.ck.ty(args[0].id), Type::Ptr { user: true, .. });
+        let pointer = matches!(g.ck.ty(args[0].id), Type::Ptr { .. });
+        let word = match g.expr(&args[0])? {
+            Val::Int(p) if pointer => {
+                let out = g.stack(8, "mac");
+                let read = match user {
+                    true => crate::codegen::func::helper::PROBE_READ_USER,
+                    false => crate::codegen::func::helper::PROBE_READ_KERNEL,
+                };
+                g.helper_int(read, &[out.into(), g.i64(6).into(), p.into()]);
+                g.load_i64(out)
+            }
+            Val::Int(v) => v,
+            Val::Str(p, _) => {
+                let out = g.stack(8, "mac");
+                g.b.build_memcpy(out, 8, p, 1, g.i64(6)).unwrap();
+                g.load_i64(out)
+            }
+            _ => unreachable!("sema: six bytes"),
+        };
+        let mask = g.i64(0xffff_ffff_ffff);
+        Ok(Val::Int(g.b.build_and(word, mask, "mac").unwrap()))
+    }
+}

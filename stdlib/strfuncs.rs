@@ -1,4 +1,4 @@
-//! `strlen`, `strncmp` and `strcontains`.
+//! `strlen`, `strncmp`, `strcontains` and `strstr`.
 //!
 //! All three are straight-line code over the bytes of fixed-size string buffers: no loops
 //! and no branches, so the verifier walks each byte once. A buffer without a NUL ends at
@@ -16,6 +16,7 @@ use crate::sema::{CallCheck, Type};
 pub struct Strlen;
 pub struct Strncmp;
 pub struct Strcontains;
+pub struct Strstr;
 
 /// Checks that argument `i` is a string; `what` names it in the message.
 fn string_arg(c: &mut CallCheck, i: usize, what: &str) -> Result<u32> {
@@ -49,15 +50,34 @@ fn bytes<'ctx>(g: &FnGen<'_, 'ctx>, p: PointerValue<'ctx>, size: u32) -> Vec<Int
         .collect()
 }
 
-/// `a == b` (or `!=`) as an i64 0/1.
-fn cmp<'ctx>(
+/// `a == b`, `a != b` or `a <= b` as an i64 0/1, for values below 2^32 (bytes, lengths,
+/// indices). Computed with arithmetic, not compares: BPF has no set-on-compare, so each
+/// compare would become a branch, and where the result matters later (an index, a length
+/// used as an offset) the verifier walks every combination of them.
+pub(super) fn cmp<'ctx>(
     g: &FnGen<'_, 'ctx>,
     pred: IntPredicate,
     a: IntValue<'ctx>,
     b: IntValue<'ctx>,
 ) -> IntValue<'ctx> {
-    let c = g.b.build_int_compare(pred, a, b, "cmp").unwrap();
-    g.widen(c)
+    let bl = &g.b;
+    match pred {
+        IntPredicate::EQ | IntPredicate::NE => {
+            let d = bl.build_xor(a, b, "d").unwrap();
+            let d = bl.build_int_add(d, g.i64(0xffff_ffff), "d").unwrap();
+            let ne = bl.build_right_shift(d, g.i64(32), false, "ne").unwrap();
+            match pred {
+                IntPredicate::NE => ne,
+                _ => bl.build_xor(ne, g.i64(1), "eq").unwrap(),
+            }
+        }
+        IntPredicate::ULE => {
+            let d = bl.build_int_sub(b, a, "d").unwrap();
+            let neg = bl.build_right_shift(d, g.i64(63), false, "gt").unwrap();
+            bl.build_xor(neg, g.i64(1), "le").unwrap()
+        }
+        _ => g.widen(bl.build_int_compare(pred, a, b, "cmp").unwrap()),
+    }
 }
 
 /// Length up to the first NUL: a running "no NUL yet" flag summed over the bytes.
@@ -134,29 +154,76 @@ impl Function for Strcontains {
         string_arg(c, 1, "the needle of strcontains()")?;
         Ok(Type::Bool)
     }
-    /// Found when, at some start `i` inside the haystack's string, every byte of the
-    /// needle's string matches.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let (ph, sh) = string_val(g, &args[0])?;
-        let (pn, sn) = string_val(g, &args[1])?;
-        let (h, n) = (bytes(g, ph, sh), bytes(g, pn, sn));
-        let (hlen, nlen) = (length(g, &h), length(g, &n));
         let mut found = g.i64(0);
-        for i in 0..sh as usize {
-            let mut all = cmp(g, IntPredicate::ULE, g.i64(i as u64), hlen);
-            for (j, &nc) in n.iter().enumerate() {
-                let past_needle = cmp(g, IntPredicate::ULE, nlen, g.i64(j as u64));
-                let ok = match h.get(i + j) {
-                    Some(&hc) => {
-                        g.b.build_or(past_needle, cmp(g, IntPredicate::EQ, hc, nc), "ok")
-                            .unwrap()
-                    }
-                    None => past_needle,
-                };
-                all = g.b.build_and(all, ok, "all").unwrap();
-            }
-            found = g.b.build_or(found, all, "found").unwrap();
-        }
+        each_match(g, args, |g, _, at| {
+            found = g.b.build_or(found, at, "found").unwrap();
+        })?;
         Ok(Val::Int(found))
     }
+}
+
+impl Function for Strstr {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(2, 2)?;
+        string_arg(c, 0, "the haystack of strstr()")?;
+        string_arg(c, 1, "the needle of strstr()")?;
+        Ok(Type::INT)
+    }
+    /// The first start that matches, else -1. Arithmetic only: a select per start becomes
+    /// a branch per start in BPF, and the verifier would walk every combination.
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let (mut found, mut plus_one) = (g.i64(0), g.i64(0));
+        each_match(g, args, |g, i, at| {
+            let not_yet = g.b.build_xor(found, g.i64(1), "nf").unwrap();
+            let first = g.b.build_and(at, not_yet, "first").unwrap();
+            let add =
+                g.b.build_int_mul(first, g.i64(i as u64 + 1), "add")
+                    .unwrap();
+            plus_one = g.b.build_int_add(plus_one, add, "idx").unwrap();
+            found = g.b.build_or(found, at, "found").unwrap();
+        })?;
+        Ok(Val::Int(
+            g.b.build_int_sub(plus_one, g.i64(1), "index").unwrap(),
+        ))
+    }
+}
+
+/// For each start `i` in the haystack (`args[0]`), gives `f` 1 when the needle's string
+/// (`args[1]`) is found there: every needle byte before its NUL matches, and `i` is within
+/// the haystack's string (an empty needle is found at its end too).
+fn each_match<'ctx>(
+    g: &mut FnGen<'_, 'ctx>,
+    args: &[Expr],
+    mut f: impl FnMut(&FnGen<'_, 'ctx>, usize, IntValue<'ctx>),
+) -> Result<()> {
+    let (ph, sh) = string_val(g, &args[0])?;
+    let (pn, sn) = string_val(g, &args[1])?;
+    let hlen = length(g, &bytes(g, ph, sh));
+    let nlen = length(g, &bytes(g, pn, sn));
+    for i in 0..sh as usize {
+        let mut all = cmp(g, IntPredicate::ULE, g.i64(i as u64), hlen);
+        for j in 0..sn as usize {
+            let past_needle = cmp(g, IntPredicate::ULE, nlen, g.i64(j as u64));
+            let ok = match i + j < sh as usize {
+                true => {
+                    let (hc, nc) = (plain_byte(g, ph, i + j), plain_byte(g, pn, j));
+                    g.b.build_or(past_needle, cmp(g, IntPredicate::EQ, hc, nc), "ok")
+                        .unwrap()
+                }
+                false => past_needle,
+            };
+            all = g.b.build_and(all, ok, "all").unwrap();
+        }
+        f(g, i, all);
+    }
+    Ok(())
+}
+
+fn plain_byte<'ctx>(g: &FnGen<'_, 'ctx>, p: PointerValue<'ctx>, i: usize) -> IntValue<'ctx> {
+    let l =
+        g.b.build_load(g.ctx.i8_type(), g.gep(p, i as u64), "c")
+            .unwrap();
+    g.b.build_int_z_extend(l.into_int_value(), g.ctx.i64_type(), "cz")
+        .unwrap()
 }

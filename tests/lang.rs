@@ -1,6 +1,6 @@
 //! The language snapshot suite: every `tests/lang/**/*.bt` is parsed, checked and compiled;
 //! the AST (or diagnostic, with any warnings) and the unoptimised LLVM IR are snapshotted and
-//! reviewed.
+//! reviewed. A script whose first line is `// --unsafe` is checked with that flag.
 
 use spyglass::{codegen, parser, sema};
 
@@ -11,7 +11,12 @@ fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
         Err(d) => return (d.render(&name, src), None),
     };
     let ast_text = format!("{ast:#?}");
-    let checked = match sema::check(ast, sema::Options::default()) {
+    // A first line `// --unsafe` checks the script as `spyglass --unsafe` would.
+    let opts = sema::Options {
+        unsafe_mode: src.starts_with("// --unsafe"),
+        ..Default::default()
+    };
+    let checked = match sema::check(ast, opts) {
         Ok(c) => c,
         Err(d) => return (d.render(&name, src), None),
     };

@@ -297,8 +297,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         Ok(Val::Int(self.arith(op, a, b, signed)))
     }
 
+    /// Whether `e` makes an operation with it signed (see `Expr::is_flexible_literal`).
     fn is_signed(&self, e: &Expr) -> bool {
-        self.ck.ty(e.id).is_signed()
+        self.ck.ty(e.id).is_signed() && !e.is_flexible_literal()
     }
 
     /// Integer arithmetic and comparisons with bpftrace's signedness rules. BPF (v3) has

@@ -26,6 +26,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 then,
                 otherwise,
             } => {
+                match self.ck.static_conds.get(&cond.id) {
+                    Some(true) => return self.stmts(then),
+                    Some(false) => {
+                        return match otherwise {
+                            Some(o) => self.stmts(o),
+                            None => Ok(()),
+                        }
+                    }
+                    None => {}
+                }
                 let c = self.expr(cond)?.int();
                 let c = self.truthy(c);
                 let (t, f, done) = (self.block("then"), self.block("else"), self.block("endif"));
@@ -92,7 +102,8 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.warn_if_zero(rhs, ev);
             }
             let rhs = self.ptr_scale(rhs, &self.ck.ty(target.id).clone());
-            let signed = self.ck.ty(value.id).is_signed() || self.ck.ty(target.id).is_signed();
+            let signed = (self.ck.ty(value.id).is_signed() && !value.is_flexible_literal())
+                || self.ck.ty(target.id).is_signed();
             let v = self.arith(op, cur, rhs, signed);
             return self.store_to(target, Val::Int(v));
         }

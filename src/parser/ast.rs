@@ -215,6 +215,15 @@ pub fn positional(params: &[String], n: u32) -> Option<&String> {
     params.get((n as usize).checked_sub(1)?)
 }
 
+impl Expr {
+    /// A non-negative integer literal: in arithmetic and comparisons it takes the other
+    /// operand's signedness (bpftrace's "sign-flexible" literals), so `$u > 0` compares
+    /// unsigned.
+    pub fn is_flexible_literal(&self) -> bool {
+        matches!(self.kind, ExprKind::Int(v) if v <= i64::MAX as u64)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     pub id: ExprId,

@@ -14,26 +14,25 @@ const MAX_DEPTH: u32 = 64;
 
 struct Expander<'a> {
     macros: &'a [MacroDef],
+    prelude: &'static [MacroDef],
     next_id: u32,
     expansions: u32,
 }
 
 pub fn expand(mut program: Program) -> Result<Program> {
-    if program.macros.is_empty() {
-        return Ok(program);
-    }
     let macros = std::mem::take(&mut program.macros);
     check_definitions(&macros)?;
     let mut ex = Expander {
         macros: &macros,
+        prelude: super::prelude(),
         next_id: program.expr_count,
         expansions: 0,
     };
     for probe in &mut program.probes {
         if let Some(p) = &mut probe.predicate {
-            ex.expr(p, 0)?;
+            ex.expr(p, 0, false)?;
         }
-        ex.block(&mut probe.body, 0)?;
+        ex.block(&mut probe.body, 0, false)?;
     }
     program.expr_count = ex.next_id;
     program.macros = macros;
@@ -56,45 +55,45 @@ fn check_definitions(macros: &[MacroDef]) -> Result<()> {
 }
 
 impl<'a> Expander<'a> {
-    fn block(&mut self, b: &mut Block, depth: u32) -> Result<()> {
+    fn block(&mut self, b: &mut Block, depth: u32, lib: bool) -> Result<()> {
         for s in &mut b.stmts {
-            self.stmt(s, depth)?;
+            self.stmt(s, depth, lib)?;
         }
         Ok(())
     }
 
-    fn stmt(&mut self, s: &mut Stmt, depth: u32) -> Result<()> {
+    fn stmt(&mut self, s: &mut Stmt, depth: u32, lib: bool) -> Result<()> {
         match &mut s.kind {
-            StmtKind::Expr(e) => self.expr(e, depth),
+            StmtKind::Expr(e) => self.expr(e, depth, lib),
             StmtKind::Assign { target, value, .. } => {
-                self.expr(target, depth)?;
-                self.expr(value, depth)
+                self.expr(target, depth, lib)?;
+                self.expr(value, depth, lib)
             }
             StmtKind::If {
                 cond,
                 then,
                 otherwise,
             } => {
-                self.expr(cond, depth)?;
-                self.block(then, depth)?;
+                self.expr(cond, depth, lib)?;
+                self.block(then, depth, lib)?;
                 match otherwise {
-                    Some(b) => self.block(b, depth),
+                    Some(b) => self.block(b, depth, lib),
                     None => Ok(()),
                 }
             }
-            StmtKind::Block(b) => self.block(b, depth),
+            StmtKind::Block(b) => self.block(b, depth, lib),
             StmtKind::For { iter, body, .. } => {
                 if let ForIter::Range(a, b) = iter {
-                    self.expr(a, depth)?;
-                    self.expr(b, depth)?;
+                    self.expr(a, depth, lib)?;
+                    self.expr(b, depth, lib)?;
                 }
-                self.block(body, depth)
+                self.block(body, depth, lib)
             }
             StmtKind::While { cond, body } | StmtKind::Unroll { count: cond, body } => {
-                self.expr(cond, depth)?;
-                self.block(body, depth)
+                self.expr(cond, depth, lib)?;
+                self.block(body, depth, lib)
             }
-            StmtKind::Let { value: Some(v), .. } => self.expr(v, depth),
+            StmtKind::Let { value: Some(v), .. } => self.expr(v, depth, lib),
             StmtKind::Let { value: None, .. }
             | StmtKind::Break
             | StmtKind::Continue
@@ -102,15 +101,17 @@ impl<'a> Expander<'a> {
         }
     }
 
-    fn expr(&mut self, e: &mut Expr, depth: u32) -> Result<()> {
+    /// `lib`: the expression is part of a prelude macro's body, whose calls always mean
+    /// the prelude's own macros.
+    fn expr(&mut self, e: &mut Expr, depth: u32, lib: bool) -> Result<()> {
         let call = match &e.kind {
             ExprKind::Call { name, args, .. } => {
-                self.find(name, args.len()).map(|m| (m, args.clone()))
+                self.find(name, args.len(), lib).map(|m| (m, args.clone()))
             }
-            ExprKind::Ident(name) => self.find(name, 0).map(|m| (m, vec![])),
+            ExprKind::Ident(name) => self.find(name, 0, lib).map(|m| (m, vec![])),
             _ => None,
         };
-        if let Some((m, mut args)) = call {
+        if let Some(((m, from_lib), mut args)) = call {
             if depth >= MAX_DEPTH {
                 return Err(Diagnostic::error(
                     format!("macro `{}` expands too deeply (recursive?)", m.name),
@@ -118,25 +119,47 @@ impl<'a> Expander<'a> {
                 ));
             }
             for a in &mut args {
-                self.expr(a, depth)?;
+                self.expr(a, depth, lib)?;
             }
-            let mut expanded = self.instantiate(m, args, e.span)?;
-            self.expr(&mut expanded, depth + 1)?;
+            let mut expanded = self.instantiate(m, args, e.span, from_lib)?;
+            self.expr(&mut expanded, depth + 1, from_lib)?;
             *e = expanded;
             return Ok(());
         }
-        if let ExprKind::Block { stmts, .. } = &mut e.kind {
-            for s in stmts {
-                self.stmt(s, depth)?;
+        if let ExprKind::Call { name, args, .. } = &e.kind {
+            let arities: Vec<usize> = self
+                .prelude
+                .iter()
+                .filter(|m| m.name == *name)
+                .map(|m| m.params.len())
+                .collect();
+            if !arities.is_empty() && !self.macros.iter().any(|m| m.name == *name) {
+                let takes: Vec<String> = arities.iter().map(usize::to_string).collect();
+                return Err(Diagnostic::error(
+                    format!(
+                        "{name}() takes {} argument{}, but {} were given",
+                        takes.join(" or "),
+                        if arities == [1] { "" } else { "s" },
+                        args.len()
+                    ),
+                    e.span,
+                ));
             }
         }
-        each_child(e, &mut |c| self.expr(c, depth))
+        if let ExprKind::Block { stmts, .. } = &mut e.kind {
+            for s in stmts {
+                self.stmt(s, depth, lib)?;
+            }
+        }
+        each_child(e, &mut |c| self.expr(c, depth, lib))
     }
 
-    fn find(&self, name: &str, arity: usize) -> Option<&'a MacroDef> {
-        self.macros
-            .iter()
-            .find(|m| m.name == name && m.params.len() == arity)
+    /// The macro a call means, and whether it is the prelude's.
+    fn find(&self, name: &str, arity: usize, lib: bool) -> Option<(&'a MacroDef, bool)> {
+        let matches = |m: &&MacroDef| m.name == name && m.params.len() == arity;
+        let own = (!lib).then(|| self.macros.iter().find(matches)).flatten();
+        own.map(|m| (m, false))
+            .or_else(|| self.prelude.iter().find(matches).map(|m| (m, true)))
     }
 
     /// The macro body with parameters bound, locals renamed and fresh expression ids.
@@ -145,6 +168,7 @@ impl<'a> Expander<'a> {
         m: &MacroDef,
         args: Vec<Expr>,
         call_span: crate::diag::Span,
+        from_lib: bool,
     ) -> Result<Expr> {
         self.expansions += 1;
         let tag = self.expansions;
@@ -163,49 +187,44 @@ impl<'a> Expander<'a> {
                     maps.insert(n.clone(), name.clone());
                 }
                 (MacroParam::Var(n), _) => {
-                    return Err(Diagnostic::error(
+                    let d = Diagnostic::error(
                         format!("macro `{}` needs a variable for `${n}`", m.name),
                         a.span,
-                    )
-                    .with_secondary(m.span, "defined here"))
+                    );
+                    return Err(defined_here(d, m, from_lib));
                 }
                 (MacroParam::Map(n), _) => {
-                    return Err(Diagnostic::error(
+                    let d = Diagnostic::error(
                         format!("macro `{}` needs a map for `{n}`", m.name),
                         a.span,
-                    )
-                    .with_secondary(m.span, "defined here"))
+                    );
+                    return Err(defined_here(d, m, from_lib));
                 }
             }
         }
-        let mut body = m.body.clone();
-        let value = match body.stmts.last() {
-            Some(Stmt {
-                kind: StmtKind::Expr(_),
-                ..
-            }) => match body.stmts.pop().map(|s| s.kind) {
-                Some(StmtKind::Expr(v)) => Some(Box::new(v)),
-                _ => unreachable!(),
-            },
-            _ => None,
-        };
-        let mut out = Expr {
-            id: 0,
-            kind: ExprKind::Block {
-                stmts: body.stmts,
-                value,
-            },
-            span: call_span,
-        };
+        // The body's last expression (or `if`/`else`) is the call's value; ids are
+        // renumbered below.
+        let body = m.body.clone();
+        let mut out = super::block_expr(&std::cell::Cell::new(0), call_span, body.stmts);
         let mut bind = Binder {
             exprs: &exprs,
             vars: &vars,
             maps: &maps,
             tag,
             next_id: &mut self.next_id,
+            span: from_lib.then_some(call_span),
         };
         bind.expr(&mut out);
         Ok(out)
+    }
+}
+
+/// Points at the definition, when it is in the script.
+fn defined_here(d: Diagnostic, m: &MacroDef, from_lib: bool) -> Diagnostic {
+    if from_lib {
+        d.with_note(format!("`{}` is part of the standard library", m.name))
+    } else {
+        d.with_secondary(m.span, "defined here")
     }
 }
 
@@ -216,6 +235,8 @@ struct Binder<'a> {
     maps: &'a HashMap<String, String>,
     tag: u32,
     next_id: &'a mut u32,
+    /// For prelude macros: the call's span, given to every node of the body.
+    span: Option<crate::diag::Span>,
 }
 
 impl Binder<'_> {
@@ -249,6 +270,9 @@ impl Binder<'_> {
             _ => {}
         }
         e.id = self.fresh();
+        if let Some(span) = self.span {
+            e.span = span;
+        }
         if let ExprKind::Block { stmts, .. } = &mut e.kind {
             for s in stmts {
                 self.stmt(s);
@@ -261,6 +285,9 @@ impl Binder<'_> {
     }
 
     fn stmt(&mut self, s: &mut Stmt) {
+        if let Some(span) = self.span {
+            s.span = span;
+        }
         match &mut s.kind {
             StmtKind::For { var, .. } | StmtKind::Let { var, .. } => *var = self.var(var),
             _ => {}

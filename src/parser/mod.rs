@@ -56,6 +56,20 @@ pub fn parse(source: &str) -> Result<Program, Diagnostic> {
     Ok(program)
 }
 
+/// The standard library's macros (`stdlib/prelude.bt`), parsed once.
+pub(crate) fn prelude() -> &'static [ast::MacroDef] {
+    static PRELUDE: std::sync::OnceLock<Vec<ast::MacroDef>> = std::sync::OnceLock::new();
+    PRELUDE.get_or_init(|| {
+        let text = include_str!("../../stdlib/prelude.bt");
+        let (text, defines) = preprocess::preprocess(text).expect("the prelude preprocesses");
+        let ids = Cell::new(0);
+        grammar::ProgramParser::new()
+            .parse(&ids, Lexer::with_defines(&text, defines))
+            .expect("the prelude parses")
+            .macros
+    })
+}
+
 pub(crate) fn mk(ids: &Cell<u32>, span: (usize, usize), kind: ExprKind) -> Expr {
     let id = ids.get();
     ids.set(id + 1);

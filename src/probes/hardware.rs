@@ -71,6 +71,10 @@ impl ProbeType for Hardware {
     fn names(&self) -> &'static [&'static str] {
         &["hardware", "h"]
     }
+    fn regs(&self) -> Option<u32> {
+        // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
+        Some(0)
+    }
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         let (event, count) = software::parse("hardware", EVENTS, parts)?;
         Ok(vec![AttachPoint::Hardware { event, count }])

@@ -67,6 +67,10 @@ impl ProbeType for Interval {
     fn names(&self) -> &'static [&'static str] {
         &["interval", "i"]
     }
+    fn regs(&self) -> Option<u32> {
+        // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
+        Some(0)
+    }
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         let period_ns = match period("interval", parts)? {
             Rate::Ns(ns) => ns,

@@ -127,11 +127,27 @@ pub enum ArgLoc {
 }
 
 /// Byte offsets in x86-64's `struct pt_regs`, the context of kprobes and uprobes.
-pub(crate) mod pt_regs {
+pub mod pt_regs {
     /// The argument registers di, si, dx, cx, r8, r9.
     pub const ARGS: [u32; 6] = [112, 104, 96, 88, 72, 64];
     pub const AX: u32 = 80;
     pub const SP: u32 = 152;
+
+    /// Register names as `reg()` takes them, in `struct pt_regs` order.
+    const NAMES: [&str; 21] = [
+        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+        "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+    ];
+
+    /// The offset of a register by name (`pc` is `ip`).
+    pub fn offset(name: &str) -> Option<u32> {
+        let name = if name == "pc" { "ip" } else { name };
+        NAMES.iter().position(|n| *n == name).map(|i| 8 * i as u32)
+    }
+
+    pub fn names() -> &'static [&'static str] {
+        &NAMES
+    }
 }
 
 /// A decimal or `0x` hexadecimal number in an attach point (offsets, addresses).
@@ -150,6 +166,16 @@ pub type Attachment = Box<dyn std::any::Any + Send>;
 pub trait ProbeType: Sync {
     /// Provider names this type answers to, full name first (`tracepoint`, `t`).
     fn names(&self) -> &'static [&'static str];
+
+    /// Where the context holds the interrupted registers (`struct pt_regs`), for `reg()`.
+    fn regs(&self) -> Option<u32> {
+        None
+    }
+
+    /// The `probetype` builtin's value.
+    fn probetype(&self) -> &'static str {
+        self.names()[0]
+    }
 
     /// Parses the parts after the provider name and expands wildcards.
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String>;
@@ -239,6 +265,11 @@ static TYPES: &[&dyn ProbeType] = &[
     &selftest::SelfTest(true),
     &iter::Iter,
 ];
+
+/// Whether the kernel's BTF has a function of this name (`kfunc_exist`).
+pub fn kernel_func_exists(name: &str) -> bool {
+    btf::has(name, libbpf_sys::BTF_KIND_FUNC)
+}
 
 /// `struct X` / `union X` / `enum X` of the kernel as C (for `-lv 'struct X'`).
 pub fn c_definition(name: &str) -> Option<String> {

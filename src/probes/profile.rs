@@ -10,6 +10,10 @@ impl ProbeType for Profile {
     fn names(&self) -> &'static [&'static str] {
         &["profile", "p"]
     }
+    fn regs(&self) -> Option<u32> {
+        // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
+        Some(0)
+    }
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         Ok(vec![match period("profile", parts)? {
             Rate::Hz(hz) => AttachPoint::Profile {

@@ -16,6 +16,14 @@ impl ProbeType for SelfTest {
         }
     }
 
+    fn probetype(&self) -> &'static str {
+        if self.0 {
+            "test"
+        } else {
+            "benchmark"
+        }
+    }
+
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         let kind = self.names()[0];
         let [name] = parts else {

@@ -79,6 +79,10 @@ impl ProbeType for Software {
     fn names(&self) -> &'static [&'static str] {
         &["software", "s"]
     }
+    fn regs(&self) -> Option<u32> {
+        // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
+        Some(0)
+    }
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         let (event, count) = parse("software", EVENTS, parts)?;
         Ok(vec![AttachPoint::Software { event, count }])

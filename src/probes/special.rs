@@ -13,6 +13,9 @@ impl ProbeType for Begin {
     fn names(&self) -> &'static [&'static str] {
         &["begin"]
     }
+    fn probetype(&self) -> &'static str {
+        "special"
+    }
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         no_parts("begin", parts)?;
         Ok(vec![AttachPoint::Begin])
@@ -35,6 +38,9 @@ impl ProbeType for Begin {
 impl ProbeType for End {
     fn names(&self) -> &'static [&'static str] {
         &["end"]
+    }
+    fn probetype(&self) -> &'static str {
+        "special"
     }
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         no_parts("end", parts)?;

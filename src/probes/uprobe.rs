@@ -19,6 +19,10 @@ impl ProbeType for Uprobe {
             &["uprobe", "u"]
         }
     }
+    fn regs(&self) -> Option<u32> {
+        // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
+        Some(0)
+    }
 
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         let kind = self.names()[0];

@@ -307,7 +307,10 @@ impl Checker<'_> {
                 BinOp::LogAnd | BinOp::LogOr => Type::Bool,
                 // bpftrace: a subtraction's result is signed.
                 BinOp::Sub => Type::INT,
-                _ => Type::int(x.is_signed() || y.is_signed()),
+                _ => Type::int(
+                    (x.is_signed() && !lhs.is_flexible_literal())
+                        || (y.is_signed() && !rhs.is_flexible_literal()),
+                ),
             }),
             (Type::Str { .. }, Type::Str { .. }) | (Type::Buf { .. }, Type::Buf { .. })
                 if matches!(op, BinOp::Eq | BinOp::Ne) =>

@@ -7,6 +7,7 @@
 
 pub(crate) mod btf;
 mod cdefs;
+mod consteval;
 mod expr;
 pub mod fields;
 pub mod pointers;
@@ -95,6 +96,9 @@ pub struct Checked {
     pub struct_values: HashMap<ExprId, Vec<fields::Part>>,
     /// Values sema computed (`sizeof`, `offsetof`), by the call's id.
     pub consts: HashMap<ExprId, u64>,
+    /// `if` conditions known at compile time, by the condition's id: only the branch taken
+    /// was checked, and only it is compiled.
+    pub static_conds: HashMap<ExprId, bool>,
     pub options: Options,
     /// Compile-time warnings, in source order.
     pub warnings: Vec<Diagnostic>,
@@ -168,6 +172,13 @@ pub struct Checker<'a> {
     struct_fields: HashMap<ExprId, fields::FieldAccess>,
     struct_values: HashMap<ExprId, Vec<fields::Part>>,
     pub(crate) consts: HashMap<ExprId, u64>,
+    /// `let $x;` without a type takes the type of `$x`'s first assignment: learnt here (by
+    /// the `let`'s id) in one round, declared with it in the next.
+    pub(crate) let_types: HashMap<ExprId, Type>,
+    /// Variables of untyped `let`s still holding their provisional integer type, with the
+    /// `let`'s id.
+    pub(crate) provisional: HashMap<String, ExprId>,
+    pub(crate) static_conds: HashMap<ExprId, bool>,
     /// Compile-time warnings of the last pass over the program.
     pub(crate) warnings: Vec<Diagnostic>,
     compound_div_events: HashMap<ExprId, usize>,
@@ -204,6 +215,9 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         struct_fields: HashMap::new(),
         struct_values: HashMap::new(),
         consts: HashMap::new(),
+        static_conds: HashMap::new(),
+        let_types: HashMap::new(),
+        provisional: HashMap::new(),
         warnings: vec![],
         compound_div_events: HashMap::new(),
     };
@@ -249,6 +263,7 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         struct_fields: ck.struct_fields,
         struct_values: ck.struct_values,
         consts: ck.consts,
+        static_conds: ck.static_conds,
         options: opts,
         warnings,
         compound_div_events,
@@ -313,6 +328,7 @@ impl<'a> Checker<'a> {
     fn begin_probe(&mut self, points: Vec<PointInfo>) {
         self.points = points;
         self.vars.clear();
+        self.provisional.clear();
         self.uses_args = false;
         self.uses_probe = false;
     }

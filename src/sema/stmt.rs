@@ -49,11 +49,17 @@ impl Checker<'_> {
                 if final_round {
                     c?;
                 }
-                self.block(then, final_round)?;
-                if let Some(b) = otherwise {
-                    self.block(b, final_round)?;
+                let known = self.const_eval(cond).map(|v| v != 0);
+                if let Some(k) = known {
+                    self.static_conds.insert(cond.id, k);
                 }
-                Ok(())
+                // A branch the condition rules out is still typed (maps it writes get their
+                // types), but its errors, like a `fail()`, do not count; it is not compiled.
+                self.block(then, final_round && known != Some(false))?;
+                match otherwise {
+                    Some(b) => self.block(b, final_round && known != Some(true)),
+                    None => Ok(()),
+                }
             }
             StmtKind::Block(b) => self.block(b, final_round),
             StmtKind::Unroll { count, body } => {
@@ -141,8 +147,18 @@ impl Checker<'_> {
                     }
                     (Some(v), None) => self.value_expr(v)?,
                     (None, Some(d)) => d.clone(),
-                    // bpftrace infers it from later use; an integer is what such code assigns.
-                    (None, None) => Type::INT,
+                    // Typed by the first assignment (see `let_types`); until one is seen, an
+                    // integer, which is what reads of a never-assigned variable give.
+                    (None, None) => {
+                        let slot = self.slot(var, let_id(s));
+                        return match self.let_types.get(&let_id(s)).cloned() {
+                            Some(t) => self.bind_var(&slot, t, s.span),
+                            None => {
+                                self.provisional.insert(slot.clone(), let_id(s));
+                                self.bind_var(&slot, Type::INT, s.span)
+                            }
+                        };
+                    }
                 };
                 let slot = self.slot(var, let_id(s));
                 self.bind_var(&slot, t, s.span)
@@ -259,6 +275,14 @@ impl Checker<'_> {
             ExprKind::Var(name) => {
                 let t = self.value_expr(value)?;
                 let name = &self.slot(name, target.id);
+                if let Some(id) = self.provisional.remove(name) {
+                    if !t.is_int() {
+                        // The first assignment after an untyped `let` gives it its type.
+                        self.let_types.insert(id, t.clone());
+                        self.changed = true;
+                        self.vars.remove(name);
+                    }
+                }
                 let new = match self.vars.get(name) {
                     None => t,
                     Some(old) => super::types::unify_types(old, &t).ok_or_else(|| {

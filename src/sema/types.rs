@@ -358,6 +358,7 @@ impl Type {
             Type::Sym(crate::program::SymKind::User) => "usym_t".into(),
             Type::Sym(crate::program::SymKind::Cgroup { .. }) => "cgroup_path_t".into(),
             Type::Sym(crate::program::SymKind::Inet) => "inet_t".into(),
+            Type::Sym(crate::program::SymKind::Mac) => "macaddr_t".into(),
             Type::Agg(k) => format!("aggregation ({})", agg_name(k)),
             Type::Void => "nothing (void)".into(),
         }

@@ -214,6 +214,13 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
                 _ => std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string(),
             })
         }
+        FieldType::Sym(SymKind::Mac) => {
+            let b = word_at(bytes, 0).to_le_bytes();
+            Value::Str(format!(
+                "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
+                b[0], b[1], b[2], b[3], b[4], b[5]
+            ))
+        }
         FieldType::Sym(kind) => Value::Sym {
             kind: kind.clone(),
             addr: word_at(bytes, 0),
