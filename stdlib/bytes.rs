@@ -169,6 +169,6 @@ impl Function for Strcap {
         Ok(Type::INT)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+        super::meta::gen_constant(g, e)
     }
 }

@@ -60,6 +60,6 @@ impl Function for Cgroupid {
         Ok(Type::UINT)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+        super::meta::gen_constant(g, e)
     }
 }

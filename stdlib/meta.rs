@@ -36,7 +36,8 @@ fn constant(c: &mut CallCheck, v: u64, ty: Type) -> Result<Type> {
     Ok(ty)
 }
 
-fn gen_constant<'ctx>(g: &FnGen<'_, 'ctx>, call: &Expr) -> Result<Val<'ctx>> {
+/// The value sema recorded for a compile-time call (`Checker::consts`).
+pub(super) fn gen_constant<'ctx>(g: &FnGen<'_, 'ctx>, call: &Expr) -> Result<Val<'ctx>> {
     Ok(Val::Int(g.i64(g.ck.consts[&call.id])))
 }
 
