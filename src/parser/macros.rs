@@ -14,7 +14,6 @@ const MAX_DEPTH: u32 = 64;
 
 struct Expander<'a> {
     macros: &'a [MacroDef],
-    prelude: &'static [MacroDef],
     next_id: u32,
     expansions: u32,
 }
@@ -24,7 +23,6 @@ pub fn expand(mut program: Program) -> Result<Program> {
     check_definitions(&macros)?;
     let mut ex = Expander {
         macros: &macros,
-        prelude: super::prelude(),
         next_id: program.expr_count,
         expansions: 0,
     };
@@ -127,9 +125,7 @@ impl<'a> Expander<'a> {
             return Ok(());
         }
         if let ExprKind::Call { name, args, .. } = &e.kind {
-            let arities: Vec<usize> = self
-                .prelude
-                .iter()
+            let arities: Vec<usize> = prelude_named(name)
                 .filter(|m| m.name == *name)
                 .map(|m| m.params.len())
                 .collect();
@@ -159,7 +155,7 @@ impl<'a> Expander<'a> {
         let matches = |m: &&MacroDef| m.name == name && m.params.len() == arity;
         let own = (!lib).then(|| self.macros.iter().find(matches)).flatten();
         own.map(|m| (m, false))
-            .or_else(|| self.prelude.iter().find(matches).map(|m| (m, true)))
+            .or_else(|| prelude_named(name).find(matches).map(|m| (m, true)))
     }
 
     /// The macro body with parameters bound, locals renamed and fresh expression ids.
@@ -217,6 +213,15 @@ impl<'a> Expander<'a> {
         bind.expr(&mut out);
         Ok(out)
     }
+}
+
+/// The prelude's macros called `name` (none, without parsing it, for other names).
+fn prelude_named(name: &str) -> impl Iterator<Item = &'static MacroDef> + '_ {
+    let all: &'static [MacroDef] = match super::prelude_defines(name) {
+        true => super::prelude(),
+        false => &[],
+    };
+    all.iter().filter(move |m| m.name == name)
 }
 
 /// Points at the definition, when it is in the script.

@@ -56,12 +56,27 @@ pub fn parse(source: &str) -> Result<Program, Diagnostic> {
     Ok(program)
 }
 
+const PRELUDE: &str = include_str!("../../stdlib/prelude.bt");
+
+/// Whether the standard library's prelude defines a macro of this name: a scan of its text,
+/// so scripts that use none of them never pay for parsing it.
+pub(crate) fn prelude_defines(name: &str) -> bool {
+    static NAMES: std::sync::OnceLock<Vec<&str>> = std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            PRELUDE
+                .lines()
+                .filter_map(|l| l.strip_prefix("macro ")?.split('(').next())
+                .collect()
+        })
+        .contains(&name)
+}
+
 /// The standard library's macros (`stdlib/prelude.bt`), parsed once.
 pub(crate) fn prelude() -> &'static [ast::MacroDef] {
-    static PRELUDE: std::sync::OnceLock<Vec<ast::MacroDef>> = std::sync::OnceLock::new();
-    PRELUDE.get_or_init(|| {
-        let text = include_str!("../../stdlib/prelude.bt");
-        let (text, defines) = preprocess::preprocess(text).expect("the prelude preprocesses");
+    static PARSED: std::sync::OnceLock<Vec<ast::MacroDef>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        let (text, defines) = preprocess::preprocess(PRELUDE).expect("the prelude preprocesses");
         let ids = Cell::new(0);
         grammar::ProgramParser::new()
             .parse(&ids, Lexer::with_defines(&text, defines))
