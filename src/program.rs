@@ -52,6 +52,10 @@ pub enum StackMode {
 /// (present only when the script sends events).
 pub const LOST_EVENTS: &str = "spyglass_lost_events";
 
+/// The per-CPU scratch maps (`codegen::scratch`): arrays with one entry per possible CPU,
+/// a count the runtime sets before load.
+pub const SCRATCH_MAPS: [&str; 2] = ["scratch", "scratch_own"];
+
 /// Depth of the stack-trace map's entries (the kernel's default perf_event_max_stack).
 pub const MAX_STACK_DEPTH: u32 = 127;
 

@@ -89,7 +89,7 @@ impl Function for Buf {
         match src {
             Val::Str(p, s) => {
                 let n = u64::from(s.min(size));
-                g.b.build_memcpy(data, 1, p, 1, g.i64(n)).unwrap();
+                g.copy(data, p, n, false);
             }
             Val::Int(addr) => {
                 let read = if user_pointer(g, &args[0]) {
@@ -107,7 +107,7 @@ impl Function for Buf {
                     .map(crate::program::FieldType::size)
                     .sum::<usize>()
                     .min(size as usize);
-                g.b.build_memcpy(data, 1, p, 1, g.i64(n as u64)).unwrap();
+                g.copy(data, p, n as u64, false);
             }
             Val::Record(..) | Val::Void => {
                 return Err(Diagnostic::error(

@@ -36,20 +36,6 @@ fn string_val<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<(PointerValue<'
     }
 }
 
-/// The bytes of a buffer, each widened to i64.
-fn bytes<'ctx>(g: &FnGen<'_, 'ctx>, p: PointerValue<'ctx>, size: u32) -> Vec<IntValue<'ctx>> {
-    let i8t = g.ctx.i8_type();
-    (0..size as u64)
-        .map(|i| {
-            let c =
-                g.b.build_load(i8t, g.gep(p, i), "c")
-                    .unwrap()
-                    .into_int_value();
-            g.b.build_int_z_extend(c, g.ctx.i64_type(), "cz").unwrap()
-        })
-        .collect()
-}
-
 /// `a == b`, `a != b` or `a <= b` as an i64 0/1, for values below 2^32 (bytes, lengths,
 /// indices). Computed with arithmetic, not compares: BPF has no set-on-compare, so each
 /// compare would become a branch, and where the result matters later (an index, a length
@@ -80,16 +66,55 @@ pub(super) fn cmp<'ctx>(
     }
 }
 
-/// Length up to the first NUL: a running "no NUL yet" flag summed over the bytes.
-fn length<'ctx>(g: &FnGen<'_, 'ctx>, cs: &[IntValue<'ctx>]) -> IntValue<'ctx> {
-    let (mut alive, mut len) = (g.i64(1), g.i64(0));
-    for &c in cs {
-        alive =
+/// Length up to the first NUL: a running "no NUL yet" flag summed over the bytes. Long
+/// strings get a loop (a fixed count, no exit on the NUL: the verifier walks one path);
+/// unrolled, every byte would stay live and spill past the stack.
+pub(super) fn length<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    p: PointerValue<'ctx>,
+    size: u32,
+) -> IntValue<'ctx> {
+    let step = |alive: IntValue<'ctx>, len: IntValue<'ctx>, c: IntValue<'ctx>| {
+        let alive =
             g.b.build_and(alive, cmp(g, IntPredicate::NE, c, g.i64(0)), "alive")
                 .unwrap();
-        len = g.b.build_int_add(len, alive, "len").unwrap();
+        (alive, g.b.build_int_add(len, alive, "len").unwrap())
+    };
+    if size <= 64 {
+        let (mut alive, mut len) = (g.i64(1), g.i64(0));
+        for i in 0..size as usize {
+            (alive, len) = step(alive, len, plain_byte(g, p, i));
+        }
+        return len;
     }
-    len
+    let i64t = g.ctx.i64_type();
+    let before = g.b.get_insert_block().expect("inside a function");
+    let (body, done) = (g.block("strlen"), g.block("strlen_done"));
+    g.b.build_unconditional_branch(body).unwrap();
+    g.b.position_at_end(body);
+    let [i, alive, len] = ["i", "alive", "len"].map(|n| g.b.build_phi(i64t, n).unwrap());
+    let iv = i.as_basic_value().into_int_value();
+    let cp = unsafe { g.b.build_gep(g.ctx.i8_type(), p, &[iv], "cp").unwrap() };
+    let c =
+        g.b.build_load(g.ctx.i8_type(), cp, "c")
+            .unwrap()
+            .into_int_value();
+    let c = g.b.build_int_z_extend(c, i64t, "cz").unwrap();
+    let (a1, l1) = step(
+        alive.as_basic_value().into_int_value(),
+        len.as_basic_value().into_int_value(),
+        c,
+    );
+    let next = g.b.build_int_add(iv, g.i64(1), "next").unwrap();
+    let more =
+        g.b.build_int_compare(IntPredicate::ULT, next, g.i64(size as u64), "more")
+            .unwrap();
+    g.b.build_conditional_branch(more, body, done).unwrap();
+    i.add_incoming(&[(&g.i64(0), before), (&next, body)]);
+    alive.add_incoming(&[(&g.i64(1), before), (&a1, body)]);
+    len.add_incoming(&[(&g.i64(0), before), (&l1, body)]);
+    g.b.position_at_end(done);
+    l1
 }
 
 impl Function for Strlen {
@@ -100,8 +125,7 @@ impl Function for Strlen {
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (p, size) = string_val(g, &args[0])?;
-        let cs = bytes(g, p, size);
-        Ok(Val::Int(length(g, &cs)))
+        Ok(Val::Int(length(g, p, size)))
     }
 }
 
@@ -128,12 +152,15 @@ impl Function for Strncmp {
             .unwrap_or(0)
             .max(0) as u64;
         let n = n.min(sa.max(sb) as u64) as u32;
-        let (ca, cb) = (bytes(g, pa, sa.min(n)), bytes(g, pb, sb.min(n)));
-        let at = |cs: &[IntValue<'ctx>], i: usize| cs.get(i).copied().unwrap_or(g.i64(0));
+        // Bytes past a buffer read as NUL; each is loaded where it is compared.
+        let at = |p, size: u32, i: usize| match i < size as usize {
+            true => plain_byte(g, p, i),
+            false => g.i64(0),
+        };
         // `ended`: both strings ended together before this byte; later bytes do not count.
         let (mut ended, mut differ) = (g.i64(0), g.i64(0));
         for i in 0..n as usize {
-            let (a, b) = (at(&ca, i), at(&cb, i));
+            let (a, b) = (at(pa, sa, i), at(pb, sb, i));
             let live = g.b.build_xor(ended, g.i64(1), "live").unwrap();
             let ne =
                 g.b.build_and(live, cmp(g, IntPredicate::NE, a, b), "ne")
@@ -155,9 +182,8 @@ impl Function for Strcontains {
         Ok(Type::Bool)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let mut found = g.i64(0);
-        each_match(g, args, |g, _, at| {
-            found = g.b.build_or(found, at, "found").unwrap();
+        let [found] = search(g, args, [g.i64(0)], |g, _, at, [found]| {
+            [g.b.build_or(found, at, "found").unwrap()]
         })?;
         Ok(Val::Int(found))
     }
@@ -170,18 +196,19 @@ impl Function for Strstr {
         string_arg(c, 1, "the needle of strstr()")?;
         Ok(Type::INT)
     }
-    /// The first start that matches, else -1. Arithmetic only: a select per start becomes
-    /// a branch per start in BPF, and the verifier would walk every combination.
+    /// The first start that matches, else -1: one plus the first matching start is
+    /// accumulated arithmetically (no select, which would be a branch).
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let (mut found, mut plus_one) = (g.i64(0), g.i64(0));
-        each_match(g, args, |g, i, at| {
+        let init = [g.i64(0), g.i64(0)];
+        let [_, plus_one] = search(g, args, init, |g, i, at, [found, plus_one]| {
             let not_yet = g.b.build_xor(found, g.i64(1), "nf").unwrap();
             let first = g.b.build_and(at, not_yet, "first").unwrap();
-            let add =
-                g.b.build_int_mul(first, g.i64(i as u64 + 1), "add")
-                    .unwrap();
-            plus_one = g.b.build_int_add(plus_one, add, "idx").unwrap();
-            found = g.b.build_or(found, at, "found").unwrap();
+            let i1 = g.b.build_int_add(i, g.i64(1), "i1").unwrap();
+            let add = g.b.build_int_mul(first, i1, "add").unwrap();
+            [
+                g.b.build_or(found, at, "found").unwrap(),
+                g.b.build_int_add(plus_one, add, "idx").unwrap(),
+            ]
         })?;
         Ok(Val::Int(
             g.b.build_int_sub(plus_one, g.i64(1), "index").unwrap(),
@@ -189,35 +216,86 @@ impl Function for Strstr {
     }
 }
 
-/// For each start `i` in the haystack (`args[0]`), gives `f` 1 when the needle's string
-/// (`args[1]`) is found there: every needle byte before its NUL matches, and `i` is within
-/// the haystack's string (an empty needle is found at its end too).
-fn each_match<'ctx>(
+/// Bytes compared by one search (haystack size times needle size): the verifier walks
+/// every start of the loop below, about a dozen instructions per byte, and stops a
+/// program at a million.
+const MAX_SEARCH: u64 = 1 << 14;
+
+/// Finds the needle's string (`args[1]`) in the haystack's (`args[0]`): a loop over the
+/// starts `i` of the haystack, each comparing the needle's bytes in straight-line code
+/// (a match: every needle byte before its NUL equal, and `i` within the haystack's string,
+/// so an empty needle is found at its end too). `step` folds each start's 0/1 result into
+/// the loop's state. A real loop, not unrolled: the code stays the size of one start, and
+/// the verifier, which knows `i` exactly in each pass, walks it start by start.
+fn search<'ctx, const N: usize>(
     g: &mut FnGen<'_, 'ctx>,
     args: &[Expr],
-    mut f: impl FnMut(&FnGen<'_, 'ctx>, usize, IntValue<'ctx>),
-) -> Result<()> {
+    init: [IntValue<'ctx>; N],
+    step: impl Fn(
+        &FnGen<'_, 'ctx>,
+        IntValue<'ctx>,
+        IntValue<'ctx>,
+        [IntValue<'ctx>; N],
+    ) -> [IntValue<'ctx>; N],
+) -> Result<[IntValue<'ctx>; N]> {
     let (ph, sh) = string_val(g, &args[0])?;
     let (pn, sn) = string_val(g, &args[1])?;
-    let hlen = length(g, &bytes(g, ph, sh));
-    let nlen = length(g, &bytes(g, pn, sn));
-    for i in 0..sh as usize {
-        let mut all = cmp(g, IntPredicate::ULE, g.i64(i as u64), hlen);
-        for j in 0..sn as usize {
-            let past_needle = cmp(g, IntPredicate::ULE, nlen, g.i64(j as u64));
-            let ok = match i + j < sh as usize {
-                true => {
-                    let (hc, nc) = (plain_byte(g, ph, i + j), plain_byte(g, pn, j));
-                    g.b.build_or(past_needle, cmp(g, IntPredicate::EQ, hc, nc), "ok")
-                        .unwrap()
-                }
-                false => past_needle,
-            };
-            all = g.b.build_and(all, ok, "all").unwrap();
-        }
-        f(g, i, all);
+    if sh as u64 * sn as u64 > MAX_SEARCH {
+        return Err(Diagnostic::error(
+            format!("searching a {sh}-byte string for a {sn}-byte one is more than one BPF program may do"),
+            (args[0].span.0, args[1].span.1),
+        )
+        .with_note("shorten one with str(p, n), or lower max_strlen"));
     }
-    Ok(())
+    let hlen = length(g, ph, sh);
+    let nlen = length(g, pn, sn);
+    let i64t = g.ctx.i64_type();
+    let before = g.b.get_insert_block().expect("inside a function");
+    let (body, done) = (g.block("search"), g.block("search_done"));
+    g.b.build_unconditional_branch(body).unwrap();
+    g.b.position_at_end(body);
+    let i_phi = g.b.build_phi(i64t, "i").unwrap();
+    let phis = init.map(|_| g.b.build_phi(i64t, "state").unwrap());
+    let i = i_phi.as_basic_value().into_int_value();
+    let state = phis.map(|p| p.as_basic_value().into_int_value());
+    let mut all = cmp(g, IntPredicate::ULE, i, hlen);
+    for j in 0..sn as u64 {
+        let past_needle = cmp(g, IntPredicate::ULE, nlen, g.i64(j));
+        // Past the haystack's end only a finished needle matches; the byte read there is
+        // the last one, to stay inside the buffer.
+        let at = g.b.build_int_add(i, g.i64(j), "at").unwrap();
+        let inside = cmp(g, IntPredicate::ULE, at, g.i64(sh as u64 - 1));
+        let last = g.i64(sh as u64 - 1);
+        let clamped =
+            g.b.build_select(g.truthy(inside), at, last, "clamp")
+                .unwrap();
+        let hp = unsafe {
+            g.b.build_gep(g.ctx.i8_type(), ph, &[clamped.into_int_value()], "h")
+                .unwrap()
+        };
+        let hc =
+            g.b.build_load(g.ctx.i8_type(), hp, "hc")
+                .unwrap()
+                .into_int_value();
+        let hc = g.b.build_int_z_extend(hc, i64t, "hcz").unwrap();
+        let eq = cmp(g, IntPredicate::EQ, hc, plain_byte(g, pn, j as usize));
+        let eq = g.b.build_and(eq, inside, "eq").unwrap();
+        let ok = g.b.build_or(past_needle, eq, "ok").unwrap();
+        all = g.b.build_and(all, ok, "all").unwrap();
+    }
+    let next_state = step(g, i, all, state);
+    let next = g.b.build_int_add(i, g.i64(1), "next").unwrap();
+    let more =
+        g.b.build_int_compare(IntPredicate::ULT, next, g.i64(sh as u64), "more")
+            .unwrap();
+    let end = g.b.get_insert_block().expect("inside a function");
+    g.b.build_conditional_branch(more, body, done).unwrap();
+    i_phi.add_incoming(&[(&g.i64(0), before), (&next, end)]);
+    for ((p, v0), v1) in phis.iter().zip(init).zip(next_state) {
+        p.add_incoming(&[(&v0, before), (&v1, end)]);
+    }
+    g.b.position_at_end(done);
+    Ok(next_state)
 }
 
 fn plain_byte<'ctx>(g: &FnGen<'_, 'ctx>, p: PointerValue<'ctx>, i: usize) -> IntValue<'ctx> {

@@ -82,7 +82,7 @@ fn compile_time_predicates_and_constants() {
            interval:ms:1 { printf("%s\n", probetype); exit(); }"#,
         &[],
     );
-    assert_eq!(o, "1 0 1 1 0 1 1 0\n64 0 special\ninterval\n\n\n");
+    assert_eq!(o, "1 0 1 1 0 1 1 0\n1024 0 special\ninterval\n\n\n");
 }
 
 #[test]

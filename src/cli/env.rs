@@ -16,9 +16,11 @@ pub fn sema_options_from_env() -> sema::Options {
     if let Some(n) = num(&["BPFTRACE_MAX_PROBES"]) {
         o.max_probes = n.max(1);
     }
-    // Strings live on the 512-byte BPF stack, so they stay small.
     if let Some(n) = num(&["BPFTRACE_MAX_STRLEN", "BPFTRACE_STRLEN"]) {
-        o.strlen = n.clamp(8, 200);
+        o.strlen = n.clamp(1, sema::MAX_STRLEN as u32);
+    }
+    if let Some(n) = num(&["BPFTRACE_ON_STACK_LIMIT"]) {
+        o.on_stack_limit = n.min(256);
     }
     o
 }

@@ -236,7 +236,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.if_null(
             p,
             |g| {
-                g.b.build_memcpy(out, 8, p, 8, g.i64(size)).unwrap();
+                g.copy(out, p, size, true);
                 Ok(())
             },
             // `-k`: sema arranged a warning for a missing element.

@@ -82,6 +82,16 @@ pub struct FnGen<'a, 'ctx> {
     /// Temporaries of the statements being generated, innermost last: each statement's
     /// buffers end with it, so LLVM can give later statements the same stack bytes.
     temps: std::cell::RefCell<Vec<Vec<(PointerValue<'ctx>, u64)>>>,
+    /// Scratch allocation, shared with the program's loop callbacks (`scratch.rs`).
+    pub(super) scratch: Rc<super::scratch::Scratch>,
+    /// This function's scratch region, once looked up.
+    pub(super) scratch_ptr: Cell<Option<PointerValue<'ctx>>>,
+    /// Where code that runs before the body goes (the scratch lookup): between the entry
+    /// block's stack slots and the body.
+    pub(super) setup: Cell<BasicBlock<'ctx>>,
+    /// The frame is at the start of the scratch region (too large for the stack); loop
+    /// callbacks find it there rather than through their context argument.
+    pub(super) frame_in_scratch: bool,
 }
 
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
@@ -122,7 +132,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             point,
             func,
             name.to_string(),
+            Rc::new(globals.scratch_region(point)),
         );
+        // Allocated first and never released: in scratch, the frame starts the region.
+        g.frame_in_scratch = g.in_scratch(size.max(8) as u64);
         g.frame = g.stack(size.max(8), "frame");
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
@@ -157,6 +170,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.stmts(&probe.body)?;
         g.ret();
         g.finish();
+        globals.scratch_used(&g.scratch);
         Ok(())
     }
 
@@ -216,6 +230,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         point: &'a PointInfo,
         func: FunctionValue<'ctx>,
         name: String,
+        scratch: Rc<super::scratch::Scratch>,
     ) -> Self {
         let nounwind = ctx.create_enum_attribute(
             inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"),
@@ -223,6 +238,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         );
         func.add_attribute(inkwell::attributes::AttributeLoc::Function, nounwind);
         let entry = ctx.append_basic_block(func, "entry");
+        let setup = ctx.append_basic_block(func, "setup");
         let body = ctx.append_basic_block(func, "body");
         let b = ctx.create_builder();
         b.position_at_end(body);
@@ -248,13 +264,24 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             name,
             callbacks: Rc::new(Cell::new(0)),
             temps: Default::default(),
+            scratch,
+            scratch_ptr: Cell::new(None),
+            setup: Cell::new(setup),
+            frame_in_scratch: false,
         }
     }
 
-    /// Closes the entry block once every stack slot is known.
+    /// Closes the entry and setup blocks once every stack slot and lookup is known.
     pub(super) fn finish(&self) {
         let tail = self.ctx.create_builder();
         tail.position_at_end(self.entry);
+        let first_setup = self
+            .func
+            .get_basic_block_iter()
+            .find(|b| b.get_name().to_str() == Ok("setup"))
+            .expect("every function has a setup block");
+        tail.build_unconditional_branch(first_setup).unwrap();
+        tail.position_at_end(self.setup.get());
         tail.build_unconditional_branch(self.body).unwrap();
     }
 
@@ -287,6 +314,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// carry stale padding. Stores that overwrite it all are removed by DSE.
     pub fn stack(&self, size: usize, name: &str) -> PointerValue<'ctx> {
         let size = (size.max(1) + 7) & !7;
+        if self.in_scratch(size as u64) {
+            return self.scratch(size as u64);
+        }
         let ty = self.ctx.i64_type().array_type((size / 8) as u32);
         let ab = self.ctx.create_builder();
         match self.entry.get_first_instruction() {
@@ -305,7 +335,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// Runs `f` as one statement: the temporaries it allocates end when it does.
     pub(super) fn statement<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
         self.temps.borrow_mut().push(vec![]);
+        let mark = self.scratch.mark();
         let out = f(self);
+        self.scratch.release(mark);
         let ended = self.temps.borrow_mut().pop().unwrap_or_default();
         for (p, size) in ended {
             self.lifetime("llvm.lifetime.end", p, size);
@@ -322,10 +354,49 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .unwrap();
     }
 
+    /// Copies `n` bytes. LLVM's BPF back end inlines a copy as at most 128 loads and stores
+    /// and cannot call `memcpy`, so larger copies are one `bpf_probe_read_kernel` (both sides
+    /// are program memory). `aligned`: both pointers are 8-byte aligned (word copies).
+    pub fn copy(&self, dst: PointerValue<'ctx>, src: PointerValue<'ctx>, n: u64, aligned: bool) {
+        let align = if aligned { 8 } else { 1 };
+        if n / align as u64 <= 64 {
+            self.b
+                .build_memcpy(dst, align, src, align, self.i64(n))
+                .unwrap();
+            return;
+        }
+        self.helper_int(
+            helper::PROBE_READ_KERNEL,
+            &[dst.into(), self.i64(n).into(), src.into()],
+        );
+    }
+
+    /// A stack slot for the whole function, neither zeroed nor scoped (a helper's key).
+    pub(super) fn entry_slot(&self, size: usize, name: &str) -> PointerValue<'ctx> {
+        let ty = self.ctx.i64_type().array_type(size.div_ceil(8) as u32);
+        let ab = self.ctx.create_builder();
+        match self.entry.get_first_instruction() {
+            Some(i) => ab.position_before(&i),
+            None => ab.position_at_end(self.entry),
+        }
+        ab.build_alloca(ty, name).unwrap()
+    }
+
+    /// Zeroes 8-aligned memory. Past what LLVM inlines (see `copy`), one
+    /// `bpf_probe_read_kernel` from address 0, which fails and, as documented, clears its
+    /// destination.
     pub fn zero(&self, p: PointerValue<'ctx>, size: usize) {
-        self.b
-            .build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64(size as u64))
-            .unwrap();
+        if size <= 256 {
+            self.b
+                .build_memset(p, 8, self.ctx.i8_type().const_zero(), self.i64(size as u64))
+                .unwrap();
+            return;
+        }
+        let null = self.ptr_type().const_null();
+        self.helper_int(
+            helper::PROBE_READ_KERNEL,
+            &[p.into(), self.i64(size as u64).into(), null.into()],
+        );
     }
 
     pub fn gep(&self, p: PointerValue<'ctx>, offset: u64) -> PointerValue<'ctx> {
@@ -426,11 +497,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// `bpf_map_lookup_elem`: a pointer to the value, or null.
     pub fn lookup(&self, map: MapId, key: PointerValue<'ctx>) -> PointerValue<'ctx> {
-        match self.helper(
-            helper::MAP_LOOKUP_ELEM,
-            &[self.map_ptr(map).into(), key.into()],
-            true,
-        ) {
+        self.lookup_in(self.map_ptr(map), key)
+    }
+
+    /// `bpf_map_lookup_elem` on a map given by its global.
+    pub(super) fn lookup_in(
+        &self,
+        map: PointerValue<'ctx>,
+        key: PointerValue<'ctx>,
+    ) -> PointerValue<'ctx> {
+        match self.helper(helper::MAP_LOOKUP_ELEM, &[map.into(), key.into()], true) {
             BasicTypeEnumValue::Ptr(p) => p,
             BasicTypeEnumValue::Int(_) => unreachable!(),
         }
@@ -488,7 +564,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             (Val::Int(i), _) => self.store_i64(dst, i),
             (Val::Str(p, size), FieldType::Str { size: slot }) => {
                 let n = size.min(*slot) as u64;
-                self.b.build_memcpy(dst, 1, p, 1, self.i64(n)).unwrap();
+                self.copy(dst, p, n, false);
             }
             (Val::Record(p, names, elems), FieldType::Record(slot_names, slots)) => {
                 // Records are matched by field name: `(b=1, a=2)` fits a slot typed `(a, b)`.
@@ -510,18 +586,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     .map(FieldType::size)
                     .sum::<usize>()
                     .min(field.size());
-                self.b
-                    .build_memcpy(dst, 8, p, 8, self.i64(n as u64))
-                    .unwrap();
+                self.copy(dst, p, n as u64, true);
             }
             (Val::Tuple(p, _), FieldType::Stack { .. } | FieldType::Sym(_)) => {
-                let size = self.i64(field.size() as u64);
-                self.b.build_memcpy(dst, 8, p, 8, size).unwrap();
+                self.copy(dst, p, field.size() as u64, true);
             }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
-                self.b
-                    .build_memcpy(dst, 8, p, 8, self.i64(field.size() as u64))
-                    .unwrap();
+                self.copy(dst, p, field.size() as u64, true);
             }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) => {
                 let src_offs = FieldType::offsets(&elems);

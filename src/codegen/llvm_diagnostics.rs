@@ -59,7 +59,7 @@ pub fn explain(msg: &str, ck: &Checked, probes: &[ProbeProgram]) -> Diagnostic {
     let d = if msg.contains("stack limit") {
         Diagnostic::error("this probe needs more than the 512 bytes of stack a BPF program may use", span.unwrap_or((0, 0)))
             .with_label("too much stack")
-            .with_note("strings take 64 bytes each (str(), map keys, printf arguments); use fewer at once, or shorter ones with str(p, n)")
+            .with_note("values over `on_stack_limit` bytes live in scratch memory; lower it (`config = { on_stack_limit = 16 }`) or use fewer values at once")
     } else {
         Diagnostic::error(
             "LLVM could not compile this probe to BPF",

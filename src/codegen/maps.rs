@@ -17,6 +17,7 @@ use crate::program::{rodata, MapId, MapSpec, Storage};
 use crate::sema::Checked;
 
 const BPF_MAP_TYPE_HASH: u64 = 1;
+const BPF_MAP_TYPE_ARRAY: u64 = 2;
 const BPF_MAP_TYPE_PERCPU_HASH: u64 = 5;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u64 = 6;
 const BPF_MAP_TYPE_STACK_TRACE: u64 = 7;
@@ -45,6 +46,10 @@ pub struct Globals<'ctx> {
     /// `program::LOST_EVENTS`, declared with the first event: scripts that send nothing
     /// through the ring buffer do not pay for its map.
     lost: std::cell::Cell<Option<GlobalValue<'ctx>>>,
+    /// The scratch maps (shared, own regions; see `scratch.rs`), declared on first use, and
+    /// the value size each needs so far.
+    scratch: [std::cell::Cell<Option<GlobalValue<'ctx>>>; 2],
+    scratch_size: [std::cell::Cell<u64>; 2],
     /// Typed kernel variables (`percpu_kaddr`), declared on first use.
     ksyms: std::cell::RefCell<std::collections::HashMap<String, GlobalValue<'ctx>>>,
 }
@@ -109,6 +114,8 @@ impl<'ctx> Globals<'ctx> {
             }),
             debug,
             lost: Default::default(),
+            scratch: Default::default(),
+            scratch_size: Default::default(),
             ksyms: Default::default(),
         }
     }
@@ -189,11 +196,52 @@ impl<'ctx> Globals<'ctx> {
         g
     }
 
+    /// The scratch region of a program about to be generated at `point`.
+    pub fn scratch_region(&self, point: &crate::sema::PointInfo) -> super::scratch::Scratch {
+        match crate::probes::of(&point.attach).never_nested() {
+            true => super::scratch::Scratch::new(0, 0),
+            false => super::scratch::Scratch::new(1, self.scratch_size[1].get()),
+        }
+    }
+
+    /// Records what a generated program's region needs.
+    pub fn scratch_used(&self, s: &super::scratch::Scratch) {
+        let size = &self.scratch_size[s.map];
+        size.set(size.get().max(s.base + s.high.get()));
+    }
+
+    /// Scratch map `which` (0 shared, 1 own regions), described when the programs are done.
+    pub fn scratch_map(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        which: usize,
+    ) -> GlobalValue<'ctx> {
+        if let Some(g) = self.scratch[which].get() {
+            return g;
+        }
+        let g = self
+            .debug
+            .map_global(ctx, module, crate::program::SCRATCH_MAPS[which], 4);
+        self.scratch[which].set(Some(g));
+        g
+    }
+
     /// Describes the user maps (now that every program is generated) and completes the BTF.
     pub fn finish(&mut self, ctx: &'ctx Context, ck: &Checked) {
         let irq = self.interrupt_maps.borrow();
         for (id, (m, g)) in ck.maps.iter().zip(&self.maps).enumerate() {
             self.debug.map(ctx, *g, m, !irq.contains(&id));
+        }
+        // One entry per CPU: the runtime sets the count before load.
+        for (which, g) in self.scratch.iter().enumerate() {
+            if let Some(g) = g.get() {
+                let value = self.scratch_size[which].get().max(8);
+                let name = crate::program::SCRATCH_MAPS[which];
+                let kv = Some((4, value));
+                self.debug
+                    .describe_map(ctx, g, name, BPF_MAP_TYPE_ARRAY, 1, kv, None);
+            }
         }
         self.debug.di.finalize();
     }

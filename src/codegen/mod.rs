@@ -10,6 +10,7 @@ mod loops;
 mod maps;
 mod percpu;
 mod pointers;
+mod scratch;
 mod stmt;
 
 use inkwell::context::Context;

@@ -316,9 +316,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             Val::Int(v) => self.store_i64(buf, v),
             Val::Str(p, size) => {
                 let n = (size as usize).min(field.size());
-                self.b
-                    .build_memcpy(buf, 1, p, 1, self.i64(n as u64))
-                    .unwrap();
+                self.copy(buf, p, n as u64, false);
             }
             _ => unreachable!("sema: an integer or a string"),
         }

@@ -71,6 +71,9 @@ impl ProbeType for Hardware {
     fn names(&self) -> &'static [&'static str] {
         &["hardware", "h"]
     }
+    fn never_nested(&self) -> bool {
+        true
+    }
     fn regs(&self) -> Option<u32> {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)

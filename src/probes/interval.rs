@@ -67,6 +67,9 @@ impl ProbeType for Interval {
     fn names(&self) -> &'static [&'static str] {
         &["interval", "i"]
     }
+    fn never_nested(&self) -> bool {
+        true
+    }
     fn regs(&self) -> Option<u32> {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)

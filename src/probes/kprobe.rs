@@ -68,6 +68,9 @@ impl ProbeType for Kprobe {
             &["kprobe", "k"]
         }
     }
+    fn never_nested(&self) -> bool {
+        true
+    }
     fn regs(&self) -> Option<u32> {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)

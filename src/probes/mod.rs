@@ -172,6 +172,13 @@ pub trait ProbeType: Sync {
         None
     }
 
+    /// Whether programs of this type never interrupt one another on a CPU: the kernel runs
+    /// kprobe, uprobe, tracepoint and perf-event programs under one per-CPU guard
+    /// (`bpf_prog_active`), so they can share scratch memory (`codegen::scratch`).
+    fn never_nested(&self) -> bool {
+        false
+    }
+
     /// The `probetype` builtin's value.
     fn probetype(&self) -> &'static str {
         self.names()[0]

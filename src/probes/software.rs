@@ -79,6 +79,9 @@ impl ProbeType for Software {
     fn names(&self) -> &'static [&'static str] {
         &["software", "s"]
     }
+    fn never_nested(&self) -> bool {
+        true
+    }
     fn regs(&self) -> Option<u32> {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)

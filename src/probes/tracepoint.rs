@@ -9,6 +9,9 @@ impl ProbeType for Tracepoint {
     fn names(&self) -> &'static [&'static str] {
         &["tracepoint", "t"]
     }
+    fn never_nested(&self) -> bool {
+        true
+    }
 
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
         let (cat, name) = match parts {

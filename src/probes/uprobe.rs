@@ -19,6 +19,9 @@ impl ProbeType for Uprobe {
             &["uprobe", "u"]
         }
     }
+    fn never_nested(&self) -> bool {
+        true
+    }
     fn regs(&self) -> Option<u32> {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)

@@ -54,6 +54,10 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         .open_memory(&prog.elf)
         .map_err(fail)?;
     for mut m in open.maps_mut() {
+        if crate::program::SCRATCH_MAPS.contains(&&*m.name().to_string_lossy()) {
+            let cpus = consts[rodata::NCPUS].max(1) as u32;
+            m.set_max_entries(cpus).map_err(fail)?;
+        }
         if m.name().to_string_lossy().ends_with(".rodata") {
             if let Some(data) = m.initial_value_mut() {
                 for (i, v) in consts.iter().enumerate() {

@@ -37,6 +37,10 @@ const KNOWN: &[&str] = &[
     "max_type_res_iterations",
 ];
 
+/// The largest `max_strlen`: scratch values are kmalloc'ed, and keys of that size
+/// exhaust map memory long before.
+pub const MAX_STRLEN: u64 = 1 << 20;
+
 pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
     for e in entries {
         let key = e.key.to_ascii_lowercase();
@@ -70,8 +74,9 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
             }
             "max_map_keys" => opts.max_map_keys = int()?.clamp(1, u32::MAX as u64) as u32,
             "max_probes" => opts.max_probes = int()?.clamp(1, u32::MAX as u64) as u32,
-            // Strings live on the 512-byte BPF stack, so they stay small.
-            "max_strlen" => opts.strlen = int()?.clamp(8, 200) as u32,
+            // Large strings live in scratch memory; one must still fit in a map value.
+            "max_strlen" => opts.strlen = int()?.clamp(1, MAX_STRLEN) as u32,
+            "on_stack_limit" => opts.on_stack_limit = int()?.min(256) as u32,
             "license" => opts.license = license(e)?,
             _ => {}
         }

@@ -12,6 +12,7 @@ mod expr;
 pub mod fields;
 pub mod pointers;
 pub mod structs;
+pub use config::MAX_STRLEN;
 pub use expr::{parse_int, CallCheck};
 pub use stmt::let_id;
 mod config;
@@ -38,8 +39,10 @@ pub struct Options {
     pub max_map_keys: u32,
     /// Most attach points a program may expand to (`max_probes`).
     pub max_probes: u32,
-    /// Size of strings read with `str()` and of `__data_loc` strings.
+    /// Size of strings read with `str()` and of `__data_loc` strings (`max_strlen`).
     pub strlen: u32,
+    /// Temporaries larger than this many bytes live in scratch memory, not on the stack.
+    pub on_stack_limit: u32,
     /// Print every map when the program ends.
     pub print_maps_on_exit: bool,
     /// The script's name and text, for run-time messages that quote it (`errorf`).
@@ -60,7 +63,8 @@ impl Default for Options {
             has_child: false,
             max_map_keys: 4096,
             max_probes: 1024,
-            strlen: 64,
+            strlen: 1024,
+            on_stack_limit: 32,
             print_maps_on_exit: true,
             source: None,
             named: Default::default(),
