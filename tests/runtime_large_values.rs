@@ -187,3 +187,18 @@ fn a_search_too_large_for_one_program_is_a_diagnostic() {
         o.stderr
     );
 }
+
+#[test]
+fn integer_variables_stay_where_the_verifier_can_bound_a_loop() {
+    // Six integers (48 bytes, over on_stack_limit) and a string: the integers stay on the
+    // stack, so the verifier knows `$i` and accepts the loop; only the string is in scratch.
+    let o = spyglass(&[
+        "-q",
+        "-e",
+        r#"interval:ms:1 { $a = 1; $b = 2; $c = 3; $d = 4; $e = 5; $i = (uint64)0; $s = str(0);
+                          while ($i < 100) { $a += $i % 10; $i++; }
+                          printf("%d %d %s\n", $a, $a + $b + $c + $d + $e, $s); exit(); }"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "451 465 \n\n\n");
+}

@@ -74,7 +74,10 @@ pub struct FnGen<'a, 'ctx> {
     pub ctx_ptr: PointerValue<'ctx>,
     /// Every `$variable` of the probe lives in one frame, so loop callbacks can share them.
     pub(super) frame: PointerValue<'ctx>,
-    pub(super) frame_layout: Rc<BTreeMap<String, (usize, Type)>>,
+    /// Each variable's offset, type, and whether it is in `big_frame`.
+    pub(super) frame_layout: Rc<BTreeMap<String, (usize, Type, bool)>>,
+    /// Variables too large for the stack, at the start of the scratch region.
+    pub(super) big_frame: Option<PointerValue<'ctx>>,
     pub(super) loops: Vec<super::loops::LoopExit<'ctx>>,
     probe_index: usize,
     pub(super) name: String,
@@ -89,9 +92,6 @@ pub struct FnGen<'a, 'ctx> {
     /// Where code that runs before the body goes (the scratch lookup): between the entry
     /// block's stack slots and the body.
     pub(super) setup: Cell<BasicBlock<'ctx>>,
-    /// The frame is at the start of the scratch region (too large for the stack); loop
-    /// callbacks find it there rather than through their context argument.
-    pub(super) frame_in_scratch: bool,
 }
 
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
@@ -111,15 +111,25 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let func = module.add_function(name, fn_ty, Some(Linkage::External));
         func.set_section(Some(section));
         globals.describe_function(func, name, &["ctx"], false);
+        // Variables over `on_stack_limit` bytes live in a second frame at the start of the
+        // program's scratch region; the rest stay on the stack, where the verifier tracks
+        // their values (a `while` counter read back from a map value would be unknown).
+        let limit = ck.options.on_stack_limit as usize;
         let mut layout = BTreeMap::new();
-        let mut size = 0;
+        let (mut size, mut big) = (0, 0);
         let vars: BTreeMap<_, _> = ck.probes[probe_index].vars.iter().collect();
         for (var, t) in vars {
-            layout.insert(var.clone(), (size, t.clone()));
-            size += t.field().map(|f| f.size()).unwrap_or(8);
+            let n = t.field().map(|f| f.size()).unwrap_or(8);
+            if n > limit {
+                layout.insert(var.clone(), (big, t.clone(), true));
+                big += n;
+            } else {
+                layout.insert(var.clone(), (size, t.clone(), false));
+                size += n;
+            }
             // A range loop keeps its start beside its variable, for the loop callback.
             if ck.loop_slots.values().any(|s| s == var) {
-                layout.insert(format!("{var}#start"), (size, Type::INT));
+                layout.insert(format!("{var}#start"), (size, Type::INT, false));
                 size += 8;
             }
         }
@@ -134,9 +144,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             name.to_string(),
             Rc::new(globals.scratch_region(point)),
         );
-        // Allocated first and never released: in scratch, the frame starts the region.
-        g.frame_in_scratch = g.in_scratch(size.max(8) as u64);
-        g.frame = g.stack(size.max(8), "frame");
+        g.frame = g.stack_slot(size.max(8), "frame");
+        // Allocated first and never released: the large frame starts the scratch region.
+        if big > 0 {
+            g.big_frame = Some(g.scratch(big as u64));
+        }
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
         // Timer and counter probes are not filtered by `-p`: their events say nothing about which
@@ -267,7 +279,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             scratch,
             scratch_ptr: Cell::new(None),
             setup: Cell::new(setup),
-            frame_in_scratch: false,
+            big_frame: None,
         }
     }
 
@@ -317,6 +329,12 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if self.in_scratch(size as u64) {
             return self.scratch(size as u64);
         }
+        self.stack_slot(size, name)
+    }
+
+    /// `stack` without the move to scratch of large buffers.
+    pub(super) fn stack_slot(&self, size: usize, name: &str) -> PointerValue<'ctx> {
+        let size = (size.max(1) + 7) & !7;
         let ty = self.ctx.i64_type().array_type((size / 8) as u32);
         let ab = self.ctx.create_builder();
         match self.entry.get_first_instruction() {

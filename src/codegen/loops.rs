@@ -4,7 +4,7 @@
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::module::Linkage;
-use inkwell::values::{IntValue, PointerValue};
+use inkwell::values::IntValue;
 use inkwell::IntPredicate;
 
 use super::func::{FnGen, Val};
@@ -160,22 +160,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             &[
                 count.into(),
                 callee.into(),
-                self.frame_arg().into(),
+                self.frame.into(),
                 self.i64(0).into(),
             ],
         );
         self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(done);
         Ok(())
-    }
-
-    /// What a callback receives as its context: the frame, or nothing for a frame in
-    /// scratch (the kernel passes only stack pointers; the callback finds it in scratch).
-    fn frame_arg(&self) -> PointerValue<'ctx> {
-        match self.frame_in_scratch {
-            true => self.ptr_type().const_null(),
-            false => self.frame,
-        }
     }
 
     /// A loop-body callback sharing this function's variable frame (parameter `frame_arg`).
@@ -195,11 +186,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             self.name.clone(),
             self.scratch.clone(),
         );
-        cb.frame_in_scratch = self.frame_in_scratch;
-        cb.frame = match self.frame_in_scratch {
-            true => cb.scratch_base(),
-            false => func.get_nth_param(frame_arg).unwrap().into_pointer_value(),
-        };
+        cb.frame = func.get_nth_param(frame_arg).unwrap().into_pointer_value();
+        // The large frame is not passed (the kernel passes only stack pointers): it is at
+        // the start of the region the callback looks up for itself.
+        cb.big_frame = self.big_frame.map(|_| cb.scratch_base());
         cb.frame_layout = self.frame_layout.clone();
         cb.callbacks = self.callbacks.clone();
         // The probe's context is not reachable from a callback.
@@ -279,7 +269,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             &[
                 map_ptr.into(),
                 callee.into(),
-                self.frame_arg().into(),
+                self.frame.into(),
                 self.i64(0).into(),
             ],
         );

@@ -85,8 +85,12 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// The frame slot of `$name`, with the type sema settled on.
     pub fn var_slot(&mut self, name: &str) -> (PointerValue<'ctx>, Type) {
-        let (off, t) = self.frame_layout[name].clone();
-        (self.gep(self.frame, off as u64), t)
+        let (off, t, big) = self.frame_layout[name].clone();
+        let frame = match big {
+            true => self.big_frame.expect("large variables have a frame"),
+            false => self.frame,
+        };
+        (self.gep(frame, off as u64), t)
     }
 
     fn assign(
