@@ -221,3 +221,15 @@ fn kfunc_exist_asks_the_kernel_btf() {
     );
     assert_eq!(o, "1 0\n\n\n");
 }
+
+#[test]
+fn delete_removes_a_scalar_map() {
+    // bpftrace creates scalar elements up front: a map never assigned prints as zero, and
+    // delete() takes it away (before, `@m: 0` was still printed).
+    let o = out(
+        r#"begin { @m = 1; @s = "x"; @c = count(); @kept = 5; if (0) { @never = 3; }
+                   delete(@m); delete(@s); delete(@c); exit(); }"#,
+        &[],
+    );
+    assert_eq!(o, "\n\n@kept: 5\n@never: 0\n");
+}

@@ -87,8 +87,7 @@ fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
 }
 
 /// Every entry of a map, per-CPU values merged and histogram buckets gathered per key.
-/// `cleared`: the script cleared the map, so an empty scalar map stays empty.
-pub fn read(map: &MapHandle, spec: &MapSpec, cleared: bool) -> Vec<MapEntry> {
+pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
     let per_cpu = spec.kind.per_cpu();
     let array = spec.storage() == Storage::PerCpuArray;
     let mut plain = vec![];
@@ -146,17 +145,19 @@ pub fn read(map: &MapHandle, spec: &MapSpec, cleared: bool) -> Vec<MapEntry> {
         key,
         value: AggValue::Tseries(by_epoch),
     }));
-    // bpftrace: a scalar value map that was never assigned reads and prints as zero (it
-    // creates the element up front); clear() deletes that element.
-    if plain.is_empty() && spec.key.is_empty() && !cleared {
-        if let MapKind::Value(f) = &spec.kind {
-            plain.push(MapEntry {
-                key: vec![],
-                value: AggValue::Plain(decode_field(f, &vec![0u8; f.size()])),
-            });
+    plain
+}
+
+/// bpftrace creates a scalar value map's element up front, so a map never assigned prints
+/// as zero while `delete(@m)` and `clear(@m)` remove it. Done after load, before `begin`.
+pub fn create_scalars(maps: &[MapHandle], specs: &[MapSpec]) {
+    for (map, spec) in maps.iter().zip(specs) {
+        if spec.key.is_empty() && matches!(spec.kind, MapKind::Value(_)) {
+            let key = vec![0u8; spec.key_size()];
+            let value = vec![0u8; spec.value_size()];
+            let _ = map.update(&key, &value, MapFlags::NO_EXIST);
         }
     }
-    plain
 }
 
 /// Deletes every key (array slots cannot be deleted: they are reset to "never written").

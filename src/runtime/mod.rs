@@ -151,6 +151,7 @@ fn run_with(
     if opts.dry_run {
         return Ok(0);
     }
+    maps::create_scalars(&loaded.maps, &prog.maps);
 
     let mut s = Session::new(prog, &loaded, opts.json, out);
     s.no_warnings = opts.no_warnings;

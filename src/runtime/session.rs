@@ -18,8 +18,6 @@ pub struct Session<'a> {
     json: bool,
     ncpus: usize,
     state: RefCell<State<'a>>,
-    /// Maps `clear()`ed at least once: a cleared scalar map no longer prints as zero.
-    cleared: RefCell<std::collections::HashSet<MapId>>,
     /// `--no-warnings`: `warnf()` prints nothing.
     pub no_warnings: bool,
     /// Reading iterators: their output is the iteration's, printed even after `exit()`.
@@ -67,7 +65,6 @@ impl<'a> Session<'a> {
                 exit_code: None,
                 accepting: true,
             }),
-            cleared: RefCell::default(),
             no_warnings: false,
             iterating: Default::default(),
             errors: Default::default(),
@@ -230,7 +227,6 @@ impl<'a> Session<'a> {
             }
             EventSpec::PrintMap { map, top, div } => self.print_map(*map, *top as usize, *div),
             EventSpec::Clear { map } => {
-                self.cleared.borrow_mut().insert(*map);
                 maps::clear(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus)
             }
             EventSpec::Zero { map } => {
@@ -307,8 +303,7 @@ impl<'a> Session<'a> {
 
     fn print_map(&self, map: MapId, top: usize, div: u64) {
         let spec = &self.prog.maps[map];
-        let cleared = self.cleared.borrow().contains(&map);
-        let mut entries = maps::read(&self.loaded.maps[map], spec, cleared);
+        let mut entries = maps::read(&self.loaded.maps[map], spec);
         if let Some(st) = &self.loaded.stacks {
             for e in &mut entries {
                 e.key.iter_mut().for_each(|k| st.resolve(k));
