@@ -254,9 +254,17 @@ fn config_let_and_map_declarations() {
     let o = run_e("let @a = percpulruhash(1); begin { @a[1] = count(); @a[2] = count(); exit(); }");
     assert_eq!(o.stdout, "\n\n@a[2]: 1\n", "{}", o.stderr);
     let o = run_e(
-        r#"begin { let $a; $a = 10; let $b: uint8 = 300; let $c = "x"; print(($a, $b, $c)); exit(); }"#,
+        r#"begin { let $a; $a = 10; let $b: uint8 = $a + 290; let $c = "x"; print(($a, $b, $c)); exit(); }"#,
     );
     assert_eq!(o.stdout, "(10, 44, x)\n\n\n", "{}", o.stderr);
+    // A literal that does not fit the declared type is an error, not a truncation.
+    let o = run_e("begin { let $b: uint8 = 300; }");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("the literal 300 does not fit uint8"),
+        "{}",
+        o.stderr
+    );
     let o = run_e("config = { bad_config=raw } begin {}");
     assert_eq!(o.code, 1);
     assert!(

@@ -22,6 +22,12 @@ pub fn sema_options_from_env() -> sema::Options {
     if let Some(n) = num(&["BPFTRACE_ON_STACK_LIMIT"]) {
         o.on_stack_limit = n.min(256);
     }
+    if let Some(m) = std::env::var("BPFTRACE_MISSING_PROBES")
+        .ok()
+        .and_then(|v| sema::MissingProbes::parse(v.trim()))
+    {
+        o.missing_probes = m;
+    }
     o
 }
 

@@ -173,7 +173,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 } else {
                     self.b.build_int_sub(old, one, "dec").unwrap()
                 };
-                self.store_to(target, Val::Int(new))?;
+                self.writing(target, |g| g.store_to(target, Val::Int(new)))?;
                 Ok(Val::Int(if *prefix { new } else { old }))
             }
         }

@@ -60,6 +60,10 @@ impl<'ctx> Val<'ctx> {
     }
 }
 
+/// Frame slots a `return` inside a loop callback writes.
+const RETURNED: &str = "#returned";
+const RETURN_CODE: &str = "#return_code";
+
 pub struct FnGen<'a, 'ctx> {
     pub ctx: &'ctx Context,
     pub b: Builder<'ctx>,
@@ -79,6 +83,8 @@ pub struct FnGen<'a, 'ctx> {
     /// Variables too large for the stack, at the start of the scratch region.
     pub(super) big_frame: Option<PointerValue<'ctx>>,
     pub(super) loops: Vec<super::loops::LoopExit<'ctx>>,
+    /// The "map full" warning of the map write being generated.
+    pub(super) update_event: Option<usize>,
     probe_index: usize,
     pub(super) name: String,
     pub(super) callbacks: Rc<Cell<u32>>,
@@ -116,7 +122,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         // their values (a `while` counter read back from a map value would be unknown).
         let limit = ck.options.on_stack_limit as usize;
         let mut layout = BTreeMap::new();
-        let (mut size, mut big) = (0, 0);
+        let (mut size, mut big, mut callbacks) = (0, 0, false);
         let vars: BTreeMap<_, _> = ck.probes[probe_index].vars.iter().collect();
         for (var, t) in vars {
             let n = t.field().map(|f| f.size()).unwrap_or(8);
@@ -131,7 +137,14 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             if ck.loop_slots.values().any(|s| s == var) {
                 layout.insert(format!("{var}#start"), (size, Type::INT, false));
                 size += 8;
+                callbacks = true;
             }
+        }
+        // A `return` inside a loop callback leaves its flag and code here for the caller.
+        if callbacks {
+            layout.insert(RETURNED.to_string(), (size, Type::INT, false));
+            layout.insert(RETURN_CODE.to_string(), (size + 8, Type::INT, false));
+            size += 16;
         }
         let mut g = FnGen::new(
             ctx,
@@ -272,6 +285,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             frame: first,
             frame_layout: Rc::new(BTreeMap::new()),
             loops: vec![],
+            update_event: None,
             probe_index,
             name,
             callbacks: Rc::new(Cell::new(0)),
@@ -299,6 +313,64 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     pub(super) fn ret(&self) {
         self.b.build_return(Some(&self.i64(0))).unwrap();
+    }
+
+    /// `return [code]`. Inside a loop callback it stops the loop and leaves the code for the
+    /// caller, which returns in turn (`after_callback_loop`).
+    pub(super) fn ret_stmt(&mut self, value: Option<&crate::parser::ast::Expr>) -> Result<()> {
+        let code = match value {
+            Some(e) => {
+                let signed = self.ck.ty(e.id).is_signed();
+                let v = self.expr(e)?.int();
+                self.b
+                    .build_int_cast_sign_flag(v, self.ctx.i64_type(), signed, "code")
+                    .unwrap()
+            }
+            None => self.i64(0),
+        };
+        if self.in_callback() {
+            let (flag, _) = self.var_slot(RETURNED);
+            self.store_i64(flag, self.i64(1));
+            let (slot, _) = self.var_slot(RETURN_CODE);
+            self.store_i64(slot, code);
+            self.b.build_return(Some(&self.i64(1))).unwrap();
+        } else {
+            self.b.build_return(Some(&code)).unwrap();
+        }
+        let dead = self.block("after_return");
+        self.b.position_at_end(dead);
+        Ok(())
+    }
+
+    pub(super) fn in_callback(&self) -> bool {
+        self.loops
+            .iter()
+            .any(|l| matches!(l, super::loops::LoopExit::Callback))
+    }
+
+    /// After `bpf_loop`/`bpf_for_each_map_elem`: a `return` in the body ends this function
+    /// too (the probe with the code, or, in an enclosing callback, its loop).
+    pub(super) fn after_callback_loop(&mut self) {
+        let (flag, _) = self.var_slot(RETURNED);
+        let set = self.load_i64(flag);
+        let set = self.truthy(set);
+        let (out, on) = (self.block("loop_returned"), self.block("loop_done"));
+        self.b.build_conditional_branch(set, out, on).unwrap();
+        self.b.position_at_end(out);
+        if self.in_callback() {
+            self.b.build_return(Some(&self.i64(1))).unwrap();
+        } else {
+            let (slot, _) = self.var_slot(RETURN_CODE);
+            let code = self.load_i64(slot);
+            self.b.build_return(Some(&code)).unwrap();
+        }
+        self.b.position_at_end(on);
+    }
+
+    /// Clears the flag `after_callback_loop` reads.
+    pub(super) fn before_callback_loop(&mut self) {
+        let (flag, _) = self.var_slot(RETURNED);
+        self.store_i64(flag, self.i64(0));
     }
 
     /// Ends the probe here (`exit()`); code after it goes into a dead block LLVM removes.
@@ -531,7 +603,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     pub fn update(&self, map: MapId, key: PointerValue<'ctx>, value: PointerValue<'ctx>) {
-        self.helper_int(
+        let rc = self.helper_int(
             helper::MAP_UPDATE_ELEM,
             &[
                 self.map_ptr(map).into(),
@@ -540,6 +612,33 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.i64(0).into(),
             ],
         );
+        // A full hash map refuses new keys: bpftrace's warning, at the write in the script.
+        if let Some(ev) = self.update_event {
+            const E2BIG: u64 = 7;
+            let full = self
+                .b
+                .build_int_compare(IntPredicate::EQ, rc, self.i64(E2BIG.wrapping_neg()), "full")
+                .unwrap();
+            let (warn, go) = (self.block("map_full"), self.block("map_ok"));
+            self.b.build_conditional_branch(full, warn, go).unwrap();
+            self.b.position_at_end(warn);
+            self.emit_event(ev, &[]);
+            self.b.build_unconditional_branch(go).unwrap();
+            self.b.position_at_end(go);
+        }
+    }
+
+    /// Runs `f` with map updates reporting a full map as the write `target` (see `update`).
+    pub(super) fn writing<T>(
+        &mut self,
+        target: &crate::parser::ast::Expr,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let ev = self.ck.map_full_events.get(&target.id).copied();
+        let prev = std::mem::replace(&mut self.update_event, ev);
+        let r = f(self);
+        self.update_event = prev;
+        r
     }
 
     pub fn delete(&self, map: MapId, key: PointerValue<'ctx>) {

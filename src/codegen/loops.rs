@@ -154,6 +154,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .unwrap();
         self.b.build_conditional_branch(any, run, done).unwrap();
         self.b.position_at_end(run);
+        self.before_callback_loop();
         let callee = func.as_global_value().as_pointer_value();
         self.helper_int(
             BPF_LOOP,
@@ -164,6 +165,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.i64(0).into(),
             ],
         );
+        self.after_callback_loop();
         self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(done);
         Ok(())
@@ -264,6 +266,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
         let callee = func.as_global_value().as_pointer_value();
         let map_ptr = self.map_ptr(id);
+        self.before_callback_loop();
         self.helper_int(
             FOR_EACH_MAP_ELEM,
             &[
@@ -273,6 +276,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 self.i64(0).into(),
             ],
         );
+        self.after_callback_loop();
         Ok(())
     }
 }

@@ -20,7 +20,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             StmtKind::Expr(e) => {
                 self.expr(e)?;
             }
-            StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
+            StmtKind::Assign { target, op, value } => {
+                self.writing(target, |g| g.assign(target, *op, value))?
+            }
             StmtKind::If {
                 cond,
                 then,
@@ -55,7 +57,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             | StmtKind::While { .. }
             | StmtKind::Break
             | StmtKind::Continue => self.loop_stmt(s)?,
-            StmtKind::Return => self.ret_and_continue(),
+            StmtKind::Return(v) => self.ret_stmt(v.as_ref())?,
             StmtKind::Unroll { count, body } => {
                 let ExprKind::Int(n) = count.kind else {
                     unreachable!("sema: constant unroll count")

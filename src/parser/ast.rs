@@ -190,8 +190,9 @@ pub enum StmtKind {
     },
     Break,
     Continue,
-    /// Ends the probe.
-    Return,
+    /// Ends the probe; the value is the program's return code (a `test:` block fails on
+    /// non-zero).
+    Return(Option<Expr>),
     /// `let $x;`, `let $x: uint16;`, `let $x = e;`, `let $x: T = e;`
     Let {
         var: String,

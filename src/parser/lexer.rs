@@ -26,6 +26,7 @@ pub enum Tok {
     Map(String),
     #[regex(r"[0-9][0-9_]*([eE][0-9]+)?[uUlL]*", |l| parse_decimal(l.slice()))]
     #[regex(r"0[xX][0-9a-fA-F_]+[uUlL]*", |l| parse_radix(&l.slice()[2..], 16))]
+    #[regex(r"0[bB][01_]+[uUlL]*", |l| parse_radix(&l.slice()[2..], 2))]
     #[regex(r"[0-9][0-9_]*(ns|us|ms|s|m|h|d)", |l| parse_duration(l.slice()))]
     Int(u64),
     // A raw newline may stand in a string, as bpftrace allows (`echo` in a shell turns `\n`

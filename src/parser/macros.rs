@@ -91,11 +91,13 @@ impl<'a> Expander<'a> {
                 self.expr(cond, depth, lib)?;
                 self.block(body, depth, lib)
             }
-            StmtKind::Let { value: Some(v), .. } => self.expr(v, depth, lib),
+            StmtKind::Let { value: Some(v), .. } | StmtKind::Return(Some(v)) => {
+                self.expr(v, depth, lib)
+            }
             StmtKind::Let { value: None, .. }
             | StmtKind::Break
             | StmtKind::Continue
-            | StmtKind::Return => Ok(()),
+            | StmtKind::Return(None) => Ok(()),
         }
     }
 
@@ -350,7 +352,7 @@ fn each_stmt_expr(s: &mut Stmt, f: &mut dyn FnMut(&mut Expr)) {
             f(a);
             f(b);
         }
-        StmtKind::Let { value: Some(v), .. } => f(v),
+        StmtKind::Let { value: Some(v), .. } | StmtKind::Return(Some(v)) => f(v),
         _ => {}
     }
 }

@@ -85,6 +85,34 @@ pub(crate) fn prelude() -> &'static [ast::MacroDef] {
     })
 }
 
+/// `c ?: f` is `{ $t = c; $t ? $t : f }`: `c` is evaluated once.
+pub(crate) fn elvis(ids: &Cell<u32>, span: (usize, usize), c: Expr, f: Expr) -> Expr {
+    let var = format!("__elvis{}", ids.get());
+    let v = |ids: &Cell<u32>| mk(ids, c.span, ExprKind::Var(var.clone()));
+    let assign = ast::Stmt {
+        kind: ast::StmtKind::Assign {
+            target: v(ids),
+            op: None,
+            value: c.clone(),
+        },
+        span: c.span,
+    };
+    let pick = ExprKind::Ternary {
+        cond: Box::new(v(ids)),
+        then: Box::new(v(ids)),
+        otherwise: Box::new(f),
+    };
+    let value = mk(ids, span, pick);
+    mk(
+        ids,
+        span,
+        ExprKind::Block {
+            stmts: vec![assign],
+            value: Some(Box::new(value)),
+        },
+    )
+}
+
 pub(crate) fn mk(ids: &Cell<u32>, span: (usize, usize), kind: ExprKind) -> Expr {
     let id = ids.get();
     ids.set(id + 1);

@@ -4,6 +4,7 @@
 
 use super::perf::{PerfError, PerfEvent, Sample, Scope};
 use super::software::{self, ev, EventDef};
+use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
@@ -78,7 +79,7 @@ impl ProbeType for Hardware {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)
     }
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let (event, count) = software::parse("hardware", EVENTS, parts)?;
         Ok(vec![AttachPoint::Hardware { event, count }])
     }

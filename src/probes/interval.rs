@@ -1,6 +1,7 @@
 //! `interval:UNIT:N`: a timer on one CPU.
 
 use super::perf::Scope;
+use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Interval;
@@ -74,7 +75,7 @@ impl ProbeType for Interval {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)
     }
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let period_ns = match period("interval", parts)? {
             Rate::Ns(ns) => ns,
             Rate::Hz(hz) => 1_000_000_000 / hz.max(1),

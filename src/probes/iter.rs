@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use libbpf_rs::AsRawLibbpf;
 use libbpf_sys as sys;
 
+use super::ExpandError;
 use super::{btf, AttachPoint, Attachment, ProbeType};
 
 pub struct Iter;
@@ -54,14 +55,15 @@ impl ProbeType for Iter {
         &["iter", "it"]
     }
 
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let name = match parts {
             [name] if !name.is_empty() => *name,
             [name, pin] if !pin.is_empty() => {
                 return Err(format!(
                     "pinning iterators (`iter:{name}:{pin}`) is not supported: \
                      spyglass reads the iterator itself (use `iter:{name}`)"
-                ))
+                )
+                .into())
             }
             _ => return Err("expected `iter:TARGET`".into()),
         };
@@ -71,16 +73,16 @@ impl ProbeType for Iter {
         if let Some((_, what)) = NEED_AN_OBJECT.iter().find(|(n, _)| *n == name) {
             return Err(format!(
                 "iter:{name} iterates over {what} named when attaching, which spyglass does not support"
-            ));
+            ).into());
         }
         if !targets().iter().any(|t| t == name) {
             return Err(if targets().is_empty() {
                 "this kernel has no BPF iterators (or no BTF to find them in)".into()
             } else {
-                format!(
+                ExpandError::missing(format!(
                     "iterator `{name}` does not exist on this kernel \
                      (`spyglass -l 'iter:*'` lists the ones it has)"
-                )
+                ))
             });
         }
         Ok(vec![AttachPoint::Iter {

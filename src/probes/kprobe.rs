@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use libbpf_rs::AsRawLibbpf;
 
 use super::elf::has_wildcard;
+use super::ExpandError;
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 /// `kprobe` (false) or `kretprobe` (true).
@@ -76,21 +77,21 @@ impl ProbeType for Kprobe {
         Some(0)
     }
 
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let kind = self.names()[0];
         let (module, spec) = match parts {
             [f] if !f.is_empty() => (None, *f),
             [m, f] if !m.is_empty() && !f.is_empty() => (Some(*m), *f),
             _ => {
-                return Err(format!(
-                    "expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`"
-                ))
+                return Err(
+                    format!("expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`").into(),
+                )
             }
         };
         let (name, offset) = match spec.rsplit_once('+') {
             Some((n, off)) => match super::parse_num(off) {
                 Some(o) => (n, o),
-                None => return Err(format!("`{off}` is not a valid function offset")),
+                None => return Err(format!("`{off}` is not a valid function offset").into()),
             },
             None => (spec, 0),
         };
@@ -131,9 +132,11 @@ impl ProbeType for Kprobe {
         }
         if out.is_empty() {
             return Err(if wildcard {
-                format!("no kernel function matches `{spec}`")
+                ExpandError::missing(format!("no kernel function matches `{spec}`"))
             } else {
-                format!("kernel function `{name}` does not exist on this kernel")
+                ExpandError::missing(format!(
+                    "kernel function `{name}` does not exist on this kernel"
+                ))
             });
         }
         Ok(out)

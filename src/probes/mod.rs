@@ -185,7 +185,7 @@ pub trait ProbeType: Sync {
     }
 
     /// Parses the parts after the provider name and expands wildcards.
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String>;
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError>;
 
     /// The ELF section of a program attached at `ap` (tells libbpf the program type).
     fn section(&self, ap: &AttachPoint) -> String;
@@ -338,8 +338,41 @@ pub fn split(text: &str) -> Vec<String> {
     parts
 }
 
+/// Why an attach point expands to nothing. `missing`: it is well formed but names what this
+/// machine lacks (a kernel function, a tracepoint, a symbol), which `missing_probes` may
+/// turn into a warning.
+#[derive(Debug)]
+pub struct ExpandError {
+    pub message: String,
+    pub missing: bool,
+}
+
+impl ExpandError {
+    pub fn missing(message: impl Into<String>) -> Self {
+        ExpandError {
+            message: message.into(),
+            missing: true,
+        }
+    }
+}
+
+impl From<String> for ExpandError {
+    fn from(message: String) -> Self {
+        ExpandError {
+            message,
+            missing: false,
+        }
+    }
+}
+
+impl From<&str> for ExpandError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 /// Expands one attach point as written into concrete attach points.
-pub fn expand(text: &str) -> Result<Vec<AttachPoint>, String> {
+pub fn expand(text: &str) -> Result<Vec<AttachPoint>, ExpandError> {
     let parts = split(text);
     let provider = by_name(&parts[0]).ok_or_else(|| {
         if parts.len() == 1 {

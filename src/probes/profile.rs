@@ -2,6 +2,7 @@
 
 use super::interval::{period, Rate};
 use super::perf::Scope;
+use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Profile;
@@ -17,7 +18,7 @@ impl ProbeType for Profile {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)
     }
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         Ok(vec![match period("profile", parts)? {
             Rate::Hz(hz) => AttachPoint::Profile {
                 freq_hz: Some(hz),

@@ -9,6 +9,7 @@
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
+use super::ExpandError;
 use super::{btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
@@ -29,7 +30,7 @@ impl ProbeType for RawTracepoint {
         &["rawtracepoint", "rt"]
     }
 
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let (module, name) = match parts {
             [name] => ("*", *name),
             [module, name] => (*module, *name),
@@ -61,12 +62,15 @@ impl ProbeType for RawTracepoint {
                      (the optional part is a kernel module, not a tracepoint category): \
                      use `rawtracepoint:{name}`",
                     t.module
-                ));
+                )
+                .into());
             }
             return Err(if what.contains(['*', '?', '[']) {
-                format!("no raw tracepoint matches `{what}`")
+                ExpandError::missing(format!("no raw tracepoint matches `{what}`"))
             } else {
-                format!("raw tracepoint `{what}` does not exist on this kernel")
+                ExpandError::missing(format!(
+                    "raw tracepoint `{what}` does not exist on this kernel"
+                ))
             });
         }
         Ok(found)

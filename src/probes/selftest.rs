@@ -2,6 +2,7 @@
 //! `--bench`, `--test`) run, with BPF_PROG_TEST_RUN like `begin`; otherwise they are
 //! compiled and verified but never run.
 
+use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
 
 /// `bench` (false) or `test` (true).
@@ -24,18 +25,19 @@ impl ProbeType for SelfTest {
         }
     }
 
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let kind = self.names()[0];
         let [name] = parts else {
-            return Err(format!("expected `{kind}:NAME`"));
+            return Err(format!("expected `{kind}:NAME`").into());
         };
         if name.is_empty() {
-            return Err(format!("expected `{kind}:NAME`: the block needs a name"));
+            return Err(format!("expected `{kind}:NAME`: the block needs a name").into());
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
                 "`{name}` is not a valid {kind} name: use letters, digits and `_`"
-            ));
+            )
+            .into());
         }
         let name = name.to_string();
         Ok(vec![if self.0 {

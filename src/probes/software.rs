@@ -3,6 +3,7 @@
 //! bpftrace's. The parsing here is shared with `hardware`, which differs only in its table.
 
 use super::perf::{PerfEvent, Sample, Scope};
+use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
@@ -86,7 +87,7 @@ impl ProbeType for Software {
         // pt_regs, or bpf_perf_event_data, whose first member is the pt_regs.
         Some(0)
     }
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let (event, count) = parse("software", EVENTS, parts)?;
         Ok(vec![AttachPoint::Software { event, count }])
     }

@@ -1,6 +1,7 @@
 //! `begin` / `end`: not attached anywhere; the runtime runs them once with
 //! BPF_PROG_TEST_RUN (before attaching, and after detaching).
 
+use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Begin;
@@ -16,7 +17,7 @@ impl ProbeType for Begin {
     fn probetype(&self) -> &'static str {
         "special"
     }
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         no_parts("begin", parts)?;
         Ok(vec![AttachPoint::Begin])
     }
@@ -42,7 +43,7 @@ impl ProbeType for End {
     fn probetype(&self) -> &'static str {
         "special"
     }
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         no_parts("end", parts)?;
         Ok(vec![AttachPoint::End])
     }

@@ -1,6 +1,7 @@
 //! `tracepoint:CATEGORY:NAME` (alias `t`), typed from the kernel's format files.
 
 use super::tracefs::{self, TpFieldKind};
+use super::ExpandError;
 use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
 
 pub struct Tracepoint;
@@ -13,7 +14,7 @@ impl ProbeType for Tracepoint {
         true
     }
 
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let (cat, name) = match parts {
             [cat, name] => (*cat, *name),
             // `t:*open*`: any category.
@@ -26,9 +27,11 @@ impl ProbeType for Tracepoint {
         let found = tracefs::matching(cat, name)?;
         if found.is_empty() {
             return Err(if cat.contains('*') || name.contains('*') {
-                format!("no tracepoint matches `{cat}:{name}`")
+                ExpandError::missing(format!("no tracepoint matches `{cat}:{name}`"))
             } else {
-                format!("tracepoint `{cat}:{name}` does not exist on this kernel")
+                ExpandError::missing(format!(
+                    "tracepoint `{cat}:{name}` does not exist on this kernel"
+                ))
             });
         }
         Ok(found

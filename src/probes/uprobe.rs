@@ -6,6 +6,7 @@
 //! is given the file offset of the probed instruction.
 
 use super::elf::{self, has_wildcard};
+use super::ExpandError;
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 /// `uprobe` (false) or `uretprobe` (true).
@@ -27,11 +28,11 @@ impl ProbeType for Uprobe {
         Some(0)
     }
 
-    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, String> {
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let kind = self.names()[0];
         let (target, spec) = match parts {
             [t, f] if !t.is_empty() && !f.is_empty() => (*t, *f),
-            _ => return Err(format!("expected `{kind}:BINARY:FUNCTION`")),
+            _ => return Err(format!("expected `{kind}:BINARY:FUNCTION`").into()),
         };
         let mut out = vec![];
         for path in elf::resolve(target)? {
@@ -47,7 +48,8 @@ impl ProbeType for Uprobe {
                 if img.func_at(addr).is_none() {
                     return Err(format!(
                         "could not resolve address {spec} in {path}: no function holds it"
-                    ));
+                    )
+                    .into());
                 }
                 out.push(at(String::new(), addr));
                 continue;
@@ -55,7 +57,7 @@ impl ProbeType for Uprobe {
             let (name, offset) = match spec.rsplit_once('+') {
                 Some((n, off)) => match super::parse_num(off) {
                     Some(o) => (n, o),
-                    None => return Err(format!("`{off}` is not a valid function offset")),
+                    None => return Err(format!("`{off}` is not a valid function offset").into()),
                 },
                 None => (spec, 0),
             };
@@ -75,18 +77,21 @@ impl ProbeType for Uprobe {
                 continue;
             }
             let Some(f) = img.func(name) else {
-                return Err(format!("function `{name}` not found in {path}"));
+                return Err(ExpandError::missing(format!(
+                    "function `{name}` not found in {path}"
+                )));
             };
             if f.size > 0 && offset >= f.size {
                 return Err(format!(
                     "Offset outside the function bounds ('{name}' size is {})",
                     f.size
-                ));
+                )
+                .into());
             }
             out.push(at(name.to_string(), offset));
         }
         if out.is_empty() {
-            return Err(format!("no function in {target} matches `{spec}`"));
+            return Err(format!("no function in {target} matches `{spec}`").into());
         }
         Ok(out)
     }

@@ -86,15 +86,25 @@ pub fn run(
                     s.write_text(&format!("[ RUN      ] {name}\n"));
                 }
                 let errors = s.errors.get();
-                s.test_run(prog_name)?;
+                // A passing test's output is noise; a failing one's explains the failure.
+                s.hold();
+                let started = Instant::now();
+                let run = s.test_run(prog_name);
+                let duration = started.elapsed().as_nanos();
                 let _ = ringbuf.consume();
+                let output = s.release();
+                let code = run?;
                 let exit = s.take_exit_code().unwrap_or(0);
-                let ok = exit == 0 && s.errors.get() == errors;
+                let ok = code == 0 && exit == 0 && s.errors.get() == errors;
+                if !ok && !json {
+                    s.write_text(&output);
+                }
                 failed += usize::from(!ok);
                 s.write_text(&if json {
                     format!(
-                        "{{\"type\": \"test_result\", \"data\": {{\"{}\": {ok}}}}}\n",
-                        json_escape(name)
+                        "{{\"type\": \"test_result\", \"data\": {{\"{}\": {{\"duration\": {duration}, \"passed\": {ok}, \"output\": \"{}\"}}}}}}\n",
+                        json_escape(name),
+                        json_escape(&output)
                     )
                 } else if ok {
                     format!("[       OK ] {name}\n")
@@ -206,8 +216,10 @@ pub fn bench_json(results: &[BenchResult]) -> String {
 }
 
 /// Block names are identifiers, but stay safe for JSON anyway.
+/// The inside of a JSON string literal.
 fn json_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    let q = super::format::json::json_str(s);
+    q[1..q.len() - 1].to_string()
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ struct State<'a> {
     exit_code: Option<i32>,
     /// After exit() only `end` probes' events count.
     accepting: bool,
+    /// Output held back instead of written (a `test:` block's, shown only if it fails).
+    captured: Option<String>,
 }
 
 impl State<'_> {
@@ -64,6 +66,7 @@ impl<'a> Session<'a> {
                 closed: false,
                 exit_code: None,
                 accepting: true,
+                captured: None,
             }),
             no_warnings: false,
             iterating: Default::default(),
@@ -95,8 +98,9 @@ impl<'a> Session<'a> {
             .ok_or_else(|| Diagnostic::global(format!("internal error: program {name} missing")))
     }
 
-    /// Runs a `begin`/`end` (or `bench:`/`test:`) program once, on this CPU.
-    pub fn test_run(&self, name: &str) -> Result<(), Diagnostic> {
+    /// Runs a `begin`/`end` (or `bench:`/`test:`) program once, on this CPU; its `return`
+    /// code comes back.
+    pub fn test_run(&self, name: &str) -> Result<u32, Diagnostic> {
         let fd = self.prog_fd(name)?;
         // A raw-tracepoint test run takes the tracepoint's u64 arguments; we pass one zero.
         let ctx = [0u8; 8];
@@ -111,7 +115,7 @@ impl<'a> Session<'a> {
                 "running a begin/end probe failed: {err}"
             )));
         }
-        Ok(())
+        Ok(opts.retval)
     }
 
     pub fn exit_code(&self) -> Option<i32> {
@@ -138,8 +142,21 @@ impl<'a> Session<'a> {
 
     fn write(&self, s: &str) {
         let mut st = self.state.borrow_mut();
+        if let Some(c) = &mut st.captured {
+            c.push_str(s);
+            return;
+        }
         let r = st.out.write_all(s.as_bytes());
         st.note(r);
+    }
+
+    /// Holds output back from here until `release` (`None` when nothing was held).
+    pub fn hold(&self) {
+        self.state.borrow_mut().captured = Some(String::new());
+    }
+
+    pub fn release(&self) -> String {
+        self.state.borrow_mut().captured.take().unwrap_or_default()
     }
 
     pub fn output_closed(&self) -> bool {

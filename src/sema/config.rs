@@ -78,6 +78,15 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
             "max_strlen" => opts.strlen = int()?.clamp(1, MAX_STRLEN) as u32,
             "on_stack_limit" => opts.on_stack_limit = int()?.min(256) as u32,
             "license" => opts.license = license(e)?,
+            "missing_probes" => {
+                let v = match &e.value {
+                    ConfigValue::Word(w) | ConfigValue::Str(w) => super::MissingProbes::parse(w),
+                    ConfigValue::Int(_) => None,
+                };
+                opts.missing_probes = v.ok_or_else(|| {
+                    Diagnostic::error("`missing_probes` is one of error, warn, ignore", e.span)
+                })?;
+            }
             _ => {}
         }
     }

@@ -180,6 +180,7 @@ impl Checker<'_> {
             ExprKind::Field { base, field } => self.field(e, base, field),
             ExprKind::IncDec { target, .. } => {
                 let t = self.int_target(target)?;
+                self.warn_map_full(target, e.span);
                 if t.is_ptr() {
                     super::pointers::step(&t, target.span)?;
                     return Ok(t);

@@ -54,6 +54,28 @@ pub struct Options {
     pub helper_warnings: bool,
     /// The programs' license string (`config = { license = … }`); always GPL-compatible.
     pub license: String,
+    /// What an attach point naming something this machine lacks does (`missing_probes`).
+    pub missing_probes: MissingProbes,
+}
+
+/// `missing_probes`: an attach point whose function, tracepoint or symbol does not exist
+/// is an error, or is skipped with or without a warning (an error if nothing is left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingProbes {
+    Error,
+    Warn,
+    Ignore,
+}
+
+impl MissingProbes {
+    pub fn parse(v: &str) -> Option<Self> {
+        match v {
+            "error" => Some(MissingProbes::Error),
+            "warn" => Some(MissingProbes::Warn),
+            "ignore" => Some(MissingProbes::Ignore),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Options {
@@ -71,6 +93,7 @@ impl Default for Options {
             unsafe_mode: false,
             helper_warnings: false,
             license: "GPL".into(),
+            missing_probes: MissingProbes::Error,
         }
     }
 }
@@ -109,6 +132,8 @@ pub struct Checked {
     /// The zero-divisor warning event of each `x /= v` or `x %= v`, by the id of `v` (a
     /// plain `a / b` has its event in `call_events`, by the division's id).
     pub compound_div_events: HashMap<ExprId, usize>,
+    /// The "map full" warning event of each map written (by the target's id).
+    pub map_full_events: HashMap<ExprId, usize>,
 }
 
 impl Checked {
@@ -186,12 +211,26 @@ pub struct Checker<'a> {
     /// Compile-time warnings of the last pass over the program.
     pub(crate) warnings: Vec<Diagnostic>,
     compound_div_events: HashMap<ExprId, usize>,
+    map_full_events: HashMap<ExprId, usize>,
 }
 
-pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
+pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
     config::apply(&program.config, &mut opts)?;
     let decls = config::map_decls(&program.map_decls)?;
-    let points = expand_attach_points(&program, &opts)?;
+    let mut skipped = vec![];
+    let mut points = expand_attach_points(&program, &opts, &mut skipped)?;
+    // Probes left without attach points by `missing_probes` go, unless nothing would be left.
+    if points.iter().any(Vec::is_empty) {
+        if points.iter().all(Vec::is_empty) {
+            let first = skipped.swap_remove(0);
+            return Err(Diagnostic::error(first.message, first.span)
+                .with_label("in this attach point")
+                .with_note("no attach point of the program exists on this machine"));
+        }
+        let mut keep = points.iter().map(|p| !p.is_empty());
+        program.probes.retain(|_| keep.next().unwrap());
+        points.retain(|p| !p.is_empty());
+    }
     let mut registry = structs::Registry::default();
     for d in &program.cdefs {
         cdefs::define(&mut registry, &d.text, d.span.0)?;
@@ -224,6 +263,16 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         provisional: HashMap::new(),
         warnings: vec![],
         compound_div_events: HashMap::new(),
+        map_full_events: HashMap::new(),
+    };
+    let skip_warnings: Vec<Diagnostic> = match opts.missing_probes {
+        MissingProbes::Warn => skipped
+            .into_iter()
+            .map(|s| {
+                Diagnostic::warning(s.message, s.span).with_note("skipped (missing_probes = warn)")
+            })
+            .collect(),
+        _ => vec![],
     };
     for _round in 0..8 {
         ck.changed = false;
@@ -239,6 +288,7 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
     ck.call_events.clear();
     ck.warnings.clear();
     ck.compound_div_events.clear();
+    ck.map_full_events.clear();
     let mut infos = vec![];
     for (probe, pts) in program.probes.iter().zip(&points) {
         ck.begin_probe(pts.clone());
@@ -249,8 +299,10 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         });
     }
     let maps = ck.finish_maps()?;
-    let warnings = std::mem::take(&mut ck.warnings);
+    let mut warnings = skip_warnings;
+    warnings.append(&mut ck.warnings);
     let compound_div_events = std::mem::take(&mut ck.compound_div_events);
+    let map_full_events = std::mem::take(&mut ck.map_full_events);
     let mut types = ck.types;
     types.resize(program.expr_count as usize, Type::Void);
     Ok(Checked {
@@ -271,18 +323,42 @@ pub fn check(program: Program, mut opts: Options) -> Result<Checked> {
         options: opts,
         warnings,
         compound_div_events,
+        map_full_events,
     })
 }
 
-fn expand_attach_points(program: &Program, opts: &Options) -> Result<Vec<Vec<PointInfo>>> {
+/// An attach point `missing_probes` let through.
+struct Skipped {
+    message: String,
+    span: crate::diag::Span,
+}
+
+fn expand_attach_points(
+    program: &Program,
+    opts: &Options,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Vec<PointInfo>>> {
     let mut all = vec![];
     let mut total = 0usize;
     for probe in &program.probes {
         let mut pts = vec![];
         for ap in &probe.attach_points {
             let text = substitute_positional(&ap.text, &opts.positional);
-            let expanded = probes::expand(&text)
-                .map_err(|m| Diagnostic::error(m, ap.span).with_label("in this attach point"))?;
+            let expanded = match probes::expand(&text) {
+                Ok(x) => x,
+                Err(e) if e.missing && opts.missing_probes != MissingProbes::Error => {
+                    skipped.push(Skipped {
+                        message: e.message,
+                        span: ap.span,
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    return Err(
+                        Diagnostic::error(e.message, ap.span).with_label("in this attach point")
+                    )
+                }
+            };
             total += expanded.len();
             if total > opts.max_probes as usize {
                 return Err(Diagnostic::error(

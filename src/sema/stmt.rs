@@ -25,13 +25,18 @@ impl Checker<'_> {
                 target,
                 op: None,
                 value,
-            } => self.assign(target, value),
+            } => {
+                self.assign(target, value)?;
+                self.warn_map_full(target, s.span);
+                Ok(())
+            }
             StmtKind::Assign {
                 target,
                 op: Some(op),
                 value,
             } => {
                 self.compound_target(target, *op)?;
+                self.warn_map_full(target, s.span);
                 self.int_expr(value, &format!("the right side of `{}=`", op.symbol()))?;
                 if matches!(op, BinOp::Div | BinOp::Mod) {
                     self.warn_compound_divide(s.span, value);
@@ -117,12 +122,12 @@ impl Checker<'_> {
                 s.span,
             )),
             StmtKind::Break | StmtKind::Continue => Ok(()),
-            StmtKind::Return if self.map_loops > 0 => Err(Diagnostic::error(
-                "`return` cannot be used inside a `for` over a map",
-                s.span,
-            )
-            .with_note("use `break` to stop the loop")),
-            StmtKind::Return => Ok(()),
+            StmtKind::Return(v) => {
+                if let Some(v) = v {
+                    self.int_expr(v, "a `return` value")?;
+                }
+                Ok(())
+            }
             StmtKind::Let { var, ty, value } => {
                 let declared = match ty {
                     Some(name) => Some(self.resolve_type(name, s.span)?),
@@ -143,6 +148,7 @@ impl Checker<'_> {
                                 v.span,
                             ));
                         }
+                        literal_fits(v, d)?;
                         d.clone()
                     }
                     (Some(v), None) => self.value_expr(v)?,
@@ -165,6 +171,38 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// A literal given to a declared integer type must fit it (`let $a: uint16 = -1` is an
+/// error); other values are converted as in C.
+fn literal_fits(v: &Expr, to: &Type) -> Result<()> {
+    use crate::parser::ast::UnOp;
+    let n: i128 = match &v.kind {
+        ExprKind::Int(n) => *n as i128,
+        ExprKind::Unary {
+            op: UnOp::Neg,
+            operand,
+        } => match operand.kind {
+            ExprKind::Int(n) => -(n as i128),
+            _ => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    let Some((signed, bits)) = to.int_parts() else {
+        return Ok(());
+    };
+    let (lo, hi) = match signed {
+        true => (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1),
+        false => (0, (1i128 << bits) - 1),
+    };
+    if n < lo || n > hi {
+        return Err(Diagnostic::error(
+            format!("the literal {n} does not fit {}", to.describe()),
+            v.span,
+        )
+        .with_label(format!("{} holds {lo} to {hi}", to.describe())));
+    }
+    Ok(())
 }
 
 /// `let` has no expression of its own for the variable; its slot is recorded under an id

@@ -9,6 +9,10 @@ use crate::program::EventSpec;
 
 const DIVIDE_BY_ZERO: &str = "Divide or modulo by 0 detected. This can lead to unexpected \
                               results. 1 is being used as the result.";
+const MAP_FULL: &str = "Map full; can't update element.\n\
+                        Try increasing max_map_keys config or manually setting the max entries \
+                        in a map declaration e.g. `let @a = hash(5000)`\n\
+                        Additional Info - helper: map_update_elem, retcode: -7";
 const MISSING_KEY: &str = "Can't lookup map element because it does not exist.\n\
                            Additional Info - helper: map_lookup_elem, retcode: 0";
 
@@ -42,6 +46,19 @@ impl Checker<'_> {
             }
             ExprKind::Int(_) => false,
             _ => true,
+        }
+    }
+
+    /// A write to `@m` (the `target` of the statement or `++` at `span`) fails when a hash
+    /// map is full; LRU maps evict instead.
+    pub(super) fn warn_map_full(&mut self, target: &Expr, span: Span) {
+        let ExprKind::Map { name, .. } = &target.kind else {
+            return;
+        };
+        let lru = self.decls.get(name).is_some_and(|d| d.kind.contains("lru"));
+        if !lru {
+            let ev = self.warning_event(span, MAP_FULL);
+            self.map_full_events.insert(target.id, ev);
         }
     }
 

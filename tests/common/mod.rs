@@ -16,6 +16,16 @@ pub fn spyglass(args: &[&str]) -> Out {
     Out::of(Command::new(BIN).args(args).output().expect("run spyglass"))
 }
 
+/// `spyglass` with extra environment variables.
+pub fn spyglass_env(args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Out::of(c.output().expect("run spyglass"))
+}
+
 impl Out {
     pub fn of(o: std::process::Output) -> Out {
         Out {

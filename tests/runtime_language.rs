@@ -1,0 +1,127 @@
+//! Runtime tests of language rules: `return` inside loops, `?:`, `return N` in `test:`
+//! blocks, `missing_probes`, and the "map full" warning. Real kernel, exact output.
+
+mod common;
+use common::*;
+
+fn run(args: &[&str]) -> Out {
+    spyglass(args)
+}
+
+#[test]
+fn return_inside_a_range_loop_leaves_the_probe() {
+    let o = run(&[
+        "-q",
+        "-e",
+        r#"begin { for ($i : 0..5) { if ($i == 2) { return; } printf("%d\n", $i); }
+                   printf("after\n"); }"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "0\n1\n\n\n");
+}
+
+#[test]
+fn return_inside_nested_map_and_range_loops_leaves_the_probe() {
+    let o = run(&[
+        "-q",
+        "-e",
+        r#"begin { @m[1] = 1; @m[2] = 2;
+                   for ($kv : @m) { for ($i : 0..3) {
+                     if ($i == 1) { return; } printf("%d %d\n", $kv.0, $i); } }
+                   printf("not here\n"); }
+           end { printf("end\n"); clear(@m); }"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lines: Vec<&str> = o.stdout.lines().filter(|l| !l.is_empty()).collect();
+    // The first key seen prints its index 0, then the probe returns; `end` still runs.
+    assert_eq!(lines.len(), 2, "{}", o.stdout);
+    assert!(lines[0].ends_with(" 0"), "{}", o.stdout);
+    assert_eq!(lines[1], "end");
+}
+
+#[test]
+fn elvis_picks_the_fallback_only_for_zero_and_evaluates_once() {
+    let o = run(&[
+        "-q",
+        "-e",
+        r#"begin { $z = 0; $a = 7; @n = 0;
+                   printf("%d %d %d\n", $z ?: 5, $a ?: 5, @n++ ?: 9);
+                   printf("%d\n", @n); clear(@n); }"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "5 7 9\n1\n\n\n");
+}
+
+#[test]
+fn test_blocks_fail_on_a_non_zero_return_and_show_only_failing_output() {
+    let o = run(&[
+        "--test",
+        "-e",
+        r#"test:okay { print("hidden"); }
+           test:failure { print("shown"); return 1; }
+           test:in_loop { for ($i : 0..3) { if ($i == 1) { return 3; } } }"#,
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "[ RUN      ] okay\n[       OK ] okay\n\
+         [ RUN      ] failure\nshown\n[  FAILED  ] failure\n\
+         [ RUN      ] in_loop\n[  FAILED  ] in_loop\n\
+         [==========] 3 tests ran, 1 passed, 2 failed\n"
+    );
+}
+
+#[test]
+fn missing_probes_warn_skips_and_runs_the_rest() {
+    let o = run(&[
+        "-e",
+        r#"config = { missing_probes = warn }
+           tracepoint:no_such:event, tracepoint:syscalls:sys_enter_getpid { @ = count(); }
+           begin { printf("up\n"); exit(); }"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("warning: tracepoint `no_such:event` does not exist"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("Attached 2 probes"), "{}", o.stderr);
+    assert!(o.stdout.starts_with("up\n"), "{}", o.stdout);
+}
+
+#[test]
+fn missing_probes_from_the_environment_and_error_by_default() {
+    let prog = "tracepoint:no_such:event { } begin { exit(); }";
+    let o = run(&["-e", prog]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("error: tracepoint `no_such:event`"),
+        "{}",
+        o.stderr
+    );
+    let o = spyglass_env(&["-e", prog], &[("BPFTRACE_MISSING_PROBES", "ignore")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("no_such"), "{}", o.stderr);
+}
+
+#[test]
+fn a_full_hash_map_warns_at_the_write_and_lru_maps_evict() {
+    let prog = "let @h = hash(2); let @l = lruhash(2); begin { @h[1] = 1; @h[2] = 2; \
+                @h[3] = 3; @l[1] = 1; @l[2] = 2; @l[3] = 3; exit(); }";
+    let o = run(&["-q", "-e", prog]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // Warnings are trace output, as `warnf`'s: on stdout, before the maps. The span is the
+    // third write, columns 70 to 79 (end exclusive, as bpftrace counts).
+    let expected = format!(
+        "stdin:1:70-79: WARNING: Map full; can't update element.\n\
+         Try increasing max_map_keys config or manually setting the max entries in a map \
+         declaration e.g. `let @a = hash(5000)`\n\
+         Additional Info - helper: map_update_elem, retcode: -7\n{prog}\n{}~~~~~~~~~\n",
+        " ".repeat(69)
+    );
+    assert!(o.stdout.starts_with(&expected), "{}", o.stdout);
+    assert!(o.stdout.contains("@h[1]: 1\n@h[2]: 2\n"), "{}", o.stdout);
+    assert!(!o.stdout.contains("@h[3]:"), "{}", o.stdout);
+    assert!(o.stdout.contains("@l[3]: 3\n"), "{}", o.stdout);
+}
