@@ -28,6 +28,25 @@ pub struct CompiledProgram {
     /// `config = { print_maps_on_exit = 0 }` turns off the exit-time map dump.
     #[serde(default = "yes")]
     pub print_maps_on_exit: bool,
+    /// Config keys the runtime acts on.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// `str_trunc_trailer` and `max_cat_bytes`: how output is written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutputConfig {
+    pub str_trunc_trailer: String,
+    pub max_cat_bytes: u64,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            str_trunc_trailer: "..".into(),
+            max_cat_bytes: 10240,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -73,7 +92,9 @@ pub mod rodata {
     pub const PIDNS_INO: usize = 4;
     /// `-p PID`: every probe but begin/end only runs for this process (0: no filter).
     pub const FILTER_PID: usize = 5;
-    pub const LEN: usize = 6;
+    /// TAI minus the boot clock at startup, for `nsecs(sw_tai)`.
+    pub const TAI_OFFSET: usize = 6;
+    pub const LEN: usize = 7;
     /// Symbol of the array.
     pub const SYMBOL: &str = "spyglass_rodata";
 }

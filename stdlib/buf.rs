@@ -129,9 +129,18 @@ pub fn buf_eq<'ctx>(
     b: inkwell::values::PointerValue<'ctx>,
     sb: u32,
 ) -> inkwell::values::IntValue<'ctx> {
-    let words = 1 + (sa.min(sb) as u64).div_ceil(8);
+    bytes_eq(g, a, b, 8 + sa.min(sb) as u64)
+}
+
+/// Whether `n` bytes (rounded up to whole words, which both buffers have) are equal.
+pub fn bytes_eq<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    a: inkwell::values::PointerValue<'ctx>,
+    b: inkwell::values::PointerValue<'ctx>,
+    n: u64,
+) -> inkwell::values::IntValue<'ctx> {
     let mut eq = g.ctx.bool_type().const_int(1, false);
-    for w in 0..words {
+    for w in 0..n.div_ceil(8) {
         let x = g.load_i64(g.gep(a, 8 * w));
         let y = g.load_i64(g.gep(b, 8 * w));
         let same =

@@ -9,6 +9,7 @@ pub mod buf;
 pub mod builtins;
 mod bytes;
 mod cgroup;
+mod config;
 mod consts;
 mod control;
 mod debugf;
@@ -110,6 +111,7 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
         .iter()
         .chain(args::ALL)
         .chain(task::ALL)
+        .chain(config::ALL)
         .find(|b| b.name == name)
 }
 
@@ -118,6 +120,7 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(args::ALL)
         .chain(task::ALL)
+        .chain(config::ALL)
         .map(|b| b.name)
 }
 

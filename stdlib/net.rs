@@ -1,12 +1,12 @@
-//! `ntop([af,] addr)` and `pton("a.b.c.d")`, IPv4 only for now.
+//! `ntop([af,] addr)` and `pton("address")`.
 //!
 //! An IPv4 address is its four bytes in network order, read from memory: a `char[4]`
-//! tracepoint field (a 4-byte string here) or an integer whose little-endian bytes are
-//! the address (`ntop(0x0100007f)` is `127.0.0.1`). `pton` yields such an integer.
-//! An IPv6 address is 16 bytes (`in6_addr`'s `u6_addr8`). The text of either is written
-//! in user space (see `SymKind::Inet`).
+//! tracepoint field (a 4-byte string here), a `uint8[4]` (what `pton` gives) or an integer
+//! whose little-endian bytes are the address (`ntop(0x0100007f)` is `127.0.0.1`).
+//! An IPv6 address is 16 bytes (`in6_addr`'s `u6_addr8`, `pton("::1")`). The text of
+//! either is written in user space (see `SymKind::Inet`).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::Function;
 use crate::codegen::{FnGen, Val};
@@ -38,10 +38,17 @@ impl Function for Ntop {
         } else {
             None
         };
-        match (family, c.value(addr)?) {
-            (None | Some(AF_INET), Type::Int { .. } | Type::Str { size: 4 })
-            | (None | Some(AF_INET6), Type::Str { size: 16 }) => Ok(Type::Sym(SymKind::Inet)),
-            (_, t) => Err(Diagnostic::error(
+        let t = c.value(addr)?;
+        let bytes = match &t {
+            Type::Str { size } => Some(*size as u64),
+            Type::Array { elem, len } if matches!(**elem, Type::Int { bits: 8, .. }) => Some(*len),
+            _ => None,
+        };
+        match (family, &t, bytes) {
+            (None | Some(AF_INET), Type::Int { .. }, _)
+            | (None | Some(AF_INET), _, Some(4))
+            | (None | Some(AF_INET6), _, Some(16)) => Ok(Type::Sym(SymKind::Inet)),
+            _ => Err(Diagnostic::error(
                 "ntop() needs an IPv4 address (an integer or 4 bytes) or an IPv6 address (16 bytes)",
                 c.args[addr].span,
             )
@@ -65,6 +72,18 @@ impl Function for Ntop {
                 g.b.build_memcpy(g.gep(out, 8), 8, p, 1, g.i64(16)).unwrap();
                 AF_INET6
             }
+            Val::Tuple(p, f) => {
+                let FieldType::Array { elem_size, len, .. } = f[0] else {
+                    unreachable!("sema: a byte array")
+                };
+                let n = elem_size as u64 * len as u64;
+                g.b.build_memcpy(g.gep(out, 8), 8, p, 1, g.i64(n)).unwrap();
+                if n == 4 {
+                    AF_INET
+                } else {
+                    AF_INET6
+                }
+            }
             _ => unreachable!("sema: an integer, 4 or 16 bytes"),
         };
         g.store_i64(out, g.i64(family as u64));
@@ -72,31 +91,50 @@ impl Function for Ntop {
     }
 }
 
-fn parse(c: &CallCheck) -> Result<Ipv4Addr> {
+fn parse(c: &CallCheck) -> Result<IpAddr> {
     let text = c.str_literal(0, "pton()'s address")?;
-    text.parse::<Ipv4Addr>().map_err(|_| {
-        let d = Diagnostic::error(format!("`{text}` is not an IPv4 address"), c.args[0].span);
-        if text.contains(':') {
-            d.with_note("IPv6 addresses are not supported yet")
-        } else {
-            d
-        }
+    text.parse::<IpAddr>().map_err(|_| {
+        Diagnostic::error(
+            format!("`{text}` is not an IPv4 or IPv6 address"),
+            c.args[0].span,
+        )
     })
 }
 
+fn octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// `pton("addr")`: the address's bytes in network order, a `uint8[4]` or `uint8[16]`.
 impl Function for Pton {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
-        parse(c)?;
-        Ok(Type::UINT)
+        let len = octets(parse(c)?).len() as u64;
+        Ok(Type::Array {
+            elem: Box::new(Type::Int {
+                signed: false,
+                bits: 8,
+            }),
+            len,
+        })
     }
-    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let text = match &args[0].kind {
             crate::parser::ast::ExprKind::Str(s) => s.clone(),
             _ => unreachable!("sema: a string literal"),
         };
-        let ip: Ipv4Addr = text.parse().expect("sema parsed it");
-        Ok(Val::Int(g.i64(u32::from_le_bytes(ip.octets()) as u64)))
+        let bytes = octets(text.parse().expect("sema parsed it"));
+        let field = g.ck.ty(e.id).field().expect("sema: a byte array");
+        let buf = g.stack(bytes.len(), "pton");
+        for (i, word) in bytes.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..word.len()].copy_from_slice(word);
+            g.store_i64(g.gep(buf, 8 * i as u64), g.i64(u64::from_le_bytes(w)));
+        }
+        Ok(Val::Tuple(buf, vec![field]))
     }
 }
 

@@ -56,7 +56,12 @@ fn parse(args: &[Expr], default_mode: StackMode, user: bool) -> Result<(StackMod
 impl Function for Stack {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 2)?;
-        let (mode, limit) = parse(c.args, StackMode::Bpftrace, self.user)?;
+        let default = match c.options().stack_mode {
+            // Kernel frames have no build id (see `parse`).
+            StackMode::BuildId if !self.user => StackMode::Raw,
+            m => m,
+        };
+        let (mode, limit) = parse(c.args, default, self.user)?;
         c.ck.uses_stacks = true;
         Ok(Type::Stack {
             user: self.user,

@@ -23,8 +23,13 @@ pub mod helper {
     pub const KTIME_GET_TAI_NS: u64 = 208;
 }
 
-/// `nsecs(boot|monotonic|tai)`; plain `nsecs` is the boot clock.
+/// `nsecs(boot|monotonic|tai|sw_tai)`; plain `nsecs` is the boot clock. `sw_tai` is the
+/// boot clock plus the TAI offset user space measured at startup: TAI without the
+/// `bpf_ktime_get_tai_ns` helper (kernels before 6.1), as bpftrace defines it.
 pub struct Nsecs;
+
+/// Not a helper: `nsecs(sw_tai)` (see `Nsecs`).
+const SW_TAI: u64 = u64::MAX;
 
 const CLOCKS: &[(&str, u64)] = &[
     ("boot", KTIME_GET_BOOT_NS),
@@ -41,18 +46,18 @@ fn clock(args: &[Expr]) -> Result<u64> {
         _ => "",
     };
     if name == "sw_tai" {
-        return Err(
-            Diagnostic::error("nsecs(sw_tai) is not supported yet", a.span)
-                .with_note("use nsecs(tai)"),
-        );
+        return Ok(SW_TAI);
     }
     CLOCKS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, id)| *id)
         .ok_or_else(|| {
-            Diagnostic::error("nsecs() takes a clock: boot, monotonic or tai", a.span)
-                .with_label("expected a clock name here")
+            Diagnostic::error(
+                "nsecs() takes a clock: boot, monotonic, tai or sw_tai",
+                a.span,
+            )
+            .with_label("expected a clock name here")
         })
 }
 
@@ -63,7 +68,13 @@ impl Function for Nsecs {
         Ok(Type::UINT)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        Ok(Val::Int(g.helper_int(clock(args)?, &[])))
+        let id = clock(args)?;
+        if id == SW_TAI {
+            let boot = g.helper_int(KTIME_GET_BOOT_NS, &[]);
+            let offset = super::builtins::global(g, crate::program::rodata::TAI_OFFSET);
+            return Ok(Val::Int(g.b.build_int_add(boot, offset, "sw_tai").unwrap()));
+        }
+        Ok(Val::Int(g.helper_int(id, &[])))
     }
 }
 

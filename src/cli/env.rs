@@ -22,6 +22,21 @@ pub fn sema_options_from_env() -> sema::Options {
     if let Some(n) = num(&["BPFTRACE_ON_STACK_LIMIT"]) {
         o.on_stack_limit = n.min(256);
     }
+    if let Some(m) = std::env::var("BPFTRACE_STACK_MODE")
+        .ok()
+        .and_then(|v| sema::stack_mode(v.trim()))
+    {
+        o.stack_mode = m;
+    }
+    if let Ok(t) = std::env::var("BPFTRACE_STR_TRUNC_TRAILER") {
+        o.output.str_trunc_trailer = t;
+    }
+    if let Some(n) = num(&["BPFTRACE_MAX_CAT_BYTES", "BPFTRACE_CAT_BYTES_MAX"]) {
+        o.output.max_cat_bytes = n as u64;
+    }
+    if let Some(n) = num(&["BPFTRACE_MAX_BPF_PROGS"]) {
+        o.max_bpf_progs = n.max(1);
+    }
     if let Some(m) = std::env::var("BPFTRACE_MISSING_PROBES")
         .ok()
         .and_then(|v| sema::MissingProbes::parse(v.trim()))

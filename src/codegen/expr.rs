@@ -274,6 +274,22 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             };
             return Ok(Val::Int(self.widen(eq)));
         }
+        if let (
+            Val::Tuple(pa, f) | Val::Record(pa, _, f),
+            Val::Tuple(pb, _) | Val::Record(pb, _, _),
+        ) = (&a, &b)
+        {
+            // Same type (sema): the same layout, padding zeroed where the values were built.
+            let size: usize = FieldType::offsets(f).last().copied().unwrap_or(0)
+                + f.last().map_or(0, FieldType::size);
+            let eq = crate::stdlib::buf::bytes_eq(self, *pa, *pb, size as u64);
+            let eq = if op == BinOp::Ne {
+                self.b.build_not(eq, "ne").unwrap()
+            } else {
+                eq
+            };
+            return Ok(Val::Int(self.widen(eq)));
+        }
         if let (Val::Str(pa, sa), Val::Str(pb, sb)) = (&a, &b) {
             let (pa, sa, pb, sb) = (*pa, *sa, *pb, *sb);
             let eq = self.str_eq(pa, sa, pb, sb);

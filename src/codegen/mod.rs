@@ -106,6 +106,7 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             events: ck.events.clone(),
             ringbuf: RINGBUF.into(),
             print_maps_on_exit: ck.options.print_maps_on_exit,
+            output: ck.options.output.clone(),
             stack_map: ck.uses_stacks.then(|| STACKS.to_string()),
         },
         ir,

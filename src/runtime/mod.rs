@@ -143,6 +143,7 @@ fn run_with(
 ) -> Result<i32, Diagnostic> {
     let mut consts = [0u64; rodata::LEN];
     consts[rodata::START_NS] = boot_ns();
+    consts[rodata::TAI_OFFSET] = clock_ns(libc::CLOCK_TAI).wrapping_sub(boot_ns());
     consts[rodata::CPID] = child.as_ref().map_or(0, |c| c.pid as u64);
     consts[rodata::FILTER_PID] = opts.pid.map_or(0, u64::from);
     consts[rodata::NCPUS] = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
@@ -314,11 +315,15 @@ fn pid_namespace() -> (u64, u64) {
 }
 
 fn boot_ns() -> u64 {
+    clock_ns(libc::CLOCK_BOOTTIME)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 

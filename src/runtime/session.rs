@@ -56,6 +56,7 @@ impl<'a> Session<'a> {
         json: bool,
         out: &'a mut Box<dyn Write>,
     ) -> Self {
+        format::value::set_trunc_trailer(&prog.output.str_trunc_trailer);
         Session {
             prog,
             loaded,
@@ -262,7 +263,10 @@ impl<'a> Session<'a> {
                 }
             }
             EventSpec::Cat { fmt, .. } => {
-                match format::log::cat_contents(&format::format_str(fmt, &args)) {
+                match format::log::cat_contents(
+                    &format::format_str(fmt, &args),
+                    self.prog.output.max_cat_bytes,
+                ) {
                     Ok(text) if self.json => {
                         self.write(&format!("{}\n", format::log::cat_json(&text)))
                     }

@@ -30,11 +30,23 @@ const KNOWN: &[&str] = &[
     "unstable_tseries",
     "unstable_dw_ustack",
     "unstable_typeinfo",
+    "unstable_import_statement",
+    // Deprecated, accepted and ignored, as bpftrace does.
     "unstable_macro",
     "unstable_map_decl",
+    "unstable_addr",
+    "unstable_import",
     "symbol_source",
     "max_ast_nodes",
     "max_type_res_iterations",
+    "no_cpp_demangle",
+];
+
+/// Old names bpftrace still applies under their new ones.
+const RENAMED: &[(&str, &str)] = &[
+    ("strlen", "max_strlen"),
+    ("cat_bytes_max", "max_cat_bytes"),
+    ("map_keys_max", "max_map_keys"),
 ];
 
 /// The largest `max_strlen`: scratch values are kmalloc'ed, and keys of that size
@@ -45,6 +57,10 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
     for e in entries {
         let key = e.key.to_ascii_lowercase();
         let key = key.strip_prefix("bpftrace_").unwrap_or(&key).to_string();
+        let key = RENAMED
+            .iter()
+            .find(|(old, _)| *old == key)
+            .map_or(key.clone(), |(_, new)| new.to_string());
         if !KNOWN.contains(&key.as_str()) {
             return Err(Diagnostic::error(
                 format!("{}: not a known configuration option", e.key),
@@ -78,6 +94,22 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
             "max_strlen" => opts.strlen = int()?.clamp(1, MAX_STRLEN) as u32,
             "on_stack_limit" => opts.on_stack_limit = int()?.min(256) as u32,
             "license" => opts.license = license(e)?,
+            "stack_mode" => {
+                opts.stack_mode = word(e).as_deref().and_then(stack_mode).ok_or_else(|| {
+                    Diagnostic::error(
+                        "`stack_mode` is one of bpftrace, perf, raw, build_id",
+                        e.span,
+                    )
+                })?
+            }
+            "str_trunc_trailer" => {
+                opts.output.str_trunc_trailer = match &e.value {
+                    ConfigValue::Word(w) | ConfigValue::Str(w) => w.clone(),
+                    ConfigValue::Int(v) => v.to_string(),
+                }
+            }
+            "max_cat_bytes" => opts.output.max_cat_bytes = int()?,
+            "max_bpf_progs" => opts.max_bpf_progs = int()?.clamp(1, u32::MAX as u64) as u32,
             "missing_probes" => {
                 let v = match &e.value {
                     ConfigValue::Word(w) | ConfigValue::Str(w) => super::MissingProbes::parse(w),
@@ -91,6 +123,24 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn word(e: &ConfigEntry) -> Option<String> {
+    match &e.value {
+        ConfigValue::Word(w) | ConfigValue::Str(w) => Some(w.clone()),
+        ConfigValue::Int(_) => None,
+    }
+}
+
+pub fn stack_mode(v: &str) -> Option<crate::program::StackMode> {
+    use crate::program::StackMode;
+    Some(match v {
+        "bpftrace" => StackMode::Bpftrace,
+        "perf" => StackMode::Perf,
+        "raw" => StackMode::Raw,
+        "build_id" => StackMode::BuildId,
+        _ => return None,
+    })
 }
 
 /// The licenses the kernel counts as GPL-compatible: tracing helpers are GPL-only, so any

@@ -318,6 +318,12 @@ impl Checker<'_> {
             {
                 Ok(Type::Bool)
             }
+            // Byte comparison of two values laid out alike.
+            (Type::Tuple(..) | Type::Record(..) | Type::Array { .. }, _)
+                if matches!(op, BinOp::Eq | BinOp::Ne) && a == b =>
+            {
+                Ok(Type::Bool)
+            }
             _ => Err(Diagnostic::error(
                 format!(
                     "`{}` cannot be applied to {} and {}",

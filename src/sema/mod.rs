@@ -12,7 +12,7 @@ mod expr;
 pub mod fields;
 pub mod pointers;
 pub mod structs;
-pub use config::MAX_STRLEN;
+pub use config::{stack_mode, MAX_STRLEN};
 pub use expr::{parse_int, CallCheck};
 pub use stmt::let_id;
 mod config;
@@ -56,6 +56,12 @@ pub struct Options {
     pub license: String,
     /// What an attach point naming something this machine lacks does (`missing_probes`).
     pub missing_probes: MissingProbes,
+    /// How `kstack`/`ustack` print when the call names no mode (`stack_mode`).
+    pub stack_mode: crate::program::StackMode,
+    /// `str_trunc_trailer`, `max_cat_bytes`: passed on to the runtime.
+    pub output: crate::program::OutputConfig,
+    /// Most programs one script may generate (`max_bpf_progs`).
+    pub max_bpf_progs: u32,
 }
 
 /// `missing_probes`: an attach point whose function, tracepoint or symbol does not exist
@@ -94,6 +100,9 @@ impl Default for Options {
             helper_warnings: false,
             license: "GPL".into(),
             missing_probes: MissingProbes::Error,
+            stack_mode: crate::program::StackMode::Bpftrace,
+            output: Default::default(),
+            max_bpf_progs: 1024,
         }
     }
 }
@@ -290,11 +299,28 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
     ck.compound_div_events.clear();
     ck.map_full_events.clear();
     let mut infos = vec![];
+    let mut nprogs = 0;
     for (probe, pts) in program.probes.iter().zip(&points) {
         ck.begin_probe(pts.clone());
         ck.probe(probe, true)?;
+        let programs = ck.group_points();
+        nprogs += programs.len();
+        if nprogs > opts.max_bpf_progs as usize {
+            let span = probe.attach_points.first().map_or((0, 0), |a| a.span);
+            return Err(Diagnostic::error(
+                format!(
+                    "the program needs more than {} BPF programs (max_bpf_progs)",
+                    opts.max_bpf_progs
+                ),
+                span,
+            )
+            .with_label(format!("this block needs {}", programs.len()))
+            .with_note(
+                "raise it with BPFTRACE_MAX_BPF_PROGS or `config = { max_bpf_progs = N }`",
+            ));
+        }
         infos.push(ProbeInfo {
-            programs: ck.group_points(),
+            programs,
             vars: std::mem::take(&mut ck.vars),
         });
     }

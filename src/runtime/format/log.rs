@@ -5,9 +5,6 @@ use super::json::{errorf_json, string_event_json};
 use super::value::Value;
 use crate::program::SourceSite;
 
-/// bpftrace's `cat()` reads at most `max_cat_bytes` of the file.
-pub const MAX_CAT_BYTES: usize = 10240;
-
 /// Text form: `stdin:1:9-62: ERROR: msg`, then the source line and a `~~~` marker under
 /// the call; a span over several lines gives `stdin:2-4: ERROR: msg` alone.
 pub fn log_text(error: bool, msg: &str, site: Option<&SourceSite>) -> String {
@@ -75,13 +72,13 @@ pub fn join_text(args: &[Value], sep: &str) -> String {
     parts.join(sep)
 }
 
-/// `cat()` of a file: its first `MAX_CAT_BYTES` bytes as text, or the error to report.
-pub fn cat_contents(path: &str) -> Result<String, String> {
+/// `cat()` of a file: its first `max` bytes as text, or the error to report.
+pub fn cat_contents(path: &str, max: u64) -> Result<String, String> {
     use std::io::Read;
     let f = std::fs::File::open(path)
         .map_err(|e| format!("failed to open file '{path}': {}", os_error(&e)))?;
     let mut buf = Vec::new();
-    f.take(MAX_CAT_BYTES as u64)
+    f.take(max)
         .read_to_end(&mut buf)
         .map_err(|e| format!("failed to read file '{path}': {}", os_error(&e)))?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
@@ -167,7 +164,7 @@ mod tests {
     #[test]
     fn cat_reports_missing_files() {
         assert_eq!(
-            cat_contents("/nonexistent/spyglass").unwrap_err(),
+            cat_contents("/nonexistent/spyglass", 10240).unwrap_err(),
             "failed to open file '/nonexistent/spyglass': No such file or directory"
         );
     }

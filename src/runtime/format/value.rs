@@ -139,8 +139,14 @@ fn strip_parens(s: String) -> String {
     }
 }
 
-/// bpftrace's default `str_trunc_trailer`, appended to strings that filled their buffer.
-pub const STR_TRUNC_TRAILER: &str = "..";
+/// `str_trunc_trailer`, appended to strings that filled their buffer (set per run; `None`
+/// is bpftrace's default, `..`).
+static TRAILER: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// The run's `str_trunc_trailer`.
+pub fn set_trunc_trailer(t: &str) {
+    *TRAILER.write().unwrap_or_else(|e| e.into_inner()) = Some(t.to_string());
+}
 
 /// Decodes one field as laid out in BPF memory (native-endian 8-byte ints,
 /// NUL-padded strings). A string with no NUL inside its declared size was
@@ -170,7 +176,8 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             let len = bytes[..limit].iter().position(|&c| c == 0).unwrap_or(limit);
             let mut s = String::from_utf8_lossy(&bytes[..len]).into_owned();
             if len == *size as usize {
-                s.push_str(STR_TRUNC_TRAILER);
+                let t = TRAILER.read().unwrap_or_else(|e| e.into_inner());
+                s.push_str(t.as_deref().unwrap_or(".."));
             }
             Value::Str(s)
         }
