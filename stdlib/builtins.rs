@@ -121,12 +121,14 @@ pub static ALL: &[Builtin] = &[
     Builtin {
         name: "cpid",
         ty: |ck, span| {
-            if ck.options().has_child {
-                Ok(Type::UINT)
-            } else {
-                Err(Diagnostic::error("`cpid` needs a child process", span)
-                    .with_note("run a command with `-c CMD`; its pid is `cpid`"))
+            // As in bpftrace: 0 without a child, with a warning.
+            if !ck.options().has_child {
+                ck.warnings.push(
+                    Diagnostic::warning("`cpid` is 0: no child process was started", span)
+                        .with_note("run a command with `-c CMD`; its pid is `cpid`"),
+                );
             }
+            Ok(Type::UINT)
         },
         gen: |g, _| Ok(Val::Int(global(g, rodata::CPID))),
     },

@@ -61,28 +61,95 @@ impl Function for Offsetof {
         let (a, f) = (&c.args[0], &c.args[1]);
         let mut t = match &a.kind {
             ExprKind::TypeName(name) => c.ck.resolve_type(name, a.span)?,
-            _ => {
-                return Err(Diagnostic::error(
-                    "the first argument of offsetof must be a struct type",
-                    a.span,
-                )
-                .with_note("e.g. `offsetof(struct task_struct, pid)`"))
-            }
+            // `offsetof(expr, f)`: the expression's struct type (it is not evaluated).
+            _ => match struct_operand(c, a)? {
+                t @ Type::Struct(_) => t,
+                Type::Opaque(n) if crate::sema::structs::is_struct_name(&n) => {
+                    c.ck.resolve_type(&n, a.span)?
+                }
+                _ => {
+                    return Err(Diagnostic::error(
+                        "the first argument of offsetof must be a struct type or value",
+                        a.span,
+                    )
+                    .with_note("e.g. `offsetof(struct task_struct, pid)`"))
+                }
+            },
         };
-        let mut path = vec![];
-        field_path(f, &mut path)?;
-        let mut offset = 0;
-        for (name, span) in path {
-            let layout = c.ck.struct_layout(&t, a.span)?;
-            let m = c.ck.member(&layout, &name, span)?;
-            offset += m.offset;
-            t = m.ty;
-        }
+        let offset = member_offset(c, &mut t, a.span, f)?;
         c.ck.consts.insert(c.call.id, offset);
         Ok(Type::UINT)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+    }
+}
+
+/// The type of `offsetof`'s expression operand, which is never evaluated: `*p` is `p`'s
+/// pointee (a struct too large to copy is fine here).
+fn struct_operand(c: &mut CallCheck, a: &Expr) -> Result<Type> {
+    if let ExprKind::Unary {
+        op: crate::parser::ast::UnOp::Deref,
+        operand,
+    } = &a.kind
+    {
+        if let Type::Ptr { to, .. } = c.ck.expr(operand)? {
+            return Ok(*to);
+        }
+    }
+    c.ck.expr(a)
+}
+
+/// The offset of the member `f` (`a.b.c`) in `t`; `t` becomes the member's type.
+fn member_offset(c: &mut CallCheck, t: &mut Type, at: crate::diag::Span, f: &Expr) -> Result<u64> {
+    let mut path = vec![];
+    field_path(f, &mut path)?;
+    let mut offset = 0;
+    for (name, span) in path {
+        let layout = c.ck.struct_layout(t, at)?;
+        let m = c.ck.member(&layout, &name, span)?;
+        offset += m.offset;
+        *t = m.ty;
+    }
+    Ok(offset)
+}
+
+/// `container_of(ptr, TYPE, member)`: the `TYPE *` whose `member` `ptr` points at.
+pub struct ContainerOf;
+
+impl Function for ContainerOf {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(3, 3)?;
+        let user = match c.value(0)? {
+            Type::Ptr { user, .. } => user,
+            t => {
+                return Err(Diagnostic::error(
+                    "container_of() needs a pointer to a member",
+                    c.args[0].span,
+                )
+                .with_label(format!("this is {}", t.describe())))
+            }
+        };
+        let a = &c.args[1];
+        let container = match &a.kind {
+            ExprKind::TypeName(name) => c.ck.resolve_type(name, a.span)?,
+            _ => {
+                return Err(Diagnostic::error(
+                    "the second argument of container_of must be a struct type",
+                    a.span,
+                )
+                .with_note("e.g. `container_of($p, struct task_struct, tasks)`"))
+            }
+        };
+        let mut t = container.clone();
+        let offset = member_offset(c, &mut t, a.span, &c.args[2].clone())?;
+        c.ck.consts.insert(c.call.id, offset);
+        Ok(Type::ptr(container, user))
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let p = g.expr(&args[0])?.int();
+        let off = g.i64(g.ck.consts[&e.id]);
+        Ok(Val::Int(g.b.build_int_sub(p, off, "container").unwrap()))
     }
 }
 

@@ -202,6 +202,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "strcap",
     "macaddr",
     "cgroupid",
+    "container_of",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -212,6 +213,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "ustack" => &stacks::Stack { user: true },
         "sizeof" => &introspect::Sizeof,
         "offsetof" => &introspect::Offsetof,
+        "container_of" => &introspect::ContainerOf,
         "typeof" => &introspect::Typeof,
         "print" => &output::Print,
         "time" => &output::Time,

@@ -102,7 +102,14 @@ fn ten_thousand_probes() {
     let (msg, at) = diagnostic_head(&o);
     assert!(msg.contains("over the limit of 1024"), "{msg}");
     assert_eq!(at, "┌─ stdin:1025:1");
-    compiles(&format!("config = {{ max_probes = 10000 }}\n{probes}"));
+    // Then over max_bpf_progs: one program per block.
+    let o = codegen(&format!("config = {{ max_probes = 10000 }}\n{probes}"));
+    let (msg, at) = diagnostic_head(&o);
+    assert!(msg.contains("more than 1024 BPF programs"), "{msg}");
+    assert_eq!(at, "┌─ stdin:1026:1");
+    compiles(&format!(
+        "config = {{ max_probes = 10000; max_bpf_progs = 10000 }}\n{probes}"
+    ));
 }
 
 #[test]

@@ -125,3 +125,39 @@ fn a_full_hash_map_warns_at_the_write_and_lru_maps_evict() {
     assert!(!o.stdout.contains("@h[3]:"), "{}", o.stdout);
     assert!(o.stdout.contains("@l[3]: 3\n"), "{}", o.stdout);
 }
+
+#[test]
+fn container_of_and_member_addresses_round_trip() {
+    let o = run(&[
+        "-q",
+        "-e",
+        r#"begin { $t = curtask;
+                   printf("%d %d %d\n", container_of(&$t->pid, struct task_struct, pid) == $t,
+                          container_of(&$t->se.vruntime, struct task_struct, se.vruntime) == $t,
+                          container_of(&$t->tasks, struct task_struct, tasks)->pid == $t->pid);
+                   exit(); }"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "1 1 1\n\n\n");
+}
+
+#[test]
+fn compile_time_warnings_go_to_stderr_and_the_program_runs() {
+    let o = run(&[
+        "-e",
+        "begin { @a[1] = 1; has_key(@a, 1); for ($i : 0..2) { break; printf(\"x\"); } \
+         printf(\"ran\\n\"); clear(@a); exit(); }",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("warning: Return value discarded."),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("warning: Unreachable code"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stdout.starts_with("ran\n"), "{}", o.stdout);
+}

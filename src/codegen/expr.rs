@@ -120,7 +120,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             ExprKind::Unary {
                 op: UnOp::AddrOf,
                 operand,
-            } => Ok(self.addr_of(operand)),
+            } => self.addr_of(operand),
             ExprKind::Unary { op, operand } => {
                 let v = self.expr(operand)?.int();
                 Ok(Val::Int(match op {

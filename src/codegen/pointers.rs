@@ -191,13 +191,18 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     /// `&$x`: the address of the variable's slot in the frame.
-    pub(super) fn addr_of(&mut self, operand: &Expr) -> Val<'ctx> {
+    pub(super) fn addr_of(&mut self, operand: &Expr) -> Result<Val<'ctx>> {
+        if let ExprKind::Field { base, .. } = &operand.kind {
+            if self.ck.struct_fields.contains_key(&operand.id) {
+                return Ok(Val::Int(self.struct_addr(operand, base)?.0));
+            }
+        }
         let (slot, _) = self.var_slot(&self.ck.var_slots[&operand.id].clone());
-        Val::Int(
+        Ok(Val::Int(
             self.b
                 .build_ptr_to_int(slot, self.ctx.i64_type(), "addr")
                 .unwrap(),
-        )
+        ))
     }
 
     /// `a op b` with a pointer on either side: `p ± n` moves by `n` pointees; comparisons

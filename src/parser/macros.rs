@@ -16,6 +16,8 @@ struct Expander<'a> {
     macros: &'a [MacroDef],
     next_id: u32,
     expansions: u32,
+    /// The macros being expanded, outermost first (a repeat is recursion).
+    chain: Vec<&'a MacroDef>,
 }
 
 pub fn expand(mut program: Program) -> Result<Program> {
@@ -25,6 +27,7 @@ pub fn expand(mut program: Program) -> Result<Program> {
         macros: &macros,
         next_id: program.expr_count,
         expansions: 0,
+        chain: vec![],
     };
     for probe in &mut program.probes {
         if let Some(p) = &mut probe.predicate {
@@ -38,6 +41,10 @@ pub fn expand(mut program: Program) -> Result<Program> {
 }
 
 fn check_definitions(macros: &[MacroDef]) -> Result<()> {
+    for m in macros {
+        check_params(m)?;
+        check_hygiene(m)?;
+    }
     for (i, m) in macros.iter().enumerate() {
         if let Some(prev) = macros[..i]
             .iter()
@@ -50,6 +57,128 @@ fn check_definitions(macros: &[MacroDef]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn param_name(p: &MacroParam) -> &str {
+    match p {
+        MacroParam::Expr(n) | MacroParam::Var(n) | MacroParam::Map(n) => n,
+    }
+}
+
+/// Builtins a parameter may not hide: the body could no longer reach them.
+fn is_builtin_name(n: &str) -> bool {
+    const MORE: &[&str] = &[
+        "pid", "tid", "nsecs", "comm", "args", "retval", "func", "probe",
+    ];
+    MORE.contains(&n)
+        || crate::stdlib::builtin_names().any(|b| b == n)
+        || n.strip_prefix("arg")
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Parameter names: distinct, and not the name of a builtin.
+fn check_params(m: &MacroDef) -> Result<()> {
+    for (i, p) in m.params.iter().enumerate() {
+        let n = param_name(p);
+        if m.params[..i].iter().any(|q| q == p) {
+            return Err(Diagnostic::error(
+                format!("macro `{}` has two parameters named `{n}`", m.name),
+                m.span,
+            ));
+        }
+        if matches!(p, MacroParam::Expr(_)) && is_builtin_name(n) {
+            return Err(Diagnostic::error(
+                format!(
+                    "macro `{}`: `{n}` is a builtin and cannot name a parameter",
+                    m.name
+                ),
+                m.span,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A macro touches only the maps passed to it, and never redeclares a `$` parameter.
+fn check_hygiene(m: &MacroDef) -> Result<()> {
+    let mut body = m.body.clone();
+    let mut err = None;
+    walk_block(&mut body, &mut |node| {
+        if err.is_some() {
+            return;
+        }
+        match node {
+            Node::Expr(e) => {
+                if let ExprKind::Map { name, .. } = &e.kind {
+                    if !m.params.contains(&MacroParam::Map(name.clone())) {
+                        err = Some(
+                            Diagnostic::error(
+                                format!("Unhygienic access to map `{name}` in macro `{}`", m.name),
+                                e.span,
+                            )
+                            .with_note("a macro may only use maps passed to it as `@` parameters"),
+                        );
+                    }
+                }
+            }
+            Node::Stmt(s) => {
+                if let StmtKind::Let { var, .. } = &s.kind {
+                    if m.params.contains(&MacroParam::Var(var.clone())) {
+                        err = Some(Diagnostic::error(
+                            format!("`let ${var}` shadows a parameter of macro `{}`", m.name),
+                            s.span,
+                        ));
+                    }
+                }
+            }
+        }
+    });
+    err.map_or(Ok(()), Err)
+}
+
+enum Node<'x> {
+    Stmt(&'x Stmt),
+    Expr(&'x Expr),
+}
+
+/// Every statement and expression of `b`, nested blocks included.
+fn walk_block(b: &mut Block, f: &mut dyn FnMut(Node)) {
+    for s in &mut b.stmts {
+        walk_stmt(s, f);
+    }
+}
+
+fn walk_stmt(s: &mut Stmt, f: &mut dyn FnMut(Node)) {
+    f(Node::Stmt(s));
+    each_stmt_expr(s, &mut |e| walk_expr(e, f));
+    match &mut s.kind {
+        StmtKind::If {
+            then, otherwise, ..
+        } => {
+            walk_block(then, f);
+            if let Some(o) = otherwise {
+                walk_block(o, f);
+            }
+        }
+        StmtKind::Block(b)
+        | StmtKind::For { body: b, .. }
+        | StmtKind::While { body: b, .. }
+        | StmtKind::Unroll { body: b, .. } => walk_block(b, f),
+        _ => {}
+    }
+}
+
+fn walk_expr(e: &mut Expr, f: &mut dyn FnMut(Node)) {
+    f(Node::Expr(e));
+    if let ExprKind::Block { stmts, .. } = &mut e.kind {
+        for s in stmts {
+            walk_stmt(s, f);
+        }
+    }
+    let _ = each_child(e, &mut |c| {
+        walk_expr(c, f);
+        Ok(())
+    });
 }
 
 impl<'a> Expander<'a> {
@@ -112,6 +241,19 @@ impl<'a> Expander<'a> {
             _ => None,
         };
         if let Some(((m, from_lib), mut args)) = call {
+            if self.chain.iter().any(|c| std::ptr::eq(*c, m)) {
+                let names: Vec<&str> = self
+                    .chain
+                    .iter()
+                    .skip_while(|c| !std::ptr::eq(**c, m))
+                    .map(|c| c.name.as_str())
+                    .chain([m.name.as_str()])
+                    .collect();
+                return Err(Diagnostic::error(
+                    format!("Recursive macro call detected: {}", names.join(" -> ")),
+                    e.span,
+                ));
+            }
             if depth >= MAX_DEPTH {
                 return Err(Diagnostic::error(
                     format!("macro `{}` expands too deeply (recursive?)", m.name),
@@ -122,11 +264,29 @@ impl<'a> Expander<'a> {
                 self.expr(a, depth, lib)?;
             }
             let mut expanded = self.instantiate(m, args, e.span, from_lib)?;
-            self.expr(&mut expanded, depth + 1, from_lib)?;
+            self.chain.push(m);
+            let r = self.expr(&mut expanded, depth + 1, from_lib);
+            self.chain.pop();
+            r?;
             *e = expanded;
             return Ok(());
         }
         if let ExprKind::Call { name, args, .. } = &e.kind {
+            let own: Vec<&MacroDef> = self.macros.iter().filter(|m| m.name == *name).collect();
+            if !own.is_empty() && crate::stdlib::function(name).is_none() {
+                let mut d = Diagnostic::error(
+                    format!(
+                        "the {} argument{} do not match any definition of macro `{name}`",
+                        args.len(),
+                        if args.len() == 1 { "" } else { "s" }
+                    ),
+                    e.span,
+                );
+                for m in own {
+                    d = d.with_secondary(m.span, format!("this one takes {}", m.params.len()));
+                }
+                return Err(d);
+            }
             let arities: Vec<usize> = prelude_named(name)
                 .filter(|m| m.name == *name)
                 .map(|m| m.params.len())

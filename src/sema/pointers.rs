@@ -59,11 +59,22 @@ impl Checker<'_> {
     }
 
     fn addr_of(&mut self, operand: &Expr) -> Result<Type> {
+        // `&p->field`: the member's address, in the struct's address space.
+        if let ExprKind::Field { .. } = operand.kind {
+            let t = self.expr(operand)?;
+            if let Some(a) = self.struct_fields.get(&operand.id) {
+                if a.bitfield.is_some() {
+                    return Err(Diagnostic::error("a bitfield has no address", operand.span));
+                }
+                return Ok(Type::ptr(t, a.user));
+            }
+        }
         if !matches!(operand.kind, ExprKind::Var(_)) {
-            return Err(
-                Diagnostic::error("only a variable's address can be taken", operand.span)
-                    .with_note("e.g. `$p = &$x;`"),
-            );
+            return Err(Diagnostic::error(
+                "only the address of a variable or a struct member can be taken",
+                operand.span,
+            )
+            .with_note("e.g. `$p = &$x;`, `&curtask->pid`"));
         }
         let t = self.value_expr(operand)?;
         Ok(Type::ptr(t, false))

@@ -9,10 +9,25 @@ impl Checker<'_> {
     /// In inference rounds a failing statement is skipped (its error may only mean a map
     /// type is not known yet); in the final round the first error stops the check.
     pub(crate) fn block(&mut self, b: &Block, final_round: bool) -> Result<()> {
+        let mut jumped = false;
         for s in &b.stmts {
+            if jumped {
+                self.warnings.push(
+                    Diagnostic::warning("Unreachable code", s.span)
+                        .with_note("a `return`, `break` or `continue` before it ends the block"),
+                );
+                jumped = false;
+            }
             match self.stmt(s, final_round) {
                 Err(e) if final_round => return Err(e),
                 _ => {}
+            }
+            if matches!(
+                s.kind,
+                StmtKind::Return(_) | StmtKind::Break | StmtKind::Continue
+            ) && !std::ptr::eq(s, b.stmts.last().unwrap())
+            {
+                jumped = true;
             }
         }
         Ok(())
@@ -87,6 +102,10 @@ impl Checker<'_> {
                 self.block(body, final_round)
             }
             StmtKind::While { cond, body } => {
+                self.warnings.push(
+                    Diagnostic::warning("`while` loops are deprecated", s.span)
+                        .with_note("use `for ($i : start..end)`, which the verifier checks once"),
+                );
                 let c = self.cond_expr(cond, "a `while` condition");
                 if final_round {
                     c?;
@@ -302,6 +321,21 @@ impl Checker<'_> {
                 e.span,
             )
             .with_note("e.g. `@calls[comm] = count();`"));
+        }
+        // A value computed for nothing is likely a mistake; `delete` and `write_user` are
+        // called for what they do, their result is optional.
+        let discarded = match &e.kind {
+            ExprKind::Call { name, .. } => {
+                t != Type::Void && !matches!(name.as_str(), "delete" | "write_user")
+            }
+            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Bool(_) => true,
+            _ => false,
+        };
+        if discarded {
+            self.warnings.push(
+                Diagnostic::warning("Return value discarded.", e.span)
+                    .with_note("assign it to `_` to discard it on purpose: `_ = …;`"),
+            );
         }
         Ok(())
     }
