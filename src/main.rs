@@ -174,7 +174,7 @@ fn compile(run: &Run, source_name: &str, source: &str) -> Result<CompiledProgram
         }
     };
 
-    let ast = match parser::parse(source) {
+    let ast = match parser::parse_with(source, &run.includes) {
         Ok(a) => a,
         Err(d) => return Err(report(d)),
     };

@@ -334,3 +334,26 @@ fn preprocessor_lines_in_scripts() {
     let o = spyglass(&["-e", script]);
     assert_eq!(o.stdout, "314\n\n\n", "{}", o.stderr);
 }
+
+#[test]
+fn include_dirs_and_forced_includes() {
+    let dir = tmp("includes");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(format!("{dir}/answer.h"), "#define ANSWER 42\n").unwrap();
+    std::fs::write(format!("{dir}/other.h"), "#define OTHER (ANSWER + 1)\n").unwrap();
+    let o = spyglass(&[
+        "-q",
+        "-I",
+        &dir,
+        "--include",
+        &format!("{dir}/other.h"),
+        "-e",
+        "#include <answer.h>\nbegin { printf(\"%d %d\\n\", ANSWER, OTHER); exit(); }",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "42 43\n\n\n");
+    // Without -I the header is not found, and ANSWER means nothing.
+    let o = spyglass(&["-e", "#include <answer.h>\nbegin { print(ANSWER); }"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("ANSWER"), "{}", o.stderr);
+}

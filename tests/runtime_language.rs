@@ -161,3 +161,18 @@ fn compile_time_warnings_go_to_stderr_and_the_program_runs() {
     );
     assert!(o.stdout.starts_with("ran\n"), "{}", o.stdout);
 }
+
+#[test]
+fn an_index_out_of_bounds_is_a_located_runtime_error_and_reads_zero() {
+    let prog = "begin { $a = (int8[4])0x04030201; $i = 7; print($a[$i]); $i = 2; \
+                print($a[$i]); exit(); }";
+    let o = run(&["-q", "-e", prog]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        format!(
+            "stdin:1:52-54: ERROR: Array access out of bounds\n{prog}\n{}~~\n0\n3\n\n\n",
+            " ".repeat(51)
+        )
+    );
+}

@@ -78,6 +78,12 @@ struct Args {
     emit_elf: Option<PathBuf>,
     #[arg(long = "emit-llvm")]
     emit_llvm: Option<PathBuf>,
+    /// `-I DIR`: searched first by `#include`.
+    #[arg(short = 'I')]
+    include_dirs: Vec<PathBuf>,
+    /// `--include FILE`: read before the script.
+    #[arg(long = "include")]
+    include_files: Vec<PathBuf>,
     #[allow(dead_code)]
     #[arg(short = 'b', long = "btf")]
     btf: bool,
@@ -144,6 +150,7 @@ pub struct Run {
     pub debug: DebugStages,
     pub emit_elf: Option<PathBuf>,
     pub emit_llvm: Option<PathBuf>,
+    pub includes: spyglass::parser::Includes,
 }
 
 /// `--mode` (`--bench` and `--test` are short for two of them).
@@ -329,6 +336,16 @@ fn check(a: Args) -> Result<Command, Error> {
         debug,
         emit_elf: a.emit_elf,
         emit_llvm: a.emit_llvm,
+        includes: spyglass::parser::Includes {
+            dirs: a.include_dirs,
+            // Relative to where spyglass runs, as a shell user expects.
+            files: a
+                .include_files
+                .iter()
+                .map(|f| std::path::absolute(f).unwrap_or(f.clone()))
+                .map(|f| f.to_string_lossy().into_owned())
+                .collect(),
+        },
     })))
 }
 

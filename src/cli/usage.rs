@@ -34,6 +34,8 @@ OPTIONS:
     -k, --warnings emit a warning when a map read finds no element
     --no-warnings  disable all warning messages
 
+    -I DIR         add DIR to the #include search path
+    --include FILE read the macros of FILE before the script
     --unsafe       allow unsafe/destructive functionality
     --no-feature FEATURE[,FEATURE]
                    disable use of detected features (spyglass uses none of them)
@@ -57,7 +59,9 @@ TROUBLESHOOTING OPTIONS:
                    write LLVM IR to FILE.original.ll and FILE.optimized.ll
 
 CONFIGURATION:
-    BPFTRACE_MAX_STRLEN, BPFTRACE_MAX_MAP_KEYS and BPFTRACE_MAX_PROBES are read from the environment.
+    Every config key is also read from the environment as BPFTRACE_<KEY> (for example
+    BPFTRACE_MAX_STRLEN, BPFTRACE_STACK_MODE, BPFTRACE_MISSING_PROBES), which wins over
+    the script's config block.
 
 EXAMPLES:
     spyglass -e 'tracepoint:raw_syscalls:sys_enter {{ @[comm] = count(); }}'

@@ -268,6 +268,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let (true, ExprKind::Field { base: inner, .. }) = (addressed, &base.kind) {
             let (addr, user) = self.struct_addr(base, inner)?;
             let i = self.expr(index)?.int();
+            let i = self.bounds_check(e, i, len);
             let at = self
                 .b
                 .build_int_add(addr, self.scaled(i, es), "elem")
@@ -285,6 +286,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             _ => unreachable!("sema: an array or string value"),
         };
         let i = self.expr(index)?.int();
+        self.bounds_check(e, i, len);
         let b = &self.b;
         let ok = b
             .build_int_compare(IntPredicate::ULT, i, self.i64(len), "inrange")
@@ -304,6 +306,27 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             ),
             v => v,
         })
+    }
+
+    /// Reports an index outside `0..len` (sema's event for `e`); gives the index to use,
+    /// 0 when it is out of range.
+    fn bounds_check(&mut self, e: &Expr, i: IntValue<'ctx>, len: u64) -> IntValue<'ctx> {
+        let ok = self
+            .b
+            .build_int_compare(IntPredicate::ULT, i, self.i64(len), "inrange")
+            .unwrap();
+        if let Some(&ev) = self.ck.call_events.get(&e.id) {
+            let (bad, go) = (self.block("out_of_bounds"), self.block("in_bounds"));
+            self.b.build_conditional_branch(ok, go, bad).unwrap();
+            self.b.position_at_end(bad);
+            self.emit_event(ev, &[]);
+            self.b.build_unconditional_branch(go).unwrap();
+            self.b.position_at_end(go);
+        }
+        self.b
+            .build_select(ok, i, self.i64(0), "idx")
+            .unwrap()
+            .into_int_value()
     }
 
     fn scaled(&self, i: IntValue<'ctx>, size: u64) -> IntValue<'ctx> {

@@ -40,8 +40,20 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
 
 /// Parses a whole script.
 pub fn parse(source: &str) -> Result<Program, Diagnostic> {
+    parse_with(source, &Includes::default())
+}
+
+/// `-I DIR` and `--include FILE`: where `#include` looks first, and headers read before
+/// the script.
+#[derive(Debug, Clone, Default)]
+pub struct Includes {
+    pub dirs: Vec<std::path::PathBuf>,
+    pub files: Vec<String>,
+}
+
+pub fn parse_with(source: &str, includes: &Includes) -> Result<Program, Diagnostic> {
     let ids = Cell::new(0);
-    let (text, defines) = preprocess::preprocess(source)?;
+    let (text, defines) = preprocess::preprocess(source, includes)?;
     let program = grammar::ProgramParser::new()
         .parse(&ids, Lexer::with_defines(&text, defines))
         .map_err(|e| to_diagnostic(e, source))?;
@@ -76,7 +88,8 @@ pub(crate) fn prelude_defines(name: &str) -> bool {
 pub(crate) fn prelude() -> &'static [ast::MacroDef] {
     static PARSED: std::sync::OnceLock<Vec<ast::MacroDef>> = std::sync::OnceLock::new();
     PARSED.get_or_init(|| {
-        let (text, defines) = preprocess::preprocess(PRELUDE).expect("the prelude preprocesses");
+        let (text, defines) = preprocess::preprocess(PRELUDE, &Includes::default())
+            .expect("the prelude preprocesses");
         let ids = Cell::new(0);
         grammar::ProgramParser::new()
             .parse(&ids, Lexer::with_defines(&text, defines))

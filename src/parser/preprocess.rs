@@ -32,14 +32,19 @@ struct Cond {
     line: (usize, usize),
 }
 
-pub fn preprocess(src: &str) -> Result<(String, Defines), Diagnostic> {
+pub fn preprocess(src: &str, includes: &super::Includes) -> Result<(String, Defines), Diagnostic> {
     let mut pre = Pre {
         defines: PREDEFINED
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         seen: Default::default(),
+        dirs: includes.dirs.clone(),
     };
+    // `--include FILE`: as if the script began with `#include "FILE"`.
+    for f in &includes.files {
+        pre.include(f, 0);
+    }
     let mut out = String::with_capacity(src.len());
     let mut stack: Vec<Cond> = vec![];
     let mut at = 0;
@@ -136,6 +141,8 @@ struct Pre {
     defines: Defines,
     /// Headers already read (include guards are not needed to stop cycles).
     seen: std::collections::HashSet<PathBuf>,
+    /// `-I` directories, searched before the system's.
+    dirs: Vec<PathBuf>,
 }
 
 impl Pre {
@@ -155,8 +162,12 @@ impl Pre {
         if depth > 32 || name.is_empty() {
             return;
         }
-        let Some(path) = include_dirs()
-            .into_iter()
+        let Some(path) = self
+            .dirs
+            .iter()
+            .cloned()
+            .chain(std::iter::once(PathBuf::new()).filter(|_| name.starts_with('/')))
+            .chain(include_dirs())
             .map(|d| d.join(name))
             .find(|p| p.is_file())
         else {
@@ -435,7 +446,7 @@ mod tests {
     #[test]
     fn directives_are_blanked_and_spans_kept() {
         let src = "#include <linux/sched.h>\n#define N 3\nbegin { print(N); }\n";
-        let (out, defs) = preprocess(src).unwrap();
+        let (out, defs) = preprocess(src, &Default::default()).unwrap();
         assert_eq!(out.len(), src.len());
         assert_eq!(&out[out.find("begin").unwrap()..], "begin { print(N); }\n");
         assert_eq!(defs["N"], "3");
@@ -444,7 +455,7 @@ mod tests {
     #[test]
     fn conditionals_choose_the_btf_branch() {
         let src = "#ifndef BPFTRACE_HAVE_BTF\nA\n#else\nB\n#endif\n#if 0\nC\n#elif defined(X) || 1\nD\n#endif";
-        let (out, _) = preprocess(src).unwrap();
+        let (out, _) = preprocess(src, &Default::default()).unwrap();
         let kept: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(kept, ["B", "D"]);
     }
@@ -452,14 +463,14 @@ mod tests {
     #[test]
     fn a_hash_inside_a_comment_is_no_directive() {
         let src = "/*\n # need changes\n */\nbegin { print(\"#x\"); }\n";
-        let (out, _) = preprocess(src).unwrap();
+        let (out, _) = preprocess(src, &Default::default()).unwrap();
         assert_eq!(out, src);
     }
 
     #[test]
     fn unbalanced_and_function_like_are_errors() {
-        assert!(preprocess("#if 1\nbegin {}").is_err());
-        assert!(preprocess("#endif").is_err());
-        assert!(preprocess("#define F(x) x").is_err());
+        assert!(preprocess("#if 1\nbegin {}", &Default::default()).is_err());
+        assert!(preprocess("#endif", &Default::default()).is_err());
+        assert!(preprocess("#define F(x) x", &Default::default()).is_err());
     }
 }

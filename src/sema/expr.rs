@@ -94,7 +94,7 @@ impl Checker<'_> {
                 )),
             },
             ExprKind::Cast { ty, operand } => self.cast(e, ty, operand),
-            ExprKind::Index { base, index } => self.index(base, index),
+            ExprKind::Index { base, index } => self.index(e, base, index),
             ExprKind::Block { stmts, value } => {
                 for s in stmts {
                     self.stmt(s, true)?;

@@ -152,7 +152,7 @@ impl Checker<'_> {
     /// `base[index]`: an element of an array or a string (a constant index must be in
     /// range), the `index`th value a pointer points to, or a tuple's element at a
     /// constant index.
-    pub(crate) fn index(&mut self, base: &Expr, index: &Expr) -> Result<Type> {
+    pub(crate) fn index(&mut self, e: &Expr, base: &Expr, index: &Expr) -> Result<Type> {
         let bt = self.expr(base)?;
         self.int_expr(index, "an index")?;
         let konst = match index.kind {
@@ -170,6 +170,10 @@ impl Checker<'_> {
             })),
             _ => Ok(()),
         };
+        // A run-time index out of range reads 0 and reports it, as bpftrace does.
+        if konst.is_none() && matches!(bt, Type::Array { .. } | Type::Str { .. }) {
+            self.bounds_error(e, index);
+        }
         match &bt {
             Type::Array { elem, len } if elem.field().is_some() => {
                 in_range(*len)?;

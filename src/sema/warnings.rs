@@ -69,6 +69,15 @@ impl Checker<'_> {
         }
     }
 
+    /// `a[i]` with `i` known only at run time (the event is kept by `a[i]`'s id).
+    pub(super) fn bounds_error(&mut self, e: &Expr, index: &Expr) {
+        let ev = self.warning_event(index.span, "Array access out of bounds");
+        if let EventSpec::Log { error, .. } = &mut self.events[ev] {
+            *error = true;
+        }
+        self.call_events.insert(e.id, ev);
+    }
+
     fn runtime_warning(&mut self, e: &Expr, msg: &str) {
         let ev = self.warning_event(e.span, msg);
         self.call_events.insert(e.id, ev);
