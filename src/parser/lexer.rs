@@ -56,6 +56,8 @@ pub enum Tok {
     )]
     #[regex(r"unsigned|signed", c_type_name, priority = 5)]
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*_t", c_type_name, priority = 5)]
+    // The kernel's short integer typedefs (`u32`, `__u64`, `__be16`), found in its BTF.
+    #[regex(r"(__)?[us](8|16|32|64)|__(le|be)(16|32|64)", c_type_name, priority = 5)]
     TypeName(String),
     /// A top-level C definition, `struct Foo { … };` (scanner only).
     CDef(String),
