@@ -1,10 +1,41 @@
 //! Diagnostics are values with spans; this is the one place they become text.
 
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
 
 pub type Span = (usize, usize);
+
+/// Where imported files' spans start: file `k` (from 0) has its offsets shifted by
+/// `(k + 1) << 32`, so one `Span` type names a place in any file of the program.
+const FILE_SHIFT: u32 = 32;
+
+/// Files read besides the script (`import`): name, text, offset base.
+static SOURCES: std::sync::Mutex<Vec<(String, String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers an imported file; its spans are to be shifted by the returned base.
+pub fn add_source(name: String, text: String) -> usize {
+    let mut s = SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    let base = (s.len() + 1) << FILE_SHIFT;
+    s.push((name, text, base));
+    base
+}
+
+/// The file a position is in: the script's (`name`, `text`) or an imported one, with the
+/// position made relative to that file.
+pub fn locate(name: &str, text: &str, pos: usize) -> (String, String, usize) {
+    if pos >> FILE_SHIFT == 0 {
+        return (name.to_string(), text.to_string(), pos);
+    }
+    let s = SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    match s
+        .iter()
+        .find(|(_, _, base)| *base == (pos >> FILE_SHIFT) << FILE_SHIFT)
+    {
+        Some((n, t, base)) => (n.clone(), t.clone(), pos - base),
+        None => (name.to_string(), text.to_string(), pos),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -64,17 +95,31 @@ impl Diagnostic {
 
     /// Renders as plain text (no colour), the form tests snapshot and users see.
     pub fn render(&self, source_name: &str, source: &str) -> String {
-        let file = SimpleFile::new(source_name, source);
-        let clamp = |(a, b): Span| {
-            let a = a.min(source.len());
-            a..b.clamp(a, source.len())
+        // The script is file 0; imported files are added as labels point into them.
+        let mut files = SimpleFiles::new();
+        let mut ids: Vec<(String, usize)> = vec![];
+        let mut file_of = |span: Span| {
+            let (name, text, start) = locate(source_name, source, span.0);
+            let end = start + span.1.saturating_sub(span.0);
+            let id = match ids.iter().find(|(n, _)| *n == name) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = files.add(name.clone(), text.clone());
+                    ids.push((name, id));
+                    id
+                }
+            };
+            let a = start.min(text.len());
+            (id, a..end.clamp(a, text.len()))
         };
         let mut labels = vec![];
         if let Some(span) = self.span {
-            labels.push(Label::primary((), clamp(span)).with_message(&self.label));
+            let (id, r) = file_of(span);
+            labels.push(Label::primary(id, r).with_message(&self.label));
         }
         for (span, msg) in &self.secondary {
-            labels.push(Label::secondary((), clamp(*span)).with_message(msg));
+            let (id, r) = file_of(*span);
+            labels.push(Label::secondary(id, r).with_message(msg));
         }
         let d = if self.warning {
             CsDiagnostic::warning()
@@ -85,8 +130,18 @@ impl Diagnostic {
             .with_message(&self.message)
             .with_labels(labels)
             .with_notes(self.notes.clone());
-        term::emit_into_string(&term::Config::default(), &file, &d)
+        term::emit_into_string(&term::Config::default(), &files, &d)
             .unwrap_or_else(|_| format!("error: {}\n", self.message))
+    }
+
+    /// The same diagnostic for a file whose spans start at `base` (see `add_source`).
+    pub fn shifted(mut self, base: usize) -> Self {
+        let shift = |(a, b): Span| (a + base, b + base);
+        self.span = self.span.map(shift);
+        for (s, _) in &mut self.secondary {
+            *s = shift(*s);
+        }
+        self
     }
 }
 

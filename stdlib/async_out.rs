@@ -100,6 +100,11 @@ fn script_source<'c>(c: &'c CallCheck) -> Option<(&'c str, &'c str)> {
 
 /// Line and columns of a byte span, as bpftrace prints them (1-based, end exclusive).
 pub fn source_site(filename: &str, source: &str, (start, end): Span) -> SourceSite {
+    // A span in an imported file is reported in that file.
+    let len = end.saturating_sub(start);
+    let (filename, source, start) = &crate::diag::locate(filename, source, start);
+    let (filename, source, start) = (filename.as_str(), source.as_str(), *start);
+    let end = start + len;
     let pos = |at: usize| {
         let at = at.min(source.len());
         let before = &source[..at];

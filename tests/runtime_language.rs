@@ -176,3 +176,129 @@ fn an_index_out_of_bounds_is_a_located_runtime_error_and_reads_zero() {
         )
     );
 }
+
+/// A directory of script files for `import` tests (not world-writable, as imports require).
+fn import_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("import-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    for d in [dir.clone(), dir.join("lib")] {
+        if d.is_dir() {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn import_merges_scripts_headers_and_directories() {
+    let dir = import_dir(
+        "merge",
+        &[
+            (
+                "lib/helpers.bt",
+                "import \"more.bt\";\nmacro add_one(x) { x + 1 }\nlet @seen = hash(16);\n\
+                 begin { printf(\"lib begin\\n\"); }\n",
+            ),
+            (
+                "lib/more.bt",
+                "import \"helpers.bt\";\nmacro twice(x) { x * 2 }\n",
+            ),
+            ("lib/types.h", "struct point { int x; int y; int z; };\n"),
+            (
+                "main.bt",
+                "import \"lib/helpers.bt\";\nimport \"lib/types.h\";\n\
+                 begin { printf(\"%d %d\\n\", twice(add_one(20)), sizeof(struct point)); \
+                 @seen[1] = 1; exit(); }\n",
+            ),
+        ],
+    );
+    let o = run(&["-q", dir.join("main.bt").to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // Imported `begin` blocks run first; each file is read once despite the cycle.
+    assert_eq!(o.stdout, "lib begin\n42 12\n\n\n@seen[1]: 1\n");
+    // A directory imports every script and header in it.
+    let o = run(&[
+        "-q",
+        "-e",
+        &format!(
+            "import \"{}\"; begin {{ print(twice(3)); exit(); }}",
+            dir.join("lib").display()
+        ),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("lib begin\n6\n"), "{}", o.stdout);
+}
+
+#[test]
+fn import_errors_point_into_the_imported_file() {
+    let dir = import_dir(
+        "errors",
+        &[
+            ("lib/broken.bt", "begin {\n  print(nope);\n}\n"),
+            ("lib/configured.bt", "config = { max_strlen = 8 }\n"),
+            (
+                "lib/run.bt",
+                "macro check(x) { if (x > 1) { errorf(\"too big\"); } }\n",
+            ),
+            ("lib/prog.bpf.c", "int x;\n"),
+        ],
+    );
+    let lib = dir.join("lib");
+    let imp = |f: &str, body: &str| {
+        run(&[
+            "-q",
+            "-e",
+            &format!("import \"{}/{f}\"; {body}", lib.display()),
+        ])
+    };
+    let o = imp("broken.bt", "begin { exit(); }");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("error: unknown identifier `nope`"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("lib/broken.bt:2:9"), "{}", o.stderr);
+    let o = imp("configured.bt", "begin { exit(); }");
+    assert!(
+        o.stderr
+            .contains("an imported script cannot have a config block"),
+        "{}",
+        o.stderr
+    );
+    let o = imp("prog.bpf.c", "begin { exit(); }");
+    assert!(
+        o.stderr.contains("C sources need a C compiler"),
+        "{}",
+        o.stderr
+    );
+    let o = imp("missing.bt", "begin { exit(); }");
+    assert!(o.stderr.contains("cannot import"), "{}", o.stderr);
+    // Run-time messages located in an imported macro name that file.
+    let o = imp("run.bt", "begin { check(5); exit(); }");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("lib/run.bt:1:31-48: ERROR: too big"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn import_refuses_world_writable_directories() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = import_dir("writable", &[("lib/a.bt", "macro one() { 1 }\n")]);
+    std::fs::set_permissions(dir.join("lib"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(&[
+        "-e",
+        &format!("import \"{}/lib/a.bt\"; begin {{ exit(); }}", dir.display()),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("is world-writable"), "{}", o.stderr);
+}

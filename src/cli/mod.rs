@@ -315,6 +315,11 @@ fn check(a: Args) -> Result<Command, Error> {
             None => positional.push(arg),
         }
     }
+    // `import` paths start at the script's directory.
+    let script_dir = match &script {
+        Script::File(f) => std::path::Path::new(f).parent().map(|d| d.to_path_buf()),
+        _ => None,
+    };
     Ok(Command::Run(Box::new(Run {
         script,
         list: a.list,
@@ -337,6 +342,7 @@ fn check(a: Args) -> Result<Command, Error> {
         emit_elf: a.emit_elf,
         emit_llvm: a.emit_llvm,
         includes: spyglass::parser::Includes {
+            script_dir,
             dirs: a.include_dirs,
             // Relative to where spyglass runs, as a shell user expects.
             files: a

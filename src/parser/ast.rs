@@ -16,6 +16,8 @@ pub struct Program {
     pub macros: Vec<MacroDef>,
     /// `struct Foo { … }`: C definitions, laid out by sema.
     pub cdefs: Vec<CDef>,
+    /// `import "path";`, resolved by `parser::imports` (empty once parsed).
+    pub imports: Vec<(String, Span)>,
 }
 
 /// A C struct or union definition as written, `__attribute__`s and `;` included.
@@ -36,6 +38,9 @@ impl std::fmt::Debug for Program {
             .field("macros", &self.macros);
         if !self.cdefs.is_empty() {
             d.field("cdefs", &self.cdefs);
+        }
+        if !self.imports.is_empty() {
+            d.field("imports", &self.imports);
         }
         d.finish()
     }
@@ -65,6 +70,7 @@ pub enum Item {
     MapDecl(MapDecl),
     Macro(MacroDef),
     CDef(CDef),
+    Import(String, Span),
 }
 
 impl Program {
@@ -76,6 +82,7 @@ impl Program {
             map_decls: vec![],
             macros: vec![],
             cdefs: vec![],
+            imports: vec![],
         };
         for item in items {
             match item {
@@ -84,6 +91,7 @@ impl Program {
                 Item::MapDecl(d) => p.map_decls.push(d),
                 Item::Macro(m) => p.macros.push(m),
                 Item::CDef(c) => p.cdefs.push(c),
+                Item::Import(path, span) => p.imports.push((path, span)),
             }
         }
         p

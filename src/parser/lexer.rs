@@ -57,7 +57,11 @@ pub enum Tok {
     #[regex(r"unsigned|signed", c_type_name, priority = 5)]
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*_t", c_type_name, priority = 5)]
     // The kernel's short integer typedefs (`u32`, `__u64`, `__be16`), found in its BTF.
-    #[regex(r"(__)?[us](8|16|32|64)|__(le|be)(16|32|64)", c_type_name, priority = 5)]
+    #[regex(
+        r"(__)?[us](8|16|32|64)|__(le|be)(16|32|64)",
+        c_type_name,
+        priority = 5
+    )]
     TypeName(String),
     /// A top-level C definition, `struct Foo { … };` (scanner only).
     CDef(String),
@@ -75,6 +79,7 @@ pub enum Tok {
     /// Top-level keywords, produced by the hand scanner.
     Config,
     Macro,
+    Import,
     #[token("for")]
     For,
     #[token("unroll")]
@@ -367,6 +372,7 @@ impl<'a> Lexer<'a> {
             "config" => Tok::Config,
             "let" => Tok::Let,
             "macro" => Tok::Macro,
+            "import" => Tok::Import,
             _ => return None,
         };
         // `config:…` would be an attach point of a (hypothetical) probe type.

@@ -2,6 +2,7 @@
 //! lalrpop grammar in `grammar/spyglass.lalrpop`; errors become span diagnostics.
 
 pub mod ast;
+mod imports;
 pub mod lexer;
 pub mod macros;
 mod preprocess;
@@ -44,19 +45,30 @@ pub fn parse(source: &str) -> Result<Program, Diagnostic> {
 }
 
 /// `-I DIR` and `--include FILE`: where `#include` looks first, and headers read before
-/// the script.
+/// the script; `script_dir`: where `import` paths start (the working directory for `-e`).
 #[derive(Debug, Clone, Default)]
 pub struct Includes {
     pub dirs: Vec<std::path::PathBuf>,
     pub files: Vec<String>,
+    pub script_dir: Option<std::path::PathBuf>,
 }
 
 pub fn parse_with(source: &str, includes: &Includes) -> Result<Program, Diagnostic> {
     let ids = Cell::new(0);
-    let (text, defines) = preprocess::preprocess(source, includes)?;
-    let program = grammar::ProgramParser::new()
-        .parse(&ids, Lexer::with_defines(&text, defines))
-        .map_err(|e| to_diagnostic(e, source))?;
+    let mut program = parse_file(source, 0, &ids, includes)?;
+    let dir = includes
+        .script_dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    imports::resolve(
+        &mut program,
+        &ids,
+        includes,
+        &dir,
+        &mut Default::default(),
+        0,
+    )?;
+    program.expr_count = ids.get();
     let program = macros::expand(program)?;
     if program.probes.is_empty() {
         return Err(
@@ -66,6 +78,28 @@ pub fn parse_with(source: &str, includes: &Includes) -> Result<Program, Diagnost
         );
     }
     Ok(program)
+}
+
+/// One file's items, macros not yet expanded; its spans start at `base` (0 for the
+/// script, see `diag::add_source` for imported files). Expression ids continue `ids`.
+pub(crate) fn parse_file(
+    source: &str,
+    base: usize,
+    ids: &Cell<u32>,
+    includes: &Includes,
+) -> Result<Program, Diagnostic> {
+    let (text, defines) = preprocess::preprocess(source, includes).map_err(|d| d.shifted(base))?;
+    let tokens = Lexer::with_defines(&text, defines).map(|t| match t {
+        Ok((l, tok, r)) => Ok((l + base, tok, r + base)),
+        Err(d) => Err(d.shifted(base)),
+    });
+    grammar::ProgramParser::new()
+        .parse(ids, tokens)
+        .map_err(|e| match e {
+            // Already located: by the lexer or a grammar action, in shifted positions.
+            ParseError::User { error } => error,
+            e => to_diagnostic(e.map_location(|l| l - base), source).shifted(base),
+        })
 }
 
 const PRELUDE: &str = include_str!("../../stdlib/prelude.bt");
