@@ -302,3 +302,16 @@ fn import_refuses_world_writable_directories() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("is world-writable"), "{}", o.stderr);
 }
+
+#[test]
+fn casts_to_typeof_and_macro_type_parameters() {
+    let o = run(&[
+        "-q",
+        "-e",
+        r#"macro p_cast(a, b) { (a*)b }
+           begin { $a = (uint16)1; $b = (typeof($a))70000; $e = p_cast(uint16, 5);
+                   printf("%d %p %d %d\n", $b, $e, sizeof(typeof($e)), (pid)*0); exit(); }"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "4464 0x5 8 0\n\n\n");
+}

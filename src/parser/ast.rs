@@ -261,6 +261,9 @@ pub enum ExprKind {
     /// `(int8)x`
     Cast {
         ty: String,
+        /// `(typeof(x)*)v`: the type is `x`'s (a `TypeName` or an expression, never
+        /// evaluated) and `ty` holds only the `*`s.
+        of: Option<Box<Expr>>,
         operand: Box<Expr>,
     },
     /// A type used as a value, only valid as `sizeof(T)`'s argument.

@@ -73,6 +73,8 @@ pub enum Tok {
     If,
     /// `{` / `if` in operand position (scanner only).
     LBraceExpr,
+    /// A `(` that opens a cast to a named type (scanner only, see `cast_ahead`).
+    CastOpen,
     IfExpr,
     #[token("let")]
     Let,
@@ -628,6 +630,7 @@ impl<'a> Lexer<'a> {
                     match t {
                         Tok::LBrace if operand_expected => *t = Tok::LBraceExpr,
                         Tok::If if operand_expected => *t = Tok::IfExpr,
+                        Tok::LParen if cast_ahead(&self.src[self.pos..]) => *t = Tok::CastOpen,
                         _ => {}
                     }
                     match t {
@@ -645,6 +648,80 @@ impl<'a> Lexer<'a> {
         }
     }
 }
+
+/// Whether the text after a `(` makes it a cast, as bpftrace reads them: `typeof(…)` or an
+/// identifier that names no builtin or function, then `*`s, `)`, and the start of an
+/// operand (`(myident)*$a` is a cast, `(pid)*tid` a product, `(myident);` a value). Named
+/// C types are tokens of their own and need no lookahead.
+fn cast_ahead(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    let skip = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip(0);
+    let start = i;
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+        i += 1;
+    }
+    if i == start || b[start].is_ascii_digit() {
+        return false;
+    }
+    let word = &rest[start..i];
+    i = skip(i);
+    let typeof_call = word == "typeof" && b.get(i) == Some(&b'(');
+    if typeof_call {
+        let mut depth = 0;
+        while i < b.len() {
+            match b[i] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        i = skip(i + 1);
+    } else if !matches!(Tok::lexer(word).next(), Some(Ok(Tok::Ident(_))))
+        || rest[start..].starts_with("struct ")
+        || KEYWORDS.contains(&word)
+        || word
+            .strip_prefix("arg")
+            .is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit()))
+        || matches!(word, "retval" | "args" | "func" | "probe" | "ctx")
+        || crate::stdlib::function(word).is_some()
+        || crate::stdlib::builtin_names().any(|n| n == word)
+    {
+        return false;
+    }
+    while b.get(i) == Some(&b'*') {
+        i = skip(i + 1);
+    }
+    if b.get(i) != Some(&b')') {
+        return false;
+    }
+    let i = skip(i + 1);
+    // What may start the operand; `-`, `+`, `&`, `!` and `~` are left to mean operators
+    // after a parenthesised value, which is what `(x) - 1` in a macro means.
+    let operand = |c: u8| c.is_ascii_alphanumeric() || b"_$@(\"".contains(&c);
+    match b.get(i) {
+        Some(&c) if operand(c) => true,
+        Some(b'*') => true,
+        _ => false,
+    }
+}
+
+/// Words that are never type names.
+const KEYWORDS: &[&str] = &[
+    "if", "else", "for", "while", "unroll", "return", "break", "continue", "let", "true", "false",
+    "sizeof", "offsetof",
+];
 
 fn bad_token(text: &str, span: (usize, usize)) -> Diagnostic {
     let msg = if text.starts_with('"') {

@@ -422,6 +422,29 @@ impl Binder<'_> {
 
     fn expr(&mut self, e: &mut Expr) {
         match &mut e.kind {
+            // `(a*)v` with a type parameter `a`: the argument's type, given as a type name
+            // or `typeof(x)`.
+            ExprKind::Cast { ty, of, .. } if of.is_none() => {
+                let base = ty.trim_end_matches('*').trim();
+                if let Some(arg) = self.exprs.get(base) {
+                    let stars = ty.len() - ty.trim_end_matches('*').len();
+                    let mut arg = arg.clone();
+                    renumber(&mut arg, self.next_id);
+                    match arg.kind {
+                        ExprKind::TypeName(t) => *ty = t + &"*".repeat(stars),
+                        ExprKind::Call { name, mut args, .. }
+                            if name == "typeof" && args.len() == 1 =>
+                        {
+                            *ty = "*".repeat(stars);
+                            *of = Some(Box::new(args.remove(0)));
+                        }
+                        _ => {
+                            *ty = "*".repeat(stars);
+                            *of = Some(Box::new(arg));
+                        }
+                    }
+                }
+            }
             ExprKind::Ident(n) if self.exprs.contains_key(n.as_str()) => {
                 let mut arg = self.exprs[n.as_str()].clone();
                 renumber(&mut arg, self.next_id);
@@ -526,6 +549,14 @@ fn each_child(e: &mut Expr, f: &mut dyn FnMut(&mut Expr) -> Result<()>) -> Resul
             }
         }
         ExprKind::TupleIndex { base, .. } | ExprKind::Field { base, .. } => f(base)?,
+        ExprKind::Cast {
+            operand,
+            of: Some(of),
+            ..
+        } => {
+            f(of)?;
+            f(operand)?
+        }
         ExprKind::Cast { operand, .. } | ExprKind::Unary { operand, .. } => f(operand)?,
         ExprKind::IncDec { target, .. } => f(target)?,
         ExprKind::Binary { lhs, rhs, .. }

@@ -93,7 +93,7 @@ impl Checker<'_> {
                     base.span,
                 )),
             },
-            ExprKind::Cast { ty, operand } => self.cast(e, ty, operand),
+            ExprKind::Cast { ty, of, operand } => self.cast(e, ty, of.as_deref(), operand),
             ExprKind::Index { base, index } => self.index(e, base, index),
             ExprKind::Block { stmts, value } => {
                 for s in stmts {

@@ -80,11 +80,32 @@ impl Checker<'_> {
         Ok(Type::ptr(t, false))
     }
 
-    pub(super) fn cast(&mut self, e: &Expr, ty: &str, operand: &Expr) -> Result<Type> {
-        if let Some(arr) = ty.strip_suffix(']') {
-            return self.array_cast(e, arr, operand);
-        }
-        let target = self.resolve_type(ty, e.span)?;
+    pub(super) fn cast(
+        &mut self,
+        e: &Expr,
+        ty: &str,
+        of: Option<&Expr>,
+        operand: &Expr,
+    ) -> Result<Type> {
+        let target = match of {
+            // `(typeof(x)**)v`: `x`'s type (never evaluated), then a pointer per `*`.
+            Some(x) => {
+                let mut t = match &x.kind {
+                    ExprKind::TypeName(name) => self.resolve_type(name, x.span)?,
+                    _ => self.expr(x)?,
+                };
+                for _ in 0..ty.len() {
+                    t = Type::ptr(t, false);
+                }
+                t
+            }
+            None => {
+                if let Some(arr) = ty.strip_suffix(']') {
+                    return self.array_cast(e, arr, operand);
+                }
+                self.resolve_type(ty, e.span)?
+            }
+        };
         let t = self.expr(operand)?;
         if let (Type::Enum(d), ExprKind::Int(v)) = (&target, &operand.kind) {
             if d.name_of(*v).is_none() {
