@@ -389,3 +389,49 @@ fn records_the_ring_had_no_room_for_are_reported_as_lost() {
         .sum();
     assert!(lost_json > 0);
 }
+
+#[test]
+fn self_probe_runs_at_each_sigusr1() {
+    let mut child = Command::new(BIN)
+        .args([
+            "-q",
+            "-e",
+            r#"self:signal:SIGUSR1 { @n++; printf("usr1 %d %s %s\n", @n, probe, probetype);
+                 if (@n == 2) { exit(); } }"#,
+        ])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("{NOTIFY}\n"));
+    let pid = child.id() as i32;
+    for want in [
+        "usr1 1 self:signal:SIGUSR1 special\n",
+        "usr1 2 self:signal:SIGUSR1 special\n",
+    ] {
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, want);
+    }
+    let status = wait_with_deadline(&mut child, 10);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(status.success());
+    assert_eq!(rest, "\n\n@n: 2\n");
+}
+
+#[test]
+fn self_probes_take_only_sigusr1() {
+    let o = run_e("self:signal:SIGUSR2 { }");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("only SIGUSR1 can trigger a self probe"),
+        "{}",
+        o.stderr
+    );
+}

@@ -87,6 +87,10 @@ pub enum AttachPoint {
     Iter {
         target: String,
     },
+    /// `self:signal:SIGUSR1`: run by spyglass each time it receives the signal.
+    SelfSignal {
+        signal: String,
+    },
 }
 
 /// A typed field of a probe's `args`.
@@ -271,6 +275,7 @@ static TYPES: &[&dyn ProbeType] = &[
     &selftest::SelfTest(false),
     &selftest::SelfTest(true),
     &iter::Iter,
+    &special::SelfProbe,
 ];
 
 /// Whether the kernel's BTF has a function of this name (`kfunc_exist`).
@@ -320,6 +325,7 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::Kprobe { ret: false, .. } => &kprobe::Kprobe(false),
         AttachPoint::Kprobe { ret: true, .. } => &kprobe::Kprobe(true),
         AttachPoint::Iter { .. } => &iter::Iter,
+        AttachPoint::SelfSignal { .. } => &special::SelfProbe,
     }
 }
 
@@ -386,8 +392,8 @@ pub fn expand(text: &str) -> Result<Vec<AttachPoint>, ExpandError> {
 }
 
 impl AttachPoint {
-    /// `begin`, `end`, `bench:`, `test:`: run from user space with BPF_PROG_TEST_RUN, each
-    /// by its own program, instead of being attached.
+    /// `begin`, `end`, `bench:`, `test:`, `self:`: run from user space with
+    /// BPF_PROG_TEST_RUN, each by its own program, instead of being attached.
     pub fn is_test_run(&self) -> bool {
         matches!(
             self,
@@ -395,6 +401,7 @@ impl AttachPoint {
                 | AttachPoint::End
                 | AttachPoint::Bench { .. }
                 | AttachPoint::Test { .. }
+                | AttachPoint::SelfSignal { .. }
         )
     }
 
@@ -440,6 +447,7 @@ impl AttachPoint {
                 }
             }
             AttachPoint::Iter { target } => format!("iter:{target}"),
+            AttachPoint::SelfSignal { signal } => format!("self:signal:{signal}"),
         }
     }
 }

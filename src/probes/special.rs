@@ -1,5 +1,6 @@
 //! `begin` / `end`: not attached anywhere; the runtime runs them once with
-//! BPF_PROG_TEST_RUN (before attaching, and after detaching).
+//! BPF_PROG_TEST_RUN (before attaching, and after detaching). `self:signal:SIGUSR1` runs
+//! the same way each time spyglass receives the signal.
 
 use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
@@ -46,6 +47,41 @@ impl ProbeType for End {
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         no_parts("end", parts)?;
         Ok(vec![AttachPoint::End])
+    }
+    fn section(&self, _: &AttachPoint) -> String {
+        SECTION.into()
+    }
+    fn process_context(&self, _: &AttachPoint) -> bool {
+        true
+    }
+    fn attach(
+        &self,
+        _: &libbpf_rs::ProgramMut,
+        _: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        Ok(vec![])
+    }
+}
+
+pub struct SelfProbe;
+
+impl ProbeType for SelfProbe {
+    fn names(&self) -> &'static [&'static str] {
+        &["self"]
+    }
+    fn probetype(&self) -> &'static str {
+        "special"
+    }
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
+        match parts {
+            ["signal", "SIGUSR1"] => Ok(vec![AttachPoint::SelfSignal {
+                signal: "SIGUSR1".into(),
+            }]),
+            ["signal", other] => {
+                Err(format!("`self:signal:{other}`: only SIGUSR1 can trigger a self probe").into())
+            }
+            _ => Err("expected `self:signal:SIGUSR1`".into()),
+        }
     }
     fn section(&self, _: &AttachPoint) -> String {
         SECTION.into()

@@ -204,6 +204,12 @@ fn run_with(
         match ap {
             // `bench:`/`test:` blocks only run in their modes.
             AttachPoint::Begin | AttachPoint::Bench { .. } | AttachPoint::Test { .. } => {}
+            // Run by the event loop at each SIGUSR1, which keeps the program running.
+            AttachPoint::SelfSignal { .. } => {
+                signals::catch_usr1().map_err(Diagnostic::global)?;
+                attached_count += 1;
+                live = true;
+            }
             AttachPoint::End => attached_count += 1,
             // Iterators run once, when read below; they keep nothing live.
             AttachPoint::Iter { .. } => {
@@ -236,8 +242,23 @@ fn run_with(
     let mut lost_checked = Instant::now();
     // Event loop: until exit(), a signal, the child's end, or (no live probes) drained.
     // Records written without a wakeup (see `FnGen::emit_event`) are read on the timer.
+    let self_probes: Vec<&str> = prog
+        .probes
+        .iter()
+        .filter(|p| {
+            p.attach
+                .iter()
+                .any(|a| matches!(a, AttachPoint::SelfSignal { .. }))
+        })
+        .map(|p| p.prog_name.as_str())
+        .collect();
     while !signals::stop_requested() {
         pump.step(Duration::from_millis(if live { 100 } else { 0 }));
+        for _ in 0..signals::take_usr1() {
+            for name in &self_probes {
+                s.test_run(name)?;
+            }
+        }
         s.flush();
         if lost_checked.elapsed() >= LOST_REPORT_PERIOD {
             lost_seen = s.report_lost(loaded.lost_events(), lost_seen);

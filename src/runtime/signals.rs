@@ -1,4 +1,4 @@
-//! SIGINT and SIGTERM while a program runs.
+//! SIGINT and SIGTERM while a program runs, and SIGUSR1 for `self:signal:SIGUSR1` probes.
 //!
 //! The first signal asks the run to stop: the event loop notices it at its next batch
 //! (the handler also wakes the loop's `epoll_wait` through an eventfd, so an idle loop
@@ -12,6 +12,8 @@
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
+/// SIGUSR1s not yet handled by the event loop.
+static USR1: AtomicUsize = AtomicUsize::new(0);
 /// An eventfd the event loop waits on, or -1.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// The `-c` child, or 0.
@@ -58,6 +60,34 @@ fn on_signal() {
         let one = 1u64;
         unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
     }
+}
+
+/// Routes SIGUSR1 to the event loop (`take_usr1`); only programs with a `self` probe
+/// ask, so that the signal otherwise keeps its default action.
+pub fn catch_usr1() -> Result<(), String> {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    let mut result = Ok(());
+    INSTALLED.call_once(|| {
+        // SAFETY: the action only uses atomics and async-signal-safe libc calls.
+        result = unsafe { signal_hook::low_level::register(libc::SIGUSR1, on_usr1) }
+            .map(|_| ())
+            .map_err(|e| format!("cannot install a signal handler: {e}"));
+    });
+    result
+}
+
+fn on_usr1() {
+    USR1.fetch_add(1, Ordering::SeqCst);
+    let fd = WAKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let one = 1u64;
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+}
+
+/// How many SIGUSR1s arrived since the last call.
+pub fn take_usr1() -> usize {
+    USR1.swap(0, Ordering::SeqCst)
 }
 
 /// Whether SIGINT or SIGTERM has arrived.
