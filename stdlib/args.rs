@@ -121,10 +121,17 @@ macro_rules! args {
 
 pub static ALL: &[Builtin] = args!(
     "arg0" "arg1" "arg2" "arg3" "arg4" "arg5" "arg6" "arg7"
-    "arg8" "arg9" "arg10" "arg11" "arg12" "arg13" "arg14" "arg15"
-    "retval";
+    "arg8" "arg9" "arg10" "arg11" "arg12" "arg13" "arg14" "arg15";
+    Builtin { name: "retval", ty: retval_ty, gen },
     Builtin { name: "func", ty: func_ty, gen: func_gen }
 );
+
+/// An fexit's `retval` has the function's signedness (BTF); elsewhere it is a u64.
+fn retval_ty(ck: &mut crate::sema::Checker, _: crate::diag::Span) -> Result<Type> {
+    let mut points = ck.attach_points().peekable();
+    let signed = points.peek().is_some() && points.all(probes::fentry::retval_signed);
+    Ok(Type::int(signed))
+}
 
 /// No function name is longer than the probe's name, which holds it.
 fn func_ty(ck: &mut crate::sema::Checker, _: crate::diag::Span) -> Result<Type> {

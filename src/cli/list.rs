@@ -74,6 +74,8 @@ fn args_of(name: &str) -> String {
         ["tracepoint", category, event] => return tracepoint_args(category, event),
         ["rawtracepoint", _module, event] => probes::rawtracepoint::param_lines(event),
         ["iter", target] => probes::iter::params(target),
+        ["fentry", _module, func] => probes::fentry::param_lines(func, false),
+        ["fexit", _module, func] => probes::fentry::param_lines(func, true),
         _ => return String::new(),
     };
     lines.iter().map(|l| format!("{l}\n")).collect()

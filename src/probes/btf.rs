@@ -101,6 +101,17 @@ pub(crate) fn func_params(func: &str) -> Option<Vec<Param>> {
     proto_params(btf, unsafe { f.__bindgen_anon_1.type_ })
 }
 
+/// The return type of the function `func` (a BTF FUNC), or `None` when BTF lacks it or it
+/// returns nothing.
+pub(crate) fn func_return(func: &str) -> Option<Param> {
+    let btf = vmlinux()?;
+    let f = type_by_id(btf, find(btf, func, sys::BTF_KIND_FUNC)?)?;
+    // SAFETY: a FUNC's type is its FUNC_PROTO, whose type is the return type.
+    let proto = type_by_id(btf, unsafe { f.__bindgen_anon_1.type_ })?;
+    let ret = unsafe { proto.__bindgen_anon_1.type_ };
+    (ret != 0).then(|| describe(btf, "retval".into(), ret))
+}
+
 fn proto_params(btf: *const sys::btf, id: u32) -> Option<Vec<Param>> {
     let proto = type_by_id(btf, id)?;
     if kind(proto) != sys::BTF_KIND_FUNC_PROTO {

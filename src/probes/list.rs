@@ -1,6 +1,6 @@
 //! `spyglass -l [GLOB]`: the probes this kernel offers, bpftrace's naming.
 
-use super::{hardware, iter, kprobe, rawtracepoint, software, tracefs, uprobe};
+use super::{fentry, hardware, iter, kprobe, rawtracepoint, software, tracefs, uprobe};
 
 /// A provider's listable probes. Like bpftrace, `-l` alone (or a wildcard provider) shows
 /// only kernel probe types; `interval`/`profile` units appear when asked for by name.
@@ -18,6 +18,16 @@ fn time_units(kind: &str) -> Vec<String> {
 }
 
 const SOURCES: &[Source] = &[
+    Source {
+        provider: "fentry",
+        in_full_list: true,
+        items: || Ok(fentry::listing("fentry")),
+    },
+    Source {
+        provider: "fexit",
+        in_full_list: true,
+        items: || Ok(fentry::listing("fexit")),
+    },
     Source {
         provider: "hardware",
         in_full_list: true,
@@ -136,7 +146,9 @@ fn expand_alias(g: &str) -> String {
         Some(p) => p.names()[0].to_string(),
         None => provider.to_string(),
     };
-    if (full == "tracepoint" || full == "rawtracepoint") && !rest.contains(':') {
+    if matches!(full.as_str(), "tracepoint" | "rawtracepoint" | "fentry" | "fexit")
+        && !rest.contains(':')
+    {
         return format!("{full}:*:{rest}");
     }
     format!("{full}:{rest}")

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) mod btf;
 mod elf;
+pub mod fentry;
 pub mod hardware;
 pub mod interval;
 pub mod iter;
@@ -86,6 +87,11 @@ pub enum AttachPoint {
     /// A BPF iterator target (`task`, `task_file`, …).
     Iter {
         target: String,
+    },
+    /// `fentry:FUNC` / `fexit:FUNC`: a BPF trampoline on a kernel function.
+    Fentry {
+        ret: bool,
+        func: String,
     },
     /// `self:signal:SIGUSR1`: run by spyglass each time it receives the signal.
     SelfSignal {
@@ -183,6 +189,12 @@ pub trait ProbeType: Sync {
         false
     }
 
+    /// Whether each attach point needs a program of its own: the kernel binds the program
+    /// to its target when loading it (iterators, trampolines), so it cannot be shared.
+    fn one_program_each(&self) -> bool {
+        false
+    }
+
     /// The `probetype` builtin's value.
     fn probetype(&self) -> &'static str {
         self.names()[0]
@@ -276,6 +288,8 @@ static TYPES: &[&dyn ProbeType] = &[
     &selftest::SelfTest(true),
     &iter::Iter,
     &special::SelfProbe,
+    &fentry::Fentry(false),
+    &fentry::Fentry(true),
 ];
 
 /// Whether the kernel's BTF has a function of this name (`kfunc_exist`).
@@ -326,6 +340,8 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::Kprobe { ret: true, .. } => &kprobe::Kprobe(true),
         AttachPoint::Iter { .. } => &iter::Iter,
         AttachPoint::SelfSignal { .. } => &special::SelfProbe,
+        AttachPoint::Fentry { ret: false, .. } => &fentry::Fentry(false),
+        AttachPoint::Fentry { ret: true, .. } => &fentry::Fentry(true),
     }
 }
 
@@ -448,6 +464,9 @@ impl AttachPoint {
             }
             AttachPoint::Iter { target } => format!("iter:{target}"),
             AttachPoint::SelfSignal { signal } => format!("self:signal:{signal}"),
+            AttachPoint::Fentry { ret, func } => {
+                format!("{}:{func}", if *ret { "fexit" } else { "fentry" })
+            }
         }
     }
 }

@@ -354,7 +354,18 @@ fn load_diagnostic(prog: &CompiledProgram, e: loader::LoadError) -> Diagnostic {
         .as_ref()
         .and_then(|name| prog.probes.iter().find(|p| &p.prog_name == name));
     let summary = loader::verifier_summary(&e.verifier_log);
-    let msg = if e.message.contains("Operation not permitted") || e.message.contains("EPERM") {
+    let eperm = e.message.contains("Operation not permitted") || e.message.contains("EPERM");
+    let trampoline = probe.is_some_and(|p| {
+        p.attach
+            .iter()
+            .any(|a| matches!(a, AttachPoint::Fentry { .. }))
+    });
+    let msg = if eperm && trampoline && unsafe { libc::geteuid() } == 0 {
+        "this kernel does not let fentry/fexit programs load (EPERM even as root): BPF \
+         trampolines are refused here (a sandbox or lockdown policy); a kprobe or a \
+         tracepoint may reach the same function"
+            .to_string()
+    } else if eperm {
         "loading the BPF program was not permitted (run as root, or with CAP_BPF and CAP_PERFMON)"
             .to_string()
     } else if probe.is_some() {

@@ -1,0 +1,159 @@
+//! `fentry:[MODULE:]FUNCTION` (aliases `f`, `kfunc`) and `fexit:…` (`fr`, `kretfunc`):
+//! BPF trampolines on kernel functions. Their context is the function's arguments as u64s,
+//! typed and named from the kernel's BTF (`args.NAME`); an `fexit` program also sees the
+//! return value after them (`retval`, typed too) and, unlike a kretprobe, the arguments.
+//!
+//! Functions come from vmlinux BTF. libbpf finds the attach target from the section name
+//! when loading.
+
+use super::elf::has_wildcard;
+use super::ExpandError;
+use super::{btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
+
+/// `fentry` (false) or `fexit` (true).
+pub struct Fentry(pub bool);
+
+impl ProbeType for Fentry {
+    fn names(&self) -> &'static [&'static str] {
+        match self.0 {
+            false => &["fentry", "f", "kfunc"],
+            true => &["fexit", "fr", "kretfunc"],
+        }
+    }
+
+    /// Each program is loaded for its function's trampoline.
+    fn one_program_each(&self) -> bool {
+        true
+    }
+
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
+        let kind = self.names()[0];
+        let (module, func) = match parts {
+            [f] => (None, *f),
+            [m, f] => (Some(*m), *f),
+            _ => return Err(format!("expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`").into()),
+        };
+        if func.is_empty() {
+            return Err(format!("expected `{kind}:FUNCTION`").into());
+        }
+        if let Some(m) = module.filter(|m| !tracefs::glob_match(m, "vmlinux")) {
+            return Err(ExpandError::missing(format!(
+                "no function of module `{m}` can be traced: spyglass reads only vmlinux's BTF"
+            )));
+        }
+        let funcs: Vec<String> = if has_wildcard(func) {
+            let mut all = btf::names_of_kind(libbpf_sys::BTF_KIND_FUNC);
+            all.retain(|f| tracefs::glob_match(func, f));
+            all.sort();
+            all.dedup();
+            all
+        } else if btf::has(func, libbpf_sys::BTF_KIND_FUNC) {
+            vec![func.to_string()]
+        } else {
+            vec![]
+        };
+        if funcs.is_empty() {
+            return Err(ExpandError::missing(if has_wildcard(func) {
+                format!("no kernel function in BTF matches `{func}`")
+            } else {
+                format!("kernel function `{func}` is not in this kernel's BTF")
+            }));
+        }
+        Ok(funcs
+            .into_iter()
+            .map(|func| AttachPoint::Fentry { ret: self.0, func })
+            .collect())
+    }
+
+    fn section(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Fentry { ret, func } = ap else {
+            unreachable!("not an fentry probe")
+        };
+        format!("{}/{func}", if *ret { "fexit" } else { "fentry" })
+    }
+
+    fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
+        Ok(Some(
+            params(ap)?
+                .iter()
+                .enumerate()
+                .map(|(i, p)| p.arg_field(8 * i as u32))
+                .collect(),
+        ))
+    }
+
+    fn arg(&self, ap: &AttachPoint, _: u32) -> Result<ArgLoc, String> {
+        Err(format!(
+            "{} probes name their arguments: use `args.NAME` (`spyglass -lv '{}'` lists them)",
+            self.names()[0],
+            ap.name()
+        ))
+    }
+
+    /// After the arguments in the context; typed by `retval_field`.
+    fn retval(&self, ap: &AttachPoint) -> Result<ArgLoc, String> {
+        if !self.0 {
+            return Err("`retval` is only available in fexit probes".into());
+        }
+        Ok(ArgLoc::Ctx(8 * params(ap)?.len() as u32))
+    }
+
+    fn func(&self, ap: &AttachPoint) -> Result<String, String> {
+        let AttachPoint::Fentry { func, .. } = ap else {
+            unreachable!("not an fentry probe")
+        };
+        Ok(func.clone())
+    }
+
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let link = prog
+            .attach_trace()
+            .map_err(|e| format!("attaching to {} failed: {e}", ap.name()))?;
+        Ok(vec![Box::new(link)])
+    }
+}
+
+/// Whether `fexit`'s `retval` is signed at `ap` (an `int`, a `long`, …).
+pub fn retval_signed(ap: &AttachPoint) -> bool {
+    match ap {
+        AttachPoint::Fentry { ret: true, func } => {
+            btf::func_return(func).is_some_and(|p| p.signed && !p.pointer)
+        }
+        _ => false,
+    }
+}
+
+fn params(ap: &AttachPoint) -> Result<Vec<btf::Param>, String> {
+    let AttachPoint::Fentry { func, .. } = ap else {
+        unreachable!("not an fentry probe")
+    };
+    btf::func_params(func).ok_or_else(|| format!("kernel function `{func}` is not in BTF"))
+}
+
+/// `-l` lines, bpftrace's naming: `fentry:vmlinux:vfs_read`.
+pub fn listing(kind: &str) -> Vec<String> {
+    let mut names = btf::names_of_kind(libbpf_sys::BTF_KIND_FUNC);
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|f| format!("{kind}:vmlinux:{f}"))
+        .collect()
+}
+
+/// `-lv` lines: `    struct file * file;`, and for fexit the return value.
+pub fn param_lines(func: &str, ret: bool) -> Vec<String> {
+    let mut lines: Vec<String> = btf::func_params(func)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| format!("    {} {};", p.c_type, p.name))
+        .collect();
+    if let Some(r) = btf::func_return(func).filter(|_| ret) {
+        lines.push(format!("    {} retval;", r.c_type));
+    }
+    lines
+}

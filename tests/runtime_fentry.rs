@@ -1,0 +1,99 @@
+//! fentry/fexit: this machine refuses to load BPF trampolines (EPERM even as root), so they
+//! are tested up to the BPF object: section names (libbpf's attach target), the context
+//! offsets the programs read `args.NAME` and `retval` from, and the diagnostic at load.
+
+mod common;
+use common::*;
+
+use object::{Object, ObjectSection};
+
+/// The object spyglass writes for `prog` (`--mode codegen --emit-elf`).
+fn object_of(prog: &str, name: &str) -> Vec<u8> {
+    let path = format!("{}/fentry-{name}.o", env!("CARGO_TARGET_TMPDIR"));
+    let o = spyglass(&["--mode", "codegen", "--emit-elf", &path, "-e", prog]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    std::fs::read(&path).unwrap()
+}
+
+/// Offsets of the memory loads (`r = *(uN *)(rM + off)`, any width) in a section.
+fn ctx_loads(elf: &[u8], section: &str) -> Vec<i16> {
+    let file = object::File::parse(elf).unwrap();
+    let s = file
+        .section_by_name(section)
+        .unwrap_or_else(|| panic!("no section {section}"));
+    s.data()
+        .unwrap()
+        .chunks(8)
+        .filter(|i| i[0] & 0x07 == 0x01 && i[0] & 0xe0 == 0x60) // BPF_LDX | BPF_MEM
+        .map(|i| i16::from_le_bytes([i[2], i[3]]))
+        .collect()
+}
+
+#[test]
+fn fentry_and_fexit_objects_name_their_targets_and_read_typed_args_object_only() {
+    // do_nanosleep(struct hrtimer_sleeper *t, enum hrtimer_mode mode);
+    // vfs_read(struct file *, char *buf, size_t count, loff_t *pos) -> ssize_t.
+    let elf = object_of(
+        r#"fentry:do_nanosleep { @m[args.mode] = count(); }
+           fexit:vfs_read { @r = sum(retval); @c = max(args.count); }"#,
+        "basic",
+    );
+    let loads = ctx_loads(&elf, "fentry/do_nanosleep");
+    assert!(loads.contains(&8), "args.mode is the second u64: {loads:?}");
+    let loads = ctx_loads(&elf, "fexit/vfs_read");
+    assert!(loads.contains(&16), "args.count is the third u64: {loads:?}");
+    assert!(loads.contains(&32), "retval follows the four arguments: {loads:?}");
+}
+
+#[test]
+fn fentry_aliases_and_wildcards_expand_over_btf_functions_object_only() {
+    let elf = object_of(
+        "kfunc:vfs_rea* { @[func] = count(); } kretfunc:do_nanosleep { @x = retval; }",
+        "wildcards",
+    );
+    let file = object::File::parse(&*elf).unwrap();
+    let names: Vec<String> = file
+        .sections()
+        .filter_map(|s| s.name().ok().map(String::from))
+        .filter(|n| n.starts_with("fentry/") || n.starts_with("fexit/"))
+        .collect();
+    assert!(names.contains(&"fentry/vfs_read".to_string()), "{names:?}");
+    assert!(names.contains(&"fentry/vfs_readv".to_string()), "{names:?}");
+    assert!(names.contains(&"fexit/do_nanosleep".to_string()), "{names:?}");
+}
+
+#[test]
+fn fentry_errors_are_located() {
+    let o = run_e("fentry:no_such_function_here { }");
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("is not in this kernel's BTF"), "{}", o.stderr);
+    let o = run_e("fentry:vfs_read { print(arg0); }");
+    assert!(o.stderr.contains("use `args.NAME`"), "{}", o.stderr);
+    let o = run_e("fentry:vfs_read { print(retval); }");
+    assert!(o.stderr.contains("only available in fexit"), "{}", o.stderr);
+}
+
+#[test]
+fn loading_fentry_here_says_why_it_cannot() {
+    let o = run_e("fentry:do_nanosleep { @ = count(); }");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("this kernel does not let fentry/fexit programs load"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn listing_fentry_and_fexit_with_btf_arguments() {
+    let o = spyglass(&["-lv", "fexit:vfs_read"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "fexit:vmlinux:vfs_read\n    struct file * file;\n    char * buf;\n    size_t count;\n\
+         \x20   loff_t * pos;\n    ssize_t retval;\n"
+    );
+    let o = spyglass(&["-l", "kfunc:do_nanosle*"]);
+    assert_eq!(o.stdout, "fentry:vmlinux:do_nanosleep\n", "{}", o.stderr);
+}
