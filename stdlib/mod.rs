@@ -24,6 +24,7 @@ mod misc;
 mod names;
 mod net;
 mod output;
+mod path;
 mod process;
 mod stacks;
 mod strfuncs;
@@ -203,6 +204,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "macaddr",
     "cgroupid",
     "container_of",
+    "path",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -214,6 +216,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "sizeof" => &introspect::Sizeof,
         "offsetof" => &introspect::Offsetof,
         "container_of" => &introspect::ContainerOf,
+        "path" => &path::Path,
         "typeof" => &introspect::Typeof,
         "print" => &output::Print,
         "time" => &output::Time,

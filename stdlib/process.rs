@@ -26,7 +26,7 @@ const OVERRIDE_RETURN: u64 = 58;
 const PROBE_WRITE_USER: u64 = 36;
 
 /// Rejects the call unless every attach point of the block is of one of `types`.
-fn only_in(c: &CallCheck, what: &str, types: &[&str]) -> Result<()> {
+pub(super) fn only_in(c: &CallCheck, what: &str, types: &[&str]) -> Result<()> {
     for ap in c.attach_points() {
         let t = probes::of(ap).probetype();
         if !types.contains(&t) {

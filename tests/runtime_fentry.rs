@@ -41,8 +41,14 @@ fn fentry_and_fexit_objects_name_their_targets_and_read_typed_args_object_only()
     let loads = ctx_loads(&elf, "fentry/do_nanosleep");
     assert!(loads.contains(&8), "args.mode is the second u64: {loads:?}");
     let loads = ctx_loads(&elf, "fexit/vfs_read");
-    assert!(loads.contains(&16), "args.count is the third u64: {loads:?}");
-    assert!(loads.contains(&32), "retval follows the four arguments: {loads:?}");
+    assert!(
+        loads.contains(&16),
+        "args.count is the third u64: {loads:?}"
+    );
+    assert!(
+        loads.contains(&32),
+        "retval follows the four arguments: {loads:?}"
+    );
 }
 
 #[test]
@@ -59,14 +65,21 @@ fn fentry_aliases_and_wildcards_expand_over_btf_functions_object_only() {
         .collect();
     assert!(names.contains(&"fentry/vfs_read".to_string()), "{names:?}");
     assert!(names.contains(&"fentry/vfs_readv".to_string()), "{names:?}");
-    assert!(names.contains(&"fexit/do_nanosleep".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"fexit/do_nanosleep".to_string()),
+        "{names:?}"
+    );
 }
 
 #[test]
 fn fentry_errors_are_located() {
     let o = run_e("fentry:no_such_function_here { }");
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("is not in this kernel's BTF"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("is not in this kernel's BTF"),
+        "{}",
+        o.stderr
+    );
     let o = run_e("fentry:vfs_read { print(arg0); }");
     assert!(o.stderr.contains("use `args.NAME`"), "{}", o.stderr);
     let o = run_e("fentry:vfs_read { print(retval); }");
@@ -96,4 +109,35 @@ fn listing_fentry_and_fexit_with_btf_arguments() {
     );
     let o = spyglass(&["-l", "kfunc:do_nanosle*"]);
     assert_eq!(o.stdout, "fentry:vmlinux:do_nanosleep\n", "{}", o.stderr);
+}
+
+#[test]
+fn path_calls_bpf_d_path_on_trampoline_arguments_object_only() {
+    let elf = object_of(
+        r#"fentry:vfs_open { printf("%s\n", path(args.path)); }
+           fentry:filp_close { print(path(&args.filp->f_path, 64)); }"#,
+        "path",
+    );
+    let file = object::File::parse(&*elf).unwrap();
+    for section in ["fentry/vfs_open", "fentry/filp_close"] {
+        let data = file
+            .section_by_name(section)
+            .unwrap()
+            .data()
+            .unwrap()
+            .to_vec();
+        // `call 147`: BPF_JMP | BPF_CALL with the helper's id as the immediate.
+        let calls_d_path = data
+            .chunks(8)
+            .any(|i| i[0] == 0x85 && i32::from_le_bytes([i[4], i[5], i[6], i[7]]) == 147);
+        assert!(calls_d_path, "{section} calls bpf_d_path");
+    }
+    let o = run_e("tracepoint:syscalls:sys_enter_openat { print(path(0)); }");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("path() cannot be used in tracepoint probes"),
+        "{}",
+        o.stderr
+    );
 }

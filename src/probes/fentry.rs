@@ -31,7 +31,11 @@ impl ProbeType for Fentry {
         let (module, func) = match parts {
             [f] => (None, *f),
             [m, f] => (Some(*m), *f),
-            _ => return Err(format!("expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`").into()),
+            _ => {
+                return Err(
+                    format!("expected `{kind}:FUNCTION` or `{kind}:MODULE:FUNCTION`").into(),
+                )
+            }
         };
         if func.is_empty() {
             return Err(format!("expected `{kind}:FUNCTION`").into());

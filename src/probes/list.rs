@@ -146,8 +146,10 @@ fn expand_alias(g: &str) -> String {
         Some(p) => p.names()[0].to_string(),
         None => provider.to_string(),
     };
-    if matches!(full.as_str(), "tracepoint" | "rawtracepoint" | "fentry" | "fexit")
-        && !rest.contains(':')
+    if matches!(
+        full.as_str(),
+        "tracepoint" | "rawtracepoint" | "fentry" | "fexit"
+    ) && !rest.contains(':')
     {
         return format!("{full}:*:{rest}");
     }

@@ -466,8 +466,7 @@ impl<'a> Checker<'a> {
         let mut groups: Vec<Vec<PointInfo>> = vec![];
         for p in &self.points {
             let provider = probes::of(&p.attach).names()[0];
-            let fixed_section =
-                p.attach.is_test_run() || probes::of(&p.attach).one_program_each();
+            let fixed_section = p.attach.is_test_run() || probes::of(&p.attach).one_program_each();
             match groups.iter_mut().find(|g| {
                 !split && !fixed_section && probes::of(&g[0].attach).names()[0] == provider
             }) {
