@@ -30,12 +30,43 @@ fn gen<'ctx>(g: &mut FnGen<'_, 'ctx>, e: &Expr) -> Result<Val<'ctx>> {
     };
     Ok(match loc {
         ArgLoc::Ctx(off) => Val::Int(g.load_i64(g.gep(g.ctx_ptr, off as u64))),
+        ArgLoc::Usdt(a) => usdt_arg(g, a),
         ArgLoc::UserStack { sp, offset } => {
             let sp = g.load_i64(g.gep(g.ctx_ptr, sp as u64));
             let at = g.b.build_int_add(sp, g.i64(offset as u64), "slot").unwrap();
             g.read_pointee(at, &Type::UINT, true)
         }
     })
+}
+
+/// A USDT argument: a constant, a register (cut to its size), or user memory addressed
+/// by registers.
+fn usdt_arg<'ctx>(g: &mut FnGen<'_, 'ctx>, a: probes::usdt::UsdtArg) -> Val<'ctx> {
+    use probes::usdt::UsdtLoc;
+    let t = Type::Int {
+        signed: a.signed,
+        bits: a.size * 8,
+    };
+    let reg = |g: &FnGen<'_, 'ctx>, off: u32| g.load_i64(g.gep(g.ctx_ptr, off as u64));
+    match a.at {
+        UsdtLoc::Const(v) => Val::Int(g.i64(v as u64)),
+        UsdtLoc::Reg(off) => {
+            let v = reg(g, off);
+            Val::Int(g.cast(v, &t))
+        }
+        UsdtLoc::Mem { base, index, disp } => {
+            let mut at =
+                g.b.build_int_add(reg(g, base), g.i64(disp as u64), "at")
+                    .unwrap();
+            if let Some((i, scale)) = index {
+                let i =
+                    g.b.build_int_mul(reg(g, i), g.i64(scale as u64), "idx")
+                        .unwrap();
+                at = g.b.build_int_add(at, i, "at").unwrap();
+            }
+            g.read_pointee(at, &t, true)
+        }
+    }
 }
 
 /// Asks the probe type of every attach point of the block, not just the one compiled

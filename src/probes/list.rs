@@ -115,8 +115,21 @@ pub fn matching(glob: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// `uprobe:BINARY[:FUNC]`: a binary's functions, listed only when a binary is named.
+/// `uprobe:BINARY[:FUNC]`: a binary's functions, listed only when a binary is named;
+/// `usdt:BINARY[:…]`: its USDT probes.
 fn user_functions(glob: &str) -> Result<Vec<String>, String> {
+    if let Some(rest) = glob.strip_prefix("usdt:") {
+        let target = rest.split(':').next().unwrap_or("");
+        if target.is_empty() || target == "*" {
+            return Ok(vec![]);
+        }
+        let all = super::usdt::listing(target)?;
+        // `usdt:BIN` alone lists them all; otherwise the glob decides.
+        return Ok(all
+            .into_iter()
+            .filter(|n| !rest.contains(':') || tracefs::glob_match(glob, n))
+            .collect());
+    }
     let mut parts = glob.splitn(3, ':');
     let (Some(provider @ ("uprobe" | "uretprobe")), Some(target)) = (parts.next(), parts.next())
     else {

@@ -24,6 +24,7 @@ pub mod special;
 pub mod tracefs;
 pub mod tracepoint;
 pub mod uprobe;
+pub mod usdt;
 
 /// One concrete place a probe block attaches to, wildcards already expanded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +94,13 @@ pub enum AttachPoint {
         ret: bool,
         func: String,
     },
+    /// `usdt:PATH:PROVIDER:NAME`: the `index`th note of the file (one location).
+    Usdt {
+        path: String,
+        provider: String,
+        name: String,
+        index: usize,
+    },
     /// `self:signal:SIGUSR1`: run by spyglass each time it receives the signal.
     SelfSignal {
         signal: String,
@@ -134,6 +142,8 @@ pub enum ArgLoc {
     /// A u64 in user memory at the stack pointer (the u64 at context offset `sp`) plus
     /// `offset`: arguments passed on the stack.
     UserStack { sp: u32, offset: u32 },
+    /// A USDT argument, as its note describes it.
+    Usdt(usdt::UsdtArg),
 }
 
 /// Byte offsets in x86-64's `struct pt_regs`, the context of kprobes and uprobes.
@@ -290,6 +300,7 @@ static TYPES: &[&dyn ProbeType] = &[
     &special::SelfProbe,
     &fentry::Fentry(false),
     &fentry::Fentry(true),
+    &usdt::Usdt,
 ];
 
 /// Whether the kernel's BTF has a function of this name (`kfunc_exist`).
@@ -312,13 +323,19 @@ pub fn btf_type_names(word: &str) -> Vec<String> {
     }
 }
 
-/// Finds the provider for a provider name (case-insensitive, like bpftrace).
+/// Finds the provider for a provider name: short aliases exactly (`U` is usdt, `u` uprobe),
+/// full names case-insensitively (`BEGIN`), as bpftrace does.
 pub fn by_name(name: &str) -> Option<&'static dyn ProbeType> {
-    let lower = name.to_ascii_lowercase();
     TYPES
         .iter()
         .copied()
-        .find(|t| t.names().contains(&lower.as_str()))
+        .find(|t| t.names().contains(&name))
+        .or_else(|| {
+            TYPES
+                .iter()
+                .copied()
+                .find(|t| t.names()[0].eq_ignore_ascii_case(name))
+        })
 }
 
 /// The provider that produced `ap`.
@@ -342,6 +359,7 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::SelfSignal { .. } => &special::SelfProbe,
         AttachPoint::Fentry { ret: false, .. } => &fentry::Fentry(false),
         AttachPoint::Fentry { ret: true, .. } => &fentry::Fentry(true),
+        AttachPoint::Usdt { .. } => &usdt::Usdt,
     }
 }
 
@@ -464,6 +482,12 @@ impl AttachPoint {
             }
             AttachPoint::Iter { target } => format!("iter:{target}"),
             AttachPoint::SelfSignal { signal } => format!("self:signal:{signal}"),
+            AttachPoint::Usdt {
+                path,
+                provider,
+                name,
+                ..
+            } => format!("usdt:{path}:{provider}:{name}"),
             AttachPoint::Fentry { ret, func } => {
                 format!("{}:{func}", if *ret { "fexit" } else { "fentry" })
             }
