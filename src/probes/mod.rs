@@ -25,6 +25,7 @@ pub mod tracefs;
 pub mod tracepoint;
 pub mod uprobe;
 pub mod usdt;
+pub mod watchpoint;
 
 /// One concrete place a probe block attaches to, wildcards already expanded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +101,12 @@ pub enum AttachPoint {
         provider: String,
         name: String,
         index: usize,
+    },
+    /// `watchpoint:ADDR:LEN:MODE`: a hardware breakpoint in the traced process.
+    Watchpoint {
+        addr: u64,
+        len: u64,
+        mode: String,
     },
     /// `self:signal:SIGUSR1`: run by spyglass each time it receives the signal.
     SelfSignal {
@@ -301,6 +308,7 @@ static TYPES: &[&dyn ProbeType] = &[
     &fentry::Fentry(false),
     &fentry::Fentry(true),
     &usdt::Usdt,
+    &watchpoint::Watchpoint,
 ];
 
 /// Whether the kernel's BTF has a function of this name (`kfunc_exist`).
@@ -360,6 +368,7 @@ pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
         AttachPoint::Fentry { ret: false, .. } => &fentry::Fentry(false),
         AttachPoint::Fentry { ret: true, .. } => &fentry::Fentry(true),
         AttachPoint::Usdt { .. } => &usdt::Usdt,
+        AttachPoint::Watchpoint { .. } => &watchpoint::Watchpoint,
     }
 }
 
@@ -488,6 +497,9 @@ impl AttachPoint {
                 name,
                 ..
             } => format!("usdt:{path}:{provider}:{name}"),
+            AttachPoint::Watchpoint { addr, len, mode } => {
+                format!("watchpoint:0x{addr:x}:{len}:{mode}")
+            }
             AttachPoint::Fentry { ret, func } => {
                 format!("{}:{func}", if *ret { "fexit" } else { "fentry" })
             }

@@ -43,7 +43,7 @@ impl Scope {
         }
     }
 
-    fn places(&self) -> Vec<Place> {
+    pub(crate) fn places(&self) -> Vec<Place> {
         match self {
             Scope::Cpus(cpus) => cpus.iter().map(|&c| Place::Cpu(c)).collect(),
             // A perf event follows one thread; threads already running each need their own.

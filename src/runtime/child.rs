@@ -8,6 +8,8 @@ pub struct Child {
     /// Write end of the pipe the child waits on.
     go: Option<i32>,
     pub status: Option<i32>,
+    /// Held by ptrace just after its exec (see `exec_stopped`).
+    traced: bool,
 }
 
 /// Splits a command line like a shell would for simple cases: whitespace, '…' and "…".
@@ -40,7 +42,9 @@ pub fn split_command(cmd: &str) -> Vec<String> {
 }
 
 impl Child {
-    pub fn spawn(cmd: &str) -> Result<Child, String> {
+    /// Forks the child, which waits before exec until `release` (or `exec_stopped`). With
+    /// `trace_exec`, it asks to be traced, so its exec stops it for `exec_stopped`.
+    pub fn spawn(cmd: &str, trace_exec: bool) -> Result<Child, String> {
         let args = split_command(cmd);
         if args.is_empty() {
             return Err("the -c command is empty".into());
@@ -75,6 +79,9 @@ impl Child {
                 let mut b = 0u8;
                 let n = libc::read(fds[0], &mut b as *mut u8 as *mut libc::c_void, 1);
                 if n == 1 {
+                    if trace_exec {
+                        libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+                    }
                     libc::execvp(argv[0], argv.as_ptr());
                     let msg = b"spyglass: could not run the -c command\n";
                     libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len());
@@ -88,11 +95,39 @@ impl Child {
             pid,
             go: Some(fds[1]),
             status: None,
+            traced: false,
         })
     }
 
-    /// Lets the child exec its command.
+    /// Lets the child exec and waits until the exec stops it: its memory is then the
+    /// command's, for probes on its addresses (watchpoints), and nothing has run yet.
+    /// `release` resumes it.
+    pub fn exec_stopped(&mut self) -> Result<(), String> {
+        let Some(fd) = self.go.take() else {
+            return Ok(());
+        };
+        unsafe {
+            libc::write(fd, b"g".as_ptr() as *const libc::c_void, 1);
+            libc::close(fd);
+        }
+        let mut st = 0;
+        let r = unsafe { libc::waitpid(self.pid, &mut st, 0) };
+        if r != self.pid || !libc::WIFSTOPPED(st) {
+            if r == self.pid {
+                self.status = Some(st);
+            }
+            return Err("the -c command did not start".into());
+        }
+        self.traced = true;
+        Ok(())
+    }
+
+    /// Lets the child exec its command (or go on after `exec_stopped`).
     pub fn release(&mut self) {
+        if std::mem::take(&mut self.traced) {
+            unsafe { libc::ptrace(libc::PTRACE_DETACH, self.pid, 0, 0) };
+            return;
+        }
         if let Some(fd) = self.go.take() {
             unsafe {
                 libc::write(fd, b"g".as_ptr() as *const libc::c_void, 1);

@@ -116,12 +116,20 @@ fn process_gone(pid: u32) -> bool {
 
 const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 
+fn watches(prog: &CompiledProgram) -> bool {
+    prog.probes
+        .iter()
+        .flat_map(|p| &p.attach)
+        .any(|a| matches!(a, AttachPoint::Watchpoint { .. }))
+}
+
 /// Runs the program to completion; returns the process exit code.
 pub fn run(prog: &CompiledProgram, opts: &RunOptions) -> Result<i32, Diagnostic> {
     let mut out = open_output(opts)?;
     signals::install().map_err(Diagnostic::global)?;
     let mut child = match &opts.child {
-        Some(cmd) => Some(Child::spawn(cmd).map_err(Diagnostic::global)?),
+        // Watchpoints name addresses of the command's image: it must have exec'd first.
+        Some(cmd) => Some(Child::spawn(cmd, watches(prog)).map_err(Diagnostic::global)?),
         None => None,
     };
     if let Some(c) = &child {
@@ -173,6 +181,11 @@ fn run_with(
     let mut links: Vec<Attachment> = vec![];
     let mut iters: Vec<Attachment> = vec![];
     let mut live = false;
+    if watches(prog) {
+        if let Some(c) = child.as_deref_mut() {
+            c.exec_stopped().map_err(Diagnostic::global)?;
+        }
+    }
     // Uprobes and sampling events only in the traced process, when there is one.
     probes::perf::set_target_pid(opts.pid.or(child.as_ref().map(|c| c.pid as u32)));
     // The kernel runs the newest uprobe on an address first; attaching those in reverse keeps

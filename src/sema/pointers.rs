@@ -214,7 +214,7 @@ impl Checker<'_> {
             && self
                 .points
                 .iter()
-                .all(|p| matches!(p.attach, crate::probes::AttachPoint::Uprobe { .. }))
+                .all(|p| crate::probes::of(&p.attach).user_addresses())
     }
 
     /// `a op b` where `a` or `b` is a pointer.

@@ -1,0 +1,142 @@
+//! `watchpoint:ADDRESS:LENGTH:MODE` (alias `w`): a hardware breakpoint on a user address of
+//! the traced process (`-p PID` or `-c CMD`), through a perf event. LENGTH is 1, 2, 4 or 8
+//! bytes; MODE is `r`/`w`/`x` as x86-64 supports them: `w`, `rw` or `x` (x86 cannot trap
+//! reads alone). The program runs after the access, on the accessing thread.
+
+use super::perf::Scope;
+use super::ExpandError;
+use super::{AttachPoint, Attachment, ProbeType};
+
+pub struct Watchpoint;
+
+/// `HW_BREAKPOINT_R`, `_W`, `_X` (linux/hw_breakpoint.h).
+const BP_R: u32 = 1;
+const BP_W: u32 = 2;
+const BP_X: u32 = 4;
+
+impl ProbeType for Watchpoint {
+    fn names(&self) -> &'static [&'static str] {
+        &["watchpoint", "w"]
+    }
+    fn never_nested(&self) -> bool {
+        true
+    }
+    fn regs(&self) -> Option<u32> {
+        // bpf_perf_event_data starts with the pt_regs.
+        Some(0)
+    }
+
+    fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
+        let [addr, len, mode] = parts else {
+            return Err("expected `watchpoint:ADDRESS:LENGTH:MODE`".into());
+        };
+        let addr = super::parse_num(addr)
+            .filter(|a| *a != 0)
+            .ok_or_else(|| format!("`{addr}` is not a valid watchpoint address"))?;
+        let len: u64 = match len.parse() {
+            Ok(n @ (1 | 2 | 4 | 8)) => n,
+            _ => return Err(format!("watchpoint length must be 1, 2, 4 or 8, not `{len}`").into()),
+        };
+        bp_type(mode)?;
+        Ok(vec![AttachPoint::Watchpoint {
+            addr,
+            len,
+            mode: mode.to_string(),
+        }])
+    }
+
+    fn section(&self, _: &AttachPoint) -> String {
+        "perf_event".into()
+    }
+
+    fn user_addresses(&self) -> bool {
+        true
+    }
+
+    fn attach(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Vec<Attachment>, String> {
+        let AttachPoint::Watchpoint { addr, len, mode } = ap else {
+            unreachable!("not a watchpoint")
+        };
+        let pid = super::perf::target_pid();
+        if pid < 0 {
+            return Err(format!(
+                "{} needs a process to watch: run with -p PID or -c CMD",
+                ap.name()
+            ));
+        }
+        let mut out: Vec<Attachment> = vec![];
+        for place in Scope::Process(pid).places() {
+            let super::perf::Place::Thread(tid) = place else {
+                continue;
+            };
+            let mut attr: libbpf_sys::perf_event_attr = unsafe { std::mem::zeroed() };
+            attr.type_ = libbpf_sys::PERF_TYPE_BREAKPOINT;
+            attr.size = std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32;
+            attr.bp_type = bp_type(mode)?;
+            attr.__bindgen_anon_3.bp_addr = *addr;
+            attr.__bindgen_anon_4.bp_len = *len;
+            attr.__bindgen_anon_1.sample_period = 1;
+            attr.set_inherit(1);
+            // SAFETY: a valid attr for the duration of the call.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_perf_event_open,
+                    &attr as *const _,
+                    tid,
+                    -1i32,
+                    -1i32,
+                    8u64, /* PERF_FLAG_FD_CLOEXEC */
+                )
+            } as i32;
+            if fd < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.raw_os_error() == Some(libc::ESRCH) {
+                    continue;
+                }
+                return Err(format!(
+                    "cannot set {}: perf_event_open failed: {err}{}",
+                    ap.name(),
+                    match err.raw_os_error() {
+                        Some(libc::ENOSPC) => " (every debug register is in use)",
+                        Some(libc::EINVAL) => " (the address or length is not suitably aligned)",
+                        _ => "",
+                    }
+                ));
+            }
+            let link = prog.attach_perf_event(fd);
+            // SAFETY: the link keeps its own reference to the event.
+            unsafe { libc::close(fd) };
+            out.push(Box::new(
+                link.map_err(|e| format!("attaching {} failed: {e}", ap.name()))?,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// The breakpoint type of a mode; x86-64 supports writes, reads-or-writes and executes.
+fn bp_type(mode: &str) -> Result<u32, String> {
+    let mut t = 0;
+    for c in mode.chars() {
+        let bit = match c {
+            'r' => BP_R,
+            'w' => BP_W,
+            'x' => BP_X,
+            _ => return Err(format!("invalid watchpoint mode `{mode}`: use r, w and x")),
+        };
+        if t & bit != 0 {
+            return Err(format!("invalid watchpoint mode `{mode}`: `{c}` twice"));
+        }
+        t |= bit;
+    }
+    match t {
+        BP_W | 3 | BP_X => Ok(t),
+        _ => Err(format!(
+            "watchpoint mode `{mode}` is not supported on x86-64: use w, rw or x"
+        )),
+    }
+}
