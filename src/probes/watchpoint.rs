@@ -1,5 +1,6 @@
-//! `watchpoint:ADDRESS:LENGTH:MODE` (alias `w`): a hardware breakpoint on a user address of
-//! the traced process (`-p PID` or `-c CMD`), through a perf event. LENGTH is 1, 2, 4 or 8
+//! `watchpoint:ADDRESS:LENGTH:MODE` (alias `w`): a hardware breakpoint, through perf events,
+//! on an address of the traced process (`-p PID` or `-c CMD`) or, without one, of the
+//! kernel (on every CPU). LENGTH is 1, 2, 4 or 8
 //! bytes; MODE is `r`/`w`/`x` as x86-64 supports them: `w`, `rw` or `x` (x86 cannot trap
 //! reads alone). The program runs after the access, on the accessing thread.
 
@@ -13,6 +14,9 @@ pub struct Watchpoint;
 const BP_R: u32 = 1;
 const BP_W: u32 = 2;
 const BP_X: u32 = 4;
+
+/// Where x86-64's kernel half of the address space starts.
+const KERNEL_START: u64 = 0xffff_8000_0000_0000;
 
 impl ProbeType for Watchpoint {
     fn names(&self) -> &'static [&'static str] {
@@ -61,17 +65,18 @@ impl ProbeType for Watchpoint {
         let AttachPoint::Watchpoint { addr, len, mode } = ap else {
             unreachable!("not a watchpoint")
         };
+        // With a process (`-p`, `-c`): its threads, wherever they run. Without one, the
+        // address is the kernel's, watched on every CPU.
         let pid = super::perf::target_pid();
-        if pid < 0 {
-            return Err(format!(
-                "{} needs a process to watch: run with -p PID or -c CMD",
-                ap.name()
-            ));
-        }
+        let places = match pid {
+            -1 => Scope::Cpus(super::perf::online_cpus()).places(),
+            pid => Scope::Process(pid).places(),
+        };
         let mut out: Vec<Attachment> = vec![];
-        for place in Scope::Process(pid).places() {
-            let super::perf::Place::Thread(tid) = place else {
-                continue;
+        for place in places {
+            let (tid, cpu) = match place {
+                super::perf::Place::Thread(t) => (t, -1),
+                super::perf::Place::Cpu(c) => (-1, c),
             };
             let mut attr: libbpf_sys::perf_event_attr = unsafe { std::mem::zeroed() };
             attr.type_ = libbpf_sys::PERF_TYPE_BREAKPOINT;
@@ -80,21 +85,21 @@ impl ProbeType for Watchpoint {
             attr.__bindgen_anon_3.bp_addr = *addr;
             attr.__bindgen_anon_4.bp_len = *len;
             attr.__bindgen_anon_1.sample_period = 1;
-            attr.set_inherit(1);
+            attr.set_inherit((tid >= 0) as u64);
             // SAFETY: a valid attr for the duration of the call.
             let fd = unsafe {
                 libc::syscall(
                     libc::SYS_perf_event_open,
                     &attr as *const _,
                     tid,
-                    -1i32,
+                    cpu,
                     -1i32,
                     8u64, /* PERF_FLAG_FD_CLOEXEC */
                 )
             } as i32;
             if fd < 0 {
                 let err = std::io::Error::last_os_error();
-                if err.raw_os_error() == Some(libc::ESRCH) {
+                if matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ENODEV)) {
                     continue;
                 }
                 return Err(format!(
@@ -102,6 +107,13 @@ impl ProbeType for Watchpoint {
                     ap.name(),
                     match err.raw_os_error() {
                         Some(libc::ENOSPC) => " (every debug register is in use)",
+                        Some(libc::EPERM) if *addr >= KERNEL_START => {
+                            " (this machine does not let breakpoints watch kernel addresses)"
+                        }
+                        Some(libc::EINVAL) if *addr >= KERNEL_START && mode.contains('x') => {
+                            " (a kernel without CONFIG_KPROBES refuses execute breakpoints on \
+                             kernel code)"
+                        }
                         Some(libc::EINVAL) => " (the address or length is not suitably aligned)",
                         _ => "",
                     }
