@@ -136,7 +136,7 @@ pub fn report() -> String {
         format!("spyglass v{}", env!("CARGO_PKG_VERSION")),
     );
     kv(&mut out, "LLVM", 19);
-    kv(&mut out, "dwarf", "no");
+    kv(&mut out, "dwarf", "yes");
     kv(&mut out, "blazesym", "no");
     kv(&mut out, "library path resolution", "no");
 

@@ -75,6 +75,7 @@ fn args_of(name: &str) -> String {
         ["rawtracepoint", _module, event] => probes::rawtracepoint::param_lines(event),
         ["iter", target] => probes::iter::params(target),
         ["fentry", _module, func] => probes::fentry::param_lines(func, false),
+        ["uprobe", path, func] => probes::uprobe::param_lines(path, func),
         ["fexit", _module, func] => probes::fentry::param_lines(func, true),
         _ => return String::new(),
     };

@@ -105,7 +105,7 @@ fn collect(file: &object::File, out: &mut Vec<Func>) {
 
 /// `/usr/lib/debug/.build-id/ab/cdef….debug`, where distributions install stripped
 /// symbols.
-fn debug_file(file: &object::File) -> Option<String> {
+pub(crate) fn debug_file(file: &object::File) -> Option<String> {
     let id = file.build_id().ok()??;
     if id.len() < 2 {
         return None;

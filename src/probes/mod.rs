@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod btf;
+mod dwarf;
 mod elf;
 pub mod fentry;
 pub mod hardware;

@@ -7,7 +7,7 @@
 
 use super::elf::{self, has_wildcard};
 use super::ExpandError;
-use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
+use super::{tracefs, ArgField, ArgKind, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 /// `uprobe` (false) or `uretprobe` (true).
 pub struct Uprobe(pub bool);
@@ -98,6 +98,31 @@ impl ProbeType for Uprobe {
 
     fn section(&self, _: &AttachPoint) -> String {
         self.names()[0].into()
+    }
+
+    /// From the binary's DWARF, when it has some for the function: the parameters passed
+    /// in registers (up to the first one that is not an integer or a pointer).
+    fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
+        let AttachPoint::Uprobe { path, .. } = ap else {
+            unreachable!("not a uprobe")
+        };
+        if self.0 {
+            return Ok(None);
+        }
+        let func = self.func(ap)?;
+        Ok(super::dwarf::func_params(path, &func).map(|ps| {
+            ps.iter()
+                .zip(super::pt_regs::ARGS)
+                .take_while(|(p, _)| p.size <= 8)
+                .map(|(p, off)| {
+                    let mut f = p.arg_field(off);
+                    if p.pointer {
+                        f.kind = ArgKind::Pointer { user: true };
+                    }
+                    f
+                })
+                .collect()
+        }))
     }
 
     fn arg(&self, _: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
@@ -222,6 +247,15 @@ pub fn cookie(func: &str) -> u64 {
     func.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     })
+}
+
+/// `-lv` lines of a uprobe: its DWARF parameters, `    int n`.
+pub fn param_lines(path: &str, func: &str) -> Vec<String> {
+    super::dwarf::func_params(path, func)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| format!("    {} {}", p.c_type, p.name))
+        .collect()
 }
 
 /// `uprobe:BINARY:*` for `-l`: every function of the binaries a glob names.
