@@ -179,8 +179,9 @@ pub fn report() -> String {
     ] {
         kv(&mut out, name, yes(helper(t, id)));
     }
-    // Both exist only for fentry-type programs, which spyglass cannot attach.
-    kv(&mut out, "dpath", "no");
+    // Both exist only for fentry-type programs, whose probing program must load: this
+    // says no wherever trampolines are refused.
+    kv(&mut out, "dpath", yes(tracing && helper(sys::BPF_PROG_TYPE_TRACING, sys::BPF_FUNC_d_path)));
     kv(&mut out, "skboutput", "no");
 
     out.push_str("\nKernel features\n");
