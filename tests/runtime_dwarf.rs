@@ -1,5 +1,6 @@
 //! `args.NAME` in uprobes from DWARF: a C program the suite builds with `-g`
-//! (`tests/runtime/dwarf_args.c`), and the same program without debug info.
+//! (`tests/runtime/dwarf_args.c`), the same program without debug info, and C++ functions
+//! matched by demangled name (`uprobe:BIN:cpp:"NS::fn*"`).
 
 mod common;
 use common::*;
@@ -69,4 +70,38 @@ fn without_debug_info_or_in_uretprobes_there_are_no_args() {
     assert!(o.stderr.contains("`args` is not available"), "{}", o.stderr);
     let o = run_e(&format!("uprobe:{bin}:add {{ print(args.nope); }}"));
     assert_eq!(o.code, 1);
+}
+
+#[test]
+fn cpp_functions_match_by_demangled_name() {
+    let out = format!("{}/spyglass-cpp", env!("CARGO_TARGET_TMPDIR"));
+    let src = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/runtime/cpp_overloads.cc"
+    );
+    let st = Command::new("g++")
+        .args(["-O1", "-o", &out, src])
+        .status()
+        .expect("g++");
+    assert!(st.success());
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &out,
+        "-e",
+        &format!(r#"uprobe:{out}:cpp:"ns::fn*" {{ printf("%s %d\n", func, arg0); }}"#),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "_ZN2ns2fnEi 3\n_ZN2ns2fnEl 4\n\n\n");
+    // A full signature picks one overload.
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &out,
+        "-e",
+        &format!(r#"uprobe:{out}:cpp:"ns::fn(long)" {{ printf("%d\n", arg0); }}"#),
+    ]);
+    assert_eq!(o.stdout, "4\n\n\n", "{}", o.stderr);
+    let o = run_e(&format!("uprobe:{out}:rust:main {{ }}"));
+    assert!(o.stderr.contains("only `cpp` is supported"), "{}", o.stderr);
 }

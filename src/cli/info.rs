@@ -181,7 +181,11 @@ pub fn report() -> String {
     }
     // Both exist only for fentry-type programs, whose probing program must load: this
     // says no wherever trampolines are refused.
-    kv(&mut out, "dpath", yes(tracing && helper(sys::BPF_PROG_TYPE_TRACING, sys::BPF_FUNC_d_path)));
+    kv(
+        &mut out,
+        "dpath",
+        yes(tracing && helper(sys::BPF_PROG_TYPE_TRACING, sys::BPF_FUNC_d_path)),
+    );
     kv(&mut out, "skboutput", "no");
 
     out.push_str("\nKernel features\n");

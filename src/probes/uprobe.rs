@@ -30,8 +30,13 @@ impl ProbeType for Uprobe {
 
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let kind = self.names()[0];
-        let (target, spec) = match parts {
-            [t, f] if !t.is_empty() && !f.is_empty() => (*t, *f),
+        // `uprobe:BIN:cpp:"NS::fn*"` matches C++ functions by their demangled names.
+        let (target, spec, cpp) = match parts {
+            [t, f] if !t.is_empty() && !f.is_empty() => (*t, *f, false),
+            [t, "cpp", f] if !t.is_empty() && !f.is_empty() => (*t, *f, true),
+            [_, lang, _] => {
+                return Err(format!("unknown language `{lang}`: only `cpp` is supported").into())
+            }
             _ => return Err(format!("expected `{kind}:BINARY:FUNCTION`").into()),
         };
         let mut out = vec![];
@@ -44,6 +49,21 @@ impl ProbeType for Uprobe {
                 offset,
                 wildcard: has_wildcard(target) || has_wildcard(spec),
             };
+            if cpp {
+                let before = out.len();
+                out.extend(
+                    img.funcs
+                        .iter()
+                        .filter(|f| demangled_matches(spec, &f.name))
+                        .map(|f| at(f.name.clone(), 0)),
+                );
+                if out.len() == before && !has_wildcard(spec) && !has_wildcard(target) {
+                    return Err(ExpandError::missing(format!(
+                        "C++ function `{spec}` not found in {path}"
+                    )));
+                }
+                continue;
+            }
             if let Some(addr) = super::parse_num(spec) {
                 if img.func_at(addr).is_none() {
                     return Err(format!(
@@ -229,6 +249,18 @@ impl ProbeType for Uprobe {
             Err(e) => Err(format!("attaching to {} failed: {}", ap.name(), why(&e))),
         }
     }
+}
+
+/// Whether a C++ symbol's demangled name, with or without its parameter list, matches.
+fn demangled_matches(pattern: &str, mangled: &str) -> bool {
+    let Some(full) = cpp_demangle::Symbol::new(mangled)
+        .ok()
+        .and_then(|s| s.demangle().ok())
+    else {
+        return false;
+    };
+    let bare = full.split('(').next().unwrap_or(&full);
+    tracefs::glob_match(pattern, &full) || tracefs::glob_match(pattern, bare)
 }
 
 fn why(e: &libbpf_rs::Error) -> String {
