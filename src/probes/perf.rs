@@ -147,38 +147,9 @@ pub(crate) fn attach_perf_event(
             }
             Sample::Period(p) => attr.__bindgen_anon_1.sample_period = p,
         }
-        let (pid, cpu) = match place {
-            Place::Cpu(cpu) => (-1, cpu),
-            Place::Thread(tid) => {
-                // Threads the target starts later are sampled too.
-                attr.set_inherit(1);
-                (tid, -1)
-            }
-        };
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr as *const _,
-                pid,
-                cpu,
-                -1i32,
-                8u64, /* PERF_FLAG_FD_CLOEXEC */
-            )
-        } as i32;
-        if fd < 0 {
-            let err = std::io::Error::last_os_error();
-            // Offline CPUs are skipped, as perf does; so are threads that exited meanwhile.
-            if matches!(err.raw_os_error(), Some(libc::ENODEV | libc::ESRCH)) {
-                continue;
-            }
-            return Err(PerfError::Open { place, err });
+        if let Some(link) = open_and_attach(prog, &mut attr, place)? {
+            out.push(link);
         }
-        let link = prog
-            .attach_perf_event(fd)
-            .map_err(|e| PerfError::Attach(e.to_string()));
-        // The link keeps its own reference to the event.
-        unsafe { libc::close(fd) };
-        out.push(Box::new(link?));
     }
     // Every CPU "offline" means the event itself has no device here.
     if out.is_empty() && !places.is_empty() {
@@ -188,6 +159,47 @@ pub(crate) fn attach_perf_event(
         });
     }
     Ok(out)
+}
+
+/// Opens the event `attr` describes at `place` and attaches the program to it; `None` when
+/// the place is gone (an offline CPU, a thread that exited meanwhile), as perf skips them.
+pub(crate) fn open_and_attach(
+    prog: &libbpf_rs::ProgramMut,
+    attr: &mut libbpf_sys::perf_event_attr,
+    place: Place,
+) -> Result<Option<Attachment>, PerfError> {
+    let (pid, cpu) = match place {
+        Place::Cpu(cpu) => (-1, cpu),
+        Place::Thread(tid) => {
+            // Threads the target starts later are covered too.
+            attr.set_inherit(1);
+            (tid, -1)
+        }
+    };
+    // SAFETY: a valid attr for the duration of the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr as *const _,
+            pid,
+            cpu,
+            -1i32,
+            8u64, /* PERF_FLAG_FD_CLOEXEC */
+        )
+    } as i32;
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        if matches!(err.raw_os_error(), Some(libc::ENODEV | libc::ESRCH)) {
+            return Ok(None);
+        }
+        return Err(PerfError::Open { place, err });
+    }
+    let link = prog
+        .attach_perf_event(fd)
+        .map_err(|e| PerfError::Attach(e.to_string()));
+    // The link keeps its own reference to the event.
+    unsafe { libc::close(fd) };
+    Ok(Some(Box::new(link?)))
 }
 
 /// CPUs that are online, for per-CPU perf events.

@@ -11,6 +11,25 @@ pub struct End;
 /// Raw-tracepoint programs support test runs and have the tracing helpers.
 const SECTION: &str = "raw_tp";
 
+/// What the blocks spyglass runs itself share: a test-runnable program, attached nowhere.
+macro_rules! run_by_spyglass {
+    () => {
+        fn section(&self, _: &AttachPoint) -> String {
+            SECTION.into()
+        }
+        fn process_context(&self, _: &AttachPoint) -> bool {
+            true
+        }
+        fn attach(
+            &self,
+            _: &libbpf_rs::ProgramMut,
+            _: &AttachPoint,
+        ) -> Result<Vec<Attachment>, String> {
+            Ok(vec![])
+        }
+    };
+}
+
 impl ProbeType for Begin {
     fn names(&self) -> &'static [&'static str] {
         &["begin"]
@@ -22,19 +41,7 @@ impl ProbeType for Begin {
         no_parts("begin", parts)?;
         Ok(vec![AttachPoint::Begin])
     }
-    fn section(&self, _: &AttachPoint) -> String {
-        SECTION.into()
-    }
-    fn process_context(&self, _: &AttachPoint) -> bool {
-        true
-    }
-    fn attach(
-        &self,
-        _: &libbpf_rs::ProgramMut,
-        _: &AttachPoint,
-    ) -> Result<Vec<Attachment>, String> {
-        Ok(vec![])
-    }
+    run_by_spyglass!();
 }
 
 impl ProbeType for End {
@@ -48,19 +55,7 @@ impl ProbeType for End {
         no_parts("end", parts)?;
         Ok(vec![AttachPoint::End])
     }
-    fn section(&self, _: &AttachPoint) -> String {
-        SECTION.into()
-    }
-    fn process_context(&self, _: &AttachPoint) -> bool {
-        true
-    }
-    fn attach(
-        &self,
-        _: &libbpf_rs::ProgramMut,
-        _: &AttachPoint,
-    ) -> Result<Vec<Attachment>, String> {
-        Ok(vec![])
-    }
+    run_by_spyglass!();
 }
 
 pub struct SelfProbe;
@@ -83,19 +78,7 @@ impl ProbeType for SelfProbe {
             _ => Err("expected `self:signal:SIGUSR1`".into()),
         }
     }
-    fn section(&self, _: &AttachPoint) -> String {
-        SECTION.into()
-    }
-    fn process_context(&self, _: &AttachPoint) -> bool {
-        true
-    }
-    fn attach(
-        &self,
-        _: &libbpf_rs::ProgramMut,
-        _: &AttachPoint,
-    ) -> Result<Vec<Attachment>, String> {
-        Ok(vec![])
-    }
+    run_by_spyglass!();
 }
 
 fn no_parts(name: &str, parts: &[&str]) -> Result<(), String> {

@@ -4,7 +4,7 @@
 //! bytes; MODE is `r`/`w`/`x` as x86-64 supports them: `w`, `rw` or `x` (x86 cannot trap
 //! reads alone). The program runs after the access, on the accessing thread.
 
-use super::perf::Scope;
+use super::perf::{PerfError, Scope};
 use super::ExpandError;
 use super::{AttachPoint, Attachment, ProbeType};
 
@@ -74,10 +74,6 @@ impl ProbeType for Watchpoint {
         };
         let mut out: Vec<Attachment> = vec![];
         for place in places {
-            let (tid, cpu) = match place {
-                super::perf::Place::Thread(t) => (t, -1),
-                super::perf::Place::Cpu(c) => (-1, c),
-            };
             let mut attr: libbpf_sys::perf_event_attr = unsafe { std::mem::zeroed() };
             attr.type_ = libbpf_sys::PERF_TYPE_BREAKPOINT;
             attr.size = std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32;
@@ -85,46 +81,30 @@ impl ProbeType for Watchpoint {
             attr.__bindgen_anon_3.bp_addr = *addr;
             attr.__bindgen_anon_4.bp_len = *len;
             attr.__bindgen_anon_1.sample_period = 1;
-            attr.set_inherit((tid >= 0) as u64);
-            // SAFETY: a valid attr for the duration of the call.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_perf_event_open,
-                    &attr as *const _,
-                    tid,
-                    cpu,
-                    -1i32,
-                    8u64, /* PERF_FLAG_FD_CLOEXEC */
-                )
-            } as i32;
-            if fd < 0 {
-                let err = std::io::Error::last_os_error();
-                if matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ENODEV)) {
-                    continue;
+            match super::perf::open_and_attach(prog, &mut attr, place) {
+                Ok(link) => out.extend(link),
+                Err(PerfError::Open { err, .. }) => {
+                    return Err(format!(
+                        "cannot set {}: perf_event_open failed: {err}{}",
+                        ap.name(),
+                        match err.raw_os_error() {
+                            Some(libc::ENOSPC) => " (every debug register is in use)",
+                            Some(libc::EPERM) if *addr >= KERNEL_START => {
+                                " (this machine does not let breakpoints watch kernel addresses)"
+                            }
+                            Some(libc::EINVAL) if *addr >= KERNEL_START && mode.contains('x') => {
+                                " (a kernel without CONFIG_KPROBES refuses execute breakpoints \
+                                 on kernel code)"
+                            }
+                            Some(libc::EINVAL) => {
+                                " (the address or length is not suitably aligned)"
+                            }
+                            _ => "",
+                        }
+                    ))
                 }
-                return Err(format!(
-                    "cannot set {}: perf_event_open failed: {err}{}",
-                    ap.name(),
-                    match err.raw_os_error() {
-                        Some(libc::ENOSPC) => " (every debug register is in use)",
-                        Some(libc::EPERM) if *addr >= KERNEL_START => {
-                            " (this machine does not let breakpoints watch kernel addresses)"
-                        }
-                        Some(libc::EINVAL) if *addr >= KERNEL_START && mode.contains('x') => {
-                            " (a kernel without CONFIG_KPROBES refuses execute breakpoints on \
-                             kernel code)"
-                        }
-                        Some(libc::EINVAL) => " (the address or length is not suitably aligned)",
-                        _ => "",
-                    }
-                ));
+                Err(e) => return Err(format!("attaching {} failed: {e}", ap.name())),
             }
-            let link = prog.attach_perf_event(fd);
-            // SAFETY: the link keeps its own reference to the event.
-            unsafe { libc::close(fd) };
-            out.push(Box::new(
-                link.map_err(|e| format!("attaching {} failed: {e}", ap.name()))?,
-            ));
         }
         Ok(out)
     }

@@ -52,9 +52,14 @@ impl Checker<'_> {
     /// A write to `@m` (the `target` of the statement or `++` at `span`) fails when a hash
     /// map is full; LRU maps evict instead.
     pub(super) fn warn_map_full(&mut self, target: &Expr, span: Span) {
-        let ExprKind::Map { name, .. } = &target.kind else {
+        // A map without keys holds its one element from the start (`maps::create_scalars`):
+        // a write to it never finds the map full.
+        let ExprKind::Map { name, keys } = &target.kind else {
             return;
         };
+        if keys.is_empty() {
+            return;
+        }
         let lru = self.decls.get(name).is_some_and(|d| d.kind.contains("lru"));
         if !lru {
             let ev = self.warning_event(span, MAP_FULL);
