@@ -57,3 +57,43 @@ fn kprobe_listing_and_wildcards_come_from_kallsyms() {
         o.stderr
     );
 }
+
+/// `--traceable-functions FILE` replaces the kernel's list of traceable functions, for
+/// kprobe and fentry alike (wildcards, plain names and listings).
+#[test]
+fn traceable_functions_file_replaces_the_kernel_list() {
+    let f = format!("{}/spyglass-traceable", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&f, "vfs_read\nvfs_write\nfoo_bar [mymod]\n").unwrap();
+    let o = spyglass(&["--traceable-functions", &f, "-l", "kprobe:*"]);
+    assert_eq!(
+        o.stdout,
+        "kprobe:mymod:foo_bar\nkprobe:vfs_read\nkprobe:vfs_write\n"
+    );
+    let o = spyglass(&["--traceable-functions", &f, "-l", "fentry:vfs_*"]);
+    assert_eq!(
+        o.stdout,
+        "fentry:vmlinux:vfs_read\nfentry:vmlinux:vfs_write\n"
+    );
+    let o = spyglass(&[
+        "--traceable-functions",
+        &f,
+        "--dry-run",
+        "-e",
+        "kprobe:vfs_open { }",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("`vfs_open` is not in the --traceable-functions list"),
+        "{}",
+        o.stderr
+    );
+    let o = spyglass(&["--traceable-functions", "/nonexistent", "-l"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("cannot read traceable functions from /nonexistent"),
+        "{}",
+        o.stderr
+    );
+}

@@ -84,6 +84,16 @@ struct Args {
     /// `--include FILE`: read before the script.
     #[arg(long = "include")]
     include_files: Vec<PathBuf>,
+    /// `--debuginfo DIR[:DIR]`: searched for separate debug files before /usr/lib/debug.
+    #[arg(long = "debuginfo")]
+    debuginfo: Vec<String>,
+    /// `--traceable-functions FILE`: replaces available_filter_functions.
+    #[arg(long = "traceable-functions")]
+    traceable_functions: Option<PathBuf>,
+    /// `--dwarf-pid PID`: only for `dw_ustack`, which needs LLVM 21 (see
+    /// docs/compatibility.md); checked and otherwise ignored.
+    #[arg(long = "dwarf-pid")]
+    dwarf_pid: Vec<String>,
     #[allow(dead_code)]
     #[arg(short = 'b', long = "btf")]
     btf: bool,
@@ -253,6 +263,21 @@ fn check(a: Args) -> Result<Command, Error> {
         }
     }
     let debug = debug_stages(&a.debug)?;
+    for p in &a.dwarf_pid {
+        parse_pid(p)?;
+    }
+    // Both listing and tracing resolve probes through these, so they are set for the
+    // whole process here rather than carried in each command.
+    spyglass::probes::debuginfo::set_dirs(&a.debuginfo);
+    if let Some(f) = &a.traceable_functions {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            plain_err(format!(
+                "cannot read traceable functions from {}: {e}",
+                f.display()
+            ))
+        })?;
+        spyglass::probes::kprobe::set_traceable_functions(&text);
+    }
     let mode = mode(&a)?;
     let buffering = match a.buffering.as_deref() {
         None | Some("line") => Buffering::Line,

@@ -48,16 +48,9 @@ fn all(path: &str) -> Arc<HashMap<String, Vec<P>>> {
         return Arc::clone(m);
     }
     let mut found = HashMap::new();
-    if let Ok(data) = std::fs::read(path) {
+    if let Some(data) = super::debuginfo::dwarf_data(path) {
         if let Ok(file) = object::File::parse(&*data) {
             read(&file, &mut found);
-            if found.is_empty() {
-                if let Some(d) = super::elf::debug_file(&file).and_then(|p| std::fs::read(p).ok()) {
-                    if let Ok(f) = object::File::parse(&*d) {
-                        read(&f, &mut found);
-                    }
-                }
-            }
         }
     }
     let found = Arc::new(found);
@@ -213,4 +206,189 @@ fn describe(
         ),
         _ => (name.unwrap_or_else(|| "void".into()), size, false, false),
     })
+}
+
+/// One row of a line table: where a statement of `file` starts.
+struct Stmt {
+    file: String,
+    line: u64,
+    col: u64,
+    addr: u64,
+}
+
+/// The address of the statement at `file:line[:col]` in the binary at `path`, for
+/// `uprobe:BIN@FILE:LINE[:COL]`: the lowest address where a statement of that line (and
+/// column) begins, as a debugger's breakpoint would be placed. `file` is the whole path
+/// or a trailing part of it; statements of included files only match their own names.
+pub(crate) fn line_address(
+    path: &str,
+    file: &str,
+    line: u64,
+    col: Option<u64>,
+) -> Result<u64, String> {
+    let data = super::debuginfo::dwarf_data(path)
+        .ok_or_else(|| format!("{path} has no DWARF debug info to find {file}:{line} in"))?;
+    let obj = object::File::parse(&*data).map_err(|e| format!("{path}: {e}"))?;
+    let stmts = statements(&obj);
+    let wanted = file.trim_start_matches("./");
+    let matches = |full: &str| full == wanted || full.ends_with(&format!("/{wanted}"));
+    let mut files: Vec<&str> = stmts
+        .iter()
+        .map(|s| s.file.as_str())
+        .filter(|f| matches(f))
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let full = match files.as_slice() {
+        [] => {
+            return Err(format!(
+                "no source file `{file}` in the debug info of {path}"
+            ))
+        }
+        [one] => *one,
+        many => {
+            return Err(format!(
+                "source file `{file}` is ambiguous in {path}: {}; give more of its path",
+                many.join(", ")
+            ))
+        }
+    };
+    let in_file = || stmts.iter().filter(|s| s.file == full);
+    let hit = in_file()
+        .filter(|s| s.line == line && col.is_none_or(|c| s.col == c))
+        .map(|s| s.addr)
+        .min();
+    if let Some(addr) = hit {
+        return Ok(addr);
+    }
+    let at = match col {
+        Some(c) => format!("{file}:{line}:{c}"),
+        None => format!("{file}:{line}"),
+    };
+    if col.is_some() {
+        let mut cols: Vec<u64> = in_file()
+            .filter(|s| s.line == line)
+            .map(|s| s.col)
+            .collect();
+        cols.sort_unstable();
+        cols.dedup();
+        if !cols.is_empty() {
+            let cols: Vec<String> = cols.iter().map(u64::to_string).collect();
+            return Err(format!(
+                "no statement starts at {at}; statements of line {line} start at columns {}",
+                cols.join(", ")
+            ));
+        }
+    }
+    let before = in_file().map(|s| s.line).filter(|&l| l < line).max();
+    let after = in_file().map(|s| s.line).filter(|&l| l > line).min();
+    let near: Vec<String> = [before, after]
+        .iter()
+        .flatten()
+        .map(u64::to_string)
+        .collect();
+    Err(match near.as_slice() {
+        [] => format!("no statement at {at}"),
+        near => format!(
+            "no statement at {at}; the nearest lines with statements are {}",
+            near.join(" and ")
+        ),
+    })
+}
+
+/// Every statement start of every line table of the file.
+fn statements(file: &object::File) -> Vec<Stmt> {
+    let load = |id: gimli::SectionId| -> Result<Cow<[u8]>, gimli::Error> {
+        Ok(file
+            .section_by_name(id.name())
+            .and_then(|s| s.uncompressed_data().ok())
+            .unwrap_or(Cow::Borrowed(&[])))
+    };
+    let mut out = vec![];
+    let Ok(sections) = gimli::DwarfSections::load(load) else {
+        return out;
+    };
+    let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        if let Ok(unit) = dwarf.unit(header) {
+            let _ = unit_statements(&dwarf, &unit, &mut out);
+        }
+    }
+    out
+}
+
+fn unit_statements(
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+    out: &mut Vec<Stmt>,
+) -> gimli::Result<()> {
+    let Some(program) = unit.line_program.clone() else {
+        return Ok(());
+    };
+    let comp_dir = unit
+        .comp_dir
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut names: HashMap<u64, String> = HashMap::new();
+    let mut rows = program.rows();
+    while let Some((header, row)) = rows.next_row()? {
+        if row.end_sequence() || !row.is_stmt() {
+            continue;
+        }
+        let Some(line) = row.line() else { continue };
+        let index = row.file_index();
+        let file = match names.get(&index) {
+            Some(f) => f.clone(),
+            None => {
+                let Some(entry) = row.file(header) else {
+                    continue;
+                };
+                let mut p = std::path::PathBuf::from(&comp_dir);
+                if let Some(dir) = entry.directory(header) {
+                    p.push(&*dwarf.attr_string(unit, dir)?.to_string_lossy());
+                }
+                p.push(
+                    &*dwarf
+                        .attr_string(unit, entry.path_name())?
+                        .to_string_lossy(),
+                );
+                let f = normalize(&p);
+                names.insert(index, f.clone());
+                f
+            }
+        };
+        let col = match row.column() {
+            gimli::ColumnType::LeftEdge => 0,
+            gimli::ColumnType::Column(c) => c.get(),
+        };
+        out.push(Stmt {
+            file,
+            line: line.get(),
+            col,
+            addr: row.address(),
+        });
+    }
+    Ok(())
+}
+
+/// `a/./b/../c` → `a/c`, without touching the file system (the sources need not exist
+/// here).
+fn normalize(p: &std::path::Path) -> String {
+    use std::path::Component;
+    let mut parts: Vec<String> = vec![];
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::RootDir => parts.push(String::new()),
+            c => parts.push(c.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    match parts.as_slice() {
+        [root] if root.is_empty() => "/".into(),
+        _ => parts.join("/"),
+    }
 }

@@ -3,7 +3,6 @@
 //! the file offset the kernel wants for a virtual address.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use object::{Object, ObjectKind, ObjectSegment, ObjectSymbol, SymbolKind};
@@ -65,7 +64,7 @@ pub(crate) fn image(path: &str) -> Result<Arc<Image>, String> {
     }
     let mut funcs = vec![];
     collect(&file, &mut funcs);
-    if let Some(debug) = debug_file(&file) {
+    if let Some(debug) = super::debuginfo::debug_file(path, &file) {
         if let Ok(d) = std::fs::read(&debug) {
             if let Ok(f) = object::File::parse(&*d) {
                 collect(&f, &mut funcs);
@@ -101,18 +100,6 @@ fn collect(file: &object::File, out: &mut Vec<Func>) {
             _ => {}
         }
     }
-}
-
-/// `/usr/lib/debug/.build-id/ab/cdef….debug`, where distributions install stripped
-/// symbols.
-pub(crate) fn debug_file(file: &object::File) -> Option<String> {
-    let id = file.build_id().ok()??;
-    if id.len() < 2 {
-        return None;
-    }
-    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let p = format!("/usr/lib/debug/.build-id/{}/{}.debug", &hex[..2], &hex[2..]);
-    Path::new(&p).exists().then_some(p)
 }
 
 /// Whether `path` is an ELF executable or shared object.

@@ -45,7 +45,7 @@ impl ProbeType for Fentry {
                 "no function of module `{m}` can be traced: spyglass reads only vmlinux's BTF"
             )));
         }
-        let funcs: Vec<String> = if has_wildcard(func) {
+        let mut funcs: Vec<String> = if has_wildcard(func) {
             let mut all = btf::names_of_kind(libbpf_sys::BTF_KIND_FUNC);
             all.retain(|f| tracefs::glob_match(func, f));
             all.sort();
@@ -56,6 +56,7 @@ impl ProbeType for Fentry {
         } else {
             vec![]
         };
+        funcs.retain(|f| super::kprobe::traceable(f));
         if funcs.is_empty() {
             return Err(ExpandError::missing(if has_wildcard(func) {
                 format!("no kernel function in BTF matches `{func}`")
@@ -145,6 +146,7 @@ pub fn listing(kind: &str) -> Vec<String> {
     names.dedup();
     names
         .into_iter()
+        .filter(|f| super::kprobe::traceable(f))
         .map(|f| format!("{kind}:vmlinux:{f}"))
         .collect()
 }

@@ -24,8 +24,39 @@ struct KernelFunc {
     module: Option<String>,
 }
 
-/// Text symbols of the running kernel and its modules, read once.
+static TRACEABLE: OnceLock<Vec<KernelFunc>> = OnceLock::new();
+
+/// `--traceable-functions FILE`: the functions that may be probed, in the format of
+/// tracefs's `available_filter_functions` (`name` or `name [module]` per line), in place
+/// of the running kernel's list.
+pub fn set_traceable_functions(text: &str) {
+    let set: BTreeSet<KernelFunc> = text
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?.to_string();
+            let module = it
+                .next()
+                .map(|m| m.trim_start_matches('[').trim_end_matches(']').to_string());
+            Some(KernelFunc { name, module })
+        })
+        .collect();
+    let _ = TRACEABLE.set(set.into_iter().collect());
+}
+
+/// Whether `name` may be probed: always, unless `--traceable-functions` says otherwise.
+pub(crate) fn traceable(name: &str) -> bool {
+    TRACEABLE
+        .get()
+        .is_none_or(|fs| fs.iter().any(|f| f.name == name))
+}
+
+/// Text symbols of the running kernel and its modules, read once (or the
+/// `--traceable-functions` list).
 fn kernel_funcs() -> &'static [KernelFunc] {
+    if let Some(fs) = TRACEABLE.get() {
+        return fs;
+    }
     static FUNCS: OnceLock<Vec<KernelFunc>> = OnceLock::new();
     FUNCS.get_or_init(|| {
         let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
@@ -109,7 +140,11 @@ impl ProbeType for Kprobe {
         // A plain vmlinux function name is checked in BTF, much quicker than reading all of
         // /proc/kallsyms (which stays the source for wildcards, modules and functions BTF
         // does not describe).
-        if !wildcard && module.is_none() && super::btf::has(name, libbpf_sys::BTF_KIND_FUNC) {
+        if !wildcard
+            && module.is_none()
+            && TRACEABLE.get().is_none()
+            && super::btf::has(name, libbpf_sys::BTF_KIND_FUNC)
+        {
             return Ok(vec![AttachPoint::Kprobe {
                 ret: self.0,
                 func: name.to_string(),
@@ -133,6 +168,10 @@ impl ProbeType for Kprobe {
         if out.is_empty() {
             return Err(if wildcard {
                 ExpandError::missing(format!("no kernel function matches `{spec}`"))
+            } else if TRACEABLE.get().is_some() {
+                ExpandError::missing(format!(
+                    "kernel function `{name}` is not in the --traceable-functions list"
+                ))
             } else {
                 ExpandError::missing(format!(
                     "kernel function `{name}` does not exist on this kernel"

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod btf;
+pub mod debuginfo;
 mod dwarf;
 mod elf;
 pub mod fentry;
@@ -71,6 +72,9 @@ pub enum AttachPoint {
         offset: u64,
         /// Matched by a wildcard: a function the kernel cannot probe is skipped.
         wildcard: bool,
+        /// Placed at a source statement (`BIN@FILE:LINE[:COL]`), as written after `@`.
+        #[serde(default)]
+        source: Option<String>,
     },
     /// Run only in `--mode bench` / `--mode test`.
     Bench {
@@ -470,9 +474,13 @@ impl AttachPoint {
                 path,
                 func,
                 offset,
+                source,
                 ..
             } => {
                 let kind = if *ret { "uretprobe" } else { "uprobe" };
+                if let Some(at) = source {
+                    return format!("{kind}:{path}@{at}");
+                }
                 match (func.as_str(), offset) {
                     ("", addr) => format!("{kind}:{path}:{addr}"),
                     (f, 0) => format!("{kind}:{path}:{f}"),

@@ -30,6 +30,9 @@ impl ProbeType for Uprobe {
 
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let kind = self.names()[0];
+        if let Some((target, file)) = parts.first().and_then(|t| t.split_once('@')) {
+            return self.at_source(target, file, &parts[1..]);
+        }
         // `uprobe:BIN:cpp:"NS::fn*"` matches C++ functions by their demangled names.
         let (target, spec, cpp) = match parts {
             [t, f] if !t.is_empty() && !f.is_empty() => (*t, *f, false),
@@ -48,6 +51,7 @@ impl ProbeType for Uprobe {
                 func,
                 offset,
                 wildcard: has_wildcard(target) || has_wildcard(spec),
+                source: None,
             };
             if cpp {
                 let before = out.len();
@@ -248,6 +252,56 @@ impl ProbeType for Uprobe {
             }
             Err(e) => Err(format!("attaching to {} failed: {}", ap.name(), why(&e))),
         }
+    }
+}
+
+impl Uprobe {
+    /// `uprobe:BIN@FILE:LINE[:COL]`: the statement's address from the DWARF line table,
+    /// probed as an offset into the function that holds it.
+    fn at_source(
+        &self,
+        target: &str,
+        file: &str,
+        rest: &[&str],
+    ) -> Result<Vec<AttachPoint>, ExpandError> {
+        let num = |s: &str| s.parse::<u64>().ok().filter(|&n| n > 0);
+        let (line, col) = match rest {
+            [l] => (num(l), None),
+            [l, c] => (
+                num(l),
+                Some(num(c).ok_or(format!("`{c}` is not a column number"))?),
+            ),
+            _ => (None, None),
+        };
+        let line = line.ok_or("expected `uprobe:BINARY@FILE:LINE[:COLUMN]`")?;
+        if self.0 {
+            return Err("uretprobe cannot be placed at a source line: it fires on return".into());
+        }
+        if has_wildcard(target) || has_wildcard(file) {
+            return Err("a source-location uprobe cannot use wildcards".into());
+        }
+        let mut out = vec![];
+        for path in elf::resolve(target)? {
+            let addr = super::dwarf::line_address(&path, file, line, col)?;
+            let img = elf::image(&path)?;
+            let (func, offset) = match img.func_at(addr) {
+                Some(f) => (f.name.clone(), addr - f.addr),
+                None => (String::new(), addr),
+            };
+            let at = match col {
+                Some(c) => format!("{file}:{line}:{c}"),
+                None => format!("{file}:{line}"),
+            };
+            out.push(AttachPoint::Uprobe {
+                ret: false,
+                path,
+                func,
+                offset,
+                wildcard: false,
+                source: Some(at),
+            });
+        }
+        Ok(out)
     }
 }
 
