@@ -102,3 +102,27 @@ fn missing_probes_and_arguments_are_located_errors() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("it has 1 argument"), "{}", o.stderr);
 }
+
+/// Global variables as arguments are `%rip`-relative operands (`-8@counter(%rip)`,
+/// `-4@8+table(%rip)`): read at the variable's run-time address in a PIE.
+#[test]
+fn rip_relative_arguments_read_global_variables() {
+    let out = format!("{}/spyglass-usdt-global", env!("CARGO_TARGET_TMPDIR"));
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/usdt_global.c");
+    let st = Command::new("cc")
+        .args(["-O2", "-fPIE", "-pie", "-o", &out, src])
+        .status()
+        .expect("cc");
+    assert!(st.success());
+    let notes = Command::new("readelf").args(["-n", &out]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&notes.stdout).contains("(%rip)"),
+        "the compiler no longer emits %rip-relative USDT operands: this test checks nothing"
+    );
+    let o = trace(
+        &out,
+        0,
+        &format!(r#"usdt:{out}:globals:tick {{ printf("%d %d\n", arg0, arg1); }}"#),
+    );
+    assert_eq!(o, "1000 9\n1001 9\n1003 9\n\n\n");
+}

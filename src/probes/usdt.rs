@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ObjectSymbol};
 use serde::{Deserialize, Serialize};
 
 use super::elf::{self};
@@ -29,6 +29,8 @@ struct Note {
     /// The semaphore's address, or 0.
     semaphore: u64,
     args: String,
+    /// Addresses of the symbols `%rip`-relative arguments name (`8@counter(%rip)`).
+    symbols: Vec<(String, u64)>,
 }
 
 /// How to read one USDT argument at run time.
@@ -109,7 +111,13 @@ impl ProbeType for Usdt {
 
     fn arg(&self, ap: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
         let note = note_of(ap)?;
-        let args = parse_args(&note.args)?;
+        let sym = |name: &str| {
+            note.symbols
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, a)| *a)
+        };
+        let args = parse_args(&note.args, &sym, note.pc)?;
         args.get(n as usize)
             .cloned()
             .map(ArgLoc::Usdt)
@@ -191,6 +199,16 @@ fn notes(path: &str) -> Result<Arc<Vec<Note>>, String> {
     {
         parse_notes(raw, base, &mut out);
     }
+    for note in out.iter_mut().filter(|n| n.args.contains("(%rip)")) {
+        note.symbols = rip_symbols(&note.args)
+            .filter_map(|name| {
+                let s = file
+                    .symbol_by_name(name)
+                    .or_else(|| file.dynamic_symbols().find(|s| s.name() == Ok(name)))?;
+                Some((name.to_string(), s.address()))
+            })
+            .collect();
+    }
     let out = Arc::new(out);
     cache
         .lock()
@@ -252,16 +270,55 @@ fn parse_notes(raw: &[u8], base: Option<u64>, out: &mut Vec<Note>) {
             pc,
             semaphore,
             args: args.unwrap_or_default(),
+            symbols: vec![],
         });
     }
 }
 
-/// The x86-64 argument specs of a note.
-pub(crate) fn parse_args(spec: &str) -> Result<Vec<UsdtArg>, String> {
-    spec.split_whitespace().map(parse_arg).collect()
+/// The symbols `%rip`-relative operands of an argument spec name.
+fn rip_symbols(spec: &str) -> impl Iterator<Item = &str> {
+    spec.split_whitespace().filter_map(|a| {
+        let op = a.split_once('@')?.1.strip_suffix("(%rip)")?;
+        rip_terms(op)?.0
+    })
 }
 
-fn parse_arg(a: &str) -> Result<UsdtArg, String> {
+/// A `%rip`-relative displacement as the assembler writes it, `sym`, `sym+8`, `8+sym`,
+/// `sym-4`: the symbol (if any) and the sum of the numbers.
+fn rip_terms(d: &str) -> Option<(Option<&str>, i64)> {
+    let mut sym = None;
+    let mut sum = 0i64;
+    let mut rest = d;
+    let mut neg = false;
+    loop {
+        let end = rest.find(['+', '-']).unwrap_or(rest.len());
+        let term = &rest[..end];
+        match parse_int(term) {
+            Some(v) => sum = sum.wrapping_add(if neg { -v } else { v }),
+            None if term.is_empty() || sym.is_some() || neg => return None,
+            None => sym = Some(term),
+        }
+        if end == rest.len() {
+            return Some((sym, sum));
+        }
+        neg = rest.as_bytes()[end] == b'-';
+        rest = &rest[end + 1..];
+    }
+}
+
+/// The x86-64 argument specs of a note at address `pc`; `symbol` gives the link-time
+/// address of a variable that a `%rip`-relative operand names.
+pub(crate) fn parse_args(
+    spec: &str,
+    symbol: &dyn Fn(&str) -> Option<u64>,
+    pc: u64,
+) -> Result<Vec<UsdtArg>, String> {
+    spec.split_whitespace()
+        .map(|a| parse_arg(a, symbol, pc))
+        .collect()
+}
+
+fn parse_arg(a: &str, symbol: &dyn Fn(&str) -> Option<u64>, pc: u64) -> Result<UsdtArg, String> {
     let bad = || format!("unsupported USDT argument `{a}`");
     let (size, op) = a.split_once('@').ok_or_else(bad)?;
     let n: i8 = size.parse().map_err(|_| bad())?;
@@ -277,10 +334,6 @@ fn parse_arg(a: &str) -> Result<UsdtArg, String> {
         // `disp(%base[,%index[,scale]])`
         let open = op.find('(').ok_or_else(bad)?;
         let inner = op[open + 1..].strip_suffix(')').ok_or_else(bad)?;
-        let disp = match &op[..open] {
-            "" => 0,
-            d => parse_int(d).ok_or_else(bad)?,
-        };
         let mut parts = inner.split(',').map(str::trim);
         let base = reg(parts.next().ok_or_else(bad)?).ok_or_else(bad)?;
         let index = match parts.next() {
@@ -290,11 +343,34 @@ fn parse_arg(a: &str) -> Result<UsdtArg, String> {
             }
             None => None,
         };
-        // `%rip`-relative operands name a variable by its link-time address; the probe
-        // would need the load address of the file.
-        if base == super::pt_regs::offset("ip").unwrap_or(u32::MAX) {
-            return Err(format!("{} (a %rip-relative operand)", bad()));
+        let ip = super::pt_regs::offset("ip").unwrap_or(u32::MAX);
+        if base == ip {
+            // `sym[+N](%rip)` is the variable's address. At a uprobe the kernel sets the
+            // saved ip to the probed instruction, so the variable is at ip plus its
+            // link-time distance from the probe, wherever the file was loaded.
+            let (name, off) = rip_terms(&op[..open]).ok_or_else(bad)?;
+            let addr = match name {
+                Some(name) => symbol(name).ok_or_else(|| {
+                    format!(
+                        "{} (a %rip-relative operand naming an unknown symbol)",
+                        bad()
+                    )
+                })?,
+                // A bare number is relative to the next instruction, whose length the
+                // note does not give.
+                None => return Err(format!("{} (a %rip-relative number)", bad())),
+            };
+            let disp = (addr as i64).wrapping_add(off).wrapping_sub(pc as i64);
+            return Ok(UsdtArg {
+                size: bytes,
+                signed: n < 0,
+                at: UsdtLoc::Mem { base, index, disp },
+            });
         }
+        let disp = match &op[..open] {
+            "" => 0,
+            d => parse_int(d).ok_or_else(bad)?,
+        };
         UsdtLoc::Mem { base, index, disp }
     };
     Ok(UsdtArg {
@@ -360,7 +436,9 @@ mod tests {
 
     #[test]
     fn argument_specs() {
-        let args = parse_args("-4@%edi 8@-8(%rbp) 4@$5 8@16(%rax,%rdx,8) 2@%r9w").unwrap();
+        let none = |_: &str| None;
+        let args =
+            parse_args("-4@%edi 8@-8(%rbp) 4@$5 8@16(%rax,%rdx,8) 2@%r9w", &none, 0).unwrap();
         let off = |r| super::super::pt_regs::offset(r).unwrap();
         assert_eq!(
             args[0],
@@ -395,6 +473,30 @@ mod tests {
                 at: UsdtLoc::Reg(off("r9"))
             }
         );
-        assert!(parse_args("8@foo(%rip)").is_err());
+        assert!(parse_args("8@foo(%rip)", &none, 0).is_err());
+        // `counter` at 0x4010, the probe at 0x1052: read at ip + 0x2fbe (+ 4 for `+4`).
+        let sym = |n: &str| (n == "counter").then_some(0x4010);
+        let args = parse_args("-8@counter(%rip) 4@4+counter(%rip)", &sym, 0x1052).unwrap();
+        let ip = off("ip");
+        assert_eq!(
+            args[0].at,
+            UsdtLoc::Mem {
+                base: ip,
+                index: None,
+                disp: 0x2fbe
+            }
+        );
+        assert_eq!(
+            args[1].at,
+            UsdtLoc::Mem {
+                base: ip,
+                index: None,
+                disp: 0x2fc2
+            }
+        );
+        assert_eq!(
+            rip_symbols("-8@counter(%rip) 4@x+4(%rip) 4@8+y-2(%rip) 4@%eax").collect::<Vec<_>>(),
+            ["counter", "x", "y"]
+        );
     }
 }
