@@ -103,26 +103,66 @@ fn missing_probes_and_arguments_are_located_errors() {
     assert!(o.stderr.contains("it has 1 argument"), "{}", o.stderr);
 }
 
+/// `tests/runtime/usdt_global.c`, a PIE.
+fn global_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = format!("{}/spyglass-usdt-global", env!("CARGO_TARGET_TMPDIR"));
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/usdt_global.c");
+        let st = Command::new("cc")
+            .args(["-O2", "-fPIE", "-pie", "-o", &out, src])
+            .status()
+            .expect("cc");
+        assert!(st.success());
+        out
+    })
+}
+
 /// Global variables as arguments are `%rip`-relative operands (`-8@counter(%rip)`,
 /// `-4@8+table(%rip)`): read at the variable's run-time address in a PIE.
 #[test]
 fn rip_relative_arguments_read_global_variables() {
-    let out = format!("{}/spyglass-usdt-global", env!("CARGO_TARGET_TMPDIR"));
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/usdt_global.c");
-    let st = Command::new("cc")
-        .args(["-O2", "-fPIE", "-pie", "-o", &out, src])
-        .status()
-        .expect("cc");
-    assert!(st.success());
-    let notes = Command::new("readelf").args(["-n", &out]).output().unwrap();
+    let out = global_bin();
+    let notes = Command::new("readelf").args(["-n", out]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&notes.stdout).contains("(%rip)"),
         "the compiler no longer emits %rip-relative USDT operands: this test checks nothing"
     );
     let o = trace(
-        &out,
-        0,
+        out,
+        3,
         &format!(r#"usdt:{out}:globals:tick {{ printf("%d %d\n", arg0, arg1); }}"#),
     );
     assert_eq!(o, "1000 9\n1001 9\n1003 9\n\n\n");
+}
+
+/// With `-p`, the binary may be left out or be `*`: the process's own binaries and
+/// libraries. Without `-p`, `usdt:*:…` searches every process on the host.
+#[test]
+fn process_binaries_stand_in_for_an_omitted_or_star_binary() {
+    let bin = global_bin();
+    let mut child = Command::new(bin).arg("100000").spawn().expect("start");
+    let pid = child.id().to_string();
+    let once = |args: &[&str]| {
+        let mut all = vec!["-q"];
+        all.extend_from_slice(args);
+        let o = spyglass(&all);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        o.stdout
+    };
+    let prog = r#"usdt:tick { printf("%d\n", arg1); exit(); }"#;
+    assert_eq!(once(&["-p", &pid, "-e", prog]), "9\n\n\n");
+    let prog = r#"usdt:*:globals:tick { printf("%d\n", arg1); exit(); }"#;
+    assert_eq!(once(&["-p", &pid, "-e", prog]), "9\n\n\n");
+    assert_eq!(once(&["-e", prog]), "9\n\n\n");
+    // uprobes too: usleep is in the process's libc.
+    let prog = r#"uprobe:usleep { printf("%s\n", func); exit(); }"#;
+    assert_eq!(once(&["-p", &pid, "-e", prog]), "usleep\n\n\n");
+    let prog = r#"uprobe:*:usleep { printf("%s\n", func); exit(); }"#;
+    assert_eq!(once(&["-p", &pid, "-e", prog]), "usleep\n\n\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Without a process, a binary is required.
+    let o = run_e("usdt:tick { }");
+    assert_eq!(o.code, 1);
 }

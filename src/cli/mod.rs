@@ -300,6 +300,7 @@ fn check(a: Args) -> Result<Command, Error> {
     };
 
     let pid = a.pid.as_deref().map(parse_pid).transpose()?;
+    spyglass::probes::set_target_process(pid, a.cmd.as_deref());
 
     let mut args = a.args.into_iter();
     let script = match a.program {

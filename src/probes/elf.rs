@@ -118,6 +118,9 @@ pub(crate) fn has_wildcard(s: &str) -> bool {
 /// The files a uprobe target names: a path as given (a glob allowed), else a program on
 /// PATH, else a library from the dynamic linker's cache or the usual library directories.
 pub(crate) fn resolve(target: &str) -> Result<Vec<String>, String> {
+    if target == "*" {
+        return mapped_binaries();
+    }
     let missing = || format!("uprobe target file '{target}' does not exist or is not executable");
     if target.contains('/') {
         let paths = if has_wildcard(target) {
@@ -136,6 +139,60 @@ pub(crate) fn resolve(target: &str) -> Result<Vec<String>, String> {
         return Ok(vec![p]);
     }
     library(target).map(|p| vec![p]).ok_or_else(missing)
+}
+
+/// The process whose binaries `*` (or an omitted binary) means: `-p PID`, or the program
+/// `-c` runs.
+static TARGET: OnceLock<(Option<u32>, Option<String>)> = OnceLock::new();
+
+pub fn set_target_process(pid: Option<u32>, cmd: Option<&str>) {
+    let program = cmd
+        .and_then(|c| c.split_whitespace().next())
+        .and_then(|p| resolve(p).ok())
+        .and_then(|ps| ps.into_iter().next());
+    let _ = TARGET.set((pid, program));
+}
+
+/// Whether probes name a process (`-p`, `-c`), so a binary may be left out.
+pub(crate) fn has_target_process() -> bool {
+    TARGET
+        .get()
+        .is_some_and(|(p, c)| p.is_some() || c.is_some())
+}
+
+/// What `*` means as a binary: the ELF files the `-p` process has mapped executable, the
+/// `-c` program, or without either the mapped executables of every process on the host.
+fn mapped_binaries() -> Result<Vec<String>, String> {
+    let pids: Vec<String> = match TARGET.get() {
+        Some((Some(pid), _)) => vec![pid.to_string()],
+        Some((None, Some(program))) => return Ok(vec![program.clone()]),
+        _ => std::fs::read_dir("/proc")
+            .map_err(|e| format!("cannot list processes: {e}"))?
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .collect(),
+    };
+    let mut found = std::collections::BTreeSet::new();
+    for pid in pids {
+        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            continue;
+        };
+        for line in maps.lines() {
+            let mut f = line.split_whitespace();
+            let (Some(perms), Some(path)) = (f.nth(1), f.nth(3)) else {
+                continue;
+            };
+            if perms.contains('x') && path.starts_with('/') && f.next().is_none() {
+                found.insert(path.to_string());
+            }
+        }
+    }
+    let found: Vec<String> = found.into_iter().filter(|p| is_elf_binary(p)).collect();
+    if found.is_empty() {
+        return Err("no mapped binaries to probe".into());
+    }
+    Ok(found)
 }
 
 fn on_path(name: &str) -> Option<String> {

@@ -11,6 +11,7 @@ pub(crate) mod btf;
 pub mod debuginfo;
 mod dwarf;
 mod elf;
+pub use elf::set_target_process;
 pub mod fentry;
 pub mod hardware;
 pub mod interval;

@@ -35,6 +35,8 @@ impl ProbeType for Uprobe {
         }
         // `uprobe:BIN:cpp:"NS::fn*"` matches C++ functions by their demangled names.
         let (target, spec, cpp) = match parts {
+            // With `-p`/`-c` the binary may be left out: every binary of the process.
+            [f] if !f.is_empty() && elf::has_target_process() => ("*", *f, false),
             [t, f] if !t.is_empty() && !f.is_empty() => (*t, *f, false),
             [t, "cpp", f] if !t.is_empty() && !f.is_empty() => (*t, *f, true),
             [_, lang, _] => {
@@ -42,6 +44,8 @@ impl ProbeType for Uprobe {
             }
             _ => return Err(format!("expected `{kind}:BINARY:FUNCTION`").into()),
         };
+        // Over several binaries, one lacking the function is no error.
+        let many = has_wildcard(target);
         let mut out = vec![];
         for path in elf::resolve(target)? {
             let img = elf::image(&path)?;
@@ -61,7 +65,7 @@ impl ProbeType for Uprobe {
                         .filter(|f| demangled_matches(spec, &f.name))
                         .map(|f| at(f.name.clone(), 0)),
                 );
-                if out.len() == before && !has_wildcard(spec) && !has_wildcard(target) {
+                if out.len() == before && !has_wildcard(spec) && !many {
                     return Err(ExpandError::missing(format!(
                         "C++ function `{spec}` not found in {path}"
                     )));
@@ -69,6 +73,9 @@ impl ProbeType for Uprobe {
                 continue;
             }
             if let Some(addr) = super::parse_num(spec) {
+                if many {
+                    return Err("an address needs one binary, not a wildcard".into());
+                }
                 if img.func_at(addr).is_none() {
                     return Err(format!(
                         "could not resolve address {spec} in {path}: no function holds it"
@@ -101,6 +108,9 @@ impl ProbeType for Uprobe {
                 continue;
             }
             let Some(f) = img.func(name) else {
+                if many {
+                    continue;
+                }
                 return Err(ExpandError::missing(format!(
                     "function `{name}` not found in {path}"
                 )));
@@ -115,7 +125,9 @@ impl ProbeType for Uprobe {
             out.push(at(name.to_string(), offset));
         }
         if out.is_empty() {
-            return Err(format!("no function in {target} matches `{spec}`").into());
+            return Err(ExpandError::missing(format!(
+                "no function in {target} matches `{spec}`"
+            )));
         }
         Ok(out)
     }

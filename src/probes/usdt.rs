@@ -72,6 +72,8 @@ impl ProbeType for Usdt {
 
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let (target, provider, name) = match parts {
+            // With `-p`/`-c` the binary may be left out: every binary of the process.
+            [n] if elf::has_target_process() => ("*", "*", *n),
             [t, n] => (*t, "*", *n),
             [t, p, n] => (*t, *p, *n),
             _ => return Err("expected `usdt:BINARY:[PROVIDER:]NAME`".into()),
@@ -81,7 +83,12 @@ impl ProbeType for Usdt {
         }
         let mut out = vec![];
         for path in elf::resolve(target)? {
-            for (index, n) in notes(&path)?.iter().enumerate() {
+            // Over many binaries, one that cannot be read has no probes.
+            let found = match notes(&path) {
+                Err(_) if elf::has_wildcard(target) => continue,
+                found => found?,
+            };
+            for (index, n) in found.iter().enumerate() {
                 if tracefs::glob_match(provider, &n.provider) && tracefs::glob_match(name, &n.name)
                 {
                     out.push(AttachPoint::Usdt {
