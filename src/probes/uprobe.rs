@@ -145,7 +145,7 @@ impl ProbeType for Uprobe {
         if self.0 {
             return Ok(None);
         }
-        let func = self.func(ap)?;
+        let func = symbol(ap)?;
         Ok(super::dwarf::func_params(path, &func).map(|ps| {
             ps.iter()
                 .zip(super::pt_regs::ARGS)
@@ -186,21 +186,11 @@ impl ProbeType for Uprobe {
         }
     }
 
+    /// The function's name as `func` prints it: C++ names demangled (`ns::fn(int)`), as
+    /// bpftrace does with its default `cpp_demangle`.
     fn func(&self, ap: &AttachPoint) -> Result<String, String> {
-        let AttachPoint::Uprobe {
-            path, func, offset, ..
-        } = ap
-        else {
-            unreachable!("not a uprobe")
-        };
-        if !func.is_empty() {
-            return Ok(func.clone());
-        }
-        let img = elf::image(path)?;
-        Ok(match img.func_at(*offset) {
-            Some(f) => f.name.clone(),
-            None => format!("0x{offset:x}"),
-        })
+        let name = symbol(ap)?;
+        Ok(demangle(&name).unwrap_or(name))
     }
 
     fn user_addresses(&self) -> bool {
@@ -317,12 +307,34 @@ impl Uprobe {
     }
 }
 
+/// The symbol of the probed function, as the ELF names it.
+fn symbol(ap: &AttachPoint) -> Result<String, String> {
+    let AttachPoint::Uprobe {
+        path, func, offset, ..
+    } = ap
+    else {
+        unreachable!("not a uprobe")
+    };
+    if !func.is_empty() {
+        return Ok(func.clone());
+    }
+    let img = elf::image(path)?;
+    Ok(match img.func_at(*offset) {
+        Some(f) => f.name.clone(),
+        None => format!("0x{offset:x}"),
+    })
+}
+
+fn demangle(mangled: &str) -> Option<String> {
+    if !mangled.starts_with("_Z") {
+        return None;
+    }
+    cpp_demangle::Symbol::new(mangled).ok()?.demangle().ok()
+}
+
 /// Whether a C++ symbol's demangled name, with or without its parameter list, matches.
 fn demangled_matches(pattern: &str, mangled: &str) -> bool {
-    let Some(full) = cpp_demangle::Symbol::new(mangled)
-        .ok()
-        .and_then(|s| s.demangle().ok())
-    else {
+    let Some(full) = demangle(mangled) else {
         return false;
     };
     let bare = full.split('(').next().unwrap_or(&full);
