@@ -48,6 +48,26 @@ fn args_are_named_and_typed_from_dwarf() {
     assert_eq!(o.stdout, "0 -5 abc 7\n1 -5 abc 7\nafter 3\n\n\n");
 }
 
+/// Arguments after structs and doubles, and those the caller passed on the stack.
+#[test]
+fn args_follow_the_calling_convention_past_registers() {
+    let bin = with_debug();
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        bin,
+        "-e",
+        &format!(
+            r#"uprobe:{bin}:many {{ printf("%d %d %d %d %d %s\n", args.a, args.c, args.e, args.f, args.g, str(args.s)); }}"#
+        ),
+    ]);
+    assert_eq!(o.stdout, "10 11 12 13 -14 stack\n\n\n", "{}", o.stderr);
+    // Neither the 16-byte struct, nor the double, nor the 24-byte struct is readable.
+    let o = run_e(&format!("uprobe:{bin}:many {{ print(args.d); }}"));
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("`d`"), "{}", o.stderr);
+}
+
 #[test]
 fn verbose_listing_shows_dwarf_arguments() {
     let bin = with_debug();

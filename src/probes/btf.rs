@@ -245,6 +245,7 @@ impl Param {
             } else {
                 ArgKind::Int
             },
+            on_stack: false,
         }
     }
 }

@@ -18,14 +18,33 @@ type R<'a> = EndianSlice<'a, LittleEndian>;
 
 /// The parameters of `func` in the binary at `path`, or `None` without debug info for it.
 pub(crate) fn func_params(path: &str, func: &str) -> Option<Vec<Param>> {
+    classified_params(path, func).map(|ps| ps.into_iter().map(|(p, _)| p).collect())
+}
+
+/// How the x86-64 calling convention passes a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Integers, pointers, enums: general-purpose registers.
+    Int,
+    /// `float`, `double`: SSE registers.
+    Float,
+    /// Structs, unions, arrays.
+    Aggregate,
+}
+
+/// The parameters of `func` with their calling-convention class.
+pub(crate) fn classified_params(path: &str, func: &str) -> Option<Vec<(Param, Class)>> {
     all(path).get(func).map(|ps| {
         ps.iter()
-            .map(|p| Param {
-                name: p.name.clone(),
-                c_type: p.c_type.clone(),
-                size: p.size,
-                signed: p.signed,
-                pointer: p.pointer,
+            .map(|p| {
+                let param = Param {
+                    name: p.name.clone(),
+                    c_type: p.c_type.clone(),
+                    size: p.size,
+                    signed: p.signed,
+                    pointer: p.pointer,
+                };
+                (param, p.class)
             })
             .collect()
     })
@@ -38,6 +57,7 @@ struct P {
     size: u32,
     signed: bool,
     pointer: bool,
+    class: Class,
 }
 
 /// Every function with parameters in a binary's DWARF, read once per path.
@@ -109,9 +129,9 @@ fn read_unit(
                 continue;
             }
             let pname = name_of(dwarf, unit, p)?.unwrap_or_else(|| format!("arg{}", params.len()));
-            let (c_type, size, signed, pointer) = match p.attr_value(gimli::DW_AT_type)? {
+            let (c_type, size, signed, pointer, class) = match p.attr_value(gimli::DW_AT_type)? {
                 Some(AttributeValue::UnitRef(off)) => describe(dwarf, unit, off, 0)?,
-                _ => ("int".into(), 4, true, false),
+                _ => ("int".into(), 4, true, false, Class::Int),
             };
             params.push(P {
                 name: pname,
@@ -119,6 +139,7 @@ fn read_unit(
                 size,
                 signed,
                 pointer,
+                class,
             });
         }
         out.entry(name).or_insert(params);
@@ -137,20 +158,22 @@ fn name_of(
     })
 }
 
-/// A type's C spelling, byte size, signedness and whether it is a pointer.
+type Described = (String, u32, bool, bool, Class);
+
+/// A type's C spelling, byte size, signedness, whether it is a pointer, and its class.
 fn describe(
     dwarf: &gimli::Dwarf<R>,
     unit: &gimli::Unit<R>,
     off: gimli::UnitOffset,
     depth: u32,
-) -> gimli::Result<(String, u32, bool, bool)> {
+) -> gimli::Result<Described> {
     let e = unit.entry(off)?;
     let name = name_of(dwarf, unit, &e)?;
     let size = match e.attr_value(gimli::DW_AT_byte_size)? {
         Some(v) => v.udata_value().unwrap_or(8) as u32,
         None => 8,
     };
-    let inner = |depth| -> gimli::Result<Option<(String, u32, bool, bool)>> {
+    let inner = |depth| -> gimli::Result<Option<Described>> {
         if depth > 16 {
             return Ok(None);
         }
@@ -160,51 +183,51 @@ fn describe(
         }
     };
     let tag: DwTag = e.tag();
+    let aggregate = |kw: &str, name: Option<String>| {
+        (format!("{kw} {}", name.unwrap_or_default()), size, false, false, Class::Aggregate)
+    };
     Ok(match tag {
         gimli::DW_TAG_base_type => {
+            let enc = e.attr_value(gimli::DW_AT_encoding)?;
             let signed = matches!(
-                e.attr_value(gimli::DW_AT_encoding)?,
+                enc,
                 Some(AttributeValue::Encoding(gimli::DW_ATE_signed))
                     | Some(AttributeValue::Encoding(gimli::DW_ATE_signed_char))
             );
-            (name.unwrap_or_else(|| "int".into()), size, signed, false)
+            let class = match enc {
+                Some(AttributeValue::Encoding(gimli::DW_ATE_float)) => Class::Float,
+                _ => Class::Int,
+            };
+            (name.unwrap_or_else(|| "int".into()), size, signed, false, class)
         }
-        gimli::DW_TAG_pointer_type => {
+        gimli::DW_TAG_pointer_type | gimli::DW_TAG_reference_type => {
             let to = inner(depth)?.map_or("void".to_string(), |t| t.0);
-            (format!("{to} *"), 8, false, true)
+            (format!("{to} *"), 8, false, true, Class::Int)
         }
         gimli::DW_TAG_typedef => match inner(depth)? {
-            Some((_, s, signed, ptr)) => (name.unwrap_or_default(), s, signed, ptr),
-            None => (name.unwrap_or_default(), 8, false, false),
+            Some((_, s, signed, ptr, class)) => (name.unwrap_or_default(), s, signed, ptr, class),
+            None => (name.unwrap_or_default(), 8, false, false, Class::Int),
         },
         gimli::DW_TAG_const_type | gimli::DW_TAG_volatile_type | gimli::DW_TAG_restrict_type => {
-            let (t, s, signed, ptr) = inner(depth)?.unwrap_or(("void".into(), 8, false, false));
+            let (t, s, signed, ptr, class) =
+                inner(depth)?.unwrap_or(("void".into(), 8, false, false, Class::Int));
             let q = match tag {
                 gimli::DW_TAG_const_type => "const ",
                 gimli::DW_TAG_volatile_type => "volatile ",
                 _ => "",
             };
-            (format!("{q}{t}"), s, signed, ptr)
+            (format!("{q}{t}"), s, signed, ptr, class)
         }
-        gimli::DW_TAG_structure_type => (
-            format!("struct {}", name.unwrap_or_default()),
-            size,
-            false,
-            false,
-        ),
-        gimli::DW_TAG_union_type => (
-            format!("union {}", name.unwrap_or_default()),
-            size,
-            false,
-            false,
-        ),
+        gimli::DW_TAG_structure_type | gimli::DW_TAG_class_type => aggregate("struct", name),
+        gimli::DW_TAG_union_type => aggregate("union", name),
         gimli::DW_TAG_enumeration_type => (
             format!("enum {}", name.unwrap_or_default()),
             size,
             false,
             false,
+            Class::Int,
         ),
-        _ => (name.unwrap_or_else(|| "void".into()), size, false, false),
+        _ => (name.unwrap_or_else(|| "void".into()), size, false, false, Class::Int),
     })
 }
 

@@ -130,6 +130,9 @@ pub struct ArgField {
     pub size: u32,
     pub signed: bool,
     pub kind: ArgKind,
+    /// `offset` is from the user stack pointer, not into the context: an argument the
+    /// caller passed on the stack.
+    pub on_stack: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -74,6 +74,7 @@ impl ProbeType for Tracepoint {
                 offset: f.offset,
                 size: f.size,
                 signed: f.signed,
+                on_stack: false,
             })
             .collect();
         Ok(Some(fields))

@@ -136,8 +136,9 @@ impl ProbeType for Uprobe {
         self.names()[0].into()
     }
 
-    /// From the binary's DWARF, when it has some for the function: the parameters passed
-    /// in registers (up to the first one that is not an integer or a pointer).
+    /// From the binary's DWARF, when it has some for the function: each integer or
+    /// pointer parameter (and each struct of up to 8 bytes) where the x86-64 calling
+    /// convention puts it, in a register or on the caller's stack.
     fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
         let AttachPoint::Uprobe { path, .. } = ap else {
             unreachable!("not a uprobe")
@@ -146,19 +147,7 @@ impl ProbeType for Uprobe {
             return Ok(None);
         }
         let func = symbol(ap)?;
-        Ok(super::dwarf::func_params(path, &func).map(|ps| {
-            ps.iter()
-                .zip(super::pt_regs::ARGS)
-                .take_while(|(p, _)| p.size <= 8)
-                .map(|(p, off)| {
-                    let mut f = p.arg_field(off);
-                    if p.pointer {
-                        f.kind = ArgKind::Pointer { user: true };
-                    }
-                    f
-                })
-                .collect()
-        }))
+        Ok(super::dwarf::classified_params(path, &func).map(|ps| place_args(&ps)))
     }
 
     fn arg(&self, _: &AttachPoint, n: u32) -> Result<ArgLoc, String> {
@@ -305,6 +294,50 @@ impl Uprobe {
         }
         Ok(out)
     }
+}
+
+/// Where the System V x86-64 convention passes each parameter at function entry: integer
+/// classes in di, si, dx, cx, r8, r9 (structs of 9–16 bytes in two of them), floats in
+/// SSE registers, and what does not fit (or structs over 16 bytes) on the stack above
+/// the return address. Parameters that land in SSE registers or are larger than 8 bytes
+/// are not readable as one value and are left out of `args`.
+fn place_args(params: &[(super::btf::Param, super::dwarf::Class)]) -> Vec<ArgField> {
+    use super::dwarf::Class;
+    let regs = super::pt_regs::ARGS;
+    let (mut gp, mut sse, mut stack) = (0usize, 0usize, 8u32);
+    let mut out = vec![];
+    for (p, class) in params {
+        let slots = p.size.div_ceil(8).max(1) as usize;
+        let in_regs = match class {
+            Class::Int | Class::Aggregate if p.size <= 16 && gp + slots <= regs.len() => {
+                gp += slots;
+                Some(regs[gp - slots])
+            }
+            Class::Float if sse < 8 && p.size <= 8 => {
+                sse += 1;
+                continue;
+            }
+            _ => None,
+        };
+        let mut f = match in_regs {
+            Some(off) => p.arg_field(off),
+            None => {
+                let at = stack;
+                stack += slots as u32 * 8;
+                let mut f = p.arg_field(at);
+                f.on_stack = true;
+                f
+            }
+        };
+        if p.size > 8 || *class == Class::Float {
+            continue;
+        }
+        if p.pointer {
+            f.kind = ArgKind::Pointer { user: true };
+        }
+        out.push(f);
+    }
+    out
 }
 
 /// The symbol of the probed function, as the ELF names it.
