@@ -575,7 +575,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             // Passed on the stack: user memory above the return address.
             let sp_at = self.gep(self.ctx_ptr, crate::probes::pt_regs::SP as u64);
             let sp = self.load_i64(sp_at);
-            let at = self.b.build_int_add(sp, self.i64(f.offset as u64), "stackarg").unwrap();
+            let at = self
+                .b
+                .build_int_add(sp, self.i64(f.offset as u64), "stackarg")
+                .unwrap();
             let ty = self.ck.ty(e.id).clone();
             return Ok(self.read_pointee(at, &ty, true));
         }

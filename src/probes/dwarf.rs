@@ -184,7 +184,13 @@ fn describe(
     };
     let tag: DwTag = e.tag();
     let aggregate = |kw: &str, name: Option<String>| {
-        (format!("{kw} {}", name.unwrap_or_default()), size, false, false, Class::Aggregate)
+        (
+            format!("{kw} {}", name.unwrap_or_default()),
+            size,
+            false,
+            false,
+            Class::Aggregate,
+        )
     };
     Ok(match tag {
         gimli::DW_TAG_base_type => {
@@ -198,7 +204,13 @@ fn describe(
                 Some(AttributeValue::Encoding(gimli::DW_ATE_float)) => Class::Float,
                 _ => Class::Int,
             };
-            (name.unwrap_or_else(|| "int".into()), size, signed, false, class)
+            (
+                name.unwrap_or_else(|| "int".into()),
+                size,
+                signed,
+                false,
+                class,
+            )
         }
         gimli::DW_TAG_pointer_type | gimli::DW_TAG_reference_type => {
             let to = inner(depth)?.map_or("void".to_string(), |t| t.0);
@@ -227,7 +239,13 @@ fn describe(
             false,
             Class::Int,
         ),
-        _ => (name.unwrap_or_else(|| "void".into()), size, false, false, Class::Int),
+        _ => (
+            name.unwrap_or_else(|| "void".into()),
+            size,
+            false,
+            false,
+            Class::Int,
+        ),
     })
 }
 

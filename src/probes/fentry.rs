@@ -8,7 +8,9 @@
 
 use super::elf::has_wildcard;
 use super::ExpandError;
-use super::{btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
+use std::os::fd::AsRawFd;
+
+use super::{bpf_progs, btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 /// `fentry` (false) or `fexit` (true).
 pub struct Fentry(pub bool);
@@ -28,6 +30,9 @@ impl ProbeType for Fentry {
 
     fn expand(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
         let kind = self.names()[0];
+        if parts.first() == Some(&"bpf") {
+            return self.expand_bpf(&parts[1..]);
+        }
         let (module, func) = match parts {
             [f] => (None, *f),
             [m, f] => (Some(*m), *f),
@@ -41,9 +46,28 @@ impl ProbeType for Fentry {
             return Err(format!("expected `{kind}:FUNCTION`").into());
         }
         if let Some(m) = module.filter(|m| !tracefs::glob_match(m, "vmlinux")) {
-            return Err(ExpandError::missing(format!(
-                "no function of module `{m}` can be traced: spyglass reads only vmlinux's BTF"
-            )));
+            let mut have: Vec<String> = std::fs::read_dir("/sys/kernel/btf")
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            have.sort();
+            return Err(ExpandError::missing(
+                if has_wildcard(m) || have.iter().any(|h| h == m) {
+                    format!(
+                        "functions of kernel modules (`{m}`) cannot be traced yet: spyglass reads \
+                     only vmlinux's BTF"
+                    )
+                } else {
+                    format!(
+                        "module `{m}` has no BTF on this kernel (not loaded, or built in); \
+                     /sys/kernel/btf has: {}",
+                        have.join(", ")
+                    )
+                },
+            ));
         }
         let mut funcs: Vec<String> = if has_wildcard(func) {
             let mut all = btf::names_of_kind(libbpf_sys::BTF_KIND_FUNC);
@@ -66,18 +90,25 @@ impl ProbeType for Fentry {
         }
         Ok(funcs
             .into_iter()
-            .map(|func| AttachPoint::Fentry { ret: self.0, func })
+            .map(|func| AttachPoint::Fentry {
+                ret: self.0,
+                func,
+                prog: None,
+            })
             .collect())
     }
 
     fn section(&self, ap: &AttachPoint) -> String {
-        let AttachPoint::Fentry { ret, func } = ap else {
+        let AttachPoint::Fentry { ret, func, .. } = ap else {
             unreachable!("not an fentry probe")
         };
         format!("{}/{func}", if *ret { "fexit" } else { "fentry" })
     }
 
     fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
+        if matches!(ap, AttachPoint::Fentry { prog: Some(_), .. }) {
+            return Ok(None);
+        }
         Ok(Some(
             params(ap)?
                 .iter()
@@ -100,6 +131,9 @@ impl ProbeType for Fentry {
         if !self.0 {
             return Err("`retval` is only available in fexit probes".into());
         }
+        if matches!(ap, AttachPoint::Fentry { prog: Some(_), .. }) {
+            return Err("`retval` is not available on BPF programs (`fexit:bpf:…`)".into());
+        }
         Ok(ArgLoc::Ctx(8 * params(ap)?.len() as u32))
     }
 
@@ -108,6 +142,25 @@ impl ProbeType for Fentry {
             unreachable!("not an fentry probe")
         };
         Ok(func.clone())
+    }
+
+    fn before_load(
+        &self,
+        prog: &mut libbpf_rs::OpenProgramMut,
+        ap: &AttachPoint,
+    ) -> Result<Option<std::os::fd::OwnedFd>, String> {
+        let AttachPoint::Fentry {
+            func,
+            prog: Some(id),
+            ..
+        } = ap
+        else {
+            return Ok(None);
+        };
+        let fd = bpf_progs::prog_fd(*id)?;
+        prog.set_attach_target(fd.as_raw_fd(), Some(func.clone()))
+            .map_err(|e| format!("cannot target {}: {e}", ap.name()))?;
+        Ok(Some(fd))
     }
 
     fn attach(
@@ -122,12 +175,52 @@ impl ProbeType for Fentry {
     }
 }
 
+impl Fentry {
+    /// `fentry:bpf:NAME`, `fentry:bpf:ID:NAME` (ID may be `*`): functions of running BPF
+    /// programs, names as globs.
+    fn expand_bpf(&self, parts: &[&str]) -> Result<Vec<AttachPoint>, ExpandError> {
+        let kind = self.names()[0];
+        let (id, name) = match parts {
+            [n] => (None, *n),
+            [i, n] => match *i {
+                "*" => (None, *n),
+                i => match i.parse::<u32>() {
+                    Ok(id) => (Some(id), *n),
+                    Err(_) => return Err(format!("`{i}` is not a BPF program id").into()),
+                },
+            },
+            _ => return Err(format!("expected `{kind}:bpf:[ID:]NAME`").into()),
+        };
+        if name.is_empty() {
+            return Err(format!("expected `{kind}:bpf:[ID:]NAME`").into());
+        }
+        let out: Vec<AttachPoint> = bpf_progs::running()
+            .into_iter()
+            .filter(|f| id.is_none_or(|i| i == f.prog_id) && tracefs::glob_match(name, &f.name))
+            .map(|f| AttachPoint::Fentry {
+                ret: self.0,
+                func: f.name,
+                prog: Some(f.prog_id),
+            })
+            .collect();
+        if out.is_empty() {
+            return Err(ExpandError::missing(match id {
+                Some(i) => format!("no function `{name}` in a running BPF program with id {i}"),
+                None => format!("no running BPF program has a function `{name}`"),
+            }));
+        }
+        Ok(out)
+    }
+}
+
 /// Whether `fexit`'s `retval` is signed at `ap` (an `int`, a `long`, …).
 pub fn retval_signed(ap: &AttachPoint) -> bool {
     match ap {
-        AttachPoint::Fentry { ret: true, func } => {
-            btf::func_return(func).is_some_and(|p| p.signed && !p.pointer)
-        }
+        AttachPoint::Fentry {
+            ret: true,
+            func,
+            prog: None,
+        } => btf::func_return(func).is_some_and(|p| p.signed && !p.pointer),
         _ => false,
     }
 }
@@ -137,6 +230,15 @@ fn params(ap: &AttachPoint) -> Result<Vec<btf::Param>, String> {
         unreachable!("not an fentry probe")
     };
     btf::func_params(func).ok_or_else(|| format!("kernel function `{func}` is not in BTF"))
+}
+
+/// `-l 'fentry:bpf:*'` lines: `fentry:bpf:ID:NAME` for every function of a running
+/// program.
+pub fn bpf_listing(kind: &str) -> Vec<String> {
+    bpf_progs::running()
+        .into_iter()
+        .map(|f| format!("{kind}:bpf:{}:{}", f.prog_id, f.name))
+        .collect()
 }
 
 /// `-l` lines, bpftrace's naming: `fentry:vmlinux:vfs_read`.

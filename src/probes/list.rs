@@ -116,11 +116,22 @@ pub fn matching(glob: &str) -> Result<Vec<String>, String> {
 }
 
 /// `uprobe:BINARY[:FUNC]`: a binary's functions, listed only when a binary is named;
-/// `usdt:BINARY[:…]`: its USDT probes.
+/// `usdt:BINARY[:…]`: its USDT probes; `fentry:bpf:…`: functions of running BPF programs.
 fn user_functions(glob: &str) -> Result<Vec<String>, String> {
+    // `fentry:bpf:*`: functions of the BPF programs running now.
+    for kind in ["fentry", "fexit"] {
+        if glob.starts_with(&format!("{kind}:bpf:")) {
+            return Ok(fentry::bpf_listing(kind)
+                .into_iter()
+                .filter(|n| tracefs::glob_match(glob, n))
+                .collect());
+        }
+    }
+    // With `-p`, `*` is the process's binaries.
+    let star_ok = super::elf::has_target_process();
     if let Some(rest) = glob.strip_prefix("usdt:") {
         let target = rest.split(':').next().unwrap_or("");
-        if target.is_empty() || target == "*" {
+        if target.is_empty() || target == "*" && !star_ok {
             return Ok(vec![]);
         }
         let all = super::usdt::listing(target)?;
@@ -135,7 +146,7 @@ fn user_functions(glob: &str) -> Result<Vec<String>, String> {
     else {
         return Ok(vec![]);
     };
-    if target.is_empty() || target == "*" {
+    if target.is_empty() || target == "*" && !star_ok {
         return Ok(vec![]);
     }
     let func = parts.next().unwrap_or("*");

@@ -12,6 +12,7 @@ pub mod debuginfo;
 mod dwarf;
 mod elf;
 pub use elf::set_target_process;
+pub mod bpf_progs;
 pub mod fentry;
 pub mod hardware;
 pub mod interval;
@@ -96,10 +97,13 @@ pub enum AttachPoint {
     Iter {
         target: String,
     },
-    /// `fentry:FUNC` / `fexit:FUNC`: a BPF trampoline on a kernel function.
+    /// `fentry:FUNC` / `fexit:FUNC`: a BPF trampoline on a kernel function, or with
+    /// `prog` on a function of that running BPF program (`fentry:bpf:ID:FUNC`).
     Fentry {
         ret: bool,
         func: String,
+        #[serde(default)]
+        prog: Option<u32>,
     },
     /// `usdt:PATH:PROVIDER:NAME`: the `index`th note of the file (one location).
     Usdt {
@@ -290,6 +294,17 @@ pub trait ProbeType: Sync {
     }
 
     /// Attaches a loaded program.
+    /// Called on the opened program before the object is loaded, for probes whose
+    /// attach target must be set then (a running BPF program's fd); what it returns is
+    /// kept open until loading is done.
+    fn before_load(
+        &self,
+        _prog: &mut libbpf_rs::OpenProgramMut,
+        _ap: &AttachPoint,
+    ) -> Result<Option<std::os::fd::OwnedFd>, String> {
+        Ok(None)
+    }
+
     fn attach(
         &self,
         prog: &libbpf_rs::ProgramMut,
@@ -513,8 +528,12 @@ impl AttachPoint {
             AttachPoint::Watchpoint { addr, len, mode } => {
                 format!("watchpoint:0x{addr:x}:{len}:{mode}")
             }
-            AttachPoint::Fentry { ret, func } => {
-                format!("{}:{func}", if *ret { "fexit" } else { "fentry" })
+            AttachPoint::Fentry { ret, func, prog } => {
+                let kind = if *ret { "fexit" } else { "fentry" };
+                match prog {
+                    Some(id) => format!("{kind}:bpf:{id}:{func}"),
+                    None => format!("{kind}:{func}"),
+                }
             }
         }
     }

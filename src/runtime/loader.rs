@@ -68,7 +68,29 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
             }
         }
     }
+    // Probes that target something at load time (a running BPF program) set it now; the
+    // fds they return stay open until the object is loaded.
+    let mut targets = vec![];
+    for p in &prog.probes {
+        for ap in &p.attach {
+            let Some(mut handle) = open
+                .progs_mut()
+                .find(|h| h.name().to_string_lossy() == p.prog_name)
+            else {
+                continue;
+            };
+            let fd = crate::probes::of(ap)
+                .before_load(&mut handle, ap)
+                .map_err(|message| LoadError {
+                    prog: Some(p.prog_name.clone()),
+                    message,
+                    verifier_log: String::new(),
+                })?;
+            targets.extend(fd);
+        }
+    }
     let object = open.load().map_err(fail)?;
+    drop(targets);
     let handle = |name: &str| -> Result<MapHandle, LoadError> {
         let m = object
             .maps()
