@@ -205,6 +205,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "cgroupid",
     "container_of",
     "path",
+    "socket_cookie",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -217,6 +218,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "offsetof" => &introspect::Offsetof,
         "container_of" => &introspect::ContainerOf,
         "path" => &path::Path,
+        "socket_cookie" => &path::SocketCookie,
         "typeof" => &introspect::Typeof,
         "print" => &output::Print,
         "time" => &output::Time,

@@ -139,3 +139,35 @@ fn several_iterators_run_one_after_another() {
     );
     drop(f);
 }
+
+/// `path()` and `socket_cookie()` need kernel objects the verifier knows by type: members
+/// of an iterator's context qualify (they are loaded straight from it).
+#[test]
+fn path_and_socket_cookie_take_iterator_context_members() {
+    let path = format!("{}/spyglass-iter-path.txt", env!("CARGO_TARGET_TMPDIR"));
+    let f = std::fs::File::create(&path).unwrap();
+    let (pid, fd) = (std::process::id(), f.as_raw_fd());
+    let prog = format!(
+        r#"iter:task_file {{ if (ctx.file != 0 && ctx.task.pid == {pid} && ctx.fd == {fd}) {{ printf("%s\n", path(&ctx.file->f_path)); }} }}"#
+    );
+    assert_eq!(out(&["-q", "-e", &prog]), format!("{path}\n\n\n"));
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let prog = format!(
+        r#"iter:tcp {{ if (ctx.sk_common != 0 && ctx.sk_common->skc_num == {port}) {{
+             $c = socket_cookie(ctx.sk_common);
+             printf("%d %d\n", $c > 0, $c == socket_cookie(ctx.sk_common));
+           }} }}"#
+    );
+    assert_eq!(out(&["-q", "-e", &prog]), "1 1\n\n\n");
+    drop(listener);
+    let o = run_e("tracepoint:syscalls:sys_enter_getpid { print(socket_cookie(0)); }");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("socket_cookie() cannot be used in tracepoint probes"),
+        "{}",
+        o.stderr
+    );
+}

@@ -85,6 +85,10 @@ pub struct FnGen<'a, 'ctx> {
     pub(super) loops: Vec<super::loops::LoopExit<'ctx>>,
     /// The "map full" warning of the map write being generated.
     pub(super) update_event: Option<usize>,
+    /// While the argument of a helper that wants a typed kernel object is generated
+    /// (`path()`, `socket_cookie()`): members of the typed context are loaded straight from
+    /// it, and a NULL one branches here.
+    pub btf_null_exit: Option<BasicBlock<'ctx>>,
     probe_index: usize,
     pub(super) name: String,
     pub(super) callbacks: Rc<Cell<u32>>,
@@ -286,6 +290,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             frame_layout: Rc::new(BTreeMap::new()),
             loops: vec![],
             update_event: None,
+            btf_null_exit: None,
             probe_index,
             name,
             callbacks: Rc::new(Cell::new(0)),
@@ -498,6 +503,17 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 .build_gep(self.ctx.i8_type(), p, &[self.i64(offset)], "off")
                 .unwrap()
         }
+    }
+
+    /// Generates `arg` as a pointer the verifier knows by its BTF type (see
+    /// `btf_null_exit`): the value, and the block reached instead when a context member
+    /// on the way is NULL.
+    pub fn btf_object(&mut self, arg: &Expr) -> Result<(IntValue<'ctx>, BasicBlock<'ctx>)> {
+        let null = self.block("btf_null");
+        let outer = self.btf_null_exit.replace(null);
+        let v = self.expr(arg);
+        self.btf_null_exit = outer;
+        Ok((v?.int(), null))
     }
 
     pub fn load_i64(&self, p: PointerValue<'ctx>) -> IntValue<'ctx> {

@@ -31,6 +31,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// `base.f` / `base->f` on a struct: reads the field at its offset from the struct's
     /// address, or copies it into a record when the field is itself a struct used as a value.
     pub(super) fn struct_field(&mut self, e: &Expr, base: &Expr) -> Result<Val<'ctx>> {
+        if let Some(v) = self.ctx_member(e, base) {
+            return Ok(v);
+        }
         let (addr, user) = self.struct_addr(e, base)?;
         if let Some(parts) = self.ck.struct_values.get(&e.id) {
             return Ok(self.copy_struct(addr, user, parts));
@@ -41,6 +44,31 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             return Ok(Val::Void);
         }
         Ok(self.read_member(addr, &t, a.bitfield, user))
+    }
+
+    /// `ctx.sk_common` as the argument of `path()` or `socket_cookie()`: a pointer member
+    /// of a typed context (iter probes) loaded straight from the context, so the verifier
+    /// keeps its BTF type, then checked for NULL before anything is added to it. Elsewhere
+    /// members are read through a helper, as plain numbers any arithmetic may use.
+    fn ctx_member(&mut self, e: &Expr, base: &Expr) -> Option<Val<'ctx>> {
+        let null = self.btf_null_exit?;
+        if !matches!(&base.kind, ExprKind::Ident(n) if n == "ctx") {
+            return None;
+        }
+        let a = &self.ck.struct_fields[&e.id];
+        if !a.via_ptr || a.bitfield.is_some() || !matches!(self.ck.ty(e.id), Type::Ptr { .. }) {
+            return None;
+        }
+        let at = self.gep(self.ctx_ptr, a.offset);
+        let v = self.load_i64(at);
+        let is_null = self
+            .b
+            .build_int_compare(IntPredicate::EQ, v, self.i64(0), "isnull")
+            .unwrap();
+        let go = self.block("btf_ok");
+        self.b.build_conditional_branch(is_null, null, go).unwrap();
+        self.b.position_at_end(go);
+        Some(Val::Int(v))
     }
 
     /// The address field access `e` reads (its base's address plus the field's offset), and
