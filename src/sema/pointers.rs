@@ -69,6 +69,15 @@ impl Checker<'_> {
                 return Ok(Type::ptr(t, a.user));
             }
         }
+        if let ExprKind::Map { name, .. } = &operand.kind {
+            // In bpftrace `&@m` is the map itself, for functions of imported `.bpf.c`
+            // files: it has no value of its own in a script.
+            return Err(Diagnostic::error(
+                format!("`&{name}` passes a map to an external BPF C function, and spyglass does not compile C"),
+                operand.span,
+            )
+            .with_note("`import \"x.bpf.c\"` needs a C compiler; `.bt` imports and macros take maps by name (`@m` parameters)"));
+        }
         if !matches!(operand.kind, ExprKind::Var(_)) {
             return Err(Diagnostic::error(
                 "only the address of a variable or a struct member can be taken",
