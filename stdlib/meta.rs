@@ -30,6 +30,27 @@ pub struct Probetype;
 /// `kfunc_exist` and `kfunc_allowed`.
 pub struct Kfunc;
 
+/// `comptime e`.
+pub struct Comptime;
+
+impl Function for Comptime {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 1)?;
+        let t = c.ck.value_expr(&c.args[0])?;
+        match c.ck.const_eval(&c.args[0]) {
+            Some(v) => constant(c, v as u64, t),
+            None => Err(Diagnostic::error(
+                "`comptime` needs a value known while compiling",
+                c.args[0].span,
+            )
+            .with_note("literals, positional parameters, `sizeof`, `offsetof`, the `is_*` predicates and operators on them are")),
+        }
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
+        gen_constant(g, e)
+    }
+}
+
 /// Records the call's compile-time value.
 fn constant(c: &mut CallCheck, v: u64, ty: Type) -> Result<Type> {
     c.ck.consts.insert(c.call.id, v);

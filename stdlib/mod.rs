@@ -206,6 +206,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "container_of",
     "path",
     "socket_cookie",
+    "comptime",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -219,6 +220,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "container_of" => &introspect::ContainerOf,
         "path" => &path::Path,
         "socket_cookie" => &path::SocketCookie,
+        "comptime" => &meta::Comptime,
         "typeof" => &introspect::Typeof,
         "print" => &output::Print,
         "time" => &output::Time,

@@ -315,3 +315,18 @@ fn casts_to_typeof_and_macro_type_parameters() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "4464 0x5 8 0\n\n\n");
 }
+
+/// `comptime e` is `e`'s value while compiling; `if comptime (…)` compiles one branch,
+/// and the other may hold what would not compile.
+#[test]
+fn comptime_values_and_branches() {
+    let prog = r#"begin {
+        if comptime ($# > 0) { print(("many", $1)); } else { print("none"); }
+        print(comptime (sizeof(int32) * 2));
+        exit();
+    }"#;
+    let o = spyglass(&["-q", "-e", prog, "5"]);
+    assert_eq!(o.stdout, "(many, 5)\n8\n\n\n", "{}", o.stderr);
+    let o = spyglass(&["-q", "-e", prog]);
+    assert_eq!(o.stdout, "none\n8\n\n\n", "{}", o.stderr);
+}

@@ -86,6 +86,8 @@ pub enum Tok {
     For,
     #[token("unroll")]
     Unroll,
+    #[token("comptime")]
+    Comptime,
     #[token("while")]
     While,
     #[token("break")]
@@ -720,7 +722,7 @@ fn cast_ahead(rest: &str) -> bool {
 /// Words that are never type names.
 const KEYWORDS: &[&str] = &[
     "if", "else", "for", "while", "unroll", "return", "break", "continue", "let", "true", "false",
-    "sizeof", "offsetof",
+    "sizeof", "offsetof", "comptime",
 ];
 
 fn bad_token(text: &str, span: (usize, usize)) -> Diagnostic {
