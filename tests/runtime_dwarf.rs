@@ -41,11 +41,15 @@ fn args_are_named_and_typed_from_dwarf() {
         "-e",
         &format!(
             r#"uprobe:{bin}:add {{ printf("%d %d %s %d\n", args.a, args.b, str(args.name), args.c); }}
-               uprobe:{bin}:takes_struct {{ printf("after %d\n", args.after); }}"#
+               uprobe:{bin}:takes_struct {{ printf("after %d\n", args.after); print(args); }}"#
         ),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.stdout, "0 -5 abc 7\n1 -5 abc 7\nafter 3\n\n\n");
+    // `p` ({1, 2}) travels in one register, read as one 8-byte value.
+    assert_eq!(
+        o.stdout,
+        "0 -5 abc 7\n1 -5 abc 7\nafter 3\n{ .p = 8589934593, .after = 3 }\n\n\n"
+    );
 }
 
 /// Arguments after structs and doubles, and those the caller passed on the stack.

@@ -330,3 +330,22 @@ fn comptime_values_and_branches() {
     let o = spyglass(&["-q", "-e", prog]);
     assert_eq!(o.stdout, "none\n8\n\n\n", "{}", o.stderr);
 }
+
+/// `args` as a value: a record of every field, printed as bpftrace prints structs, and
+/// usable as a map key.
+#[test]
+fn args_as_a_value_prints_every_field() {
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &format!("{} 2", workload()),
+        "-e",
+        "tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { print(args); @[args] = count(); }",
+    ]);
+    assert_eq!(
+        o.stdout,
+        "{ .__syscall_nr = 39 }\n{ .__syscall_nr = 39 }\n\n\n@[{ .__syscall_nr = 39 }]: 2\n",
+        "{}",
+        o.stderr
+    );
+}

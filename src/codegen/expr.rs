@@ -73,7 +73,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 }
             }
             ExprKind::Str(s) => Ok(self.str_const(s.as_bytes())),
-            ExprKind::Ident(name) if name == "args" => Ok(Val::Void),
+            ExprKind::Ident(name) if name == "args" => self.args_record(e),
             // An enum constant.
             ExprKind::Ident(_) if self.ck.consts.contains_key(&e.id) => {
                 Ok(Val::Int(self.i64(self.ck.consts[&e.id])))
@@ -564,6 +564,29 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         })
     }
 
+    /// `args` as a value: every field, into a record.
+    fn args_record(&mut self, e: &Expr) -> Result<Val<'ctx>> {
+        let Type::Record(names, types) = self.ck.ty(e.id).clone() else {
+            // `args.x` reads its field; `args` alone has no value of its own.
+            return Ok(Val::Void);
+        };
+        let fields: Vec<FieldType> = types
+            .iter()
+            .map(|t| t.field().expect("sema: storable"))
+            .collect();
+        let buf = self.stack(FieldType::Tuple(fields.clone()).size(), "args");
+        let args = self.point.args.clone().unwrap_or_default();
+        for ((f, t), (ft, off)) in args
+            .iter()
+            .zip(&types)
+            .zip(fields.iter().zip(FieldType::offsets(&fields)))
+        {
+            let v = self.arg_read(f, t);
+            self.store_field(self.gep(buf, off as u64), v, ft);
+        }
+        Ok(Val::Record(buf, names, fields))
+    }
+
     fn arg_field(&mut self, e: &Expr, field: &str) -> Result<Val<'ctx>> {
         let fields = self.point.args.as_deref().unwrap_or(&[]);
         let f = fields
@@ -571,6 +594,12 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .find(|f| f.name == field)
             .ok_or_else(|| Diagnostic::error(format!("no argument `{field}` here"), e.span))?
             .clone();
+        let ty = self.ck.ty(e.id).clone();
+        Ok(self.arg_read(&f, &ty))
+    }
+
+    /// One field of `args`, of type `ty`.
+    fn arg_read(&mut self, f: &crate::probes::ArgField, ty: &Type) -> Val<'ctx> {
         if f.on_stack {
             // Passed on the stack: user memory above the return address.
             let sp_at = self.gep(self.ctx_ptr, crate::probes::pt_regs::SP as u64);
@@ -579,14 +608,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 .b
                 .build_int_add(sp, self.i64(f.offset as u64), "stackarg")
                 .unwrap();
-            let ty = self.ck.ty(e.id).clone();
-            return Ok(self.read_pointee(at, &ty, true));
+            return self.read_pointee(at, ty, true);
         }
         let at = self.gep(self.ctx_ptr, f.offset as u64);
-        Ok(match f.kind {
+        match f.kind {
             // `unsigned long args[6]`: copied out, like a char array.
-            ArgKind::Int if matches!(self.ck.ty(e.id), Type::Array { .. }) => {
-                let field = self.ck.ty(e.id).field().expect("sema: a storable array");
+            ArgKind::Int if matches!(ty, Type::Array { .. }) => {
+                let field = ty.field().expect("sema: a storable array");
                 let buf = self.stack(field.size(), "args");
                 self.helper_int(
                     helper::PROBE_READ_KERNEL,
@@ -643,7 +671,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 );
                 Val::Str(buf, size)
             }
-        })
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{Checker, Type};
 use crate::diag::{Diagnostic, Result, Span};
 use crate::parser::ast::{BinOp, Expr, ExprKind, UnOp};
-use crate::probes::ArgKind;
+use crate::probes::{ArgField, ArgKind};
 use crate::program::{EventSpec, FieldType, MapId, MapKind};
 use crate::stdlib;
 
@@ -41,6 +41,7 @@ impl Checker<'_> {
         match t {
             _ if t.is_plain_value() => Ok(t),
             Type::Struct(_) => self.struct_value(e, &t),
+            Type::Args => self.args_value(e),
             Type::Agg(_) => Err(Diagnostic::error(
                 "an aggregation function can only be assigned to a map",
                 e.span,
@@ -373,14 +374,7 @@ impl Checker<'_> {
                 .with_note(format!("its arguments are: {}", names.join(", ")))
             })?;
             let f = f.clone();
-            let t = match f.kind {
-                ArgKind::Int => self.tp_int_type(&f),
-                ArgKind::Pointer { user } => super::pointers::from_c_type(&f.c_type, user),
-                ArgKind::DataLocStr => Type::Str {
-                    size: self.opts.strlen,
-                },
-                ArgKind::CharArray { len } => Type::Str { size: len },
-            };
+            let t = self.arg_type(&f);
             found = Some(match found {
                 None => t,
                 Some(prev) => super::types::unify_types(&prev, &t).ok_or_else(|| {
@@ -392,6 +386,48 @@ impl Checker<'_> {
             });
         }
         found.ok_or_else(|| Diagnostic::error("`args` is not available here", base.span))
+    }
+
+    /// The type of one field of `args`.
+    fn arg_type(&mut self, f: &ArgField) -> Type {
+        match f.kind {
+            ArgKind::Int => self.tp_int_type(f),
+            ArgKind::Pointer { user } => super::pointers::from_c_type(&f.c_type, user),
+            ArgKind::DataLocStr => Type::Str {
+                size: self.opts.strlen,
+            },
+            ArgKind::CharArray { len } => Type::Str { size: len },
+        }
+    }
+
+    /// `args` as a value (`print(args)`, `@[args]`): a record of every field, printed as
+    /// bpftrace prints structs. Every attach point of the block must have the same fields.
+    fn args_value(&mut self, e: &Expr) -> Result<Type> {
+        let mut found: Option<(Vec<String>, Vec<Type>)> = None;
+        for i in 0..self.points.len() {
+            let fields = self.points[i].args.clone().unwrap_or_default();
+            let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
+            let types: Vec<Type> = fields.iter().map(|f| self.arg_type(f)).collect();
+            match &found {
+                Some((n, t)) if *n != names || *t != types => {
+                    return Err(Diagnostic::error(
+                        "`args` has different fields across these probes",
+                        e.span,
+                    ))
+                }
+                _ => found = Some((names, types)),
+            }
+        }
+        let (names, types) = found.unwrap_or_default();
+        let rec = Type::Record(names, types);
+        if rec.field().is_none() {
+            return Err(
+                Diagnostic::error("these `args` cannot be copied as a value", e.span)
+                    .with_note("print its fields instead, e.g. `args.NAME`"),
+            );
+        }
+        self.set_type(e.id, rec.clone());
+        Ok(rec)
     }
 
     /// Checks the target of `++`, `--` or `op=`: an integer (or pointer) variable or plain
