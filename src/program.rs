@@ -25,6 +25,9 @@ pub struct CompiledProgram {
     /// The stack-trace map, when the script uses `kstack`/`ustack`.
     #[serde(default)]
     pub stack_map: Option<String>,
+    /// The perf event array `skboutput` writes packets to, when the script calls it.
+    #[serde(default)]
+    pub skb_map: Option<String>,
     /// `config = { print_maps_on_exit = 0 }` turns off the exit-time map dump.
     #[serde(default = "yes")]
     pub print_maps_on_exit: bool,
@@ -472,12 +475,22 @@ pub enum EventSpec {
         fmt: String,
         args: Vec<FieldType>,
     },
+    /// `skboutput(path, skb, len, offset)`: packets go through `SKB_MAP` (a perf event
+    /// array, as the helper requires), each after a `SKB_META_SIZE`-byte header: this
+    /// event's id, the offset, the time (ns since boot) and the length, as u64s.
+    SkbOutput {
+        path: String,
+    },
     /// `join(argv[, sep])`: payload is the element count, then `JOIN_MAX_ARGS` string
     /// slots of `JOIN_ARG_SIZE` bytes (only the first `count` are written).
     Join {
         sep: String,
     },
 }
+
+/// The perf event array `skboutput` writes to.
+pub const SKB_MAP: &str = "skb_events";
+pub const SKB_META_SIZE: usize = 32;
 
 /// `join()` reads at most this many elements…
 pub const JOIN_MAX_ARGS: usize = 16;

@@ -26,6 +26,7 @@ mod net;
 mod output;
 mod path;
 mod process;
+mod skb;
 mod stacks;
 mod strfuncs;
 mod strings;
@@ -207,6 +208,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "path",
     "socket_cookie",
     "comptime",
+    "skboutput",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -221,6 +223,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "path" => &path::Path,
         "socket_cookie" => &path::SocketCookie,
         "comptime" => &meta::Comptime,
+        "skboutput" => &skb::SkbOutput,
         "typeof" => &introspect::Typeof,
         "print" => &output::Print,
         "time" => &output::Time,

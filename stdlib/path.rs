@@ -73,7 +73,12 @@ const GET_SOCKET_COOKIE: u64 = 46;
 impl Function for SocketCookie {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
-        super::process::only_in(c, "socket_cookie()", &["fentry", "fexit", "iter"])?;
+        super::process::only_in(
+            c,
+            "socket_cookie()",
+            &["fentry", "fexit", "iter", "rawtracepoint"],
+        )?;
+        c.ck.uses_btf_ctx = true;
         match c.value(0)? {
             Type::Ptr { .. } => Ok(Type::UINT),
             t => Err(

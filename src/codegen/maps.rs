@@ -24,6 +24,7 @@ const BPF_MAP_TYPE_STACK_TRACE: u64 = 7;
 const BPF_MAP_TYPE_LRU_HASH: u64 = 9;
 const BPF_MAP_TYPE_LRU_PERCPU_HASH: u64 = 10;
 const BPF_MAP_TYPE_RINGBUF: u64 = 27;
+const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u64 = 4;
 /// `map_flags` bit: allocate hash entries on insert.
 const BPF_F_NO_PREALLOC: u64 = 1;
 /// Ring buffer size. The kernel allocates it all when the map is created, so it costs
@@ -41,6 +42,8 @@ pub struct Globals<'ctx> {
     pub ringbuf: GlobalValue<'ctx>,
     /// The stack-trace map, when `kstack`/`ustack` are used.
     pub stacks: Option<GlobalValue<'ctx>>,
+    /// `skboutput`'s perf event array (libbpf sizes it to the CPU count).
+    pub skb: Option<GlobalValue<'ctx>>,
     /// `program::rodata`: run-time constants.
     pub rodata: GlobalValue<'ctx>,
     /// `program::LOST_EVENTS`, declared with the first event: scripts that send nothing
@@ -110,6 +113,16 @@ impl<'ctx> Globals<'ctx> {
                     BPF_MAP_TYPE_STACK_TRACE,
                     ck.options.max_map_keys as u64,
                     Some((4, value)),
+                )
+            }),
+            skb: ck.uses_skboutput.then(|| {
+                debug.map_def(
+                    ctx,
+                    module,
+                    crate::program::SKB_MAP,
+                    BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+                    0,
+                    Some((4, 4)),
                 )
             }),
             debug,

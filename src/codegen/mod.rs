@@ -62,7 +62,12 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
     for (pi, (probe, info)) in ck.program.probes.iter().zip(&ck.probes).enumerate() {
         for (gi, points) in info.programs.iter().enumerate() {
             let name = format!("probe_{pi}_{gi}");
-            let section = crate::probes::of(&points[0].attach).section(&points[0].attach);
+            let pt = crate::probes::of(&points[0].attach);
+            let section = match points[0].btf_typed {
+                true => pt.btf_section(&points[0].attach),
+                false => None,
+            }
+            .unwrap_or_else(|| pt.section(&points[0].attach));
             FnGen::build(&ctx, &module, &globals, ck, pi, &points[0], &name, &section)?;
             probes.push(ProbeProgram {
                 prog_name: name,
@@ -108,6 +113,9 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             print_maps_on_exit: ck.options.print_maps_on_exit,
             output: ck.options.output.clone(),
             stack_map: ck.uses_stacks.then(|| STACKS.to_string()),
+            skb_map: ck
+                .uses_skboutput
+                .then(|| crate::program::SKB_MAP.to_string()),
         },
         ir,
     })

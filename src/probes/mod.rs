@@ -294,6 +294,13 @@ pub trait ProbeType: Sync {
     }
 
     /// Attaches a loaded program.
+    /// The section for a program that needs BTF-typed arguments (helpers such as
+    /// `bpf_skb_output` want kernel objects the verifier knows by type), when this probe
+    /// type has such a form: raw tracepoints as `tp_btf`.
+    fn btf_section(&self, _ap: &AttachPoint) -> Option<String> {
+        None
+    }
+
     /// Called on the opened program before the object is loaded, for probes whose
     /// attach target must be set then (a running BPF program's fd); what it returns is
     /// kept open until loading is done.

@@ -83,6 +83,13 @@ impl ProbeType for RawTracepoint {
         format!("raw_tp/{name}")
     }
 
+    fn btf_section(&self, ap: &AttachPoint) -> Option<String> {
+        let AttachPoint::RawTracepoint { name, .. } = ap else {
+            unreachable!("not a raw tracepoint")
+        };
+        Some(format!("tp_btf/{name}"))
+    }
+
     /// Named and typed from the tracepoint's `__probestub_EVENT` (or, lacking that, its
     /// `btf_trace_EVENT` prototype, where arguments are `arg0`…): `args.action`.
     fn args(&self, ap: &AttachPoint) -> Result<Option<Vec<ArgField>>, String> {
@@ -128,9 +135,13 @@ impl ProbeType for RawTracepoint {
         let AttachPoint::RawTracepoint { name, .. } = ap else {
             unreachable!("not a raw tracepoint")
         };
-        let link = prog
-            .attach_raw_tracepoint(name)
-            .map_err(|e| format!("attaching to {} failed: {e}", ap.name()))?;
+        // A `tp_btf` program (see `btf_section`) attaches through its BTF target.
+        let link = if prog.prog_type() == libbpf_rs::ProgramType::Tracing {
+            prog.attach_trace()
+        } else {
+            prog.attach_raw_tracepoint(name)
+        }
+        .map_err(|e| format!("attaching to {} failed: {e}", ap.name()))?;
         Ok(vec![Box::new(link)])
     }
 }

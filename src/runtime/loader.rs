@@ -33,6 +33,8 @@ pub struct Loaded {
     pub ringbuf: MapHandle,
     /// The `.bss` section holding `program::LOST_EVENTS`, when the script sends events.
     pub lost: Option<MapHandle>,
+    /// `skboutput`'s perf event array.
+    pub skb: Option<MapHandle>,
     /// Symbolizes `kstack`/`ustack`/`ksym`/`usym`/`cgroup_path` values.
     pub stacks: Option<super::stacks::Stacks>,
 }
@@ -113,6 +115,10 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         None => None,
     };
     let stacks = Some(super::stacks::Stacks::new(stack_map));
+    let skb = match &prog.skb_map {
+        Some(name) => Some(handle(name)?),
+        None => None,
+    };
     let lost = match object
         .maps()
         .find(|m| m.name().to_string_lossy().ends_with(".bss"))
@@ -124,6 +130,7 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
     Ok(Loaded {
         object,
         maps,
+        skb,
         stacks,
         ringbuf,
         lost,

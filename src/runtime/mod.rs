@@ -8,6 +8,7 @@ pub mod format;
 mod iter;
 mod loader;
 pub mod maps;
+mod pcap;
 mod pump;
 mod selftest;
 mod session;
@@ -166,6 +167,19 @@ fn run_with(
     s.no_warnings = opts.no_warnings;
     let ringbuf = s.ring_buffer()?;
     let mut pump = Pump::new(&ringbuf, &loaded.ringbuf).map_err(Diagnostic::global)?;
+    let pcap = std::rc::Rc::new(std::cell::RefCell::new(pcap::PcapWriter::new(
+        prog,
+        clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC)) as u128,
+    )));
+    let skb_reader = match &loaded.skb {
+        Some(m) => Some(pcap::reader(m, pcap.clone()).map_err(Diagnostic::global)?),
+        None => None,
+    };
+    let poll_packets = || {
+        if let Some(r) = &skb_reader {
+            pcap::poll(r, &pcap);
+        }
+    };
     if opts.mode != Mode::Run {
         return selftest::run(&s, prog, &ringbuf, opts.mode, opts.json);
     }
@@ -267,6 +281,7 @@ fn run_with(
         .collect();
     while !signals::stop_requested() {
         pump.step(Duration::from_millis(if live { 100 } else { 0 }));
+        poll_packets();
         for _ in 0..signals::take_usr1() {
             for name in &self_probes {
                 s.test_run(name)?;
@@ -303,6 +318,7 @@ fn run_with(
         }
     }
     pump.drain(None);
+    poll_packets();
     let lost_seen = s.report_lost(loaded.lost_events(), lost_seen);
     if prog.print_maps_on_exit {
         s.print_all_maps();

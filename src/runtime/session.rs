@@ -284,6 +284,8 @@ impl<'a> Session<'a> {
                     Err(e) => eprintln!("ERROR: {e}"),
                 }
             }
+            // Packets come through their own perf buffer (`pcap`), never the ring.
+            EventSpec::SkbOutput { .. } => {}
             EventSpec::Join { sep } => {
                 let text = format::join_text(&args, sep);
                 if self.json {

@@ -122,6 +122,8 @@ pub struct Checked {
     pub call_events: HashMap<ExprId, usize>,
     /// `kstack`/`ustack` are used: the program needs a stack-trace map.
     pub uses_stacks: bool,
+    /// `skboutput` is called: the program has its perf event array.
+    pub uses_skboutput: bool,
     /// Frame slot of every `$var` expression (loop variables are scoped to their loop).
     pub var_slots: HashMap<ExprId, String>,
     /// Frame slot of each `for` statement's variable, by the statement's start offset.
@@ -167,6 +169,8 @@ pub struct ProbeInfo {
 pub struct PointInfo {
     pub attach: AttachPoint,
     pub args: Option<Vec<ArgField>>,
+    /// Compiled with BTF-typed arguments (`ProbeType::btf_section`).
+    pub btf_typed: bool,
 }
 
 /// A map's type as far as inference got.
@@ -198,6 +202,10 @@ pub struct Checker<'a> {
     loops: u32,
     map_loops: u32,
     pub(crate) uses_stacks: bool,
+    pub(crate) uses_skboutput: bool,
+    /// The block calls a helper that needs BTF-typed arguments (`skboutput`,
+    /// `socket_cookie`): raw tracepoints are then compiled as `tp_btf` programs.
+    pub(crate) uses_btf_ctx: bool,
     /// `let @m = hash(N);` declarations by map name.
     decls: HashMap<String, crate::parser::ast::MapDecl>,
     /// Loop variables are scoped to their loop: inside it, `$kv` means the slot named here.
@@ -260,6 +268,8 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         map_loops: 0,
         decls,
         uses_stacks: false,
+        uses_skboutput: false,
+        uses_btf_ctx: false,
         scoped: HashMap::new(),
         var_slots: HashMap::new(),
         loop_slots: HashMap::new(),
@@ -341,6 +351,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         call_events: ck.call_events,
         var_slots: ck.var_slots,
         uses_stacks: ck.uses_stacks,
+        uses_skboutput: ck.uses_skboutput,
         loop_slots: ck.loop_slots,
         struct_fields: ck.struct_fields,
         struct_values: ck.struct_values,
@@ -404,7 +415,11 @@ fn expand_attach_points(
                 let args = probes::of(&attach)
                     .args(&attach)
                     .map_err(|m| Diagnostic::error(m, ap.span))?;
-                pts.push(PointInfo { attach, args });
+                pts.push(PointInfo {
+                    attach,
+                    args,
+                    btf_typed: false,
+                });
             }
         }
         all.push(pts);
@@ -437,6 +452,7 @@ impl<'a> Checker<'a> {
         self.provisional.clear();
         self.uses_args = false;
         self.uses_probe = false;
+        self.uses_btf_ctx = false;
     }
 
     fn probe(&mut self, probe: &crate::parser::ast::Probe, final_round: bool) -> Result<()> {
@@ -462,7 +478,7 @@ impl<'a> Checker<'a> {
     /// One program per attach point when the body depends on which one fired (`args`,
     /// `probe`); otherwise attach points of the same provider share a program.
     fn group_points(&self) -> Vec<Vec<PointInfo>> {
-        let split = self.uses_args || self.uses_probe;
+        let split = self.uses_args || self.uses_probe || self.uses_btf_ctx;
         let mut groups: Vec<Vec<PointInfo>> = vec![];
         for p in &self.points {
             let provider = probes::of(&p.attach).names()[0];
@@ -471,7 +487,10 @@ impl<'a> Checker<'a> {
                 !split && !fixed_section && probes::of(&g[0].attach).names()[0] == provider
             }) {
                 Some(g) => g.push(p.clone()),
-                None => groups.push(vec![p.clone()]),
+                None => groups.push(vec![PointInfo {
+                    btf_typed: self.uses_btf_ctx,
+                    ..p.clone()
+                }]),
             }
         }
         groups
