@@ -165,6 +165,9 @@ fn a_second_sigint_exits_at_once() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut attached = String::new();
     stderr.read_line(&mut attached).unwrap();
+    // Output goes out a batch per write, so spyglass alone feeds itself slowly: a burst
+    // of system calls fills the pipe.
+    let mut load = Command::new(workload()).arg("2000000").spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let progs = prog_ids_of(child.id());
     let links = bpf_ids_of(child.id(), "link_id");
@@ -174,6 +177,8 @@ fn a_second_sigint_exits_at_once() {
         child.try_wait().unwrap().is_none(),
         "still blocked on the pipe"
     );
+    let _ = load.kill();
+    let _ = load.wait();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = wait_with_deadline(&mut child, 5);
     assert_eq!(status.code(), Some(130));

@@ -809,11 +809,14 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.emit_event_with(id, size, |g, payload| {
             let mut off = 0;
             for (v, f) in vals {
-                if matches!(
-                    f,
-                    FieldType::Str { .. } | FieldType::Tuple(_) | FieldType::Record(..)
-                ) {
-                    // Ring memory is not zeroed; string padding must be.
+                // Ring memory is not zeroed; string padding must be. A string that fills its
+                // slot (the usual case: same size) overwrites every byte anyway.
+                let padded = match (v, f) {
+                    (Val::Str(_, n), FieldType::Str { size }) => n < size,
+                    (_, FieldType::Tuple(_) | FieldType::Record(..)) => true,
+                    _ => false,
+                };
+                if padded {
                     g.zero(g.gep(payload, off as u64), f.size());
                 }
                 g.store_field(g.gep(payload, off as u64), v.clone(), f);
@@ -839,22 +842,29 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let flags = if matches!(self.ck.events[id], crate::program::EventSpec::Exit) {
             self.i64(BPF_RB_FORCE_WAKEUP)
         } else {
+            // Wake the reader each time the unread data crosses a multiple of the backlog
+            // threshold, not on every record above it: a reader that lags would otherwise
+            // be woken (an irq_work each) by every record until it catches up.
             let avail = self.helper_int(
                 helper::RINGBUF_QUERY,
                 &[rb.into(), self.i64(BPF_RB_AVAIL_DATA).into()],
             );
-            let backlog = self
+            let shift = self.i64(super::maps::WAKEUP_BACKLOG.trailing_zeros() as u64);
+            // The record's size in the ring: an 8-byte header, rounded up to 8.
+            let in_ring = (size as u64 + 8).div_ceil(8) * 8;
+            let after = self
                 .b
-                .build_int_compare(
-                    IntPredicate::UGE,
-                    avail,
-                    self.i64(super::maps::WAKEUP_BACKLOG),
-                    "backlog",
-                )
+                .build_int_add(avail, self.i64(in_ring), "after")
+                .unwrap();
+            let before_k = self.b.build_right_shift(avail, shift, false, "bk").unwrap();
+            let after_k = self.b.build_right_shift(after, shift, false, "ak").unwrap();
+            let crossed = self
+                .b
+                .build_int_compare(IntPredicate::NE, before_k, after_k, "crossed")
                 .unwrap();
             self.b
                 .build_select(
-                    backlog,
+                    crossed,
                     self.i64(BPF_RB_FORCE_WAKEUP),
                     self.i64(BPF_RB_NO_WAKEUP),
                     "rbflags",

@@ -86,6 +86,83 @@ fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
     }
 }
 
+/// Elements read at a time by `BPF_MAP_LOOKUP_BATCH`.
+const BATCH: usize = 4096;
+
+/// Every (key, per-CPU values) of a map, a batch of elements per system call; `None` when
+/// the kernel does not batch this map.
+fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<(Vec<u8>, Vec<Vec<u8>>)>> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let (ks, vs) = (map.key_size() as usize, map.value_size() as usize);
+    let ncpus = match per_cpu {
+        true => libbpf_rs::num_possible_cpus().ok()?,
+        false => 1,
+    };
+    // Per-CPU values come 8-byte aligned, one per possible CPU.
+    let stride = if per_cpu { vs.next_multiple_of(8) } else { vs };
+    let mut keys = vec![0u8; ks * BATCH];
+    let mut vals = vec![0u8; stride * ncpus * BATCH];
+    // The resume token: a bucket index for hash maps (at least 4 bytes), a key otherwise.
+    let mut token = vec![0u8; ks.max(4)];
+    let mut next = vec![0u8; ks.max(4)];
+    let opts = libbpf_sys::bpf_map_batch_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_map_batch_opts>() as _,
+        ..Default::default()
+    };
+    let fd = map.as_fd().as_raw_fd();
+    let mut out = vec![];
+    let mut first = true;
+    loop {
+        let mut count = BATCH as u32;
+        let from = if first {
+            std::ptr::null_mut()
+        } else {
+            token.as_mut_ptr()
+        };
+        // SAFETY: the buffers hold BATCH keys and values of the sizes the map declares,
+        // and the tokens its key size (at least 4 bytes).
+        let r = unsafe {
+            libbpf_sys::bpf_map_lookup_batch(
+                fd,
+                from.cast(),
+                next.as_mut_ptr().cast(),
+                keys.as_mut_ptr().cast(),
+                vals.as_mut_ptr().cast(),
+                &mut count,
+                &opts,
+            )
+        };
+        let done = r == -libc::ENOENT;
+        if r < 0 && !done {
+            return None;
+        }
+        for i in 0..count as usize {
+            let v = &vals[i * stride * ncpus..(i + 1) * stride * ncpus];
+            let cpus = v.chunks(stride).map(|c| c[..vs].to_vec()).collect();
+            out.push((keys[i * ks..(i + 1) * ks].to_vec(), cpus));
+        }
+        if done {
+            return Some(out);
+        }
+        token.copy_from_slice(&next);
+        first = false;
+    }
+}
+
+/// The same, a key and a lookup at a time.
+fn read_one_by_one(map: &MapHandle, per_cpu: bool) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    map.keys()
+        .filter_map(|raw| {
+            let cpus = if per_cpu {
+                map.lookup_percpu(&raw, MapFlags::ANY).ok()??
+            } else {
+                vec![map.lookup(&raw, MapFlags::ANY).ok()??]
+            };
+            Some((raw, cpus))
+        })
+        .collect()
+}
+
 /// Every entry of a map, per-CPU values merged and histogram buckets gathered per key.
 pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
     let per_cpu = spec.kind.per_cpu();
@@ -93,18 +170,8 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
     let mut plain = vec![];
     let mut hists: BTreeMap<Vec<u8>, (Vec<Value>, Vec<u64>)> = BTreeMap::new();
     let mut series: BTreeMap<Vec<u8>, (Vec<Value>, BTreeMap<u64, Value>)> = BTreeMap::new();
-    for raw in map.keys() {
-        let cpus = if per_cpu {
-            match map.lookup_percpu(&raw, MapFlags::ANY) {
-                Ok(Some(v)) => v,
-                _ => continue,
-            }
-        } else {
-            match map.lookup(&raw, MapFlags::ANY) {
-                Ok(Some(v)) => vec![v],
-                _ => continue,
-            }
-        };
+    let elems = read_batched(map, per_cpu).unwrap_or_else(|| read_one_by_one(map, per_cpu));
+    for (raw, cpus) in elems {
         if array && !cpus.iter().any(|c| u64_at(c, 8) != 0) {
             continue; // never written (or cleared)
         }

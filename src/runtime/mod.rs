@@ -85,7 +85,10 @@ fn open_output(opts: &RunOptions) -> Result<Box<dyn Write>, Diagnostic> {
         },
     };
     Ok(match opts.buffering {
-        Buffering::Line => Box::new(std::io::LineWriter::new(file)),
+        // Line buffering means no complete line is held back. The event loop flushes after
+        // each batch of records, so lines go out together, one write per batch rather than
+        // one per line (a write per printf would cost more than the printf itself).
+        Buffering::Line => Box::new(std::io::BufWriter::with_capacity(64 * 1024, file)),
         Buffering::Full => Box::new(FullyBuffered(std::io::BufWriter::with_capacity(
             64 * 1024,
             file,

@@ -28,6 +28,10 @@ pub struct Session<'a> {
     /// showing it would take too long).
     discarding: std::cell::Cell<bool>,
     discarded: std::cell::Cell<u64>,
+    /// Per event id, worked out once rather than per record: its payload's fields, and
+    /// for printf its parsed format.
+    payloads: Vec<Vec<crate::program::FieldType>>,
+    formats: Vec<Option<Vec<format::Piece>>>,
 }
 
 struct State<'a> {
@@ -74,6 +78,15 @@ impl<'a> Session<'a> {
             errors: Default::default(),
             discarding: Default::default(),
             discarded: Default::default(),
+            payloads: prog.events.iter().map(EventSpec::payload).collect(),
+            formats: prog
+                .events
+                .iter()
+                .map(|e| match e {
+                    EventSpec::Printf { fmt, .. } => format::parse_format(fmt).ok(),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 
@@ -222,13 +235,16 @@ impl<'a> Session<'a> {
         let Some(event) = self.prog.events.get(id) else {
             return;
         };
-        let mut args = maps::decode_fields(&event.payload(), &data[8..]);
+        let mut args = maps::decode_fields(&self.payloads[id], &data[8..]);
         if let Some(st) = &self.loaded.stacks {
             args.iter_mut().for_each(|a| st.resolve(a));
         }
         match event {
             EventSpec::Printf { fmt, .. } => {
-                let text = format::format_str(fmt, &args);
+                let text = match &self.formats[id] {
+                    Some(pieces) => format::format(pieces, &args),
+                    None => format::format_str(fmt, &args),
+                };
                 if self.json {
                     self.write(&format!("{}\n", format::printf_json(&text)));
                 } else {

@@ -28,9 +28,15 @@ pub(crate) fn prepare(
 ) -> Vec<(Vec<Value>, Shown)> {
     // bpftrace leaves ties in hash-table order (unspecified); ordering by key first makes
     // ties deterministic without changing any order bpftrace guarantees.
-    entries.sort_by(|a, b| cmp_keys(&a.key, &b.key));
+    // Keys are unique, so one unstable sort on (value, key) gives that order exactly.
     if orders_by_value(&spec.kind) {
-        entries.sort_by_key(|e| value_rank(&spec.kind, &e.value));
+        entries.sort_unstable_by(|a, b| {
+            value_rank(&spec.kind, &a.value)
+                .cmp(&value_rank(&spec.kind, &b.value))
+                .then_with(|| cmp_keys(&a.key, &b.key))
+        });
+    } else {
+        entries.sort_unstable_by(|a, b| cmp_keys(&a.key, &b.key));
     }
     let skip = if top > 0 && entries.len() > top {
         entries.len() - top

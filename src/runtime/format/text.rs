@@ -16,20 +16,27 @@ pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) ->
     }
     let rows = prepare(spec, entries, top, div);
     let scalar = spec.key.is_empty();
-    let mut out = String::new();
+    // Built in place: a map of 100,000 keys is printed at exit, where every allocation per
+    // row shows.
+    let mut out = String::with_capacity(rows.len() * (spec.name.len() + 24));
     for (key, shown) in &rows {
-        let name = if scalar {
-            spec.name.clone()
-        } else {
-            format!("{}[{}]", spec.name, key_text(key))
-        };
+        out.push_str(&spec.name);
+        if !scalar {
+            out.push('[');
+            out.push_str(&key_text(key));
+            out.push(']');
+        }
         match shown {
             Shown::Hist(h) => {
-                out.push_str(&format!("{name}:\n"));
+                out.push_str(":\n");
                 out.push_str(&hist_text(h));
                 out.push('\n');
             }
-            other => out.push_str(&format!("{name}: {}\n", shown_text(other))),
+            other => {
+                out.push_str(": ");
+                out.push_str(&shown_text(other));
+                out.push('\n');
+            }
         }
         if scalar {
             break;
