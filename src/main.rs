@@ -123,7 +123,29 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             return report(d);
         }
     }
-    let compiled = spyglass::deep::with_stack_for(&source, || compile(&run, &source_name, &source));
+    let cache = use_cache(&run, &source)
+        .then(|| cli::cache::Cache::new(raw_args, &source_name, &source))
+        .flatten();
+    let hit = cache.as_ref().and_then(|c| c.get());
+    let compiled = match hit {
+        Some(hit) => {
+            eprint!("{}", hit.warnings);
+            if run.verbose {
+                eprintln!(
+                    "spyglass: compiled program from the cache ({})",
+                    hit.path.display()
+                );
+            }
+            Ok(hit.program)
+        }
+        None => spyglass::deep::with_stack_for(&source, || {
+            let (program, warnings) = compile(&run, &source_name, &source)?;
+            if let Some(c) = &cache {
+                c.put(&program, &warnings);
+            }
+            Ok(program)
+        }),
+    };
     let program = match compiled {
         Ok(p) => p,
         Err(code) => return code,
@@ -153,9 +175,27 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
     }
 }
 
-/// Everything before the run, on the compiler's thread: the program to run, or the exit
-/// code when there is nothing to run (a listing, `--mode codegen`, an error).
-fn compile(run: &Run, source_name: &str, source: &str) -> Result<CompiledProgram, ExitCode> {
+/// Whether this run may take its program from the cache, and store it there: a plain run
+/// of a script that reads no other files, with nothing asked of the compiler's stages.
+fn use_cache(run: &Run, source: &str) -> bool {
+    let d = &run.debug;
+    !run.no_cache
+        && !run.list
+        && run.mode != cli::Mode::Codegen
+        && !(d.ast || d.types || d.codegen || d.codegen_opt)
+        && run.emit_elf.is_none()
+        && run.emit_llvm.is_none()
+        && cli::cache::cacheable(source, &run.includes)
+}
+
+/// Everything before the run, on the compiler's thread: the program to run and the
+/// warnings printed, or the exit code when there is nothing to run (a listing,
+/// `--mode codegen`, an error).
+fn compile(
+    run: &Run,
+    source_name: &str,
+    source: &str,
+) -> Result<(CompiledProgram, String), ExitCode> {
     let report = |d: Diagnostic| {
         eprint!("{}", d.render(source_name, source));
         ExitCode::from(1)
@@ -195,10 +235,12 @@ fn compile(run: &Run, source_name: &str, source: &str) -> Result<CompiledProgram
         Ok(c) => c,
         Err(d) => return Err(report(d)),
     };
+    let mut warnings = String::new();
     if !run.no_warnings {
         for w in &checked.warnings {
-            eprint!("{}", w.render(source_name, source));
+            warnings.push_str(&w.render(source_name, source));
         }
+        eprint!("{warnings}");
     }
     if run.list {
         let names: Vec<String> = checked
@@ -266,7 +308,7 @@ fn compile(run: &Run, source_name: &str, source: &str) -> Result<CompiledProgram
     if run.mode == cli::Mode::Codegen {
         return Err(ExitCode::SUCCESS);
     }
-    Ok(out.program)
+    Ok((out.program, warnings))
 }
 
 /// `--probe-filter`: keeps the attach points whose names match; `begin`/`end` always stay.

@@ -1,6 +1,7 @@
 //! The command line, with bpftrace's flags and meanings: options anywhere before `--`,
 //! then positional parameters (`$1…`) and, after `--`, named options (`--name=value`).
 
+pub mod cache;
 mod env;
 pub mod info;
 pub mod list;
@@ -94,6 +95,9 @@ struct Args {
     /// docs/compatibility.md); checked and otherwise ignored.
     #[arg(long = "dwarf-pid")]
     dwarf_pid: Vec<String>,
+    /// `--no-cache`: compile even when the compiled-program cache holds the script.
+    #[arg(long = "no-cache")]
+    no_cache: bool,
     #[allow(dead_code)]
     #[arg(short = 'b', long = "btf")]
     btf: bool,
@@ -161,6 +165,7 @@ pub struct Run {
     pub emit_elf: Option<PathBuf>,
     pub emit_llvm: Option<PathBuf>,
     pub includes: spyglass::parser::Includes,
+    pub no_cache: bool,
 }
 
 /// `--mode` (`--bench` and `--test` are short for two of them).
@@ -367,6 +372,7 @@ fn check(a: Args) -> Result<Command, Error> {
         debug,
         emit_elf: a.emit_elf,
         emit_llvm: a.emit_llvm,
+        no_cache: a.no_cache,
         includes: spyglass::parser::Includes {
             script_dir,
             dirs: a.include_dirs,

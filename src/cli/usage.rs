@@ -36,6 +36,11 @@ OPTIONS:
 
     -I DIR         add DIR to the #include search path
     --include FILE read the macros of FILE before the script
+    --debuginfo DIR[:DIR]
+                   also look for separate debug files in DIR (+DIR: check their CRC)
+    --traceable-functions FILE
+                   the kernel functions that may be probed, instead of the kernel's list
+    --no-cache     compile the script even if the compiled-program cache holds it
     --unsafe       allow unsafe/destructive functionality
     --no-feature FEATURE[,FEATURE]
                    disable use of detected features (spyglass uses none of them)

@@ -1,0 +1,142 @@
+//! The compiled-program cache (`$XDG_CACHE_HOME/spyglass`): a second run of the same
+//! script loads the stored program (`-v` says so) and behaves the same; a changed script,
+//! a different spyglass, a corrupt entry or a changed probed binary are compiled afresh;
+//! a cache that cannot be written never stops a run.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+
+const HIT: &str = "compiled program from the cache";
+
+fn cache_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(format!("{}/cache-{name}", env!("CARGO_TARGET_TMPDIR")));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Out {
+    let mut all = vec!["-v"];
+    all.extend_from_slice(args);
+    spyglass_env(&all, &[("XDG_CACHE_HOME", dir.to_str().unwrap())])
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir.join("spyglass"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+const PROG: &str = r#"begin { @[1, "one"] = count(); printf("hello %d\n", 42); $i = 0; while ($i < 1) { $i++; } exit(); }"#;
+
+#[test]
+fn a_second_run_uses_the_cache_and_prints_the_same() {
+    let dir = cache_dir("hit");
+    let first = run_in(&dir, &["-e", PROG]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(!first.stderr.contains(HIT));
+    assert_eq!(entries(&dir).len(), 1);
+    let second = run_in(&dir, &["-e", PROG]);
+    assert!(second.stderr.contains(HIT), "{}", second.stderr);
+    assert_eq!(second.stdout, first.stdout);
+    // Compile-time warnings are shown again.
+    assert!(first.stderr.contains("`while` loops are deprecated"));
+    assert!(second.stderr.contains("`while` loops are deprecated"));
+    // --no-cache compiles.
+    let third = run_in(&dir, &["--no-cache", "-e", PROG]);
+    assert!(!third.stderr.contains(HIT));
+    assert_eq!(third.stdout, first.stdout);
+}
+
+#[test]
+fn a_changed_script_or_arguments_miss() {
+    let dir = cache_dir("miss");
+    run_in(&dir, &["-e", PROG]);
+    let other = PROG.replace("42", "43");
+    let o = run_in(&dir, &["-e", &other]);
+    assert!(!o.stderr.contains(HIT));
+    assert!(o.stdout.contains("hello 43"), "{}", o.stdout);
+    let o = run_in(
+        &dir,
+        &["-e", "begin { printf(\"%s\\n\", str($1)); exit(); }", "a"],
+    );
+    assert_eq!(o.stdout, "a\n\n\n");
+    let o = run_in(
+        &dir,
+        &["-e", "begin { printf(\"%s\\n\", str($1)); exit(); }", "b"],
+    );
+    assert!(!o.stderr.contains(HIT));
+    assert_eq!(o.stdout, "b\n\n\n");
+}
+
+/// Every part of an entry is checked: one written by another spyglass (its key names the
+/// binary), or damaged in any way, is ignored and replaced.
+#[test]
+fn other_versions_and_corrupt_entries_are_never_trusted() {
+    let dir = cache_dir("corrupt");
+    let first = run_in(&dir, &["-e", PROG]);
+    let entry = entries(&dir).pop().expect("an entry");
+    let original = std::fs::read(&entry).unwrap();
+    let text = String::from_utf8_lossy(&original).into_owned();
+    // Another spyglass version.
+    let other = text.replacen("spyglass 0.", "spyglass 9.", 1);
+    std::fs::write(&entry, other.as_bytes()).unwrap();
+    let o = run_in(&dir, &["-e", PROG]);
+    assert!(!o.stderr.contains(HIT), "{}", o.stderr);
+    assert_eq!(o.stdout, first.stdout);
+    assert_eq!(std::fs::read(&entry).unwrap(), original, "rewritten");
+    // Garbage, a truncated object, a flipped byte in the object.
+    let nl = original.iter().position(|&b| b == b'\n').unwrap();
+    let mut flipped = original.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0xff;
+    for bad in [
+        b"not a cache entry".to_vec(),
+        original[..original.len() - 10].to_vec(),
+        original[..nl].to_vec(),
+        flipped,
+    ] {
+        std::fs::write(&entry, &bad).unwrap();
+        let o = run_in(&dir, &["-e", PROG]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(!o.stderr.contains(HIT), "{}", o.stderr);
+        assert_eq!(o.stdout, first.stdout);
+        assert_eq!(std::fs::read(&entry).unwrap(), original, "rewritten");
+    }
+}
+
+/// A cache directory that cannot be created (its parent is a file) only costs the time.
+#[test]
+fn an_unwritable_cache_directory_does_not_stop_a_run() {
+    let file = PathBuf::from(format!("{}/cache-not-a-dir", env!("CARGO_TARGET_TMPDIR")));
+    std::fs::write(&file, b"x").unwrap();
+    for _ in 0..2 {
+        let o = run_in(&file, &["-e", PROG]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(!o.stderr.contains(HIT));
+        assert!(o.stdout.contains("hello 42"));
+    }
+}
+
+/// A probed binary that changed since the entry was written (rebuilt at the same path)
+/// makes the entry stale: its functions may have moved.
+#[test]
+fn a_rebuilt_probed_binary_misses() {
+    let dir = cache_dir("uprobe");
+    let bin = format!("{}/cache-probed", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::copy(workload(), &bin).unwrap();
+    let prog = format!("uprobe:{bin}:main {{ @ = count(); }}");
+    let cmd = format!("{bin} 1");
+    let o = run_in(&dir, &["-q", "-c", &cmd, "-e", &prog]);
+    assert_eq!(o.stdout, "\n\n@: 1\n", "{}", o.stderr);
+    let o = run_in(&dir, &["-q", "-c", &cmd, "-e", &prog]);
+    assert!(o.stderr.contains(HIT), "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\n@: 1\n");
+    // Same contents, new modification time: treated as changed.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::copy(workload(), &bin).unwrap();
+    let o = run_in(&dir, &["-q", "-c", &cmd, "-e", &prog]);
+    assert!(!o.stderr.contains(HIT), "{}", o.stderr);
+    assert_eq!(o.stdout, "\n\n@: 1\n");
+}
