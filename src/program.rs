@@ -455,6 +455,8 @@ pub enum EventSpec {
     },
     /// Payload: one Int, the exit code.
     Exit,
+    /// `unwatch(addr)`: payload one Int, the address whose watchpoints go.
+    Unwatch,
     Time {
         fmt: String,
     },
@@ -522,6 +524,7 @@ impl EventSpec {
             | EventSpec::System { args, .. } => args.clone(),
             EventSpec::Print { value } => vec![value.clone()],
             EventSpec::Exit => vec![FieldType::Int { signed: true }],
+            EventSpec::Unwatch => vec![FieldType::Int { signed: false }],
             EventSpec::Join { .. } => std::iter::once(FieldType::Int { signed: false })
                 .chain(std::iter::repeat_n(
                     FieldType::Str {

@@ -1,4 +1,5 @@
-//! `exit([code])`: asks user space to shut down (detach, run `end`, print maps).
+//! `exit([code])`: asks user space to shut down (detach, run `end`, print maps);
+//! `unwatch(addr)`: asks it to remove the watchpoints on an address.
 
 use super::Function;
 use crate::codegen::{FnGen, Val};
@@ -8,6 +9,29 @@ use crate::program::{EventSpec, FieldType};
 use crate::sema::{CallCheck, Type};
 
 pub struct Exit;
+pub struct Unwatch;
+
+impl Function for Unwatch {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 1)?;
+        c.int(0, "the watched address")?;
+        c.event(EventSpec::Unwatch);
+        Ok(Type::Void)
+    }
+    /// Asynchronous, as documented: the watchpoint goes when user space reads the record,
+    /// so a write or two more may still fire it.
+    fn gen<'a, 'ctx>(
+        &self,
+        g: &mut FnGen<'a, 'ctx>,
+        call: &Expr,
+        args: &[Expr],
+    ) -> Result<Val<'ctx>> {
+        let addr = g.expr(&args[0])?;
+        let id = g.event_of(call);
+        g.emit_event(id, &[(addr, FieldType::Int { signed: false })]);
+        Ok(Val::Void)
+    }
+}
 
 impl Function for Exit {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {

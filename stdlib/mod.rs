@@ -209,6 +209,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "socket_cookie",
     "comptime",
     "skboutput",
+    "unwatch",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -229,6 +230,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "time" => &output::Time,
         "str" => &strings::Str,
         "exit" => &control::Exit,
+        "unwatch" => &control::Unwatch,
         "delete" => &map_ops::Delete,
         "clear" => &map_ops::Clear,
         "zero" => &map_ops::Zero,

@@ -114,3 +114,21 @@ fn kernel_watchpoints_are_refused_here_with_the_reason() {
         );
     }
 }
+
+/// `unwatch(addr)` removes the watchpoint on `addr`: later writes go unseen (the writes
+/// are 50 ms apart; the removal is asynchronous, as documented).
+#[test]
+fn unwatch_removes_the_watchpoint() {
+    let (bin, addr) = watched();
+    let o = spyglass(&[
+        "-q",
+        "-c",
+        &format!("{bin} 5 0 50"),
+        "-e",
+        &format!(
+            "watchpoint:0x{addr:x}:8:w {{ @hits = count(); printf(\"%d\\n\", *(uint64 *)0x{addr:x}); if (@hits == 2) {{ unwatch(0x{addr:x}); }} }}"
+        ),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "100\n101\n\n\n@hits: 2\n");
+}

@@ -839,7 +839,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         const BPF_RB_NO_WAKEUP: u64 = 1;
         const BPF_RB_FORCE_WAKEUP: u64 = 2;
         const BPF_RB_AVAIL_DATA: u64 = 0;
-        let flags = if matches!(self.ck.events[id], crate::program::EventSpec::Exit) {
+        // Records that change what runs are handled at once.
+        let flags = if matches!(
+            self.ck.events[id],
+            crate::program::EventSpec::Exit | crate::program::EventSpec::Unwatch
+        ) {
             self.i64(BPF_RB_FORCE_WAKEUP)
         } else {
             // Wake the reader each time the unread data crosses a multiple of the backlog

@@ -196,6 +196,8 @@ fn run_with(
         }
     }
     let mut links: Vec<Attachment> = vec![];
+    // Watchpoints by address, which `unwatch()` detaches while the run goes on.
+    let mut watch_links: Vec<(u64, Attachment)> = vec![];
     let mut iters: Vec<Attachment> = vec![];
     let mut live = false;
     if watches(prog) {
@@ -249,10 +251,15 @@ fn run_with(
                 attached_count += 1;
             }
             _ => {
-                let mut l = probes::of(ap).attach(&handle, ap).map_err(|m| {
+                let l = probes::of(ap).attach(&handle, ap).map_err(|m| {
                     Diagnostic::error(m, p.span).with_label("while attaching this probe")
                 })?;
-                links.append(&mut l);
+                match ap {
+                    AttachPoint::Watchpoint { addr, .. } => {
+                        watch_links.extend(l.into_iter().map(|a| (*addr, a)))
+                    }
+                    _ => links.extend(l),
+                }
                 attached_count += 1;
                 live = true;
             }
@@ -285,6 +292,10 @@ fn run_with(
     while !signals::stop_requested() {
         pump.step(Duration::from_millis(if live { 100 } else { 0 }));
         poll_packets();
+        let gone: Vec<u64> = s.unwatched.borrow_mut().drain(..).collect();
+        if !gone.is_empty() {
+            watch_links.retain(|(a, _)| !gone.contains(a));
+        }
         for _ in 0..signals::take_usr1() {
             for name in &self_probes {
                 s.test_run(name)?;
@@ -307,6 +318,7 @@ fn run_with(
     // Nothing new arrives once detached, so what is queued is finite. After a signal it is
     // shown only if that is quick and counted as lost otherwise: a flood never holds up
     // Ctrl-C.
+    links.extend(watch_links.into_iter().map(|(_, a)| a));
     detach_all(links);
     let budget = signals::stop_requested().then(|| Instant::now() + DRAIN_BUDGET);
     if !pump.drain(budget) {

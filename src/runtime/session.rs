@@ -31,6 +31,8 @@ pub struct Session<'a> {
     /// Per event id, worked out once rather than per record: its payload's fields, and
     /// for printf its parsed format.
     payloads: Vec<Vec<crate::program::FieldType>>,
+    /// Addresses `unwatch()` asked to stop watching, for the event loop to detach.
+    pub unwatched: RefCell<Vec<u64>>,
     formats: Vec<Option<Vec<format::Piece>>>,
 }
 
@@ -79,6 +81,7 @@ impl<'a> Session<'a> {
             discarding: Default::default(),
             discarded: Default::default(),
             payloads: prog.events.iter().map(EventSpec::payload).collect(),
+            unwatched: Default::default(),
             formats: prog
                 .events
                 .iter()
@@ -298,6 +301,11 @@ impl<'a> Session<'a> {
                     )),
                     Ok(text) => self.write(&text),
                     Err(e) => eprintln!("ERROR: {e}"),
+                }
+            }
+            EventSpec::Unwatch => {
+                if let Some(format::Value::UInt(a)) = args.first() {
+                    self.unwatched.borrow_mut().push(*a);
                 }
             }
             // Packets come through their own perf buffer (`pcap`), never the ring.
