@@ -179,10 +179,8 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
 /// of a script that reads no other files, with nothing asked of the compiler's stages.
 fn use_cache(run: &Run, source: &str) -> bool {
     let d = &run.debug;
-    !run.no_cache
-        && !run.list
-        && run.mode != cli::Mode::Codegen
-        && !(d.ast || d.types || d.codegen || d.codegen_opt)
+    let asked = d.ast || d.types || d.codegen || d.codegen_opt;
+    !(run.no_cache || run.list || run.mode == cli::Mode::Codegen || asked)
         && run.emit_elf.is_none()
         && run.emit_llvm.is_none()
         && cli::cache::cacheable(source, &run.includes)

@@ -86,12 +86,15 @@ fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
     }
 }
 
+/// A raw element: its key, and its value on each CPU (one for maps that are not per-CPU).
+type RawElem = (Vec<u8>, Vec<Vec<u8>>);
+
 /// Elements read at a time by `BPF_MAP_LOOKUP_BATCH`.
 const BATCH: usize = 4096;
 
 /// Every (key, per-CPU values) of a map, a batch of elements per system call; `None` when
 /// the kernel does not batch this map.
-fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<(Vec<u8>, Vec<Vec<u8>>)>> {
+fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<RawElem>> {
     use std::os::fd::{AsFd, AsRawFd};
     let (ks, vs) = (map.key_size() as usize, map.value_size() as usize);
     let ncpus = match per_cpu {
@@ -150,7 +153,7 @@ fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<(Vec<u8>, Vec<Vec<
 }
 
 /// The same, a key and a lookup at a time.
-fn read_one_by_one(map: &MapHandle, per_cpu: bool) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+fn read_one_by_one(map: &MapHandle, per_cpu: bool) -> Vec<RawElem> {
     map.keys()
         .filter_map(|raw| {
             let cpus = if per_cpu {
