@@ -44,7 +44,7 @@ fn entries(o: &Options) -> Vec<(&'static str, Entry)> {
         ("str_trunc_trailer", Str(o.output.str_trunc_trailer.clone())),
         ("unstable_import_statement", Str("error".into())),
         ("unstable_tseries", Str("warn".into())),
-        ("unstable_typeinfo", Str("error".into())),
+        ("unstable_typeinfo", Str(o.unstable_typeinfo.clone())),
         ("unstable_dw_ustack", Str("warn".into())),
         ("license", Str(o.license.clone())),
         ("missing_probes", Str(missing.into())),

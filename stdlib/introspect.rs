@@ -7,6 +7,7 @@ use super::Function;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
+use crate::program::FieldType;
 use crate::sema::{CallCheck, Type};
 
 pub struct Sizeof;
@@ -36,6 +37,94 @@ impl Function for Sizeof {
         // The operand is not evaluated, as in C.
         Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
     }
+}
+
+/// `typeinfo(T or expr)` (unstable, `unstable_typeinfo`): a record of the BTF id (0:
+/// spyglass's types are its own, as bpftrace's still are), the base kind of the type
+/// (`integer`, `pointer`, `string`, `tuple`, …) and its full name.
+pub struct Typeinfo;
+
+impl Function for Typeinfo {
+    fn check(&self, c: &mut CallCheck) -> Result<Type> {
+        c.arity(1, 1)?;
+        match c.options().unstable_typeinfo.as_str() {
+            "enable" => {}
+            "warn" => c.ck.warnings.push(Diagnostic::warning(
+                "typeinfo() is an unstable feature",
+                c.span(),
+            )),
+            _ => {
+                return Err(
+                    Diagnostic::error("typeinfo() is an unstable feature", c.span())
+                        .with_note("enable it with `config = { unstable_typeinfo = enable }`"),
+                )
+            }
+        }
+        let a = &c.args[0];
+        let t = match type_operand(c.ck, a)? {
+            Some(t) => t,
+            None => c.ck.expr(a)?,
+        };
+        // Kept on the operand, which is not evaluated, for code generation.
+        c.ck.set_type(a.id, t.clone());
+        let (base, full) = typeinfo_names(&t);
+        Ok(Type::Record(
+            vec!["btf_id".into(), "base_type".into(), "full_type".into()],
+            vec![
+                Type::UINT,
+                Type::Str {
+                    size: base.len() as u32 + 1,
+                },
+                Type::Str {
+                    size: full.len() as u32 + 1,
+                },
+            ],
+        ))
+    }
+    fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
+        let Type::Record(names, types) = g.ck.ty(e.id).clone() else {
+            unreachable!("typeinfo is a record")
+        };
+        let (base, full) = typeinfo_names(g.ck.ty(args[0].id));
+        let fields: Vec<FieldType> = types.iter().map(|t| t.field().expect("storable")).collect();
+        let buf = g.stack(FieldType::Tuple(fields.clone()).size(), "typeinfo");
+        let vals = [
+            Val::Int(g.i64(0)),
+            g.str_const(base.as_bytes()),
+            g.str_const(full.as_bytes()),
+        ];
+        for ((v, f), off) in vals
+            .into_iter()
+            .zip(&fields)
+            .zip(FieldType::offsets(&fields))
+        {
+            g.store_field(g.gep(buf, off as u64), v, f);
+        }
+        Ok(Val::Record(buf, names, fields))
+    }
+}
+
+/// bpftrace's names for a type's kind, and the type in full.
+fn typeinfo_names(t: &Type) -> (&'static str, String) {
+    let base = match t {
+        Type::Int { .. } => "integer",
+        Type::Bool => "boolean",
+        Type::Str { .. } => "string",
+        Type::Buf { .. } => "buffer",
+        Type::Ptr { .. } => "pointer",
+        Type::Tuple(_) => "tuple",
+        Type::Record(..) | Type::Struct(_) | Type::Args => "record",
+        Type::Array { .. } => "array",
+        Type::Enum(_) => "enum",
+        Type::Stack { user: true, .. } => "ustack_t",
+        Type::Stack { user: false, .. } => "kstack_t",
+        Type::Timestamp(_) => "timestamp",
+        Type::Sym(_) => "symbol",
+        Type::Opaque(_) => "c_struct",
+        Type::Agg(_) => "aggregation",
+        Type::Void => "none",
+    };
+    (base, t.describe())
 }
 
 /// The type a type operand names: `T`, `typeof(T)` or `typeof(expr)` (as macros pass

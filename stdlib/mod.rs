@@ -210,6 +210,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "comptime",
     "skboutput",
     "unwatch",
+    "typeinfo",
 ];
 
 pub fn function(name: &str) -> Option<&'static dyn Function> {
@@ -231,6 +232,7 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
         "str" => &strings::Str,
         "exit" => &control::Exit,
         "unwatch" => &control::Unwatch,
+        "typeinfo" => &introspect::Typeinfo,
         "delete" => &map_ops::Delete,
         "clear" => &map_ops::Clear,
         "zero" => &map_ops::Zero,

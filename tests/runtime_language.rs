@@ -349,3 +349,27 @@ fn args_as_a_value_prints_every_field() {
         o.stderr
     );
 }
+
+/// `typeinfo()` is unstable: an error by default, as in bpftrace; enabled, a record of
+/// the BTF id, the base kind and the full type.
+#[test]
+fn typeinfo_is_gated_and_describes_types() {
+    let o = run_e("begin { print(typeinfo(comm)); exit(); }");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("typeinfo() is an unstable feature"),
+        "{}",
+        o.stderr
+    );
+    let o = spyglass(&[
+        "-q",
+        "-e",
+        "config = { unstable_typeinfo = enable } begin { print(typeinfo(comm)); print(typeinfo(curtask).full_type); exit(); }",
+    ]);
+    assert_eq!(
+        o.stdout,
+        "{ .btf_id = 0, .base_type = string, .full_type = string[16] }\nstruct task_struct *\n\n\n",
+        "{}",
+        o.stderr
+    );
+}

@@ -37,6 +37,12 @@ pub fn sema_options_from_env() -> sema::Options {
     if let Some(n) = num(&["BPFTRACE_MAX_BPF_PROGS"]) {
         o.max_bpf_progs = n.max(1);
     }
+    if let Some(v) = std::env::var("BPFTRACE_UNSTABLE_TYPEINFO")
+        .ok()
+        .and_then(|v| sema::unstable_level(v.trim()))
+    {
+        o.unstable_typeinfo = v.into();
+    }
     if let Some(m) = std::env::var("BPFTRACE_MISSING_PROBES")
         .ok()
         .and_then(|v| sema::MissingProbes::parse(v.trim()))

@@ -110,6 +110,18 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
             }
             "max_cat_bytes" => opts.output.max_cat_bytes = int()?,
             "max_bpf_progs" => opts.max_bpf_progs = int()?.clamp(1, u32::MAX as u64) as u32,
+            "unstable_typeinfo" => {
+                opts.unstable_typeinfo = word(e)
+                    .as_deref()
+                    .and_then(unstable_level)
+                    .ok_or_else(|| {
+                        Diagnostic::error(
+                            "`unstable_typeinfo` is one of enable, warn, error",
+                            e.span,
+                        )
+                    })?
+                    .into()
+            }
             "missing_probes" => {
                 let v = match &e.value {
                     ConfigValue::Word(w) | ConfigValue::Str(w) => super::MissingProbes::parse(w),
@@ -123,6 +135,16 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An unstable feature's setting, as bpftrace spells it (booleans too).
+pub fn unstable_level(v: &str) -> Option<&'static str> {
+    Some(match v {
+        "enable" | "true" | "1" => "enable",
+        "warn" => "warn",
+        "error" | "false" | "0" => "error",
+        _ => return None,
+    })
 }
 
 fn word(e: &ConfigEntry) -> Option<String> {

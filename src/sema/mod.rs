@@ -12,7 +12,7 @@ mod expr;
 pub mod fields;
 pub mod pointers;
 pub mod structs;
-pub use config::{stack_mode, MAX_STRLEN};
+pub use config::{stack_mode, unstable_level, MAX_STRLEN};
 pub use expr::{parse_int, CallCheck};
 pub use stmt::let_id;
 mod config;
@@ -56,6 +56,8 @@ pub struct Options {
     pub license: String,
     /// What an attach point naming something this machine lacks does (`missing_probes`).
     pub missing_probes: MissingProbes,
+    /// `unstable_typeinfo`: `error` (bpftrace's default), `warn` or `enable`.
+    pub unstable_typeinfo: String,
     /// How `kstack`/`ustack` print when the call names no mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
     /// `str_trunc_trailer`, `max_cat_bytes`: passed on to the runtime.
@@ -100,6 +102,7 @@ impl Default for Options {
             helper_warnings: false,
             license: "GPL".into(),
             missing_probes: MissingProbes::Error,
+            unstable_typeinfo: "error".into(),
             stack_mode: crate::program::StackMode::Bpftrace,
             output: Default::default(),
             max_bpf_progs: 1024,
