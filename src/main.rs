@@ -53,6 +53,29 @@ fn run_cli() -> ExitCode {
             print!("{}", version());
             return ExitCode::SUCCESS;
         }
+        // Needs no privileges: the script is parsed, never compiled.
+        Ok(Command::Fmt(path)) => {
+            let name = path.display().to_string();
+            let source = match std::fs::read(&path) {
+                Ok(b) => match parser::decode(b) {
+                    Ok(s) => s,
+                    Err((text, d)) => {
+                        eprint!("{}", d.render(&name, &text));
+                        return ExitCode::from(1);
+                    }
+                },
+                Err(e) => {
+                    eprintln!("ERROR: cannot read {name}: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            if let Err(d) = parser::parse(&source) {
+                eprint!("{}", d.render(&name, &source));
+                return ExitCode::from(1);
+            }
+            print!("{}", cli::format_script(&source));
+            return ExitCode::SUCCESS;
+        }
         Ok(Command::Info) => {
             // Probing the kernel loads BPF programs; without privileges every answer is "no".
             if let Some(msg) = cli::missing_privileges() {

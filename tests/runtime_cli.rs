@@ -357,3 +357,30 @@ fn include_dirs_and_forced_includes() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("ANSWER"), "{}", o.stderr);
 }
+
+/// `--fmt FILE` prints the script in the standard layout (comments and strings kept,
+/// the program unchanged, formatting twice changes nothing); a script that does not
+/// parse is a located error.
+#[test]
+fn fmt_lays_out_a_script() {
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    let src = format!("{dir}/fmt-in.bt");
+    std::fs::write(
+        &src,
+        "/* header */\nconfig = { max_strlen = 64 }\ntracepoint:syscalls:sys_enter_getpid,tracepoint:syscalls:sys_enter_getppid /pid > 0/ { @[probe] = count(); if ($1 > 0) { printf(\"x  y\\n\"); } else { exit(); } // done\n}\n",
+    )
+    .unwrap();
+    let o = spyglass(&["--fmt", &src]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let want = "/* header */\nconfig = {\n  max_strlen = 64\n}\n\ntracepoint:syscalls:sys_enter_getpid,\ntracepoint:syscalls:sys_enter_getppid\n/pid > 0/\n{\n  @[probe] = count();\n  if ($1 > 0) {\n    printf(\"x  y\\n\");\n  } else {\n    exit();\n  } // done\n}\n";
+    assert_eq!(o.stdout, want);
+    let again = format!("{dir}/fmt-again.bt");
+    std::fs::write(&again, &o.stdout).unwrap();
+    assert_eq!(spyglass(&["--fmt", &again]).stdout, want);
+    let o = spyglass(&["--dry-run", &again, "1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    std::fs::write(&src, "begin { $x = ; }\n").unwrap();
+    let o = spyglass(&["--fmt", &src]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("fmt-in.bt:1:"), "{}", o.stderr);
+}

@@ -2,6 +2,8 @@
 //! then positional parameters (`$1…`) and, after `--`, named options (`--name=value`).
 
 pub mod cache;
+mod fmt;
+pub use fmt::format as format_script;
 mod env;
 pub mod info;
 pub mod list;
@@ -95,6 +97,9 @@ struct Args {
     /// docs/compatibility.md); checked and otherwise ignored.
     #[arg(long = "dwarf-pid")]
     dwarf_pid: Vec<String>,
+    /// `--fmt FILE`: print FILE in the standard layout.
+    #[arg(long = "fmt")]
+    fmt: Option<PathBuf>,
     /// `--no-cache`: compile even when the compiled-program cache holds the script.
     #[arg(long = "no-cache")]
     no_cache: bool,
@@ -132,6 +137,8 @@ pub enum Command {
     Help,
     Version,
     Info,
+    /// `--fmt FILE`: print the script in the standard layout.
+    Fmt(PathBuf),
     /// `-l [SEARCH]` without a program.
     List {
         search: String,
@@ -244,6 +251,9 @@ pub fn parse<I: IntoIterator<Item = String>>(argv: I) -> Result<Command, Error> 
     }
     if a.info {
         return Ok(Command::Info);
+    }
+    if let Some(f) = a.fmt {
+        return Ok(Command::Fmt(f));
     }
     check(a)
 }

@@ -41,6 +41,7 @@ OPTIONS:
     --traceable-functions FILE
                    the kernel functions that may be probed, instead of the kernel's list
     --no-cache     compile the script even if the compiled-program cache holds it
+    --fmt FILE     print FILE in the standard layout
     --unsafe       allow unsafe/destructive functionality
     --no-feature FEATURE[,FEATURE]
                    disable use of detected features (spyglass uses none of them)
