@@ -40,7 +40,12 @@ fn main() -> ExitCode {
 
 fn run_cli() -> ExitCode {
     use std::os::unix::ffi::OsStringExt;
-    let raw_args: Vec<Vec<u8>> = std::env::args_os().map(|a| a.into_vec()).collect();
+    let mut raw_args: Vec<Vec<u8>> = std::env::args_os().map(|a| a.into_vec()).collect();
+    // An `--aot` artifact carries its program: its arguments are run-time options only.
+    let embedded = cli::aot::embedded();
+    if embedded.is_some() {
+        raw_args.splice(1..1, [b"-e".to_vec(), vec![]]);
+    }
     let args = raw_args
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned());
@@ -99,7 +104,7 @@ fn run_cli() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    execute(*run, &raw_args)
+    execute(*run, &raw_args, embedded)
 }
 
 /// bpftrace prints `bpftrace vX.Y.Z`; scripts that check it learn which language this speaks.
@@ -123,7 +128,7 @@ fn listing(r: Result<String, String>) -> ExitCode {
     }
 }
 
-fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
+fn execute(run: Run, raw_args: &[Vec<u8>], embedded: Option<CompiledProgram>) -> ExitCode {
     let (source_name, source) = match read_source(&run.script, raw_args) {
         Ok(s) => s,
         Err(e) => {
@@ -146,12 +151,13 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             return report(d);
         }
     }
-    let cache = use_cache(&run, &source)
+    let cache = (embedded.is_none() && use_cache(&run, &source))
         .then(|| cli::cache::Cache::new(raw_args, &source_name, &source))
         .flatten();
     let hit = cache.as_ref().and_then(|c| c.get());
-    let compiled = match hit {
-        Some(hit) => {
+    let compiled = match (embedded, hit) {
+        (Some(program), _) => Ok(program),
+        (None, Some(hit)) => {
             eprint!("{}", hit.warnings);
             if run.verbose {
                 eprintln!(
@@ -161,7 +167,7 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             }
             Ok(hit.program)
         }
-        None => spyglass::deep::with_stack_for(&source, || {
+        (None, None) => spyglass::deep::with_stack_for(&source, || {
             let (program, warnings) = compile(&run, &source_name, &source)?;
             if let Some(c) = &cache {
                 c.put(&program, &warnings);
@@ -173,6 +179,12 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(path) = &run.aot {
+        return match cli::aot::write(path, &program) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => report(Diagnostic::global(e)),
+        };
+    }
     let _ = std::io::stdout().flush();
     let opts = RunOptions {
         json: run.json,

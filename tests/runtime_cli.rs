@@ -384,3 +384,43 @@ fn fmt_lays_out_a_script() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("fmt-in.bt:1:"), "{}", o.stderr);
 }
+
+/// `--aot FILE` writes an executable carrying the compiled script: it runs without
+/// compiling, takes the run-time options, and refuses nothing it should not.
+#[test]
+fn aot_writes_an_executable_that_runs_the_script() {
+    let exe = format!("{}/aot-artifact", env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::remove_file(&exe);
+    let o = spyglass(&[
+        "--aot",
+        &exe,
+        "-e",
+        r#"begin { printf("hi %s\n", str($1)); exit(); } end { printf("bye\n"); }"#,
+        "there",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "", "building runs nothing");
+    let run = |args: &[&str]| {
+        Out::of(
+            std::process::Command::new(&exe)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let o = run(&["-q"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "hi there\nbye\n\n\n");
+    let o = run(&["-q", "-f", "json"]);
+    assert_eq!(
+        o.stdout,
+        "{\"type\": \"printf\", \"data\": \"hi there\\n\"}\n{\"type\": \"printf\", \"data\": \"bye\\n\"}\n"
+    );
+    // An artifact may build another: the program it carries is replaced, not stacked.
+    let second = format!("{}/aot-artifact-2", env!("CARGO_TARGET_TMPDIR"));
+    let o = run(&["--aot", &second]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = spyglass(&["--aot", &exe, "-k", "-e", "begin { exit(); }"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("--aot and -k"), "{}", o.stderr);
+}

@@ -1,6 +1,7 @@
 //! The command line, with bpftrace's flags and meanings: options anywhere before `--`,
 //! then positional parameters (`$1…`) and, after `--`, named options (`--name=value`).
 
+pub mod aot;
 pub mod cache;
 mod fmt;
 pub use fmt::format as format_script;
@@ -97,6 +98,9 @@ struct Args {
     /// docs/compatibility.md); checked and otherwise ignored.
     #[arg(long = "dwarf-pid")]
     dwarf_pid: Vec<String>,
+    /// `--aot FILE`: write an executable that runs the compiled script.
+    #[arg(long = "aot")]
+    aot: Option<PathBuf>,
     /// `--fmt FILE`: print FILE in the standard layout.
     #[arg(long = "fmt")]
     fmt: Option<PathBuf>,
@@ -173,6 +177,7 @@ pub struct Run {
     pub emit_llvm: Option<PathBuf>,
     pub includes: spyglass::parser::Includes,
     pub no_cache: bool,
+    pub aot: Option<PathBuf>,
 }
 
 /// `--mode` (`--bench` and `--test` are short for two of them).
@@ -263,6 +268,9 @@ fn check(a: Args) -> Result<Command, Error> {
         return Err(plain_err(
             "USAGE: -kk has been deprecated. Use a single -k for runtime warnings for errors in map lookups and probe reads.",
         ));
+    }
+    if a.aot.is_some() && a.warnings > 0 {
+        return Err(plain_err("USAGE: --aot and -k cannot be used together"));
     }
     if a.warnings == 1 && a.no_warnings {
         return Err(plain_err(
@@ -383,6 +391,7 @@ fn check(a: Args) -> Result<Command, Error> {
         emit_elf: a.emit_elf,
         emit_llvm: a.emit_llvm,
         no_cache: a.no_cache,
+        aot: a.aot,
         includes: spyglass::parser::Includes {
             script_dir,
             dirs: a.include_dirs,

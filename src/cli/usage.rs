@@ -42,6 +42,7 @@ OPTIONS:
                    the kernel functions that may be probed, instead of the kernel's list
     --no-cache     compile the script even if the compiled-program cache holds it
     --fmt FILE     print FILE in the standard layout
+    --aot FILE     write an executable that runs the compiled script
     --unsafe       allow unsafe/destructive functionality
     --no-feature FEATURE[,FEATURE]
                    disable use of detected features (spyglass uses none of them)
