@@ -247,9 +247,9 @@ impl Fmt {
                 self.blank_pending = false;
             }
             self.line.push_str(&self.indent());
-        } else if !self.glued && self.spaced && !self.line.ends_with(' ') {
-            self.line.push(' ');
-        } else if self.line.ends_with(',') {
+        } else if (!self.glued && self.spaced && !self.line.ends_with(' '))
+            || self.line.ends_with(',')
+        {
             self.line.push(' ');
         }
         self.line.push_str(w);
