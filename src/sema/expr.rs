@@ -220,6 +220,9 @@ impl Checker<'_> {
             self.consts.insert(e.id, v as u64);
             return Ok(Type::Enum(def));
         }
+        if name == "dw_ustack" {
+            return Err(dw_ustack(e.span));
+        }
         let names = stdlib::builtin_names().chain(["args"]);
         let d = Diagnostic::error(format!("unknown identifier `{name}`"), e.span);
         Err(match super::suggest::closest(name, names) {
@@ -481,6 +484,9 @@ impl Checker<'_> {
     }
 
     fn call(&mut self, e: &Expr, name: &str, name_span: Span, args: &[Expr]) -> Result<Type> {
+        if name == "dw_ustack" {
+            return Err(dw_ustack(name_span));
+        }
         let f = stdlib::function(name).ok_or_else(|| {
             let d = Diagnostic::error(format!("unknown function `{name}`"), name_span);
             match super::suggest::closest(name, stdlib::FUNCTION_NAMES.iter().copied()) {
@@ -652,4 +658,15 @@ pub fn parse_int(s: &str) -> Option<i64> {
     } else {
         v as i64
     })
+}
+
+/// `dw_ustack` unwinds user stacks with DWARF call-frame information inside BPF, which
+/// bpftrace builds only with LLVM 21 or later (and as an unstable feature); spyglass is
+/// built on LLVM 19.
+fn dw_ustack(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "`dw_ustack` needs DWARF unwinding in BPF, which needs LLVM 21 or later; spyglass is built on LLVM 19",
+        span,
+    )
+    .with_note("use `ustack`, which follows frame pointers")
 }
