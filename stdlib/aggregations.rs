@@ -324,7 +324,13 @@ impl Function for Lhist {
                 c.args[2].span,
             ));
         }
-        if (max - min) / step > 1000 {
+        // In 128 bits: `max - min` of two 64-bit extremes does not fit in 64.
+        let span = max as i128 - min as i128;
+        if span > i64::MAX as i128 {
+            return Err(Diagnostic::error("lhist() range is too large", c.span())
+                .with_label(format!("{min}..{max} spans more than 2^63")));
+        }
+        if span / step as i128 > 1000 {
             return Err(
                 Diagnostic::error("lhist() would have more than 1000 buckets", c.span())
                     .with_note("use a larger step or a smaller range"),
