@@ -82,6 +82,13 @@ fn all(path: &str) -> Arc<HashMap<String, Vec<P>>> {
 }
 
 fn read(file: &object::File, out: &mut HashMap<String, Vec<P>>) {
+    each_unit(file, |dwarf, unit| {
+        let _ = read_unit(dwarf, unit, out);
+    });
+}
+
+/// Calls `f` on every compilation unit of the file's DWARF (none without debug info).
+fn each_unit(file: &object::File, mut f: impl FnMut(&gimli::Dwarf<R>, &gimli::Unit<R>)) {
     let load = |id: gimli::SectionId| -> Result<Cow<[u8]>, gimli::Error> {
         Ok(file
             .section_by_name(id.name())
@@ -94,10 +101,9 @@ fn read(file: &object::File, out: &mut HashMap<String, Vec<P>>) {
     let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
-            continue;
-        };
-        let _ = read_unit(&dwarf, &unit, out);
+        if let Ok(unit) = dwarf.unit(header) {
+            f(&dwarf, &unit);
+        }
     }
 }
 
@@ -339,23 +345,10 @@ pub(crate) fn line_address(
 
 /// Every statement start of every line table of the file.
 fn statements(file: &object::File) -> Vec<Stmt> {
-    let load = |id: gimli::SectionId| -> Result<Cow<[u8]>, gimli::Error> {
-        Ok(file
-            .section_by_name(id.name())
-            .and_then(|s| s.uncompressed_data().ok())
-            .unwrap_or(Cow::Borrowed(&[])))
-    };
     let mut out = vec![];
-    let Ok(sections) = gimli::DwarfSections::load(load) else {
-        return out;
-    };
-    let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
-    let mut units = dwarf.units();
-    while let Ok(Some(header)) = units.next() {
-        if let Ok(unit) = dwarf.unit(header) {
-            let _ = unit_statements(&dwarf, &unit, &mut out);
-        }
-    }
+    each_unit(file, |dwarf, unit| {
+        let _ = unit_statements(dwarf, unit, &mut out);
+    });
     out
 }
 
