@@ -562,6 +562,15 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .b
             .build_indirect_call(fn_ty, callee, args, "h")
             .unwrap();
+        if ret_ptr && matches!(id, helper::MAP_LOOKUP_ELEM | helper::RINGBUF_RESERVE) {
+            // Map values and ring records are 8-byte aligned; saying so lets LLVM copy
+            // strings into them a word at a time instead of a byte at a time.
+            let align = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
+            v.add_attribute(
+                inkwell::attributes::AttributeLoc::Return,
+                self.ctx.create_enum_attribute(align, 8),
+            );
+        }
         let v = v
             .try_as_basic_value()
             .basic()

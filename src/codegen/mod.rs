@@ -43,8 +43,10 @@ pub struct Ir {
 /// are `bpf_loop` callbacks, never inlined), so O2's inliner, loop and vectoriser passes find
 /// nothing to do but still cost a quarter of a one-liner's start-up; these produce the same
 /// instruction counts on the benchmark programs (see BENCHMARKS.md).
-const PIPELINE: &str =
-    "function(sroa,early-cse<memssa>,instcombine,simplifycfg,gvn,dse,instcombine,simplifycfg)";
+/// `infer-alignment` turns byte copies into word copies where the pointers are provably
+/// aligned (stack slots, map values, ring records).
+const PIPELINE: &str = "function(sroa,early-cse<memssa>,instcombine,simplifycfg,gvn,dse,\
+     infer-alignment,instcombine,simplifycfg)";
 
 pub const RINGBUF: &str = "events";
 pub const STACKS: &str = "stacks";
