@@ -13,6 +13,14 @@ const STACK_PER_LEVEL: usize = 16 * 1024;
 const MIN_STACK: usize = 64 << 20;
 const MAX_STACK: usize = 16 << 30;
 
+/// The compile thread's stack size, for the threads it starts (`codegen::parts`).
+static CHOSEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(MIN_STACK);
+
+/// Stack for a thread that compiles part of the script `with_stack_for` is compiling.
+pub fn worker_stack() -> usize {
+    CHOSEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs `f` on a thread with stack enough to compile `source`.
 pub fn with_stack_for<T: Send>(source: &str, f: impl FnOnce() -> T + Send) -> T {
     let levels = source.bytes().filter(u8::is_ascii_punctuation).count();
@@ -25,6 +33,7 @@ pub fn with_stack_for<T: Send>(source: &str, f: impl FnOnce() -> T + Send) -> T 
                 .saturating_mul(STACK_PER_LEVEL)
                 .clamp(MIN_STACK, MAX_STACK)
         });
+    CHOSEN.store(want, std::sync::atomic::Ordering::Relaxed);
     let slot = std::sync::Mutex::new(Some(f));
     let run = || (slot.lock().unwrap().take().unwrap())();
     std::thread::scope(|scope| {

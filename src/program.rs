@@ -76,7 +76,15 @@ pub const LOST_EVENTS: &str = "spyglass_lost_events";
 
 /// The per-CPU scratch maps (`codegen::scratch`): arrays with one entry per possible CPU,
 /// a count the runtime sets before load.
+/// A program compiled in pieces has one own-regions map per piece (`scratch_own1`, …).
 pub const SCRATCH_MAPS: [&str; 2] = ["scratch", "scratch_own"];
+
+pub fn is_scratch_map(name: &str) -> bool {
+    name == SCRATCH_MAPS[0]
+        || name
+            .strip_prefix(SCRATCH_MAPS[1])
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Depth of the stack-trace map's entries (the kernel's default perf_event_max_stack).
 pub const MAX_STACK_DEPTH: u32 = 127;

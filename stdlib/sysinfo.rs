@@ -114,12 +114,22 @@ impl Function for PidTid {
 ///
 /// The runtime leaves the namespace's inode 0 when spyglass runs in the initial namespace;
 /// then the plain helper is used, as it is for `init`.
+/// Read once per run (`FnGen::once`): the namespace check is a branch around two helper
+/// calls, and a probe that reads `pid` and `tid` would otherwise compile it twice.
 pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
     if init {
         return g.helper_int(GET_CURRENT_PID_TGID, &[]);
     }
+    g.once(PID_TGID, pid_tgid_here)
+}
+
+/// The key of `pid_tgid` in `FnGen::once`.
+pub const PID_TGID: &str = "pid_tgid";
+
+/// `pid_tgid(g, false)`, computed where the builder is.
+pub fn pid_tgid_here<'ctx>(g: &FnGen<'_, 'ctx>) -> IntValue<'ctx> {
     // `struct bpf_pidns_info { u32 pid; u32 tgid; }` reads as the same word.
-    let out = g.stack(8, "pidns");
+    let out = g.entry_slot(8, "pidns");
     let ino = global(g, rodata::PIDNS_INO);
     let in_init =
         g.b.build_int_compare(IntPredicate::EQ, ino, g.i64(0), "init_ns")

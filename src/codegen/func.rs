@@ -102,6 +102,8 @@ pub struct FnGen<'a, 'ctx> {
     /// Where code that runs before the body goes (the scratch lookup): between the entry
     /// block's stack slots and the body.
     pub(super) setup: Cell<BasicBlock<'ctx>>,
+    /// Values computed once per run, in the setup blocks (`once`).
+    once: std::cell::RefCell<std::collections::HashMap<&'static str, IntValue<'ctx>>>,
 }
 
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
@@ -183,9 +185,14 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let Some(off) = crate::probes::of(&point.attach).skip_unless_set(&point.attach) {
             g.skip_unless_set(off);
         }
-        if !point.attach.is_test_run() && !unfiltered {
-            g.pid_filter();
-        }
+        // The filter is generated last, where it goes: if the body reads the pid (once,
+        // at the start), the filter reuses it.
+        let filter = (!point.attach.is_test_run() && !unfiltered).then(|| {
+            let at = g.b.get_insert_block().expect("inside a function");
+            let rest = g.block("pid_ok");
+            g.b.position_at_end(rest);
+            (at, rest)
+        });
         if let Some(pred) = &probe.predicate {
             let c = g.expr(pred)?.int();
             let cond = g.truthy(c);
@@ -198,6 +205,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         g.stmts(&probe.body)?;
         g.ret();
+        if let Some((at, rest)) = filter {
+            g.b.position_at_end(at);
+            g.pid_filter(rest);
+        }
         g.finish();
         globals.scratch_used(&g.scratch);
         Ok(())
@@ -219,21 +230,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// `-p PID`'s implicit `pid == PID`. The slot is frozen `.rodata`, so without `-p` the
     /// verifier sees the constant 0 and drops the check.
-    fn pid_filter(&mut self) {
+    fn pid_filter(&mut self, go: BasicBlock<'ctx>) {
         use crate::stdlib::builtins::global;
         let want = global(self, crate::program::rodata::FILTER_PID);
         let on = self
             .b
             .build_int_compare(IntPredicate::NE, want, self.i64(0), "pidfilter")
             .unwrap();
-        let (check, stop, go) = (
-            self.block("pid_check"),
-            self.block("pid_other"),
-            self.block("pid_ok"),
-        );
+        let (check, stop) = (self.block("pid_check"), self.block("pid_other"));
         self.b.build_conditional_branch(on, check, go).unwrap();
         self.b.position_at_end(check);
-        let pid = crate::stdlib::sysinfo::pid_tgid(self, false);
+        use crate::stdlib::sysinfo::{pid_tgid_here, PID_TGID};
+        let pid = self
+            .once_known(PID_TGID)
+            .unwrap_or_else(|| pid_tgid_here(self));
         let pid = self
             .b
             .build_right_shift(pid, self.i64(32), false, "pid")
@@ -245,7 +255,6 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.b.build_conditional_branch(other, stop, go).unwrap();
         self.b.position_at_end(stop);
         self.ret();
-        self.b.position_at_end(go);
     }
 
     /// A function being generated: `nounwind`, an entry block for stack slots, a body.
@@ -298,8 +307,34 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             scratch,
             scratch_ptr: Cell::new(None),
             setup: Cell::new(setup),
+            once: Default::default(),
             big_frame: None,
         }
+    }
+
+    /// A value computed once per run of the program, at its start (the setup blocks
+    /// dominate the body), however often the body asks for it: for what cannot change
+    /// during a run, like the current task's ids. A use in a branch the run does not take
+    /// still costs the computation; a use in every branch costs it once, and LLVM compiles
+    /// it once. `gen` runs in the setup blocks, so it must not allocate statement
+    /// temporaries (`stack`); `entry_slot` is whole-function.
+    pub fn once(&self, key: &'static str, gen: impl FnOnce(&Self) -> IntValue<'ctx>) -> IntValue<'ctx> {
+        if let Some(v) = self.once_known(key) {
+            return v;
+        }
+        let here = self.b.get_insert_block().expect("inside a function");
+        self.b.position_at_end(self.setup.get());
+        let v = gen(self);
+        self.setup
+            .set(self.b.get_insert_block().expect("inside a function"));
+        self.b.position_at_end(here);
+        self.once.borrow_mut().insert(key, v);
+        v
+    }
+
+    /// The value of `once(key, …)` if the program computes it.
+    pub fn once_known(&self, key: &'static str) -> Option<IntValue<'ctx>> {
+        self.once.borrow().get(key).copied()
     }
 
     /// Closes the entry and setup blocks once every stack slot and lookup is known.
@@ -467,7 +502,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     /// A stack slot for the whole function, neither zeroed nor scoped (a helper's key).
-    pub(super) fn entry_slot(&self, size: usize, name: &str) -> PointerValue<'ctx> {
+    pub fn entry_slot(&self, size: usize, name: &str) -> PointerValue<'ctx> {
         let ty = self.ctx.i64_type().array_type(size.div_ceil(8) as u32);
         let ab = self.ctx.create_builder();
         match self.entry.get_first_instruction() {
@@ -607,7 +642,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if !crate::probes::of(&self.point.attach).process_context(&self.point.attach) {
             self.globals.interrupt_maps.borrow_mut().insert(map);
         }
-        self.globals.maps[map].as_pointer_value()
+        self.globals
+            .map(self.ctx, self.module, self.ck, map)
+            .as_pointer_value()
     }
 
     /// `bpf_map_lookup_elem`: a pointer to the value, or null.

@@ -33,9 +33,36 @@ const RINGBUF_BYTES: u64 = 1 << 20;
 /// Pending bytes at which a record wakes the reader (see `FnGen::emit_event`).
 pub const WAKEUP_BACKLOG: u64 = 1 << 17;
 
+/// Which module is being built: the whole program, or one piece of a program compiled in
+/// several modules (`codegen::parts`) and joined by libbpf's linker.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Part {
+    Whole,
+    Piece(usize),
+}
+
+/// What the pieces of one program must agree on before they describe their shared maps
+/// (the linker wants every copy of a map's definition identical).
+#[derive(Clone, Default, Debug)]
+pub struct Shared {
+    pub interrupt_maps: std::collections::HashSet<MapId>,
+    /// Bytes the shared scratch map's value needs.
+    pub scratch_shared: u64,
+}
+
+impl Shared {
+    pub fn merge(&mut self, other: &Shared) {
+        self.interrupt_maps.extend(other.interrupt_maps.iter().copied());
+        self.scratch_shared = self.scratch_shared.max(other.scratch_shared);
+    }
+}
+
 pub struct Globals<'ctx> {
     debug: Debug<'ctx>,
-    pub maps: Vec<GlobalValue<'ctx>>,
+    part: Part,
+    /// The `@maps`, declared up front for a whole program and on first use in a piece (a
+    /// piece carries only the definitions its programs use).
+    maps: Vec<std::cell::Cell<Option<GlobalValue<'ctx>>>>,
     /// Maps a program running in interrupt context uses (see `preallocate`); filled in as
     /// programs are generated, read when the maps are described.
     pub interrupt_maps: std::cell::RefCell<std::collections::HashSet<MapId>>,
@@ -62,10 +89,13 @@ struct Debug<'ctx> {
     di: DebugInfoBuilder<'ctx>,
     cu: DICompileUnit<'ctx>,
     file: DIFile<'ctx>,
+    /// Of the definitions every piece of a split program carries: weak, so the linker
+    /// keeps one copy.
+    shared: Linkage,
 }
 
 impl<'ctx> Globals<'ctx> {
-    pub fn declare(ctx: &'ctx Context, module: &Module<'ctx>, ck: &Checked) -> Self {
+    pub fn declare(ctx: &'ctx Context, module: &Module<'ctx>, ck: &Checked, part: Part) -> Self {
         let (di, cu) = module.create_debug_info_builder(
             true,
             DWARFSourceLanguage::C,
@@ -87,13 +117,23 @@ impl<'ctx> Globals<'ctx> {
             di,
             file: cu.get_file(),
             cu,
+            shared: match part {
+                Part::Whole => Linkage::External,
+                Part::Piece(_) => Linkage::WeakAny,
+            },
         };
         Globals {
             maps: ck
                 .maps
                 .iter()
-                .map(|m| debug.map_global(ctx, module, &m.elf_name, map_fields(m)))
+                .map(|m| {
+                    let eager = part == Part::Whole;
+                    std::cell::Cell::new(
+                        eager.then(|| debug.map_global(ctx, module, &m.elf_name, map_fields(m))),
+                    )
+                })
                 .collect(),
+            part,
             interrupt_maps: Default::default(),
             ringbuf: debug.map_def(
                 ctx,
@@ -188,6 +228,25 @@ impl<'ctx> Globals<'ctx> {
         g
     }
 
+    /// The global of `@map` number `id`.
+    pub fn map(&self, ctx: &'ctx Context, module: &Module<'ctx>, ck: &Checked, id: MapId) -> GlobalValue<'ctx> {
+        if let Some(g) = self.maps[id].get() {
+            return g;
+        }
+        let m = &ck.maps[id];
+        let g = self.debug.map_global(ctx, module, &m.elf_name, map_fields(m));
+        self.maps[id].set(Some(g));
+        g
+    }
+
+    /// What this module's programs need from the maps all pieces share.
+    pub fn usage(&self) -> Shared {
+        Shared {
+            interrupt_maps: self.interrupt_maps.borrow().clone(),
+            scratch_shared: self.scratch_size[0].get(),
+        }
+    }
+
     /// The count of records the ring buffer had no room for: a `.bss` u64 the runtime reads
     /// (libbpf makes the section a one-element array map).
     pub fn lost_events(&self, ctx: &'ctx Context, module: &Module<'ctx>) -> GlobalValue<'ctx> {
@@ -198,7 +257,7 @@ impl<'ctx> Globals<'ctx> {
         let g = module.add_global(ty, None, crate::program::LOST_EVENTS);
         g.set_initializer(&ty.const_zero());
         g.set_section(Some(".bss"));
-        g.set_linkage(Linkage::External);
+        g.set_linkage(self.debug.shared);
         g.set_alignment(8);
         let d = &self.debug;
         let u64t =
@@ -235,25 +294,40 @@ impl<'ctx> Globals<'ctx> {
         }
         let g = self
             .debug
-            .map_global(ctx, module, crate::program::SCRATCH_MAPS[which], 4);
+            .map_global(ctx, module, &self.scratch_name(which), 4);
         self.scratch[which].set(Some(g));
         g
     }
 
-    /// Describes the user maps (now that every program is generated) and completes the BTF.
-    pub fn finish(&mut self, ctx: &'ctx Context, ck: &Checked) {
-        let irq = self.interrupt_maps.borrow();
+    /// A piece's own-regions scratch map is its own: its programs' regions are laid out
+    /// without knowing the other pieces'.
+    fn scratch_name(&self, which: usize) -> String {
+        match (which, self.part) {
+            (1, Part::Piece(p)) if p > 0 => format!("{}{p}", crate::program::SCRATCH_MAPS[1]),
+            _ => crate::program::SCRATCH_MAPS[which].to_string(),
+        }
+    }
+
+    /// Describes the maps (now that every program of every piece is generated: `shared`
+    /// is what all of them need) and completes the BTF.
+    pub fn finish(&mut self, ctx: &'ctx Context, ck: &Checked, shared: &Shared) {
         for (id, (m, g)) in ck.maps.iter().zip(&self.maps).enumerate() {
-            self.debug.map(ctx, *g, m, !irq.contains(&id));
+            if let Some(g) = g.get() {
+                self.debug
+                    .map(ctx, g, m, !shared.interrupt_maps.contains(&id));
+            }
         }
         // One entry per CPU: the runtime sets the count before load.
         for (which, g) in self.scratch.iter().enumerate() {
             if let Some(g) = g.get() {
-                let value = self.scratch_size[which].get().max(8);
-                let name = crate::program::SCRATCH_MAPS[which];
-                let kv = Some((4, value));
+                let size = match which {
+                    0 => shared.scratch_shared,
+                    _ => self.scratch_size[which].get(),
+                };
+                let name = self.scratch_name(which);
+                let kv = Some((4, size.max(8)));
                 self.debug
-                    .describe_map(ctx, g, name, BPF_MAP_TYPE_ARRAY, 1, kv, None);
+                    .describe_map(ctx, g, &name, BPF_MAP_TYPE_ARRAY, 1, kv, None);
             }
         }
         self.debug.di.finalize();
@@ -386,7 +460,7 @@ impl<'ctx> Debug<'ctx> {
         let g = module.add_global(st, None, name);
         g.set_initializer(&st.const_zero());
         g.set_section(Some(".maps"));
-        g.set_linkage(Linkage::External);
+        g.set_linkage(self.shared);
         g.set_alignment(8);
         g
     }
@@ -442,7 +516,7 @@ impl<'ctx> Debug<'ctx> {
         let g = module.add_global(ty, None, rodata::SYMBOL);
         g.set_initializer(&ty.const_zero());
         g.set_section(Some(".rodata"));
-        g.set_linkage(Linkage::External);
+        g.set_linkage(self.shared);
         g.set_alignment(8);
         let u64t = self
             .di

@@ -8,6 +8,7 @@ pub mod func;
 mod llvm_diagnostics;
 mod loops;
 mod maps;
+mod parts;
 mod percpu;
 mod pointers;
 mod scratch;
@@ -25,6 +26,7 @@ use crate::diag::{Diagnostic, Result};
 use crate::program::{CompiledProgram, ProbeProgram};
 use crate::sema::Checked;
 pub use func::{FnGen, Val};
+use maps::{Globals, Part, Shared};
 
 /// What the compiler produced, plus the IR when it was asked for.
 pub struct Output {
@@ -52,59 +54,18 @@ pub const RINGBUF: &str = "events";
 pub const STACKS: &str = "stacks";
 
 pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
-    let ctx = Context::create();
-    let llvm_errors = llvm_diagnostics::capture(&ctx);
-    let module = ctx.create_module("spyglass");
-    let tm = target_machine()?;
-    module.set_triple(&TargetTriple::create("bpfel"));
-    module.set_data_layout(&tm.get_target_data().get_data_layout());
-
-    let mut globals = maps::Globals::declare(&ctx, &module, ck);
-    let mut probes = vec![];
-    for (pi, (probe, info)) in ck.program.probes.iter().zip(&ck.probes).enumerate() {
-        for (gi, points) in info.programs.iter().enumerate() {
-            let name = format!("probe_{pi}_{gi}");
-            let pt = crate::probes::of(&points[0].attach);
-            let section = match points[0].btf_typed {
-                true => pt.btf_section(&points[0].attach),
-                false => None,
-            }
-            .unwrap_or_else(|| pt.section(&points[0].attach));
-            FnGen::build(&ctx, &module, &globals, ck, pi, &points[0], &name, &section)?;
-            probes.push(ProbeProgram {
-                prog_name: name,
-                attach: points.iter().map(|p| p.attach.clone()).collect(),
-                span: probe.head_span(),
-            });
-        }
-    }
-    license(&ctx, &module, &ck.options.license);
-    globals.finish(&ctx, ck);
-    module
-        .verify()
-        .map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;
-    let ir_original = keep_ir.then(|| module.print_to_string().to_string());
-
-    module
-        .run_passes(PIPELINE, &tm, PassBuilderOptions::create())
-        .map_err(|e| {
-            Diagnostic::global(format!("internal error: LLVM optimisation failed: {e}"))
-        })?;
-    let ir = ir_original.map(|original| Ir {
-        original,
-        optimized: module.print_to_string().to_string(),
-    });
-    let elf = tm
-        .write_to_memory_buffer(&module, FileType::Object)
-        .map_err(|e| {
-            Diagnostic::global(format!("internal error: BPF code generation failed: {e}"))
-        })?
-        .as_slice()
-        .to_vec();
-    if let Some(msg) = llvm_errors.take() {
-        return Err(llvm_diagnostics::explain(&msg, ck, &probes));
-    }
-
+    let units: Vec<Unit> = ck
+        .probes
+        .iter()
+        .enumerate()
+        .flat_map(|(pi, info)| (0..info.programs.len()).map(move |gi| Unit { pi, gi }))
+        .collect();
+    let (elf, probes, ir) = if keep_ir || !parts::worth_splitting(units.len()) {
+        whole(ck, &units, keep_ir)?
+    } else {
+        let (elf, probes) = parts::compile(ck, &units)?;
+        (elf, probes, None)
+    };
     Ok(Output {
         program: CompiledProgram {
             elf,
@@ -123,9 +84,118 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
     })
 }
 
+/// One BPF program: attach-point group `gi` of probe block `pi`.
+#[derive(Clone, Copy)]
+struct Unit {
+    pi: usize,
+    gi: usize,
+}
+
+/// The whole program in one module.
+fn whole(ck: &Checked, units: &[Unit], keep_ir: bool) -> Result<(Vec<u8>, Vec<ProbeProgram>, Option<Ir>)> {
+    let ctx = Context::create();
+    let llvm_errors = llvm_diagnostics::capture(&ctx);
+    let tm = target_machine()?;
+    let built = generate(&ctx, &tm, ck, units, Part::Whole)?;
+    let shared = built.globals.usage();
+    let probes = built.probes.clone();
+    let (elf, ir) = emit(&ctx, built, &tm, ck, &shared, keep_ir)?;
+    if let Some(msg) = llvm_errors.take() {
+        return Err(llvm_diagnostics::explain(&msg, ck, &probes));
+    }
+    Ok((elf, probes, ir))
+}
+
+/// A module with its programs generated, its shared maps not yet described.
+struct Built<'ctx> {
+    module: Module<'ctx>,
+    globals: Globals<'ctx>,
+    probes: Vec<ProbeProgram>,
+}
+
+fn generate<'ctx>(
+    ctx: &'ctx Context,
+    tm: &TargetMachine,
+    ck: &Checked,
+    units: &[Unit],
+    part: Part,
+) -> Result<Built<'ctx>> {
+    let module = ctx.create_module("spyglass");
+    module.set_triple(&TargetTriple::create("bpfel"));
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    let globals = Globals::declare(ctx, &module, ck, part);
+    let mut probes = vec![];
+    for &Unit { pi, gi } in units {
+        let probe = &ck.program.probes[pi];
+        let points = &ck.probes[pi].programs[gi];
+        let name = format!("probe_{pi}_{gi}");
+        let pt = crate::probes::of(&points[0].attach);
+        let section = match points[0].btf_typed {
+            true => pt.btf_section(&points[0].attach),
+            false => None,
+        }
+        .unwrap_or_else(|| pt.section(&points[0].attach));
+        FnGen::build(ctx, &module, &globals, ck, pi, &points[0], &name, &section)?;
+        probes.push(ProbeProgram {
+            prog_name: name,
+            attach: points.iter().map(|p| p.attach.clone()).collect(),
+            span: probe.head_span(),
+        });
+    }
+    // One license is enough: the linker concatenates the pieces' sections.
+    match part {
+        Part::Whole => license(ctx, &module, &ck.options.license, Linkage::External),
+        // The linker wants BTF for every global symbol; libbpf reads the section only.
+        Part::Piece(0) => license(ctx, &module, &ck.options.license, Linkage::Internal),
+        Part::Piece(_) => {}
+    }
+    Ok(Built {
+        module,
+        globals,
+        probes,
+    })
+}
+
+/// Describes the maps, optimises and writes the BPF object.
+fn emit<'ctx>(
+    ctx: &'ctx Context,
+    mut built: Built<'ctx>,
+    tm: &TargetMachine,
+    ck: &Checked,
+    shared: &Shared,
+    keep_ir: bool,
+) -> Result<(Vec<u8>, Option<Ir>)> {
+    let module = &built.module;
+    built.globals.finish(ctx, ck, shared);
+    module
+        .verify()
+        .map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;
+    let ir_original = keep_ir.then(|| module.print_to_string().to_string());
+    module
+        .run_passes(PIPELINE, tm, PassBuilderOptions::create())
+        .map_err(|e| {
+            Diagnostic::global(format!("internal error: LLVM optimisation failed: {e}"))
+        })?;
+    let ir = ir_original.map(|original| Ir {
+        original,
+        optimized: module.print_to_string().to_string(),
+    });
+    let elf = tm
+        .write_to_memory_buffer(module, FileType::Object)
+        .map_err(|e| {
+            Diagnostic::global(format!("internal error: BPF code generation failed: {e}"))
+        })?
+        .as_slice()
+        .to_vec();
+    Ok((elf, ir))
+}
+
 fn target_machine() -> Result<TargetMachine> {
-    Target::initialize_bpf(&InitializationConfig::default());
-    llvm_options();
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        Target::initialize_bpf(&InitializationConfig::default());
+        llvm_options();
+    });
     let triple = TargetTriple::create("bpfel");
     let target = Target::from_triple(&triple)
         .map_err(|e| Diagnostic::global(format!("LLVM has no BPF target: {e}")))?;
@@ -160,10 +230,10 @@ fn llvm_options() {
     });
 }
 
-fn license<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>, license: &str) {
+fn license<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>, license: &str, linkage: Linkage) {
     let text = ctx.const_string(license.as_bytes(), true);
     let g = module.add_global(text.get_type(), None, "LICENSE");
     g.set_initializer(&text);
     g.set_section(Some("license"));
-    g.set_linkage(Linkage::External);
+    g.set_linkage(linkage);
 }

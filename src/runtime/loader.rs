@@ -56,7 +56,7 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         .open_memory(&prog.elf)
         .map_err(fail)?;
     for mut m in open.maps_mut() {
-        if crate::program::SCRATCH_MAPS.contains(&&*m.name().to_string_lossy()) {
+        if crate::program::is_scratch_map(&m.name().to_string_lossy()) {
             let cpus = consts[rodata::NCPUS].max(1) as u32;
             m.set_max_entries(cpus).map_err(fail)?;
         }

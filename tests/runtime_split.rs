@@ -1,0 +1,96 @@
+//! Scripts with many probes compile in pieces, on several threads, and are linked into one
+//! object (`codegen::parts`). What the pieces share must be one thing at run time: maps,
+//! the ring buffer, the stack map; what is per program (loop callbacks, scratch regions)
+//! must not collide. Errors found in a late piece point at its probe.
+
+mod common;
+use common::*;
+
+/// Enough probe blocks that the program is split (`parts::worth_splitting`).
+const BLOCKS: usize = 48;
+
+/// Probe block `i`: every feature that declares something shared or per program.
+fn block(i: usize) -> String {
+    format!(
+        r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ {{
+  @n = count();
+  @per[{i}] = count();
+  @sum[comm, {i} % 3] = sum({i});
+  @h = hist({i});
+  $s = str(comm);
+  @strs[$s] = count();
+  for $k : 0..2 {{ @loops[{i}] = count(); }}
+  if (has_key(@per, {i})) {{ @seen = count(); }}
+  @stk[kstack(1)] = count();
+  printf("probe %d\n", {i});
+}}
+"#
+    )
+}
+
+fn script(blocks: usize) -> String {
+    (0..blocks).map(block).collect()
+}
+
+#[test]
+fn many_probes_compiled_in_pieces_share_their_maps() {
+    let calls = 3;
+    let o = spyglass(&[
+        "-e",
+        &script(BLOCKS),
+        "-c",
+        &format!("{} {calls}", workload()),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let total = BLOCKS * calls;
+    assert!(o.stdout.contains(&format!("@n: {total}\n")), "{}", o.stdout);
+    assert!(o.stdout.contains(&format!("@seen: {total}\n")), "{}", o.stdout);
+    for i in 0..BLOCKS {
+        assert!(o.stdout.contains(&format!("@per[{i}]: {calls}\n")), "{i}: {}", o.stdout);
+        assert!(
+            o.stdout.contains(&format!("@loops[{i}]: {}\n", 2 * calls)),
+            "{i}: {}",
+            o.stdout
+        );
+        let lines = o.stdout.matches(&format!("probe {i}\n")).count();
+        assert_eq!(lines, calls, "probe {i}");
+    }
+    // One map per name: 16 blocks sum i where i % 3 == 0 (0, 3, …, 45), three times each.
+    let sum0: usize = (0..BLOCKS).filter(|i| i % 3 == 0).sum::<usize>() * calls;
+    assert!(
+        o.stdout.contains(&format!(", 0]: {sum0}\n")),
+        "{sum0}: {}",
+        o.stdout
+    );
+    assert!(o.stdout.contains(&format!("]: {total}\n")), "{}", o.stdout);
+    assert_eq!(o.stdout.matches("@stk[").count(), 1, "{}", o.stdout);
+}
+
+#[test]
+fn an_error_in_a_late_piece_points_at_its_probe() {
+    let mut s = script(BLOCKS);
+    s.push_str("tracepoint:syscalls:sys_enter_getppid { @u = usermode; }\n");
+    let o = spyglass(&["--dry-run", "-e", &s]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("`usermode` is not available"), "{}", o.stderr);
+    let line = 12 * BLOCKS + 1;
+    assert!(o.stderr.contains(&format!("stdin:{line}:")), "{}", o.stderr);
+}
+
+#[test]
+fn too_much_stack_in_a_late_piece_is_a_located_error() {
+    // Kept on the stack (on_stack_limit), nine 200-byte strings cannot fit.
+    let mut s = "config = { max_strlen = 200; on_stack_limit = 256 }\n".to_string();
+    s.push_str(&script(BLOCKS));
+    let arg = "str(args.filename)";
+    s.push_str(&format!(
+        "tracepoint:syscalls:sys_enter_openat {{ printf(\"{}\\n\", {}); }}\n",
+        ["%s"; 9].join(" "),
+        [arg; 9].join(", ")
+    ));
+    let o = spyglass(&["--dry-run", "-e", &s]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("more than the 512 bytes of stack"), "{}", o.stderr);
+    let line = 12 * BLOCKS + 2;
+    assert!(o.stderr.contains(&format!("stdin:{line}:1")), "{}", o.stderr);
+}
