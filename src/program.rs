@@ -74,6 +74,13 @@ pub enum StackMode {
 /// (present only when the script sends events).
 pub const LOST_EVENTS: &str = "spyglass_lost_events";
 
+/// Set by the runtime when tracing stops (Ctrl-C, `exit()`): every attached program checks
+/// it first and does nothing once it is set, so probes fall silent at once while their
+/// detaching (a grace period per tracepoint) goes on in the background. Its own section, so
+/// its own array map, written whole.
+pub const STOP: &str = "spyglass_stop";
+pub const STOP_SECTION: &str = ".data.stop";
+
 /// The per-CPU scratch maps (`codegen::scratch`): arrays with one entry per possible CPU,
 /// a count the runtime sets before load.
 /// A program compiled in pieces has one own-regions map per piece (`scratch_own1`, …).

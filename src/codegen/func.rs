@@ -182,6 +182,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 | Ap::Hardware { .. }
                 | Ap::Iter { .. }
         );
+        if !point.attach.is_test_run() && !matches!(point.attach, Ap::Iter { .. }) {
+            g.stop_check();
+        }
         if let Some(off) = crate::probes::of(&point.attach).skip_unless_set(&point.attach) {
             g.skip_unless_set(off);
         }
@@ -212,6 +215,25 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         g.finish();
         globals.scratch_used(&g.scratch);
         Ok(())
+    }
+
+    /// Returns at once when spyglass is stopping (`program::STOP`).
+    fn stop_check(&mut self) {
+        let flag = self.globals.stop_flag(self.ctx, self.module);
+        let v = self
+            .b
+            .build_load(self.ctx.i64_type(), flag.as_pointer_value(), "stopping")
+            .unwrap()
+            .into_int_value();
+        let stopping = self
+            .b
+            .build_int_compare(IntPredicate::NE, v, self.i64(0), "stopping")
+            .unwrap();
+        let (stop, go) = (self.block("stopped"), self.block("running"));
+        self.b.build_conditional_branch(stopping, stop, go).unwrap();
+        self.b.position_at_end(stop);
+        self.ret();
+        self.b.position_at_end(go);
     }
 
     /// Returns early when the context's pointer at `off` is NULL (an iterator's last call).

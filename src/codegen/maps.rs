@@ -76,6 +76,8 @@ pub struct Globals<'ctx> {
     /// `program::LOST_EVENTS`, declared with the first event: scripts that send nothing
     /// through the ring buffer do not pay for its map.
     lost: std::cell::Cell<Option<GlobalValue<'ctx>>>,
+    /// `program::STOP`, declared with the first attached program.
+    stop: std::cell::Cell<Option<GlobalValue<'ctx>>>,
     /// The scratch maps (shared, own regions; see `scratch.rs`), declared on first use, and
     /// the value size each needs so far.
     scratch: [std::cell::Cell<Option<GlobalValue<'ctx>>>; 2],
@@ -167,6 +169,7 @@ impl<'ctx> Globals<'ctx> {
             }),
             debug,
             lost: Default::default(),
+            stop: Default::default(),
             scratch: Default::default(),
             scratch_size: Default::default(),
             ksyms: Default::default(),
@@ -265,6 +268,26 @@ impl<'ctx> Globals<'ctx> {
                 .unwrap();
         d.attach_debug(ctx, g, crate::program::LOST_EVENTS, u64t.as_type());
         self.lost.set(Some(g));
+        g
+    }
+
+    /// `program::STOP`, the flag attached programs check first.
+    pub fn stop_flag(&self, ctx: &'ctx Context, module: &Module<'ctx>) -> GlobalValue<'ctx> {
+        if let Some(g) = self.stop.get() {
+            return g;
+        }
+        let ty = ctx.i64_type();
+        let g = module.add_global(ty, None, crate::program::STOP);
+        g.set_initializer(&ty.const_zero());
+        g.set_section(Some(crate::program::STOP_SECTION));
+        g.set_linkage(self.debug.shared);
+        g.set_alignment(8);
+        let d = &self.debug;
+        let u64t =
+            d.di.create_basic_type("unsigned long long", 64, 0x07, DIFlags::ZERO)
+                .unwrap();
+        d.attach_debug(ctx, g, crate::program::STOP, u64t.as_type());
+        self.stop.set(Some(g));
         g
     }
 

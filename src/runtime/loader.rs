@@ -35,6 +35,8 @@ pub struct Loaded {
     pub lost: Option<MapHandle>,
     /// `skboutput`'s perf event array.
     pub skb: Option<MapHandle>,
+    /// The section of `program::STOP`, when a program is attached.
+    stop: Option<MapHandle>,
     /// Symbolizes `kstack`/`ustack`/`ksym`/`usym`/`cgroup_path` values.
     pub stacks: Option<super::stacks::Stacks>,
 }
@@ -126,8 +128,16 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
         Some(m) => Some(MapHandle::try_from(&m).map_err(fail)?),
         None => None,
     };
+    let stop = match object
+        .maps()
+        .find(|m| m.name().to_string_lossy() == crate::program::STOP_SECTION)
+    {
+        Some(m) => Some(MapHandle::try_from(&m).map_err(fail)?),
+        None => None,
+    };
     libbpf_rs::set_print(None);
     Ok(Loaded {
+        stop,
         object,
         maps,
         skb,
@@ -138,6 +148,14 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
 }
 
 impl Loaded {
+    /// Silences every attached program (`program::STOP`); detaching them can then take its
+    /// time.
+    pub fn stop(&self) {
+        if let Some(m) = &self.stop {
+            let _ = m.update(&0u32.to_ne_bytes(), &1u64.to_ne_bytes(), libbpf_rs::MapFlags::ANY);
+        }
+    }
+
     /// Records dropped so far because the ring buffer was full.
     pub fn lost_events(&self) -> u64 {
         let Some(m) = &self.lost else { return 0 };

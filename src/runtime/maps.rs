@@ -29,7 +29,7 @@ fn decode_key(spec: &MapSpec, raw: &[u8]) -> (Vec<Value>, Option<u64>) {
 }
 
 /// Merges the per-CPU slots of one entry.
-fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
+fn merge(kind: &MapKind, cpus: &[&[u8]]) -> AggValue {
     let sum = |off: usize| {
         cpus.iter()
             .fold(0u64, |a, c| a.wrapping_add(u64_at(c, off)))
@@ -86,25 +86,64 @@ fn merge(kind: &MapKind, cpus: &[Vec<u8>]) -> AggValue {
     }
 }
 
-/// A raw element: its key, and its value on each CPU (one for maps that are not per-CPU).
-type RawElem = (Vec<u8>, Vec<Vec<u8>>);
+/// Elements as the kernel hands them over: keys back to back, and each element's value
+/// on every CPU (one for maps that are not per-CPU), `stride` bytes apart. Kept flat: a
+/// map of 100,000 keys read at exit would otherwise cost three allocations a key.
+struct Raw {
+    keys: Vec<u8>,
+    vals: Vec<u8>,
+    /// Key size, value size and the distance between two CPUs' values.
+    ks: usize,
+    vs: usize,
+    stride: usize,
+    ncpus: usize,
+}
+
+impl Raw {
+    fn new(map: &MapHandle, per_cpu: bool) -> Option<Raw> {
+        let (ks, vs) = (map.key_size() as usize, map.value_size() as usize);
+        let ncpus = match per_cpu {
+            true => libbpf_rs::num_possible_cpus().ok()?,
+            false => 1,
+        };
+        Some(Raw {
+            keys: vec![],
+            vals: vec![],
+            ks: ks.max(1),
+            vs,
+            // Per-CPU values come 8-byte aligned, one per possible CPU.
+            stride: if per_cpu { vs.next_multiple_of(8) } else { vs },
+            ncpus,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len() / self.ks
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        &self.keys[i * self.ks..(i + 1) * self.ks]
+    }
+
+    /// Element `i`'s value on each CPU, into `out`.
+    fn cpus<'a>(&'a self, i: usize, out: &mut Vec<&'a [u8]>) {
+        out.clear();
+        let all = &self.vals[i * self.stride * self.ncpus..(i + 1) * self.stride * self.ncpus];
+        out.extend(all.chunks(self.stride).map(|c| &c[..self.vs]));
+    }
+}
 
 /// Elements read at a time by `BPF_MAP_LOOKUP_BATCH`.
 const BATCH: usize = 4096;
 
-/// Every (key, per-CPU values) of a map, a batch of elements per system call; `None` when
-/// the kernel does not batch this map.
-fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<RawElem>> {
+/// Every element of a map, a batch of elements per system call; `None` when the kernel
+/// does not batch this map.
+fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Raw> {
     use std::os::fd::{AsFd, AsRawFd};
-    let (ks, vs) = (map.key_size() as usize, map.value_size() as usize);
-    let ncpus = match per_cpu {
-        true => libbpf_rs::num_possible_cpus().ok()?,
-        false => 1,
-    };
-    // Per-CPU values come 8-byte aligned, one per possible CPU.
-    let stride = if per_cpu { vs.next_multiple_of(8) } else { vs };
+    let mut raw = Raw::new(map, per_cpu)?;
+    let (ks, per_elem) = (raw.ks, raw.stride * raw.ncpus);
     let mut keys = vec![0u8; ks * BATCH];
-    let mut vals = vec![0u8; stride * ncpus * BATCH];
+    let mut vals = vec![0u8; per_elem * BATCH];
     // The resume token: a bucket index for hash maps (at least 4 bytes), a key otherwise.
     let mut token = vec![0u8; ks.max(4)];
     let mut next = vec![0u8; ks.max(4)];
@@ -113,7 +152,6 @@ fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<RawElem>> {
         ..Default::default()
     };
     let fd = map.as_fd().as_raw_fd();
-    let mut out = vec![];
     let mut first = true;
     loop {
         let mut count = BATCH as u32;
@@ -139,13 +177,11 @@ fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<RawElem>> {
         if r < 0 && !done {
             return None;
         }
-        for i in 0..count as usize {
-            let v = &vals[i * stride * ncpus..(i + 1) * stride * ncpus];
-            let cpus = v.chunks(stride).map(|c| c[..vs].to_vec()).collect();
-            out.push((keys[i * ks..(i + 1) * ks].to_vec(), cpus));
-        }
+        let n = (count as usize).min(BATCH);
+        raw.keys.extend_from_slice(&keys[..n * ks]);
+        raw.vals.extend_from_slice(&vals[..n * per_elem]);
         if done {
-            return Some(out);
+            return Some(raw);
         }
         token.copy_from_slice(&next);
         first = false;
@@ -153,17 +189,37 @@ fn read_batched(map: &MapHandle, per_cpu: bool) -> Option<Vec<RawElem>> {
 }
 
 /// The same, a key and a lookup at a time.
-fn read_one_by_one(map: &MapHandle, per_cpu: bool) -> Vec<RawElem> {
-    map.keys()
-        .filter_map(|raw| {
-            let cpus = if per_cpu {
-                map.lookup_percpu(&raw, MapFlags::ANY).ok()??
-            } else {
-                vec![map.lookup(&raw, MapFlags::ANY).ok()??]
-            };
-            Some((raw, cpus))
-        })
-        .collect()
+fn read_one_by_one(map: &MapHandle, per_cpu: bool) -> Raw {
+    let mut raw = Raw::new(map, per_cpu).unwrap_or(Raw {
+        keys: vec![],
+        vals: vec![],
+        ks: (map.key_size() as usize).max(1),
+        vs: map.value_size() as usize,
+        stride: map.value_size() as usize,
+        ncpus: 1,
+    });
+    for key in map.keys() {
+        let values = if per_cpu {
+            match map.lookup_percpu(&key, MapFlags::ANY) {
+                Ok(Some(v)) if v.len() == raw.ncpus => v,
+                _ => continue,
+            }
+        } else {
+            match map.lookup(&key, MapFlags::ANY) {
+                Ok(Some(v)) => vec![v],
+                _ => continue,
+            }
+        };
+        if key.len() != raw.ks || values.iter().any(|v| v.len() < raw.vs) {
+            continue;
+        }
+        raw.keys.extend_from_slice(&key);
+        for v in values {
+            raw.vals.extend_from_slice(&v[..raw.vs]);
+            raw.vals.resize(raw.vals.len() + raw.stride - raw.vs, 0);
+        }
+    }
+    raw
 }
 
 /// Every entry of a map, per-CPU values merged and histogram buckets gathered per key.
@@ -174,11 +230,15 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
     let mut hists: BTreeMap<Vec<u8>, (Vec<Value>, Vec<u64>)> = BTreeMap::new();
     let mut series: BTreeMap<Vec<u8>, (Vec<Value>, BTreeMap<u64, Value>)> = BTreeMap::new();
     let elems = read_batched(map, per_cpu).unwrap_or_else(|| read_one_by_one(map, per_cpu));
-    for (raw, cpus) in elems {
+    let mut cpus = vec![];
+    plain.reserve(elems.len());
+    for i in 0..elems.len() {
+        let raw = elems.key(i);
+        elems.cpus(i, &mut cpus);
         if array && !cpus.iter().any(|c| u64_at(c, 8) != 0) {
             continue; // never written (or cleared)
         }
-        let (key, bucket) = decode_key(spec, &raw);
+        let (key, bucket) = decode_key(spec, raw);
         let value = merge(&spec.kind, &cpus);
         match (bucket, value) {
             (Some(b), AggValue::Count(n)) => {

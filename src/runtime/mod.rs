@@ -319,7 +319,12 @@ fn run_with(
     // shown only if that is quick and counted as lost otherwise: a flood never holds up
     // Ctrl-C.
     links.extend(watch_links.into_iter().map(|(_, a)| a));
-    detach_all(links);
+    // The probes fall silent now; detaching them (a grace period per tracepoint) overlaps
+    // with `end` and printing the maps, and is waited for before returning.
+    loaded.stop();
+    let detaching = std::thread::Builder::new()
+        .name("detach".into())
+        .spawn(move || detach_all(links));
     let budget = signals::stop_requested().then(|| Instant::now() + DRAIN_BUDGET);
     if !pump.drain(budget) {
         s.discard_events(true);
@@ -340,6 +345,9 @@ fn run_with(
     }
     s.flush();
     s.warn_total_lost(lost_seen);
+    if let Ok(h) = detaching {
+        let _ = h.join();
+    }
     Ok(s.exit_code().unwrap_or(0))
 }
 

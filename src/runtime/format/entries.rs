@@ -26,52 +26,61 @@ pub(crate) fn prepare(
     top: usize,
     div: u64,
 ) -> Vec<(Vec<Value>, Shown)> {
-    // bpftrace leaves ties in hash-table order (unspecified); ordering by key first makes
-    // ties deterministic without changing any order bpftrace guarantees.
-    // Keys are unique, so one unstable sort on (value, key) gives that order exactly.
+    let order = order(spec, &entries, top);
+    order
+        .into_iter()
+        .map(|i| take_shown(spec, &mut entries[i], div))
+        .collect()
+}
+
+/// Indices of `entries` in print order, cut to the last `top` (0: all).
+///
+/// bpftrace leaves ties in hash-table order (unspecified); ordering by key first makes
+/// ties deterministic without changing any order bpftrace guarantees. Keys are unique, so
+/// one unstable sort on (value, key) gives that order exactly. Indices are sorted, not
+/// entries: a map of 100,000 keys is printed at exit, and moving entries shows.
+pub(crate) fn order(spec: &MapSpec, entries: &[MapEntry], top: usize) -> Vec<usize> {
     let by_value = orders_by_value(&spec.kind);
     let rank = |e: &MapEntry| match by_value {
         true => value_rank(&spec.kind, &e.value),
         false => 0,
     };
-    match entries
+    let mut order: Vec<usize> = match entries
         .iter()
         .map(|e| int_key(&e.key))
         .collect::<Option<Vec<_>>>()
     {
         // Integer keys (the common `@[pid]`, `@[tid, cpu]`): sorted as packed numbers,
-        // not by chasing each entry's key on the heap (100,000 keys at exit).
+        // not by chasing each entry's key on the heap.
         Some(keys) => {
-            let mut order: Vec<(i128, [i64; 4], u32)> = entries
+            let mut packed: Vec<(i128, [i64; 4], u32)> = entries
                 .iter()
                 .zip(keys)
                 .enumerate()
                 .map(|(i, (e, k))| (rank(e), k, i as u32))
                 .collect();
-            order.sort_unstable();
-            let mut slots: Vec<Option<MapEntry>> = entries.into_iter().map(Some).collect();
-            entries = order
-                .iter()
-                .filter_map(|&(_, _, i)| slots[i as usize].take())
-                .collect();
+            packed.sort_unstable();
+            packed.into_iter().map(|(_, _, i)| i as usize).collect()
         }
-        None => entries
-            .sort_unstable_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| cmp_keys(&a.key, &b.key))),
-    }
-    let skip = if top > 0 && entries.len() > top {
-        entries.len() - top
-    } else {
-        0
+        None => {
+            let mut idx: Vec<usize> = (0..entries.len()).collect();
+            idx.sort_unstable_by(|&a, &b| {
+                let (a, b) = (&entries[a], &entries[b]);
+                rank(a).cmp(&rank(b)).then_with(|| cmp_keys(&a.key, &b.key))
+            });
+            idx
+        }
     };
-    let div = div.max(1);
-    entries
-        .into_iter()
-        .skip(skip)
-        .map(|e| {
-            let shown = show(&spec.kind, e.value, div);
-            (e.key, shown)
-        })
-        .collect()
+    if top > 0 && order.len() > top {
+        order.drain(..order.len() - top);
+    }
+    order
+}
+
+/// What entry `e` shows (its key and value are moved out).
+pub(crate) fn take_shown(spec: &MapSpec, e: &mut MapEntry, div: u64) -> (Vec<Value>, Shown) {
+    let value = std::mem::replace(&mut e.value, AggValue::Count(0));
+    (std::mem::take(&mut e.key), show(&spec.kind, value, div.max(1)))
 }
 
 /// bpftrace's key order: field by field; integers as signed 64-bit (even unsigned

@@ -1,8 +1,8 @@
 //! Text-mode output, as bpftrace 0.26 prints it (src/output/text.cpp).
 
-use super::entries::{prepare, Shown};
+use super::entries::{order, take_shown, Shown};
 use super::hist::hist_text;
-use super::value::{key_text, value_text, MapEntry, Value};
+use super::value::{value_text, write_key, write_value, MapEntry, Value};
 use crate::program::{MapKind, MapSpec};
 
 /// What `print(@m, top, div)` (and the exit-time dump) prints for one map.
@@ -14,22 +14,29 @@ pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) ->
     if let MapKind::Tseries { .. } = spec.kind {
         return super::tseries::tseries_text(spec, entries);
     }
-    let rows = prepare(spec, entries, top, div);
+    let mut entries = entries;
+    let order = order(spec, &entries, top);
     let scalar = spec.key.is_empty();
     // Built in place: a map of 100,000 keys is printed at exit, where every allocation per
     // row shows.
-    let mut out = String::with_capacity(rows.len() * (spec.name.len() + 24));
-    for (key, shown) in &rows {
+    let mut out = String::with_capacity(order.len() * (spec.name.len() + 24));
+    for i in order {
+        let (key, shown) = take_shown(spec, &mut entries[i], div);
         out.push_str(&spec.name);
         if !scalar {
             out.push('[');
-            out.push_str(&key_text(key));
+            write_key(&mut out, &key);
             out.push(']');
         }
-        match shown {
+        match &shown {
             Shown::Hist(h) => {
                 out.push_str(":\n");
                 out.push_str(&hist_text(h));
+                out.push('\n');
+            }
+            Shown::Prim(v) => {
+                out.push_str(": ");
+                write_value(&mut out, v);
                 out.push('\n');
             }
             other => {

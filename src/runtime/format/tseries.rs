@@ -22,7 +22,7 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 /// Merges the per-CPU copies of one ring slot `(value, meta, epoch)` into the value of the
 /// slot's latest epoch. CPUs that wrote an older epoch into the slot are outdated and
 /// dropped; epoch 0 means never written (or zeroed) and reads as `(0, 0)`.
-pub fn reduce_slot(agg: TsAgg, signed: bool, cpus: &[Vec<u8>]) -> (u64, Value) {
+pub fn reduce_slot<C: AsRef<[u8]>>(agg: TsAgg, signed: bool, cpus: &[C]) -> (u64, Value) {
     let better = |a: u64, b: u64, max: bool| match (signed, max) {
         (true, true) => (b as i64) > (a as i64),
         (true, false) => (b as i64) < (a as i64),
@@ -31,6 +31,7 @@ pub fn reduce_slot(agg: TsAgg, signed: bool, cpus: &[Vec<u8>]) -> (u64, Value) {
     };
     let mut by_epoch: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     for c in cpus {
+        let c = c.as_ref();
         let (v, meta, epoch) = (u64_at(c, 0), u64_at(c, 8), u64_at(c, 16));
         if epoch == 0 {
             continue;

@@ -77,40 +77,67 @@ pub struct MapEntry {
 
 /// How `print(v)` or a key field shows a value: strings raw, integers in decimal.
 pub fn value_text(v: &Value) -> String {
+    let mut s = String::new();
+    write_value(&mut s, v);
+    s
+}
+
+/// `value_text`, appended to `out` (exit-time dumps write 100,000 rows into one buffer).
+pub fn write_value(out: &mut String, v: &Value) {
+    use std::fmt::Write;
     match v {
-        Value::Int(i) => i.to_string(),
-        Value::UInt(u) => u.to_string(),
-        Value::Str(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Ptr(p) => format!("{p:#x}"),
-        Value::Buf(b) => super::printf::buffer_text(b, super::printf::Conv::R),
+        Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
+        Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
+        Value::Str(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Ptr(p) | Value::Sym { addr: p, .. } => {
+            let _ = write!(out, "{p:#x}");
+        }
+        Value::Buf(b) => out.push_str(&super::printf::buffer_text(b, super::printf::Conv::R)),
         // One frame a line, each indented 8 spaces, after a line break (bpftrace).
         Value::Stack(frames) => {
-            frames
-                .iter()
-                .map(|f| format!("\n        {f}"))
-                .collect::<String>()
-                + "\n"
+            for f in frames {
+                out.push_str("\n        ");
+                out.push_str(f);
+            }
+            out.push('\n');
         }
-        Value::StackId { id, .. } => format!("<stack {id}>"),
-        Value::Sym { addr, .. } => format!("{addr:#x}"),
-        Value::Enum { text, .. } => text.clone(),
-        Value::Array(xs) => format!(
-            "[{}]",
-            xs.iter().map(value_text).collect::<Vec<_>>().join(",")
-        ),
-        Value::Record(fields) => format!(
-            "{{ {} }}",
-            fields
-                .iter()
-                .map(|(n, v)| format!(".{n} = {}", value_text(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Tuple(t) => format!(
-            "({})",
-            t.iter().map(value_text).collect::<Vec<_>>().join(", ")
-        ),
+        Value::StackId { id, .. } => {
+            let _ = write!(out, "<stack {id}>");
+        }
+        Value::Enum { text, .. } => out.push_str(text),
+        Value::Array(xs) => {
+            out.push('[');
+            write_joined(out, xs, ",");
+            out.push(']');
+        }
+        Value::Record(fields) => {
+            out.push_str("{ ");
+            for (i, (n, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push('.');
+                out.push_str(n);
+                out.push_str(" = ");
+                write_value(out, v);
+            }
+            out.push_str(" }");
+        }
+        Value::Tuple(t) => {
+            out.push('(');
+            write_joined(out, t, ", ");
+            out.push(')');
+        }
+    }
+}
+
+fn write_joined(out: &mut String, vs: &[Value], sep: &str) {
+    for (i, v) in vs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        write_value(out, v);
     }
 }
 
@@ -120,22 +147,26 @@ pub fn value_text(v: &Value) -> String {
 /// parentheses; it applies the same stripping to a single key, so a string key
 /// `"(x)"` prints as `x`. Reproduced for fidelity.
 pub fn key_text(key: &[Value]) -> String {
-    let s = if key.len() == 1 {
-        value_text(&key[0])
-    } else {
-        format!(
-            "({})",
-            key.iter().map(value_text).collect::<Vec<_>>().join(", ")
-        )
-    };
-    strip_parens(s)
+    let mut s = String::new();
+    write_key(&mut s, key);
+    s
 }
 
-fn strip_parens(s: String) -> String {
-    if s.len() >= 2 && s.starts_with('(') && s.ends_with(')') {
-        s[1..s.len() - 1].to_string()
-    } else {
-        s
+/// `key_text`, appended to `out`.
+pub fn write_key(out: &mut String, key: &[Value]) {
+    let start = out.len();
+    match key {
+        [one] => write_value(out, one),
+        _ => {
+            out.push('(');
+            write_joined(out, key, ", ");
+            out.push(')');
+        }
+    }
+    let written = &out[start..];
+    if written.len() >= 2 && written.starts_with('(') && written.ends_with(')') {
+        out.pop();
+        out.remove(start);
     }
 }
 
