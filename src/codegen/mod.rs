@@ -6,6 +6,7 @@
 mod expr;
 pub mod func;
 mod llvm_diagnostics;
+mod llvm_init;
 mod loops;
 mod maps;
 mod parts;
@@ -54,6 +55,7 @@ pub const RINGBUF: &str = "events";
 pub const STACKS: &str = "stacks";
 
 pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
+    llvm_init::ensure();
     let units: Vec<Unit> = ck
         .probes
         .iter()
