@@ -137,7 +137,7 @@ pub static ALL: &[Builtin] = &[
         ty: |_, _| Ok(Type::Str { size: 16 }),
         gen: |g, _| {
             let buf = g.stack(16, "comm");
-            g.helper_int(helper::GET_CURRENT_COMM, &[buf.into(), g.i64(16).into()]);
+            super::task::current_comm(g, buf);
             Ok(Val::Str(buf, 16))
         },
     },
