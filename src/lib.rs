@@ -15,3 +15,4 @@ pub mod runtime;
 pub mod sema;
 #[path = "../stdlib/mod.rs"]
 pub mod stdlib;
+pub mod user_cache;

@@ -167,24 +167,13 @@ fn execute(run: Run, raw_args: &[Vec<u8>], embedded: Option<CompiledProgram>) ->
             }
             Ok(hit.program)
         }
-        (None, None) => {
-            // LLVM's static constructors (≈ 3 ms) run on the other core while the script is
-            // parsed and checked; compiling waits for them, and so does every way out.
-            let warm = std::thread::Builder::new()
-                .name("llvm-init".into())
-                .spawn(spyglass::codegen::warm_up);
-            let compiled = spyglass::deep::with_stack_for(&source, || {
-                let (program, warnings) = compile(&run, &source_name, &source)?;
-                if let Some(c) = &cache {
-                    c.put(&program, &warnings);
-                }
-                Ok(program)
-            });
-            if let Ok(h) = warm {
-                let _ = h.join();
+        (None, None) => spyglass::deep::with_stack_for(&source, || {
+            let (program, warnings) = compile(&run, &source_name, &source)?;
+            if let Some(c) = &cache {
+                c.put(&program, &warnings);
             }
-            compiled
-        }
+            Ok(program)
+        }),
     };
     let program = match compiled {
         Ok(p) => p,

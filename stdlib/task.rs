@@ -92,10 +92,15 @@ const GET_CURRENT_TASK_BTF: u64 = 158;
 /// odd layout) the helper is used.
 pub fn current_comm<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>) {
     static COMM: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    // Remembered per boot: loading the kernel's BTF to find it costs ≈ 8 ms, more than
+    // compiling a one-liner.
     let at = *COMM.get_or_init(|| {
-        let members = crate::probes::btf::struct_members("task_struct")?;
-        let (off, _) = members.iter().find(|(_, m)| m.name == "comm")?;
-        Some(*off as u64).filter(|o| o % 8 == 0)
+        crate::user_cache::kernel_fact("task_struct.comm", || {
+            let members = crate::probes::btf::struct_members("task_struct")?;
+            let (off, _) = members.iter().find(|(_, m)| m.name == "comm")?;
+            Some(*off as u64)
+        })
+        .filter(|o| o % 8 == 0)
     });
     let Some(at) = at else {
         g.helper_int(helper::GET_CURRENT_COMM, &[buf.into(), g.i64(16).into()]);

@@ -42,3 +42,27 @@ fn a_short_name_is_padded_like_the_helper_leaves_it() {
     assert!(o.stdout.contains("@[true]: 1\n"), "{}", o.stdout);
     assert_eq!(o.stdout.matches("@[").count(), 1, "{}", o.stdout);
 }
+
+#[test]
+fn the_comm_offset_is_remembered_per_boot_and_a_bad_cache_is_harmless() {
+    let dir = format!("{}/facts-comm", env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let prog = r#"begin { printf("%s\n", comm); exit(); }"#;
+    let o = spyglass_env(&["--no-cache", "-e", prog], &[("XDG_CACHE_HOME", &dir)]);
+    assert_eq!(o.stdout.trim(), "spyglass", "{}", o.stderr);
+    let facts = std::fs::read_to_string(format!("{dir}/spyglass/kernel-facts")).unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert!(
+        facts.starts_with(&format!("{} task_struct.comm ", boot.trim())),
+        "{facts}"
+    );
+    // Read back on the next compile, with the same result.
+    let o = spyglass_env(&["--no-cache", "-e", prog], &[("XDG_CACHE_HOME", &dir)]);
+    assert_eq!(o.stdout.trim(), "spyglass", "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(format!("{dir}/spyglass/kernel-facts")).unwrap(), facts);
+    // A cache location that is a file: nothing can be kept, the run is the same.
+    let file = format!("{}/facts-file", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&file, "not a directory").unwrap();
+    let o = spyglass_env(&["--no-cache", "-e", prog], &[("XDG_CACHE_HOME", &file)]);
+    assert_eq!(o.stdout.trim(), "spyglass", "{}", o.stderr);
+}

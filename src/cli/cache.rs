@@ -53,11 +53,7 @@ pub struct Hit {
 impl Cache {
     /// The cache for this run, unless there is nowhere to keep it.
     pub fn new(raw_args: &[Vec<u8>], source_name: &str, source: &str) -> Option<Cache> {
-        let dir = match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-            Some(d) => PathBuf::from(d),
-            None => PathBuf::from(std::env::var_os("HOME")?).join(".cache"),
-        }
-        .join("spyglass");
+        let dir = spyglass::user_cache::dir()?;
         let exe = std::fs::metadata("/proc/self/exe").ok()?;
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let mut env: Vec<String> = std::env::vars()
@@ -76,7 +72,7 @@ impl Cache {
             exe.len(),
             mtime_ns(&exe),
             read("/proc/sys/kernel/osrelease").trim(),
-            read("/proc/sys/kernel/random/boot_id").trim(),
+            spyglass::user_cache::boot_id(),
             std::env::current_dir().ok()?.display(),
             args,
             env,

@@ -54,11 +54,6 @@ const PIPELINE: &str = "function(sroa,early-cse<memssa>,instcombine,simplifycfg,
 pub const RINGBUF: &str = "events";
 pub const STACKS: &str = "stacks";
 
-/// Prepares LLVM (its static constructors) ahead of `compile`, from any thread.
-pub fn warm_up() {
-    llvm_init::ensure();
-}
-
 pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
     llvm_init::ensure();
     let units: Vec<Unit> = ck

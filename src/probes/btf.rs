@@ -53,7 +53,19 @@ fn name_at(btf: *const sys::btf, off: u32) -> String {
 /// Type ids by kind and name, built on first use: libbpf's own lookup scans every type,
 /// and `-lv 'rawtracepoint:*'` looks up thousands.
 fn find(btf: *const sys::btf, name: &str, kind_: u32) -> Option<u32> {
+    // The first few lookups scan the types (a few milliseconds); a script that looks up
+    // more gets an index (tens of milliseconds and megabytes to build, then free).
+    static SCANS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     static INDEX: OnceLock<HashMap<(u32, String), u32>> = OnceLock::new();
+    const SCAN_FIRST: u32 = 4;
+    if INDEX.get().is_none()
+        && SCANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < SCAN_FIRST
+    {
+        let c = std::ffi::CString::new(name).ok()?;
+        // SAFETY: valid BTF and a NUL-terminated name; a negative id means not found.
+        let id = unsafe { sys::btf__find_by_name_kind(btf, c.as_ptr(), kind_) };
+        return (id > 0).then_some(id as u32);
+    }
     let index = INDEX.get_or_init(|| {
         let mut m = HashMap::new();
         // SAFETY: valid BTF; every id below the count is a type.
