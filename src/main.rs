@@ -186,8 +186,14 @@ fn execute(run: Run, raw_args: &[Vec<u8>], embedded: Option<CompiledProgram>) ->
         };
     }
     let _ = std::io::stdout().flush();
+    let title = match &run.script {
+        cli::Script::File(f) => f.clone(),
+        _ => source.clone(),
+    };
     let opts = RunOptions {
         json: run.json,
+        folded: run.folded,
+        flamegraph: run.flamegraph.clone().map(|p| (p, title)),
         quiet: run.quiet,
         verbose: run.verbose,
         dry_run: run.dry_run,

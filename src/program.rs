@@ -36,6 +36,21 @@ pub struct CompiledProgram {
     pub output: OutputConfig,
 }
 
+impl CompiledProgram {
+    /// Whether printing its events or maps names kernel addresses (from /proc/kallsyms).
+    pub fn names_kernel_addresses(&self) -> bool {
+        let map = |m: &MapSpec| {
+            m.key.iter().any(FieldType::names_kernel_addresses)
+                || matches!(&m.kind, MapKind::Value(f) if f.names_kernel_addresses())
+        };
+        self.maps.iter().any(map)
+            || self
+                .events
+                .iter()
+                .any(|e| e.payload().iter().any(FieldType::names_kernel_addresses))
+    }
+}
+
 /// `str_trunc_trailer` and `max_cat_bytes`: how output is written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OutputConfig {
@@ -240,6 +255,19 @@ pub enum SymKind {
 }
 
 impl FieldType {
+    /// Whether showing this value names kernel addresses (`kstack`, `ksym`).
+    pub fn names_kernel_addresses(&self) -> bool {
+        match self {
+            FieldType::Stack { user, .. } => !user,
+            FieldType::Sym(SymKind::Kernel) => true,
+            FieldType::Tuple(fs) | FieldType::Record(_, fs) => {
+                fs.iter().any(FieldType::names_kernel_addresses)
+            }
+            FieldType::Array { elem, .. } => elem.names_kernel_addresses(),
+            _ => false,
+        }
+    }
+
     pub fn size(&self) -> usize {
         match self {
             FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => 8,

@@ -98,6 +98,9 @@ struct Args {
     /// docs/compatibility.md); checked and otherwise ignored.
     #[arg(long = "dwarf-pid")]
     dwarf_pid: Vec<String>,
+    /// `--flamegraph FILE.svg`: draw stack maps as flame graphs.
+    #[arg(long = "flamegraph")]
+    flamegraph: Option<PathBuf>,
     /// `--aot FILE`: write an executable that runs the compiled script.
     #[arg(long = "aot")]
     aot: Option<PathBuf>,
@@ -161,6 +164,9 @@ pub struct Run {
     pub cmd: Option<String>,
     pub pid: Option<u32>,
     pub json: bool,
+    /// `-f folded`: stack maps as folded stacks.
+    pub folded: bool,
+    pub flamegraph: Option<PathBuf>,
     pub buffering: Buffering,
     pub output: Option<PathBuf>,
     pub quiet: bool,
@@ -312,12 +318,13 @@ fn check(a: Args) -> Result<Command, Error> {
             ))
         }
     };
-    let json = match a.format.as_deref() {
-        None | Some("text") => false,
-        Some("json") => true,
+    let (json, folded) = match a.format.as_deref() {
+        None | Some("text") => (false, false),
+        Some("json") => (true, false),
+        Some("folded") => (false, true),
         Some(other) => {
             return Err(plain_err(format!(
-                "Invalid output format \"{other}\"\nValid formats: 'text', 'json'"
+                "Invalid output format \"{other}\"\nValid formats: 'text', 'json', 'folded'"
             )))
         }
     };
@@ -377,6 +384,8 @@ fn check(a: Args) -> Result<Command, Error> {
         cmd: a.cmd,
         pid,
         json,
+        folded,
+        flamegraph: a.flamegraph,
         buffering,
         output: a.output,
         quiet: a.quiet,

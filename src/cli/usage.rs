@@ -28,7 +28,9 @@ OPTIONS:
 
     -o, --output FILE
                    redirect tracing output to FILE
-    -f FORMAT      output format ('text', 'json')
+    -f FORMAT      output format ('text', 'json', 'folded': stack maps as folded stacks)
+    --flamegraph FILE.svg
+                   also draw stack maps as flame graphs (at exit and on print())
     -B MODE        output buffering mode ('line', 'full', 'none')
     -q, --quiet    keep messages quiet
     -k, --warnings emit a warning when a map read finds no element

@@ -4,6 +4,7 @@
 //! compiler, so a runtime-only build can run programs compiled elsewhere.
 
 pub mod child;
+mod flame;
 pub mod format;
 mod iter;
 mod loader;
@@ -30,6 +31,10 @@ use session::Session;
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub json: bool,
+    /// `-f folded`
+    pub folded: bool,
+    /// `--flamegraph FILE`, and the script (its file name or text) for the title.
+    pub flamegraph: Option<(std::path::PathBuf, String)>,
     pub quiet: bool,
     pub verbose: bool,
     /// Load into the verifier and stop: nothing is attached or run.
@@ -168,6 +173,11 @@ fn run_with(
 
     let mut s = Session::new(prog, &loaded, opts.json, out);
     s.no_warnings = opts.no_warnings;
+    s.folded = opts.folded;
+    s.flame = opts
+        .flamegraph
+        .as_ref()
+        .map(|(path, script)| flame::Flame::new(path.clone(), script));
     let ringbuf = s.ring_buffer()?;
     let mut pump = Pump::new(&ringbuf, &loaded.ringbuf).map_err(Diagnostic::global)?;
     let pcap = std::rc::Rc::new(std::cell::RefCell::new(pcap::PcapWriter::new(
@@ -322,9 +332,17 @@ fn run_with(
     // The probes fall silent now; detaching them (a grace period per tracepoint) overlaps
     // with `end` and printing the maps, and is waited for before returning.
     loaded.stop();
-    let detaching = std::thread::Builder::new()
+    let mut detaching = std::thread::Builder::new()
         .name("detach".into())
         .spawn(move || detach_all(links));
+    // Kernel addresses named while perf events are being released all come out unnamed
+    // (blazesym reads /proc/kallsyms): programs that name them wait for the detach.
+    if prog.names_kernel_addresses() {
+        if let Ok(h) = detaching {
+            let _ = h.join();
+        }
+        detaching = Err(std::io::Error::other("joined"));
+    }
     let budget = signals::stop_requested().then(|| Instant::now() + DRAIN_BUDGET);
     if !pump.drain(budget) {
         s.discard_events(true);

@@ -20,6 +20,10 @@ pub struct Session<'a> {
     state: RefCell<State<'a>>,
     /// `--no-warnings`: `warnf()` prints nothing.
     pub no_warnings: bool,
+    /// `-f folded`: stack maps print as folded stacks.
+    pub folded: bool,
+    /// `--flamegraph`
+    pub flame: Option<super::flame::Flame>,
     /// Reading iterators: their output is the iteration's, printed even after `exit()`.
     pub iterating: std::cell::Cell<bool>,
     /// `errorf()` messages handled so far (a `test:` block that reports one fails).
@@ -76,6 +80,8 @@ impl<'a> Session<'a> {
                 captured: None,
             }),
             no_warnings: false,
+            folded: false,
+            flame: None,
             iterating: Default::default(),
             errors: Default::default(),
             discarding: Default::default(),
@@ -262,7 +268,9 @@ impl<'a> Session<'a> {
                     self.write(&format::value_line_text(v));
                 }
             }
-            EventSpec::PrintMap { map, top, div } => self.print_map(*map, *top as usize, *div),
+            EventSpec::PrintMap { map, top, div } => {
+                self.print_map(*map, *top as usize, *div, super::flame::When::Print)
+            }
             EventSpec::Clear { map } => {
                 maps::clear(&self.loaded.maps[*map], &self.prog.maps[*map], self.ncpus)
             }
@@ -348,7 +356,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn print_map(&self, map: MapId, top: usize, div: u64) {
+    fn print_map(&self, map: MapId, top: usize, div: u64, when: super::flame::When) {
         let spec = &self.prog.maps[map];
         let mut entries = maps::read(&self.loaded.maps[map], spec);
         if let Some(st) = &self.loaded.stacks {
@@ -359,7 +367,15 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        if self.json {
+        let stacks = format::folded::is_stack_map(spec);
+        if let (Some(flame), true) = (&self.flame, stacks) {
+            if let Err(e) = flame.draw(spec, &entries, when) {
+                eprintln!("spyglass: {e}");
+            }
+        }
+        if self.folded && stacks {
+            self.write(&format::folded::folded_text(spec, &entries));
+        } else if self.json {
             if let Some(line) = format::map_json(spec, entries, top, div) {
                 self.write(&format!("{line}\n"));
             }
@@ -375,8 +391,15 @@ impl<'a> Session<'a> {
         }
         let mut order: Vec<MapId> = (0..self.prog.maps.len()).collect();
         order.sort_by(|a, b| self.prog.maps[*a].name.cmp(&self.prog.maps[*b].name));
+        let several = self
+            .prog
+            .maps
+            .iter()
+            .filter(|m| format::folded::is_stack_map(m))
+            .count()
+            > 1;
         for m in order {
-            self.print_map(m, 0, 0);
+            self.print_map(m, 0, 0, super::flame::When::Exit { several });
         }
     }
 }

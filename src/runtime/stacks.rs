@@ -32,7 +32,13 @@ impl Stacks {
                 limit,
                 id,
                 pid,
-            } => *v = Value::Stack(self.frames(*user, *mode, *limit, *id, *pid)),
+            } => {
+                *v = Value::Stack {
+                    user: *user,
+                    mode: *mode,
+                    frames: self.frames(*user, *mode, *limit, *id, *pid),
+                }
+            }
             Value::Sym { kind, addr, pid } => {
                 *v = Value::Str(match kind {
                     crate::program::SymKind::Cgroup { filter } => {

@@ -91,14 +91,14 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
             (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
             (Value::Buf(x), Value::Buf(y)) => x.cmp(y),
             (Value::Tuple(x), Value::Tuple(y)) => cmp_keys(x, y),
-            (Value::Stack(x), Value::Stack(y)) => x.cmp(y),
+            (Value::Stack { frames: x, .. }, Value::Stack { frames: y, .. }) => x.cmp(y),
             (Value::Array(x), Value::Array(y)) => cmp_keys(x, y),
             (
                 Value::Str(_)
                 | Value::Buf(_)
                 | Value::Tuple(_)
                 | Value::Record(_)
-                | Value::Stack(_)
+                | Value::Stack { .. }
                 | Value::Array(_)
                 | Value::StackId { .. },
                 _,
@@ -109,7 +109,7 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
                 | Value::Buf(_)
                 | Value::Tuple(_)
                 | Value::Record(_)
-                | Value::Stack(_)
+                | Value::Stack { .. }
                 | Value::Array(_)
                 | Value::StackId { .. },
             ) => Ordering::Equal,
@@ -156,7 +156,7 @@ fn as_signed(v: &Value) -> i64 {
         | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)
-        | Value::Stack(_)
+        | Value::Stack { .. }
         | Value::StackId { .. } => 0,
     }
 }
@@ -174,7 +174,7 @@ fn num(v: &Value) -> i128 {
         | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)
-        | Value::Stack(_)
+        | Value::Stack { .. }
         | Value::StackId { .. } => 0,
     }
 }

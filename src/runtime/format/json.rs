@@ -61,7 +61,7 @@ pub fn value_data_json(v: &Value) -> String {
                 .join(",")
         ),
         Value::Bool(b) => b.to_string(),
-        Value::Stack(frames) => format!(
+        Value::Stack { frames, .. } => format!(
             "[{}]",
             frames
                 .iter()

@@ -1,9 +1,10 @@
-//! Output formatting: exactly bpftrace's text and JSON output.
+//! Output formatting: exactly bpftrace's text and JSON output, and folded stacks.
 //!
 //! Pure functions: the runtime decodes map entries and events into [`Value`] /
 //! [`MapEntry`] and these turn them into the bytes bpftrace 0.26 would print.
 
 mod entries;
+pub mod folded;
 mod gfp;
 pub mod hist;
 pub mod json;

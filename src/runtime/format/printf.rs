@@ -332,7 +332,7 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
         }
         Value::Tuple(_)
         | Value::Record(_)
-        | Value::Stack(_)
+        | Value::Stack { .. }
         | Value::StackId { .. }
         | Value::Array(_)
         | Value::Sym { .. } => return pad_str(spec, &value_text(v)),

@@ -19,8 +19,13 @@ pub enum Value {
         id: i64,
         pid: u32,
     },
-    /// Symbolized frames, outermost last.
-    Stack(Vec<String>),
+    /// Symbolized frames, outermost last, as `mode` writes them; `user` tells the flame
+    /// graph which are kernel frames.
+    Stack {
+        user: bool,
+        mode: StackMode,
+        frames: Vec<String>,
+    },
     /// An address: hex in text, a number in JSON.
     Ptr(u64),
     /// `buf()` bytes (only the written length).
@@ -95,7 +100,7 @@ pub fn write_value(out: &mut String, v: &Value) {
         }
         Value::Buf(b) => out.push_str(&super::printf::buffer_text(b, super::printf::Conv::R)),
         // One frame a line, each indented 8 spaces, after a line break (bpftrace).
-        Value::Stack(frames) => {
+        Value::Stack { frames, .. } => {
             for f in frames {
                 out.push_str("\n        ");
                 out.push_str(f);
