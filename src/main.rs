@@ -193,6 +193,7 @@ fn execute(run: Run, raw_args: &[Vec<u8>], embedded: Option<CompiledProgram>) ->
     let opts = RunOptions {
         json: run.json,
         folded: run.folded,
+        metrics: run.metrics.clone(),
         flamegraph: run.flamegraph.clone().map(|p| (p, title)),
         quiet: run.quiet,
         verbose: run.verbose,

@@ -98,6 +98,12 @@ struct Args {
     /// docs/compatibility.md); checked and otherwise ignored.
     #[arg(long = "dwarf-pid")]
     dwarf_pid: Vec<String>,
+    /// `--metrics ADDR`: serve the maps to Prometheus on ADDR (`host:port`).
+    #[arg(long = "metrics")]
+    metrics: Option<String>,
+    /// `--metrics-prefix P`: metric names start with P (`spyglass_`).
+    #[arg(long = "metrics-prefix")]
+    metrics_prefix: Option<String>,
     /// `--flamegraph FILE.svg`: draw stack maps as flame graphs.
     #[arg(long = "flamegraph")]
     flamegraph: Option<PathBuf>,
@@ -167,6 +173,8 @@ pub struct Run {
     /// `-f folded`: stack maps as folded stacks.
     pub folded: bool,
     pub flamegraph: Option<PathBuf>,
+    /// `--metrics ADDR`, with the metric name prefix.
+    pub metrics: Option<(String, String)>,
     pub buffering: Buffering,
     pub output: Option<PathBuf>,
     pub quiet: bool,
@@ -322,9 +330,10 @@ fn check(a: Args) -> Result<Command, Error> {
         None | Some("text") => (false, false),
         Some("json") => (true, false),
         Some("folded") => (false, true),
+        // bpftrace's wording, which does not know `folded`.
         Some(other) => {
             return Err(plain_err(format!(
-                "Invalid output format \"{other}\"\nValid formats: 'text', 'json', 'folded'"
+                "Invalid output format \"{other}\"\nValid formats: 'text', 'json'"
             )))
         }
     };
@@ -386,6 +395,9 @@ fn check(a: Args) -> Result<Command, Error> {
         json,
         folded,
         flamegraph: a.flamegraph,
+        metrics: a
+            .metrics
+            .map(|addr| (addr, a.metrics_prefix.unwrap_or_else(|| "spyglass_".into()))),
         buffering,
         output: a.output,
         quiet: a.quiet,

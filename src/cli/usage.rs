@@ -31,6 +31,9 @@ OPTIONS:
     -f FORMAT      output format ('text', 'json', 'folded': stack maps as folded stacks)
     --flamegraph FILE.svg
                    also draw stack maps as flame graphs (at exit and on print())
+    --metrics ADDR serve the maps to Prometheus at http://ADDR/metrics while tracing
+    --metrics-prefix PREFIX
+                   start metric names with PREFIX (default 'spyglass_')
     -B MODE        output buffering mode ('line', 'full', 'none')
     -q, --quiet    keep messages quiet
     -k, --warnings emit a warning when a map read finds no element

@@ -9,6 +9,7 @@ pub mod format;
 mod iter;
 mod loader;
 pub mod maps;
+mod metrics;
 mod pcap;
 mod pump;
 mod selftest;
@@ -33,6 +34,8 @@ pub struct RunOptions {
     pub json: bool,
     /// `-f folded`
     pub folded: bool,
+    /// `--metrics ADDR` and `--metrics-prefix`.
+    pub metrics: Option<(String, String)>,
     /// `--flamegraph FILE`, and the script (its file name or text) for the title.
     pub flamegraph: Option<(std::path::PathBuf, String)>,
     pub quiet: bool,
@@ -170,6 +173,12 @@ fn run_with(
         return Ok(0);
     }
     maps::create_scalars(&loaded.maps, &prog.maps);
+    // Bound now, so a busy address stops the run before anything is attached; served
+    // once every probe is, so a scrape never sees a half-attached run.
+    let metrics = match &opts.metrics {
+        Some((addr, prefix)) => Some(metrics::Server::bind(addr, prefix, prog, &loaded.maps)?),
+        None => None,
+    };
 
     let mut s = Session::new(prog, &loaded, opts.json, out);
     s.no_warnings = opts.no_warnings;
@@ -276,6 +285,9 @@ fn run_with(
         }
     }
     s.attached(attached_count, opts.quiet);
+    if let Some(m) = metrics {
+        m.start()?;
+    }
     if std::env::var_os(NOTIFY).is_some() {
         s.line(NOTIFY);
     }

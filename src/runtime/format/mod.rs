@@ -9,6 +9,7 @@ mod gfp;
 pub mod hist;
 pub mod json;
 pub mod log;
+pub mod metrics;
 pub mod printf;
 pub mod text;
 pub mod time;

@@ -1,0 +1,104 @@
+//! `--metrics ADDR`: the maps served live over HTTP in the Prometheus text format, read
+//! from the kernel at each scrape; concurrent scrapes; a clean error for a busy address.
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[test]
+fn scrapes_show_the_live_maps_and_agree_with_the_exit_dump() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let prog = r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ {
+  @calls[comm] = count(); @lat = hist(7); @n = count();
+}
+interval:s:3 { exit(); }"#;
+    let child = Command::new(BIN)
+        .args(["--metrics", &addr, "-e", prog])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The endpoint answers once every probe is attached.
+    let start = Instant::now();
+    while get(port, "/metrics").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no endpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = Command::new(workload()).arg("250").status().unwrap();
+    assert!(st.success());
+    // Two scrapes at once.
+    let scrapes: Vec<String> = (0..2)
+        .map(|_| std::thread::spawn(move || get(port, "/metrics").unwrap()))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    for s in &scrapes {
+        assert!(s.starts_with("HTTP/1.1 200 OK\r\n"), "{s}");
+        assert!(s.contains("Content-Type: text/plain; version=0.0.4"), "{s}");
+        assert!(s.contains("# TYPE spyglass_calls_total counter\n"), "{s}");
+        assert!(s.contains("\nspyglass_calls_total{key=\"spyglass-worklo\"} 250\n"), "{s}");
+        assert!(s.contains("\nspyglass_n_total 250\n"), "{s}");
+        assert!(s.contains("\nspyglass_lat_bucket{le=\"7\"} 250\n"), "{s}");
+        assert!(s.contains("\nspyglass_lat_bucket{le=\"+Inf\"} 250\n"), "{s}");
+    }
+    let other = get(port, "/").unwrap();
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+    let o = Out::of(child.wait_with_output().unwrap());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("@calls[spyglass-worklo]: 250\n"), "{}", o.stdout);
+    assert!(o.stdout.contains("@n: 250\n"), "{}", o.stdout);
+}
+
+#[test]
+fn an_address_in_use_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = spyglass(&["--metrics", &addr, "-e", "begin { exit(); }"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains(&format!("--metrics: cannot listen on {addr}")), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+}
+
+#[test]
+fn the_prefix_can_be_changed() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["--metrics", &addr, "--metrics-prefix", "myapp_", "-e",
+               "begin { @x = 5; } interval:s:2 { exit(); }"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    // `begin` has run by the time the endpoint answers.
+    let body = loop {
+        if let Some(b) = get(port, "/metrics") {
+            break b;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no endpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(body.contains("# TYPE myapp_x gauge\nmyapp_x 5\n"), "{body}");
+    let o = Out::of(child.wait_with_output().unwrap());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
