@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PKGS=(llvm-19-dev libpolly-19-dev libelf-dev zlib1g-dev libzstd-dev pkg-config
       build-essential bpftool bpftrace python3 git curl ca-certificates
-      systemtap-sdt-dev)
+      systemtap-sdt-dev prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The tests that count the workload's calls by its name run one at a time.
+static WORKLOAD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -16,7 +19,7 @@ fn free_port() -> u16 {
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
@@ -24,6 +27,7 @@ fn get(port: u16, path: &str) -> Option<String> {
 
 #[test]
 fn scrapes_show_the_live_maps_and_agree_with_the_exit_dump() {
+    let _one = WORKLOAD.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let prog = r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ {
@@ -101,4 +105,70 @@ fn the_prefix_can_be_changed() {
     assert!(body.contains("# TYPE myapp_x gauge\nmyapp_x 5\n"), "{body}");
     let o = Out::of(child.wait_with_output().unwrap());
     assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+/// A real Prometheus (Debian's, installed by scripts/setup.sh) scrapes spyglass every
+/// second; what its query API returns must be what spyglass prints at exit.
+#[test]
+fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
+    let _one = WORKLOAD.lock().unwrap_or_else(|e| e.into_inner());
+    let (sp, pp) = (free_port(), free_port());
+    let dir = format!("{}/prometheus-{sp}", env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         scrape_configs:\n  - job_name: spyglass\n    static_configs:\n      - targets: ['127.0.0.1:{sp}']\n"
+    );
+    std::fs::write(format!("{dir}/prometheus.yml"), config).unwrap();
+    let tracer = Command::new(BIN)
+        .args([
+            "--metrics",
+            &format!("127.0.0.1:{sp}"),
+            "-e",
+            r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ { @calls[comm] = count(); }"#,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while get(sp, "/metrics").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no endpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Command::new(workload()).arg("300").status().unwrap().success());
+    let mut prom = Command::new("prometheus")
+        .args([
+            &format!("--config.file={dir}/prometheus.yml"),
+            &format!("--storage.tsdb.path={dir}/data"),
+            &format!("--web.listen-address=127.0.0.1:{pp}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (scripts/setup.sh installs it)");
+    let query = "/api/v1/query?query=spyglass_calls_total";
+    let mut seen = None;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) && seen.is_none() {
+        std::thread::sleep(Duration::from_millis(250));
+        let Some(resp) = get(pp, query) else { continue };
+        let Some((_, body)) = resp.split_once("\r\n\r\n") else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else { continue };
+        for r in v["data"]["result"].as_array().into_iter().flatten() {
+            if r["metric"]["key"] == "spyglass-worklo" && r["metric"]["job"] == "spyglass" {
+                seen = r["value"][1].as_str().map(str::to_string);
+            }
+        }
+    }
+    let _ = prom.kill();
+    let _ = prom.wait();
+    let pid = tracer.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let o = Out::of(tracer.wait_with_output().unwrap());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let seen = seen.expect("Prometheus never returned spyglass_calls_total");
+    assert_eq!(seen, "300");
+    assert!(o.stdout.contains(&format!("@calls[spyglass-worklo]: {seen}\n")), "{}", o.stdout);
 }
