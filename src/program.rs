@@ -397,6 +397,10 @@ pub struct MapSpec {
     /// Declared with `let @m = lruhash(N)` / `percpulruhash(N)`: evicts instead of failing.
     #[serde(default)]
     pub lru: bool,
+    /// The script `delete`s, `clear`s or `zero`es it: its values can go down (a gauge,
+    /// not a counter, for `--metrics`).
+    #[serde(default)]
+    pub reset: bool,
 }
 
 /// How a map is stored in the kernel.

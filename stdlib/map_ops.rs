@@ -17,9 +17,13 @@ impl Function for Delete {
         c.arity(1, 2)?;
         if c.args.len() == 1 {
             c.map_elem(0)?;
+            if let ExprKind::Map { name, .. } = &c.args[0].kind {
+                c.ck.reset_maps.insert(name.clone());
+            }
         } else {
             // delete(@m, key): the key is checked like an index of @m.
             let name = c.map_ref(0)?;
+            c.ck.reset_maps.insert(name.clone());
             let key = c.ck.keys(std::slice::from_ref(&c.args[1]))?;
             let span = c.args[1].span;
             c.ck.map_key(&name, key, span)?;
@@ -71,6 +75,7 @@ fn whole_map(c: &mut CallCheck, make: fn(usize) -> EventSpec) -> Result<Type> {
     c.arity(1, 1)?;
     let name = c.map_ref(0)?;
     let map = c.map_id_of(&name).expect("map_ref registered it");
+    c.ck.reset_maps.insert(name);
     c.event(make(map));
     Ok(Type::Void)
 }

@@ -88,7 +88,7 @@ fn the_prefix_can_be_changed() {
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(BIN)
         .args(["--metrics", &addr, "--metrics-prefix", "myapp_", "-e",
-               "begin { @x = 5; } interval:s:2 { exit(); }"])
+               "begin { @x = 5; @c = count(); @r = count(); clear(@r); } interval:s:2 { exit(); }"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -103,6 +103,9 @@ fn the_prefix_can_be_changed() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(body.contains("# TYPE myapp_x gauge\nmyapp_x 5\n"), "{body}");
+    // A count is a counter, unless the script resets it.
+    assert!(body.contains("# TYPE myapp_c_total counter\nmyapp_c_total 1\n"), "{body}");
+    assert!(body.contains("# TYPE myapp_r gauge\n"), "{body}");
     let o = Out::of(child.wait_with_output().unwrap());
     assert_eq!(o.code, 0, "{}", o.stderr);
 }

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use libbpf_rs::MapHandle;
 
-use super::format::metrics::{exported, metrics_text, Family};
+use super::format::metrics::{exported, metrics_text};
 use crate::diag::Diagnostic;
-use crate::program::{CompiledProgram, EventSpec, MapSpec};
+use crate::program::{CompiledProgram, MapSpec};
 
 const MAX_SCRAPES: usize = 8;
 /// A client gets this long to send its request and take the answer.
@@ -25,7 +25,6 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 struct Exported {
     spec: MapSpec,
     map: MapHandle,
-    resets: bool,
 }
 
 /// A bound address and the maps it will serve.
@@ -45,13 +44,8 @@ impl Server {
         let listener = TcpListener::bind(addr).map_err(|e| {
             Diagnostic::global(format!("--metrics: cannot listen on {addr}: {e}"))
         })?;
-        let resets = |id: usize| {
-            prog.events.iter().any(|e| {
-                matches!(e, EventSpec::Clear { map } | EventSpec::Zero { map } if *map == id)
-            })
-        };
         let mut exports = vec![];
-        for (id, (spec, map)) in prog.maps.iter().zip(maps).enumerate() {
+        for (spec, map) in prog.maps.iter().zip(maps) {
             if !exported(spec) {
                 continue;
             }
@@ -60,7 +54,6 @@ impl Server {
             exports.push(Exported {
                 spec: spec.clone(),
                 map,
-                resets: resets(id),
             });
         }
         exports.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
@@ -131,11 +124,7 @@ fn answer(mut conn: TcpStream, exports: &[Exported], prefix: &str) -> std::io::R
     let mut body = String::new();
     for e in exports {
         let entries = super::maps::read(&e.map, &e.spec);
-        let family = Family {
-            spec: &e.spec,
-            resets: e.resets,
-        };
-        body.push_str(&metrics_text(prefix, &family, &entries, e.spec.max_entries as usize));
+        body.push_str(&metrics_text(prefix, &e.spec, &entries, e.spec.max_entries as usize));
     }
     let body = if method == "HEAD" { String::new() } else { body };
     respond(&conn, "200 OK", &body)

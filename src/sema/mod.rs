@@ -211,6 +211,8 @@ pub struct Checker<'a> {
     pub(crate) uses_btf_ctx: bool,
     /// `let @m = hash(N);` declarations by map name.
     decls: HashMap<String, crate::parser::ast::MapDecl>,
+    /// Maps the script deletes from, clears or zeroes (`MapSpec::reset`).
+    pub(crate) reset_maps: std::collections::HashSet<String>,
     /// Loop variables are scoped to their loop: inside it, `$kv` means the slot named here.
     scoped: HashMap<String, String>,
     /// The slot each `$var` expression and each loop variable resolved to.
@@ -270,6 +272,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         loops: 0,
         map_loops: 0,
         decls,
+            reset_maps: Default::default(),
         uses_stacks: false,
         uses_skboutput: false,
         uses_btf_ctx: false,
@@ -656,6 +659,7 @@ impl<'a> Checker<'a> {
                 kind,
                 max_entries,
                 lru,
+                reset: self.reset_maps.contains(name),
             });
         }
         Ok(out)

@@ -9,6 +9,7 @@ fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
         kind,
         max_entries: 4096,
         lru: false,
+        reset: false,
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! One metric family per map: `PREFIX` + the map's name (`@` alone is `map`), characters
 //! outside `[a-zA-Z0-9_]` as `_`. `count()` and `sum()` are counters (`_total`), or
-//! gauges when the script `clear()`s or `zero()`s the map (a counter must not go down);
+//! gauges when the script deletes from, clears or zeroes the map (`MapSpec::reset`: a
+//! counter must not go down);
 //! `avg`/`min`/`max` and plain values are gauges; `hist`/`lhist` are histograms
 //! (cumulative `_bucket{le=…}` and `_count`; their sum is not kept, so there is no
 //! `_sum`); `stats` is a summary (`_sum`, `_count`). Keys become labels: `key` for one
@@ -14,13 +15,6 @@ use std::fmt::Write;
 use super::hist::{hist_bucket_bounds, lhist_bucket_bounds};
 use super::value::{value_text, AggValue, MapEntry, Value};
 use crate::program::{FieldType, MapKind, MapSpec};
-
-/// How a map is exposed.
-pub struct Family<'a> {
-    pub spec: &'a MapSpec,
-    /// The script resets it (`clear`, `zero`): a gauge even for `count()`/`sum()`.
-    pub resets: bool,
-}
 
 /// Whether the map can be exposed at all.
 pub fn exported(spec: &MapSpec) -> bool {
@@ -36,12 +30,11 @@ pub fn exported(spec: &MapSpec) -> bool {
 }
 
 /// The family's lines; at most `max_keys` keys (the rest are counted in a comment).
-pub fn metrics_text(prefix: &str, f: &Family, entries: &[MapEntry], max_keys: usize) -> String {
-    let spec = f.spec;
+pub fn metrics_text(prefix: &str, spec: &MapSpec, entries: &[MapEntry], max_keys: usize) -> String {
     let name = format!("{prefix}{}", metric_name(&spec.name));
     let mut out = String::new();
     let (kind, sample) = match spec.kind {
-        MapKind::Count | MapKind::Sum { .. } if !f.resets => ("counter", format!("{name}_total")),
+        MapKind::Count | MapKind::Sum { .. } if !spec.reset => ("counter", format!("{name}_total")),
         MapKind::Hist { .. } | MapKind::Lhist { .. } => ("histogram", name.clone()),
         MapKind::Stats { .. } => ("summary", name.clone()),
         _ => ("gauge", name.clone()),

@@ -9,11 +9,13 @@ fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
         kind,
         max_entries: 4096,
         lru: false,
+        reset: false,
     }
 }
 
-fn text(s: &MapSpec, resets: bool, entries: &[MapEntry]) -> String {
-    metrics_text("spyglass_", &Family { spec: s, resets }, entries, 10)
+fn text(s: &MapSpec, reset: bool, entries: &[MapEntry]) -> String {
+    let s = MapSpec { reset, ..s.clone() };
+    metrics_text("spyglass_", &s, entries, 10)
 }
 
 const S: FieldType = FieldType::Str { size: 16 };

@@ -15,6 +15,7 @@ pub(crate) fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
         kind,
         max_entries: 4096,
         lru: false,
+        reset: false,
     }
 }
 
