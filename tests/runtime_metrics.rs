@@ -175,3 +175,30 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
     assert_eq!(seen, "300");
     assert!(o.stdout.contains(&format!("@calls[spyglass-worklo]: {seen}\n")), "{}", o.stdout);
 }
+
+#[test]
+fn kernel_symbol_keys_are_labelled_by_name() {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["--metrics", &format!("127.0.0.1:{port}"), "-e",
+               r#"profile:hz:999 { @[ksym(reg("ip"))] = count(); } interval:s:2 { exit(); }"#])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let body = loop {
+        std::thread::sleep(Duration::from_millis(300));
+        if let Some(b) = get(port, "/metrics").filter(|b| b.contains("spyglass_map_total{")) {
+            break b;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no samples");
+    };
+    let keys: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("spyglass_map_total{key=\""))
+        .collect();
+    assert!(keys.iter().any(|k| !k.starts_with("0x")), "{body}");
+    let o = Out::of(child.wait_with_output().unwrap());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}

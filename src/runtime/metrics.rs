@@ -122,8 +122,19 @@ fn answer(mut conn: TcpStream, exports: &[Exported], prefix: &str) -> std::io::R
         return respond(&conn, "404 Not Found", "the metrics are at /metrics\n");
     }
     let mut body = String::new();
+    // `ksym`/`usym`/`cgroup_path` keys are named as in the exit dump; the symbolizer is
+    // made per scrape (it cannot move between threads) and only when a key needs it.
+    let named = exports.iter().any(|e| {
+        e.spec.key.iter().any(|f| matches!(f, crate::program::FieldType::Sym(_)))
+    });
+    let symbols = named.then(|| super::stacks::Stacks::new(None));
     for e in exports {
-        let entries = super::maps::read(&e.map, &e.spec);
+        let mut entries = super::maps::read(&e.map, &e.spec);
+        if let Some(symbols) = &symbols {
+            for entry in &mut entries {
+                entry.key.iter_mut().for_each(|k| symbols.resolve(k));
+            }
+        }
         body.push_str(&metrics_text(prefix, &e.spec, &entries, e.spec.max_entries as usize));
     }
     let body = if method == "HEAD" { String::new() } else { body };
