@@ -25,27 +25,40 @@ fn get(port: u16, path: &str) -> Option<String> {
     Some(out)
 }
 
+/// spyglass serving `--metrics` on `port` (plus `args`), in the background.
+fn tracer(port: u16, args: &[&str]) -> std::process::Child {
+    Command::new(BIN)
+        .args(["--metrics", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The first `/metrics` answer `ok` accepts, waiting up to 10 s (the endpoint answers
+/// once every probe is attached).
+fn scrape_until(port: u16, ok: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        if let Some(b) = get(port, "/metrics").filter(|b| ok(b)) {
+            return b;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no answer from the endpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn scrapes_show_the_live_maps_and_agree_with_the_exit_dump() {
     let _one = WORKLOAD.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
     let prog = r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ {
   @calls[comm] = count(); @lat = hist(7); @n = count();
 }
 interval:s:3 { exit(); }"#;
-    let child = Command::new(BIN)
-        .args(["--metrics", &addr, "-e", prog])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The endpoint answers once every probe is attached.
-    let start = Instant::now();
-    while get(port, "/metrics").is_none() {
-        assert!(start.elapsed() < Duration::from_secs(10), "no endpoint");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = tracer(port, &["-e", prog]);
+    scrape_until(port, |_| true);
     let st = Command::new(workload()).arg("250").status().unwrap();
     assert!(st.success());
     // Two scrapes at once.
@@ -85,23 +98,10 @@ fn an_address_in_use_is_a_clear_error() {
 #[test]
 fn the_prefix_can_be_changed() {
     let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(BIN)
-        .args(["--metrics", &addr, "--metrics-prefix", "myapp_", "-e",
-               "begin { @x = 5; @c = count(); @r = count(); clear(@r); } interval:s:2 { exit(); }"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
+    let prog = "begin { @x = 5; @c = count(); @r = count(); clear(@r); } interval:s:2 { exit(); }";
+    let child = tracer(port, &["--metrics-prefix", "myapp_", "-e", prog]);
     // `begin` has run by the time the endpoint answers.
-    let body = loop {
-        if let Some(b) = get(port, "/metrics") {
-            break b;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no endpoint");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let body = scrape_until(port, |_| true);
     assert!(body.contains("# TYPE myapp_x gauge\nmyapp_x 5\n"), "{body}");
     // A count is a counter, unless the script resets it.
     assert!(body.contains("# TYPE myapp_c_total counter\nmyapp_c_total 1\n"), "{body}");
@@ -124,22 +124,9 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
          scrape_configs:\n  - job_name: spyglass\n    static_configs:\n      - targets: ['127.0.0.1:{sp}']\n"
     );
     std::fs::write(format!("{dir}/prometheus.yml"), config).unwrap();
-    let tracer = Command::new(BIN)
-        .args([
-            "--metrics",
-            &format!("127.0.0.1:{sp}"),
-            "-e",
-            r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ { @calls[comm] = count(); }"#,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while get(sp, "/metrics").is_none() {
-        assert!(start.elapsed() < Duration::from_secs(10), "no endpoint");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let prog = r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ { @calls[comm] = count(); }"#;
+    let tracer = tracer(sp, &["-e", prog]);
+    scrape_until(sp, |_| true);
     assert!(Command::new(workload()).arg("300").status().unwrap().success());
     let mut prom = Command::new("prometheus")
         .args([
@@ -179,21 +166,9 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
 #[test]
 fn kernel_symbol_keys_are_labelled_by_name() {
     let port = free_port();
-    let child = Command::new(BIN)
-        .args(["--metrics", &format!("127.0.0.1:{port}"), "-e",
-               r#"profile:hz:999 { @[ksym(reg("ip"))] = count(); } interval:s:2 { exit(); }"#])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let body = loop {
-        std::thread::sleep(Duration::from_millis(300));
-        if let Some(b) = get(port, "/metrics").filter(|b| b.contains("spyglass_map_total{")) {
-            break b;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no samples");
-    };
+    let prog = r#"profile:hz:999 { @[ksym(reg("ip"))] = count(); } interval:s:2 { exit(); }"#;
+    let child = tracer(port, &["-e", prog]);
+    let body = scrape_until(port, |b| b.contains("spyglass_map_total{"));
     let keys: Vec<&str> = body
         .lines()
         .filter_map(|l| l.strip_prefix("spyglass_map_total{key=\""))

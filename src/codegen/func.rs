@@ -229,8 +229,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .b
             .build_int_compare(IntPredicate::NE, v, self.i64(0), "stopping")
             .unwrap();
-        let (stop, go) = (self.block("stopped"), self.block("running"));
-        self.b.build_conditional_branch(stopping, stop, go).unwrap();
+        self.return_if(stopping, "stopped", "running");
+    }
+
+    /// Returns from the program when `cond` holds; generation goes on in the other branch.
+    pub(super) fn return_if(&self, cond: IntValue<'ctx>, stop: &str, go: &str) {
+        let (stop, go) = (self.block(stop), self.block(go));
+        self.b.build_conditional_branch(cond, stop, go).unwrap();
         self.b.position_at_end(stop);
         self.ret();
         self.b.position_at_end(go);
@@ -243,11 +248,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .b
             .build_int_compare(IntPredicate::EQ, v, self.i64(0), "noobj")
             .unwrap();
-        let (stop, go) = (self.block("iter_done"), self.block("iter_obj"));
-        self.b.build_conditional_branch(null, stop, go).unwrap();
-        self.b.position_at_end(stop);
-        self.ret();
-        self.b.position_at_end(go);
+        self.return_if(null, "iter_done", "iter_obj");
     }
 
     /// `-p PID`'s implicit `pid == PID`. The slot is frozen `.rodata`, so without `-p` the
@@ -344,13 +345,20 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let Some(v) = self.once_known(key) {
             return v;
         }
+        let v = self.at_setup(gen);
+        self.once.borrow_mut().insert(key, v);
+        v
+    }
+
+    /// Runs `gen` at the end of the setup blocks (which it may extend), then goes back to
+    /// where generation was.
+    pub(super) fn at_setup<T>(&self, gen: impl FnOnce(&Self) -> T) -> T {
         let here = self.b.get_insert_block().expect("inside a function");
         self.b.position_at_end(self.setup.get());
         let v = gen(self);
         self.setup
             .set(self.b.get_insert_block().expect("inside a function"));
         self.b.position_at_end(here);
-        self.once.borrow_mut().insert(key, v);
         v
     }
 

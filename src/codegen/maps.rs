@@ -253,41 +253,39 @@ impl<'ctx> Globals<'ctx> {
     /// The count of records the ring buffer had no room for: a `.bss` u64 the runtime reads
     /// (libbpf makes the section a one-element array map).
     pub fn lost_events(&self, ctx: &'ctx Context, module: &Module<'ctx>) -> GlobalValue<'ctx> {
-        if let Some(g) = self.lost.get() {
-            return g;
-        }
-        let ty = ctx.i64_type();
-        let g = module.add_global(ty, None, crate::program::LOST_EVENTS);
-        g.set_initializer(&ty.const_zero());
-        g.set_section(Some(".bss"));
-        g.set_linkage(self.debug.shared);
-        g.set_alignment(8);
-        let d = &self.debug;
-        let u64t =
-            d.di.create_basic_type("unsigned long long", 64, 0x07, DIFlags::ZERO)
-                .unwrap();
-        d.attach_debug(ctx, g, crate::program::LOST_EVENTS, u64t.as_type());
-        self.lost.set(Some(g));
-        g
+        self.word(ctx, module, &self.lost, crate::program::LOST_EVENTS, ".bss")
     }
 
     /// `program::STOP`, the flag attached programs check first.
     pub fn stop_flag(&self, ctx: &'ctx Context, module: &Module<'ctx>) -> GlobalValue<'ctx> {
-        if let Some(g) = self.stop.get() {
+        let section = crate::program::STOP_SECTION;
+        self.word(ctx, module, &self.stop, crate::program::STOP, section)
+    }
+
+    /// A zeroed u64 global `name` in `section`, declared on first use into `slot`.
+    fn word(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        slot: &std::cell::Cell<Option<GlobalValue<'ctx>>>,
+        name: &str,
+        section: &str,
+    ) -> GlobalValue<'ctx> {
+        if let Some(g) = slot.get() {
             return g;
         }
         let ty = ctx.i64_type();
-        let g = module.add_global(ty, None, crate::program::STOP);
+        let g = module.add_global(ty, None, name);
         g.set_initializer(&ty.const_zero());
-        g.set_section(Some(crate::program::STOP_SECTION));
+        g.set_section(Some(section));
         g.set_linkage(self.debug.shared);
         g.set_alignment(8);
         let d = &self.debug;
         let u64t =
             d.di.create_basic_type("unsigned long long", 64, 0x07, DIFlags::ZERO)
                 .unwrap();
-        d.attach_debug(ctx, g, crate::program::STOP, u64t.as_type());
-        self.stop.set(Some(g));
+        d.attach_debug(ctx, g, name, u64t.as_type());
+        slot.set(Some(g));
         g
     }
 

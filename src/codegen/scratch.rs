@@ -73,30 +73,23 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         if let Some(p) = self.scratch_ptr.get() {
             return p;
         }
-        let here = self.b.get_insert_block().expect("inside a function");
-        self.b.position_at_end(self.setup.get());
-        let key = self.entry_slot(4, "cpu");
-        let cpu = self.helper_int(helper::GET_SMP_PROCESSOR_ID, &[]);
-        let cpu32 = self
-            .b
-            .build_int_truncate(cpu, self.ctx.i32_type(), "cpu")
-            .unwrap();
-        self.b.build_store(key, cpu32).unwrap();
-        let map = self
-            .globals
-            .scratch_map(self.ctx, self.module, self.scratch.map)
-            .as_pointer_value();
-        let value = self.lookup_in(map, key);
-        let null = self.b.build_is_null(value, "noscratch").unwrap();
-        let (fail, ok) = (self.block("scratch_none"), self.block("scratch_ok"));
-        self.b.build_conditional_branch(null, fail, ok).unwrap();
-        self.b.position_at_end(fail);
-        self.ret();
-        self.b.position_at_end(ok);
-        let base = self.gep(value, self.scratch.base);
-        self.setup.set(ok);
+        let base = self.at_setup(|g| {
+            let key = g.entry_slot(4, "cpu");
+            let cpu = g.helper_int(helper::GET_SMP_PROCESSOR_ID, &[]);
+            let cpu32 =
+                g.b.build_int_truncate(cpu, g.ctx.i32_type(), "cpu")
+                    .unwrap();
+            g.b.build_store(key, cpu32).unwrap();
+            let map = g
+                .globals
+                .scratch_map(g.ctx, g.module, g.scratch.map)
+                .as_pointer_value();
+            let value = g.lookup_in(map, key);
+            let null = g.b.build_is_null(value, "noscratch").unwrap();
+            g.return_if(null, "scratch_none", "scratch_ok");
+            g.gep(value, g.scratch.base)
+        });
         self.scratch_ptr.set(Some(base));
-        self.b.position_at_end(here);
         base
     }
 

@@ -1,17 +1,6 @@
 use super::*;
-use crate::program::{FieldType, MapKind, MapSpec, StackMode};
-
-fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
-    MapSpec {
-        name: name.into(),
-        elf_name: "m".into(),
-        key,
-        kind,
-        max_entries: 4096,
-        lru: false,
-        reset: false,
-    }
-}
+use crate::program::{FieldType, MapKind, StackMode};
+use crate::runtime::format::text::tests::spec;
 
 fn stack_field(user: bool) -> FieldType {
     FieldType::Stack {

@@ -1,17 +1,6 @@
 use super::*;
 use crate::program::{FieldType, MapKind, MapSpec};
-
-fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
-    MapSpec {
-        name: name.into(),
-        elf_name: "m".into(),
-        key,
-        kind,
-        max_entries: 4096,
-        lru: false,
-        reset: false,
-    }
-}
+use crate::runtime::format::text::tests::spec;
 
 fn text(s: &MapSpec, reset: bool, entries: &[MapEntry]) -> String {
     let s = MapSpec { reset, ..s.clone() };

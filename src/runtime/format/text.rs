@@ -90,4 +90,4 @@ pub fn lost_events_text(n: u64) -> String {
 
 #[cfg(test)]
 #[path = "text_tests.rs"]
-mod tests;
+pub(crate) mod tests;
