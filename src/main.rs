@@ -268,6 +268,7 @@ fn compile(
         named: named.clone(),
         unsafe_mode: run.unsafe_mode,
         helper_warnings: run.helper_warnings,
+        hist_sums: run.metrics.is_some(),
         source: Some((source_name.to_string(), source.to_string())),
         ..cli::sema_options_from_env()
     };

@@ -362,6 +362,15 @@ impl MapKind {
     pub fn is_histogram(&self) -> bool {
         matches!(self, MapKind::Hist { .. } | MapKind::Lhist { .. })
     }
+    /// Buckets of a histogram: its bucket indices are `0..bucket_count()`.
+    pub fn bucket_count(&self) -> u64 {
+        match *self {
+            // Highest log2 bucket is that of i64::MAX: p = 62.
+            MapKind::Hist { k } => (1 << k) * (64 - k as u64) + 1,
+            MapKind::Lhist { min, max, step } => ((max - min) / step + 2) as u64,
+            _ => 0,
+        }
+    }
     /// Whether the BPF key ends in an extra u64 (histogram bucket, tseries slot).
     pub fn bucketed(&self) -> bool {
         self.is_histogram() || matches!(self, MapKind::Tseries { .. })
@@ -401,6 +410,11 @@ pub struct MapSpec {
     /// not a counter, for `--metrics`).
     #[serde(default)]
     pub reset: bool,
+    /// A histogram that also keeps the sum of its values, in the bucket index just past
+    /// its last bucket (`bucket_count()`): `--metrics` asks for it (Prometheus `_sum`);
+    /// it costs a second update per value, so plain runs go without.
+    #[serde(default)]
+    pub hist_sum: bool,
 }
 
 /// How a map is stored in the kernel.
@@ -454,10 +468,8 @@ impl MapSpec {
     /// Entries the BPF map needs.
     pub fn entries(&self) -> u32 {
         match (self.storage(), &self.kind) {
-            // Highest log2 bucket is that of i64::MAX: p = 62.
-            (Storage::PerCpuArray, MapKind::Hist { k }) => (1 << k) * (64 - k) + 1,
-            (Storage::PerCpuArray, MapKind::Lhist { min, max, step }) => {
-                ((max - min) / step + 2) as u32
+            (Storage::PerCpuArray, MapKind::Hist { .. } | MapKind::Lhist { .. }) => {
+                (self.kind.bucket_count() + u64::from(self.hist_sum)) as u32
             }
             (Storage::PerCpuArray, _) => 1,
             // Every slot of the ring is its own entry; a keyed map shares its key budget

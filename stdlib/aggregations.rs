@@ -262,10 +262,33 @@ impl Function for Hist {
         };
         let v = g.expr(&args[0])?.int();
         let idx = log2_bucket(g, v, k);
-        let key = g.map_key(map, keys, Some(idx))?;
-        let one = g.i64(1);
-        add_or_insert(g, map, key, &[one])
+        bucket_add(g, map, keys, idx, v)
     }
+}
+
+/// Counts `v` in histogram bucket `idx`, and adds it to the sum slot when the map keeps
+/// one (`MapSpec::hist_sum`): the same key with the bucket index past the last bucket.
+fn bucket_add<'ctx>(
+    g: &mut FnGen<'_, 'ctx>,
+    map: MapId,
+    keys: &[Expr],
+    idx: IntValue<'ctx>,
+    v: IntValue<'ctx>,
+) -> Result<()> {
+    let key = g.map_key(map, keys, Some(idx))?;
+    let one = g.i64(1);
+    add_or_insert(g, map, key, &[one])?;
+    let spec = &g.ck.maps[map];
+    if spec.hist_sum {
+        let at = match spec.storage() {
+            Storage::PerCpuArray => 0,
+            _ => spec.key_size() - 8,
+        };
+        let sum_slot = g.i64(spec.kind.bucket_count());
+        g.store_i64(g.gep(key, at as u64), sum_slot);
+        add_or_insert(g, map, key, &[v])?;
+    }
+    Ok(())
 }
 
 /// The bucket index of `runtime::format::hist::hist_index`, branch-free:
@@ -371,8 +394,6 @@ impl Function for Lhist {
             .build_select(below, g.i64(0), idx, "i")
             .unwrap()
             .into_int_value();
-        let key = g.map_key(map, keys, Some(idx))?;
-        let one = g.i64(1);
-        add_or_insert(g, map, key, &[one])
+        bucket_add(g, map, keys, idx, v)
     }
 }

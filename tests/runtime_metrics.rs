@@ -76,6 +76,7 @@ interval:s:3 { exit(); }"#;
         assert!(s.contains("\nspyglass_n_total 250\n"), "{s}");
         assert!(s.contains("\nspyglass_lat_bucket{le=\"7\"} 250\n"), "{s}");
         assert!(s.contains("\nspyglass_lat_bucket{le=\"+Inf\"} 250\n"), "{s}");
+        assert!(s.contains("\nspyglass_lat_sum 1750\n"), "{s}");
     }
     let other = get(port, "/").unwrap();
     assert!(other.starts_with("HTTP/1.1 404"), "{other}");
@@ -110,6 +111,33 @@ fn the_prefix_can_be_changed() {
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
+/// Under `--metrics` histograms keep the sum of their values (a slot past the last
+/// bucket, in the kernel): it is served as `_sum`, for scalar (array) and keyed maps,
+/// negative values included, and never shows in the printed maps.
+#[test]
+fn histograms_have_a_sum_that_the_printed_maps_never_show() {
+    let port = free_port();
+    let prog = "begin { @h = hist(5); @h = hist(100); @l[1] = lhist(7, 0, 10, 1); \
+                @l[1] = lhist(-3, 0, 10, 1); @l[2] = lhist(12, 0, 10, 1); @k[\"a\"] = hist(-4, 2); }
+                interval:s:2 { exit(); }";
+    let child = tracer(port, &["-e", prog]);
+    let body = scrape_until(port, |_| true);
+    for want in [
+        "spyglass_h_bucket{le=\"+Inf\"} 2\nspyglass_h_sum 105\nspyglass_h_count 2\n",
+        "spyglass_l_bucket{key=\"1\",le=\"+Inf\"} 2\nspyglass_l_sum{key=\"1\"} 4\n",
+        "spyglass_l_sum{key=\"2\"} 12\n",
+        "spyglass_k_sum{key=\"a\"} -4\n",
+    ] {
+        assert!(body.contains(want), "{want:?} not in\n{body}");
+    }
+    let with = Out::of(child.wait_with_output().unwrap());
+    assert_eq!(with.code, 0, "{}", with.stderr);
+    let prog = prog.replace("interval:s:2", "interval:ms:1");
+    let without = spyglass(&["-e", &prog]);
+    assert_eq!(with.stdout, without.stdout);
+    assert!(with.stdout.contains("@h:\n[4, 8)"), "{}", with.stdout);
+}
+
 /// A real Prometheus (Debian's, installed by scripts/setup.sh) scrapes spyglass every
 /// second; what its query API returns must be what spyglass prints at exit.
 #[test]
@@ -124,7 +152,7 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
          scrape_configs:\n  - job_name: spyglass\n    static_configs:\n      - targets: ['127.0.0.1:{sp}']\n"
     );
     std::fs::write(format!("{dir}/prometheus.yml"), config).unwrap();
-    let prog = r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ { @calls[comm] = count(); }"#;
+    let prog = r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ { @calls[comm] = count(); @lat = hist(3); }"#;
     let tracer = tracer(sp, &["-e", prog]);
     scrape_until(sp, |_| true);
     assert!(Command::new(workload()).arg("300").status().unwrap().success());
@@ -138,17 +166,24 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
         .stderr(Stdio::null())
         .spawn()
         .expect("prometheus (scripts/setup.sh installs it)");
-    let query = "/api/v1/query?query=spyglass_calls_total";
-    let mut seen = None;
+    // A histogram in the same scrape: Prometheus drops a scrape whose format it rejects.
+    let query = "/api/v1/query?query=%7B__name__%3D~%22spyglass_calls_total%7Cspyglass_lat_sum%22%7D";
+    let (mut seen, mut sum) = (None, None);
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(30) && seen.is_none() {
+    while start.elapsed() < Duration::from_secs(30) && (seen.is_none() || sum.is_none()) {
         std::thread::sleep(Duration::from_millis(250));
         let Some(resp) = get(pp, query) else { continue };
         let Some((_, body)) = resp.split_once("\r\n\r\n") else { continue };
         let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else { continue };
         for r in v["data"]["result"].as_array().into_iter().flatten() {
-            if r["metric"]["key"] == "spyglass-worklo" && r["metric"]["job"] == "spyglass" {
-                seen = r["value"][1].as_str().map(str::to_string);
+            if r["metric"]["job"] != "spyglass" {
+                continue;
+            }
+            let value = r["value"][1].as_str().map(str::to_string);
+            match r["metric"]["__name__"].as_str() {
+                Some("spyglass_lat_sum") => sum = value,
+                _ if r["metric"]["key"] == "spyglass-worklo" => seen = value,
+                _ => {}
             }
         }
     }
@@ -160,6 +195,7 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let seen = seen.expect("Prometheus never returned spyglass_calls_total");
     assert_eq!(seen, "300");
+    assert_eq!(sum.as_deref(), Some("900"));
     assert!(o.stdout.contains(&format!("@calls[spyglass-worklo]: {seen}\n")), "{}", o.stdout);
 }
 

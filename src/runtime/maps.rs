@@ -227,7 +227,8 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
     let per_cpu = spec.kind.per_cpu();
     let array = spec.storage() == Storage::PerCpuArray;
     let mut plain = vec![];
-    let mut hists: BTreeMap<Vec<u8>, (Vec<Value>, Vec<u64>)> = BTreeMap::new();
+    let mut hists: BTreeMap<Vec<u8>, (Vec<Value>, Vec<u64>, Option<i64>)> = BTreeMap::new();
+    let sum_slot = spec.hist_sum.then(|| spec.kind.bucket_count());
     let mut series: BTreeMap<Vec<u8>, (Vec<Value>, BTreeMap<u64, Value>)> = BTreeMap::new();
     let elems = read_batched(map, per_cpu).unwrap_or_else(|| read_one_by_one(map, per_cpu));
     let mut cpus = vec![];
@@ -247,7 +248,13 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
                 } else {
                     raw[..raw.len() - 8].to_vec()
                 };
-                let (_, counts) = hists.entry(user_key).or_insert_with(|| (key, vec![]));
+                let (_, counts, sum) = hists
+                    .entry(user_key)
+                    .or_insert_with(|| (key, vec![], None));
+                if Some(b) == sum_slot {
+                    *sum = Some(n as i64);
+                    continue;
+                }
                 let b = b as usize;
                 if counts.len() <= b {
                     counts.resize(b + 1, 0);
@@ -267,9 +274,9 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
             (_, value) => plain.push(MapEntry { key, value }),
         }
     }
-    plain.extend(hists.into_values().map(|(key, counts)| MapEntry {
+    plain.extend(hists.into_values().map(|(key, counts, sum)| MapEntry {
         key,
-        value: AggValue::Hist(counts),
+        value: AggValue::Hist { counts, sum },
     }));
     plain.extend(series.into_values().map(|(key, by_epoch)| MapEntry {
         key,

@@ -50,6 +50,8 @@ pub struct Options {
     /// `-- --name=value` options, read with `getopt()`; `--unsafe` was given.
     pub named: crate::stdlib::getopt::NamedOptions,
     pub unsafe_mode: bool,
+    /// Histograms keep the sum of their values too (`MapSpec::hist_sum`).
+    pub hist_sums: bool,
     /// `-k`: warn at run time when a map read finds no element.
     pub helper_warnings: bool,
     /// The programs' license string (`config = { license = … }`); always GPL-compatible.
@@ -100,6 +102,7 @@ impl Default for Options {
             named: Default::default(),
             unsafe_mode: false,
             helper_warnings: false,
+            hist_sums: false,
             license: "GPL".into(),
             missing_probes: MissingProbes::Error,
             unstable_typeinfo: "error".into(),
@@ -656,10 +659,11 @@ impl<'a> Checker<'a> {
                 name: name.clone(),
                 elf_name: format!("map_{i}"),
                 key,
-                kind,
                 max_entries,
                 lru,
                 reset: self.reset_maps.contains(name),
+                hist_sum: self.opts.hist_sums && kind.is_histogram(),
+                kind,
             });
         }
         Ok(out)

@@ -208,7 +208,7 @@ fn value_rank(kind: &MapKind, v: &AggValue) -> i128 {
         AggValue::Avg { count, total } | AggValue::Stats { count, total } => {
             num(&avg_of(signed, *count, *total))
         }
-        AggValue::Hist(c) => i128::from(c.iter().fold(0u64, |a, &b| a.wrapping_add(b))),
+        AggValue::Hist { counts: c, .. } => i128::from(c.iter().fold(0u64, |a, &b| a.wrapping_add(b))),
         // Rendered by `format::tseries`, which orders by key.
         AggValue::Tseries(_) => 0,
     }
@@ -248,7 +248,7 @@ fn show(kind: &MapKind, v: AggValue, div: u64) -> Shown {
         },
         // `format::tseries` renders these maps before `prepare` is reached.
         AggValue::Tseries(t) => Shown::Prim(Value::UInt(t.len() as u64)),
-        AggValue::Hist(counts) => Shown::Hist(match kind {
+        AggValue::Hist { counts, .. } => Shown::Hist(match kind {
             MapKind::Lhist { min, max, step } => build_lhist(&counts, *min, *max, *step),
             MapKind::Hist { k } => build_hist(&counts, div, *k),
             _ => build_hist(&counts, div, 0),

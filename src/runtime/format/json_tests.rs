@@ -15,6 +15,7 @@ fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
         max_entries: 4096,
         lru: false,
         reset: false,
+        hist_sum: false,
     }
 }
 
@@ -31,7 +32,7 @@ fn buckets(idx: &[u64]) -> AggValue {
     for &i in idx {
         v[i as usize] += 1;
     }
-    AggValue::Hist(v)
+    AggValue::Hist { counts: v, sum: None }
 }
 
 fn hist_of(values: &[i64]) -> AggValue {
@@ -199,7 +200,7 @@ fn hist_maps() {
         "hist.json",
     );
     same_as_file(
-        map_json(&m, vec![e(vec![], AggValue::Hist(vec![0; 5]))], 0, 0),
+        map_json(&m, vec![e(vec![], AggValue::Hist { counts: vec![0; 5], sum: None })], 0, 0),
         "hist_zero.json",
     );
     assert_eq!(map_json(&m, vec![], 0, 0), None);
@@ -269,7 +270,7 @@ fn lhist_maps() {
         "lhist.json",
     );
     same_as_file(
-        map_json(&m, vec![e(vec![], AggValue::Hist(vec![0; 12]))], 0, 0),
+        map_json(&m, vec![e(vec![], AggValue::Hist { counts: vec![0; 12], sum: None })], 0, 0),
         "lhist_zero.json",
     );
     let m = spec(

@@ -5,8 +5,8 @@
 //! gauges when the script deletes from, clears or zeroes the map (`MapSpec::reset`: a
 //! counter must not go down);
 //! `avg`/`min`/`max` and plain values are gauges; `hist`/`lhist` are histograms
-//! (cumulative `_bucket{le=…}` and `_count`; their sum is not kept, so there is no
-//! `_sum`); `stats` is a summary (`_sum`, `_count`). Keys become labels: `key` for one
+//! (cumulative `_bucket{le=…}`, `_sum` and `_count`: the sum is kept in the kernel only
+//! under `--metrics`, see `MapSpec::hist_sum`); `stats` is a summary (`_sum`, `_count`). Keys become labels: `key` for one
 //! field, `key0`, `key1`, … for several. Maps keyed by stacks, and values that are not
 //! numbers, are left out.
 
@@ -59,7 +59,7 @@ pub fn metrics_text(prefix: &str, spec: &MapSpec, entries: &[MapEntry], max_keys
                 sample_line(&mut out, &format!("{name}_sum"), &labels, None, &total.to_string());
                 sample_line(&mut out, &format!("{name}_count"), &labels, None, &count.to_string());
             }
-            AggValue::Hist(counts) => {
+            AggValue::Hist { counts, sum } => {
                 let bucket = format!("{name}_bucket");
                 let mut total = 0u64;
                 for (i, c) in counts.iter().enumerate() {
@@ -76,6 +76,9 @@ pub fn metrics_text(prefix: &str, spec: &MapSpec, entries: &[MapEntry], max_keys
                     }
                 }
                 sample_line(&mut out, &bucket, &labels, Some("+Inf"), &total.to_string());
+                if let Some(sum) = sum {
+                    sample_line(&mut out, &format!("{name}_sum"), &labels, None, &sum.to_string());
+                }
                 sample_line(&mut out, &format!("{name}_count"), &labels, None, &total.to_string());
             }
             AggValue::Tseries(_) => {}

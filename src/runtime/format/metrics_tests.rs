@@ -49,7 +49,7 @@ fn scalars_several_keys_and_gauges() {
 fn histograms_are_cumulative_and_stats_are_summaries() {
     let m = spec("@h", vec![], MapKind::Lhist { min: 0, max: 30, step: 10 });
     // Buckets: <0, [0,9], [10,19], [20,29], >=30.
-    let e = vec![MapEntry { key: vec![], value: AggValue::Hist(vec![0, 2, 0, 5]) }];
+    let e = vec![MapEntry { key: vec![], value: AggValue::Hist { counts: vec![0, 2, 0, 5], sum: Some(81) } }];
     assert_eq!(
         text(&m, false, &e),
         "# HELP spyglass_h spyglass map @h\n# TYPE spyglass_h histogram\n\
@@ -58,6 +58,7 @@ fn histograms_are_cumulative_and_stats_are_summaries() {
          spyglass_h_bucket{le=\"19\"} 2\n\
          spyglass_h_bucket{le=\"29\"} 7\n\
          spyglass_h_bucket{le=\"+Inf\"} 7\n\
+         spyglass_h_sum 81\n\
          spyglass_h_count 7\n"
     );
     let m = spec("@s", vec![I], MapKind::Stats { signed: true });

@@ -16,6 +16,7 @@ pub(crate) fn spec(name: &str, key: Vec<FieldType>, kind: MapKind) -> MapSpec {
         max_entries: 4096,
         lru: false,
         reset: false,
+        hist_sum: false,
     }
 }
 
@@ -33,7 +34,7 @@ fn buckets(idx: &[u64]) -> AggValue {
     for &i in idx {
         v[i as usize] += 1;
     }
-    AggValue::Hist(v)
+    AggValue::Hist { counts: v, sum: None }
 }
 
 #[test]
@@ -281,7 +282,7 @@ fn hist_maps() {
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     // Zeroed: header and blank line only. Cleared: nothing.
     assert_eq!(
-        map_text(&m, vec![e(vec![], AggValue::Hist(vec![0; 4]))], 0, 0),
+        map_text(&m, vec![e(vec![], AggValue::Hist { counts: vec![0; 4], sum: None })], 0, 0),
         "@:\n\n"
     );
     assert_eq!(map_text(&m, vec![], 0, 0), "");

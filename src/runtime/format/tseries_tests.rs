@@ -17,6 +17,7 @@ fn spec(key: Vec<FieldType>, num: u64, signed: bool) -> MapSpec {
         max_entries: 4096,
         lru: false,
         reset: false,
+        hist_sum: false,
     }
 }
 

@@ -66,8 +66,9 @@ pub enum AggValue {
         count: u64,
         total: i64,
     },
-    /// Bucket counts indexed by bucket index (`hist_index` / `lhist_index`).
-    Hist(Vec<u64>),
+    /// Bucket counts indexed by bucket index (`hist_index` / `lhist_index`), and the sum
+    /// of the values when the map keeps it (`MapSpec::hist_sum`).
+    Hist { counts: Vec<u64>, sum: Option<i64> },
     /// One value per interval (`Int`/`UInt`), by epoch (ns / interval); epoch 0 is a slot
     /// that was zeroed or never completed.
     Tseries(std::collections::BTreeMap<u64, Value>),
