@@ -159,9 +159,6 @@ pub static ALL: &[Builtin] = &[
         name: "curtask",
         // Named only: BTF is read when a field is first used (`sema::structs`).
         ty: |_, _| Ok(Type::ptr(Type::Opaque("struct task_struct".into()), false)),
-        gen: |g, _| Ok(Val::Int(g.helper_int(GET_CURRENT_TASK, &[]))),
+        gen: |g, _| Ok(Val::Int(g.helper_int(helper::GET_CURRENT_TASK, &[]))),
     },
 ];
-
-/// `bpf_get_current_task`
-const GET_CURRENT_TASK: u64 = 35;

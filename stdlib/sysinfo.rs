@@ -127,7 +127,15 @@ pub fn pid_tgid<'ctx>(g: &FnGen<'_, 'ctx>, init: bool) -> IntValue<'ctx> {
 pub const PID_TGID: &str = "pid_tgid";
 
 /// `pid_tgid(g, false)`, computed where the builder is.
+///
+/// In the initial namespace the ids are read from the current task, which `comm` reads
+/// too: one helper call for both (each costs ≈ 12 ns here) rather than two.
 pub fn pid_tgid_here<'ctx>(g: &FnGen<'_, 'ctx>) -> IntValue<'ctx> {
+    static IDS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    let ids = *IDS.get_or_init(|| {
+        Some((super::task::task_member("pid")?, super::task::task_member("tgid")?))
+    });
+    let task = ids.map(|ids| (super::task::current_task(g), ids));
     // `struct bpf_pidns_info { u32 pid; u32 tgid; }` reads as the same word.
     let out = g.entry_slot(8, "pidns");
     let ino = global(g, rodata::PIDNS_INO);
@@ -137,7 +145,20 @@ pub fn pid_tgid_here<'ctx>(g: &FnGen<'_, 'ctx>) -> IntValue<'ctx> {
     let (plain, ns, done) = (g.block("pid_plain"), g.block("pid_ns"), g.block("pid_done"));
     g.b.build_conditional_branch(in_init, plain, ns).unwrap();
     g.b.position_at_end(plain);
-    let v = g.helper_int(GET_CURRENT_PID_TGID, &[]);
+    let v = match task {
+        // Loaded as two u32 (the verifier refuses a load across two members).
+        Some((task, (pid, tgid))) => {
+            let i32t = g.ctx.i32_type();
+            let load = |off: u64| {
+                let v = g.b.build_load(i32t, g.gep(task, off), "id").unwrap().into_int_value();
+                g.b.build_int_z_extend(v, g.ctx.i64_type(), "id").unwrap()
+            };
+            let (pid, tgid) = (load(pid), load(tgid));
+            let hi = g.b.build_left_shift(tgid, g.i64(32), "tgid").unwrap();
+            g.b.build_or(hi, pid, "pid_tgid").unwrap()
+        }
+        None => g.helper_int(GET_CURRENT_PID_TGID, &[]),
+    };
     g.store_i64(out, v);
     g.b.build_unconditional_branch(done).unwrap();
     g.b.position_at_end(ns);

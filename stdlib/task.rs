@@ -80,8 +80,6 @@ impl Function for Comm {
     }
 }
 
-/// `bpf_get_current_task_btf`
-const GET_CURRENT_TASK_BTF: u64 = 158;
 
 /// Fills `buf` (16 bytes, 8-byte aligned) with the current task's name.
 ///
@@ -94,14 +92,7 @@ pub fn current_comm<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>) {
     static COMM: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     // Remembered per boot: loading the kernel's BTF to find it costs ≈ 8 ms, more than
     // compiling a one-liner.
-    let at = *COMM.get_or_init(|| {
-        crate::user_cache::kernel_fact("task_struct.comm", || {
-            let members = crate::probes::btf::struct_members("task_struct")?;
-            let (off, _) = members.iter().find(|(_, m)| m.name == "comm")?;
-            Some(*off as u64)
-        })
-        .filter(|o| o % 8 == 0)
-    });
+    let at = *COMM.get_or_init(|| task_member("comm").filter(|o| o % 8 == 0));
     let Some(at) = at else {
         g.helper_int(helper::GET_CURRENT_COMM, &[buf.into(), g.i64(16).into()]);
         return;
@@ -113,17 +104,28 @@ pub fn current_comm<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>) {
     }
 }
 
-fn current_task<'ctx>(g: &FnGen<'_, 'ctx>) -> PointerValue<'ctx> {
-    match g.helper(GET_CURRENT_TASK_BTF, &[], true) {
+/// The current task as a typed pointer: `comm`, `pid` and `tid` all read it.
+///
+/// A call where it is used; the helper is declared without effects, so LLVM keeps a
+/// single call where one dominates the others (see `FnGen::helper`).
+pub fn current_task<'ctx>(g: &FnGen<'_, 'ctx>) -> PointerValue<'ctx> {
+    match g.helper(helper::GET_CURRENT_TASK_BTF, &[], true) {
         crate::codegen::func::BasicTypeEnumValue::Ptr(p) => p,
         crate::codegen::func::BasicTypeEnumValue::Int(_) => unreachable!("asked for a pointer"),
     }
 }
 
+/// Offset of a `task_struct` member, remembered per boot (see `current_comm`).
+pub fn task_member(name: &'static str) -> Option<u64> {
+    crate::user_cache::kernel_fact(&format!("task_struct.{name}"), || {
+        let members = crate::probes::btf::struct_members("task_struct")?;
+        let (off, _) = members.iter().find(|(_, m)| m.name == name)?;
+        Some(*off as u64)
+    })
+}
+
 /// Processes searched for another pid's comm: the kernel's (circular) list of processes
 /// is walked from the current one, a bounded loop the verifier follows step by step.
-/// `bpf_get_current_task`
-const GET_CURRENT_TASK: u64 = 35;
 const MAX_TASKS: u64 = 1024;
 
 /// Offsets of `group_leader`, `tasks`, `tgid` and `comm` in a task.
@@ -162,7 +164,7 @@ fn search_tasks<'ctx>(g: &mut FnGen<'_, 'ctx>, want: IntValue<'ctx>, buf: Pointe
         );
         g.load_i64(tmp)
     };
-    let cur = g.helper_int(GET_CURRENT_TASK, &[]);
+    let cur = g.helper_int(helper::GET_CURRENT_TASK, &[]);
     let at_leader = g.b.build_int_add(cur, g.i64(leader), "leader_at").unwrap();
     let init = read(g, at_leader, 8);
     let start = g.b.get_insert_block().unwrap();

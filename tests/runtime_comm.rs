@@ -1,6 +1,7 @@
-//! `comm` is read straight from the current task (not through `bpf_get_current_comm`):
-//! it must still be the NUL-padded name the kernel shows in /proc, in every kind of
-//! program, next to pids read in the same probe.
+//! `comm`, `pid` and `tid` are read straight from the current task (not through
+//! `bpf_get_current_comm`/`bpf_get_current_pid_tgid`): `comm` must still be the
+//! NUL-padded name the kernel shows in /proc, in every kind of program, and the ids those
+//! of the helper (`pid(init)`), threads included.
 
 mod common;
 use common::*;
@@ -65,4 +66,24 @@ fn the_comm_offset_is_remembered_per_boot_and_a_bad_cache_is_harmless() {
     std::fs::write(&file, "not a directory").unwrap();
     let o = spyglass_env(&["--no-cache", "-e", prog], &[("XDG_CACHE_HOME", &file)]);
     assert_eq!(o.stdout.trim(), "spyglass", "{}", o.stderr);
+}
+
+#[test]
+fn pid_and_tid_from_the_task_agree_with_the_helper_in_threads() {
+    // The main thread calls getppid, then a second thread does.
+    let child = "python3 -c 'import os,threading; os.getppid(); t=threading.Thread(target=os.getppid); t.start(); t.join()'";
+    let o = spyglass(&[
+        "-e",
+        r#"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
+  printf("%d %d %s\n", pid == pid(init) ? 1 : 0, tid == tid(init) ? 1 : 0, tid == pid ? "main" : "thread");
+}"#,
+        "-c",
+        child,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // Python calls getppid on its own too, always in the main thread.
+    let lines: Vec<&str> = o.stdout.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines.iter().all(|l| l.starts_with("1 1 ")), "{}", o.stdout);
+    assert_eq!(lines.last(), Some(&"1 1 thread"), "{}", o.stdout);
+    assert!(lines.contains(&"1 1 main"), "{}", o.stdout);
 }

@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use libbpf_rs::RingBuffer;
+use super::ring::Ring;
 
 use super::session::Session;
 use crate::diag::Diagnostic;
@@ -18,7 +18,7 @@ use crate::probes::{iter::IterLink, Attachment};
 pub(super) fn run(
     links: &[Attachment],
     s: &Session,
-    ringbuf: &RingBuffer,
+    ringbuf: &Ring,
 ) -> Result<(), Diagnostic> {
     let mut files = vec![];
     for l in links {

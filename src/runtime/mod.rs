@@ -12,6 +12,7 @@ pub mod maps;
 mod metrics;
 mod pcap;
 mod pump;
+mod ring;
 mod selftest;
 mod session;
 pub mod signals;
@@ -188,7 +189,7 @@ fn run_with(
         .as_ref()
         .map(|(path, script)| flame::Flame::new(path.clone(), script));
     let ringbuf = s.ring_buffer()?;
-    let mut pump = Pump::new(&ringbuf, &loaded.ringbuf).map_err(Diagnostic::global)?;
+    let mut pump = Pump::new(&ringbuf).map_err(Diagnostic::global)?;
     let pcap = std::rc::Rc::new(std::cell::RefCell::new(pcap::PcapWriter::new(
         prog,
         clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC)) as u128,

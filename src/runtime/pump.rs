@@ -5,10 +5,10 @@
 //! is never. Here a wait (on the ring and on the signal eventfd) is followed by at most
 //! `BATCH` records, and the caller checks for signals, `exit()` and its child in between.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapHandle, RingBuffer};
+use super::ring::Ring;
 
 use super::signals;
 
@@ -17,14 +17,14 @@ use super::signals;
 const BATCH: usize = 2048;
 
 pub struct Pump<'a> {
-    rb: &'a RingBuffer<'a>,
+    rb: &'a Ring<'a>,
     epoll: std::os::fd::OwnedFd,
     /// The last batch was full: more records are probably waiting.
     pub backlog: bool,
 }
 
 impl<'a> Pump<'a> {
-    pub fn new(rb: &'a RingBuffer<'a>, map: &MapHandle) -> Result<Self, String> {
+    pub fn new(rb: &'a Ring<'a>) -> Result<Self, String> {
         use std::os::fd::FromRawFd;
         let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if ep < 0 {
@@ -32,12 +32,16 @@ impl<'a> Pump<'a> {
         }
         // SAFETY: a fresh descriptor that nothing else owns.
         let epoll = unsafe { std::os::fd::OwnedFd::from_raw_fd(ep) };
-        for fd in [map.as_fd().as_raw_fd(), signals::wake_fd()] {
+        // The ring edge-triggered: records written without a wakeup since the last batch
+        // wait for the next wakeup or the timer rather than being chased one by one (each
+        // read of a record the probes have just written pulls its cache line over).
+        let ring = (rb.fd(), (libc::EPOLLIN | libc::EPOLLET) as u32);
+        for (fd, events) in [ring, (signals::wake_fd(), libc::EPOLLIN as u32)] {
             if fd < 0 {
                 continue;
             }
             let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
+                events,
                 u64: fd as u64,
             };
             if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } != 0 {
@@ -66,8 +70,8 @@ impl<'a> Pump<'a> {
 
     /// Handles at most one batch of records.
     pub fn batch(&mut self) {
-        let n = self.rb.consume_raw_n(BATCH);
-        self.backlog = n >= BATCH as i32;
+        let n = self.rb.consume_n(BATCH);
+        self.backlog = n >= BATCH;
     }
 
     /// Handles what is in the ring until it is empty, or until `deadline` if there is one;

@@ -7,7 +7,7 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::RingBuffer;
+use super::ring::Ring;
 
 use super::session::Session;
 use crate::diag::Diagnostic;
@@ -37,7 +37,7 @@ pub struct BenchResult {
 pub fn run(
     s: &Session,
     prog: &CompiledProgram,
-    ringbuf: &RingBuffer,
+    ringbuf: &Ring,
     mode: Mode,
     json: bool,
 ) -> Result<i32, Diagnostic> {
@@ -139,7 +139,7 @@ pub fn run(
 /// Runs one block for `BENCH_BUDGET`; the average comes from the kernel's statistics.
 fn bench(
     s: &Session,
-    ringbuf: &RingBuffer,
+    ringbuf: &Ring,
     name: &str,
     prog_name: &str,
 ) -> Result<BenchResult, Diagnostic> {

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::io::Write;
 
-use libbpf_rs::{RingBuffer, RingBufferBuilder};
+use super::ring::Ring;
 
 use super::format::{self, value::Value};
 use super::loader::Loaded;
@@ -99,14 +99,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    pub fn ring_buffer(&'a self) -> Result<RingBuffer<'a>, Diagnostic> {
-        let mut b = RingBufferBuilder::new();
-        b.add(&self.loaded.ringbuf, move |data: &[u8]| {
-            self.handle(data);
-            0
-        })
-        .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))?;
-        b.build()
+    pub fn ring_buffer(&'a self) -> Result<Ring<'a>, Diagnostic> {
+        Ring::new(&self.loaded.ringbuf, move |data: &[u8]| self.handle(data))
             .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))
     }
 

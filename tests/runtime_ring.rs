@@ -1,0 +1,53 @@
+//! The ring buffer is read in place from its mapping (`runtime/ring.rs`), its read
+//! position published once per batch: records of two sizes wrap around the ring's end
+//! many times, and each arrives once, in the order written, or is counted as lost.
+
+mod common;
+use common::*;
+
+#[test]
+fn records_wrapping_the_ring_arrive_once_in_order_or_are_counted_lost() {
+    const CALLS: u64 = 150_000;
+    // Every third call also sends a larger record, so records end at every offset.
+    let o = spyglass(&[
+        "-e",
+        r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ {
+  @n = count();
+  printf("a %lu\n", nsecs);
+  if (nsecs % 3 == 0) {
+    printf("b %lu %s %s\n", nsecs, comm, comm);
+  }
+}"#,
+        "-c",
+        &format!("{} {CALLS}", workload()),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lost: u64 = o
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Lost ")?.strip_suffix(" events")?.parse::<u64>().ok())
+        .sum();
+    let mut last = 0u64;
+    let (mut a, mut b) = (0u64, 0u64);
+    for l in o.stdout.lines() {
+        let mut w = l.split(' ');
+        let (kind, t) = match (w.next(), w.next().and_then(|t| t.parse::<u64>().ok())) {
+            (Some(k @ ("a" | "b")), Some(t)) => (k, t),
+            _ => continue,
+        };
+        assert!(t >= last, "out of order at {l:?}");
+        last = t;
+        match kind {
+            "a" => a += 1,
+            _ => {
+                b += 1;
+                assert!(l.ends_with(" spyglass-worklo spyglass-worklo"), "{l:?}");
+            }
+        }
+    }
+    assert!(o.stdout.contains(&format!("@n: {CALLS}\n")), "{}", o.stdout);
+    // Each call sent one "a" record; lost records are of either kind.
+    let head = &o.stdout[..o.stdout.len().min(300)];
+    assert!(a <= CALLS && a + lost >= CALLS, "a={a} b={b} lost={lost}\n{head}\n{}", o.stderr);
+    assert!(b > 0, "a={a} b={b} lost={lost}");
+}
