@@ -7,4 +7,7 @@ SPYGLASS_SETUP_NO_BUILD=1 ./scripts/setup.sh >/dev/null
 . scripts/cargo-env.sh
 # Snapshots are reviewed, never written by a test run.
 export INSTA_UPDATE=no
+# The runtime tests also run `spyglass-run`, a binary of the runtime crate that `cargo
+# test` does not build.
+cargo build --release --locked --workspace --bins
 cargo test --release --locked -- --test-threads=2

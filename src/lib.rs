@@ -3,16 +3,15 @@
 //! The pipeline is the module layout: `parser` → `sema` → `codegen` → `runtime`.
 //! `program` is the plain, serialisable hand-off between the compiler and the runtime;
 //! `stdlib` is the catalogue of builtins and functions; `probes` the probe types.
+//! This crate is the compiler; `runtime`, `probes`, `program` and `diag` come from the
+//! `spyglass-runtime` crate, which does not depend on it (nor on LLVM).
+
+pub use spyglass_runtime::{artifact, diag, probes, program, runtime, user_cache};
 
 pub mod codegen;
 pub mod deep;
-pub mod diag;
 pub mod parser;
 pub mod pipeline;
-pub mod probes;
-pub mod program;
-pub mod runtime;
 pub mod sema;
 #[path = "../stdlib/mod.rs"]
 pub mod stdlib;
-pub mod user_cache;

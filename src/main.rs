@@ -41,10 +41,14 @@ fn main() -> ExitCode {
 fn run_cli() -> ExitCode {
     use std::os::unix::ffi::OsStringExt;
     let mut raw_args: Vec<Vec<u8>> = std::env::args_os().map(|a| a.into_vec()).collect();
-    // An `--aot` artifact carries its program: its arguments are run-time options only.
-    let embedded = cli::aot::embedded();
-    if embedded.is_some() {
-        raw_args.splice(1..1, [b"-e".to_vec(), vec![]]);
+    if raw_args.get(1).is_some_and(|a| a == b"build") {
+        match cli::build_args(&mut raw_args) {
+            Ok(()) => {}
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                return ExitCode::from(1);
+            }
+        }
     }
     let args = raw_args
         .iter()
@@ -104,7 +108,7 @@ fn run_cli() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    execute(*run, &raw_args, embedded)
+    execute(*run, &raw_args)
 }
 
 /// bpftrace prints `bpftrace vX.Y.Z`; scripts that check it learn which language this speaks.
@@ -128,8 +132,23 @@ fn listing(r: Result<String, String>) -> ExitCode {
     }
 }
 
-fn execute(run: Run, raw_args: &[Vec<u8>], embedded: Option<CompiledProgram>) -> ExitCode {
-    let (source_name, source) = match read_source(&run.script, raw_args) {
+fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
+    // A built artifact carries its program: nothing is compiled.
+    let embedded = match cli::artifact_arg(&run) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let read = match embedded {
+        Some(_) => match &run.script {
+            cli::Script::File(f) => Ok((f.clone(), String::new())),
+            _ => unreachable!("artifacts are files"),
+        },
+        None => read_source(&run.script, raw_args),
+    };
+    let (source_name, source) = match read {
         Ok(s) => s,
         Err(e) => {
             eprint!("{e}");
@@ -180,9 +199,12 @@ fn execute(run: Run, raw_args: &[Vec<u8>], embedded: Option<CompiledProgram>) ->
         Err(code) => return code,
     };
     if let Some(path) = &run.aot {
-        return match cli::aot::write(path, &program) {
+        return match std::fs::write(path, spyglass::artifact::encode(&program)) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => report(Diagnostic::global(e)),
+            Err(e) => report(Diagnostic::global(format!(
+                "cannot write {}: {e}",
+                path.display()
+            ))),
         };
     }
     let _ = std::io::stdout().flush();
@@ -264,7 +286,8 @@ fn compile(
     let named = NamedOptions::new(run.named.clone());
     let opts = sema::Options {
         positional: run.positional.clone(),
-        has_child: run.cmd.is_some(),
+        // An artifact gets its `-c` when it runs.
+        has_child: run.cmd.is_some() || run.aot.is_some(),
         named: named.clone(),
         unsafe_mode: run.unsafe_mode,
         helper_warnings: run.helper_warnings,

@@ -609,3 +609,20 @@ fn sigint_runs_end_prints_maps_and_detaches() {
         assert!(!prog_loaded(&id), "program {id} is still loaded after exit");
     }
 }
+
+/// The `-c` child makes no system call of its own that a probe could see once attached:
+/// the workload calls getppid exactly once (it used to be twice, now and then, when the
+/// held child checked its parent with getppid after the probes were attached).
+#[test]
+fn the_held_child_makes_no_traceable_call_of_its_own() {
+    for _ in 0..5 {
+        let o = spyglass(&[
+            "-e",
+            "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = count(); }",
+            "-c",
+            &format!("{} 1", workload()),
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_eq!(o.stdout, "\n\n@: 1\n");
+    }
+}

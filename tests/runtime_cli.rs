@@ -385,42 +385,49 @@ fn fmt_lays_out_a_script() {
     assert!(o.stderr.contains("fmt-in.bt:1:"), "{}", o.stderr);
 }
 
-/// `--aot FILE` writes an executable carrying the compiled script: it runs without
-/// compiling, takes the run-time options, and refuses nothing it should not.
+/// `spyglass build SCRIPT -o FILE` (or `--aot FILE`) writes an artifact: `spyglass FILE`
+/// runs it without compiling, with the run-time options, and refuses the options that
+/// would shape the program.
 #[test]
-fn aot_writes_an_executable_that_runs_the_script() {
-    let exe = format!("{}/aot-artifact", env!("CARGO_TARGET_TMPDIR"));
-    let _ = std::fs::remove_file(&exe);
-    let o = spyglass(&[
-        "--aot",
-        &exe,
-        "-e",
-        r#"begin { printf("hi %s\n", str($1)); exit(); } end { printf("bye\n"); }"#,
-        "there",
-    ]);
+fn build_writes_an_artifact_that_runs_the_script() {
+    let spy = format!("{}/artifact.spy", env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::remove_file(&spy);
+    let prog = r#"begin { printf("hi %s\n", str($1)); exit(); } end { printf("bye\n"); }"#;
+    let o = spyglass(&["build", "-e", prog, "-o", &spy, "there"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "", "building runs nothing");
-    let run = |args: &[&str]| {
-        Out::of(
-            std::process::Command::new(&exe)
-                .args(args)
-                .output()
-                .unwrap(),
-        )
-    };
-    let o = run(&["-q"]);
+    assert!(std::fs::read(&spy).unwrap().starts_with(b"SPYGART\0"));
+    let o = spyglass(&["-q", &spy]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "hi there\nbye\n\n\n");
-    let o = run(&["-q", "-f", "json"]);
+    let o = spyglass(&["-q", "-f", "json", &spy]);
     assert_eq!(
         o.stdout,
         "{\"type\": \"printf\", \"data\": \"hi there\\n\"}\n{\"type\": \"printf\", \"data\": \"bye\\n\"}\n"
     );
-    // An artifact may build another: the program it carries is replaced, not stacked.
-    let second = format!("{}/aot-artifact-2", env!("CARGO_TARGET_TMPDIR"));
-    let o = run(&["--aot", &second]);
+    // `--aot` is the same thing as a flag.
+    let second = format!("{}/artifact-2.spy", env!("CARGO_TARGET_TMPDIR"));
+    let o = spyglass(&["--aot", &second, "-e", prog, "there"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let o = spyglass(&["--aot", &exe, "-k", "-e", "begin { exit(); }"]);
+    assert_eq!(std::fs::read(&second).unwrap(), std::fs::read(&spy).unwrap());
+    // What shapes the program is fixed at build time.
+    let o = spyglass(&["-q", &spy, "again"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("is a built artifact: positional parameters apply when it is built"), "{}", o.stderr);
+    let o = spyglass(&["build", "-e", "begin { exit(); }"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("-o FILE names the artifact"), "{}", o.stderr);
+    let o = spyglass(&["--aot", &spy, "-k", "-e", "begin { exit(); }"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("--aot and -k"), "{}", o.stderr);
+    // A damaged artifact is refused, never run.
+    let mut bytes = std::fs::read(&spy).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let bad = format!("{}/artifact-bad.spy", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&bad, bytes).unwrap();
+    let o = spyglass(&[&bad]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("artifact-bad.spy: the artifact is damaged"), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
 }

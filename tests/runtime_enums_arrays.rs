@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 fn out(args: &[&str]) -> String {
-    let o = spyglass(args);
+    let o = spyglass_checked(args);
     assert_eq!(o.code, 0, "{}", o.stderr);
     o.stdout
 }

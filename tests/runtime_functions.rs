@@ -9,7 +9,7 @@ use common::*;
 fn out(prog: &str, extra: &[&str]) -> String {
     let mut args = vec!["-q", "-e", prog];
     args.extend_from_slice(extra);
-    let o = spyglass(&args);
+    let o = spyglass_checked(&args);
     assert_eq!(o.code, 0, "{}", o.stderr);
     o.stdout
 }

@@ -8,7 +8,7 @@ use common::*;
 use std::os::fd::AsRawFd;
 
 fn out(args: &[&str]) -> String {
-    let o = spyglass(args);
+    let o = spyglass_checked(args);
     assert_eq!(o.code, 0, "{}", o.stderr);
     o.stdout
 }

@@ -6,7 +6,7 @@ use common::*;
 
 /// Runs a `begin` program quietly; returns stdout, failing on a non-zero exit.
 fn out(prog: &str) -> String {
-    let o = spyglass(&["-q", "-e", prog]);
+    let o = spyglass_checked(&["-q", "-e", prog]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     o.stdout
 }

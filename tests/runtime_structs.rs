@@ -8,7 +8,7 @@ use common::*;
 /// Runs a program quietly; returns stdout (which `exit()` ends with two blank lines, as
 /// bpftrace's does), failing on a non-zero exit.
 fn out(prog: &str) -> String {
-    let o = spyglass(&["-q", "-e", prog]);
+    let o = spyglass_checked(&["-q", "-e", prog]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     o.stdout
 }

@@ -52,34 +52,3 @@ pub fn sema_options_from_env() -> sema::Options {
     o
 }
 
-/// Loading BPF and attaching need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (root has them
-/// unless its bounding set was cut). Says which are missing.
-pub fn missing_privileges() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
-    let has = |bit: u32| caps & (1u64 << bit) != 0;
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_PERFMON: u32 = 38;
-    const CAP_BPF: u32 = 39;
-    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
-        return None;
-    }
-    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
-        .into_iter()
-        .filter(|(bit, _)| !has(*bit))
-        .map(|(_, name)| name)
-        .collect();
-    let who = if unsafe { libc::geteuid() } == 0 {
-        "this root process lacks"
-    } else {
-        "this process is not root and lacks"
-    };
-    Some(format!(
-        "spyglass needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load and attach BPF programs: {who} {}",
-        missing.join(" and ")
-    ))
-}

@@ -1,7 +1,8 @@
 //! The command line, with bpftrace's flags and meanings: options anywhere before `--`,
 //! then positional parameters (`$1…`) and, after `--`, named options (`--name=value`).
 
-pub mod aot;
+mod build;
+pub use build::{artifact_arg, build_args};
 pub mod cache;
 mod fmt;
 pub use fmt::format as format_script;
@@ -15,7 +16,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-pub use env::{missing_privileges, sema_options_from_env};
+pub use env::sema_options_from_env;
+pub use spyglass::runtime::missing_privileges;
 use spyglass::runtime::Buffering;
 pub use usage::usage;
 
@@ -107,7 +109,7 @@ struct Args {
     /// `--flamegraph FILE.svg`: draw stack maps as flame graphs.
     #[arg(long = "flamegraph")]
     flamegraph: Option<PathBuf>,
-    /// `--aot FILE`: write an executable that runs the compiled script.
+    /// `--aot FILE`: write the compiled script as an artifact (`spyglass build`).
     #[arg(long = "aot")]
     aot: Option<PathBuf>,
     /// `--fmt FILE`: print FILE in the standard layout.

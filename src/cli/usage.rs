@@ -47,7 +47,8 @@ OPTIONS:
                    the kernel functions that may be probed, instead of the kernel's list
     --no-cache     compile the script even if the compiled-program cache holds it
     --fmt FILE     print FILE in the standard layout
-    --aot FILE     write an executable that runs the compiled script
+    --aot FILE     write the compiled script to FILE, an artifact `spyglass FILE` runs
+                   (also: spyglass build SCRIPT -o FILE)
     --unsafe       allow unsafe/destructive functionality
     --no-feature FEATURE[,FEATURE]
                    disable use of detected features (spyglass uses none of them)

@@ -37,7 +37,71 @@ impl Out {
 }
 
 pub fn run_e(prog: &str) -> Out {
-    spyglass(&["-e", prog])
+    spyglass_checked(&["-e", prog])
+}
+
+/// Runs spyglass; when the output cannot differ between two runs, also checks that the
+/// script built into an artifact (`spyglass build`) and run by `spyglass-run` prints
+/// exactly the same. The runtime tests go through here, so each of them checks both.
+pub fn spyglass_checked(args: &[&str]) -> Out {
+    let direct = spyglass(args);
+    same_through_an_artifact(args, &direct);
+    direct
+}
+
+/// `spyglass-run`, from the runtime crate (`scripts/test.sh` builds it).
+pub fn spyglass_run() -> String {
+    let path = std::path::Path::new(BIN).with_file_name("spyglass-run");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --release --workspace --bins`",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+/// Builtins whose value differs from run to run, or between `spyglass` and `spyglass-run`
+/// (the tracer's own name and pid show in `begin`).
+const VARYING: &[&str] = &[
+    "nsecs", "elapsed", "pid", "tid", "comm", "rand", "cpu", "stack", "cgroup", "uptime",
+    "strftime", "time", "jiffies", "kptr", "uptr", "ksym", "usym", "func", "retval",
+    "curtask", "numaid", "ncpus", "username", "uid", "gid", "system", "cat", "%p",
+    "errorf", "warnf", "path", "buf", "getopt", "kaddr", "uaddr", "iter:", "probe", "&",
+];
+
+fn same_through_an_artifact(args: &[&str], direct: &Out) {
+    let Some(at) = args.iter().position(|a| *a == "-e") else { return };
+    let prog = args.get(at + 1).copied().unwrap_or("");
+    // Only programs that run to their own end and print the same thing every time.
+    if direct.code != 0 || VARYING.iter().any(|v| prog.contains(v)) {
+        return;
+    }
+    // Run-time options go to the run, the rest (the program, its parameters) to the build.
+    let (mut build, mut run) = (vec!["build"], vec![]);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i] {
+            "-q" => run.push(args[i]),
+            "-f" | "-B" => {
+                run.extend_from_slice(&args[i..(i + 2).min(args.len())]);
+                i += 1;
+            }
+            "-c" | "-p" | "-o" | "--" | "-k" | "-d" | "--dry-run" | "--unsafe" => return,
+            a => build.push(a),
+        }
+        i += 1;
+    }
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = format!("{}/via-artifact-{}-{n}.spy", env!("CARGO_TARGET_TMPDIR"), std::process::id());
+    build.extend_from_slice(&["-o", &file]);
+    let built = spyglass(&build);
+    assert_eq!(built.code, 0, "building {prog:?}: {}", built.stderr);
+    let ran = Out::of(Command::new(spyglass_run()).args(&run).arg(&file).output().expect("run spyglass-run"));
+    let _ = std::fs::remove_file(&file);
+    assert_eq!((ran.code, &ran.stdout), (direct.code, &direct.stdout), "{prog:?} through an artifact\n{}", ran.stderr);
+    // Compile-time warnings were printed by the build.
+    assert!(direct.stderr.ends_with(&ran.stderr), "{prog:?} through an artifact: {}", ran.stderr);
 }
 
 /// `tests/runtime/workload.c`, compiled once with the system C compiler: calls getpid()

@@ -98,7 +98,7 @@ fn lhist_index_and_bounds() {
 #[test]
 fn hist_txt_output() {
     let h = build_hist(&hist_of(&[-1, 2, 3, 7, 20], 0), 1, 0);
-    let want = include_str!("../../../tests/data/outputs/hist.txt");
+    let want = include_str!("../../../../../tests/data/outputs/hist.txt");
     let want = want
         .strip_prefix("@:\n")
         .unwrap()
@@ -216,7 +216,7 @@ fn hist_div_applies_after_range() {
 #[test]
 fn lhist_txt_output() {
     let h = build_lhist(&lhist_of(&[-1, 2, 3, 7, 20], 0, 10, 2), 0, 10, 2);
-    let want = include_str!("../../../tests/data/outputs/lhist.txt");
+    let want = include_str!("../../../../../tests/data/outputs/lhist.txt");
     let want = want
         .strip_prefix("@:\n")
         .unwrap()
@@ -291,7 +291,7 @@ fn hist_json_forms() {
 #[test]
 fn hist_json_fine_grained() {
     let h = build_hist(&hist_of(&(0..1024).collect::<Vec<_>>(), 3), 1, 3);
-    let want = include_str!("../../../tests/data/outputs/hist_2args.json");
+    let want = include_str!("../../../../../tests/data/outputs/hist_2args.json");
     let w: serde_json::Value = serde_json::from_str(want).unwrap();
     json_eq(&hist_json(&h), &w["data"]["@"].to_string());
 }
@@ -299,7 +299,7 @@ fn hist_json_fine_grained() {
 #[test]
 fn lhist_json_forms() {
     let h = build_lhist(&lhist_of(&[2, 50, 100], 0, 100, 10), 0, 100, 10);
-    let want = include_str!("../../../tests/data/outputs/lhist.json");
+    let want = include_str!("../../../../../tests/data/outputs/lhist.json");
     let w: serde_json::Value = serde_json::from_str(want).unwrap();
     json_eq(&hist_json(&h), &w["data"]["@h"].to_string());
     let h = build_lhist(&lhist_of(&[-1], 0, 100, 10), 0, 100, 10);

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) mod btf;
+pub mod btf;
 pub mod debuginfo;
 mod dwarf;
 mod elf;

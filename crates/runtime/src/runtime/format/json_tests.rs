@@ -43,7 +43,7 @@ fn hist_of(values: &[i64]) -> AggValue {
 fn same_as_file(got: Option<String>, file: &str) {
     let got = got.expect("no output");
     assert!(!got.contains('\n'), "{got}");
-    let path = format!("{}/tests/data/outputs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../tests/data/outputs/{file}", env!("CARGO_MANIFEST_DIR"));
     let want = std::fs::read_to_string(&path).unwrap();
     let g: serde_json::Value =
         serde_json::from_str(&got).unwrap_or_else(|err| panic!("{err}: {got}"));
@@ -103,7 +103,7 @@ fn keyed_maps() {
 
 #[test]
 fn multiple_maps_ndjson() {
-    let want = include_str!("../../../tests/data/outputs/multiple_maps.ndjson");
+    let want = include_str!("../../../../../tests/data/outputs/multiple_maps.ndjson");
     let lines: Vec<&str> = want.lines().collect();
     let m1 = spec("@map1", vec![S], MapKind::Value(I));
     let m2 = spec("@map2", vec![S], MapKind::Value(I));

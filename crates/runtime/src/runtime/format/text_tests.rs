@@ -178,12 +178,12 @@ fn avg_maps() {
         .iter()
         .map(|&(k, v)| e(vec![s(k)], AggValue::Avg { count: 1, total: v }))
         .collect();
-    let want = include_str!("../../../tests/data/outputs/print_avg_map_with_large_top.txt");
+    let want = include_str!("../../../../../tests/data/outputs/print_avg_map_with_large_top.txt");
     assert_eq!(
         map_text(&m, entries.clone(), 10, 10),
         want.trim_end().to_string() + "\n"
     );
-    let want = include_str!("../../../tests/data/outputs/print_avg_map_args.txt");
+    let want = include_str!("../../../../../tests/data/outputs/print_avg_map_args.txt");
     assert_eq!(
         map_text(&m, entries, 2, 10),
         want.trim_end().to_string() + "\n"
@@ -275,10 +275,10 @@ fn hist_maps() {
         .iter()
         .map(|&v| hist_index(v, 0))
         .collect();
-    let want = include_str!("../../../tests/data/outputs/hist.txt");
+    let want = include_str!("../../../../../tests/data/outputs/hist.txt");
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     let idx: Vec<u64> = [2, 20].iter().map(|&v| hist_index(v, 0)).collect();
-    let want = include_str!("../../../tests/data/outputs/hist_2_values.txt");
+    let want = include_str!("../../../../../tests/data/outputs/hist_2_values.txt");
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     // Zeroed: header and blank line only. Cleared: nothing.
     assert_eq!(
@@ -334,7 +334,7 @@ fn lhist_maps() {
         .iter()
         .map(|&v| lhist_index(v, 0, 10, 2))
         .collect();
-    let want = include_str!("../../../tests/data/outputs/lhist.txt");
+    let want = include_str!("../../../../../tests/data/outputs/lhist.txt");
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     // div has no effect on lhist.
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 100), want);

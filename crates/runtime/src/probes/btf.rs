@@ -97,7 +97,7 @@ pub(crate) fn has(name: &str, k: u32) -> bool {
 }
 
 /// A parameter or member: its name, its C type as written, and how to read it.
-pub(crate) struct Param {
+pub struct Param {
     pub name: String,
     pub c_type: String,
     pub size: u32,
@@ -167,7 +167,7 @@ pub(crate) fn typedef_proto_params(name: &str) -> Option<Vec<Param>> {
 
 /// The named members of `struct NAME` (anonymous unions lifted, as C lets them be named),
 /// with byte offsets.
-pub(crate) fn struct_members(name: &str) -> Option<Vec<(u32, Param)>> {
+pub fn struct_members(name: &str) -> Option<Vec<(u32, Param)>> {
     let btf = vmlinux()?;
     let id = find(btf, name, sys::BTF_KIND_STRUCT)?;
     let mut out = vec![];

@@ -1,0 +1,161 @@
+//! Program artifacts (`spyglass build script.bt -o script.spy`): a compiled script in one
+//! file, run later by `spyglass script.spy` without parsing, checking or LLVM.
+//!
+//! The encoding, format 1, all integers little-endian:
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 8 | magic `SPYGART\0` |
+//! | 4 | format version (`FORMAT`) |
+//! | 4 | CRC-32 of everything after the header |
+//! | 8 | length of the description |
+//! | … | the description: JSON `{"spyglass": version, "program": CompiledProgram}` with an empty `elf` |
+//! | … | the BPF ELF object, to the end of the file |
+//!
+//! A spyglass reads every format up to its own and refuses a newer one, naming both
+//! versions. Within a format, fields added to the description have defaults, so an older
+//! artifact still reads; a description that does not decode is refused the same way.
+
+use serde::{Deserialize, Serialize};
+
+use crate::program::CompiledProgram;
+
+pub const MAGIC: &[u8; 8] = b"SPYGART\0";
+/// The newest format this spyglass writes and reads.
+pub const FORMAT: u32 = 1;
+const HEADER: usize = 24;
+
+#[derive(Serialize, Deserialize)]
+struct Description {
+    /// The spyglass version that built it, for messages.
+    spyglass: String,
+    program: CompiledProgram,
+}
+
+/// Whether `bytes` (a file's start is enough) is an artifact.
+pub fn is_artifact(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// The artifact of `program`.
+pub fn encode(program: &CompiledProgram) -> Vec<u8> {
+    let description = Description {
+        spyglass: env!("CARGO_PKG_VERSION").to_string(),
+        program: CompiledProgram {
+            elf: vec![],
+            ..program.clone()
+        },
+    };
+    let meta = serde_json::to_vec(&description).expect("a program description serializes");
+    let mut body = Vec::with_capacity(8 + meta.len() + program.elf.len());
+    body.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+    body.extend_from_slice(&meta);
+    body.extend_from_slice(&program.elf);
+    let mut out = Vec::with_capacity(16 + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&crc(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The program in an artifact; the error says what is wrong with it.
+pub fn decode(bytes: &[u8]) -> Result<CompiledProgram, String> {
+    if !is_artifact(bytes) {
+        return Err("not a spyglass artifact".into());
+    }
+    if bytes.len() < HEADER {
+        return Err("the artifact is truncated".into());
+    }
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let format = word(8);
+    let mine = env!("CARGO_PKG_VERSION");
+    if format > FORMAT {
+        return Err(format!(
+            "the artifact is in format {format}, newer than this spyglass (v{mine}) reads \
+             (formats up to {FORMAT}); run it with a newer spyglass, or build it again with this one"
+        ));
+    }
+    let body = &bytes[16..];
+    if crc(body) != word(12) {
+        return Err("the artifact is damaged (its checksum does not match)".into());
+    }
+    let meta_len = u64::from_le_bytes(body[..8].try_into().expect("8 bytes")) as usize;
+    let meta = body
+        .get(8..8usize.saturating_add(meta_len))
+        .ok_or("the artifact is truncated")?;
+    let built_by = serde_json::from_slice::<serde_json::Value>(meta)
+        .ok()
+        .and_then(|v| v.get("spyglass")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| "an unknown version".into());
+    let description: Description = serde_json::from_slice(meta).map_err(|e| {
+        format!(
+            "the artifact was built by spyglass v{built_by} and this spyglass (v{mine}) cannot \
+             read its program description ({e}); build it again with this one"
+        )
+    })?;
+    let mut program = description.program;
+    program.elf = body[8 + meta_len..].to_vec();
+    Ok(program)
+}
+
+fn crc(b: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(b);
+    h.finalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program() -> CompiledProgram {
+        serde_json::from_str(
+            r#"{"elf": [], "probes": [], "maps": [], "events": [], "ringbuf": "events"}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut p = program();
+        p.elf = b"\x7fELF and the rest".to_vec();
+        let bytes = encode(&p);
+        assert!(is_artifact(&bytes));
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back.elf, p.elf);
+        assert_eq!(back.ringbuf, "events");
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_naming_both_versions() {
+        let mut bytes = encode(&program());
+        bytes[8..12].copy_from_slice(&(FORMAT + 1).to_le_bytes());
+        let e = decode(&bytes).unwrap_err();
+        assert!(e.contains(&format!("format {}", FORMAT + 1)), "{e}");
+        assert!(e.contains(env!("CARGO_PKG_VERSION")), "{e}");
+    }
+
+    #[test]
+    fn damage_and_truncation_are_refused() {
+        let mut bytes = encode(&program());
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(decode(&bytes).unwrap_err().contains("damaged"));
+        assert!(decode(&bytes[..12]).unwrap_err().contains("truncated"));
+        assert!(decode(b"#!/usr/bin/env spyglass\n").is_err());
+    }
+
+    #[test]
+    fn an_undecodable_description_names_the_builder() {
+        let meta = br#"{"spyglass": "9.9.9", "program": {"probes": 7}}"#;
+        let mut body = (meta.len() as u64).to_le_bytes().to_vec();
+        body.extend_from_slice(meta);
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&FORMAT.to_le_bytes());
+        bytes.extend_from_slice(&crc(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        let e = decode(&bytes).unwrap_err();
+        assert!(e.contains("v9.9.9") && e.contains(env!("CARGO_PKG_VERSION")), "{e}");
+    }
+}

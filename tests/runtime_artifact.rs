@@ -1,0 +1,88 @@
+//! Artifacts and `spyglass-run`: a script built once (`spyglass build`) runs on a binary
+//! made from the runtime crate alone, without LLVM, and prints what the script prints.
+//! (Every deterministic runtime test also goes through an artifact: `common::run_e`.)
+
+mod common;
+use common::*;
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> Out {
+    Out::of(Command::new(spyglass_run()).args(args).output().unwrap())
+}
+
+#[test]
+fn spyglass_run_carries_no_llvm() {
+    let ldd = |bin: &str| {
+        String::from_utf8(Command::new("ldd").arg(bin).output().unwrap().stdout).unwrap()
+    };
+    // Statically linked, LLVM still needs the C++ runtime and leaves its own messages in
+    // the binary: true of spyglass, which calibrates the check, and never of spyglass-run.
+    let marks = |bin: &str| {
+        let bytes = std::fs::read(bin).unwrap();
+        ["LLVM ERROR", "llvm::"]
+            .iter()
+            .filter(|m| bytes.windows(m.len()).any(|w| w == m.as_bytes()))
+            .count()
+    };
+    assert!(ldd(BIN).contains("libstdc++"));
+    assert_eq!(marks(BIN), 2);
+    let runner = spyglass_run();
+    let libs = ldd(&runner);
+    assert!(!libs.contains("libstdc++") && !libs.contains("LLVM"), "{libs}");
+    assert_eq!(marks(&runner), 0);
+    let size = std::fs::metadata(&runner).unwrap().len();
+    assert!(size < 8 << 20, "spyglass-run is {size} bytes");
+}
+
+#[test]
+fn an_artifact_traces_a_child_like_the_script() {
+    let script = format!("{}/artifact-child.bt", env!("CARGO_TARGET_TMPDIR"));
+    let spy = format!("{}/artifact-child.spy", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(
+        &script,
+        "tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { @calls[comm] = count(); @h = hist(7); }\n\
+         tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf(\"%s done\\n\", comm); }\n",
+    )
+    .unwrap();
+    let built = spyglass(&["build", &script, "-o", &spy]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    // No `cpid` warning: the child comes when the artifact runs.
+    assert_eq!(built.stderr, "");
+    let child = format!("{} 7", workload());
+    for format in ["text", "json"] {
+        let direct = spyglass(&["-f", format, "-c", &child, &script]);
+        let ran = run(&["-f", format, "-c", &child, &spy]);
+        assert_eq!(direct.code, 0, "{}", direct.stderr);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert_eq!(ran.stdout, direct.stdout);
+        assert!(ran.stdout.contains("spyglass-worklo done"), "{}", ran.stdout);
+    }
+    // `spyglass FILE.spy` runs it too.
+    let full = spyglass(&["-c", &child, &spy]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    assert!(full.stdout.contains("@calls[spyglass-worklo]: 7\n"), "{}", full.stdout);
+}
+
+#[test]
+fn a_bad_artifact_is_refused_clearly() {
+    let spy = format!("{}/artifact-newer.spy", env!("CARGO_TARGET_TMPDIR"));
+    let built = spyglass(&["build", "-e", "begin { exit(); }", "-o", &spy]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let mut bytes = std::fs::read(&spy).unwrap();
+    // A format from the future.
+    bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
+    std::fs::write(&spy, &bytes).unwrap();
+    for o in [run(&[&spy]), spyglass(&[&spy])] {
+        assert_eq!(o.code, 1, "{}", o.stderr);
+        assert!(o.stderr.contains("the artifact is in format 99, newer than this spyglass"), "{}", o.stderr);
+        assert!(o.stderr.contains(env!("CARGO_PKG_VERSION")), "{}", o.stderr);
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    }
+    let o = run(&["/nonexistent.spy"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("cannot read /nonexistent.spy"), "{}", o.stderr);
+    let o = run(&["-f", "yaml", &spy]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("-f yaml: expected text, json or folded"), "{}", o.stderr);
+}
