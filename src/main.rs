@@ -175,7 +175,12 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
         .flatten();
     let hit = cache.as_ref().and_then(|c| c.get());
     let compiled = match (embedded, hit) {
-        (Some(program), _) => Ok(program),
+        (Some(program), _) => {
+            if let Some(w) = spyglass::artifact::kernel_warning(&source_name, &program) {
+                eprintln!("{w}");
+            }
+            Ok(program)
+        }
         (None, Some(hit)) => {
             eprint!("{}", hit.warnings);
             if run.verbose {
@@ -199,6 +204,10 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
         Err(code) => return code,
     };
     if let Some(path) = &run.aot {
+        let program = CompiledProgram {
+            built_on: spyglass::artifact::running_kernel(),
+            ..program
+        };
         return match std::fs::write(path, spyglass::artifact::encode(&program)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => report(Diagnostic::global(format!(

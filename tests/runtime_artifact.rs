@@ -86,3 +86,25 @@ fn a_bad_artifact_is_refused_clearly() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("-f yaml: expected text, json or folded"), "{}", o.stderr);
 }
+
+/// An artifact records the kernel it was built for; run where the kernel's types differ,
+/// it still runs but says that struct layouts may not match (no CO-RE relocations yet).
+#[test]
+fn another_kernel_is_named_in_a_warning() {
+    let spy = format!("{}/artifact-kernel.spy", env!("CARGO_TARGET_TMPDIR"));
+    let built = spyglass(&["build", "-e", "begin { printf(\"ok\\n\"); exit(); }", "-o", &spy]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let here = run(&["-q", &spy]);
+    assert_eq!((here.code, here.stdout.as_str(), here.stderr.as_str()), (0, "ok\n\n\n", ""));
+    let mut program = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
+    let kernel = program.built_on.as_mut().expect("the build kernel is recorded");
+    kernel.release = "0.0.0-elsewhere".into();
+    kernel.btf_crc ^= 1;
+    std::fs::write(&spy, spyglass::artifact::encode(&program)).unwrap();
+    for o in [run(&["-q", &spy]), spyglass(&["-q", &spy])] {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_eq!(o.stdout, "ok\n\n\n");
+        assert!(o.stderr.contains("was built for kernel 0.0.0-elsewhere and this is"), "{}", o.stderr);
+        assert!(o.stderr.contains("CO-RE"), "{}", o.stderr);
+    }
+}

@@ -81,6 +81,8 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             skb_map: ck
                 .uses_skboutput
                 .then(|| crate::program::SKB_MAP.to_string()),
+            // Set for artifacts only (`spyglass build`): a run here needs no check.
+            built_on: None,
         },
         ir,
     })

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::program::CompiledProgram;
+use crate::program::{CompiledProgram, KernelId};
 
 pub const MAGIC: &[u8; 8] = b"SPYGART\0";
 /// The newest format this spyglass writes and reads.
@@ -97,6 +97,33 @@ pub fn decode(bytes: &[u8]) -> Result<CompiledProgram, String> {
     let mut program = description.program;
     program.elf = body[8 + meta_len..].to_vec();
     Ok(program)
+}
+
+/// The running kernel, its BTF's checksum remembered per boot (reading it costs ≈ 2 ms).
+pub fn running_kernel() -> Option<KernelId> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let btf_crc = crate::user_cache::kernel_fact("vmlinux.btf_crc", || {
+        std::fs::read("/sys/kernel/btf/vmlinux").ok().map(|b| crc(&b) as u64)
+    })? as u32;
+    Some(KernelId {
+        release: release.trim().to_string(),
+        btf_crc,
+    })
+}
+
+/// A warning when `program` was built against a kernel whose types differ from this
+/// one's: the struct offsets it reads are those of the other kernel.
+pub fn kernel_warning(name: &str, program: &CompiledProgram) -> Option<String> {
+    let built = program.built_on.as_ref()?;
+    let here = running_kernel()?;
+    (built.btf_crc != here.btf_crc).then(|| {
+        format!(
+            "WARNING: {name} was built for kernel {} and this is {}, whose types differ: \
+             artifacts do not carry CO-RE relocations yet, so what the script reads from kernel \
+             structures may be wrong here; build it on this kernel to be sure",
+            built.release, here.release
+        )
+    })
 }
 
 fn crc(b: &[u8]) -> u32 {

@@ -34,6 +34,18 @@ pub struct CompiledProgram {
     /// Config keys the runtime acts on.
     #[serde(default)]
     pub output: OutputConfig,
+    /// The kernel it was compiled against (for artifacts run elsewhere).
+    #[serde(default)]
+    pub built_on: Option<KernelId>,
+}
+
+/// Which kernel a program's layouts (struct offsets, tracepoint formats) come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelId {
+    /// `uname -r`.
+    pub release: String,
+    /// CRC-32 of the kernel's BTF (`/sys/kernel/btf/vmlinux`): equal layouts, equal CRC.
+    pub btf_crc: u32,
 }
 
 impl CompiledProgram {

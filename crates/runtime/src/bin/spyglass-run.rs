@@ -87,6 +87,9 @@ fn run() -> ExitCode {
         },
         Err(e) => return fail(Diagnostic::global(format!("cannot read {name}: {e}"))),
     };
+    if let Some(w) = spyglass_runtime::artifact::kernel_warning(&name, &program) {
+        eprintln!("{w}");
+    }
     if let Some(msg) = runtime::missing_privileges() {
         return fail(Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities"));
     }
