@@ -303,6 +303,7 @@ fn compile(
         unsafe_mode: run.unsafe_mode,
         helper_warnings: run.helper_warnings,
         hist_sums: run.metrics.is_some(),
+        portable: run.aot.is_some(),
         source: Some((source_name.to_string(), source.to_string())),
         ..cli::sema_options_from_env()
     };

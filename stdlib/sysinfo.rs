@@ -132,9 +132,12 @@ pub const PID_TGID: &str = "pid_tgid";
 /// too: one helper call for both (each costs ≈ 12 ns here) rather than two.
 pub fn pid_tgid_here<'ctx>(g: &FnGen<'_, 'ctx>) -> IntValue<'ctx> {
     static IDS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
-    let ids = *IDS.get_or_init(|| {
-        Some((super::task::task_member("pid")?, super::task::task_member("tgid")?))
-    });
+    let ids = match g.ck.options.portable {
+        true => None,
+        false => *IDS.get_or_init(|| {
+            Some((super::task::task_member("pid")?, super::task::task_member("tgid")?))
+        }),
+    };
     let task = ids.map(|ids| (super::task::current_task(g), ids));
     // `struct bpf_pidns_info { u32 pid; u32 tgid; }` reads as the same word.
     let out = g.entry_slot(8, "pidns");

@@ -87,12 +87,16 @@ impl Function for Comm {
 /// `bpf_get_current_comm` call it replaces cost ≈ 65 ns here, as much as the rest of a
 /// `printf` (each call and return pays the CPU's speculation mitigations), and the kernel
 /// keeps `comm` NUL-padded, as the helper would leave it. Without kernel BTF (or with an
-/// odd layout) the helper is used.
+/// odd layout), and in artifacts (`Options::portable`: the offset is this kernel's), the
+/// helper is used.
 pub fn current_comm<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>) {
     static COMM: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     // Remembered per boot: loading the kernel's BTF to find it costs ≈ 8 ms, more than
     // compiling a one-liner.
-    let at = *COMM.get_or_init(|| task_member("comm").filter(|o| o % 8 == 0));
+    let at = match g.ck.options.portable {
+        true => None,
+        false => *COMM.get_or_init(|| task_member("comm").filter(|o| o % 8 == 0)),
+    };
     let Some(at) = at else {
         g.helper_int(helper::GET_CURRENT_COMM, &[buf.into(), g.i64(16).into()]);
         return;

@@ -108,3 +108,24 @@ fn another_kernel_is_named_in_a_warning() {
         assert!(o.stderr.contains("CO-RE"), "{}", o.stderr);
     }
 }
+
+/// An artifact reads `comm`, `pid` and `tid` through helpers, not at this kernel's
+/// `task_struct` offsets (no `bpf_get_current_task_btf` call), so they are right on any
+/// kernel; a local run reads them from the task.
+#[test]
+fn an_artifact_reads_the_task_through_helpers() {
+    let prog = r#"tracepoint:syscalls:sys_enter_getpid { printf("%s %d %d\n", comm, pid, tid); }"#;
+    let spy = format!("{}/artifact-task.spy", env!("CARGO_TARGET_TMPDIR"));
+    let elf = format!("{}/artifact-task.o", env!("CARGO_TARGET_TMPDIR"));
+    assert_eq!(spyglass(&["build", "-e", prog, "-o", &spy]).code, 0);
+    let o = spyglass(&["--mode", "codegen", "--emit-elf", &elf, "-e", prog]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // `call 158` (bpf_get_current_task_btf) as BPF encodes it.
+    let call = |code: &[u8]| code.windows(8).any(|w| w == [0x85, 0, 0, 0, 158, 0, 0, 0]);
+    assert!(call(&std::fs::read(&elf).unwrap()));
+    let artifact = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
+    assert!(!call(&artifact.elf));
+    let o = run(&["-c", &format!("{} 2", workload()), &spy]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("spyglass-worklo "), "{}", o.stdout);
+}

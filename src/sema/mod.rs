@@ -52,6 +52,9 @@ pub struct Options {
     pub unsafe_mode: bool,
     /// Histograms keep the sum of their values too (`MapSpec::hist_sum`).
     pub hist_sums: bool,
+    /// Compiled for other kernels (an artifact): nothing is read at offsets learnt from
+    /// this kernel where a helper gives the same (`comm`, `pid`, `tid`).
+    pub portable: bool,
     /// `-k`: warn at run time when a map read finds no element.
     pub helper_warnings: bool,
     /// The programs' license string (`config = { license = … }`); always GPL-compatible.
@@ -103,6 +106,7 @@ impl Default for Options {
             unsafe_mode: false,
             helper_warnings: false,
             hist_sums: false,
+            portable: false,
             license: "GPL".into(),
             missing_probes: MissingProbes::Error,
             unstable_typeinfo: "error".into(),

@@ -7,7 +7,7 @@
 //! when loading.
 
 use super::elf::has_wildcard;
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use std::os::fd::AsRawFd;
 
 use super::{bpf_progs, btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
@@ -167,6 +167,8 @@ impl ProbeType for Fentry {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let link = prog
             .attach_trace()

@@ -4,7 +4,7 @@
 
 use super::perf::{PerfError, PerfEvent, Sample, Scope};
 use super::software::{self, ev, EventDef};
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
@@ -90,6 +90,7 @@ impl ProbeType for Hardware {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+        cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Hardware { event, count } = ap else {
             unreachable!("not a hardware probe")
@@ -100,7 +101,7 @@ impl ProbeType for Hardware {
             config: def.config,
         };
         let period = count.unwrap_or(def.default_count);
-        super::perf::attach_perf_event(prog, &Scope::sampling(), perf, Sample::Period(period)).map_err(|e| match e {
+        super::perf::attach_perf_event(prog, &Scope::sampling(cx), perf, Sample::Period(period)).map_err(|e| match e {
             PerfError::Open { err, .. } if no_counter(&err) && !has_cpu_pmu() => format!(
                 "cannot attach {}: this machine exposes no hardware performance counters (no CPU PMU, \
                  as is common in virtual machines; perf_event_open: {err})",

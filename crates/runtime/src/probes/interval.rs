@@ -1,7 +1,7 @@
 //! `interval:UNIT:N`: a timer on one CPU.
 
 use super::perf::Scope;
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Interval;
@@ -89,6 +89,7 @@ impl ProbeType for Interval {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+        _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Interval { period_ns } = ap else {
             unreachable!("not an interval")

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use libbpf_rs::AsRawLibbpf;
 use libbpf_sys as sys;
 
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{btf, AttachPoint, Attachment, ProbeType};
 
 pub struct Iter;
@@ -120,6 +120,8 @@ impl ProbeType for Iter {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         // SAFETY: a loaded program; NULL options attach to every object of the target.
         let ptr = unsafe {

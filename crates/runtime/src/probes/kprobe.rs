@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use libbpf_rs::AsRawLibbpf;
 
 use super::elf::has_wildcard;
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 /// `kprobe` (false) or `kretprobe` (true).
@@ -221,6 +221,8 @@ impl ProbeType for Kprobe {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Kprobe {
             func,

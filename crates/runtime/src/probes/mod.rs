@@ -316,7 +316,23 @@ pub trait ProbeType: Sync {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+        cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String>;
+}
+
+/// What attaching needs to know about this run, passed to every `ProbeType::attach`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachContext {
+    /// The process probes are limited to (`-p PID`, the `-c` child): uprobes fire only
+    /// there, sampling events and watchpoints follow only its threads.
+    pub target_pid: Option<u32>,
+}
+
+impl AttachContext {
+    /// The pid as libbpf and perf_event_open take it: -1 for every process.
+    pub(crate) fn pid_or_any(&self) -> i32 {
+        self.target_pid.map_or(-1, |p| p as i32)
+    }
 }
 
 static TYPES: &[&dyn ProbeType] = &[

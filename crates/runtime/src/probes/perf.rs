@@ -1,22 +1,7 @@
 //! Perf events: the attach mechanism of `interval`, `profile`, `software` and `hardware`
 //! probes, and the process they are limited to (`-p PID`, the `-c` child).
 
-use std::sync::atomic::{AtomicI32, Ordering};
-
-use super::Attachment;
-
-static TARGET_PID: AtomicI32 = AtomicI32::new(-1);
-
-/// Limits probes attached from now on to one process (`-p PID`, the `-c` child): uprobes
-/// fire only there, and sampling events count only its threads.
-pub fn set_target_pid(pid: Option<u32>) {
-    TARGET_PID.store(pid.map_or(-1, |p| p as i32), Ordering::Relaxed);
-}
-
-/// The process probes are limited to, or -1 for every process.
-pub(crate) fn target_pid() -> i32 {
-    TARGET_PID.load(Ordering::Relaxed)
-}
+use super::{AttachContext, Attachment};
 
 /// Where perf events are opened.
 pub(crate) enum Scope {
@@ -36,10 +21,10 @@ pub(crate) enum Place {
 impl Scope {
     /// Sampling events (`profile`, `software`, `hardware`): the target process when there
     /// is one, as bpftrace's `-p` does, else every online CPU.
-    pub(crate) fn sampling() -> Scope {
-        match target_pid() {
-            -1 => Scope::Cpus(online_cpus()),
-            pid => Scope::Process(pid),
+    pub(crate) fn sampling(cx: &AttachContext) -> Scope {
+        match cx.target_pid {
+            None => Scope::Cpus(online_cpus()),
+            Some(pid) => Scope::Process(pid as i32),
         }
     }
 

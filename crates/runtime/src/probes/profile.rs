@@ -2,7 +2,7 @@
 
 use super::interval::{period, Rate};
 use super::perf::Scope;
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Profile;
@@ -37,10 +37,11 @@ impl ProbeType for Profile {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+        cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Profile { freq_hz, period_ns } = ap else {
             unreachable!("not a profile")
         };
-        super::perf::attach_cpu_clock(prog, &Scope::sampling(), *freq_hz, *period_ns)
+        super::perf::attach_cpu_clock(prog, &Scope::sampling(cx), *freq_hz, *period_ns)
     }
 }

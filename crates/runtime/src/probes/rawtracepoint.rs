@@ -9,7 +9,7 @@
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
@@ -131,6 +131,8 @@ impl ProbeType for RawTracepoint {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::RawTracepoint { name, .. } = ap else {
             unreachable!("not a raw tracepoint")

@@ -2,7 +2,7 @@
 //! `--bench`, `--test`) run, with BPF_PROG_TEST_RUN like `begin`; otherwise they are
 //! compiled and verified but never run.
 
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{AttachPoint, Attachment, ProbeType};
 
 /// `bench` (false) or `test` (true).
@@ -60,6 +60,8 @@ impl ProbeType for SelfTest {
         &self,
         _: &libbpf_rs::ProgramMut,
         _: &AttachPoint,
+
+        _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         Ok(vec![])
     }

@@ -3,7 +3,7 @@
 //! bpftrace's. The parsing here is shared with `hardware`, which differs only in its table.
 
 use super::perf::{PerfEvent, Sample, Scope};
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{AttachPoint, Attachment, ProbeType};
 use libbpf_sys as sys;
 
@@ -98,6 +98,7 @@ impl ProbeType for Software {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+        cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Software { event, count } = ap else {
             unreachable!("not a software probe")
@@ -108,7 +109,7 @@ impl ProbeType for Software {
             config: def.config,
         };
         let period = count.unwrap_or(def.default_count);
-        super::perf::attach_perf_event(prog, &Scope::sampling(), perf, Sample::Period(period))
+        super::perf::attach_perf_event(prog, &Scope::sampling(cx), perf, Sample::Period(period))
             .map_err(|e| format!("attaching {} failed: {e}", ap.name()))
     }
 }

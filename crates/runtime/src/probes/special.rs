@@ -2,7 +2,7 @@
 //! BPF_PROG_TEST_RUN (before attaching, and after detaching). `self:signal:SIGUSR1` runs
 //! the same way each time spyglass receives the signal.
 
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Begin;
@@ -24,6 +24,7 @@ macro_rules! run_by_spyglass {
             &self,
             _: &libbpf_rs::ProgramMut,
             _: &AttachPoint,
+            _: &AttachContext,
         ) -> Result<Vec<Attachment>, String> {
             Ok(vec![])
         }

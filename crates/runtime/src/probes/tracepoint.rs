@@ -1,7 +1,7 @@
 //! `tracepoint:CATEGORY:NAME` (alias `t`), typed from the kernel's format files.
 
 use super::tracefs::{self, TpFieldKind};
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
 
 pub struct Tracepoint;
@@ -84,6 +84,8 @@ impl ProbeType for Tracepoint {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Tracepoint { category, name } = ap else {
             unreachable!("not a tracepoint")

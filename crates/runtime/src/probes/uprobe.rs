@@ -6,7 +6,7 @@
 //! is given the file offset of the probed instruction.
 
 use super::elf::{self, has_wildcard};
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{tracefs, ArgField, ArgKind, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 /// `uprobe` (false) or `uretprobe` (true).
@@ -200,6 +200,8 @@ impl ProbeType for Uprobe {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Uprobe {
             path,
@@ -228,7 +230,7 @@ impl ProbeType for Uprobe {
             cookie: cookie(&self.func(ap)?),
             ..Default::default()
         };
-        let pid = super::perf::target_pid();
+        let pid = cx.pid_or_any();
         match prog.attach_uprobe_with_opts(pid, path, file_offset as usize, opts) {
             Ok(link) => Ok(vec![Box::new(link)]),
             // Some instructions cannot be probed (`lock`-prefixed ones, for one): one such

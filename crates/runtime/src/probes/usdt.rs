@@ -14,7 +14,7 @@ use object::{Object, ObjectSection, ObjectSymbol};
 use serde::{Deserialize, Serialize};
 
 use super::elf::{self};
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
 
 pub struct Usdt;
@@ -154,6 +154,8 @@ impl ProbeType for Usdt {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Usdt { path, .. } = ap else {
             unreachable!("not a usdt probe")
@@ -171,7 +173,7 @@ impl ProbeType for Usdt {
             },
             ..Default::default()
         };
-        let pid = super::perf::target_pid();
+        let pid = cx.pid_or_any();
         prog.attach_uprobe_with_opts(pid, path, offset(note.pc)? as usize, opts)
             .map(|l| vec![Box::new(l) as Attachment])
             .map_err(|e| format!("attaching to {} failed: {e:#}", ap.name()))

@@ -5,7 +5,7 @@
 //! reads alone). The program runs after the access, on the accessing thread.
 
 use super::perf::{PerfError, Scope};
-use super::ExpandError;
+use super::{AttachContext, ExpandError};
 use super::{AttachPoint, Attachment, ProbeType};
 
 pub struct Watchpoint;
@@ -61,13 +61,15 @@ impl ProbeType for Watchpoint {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
+
+        cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Watchpoint { addr, len, mode } = ap else {
             unreachable!("not a watchpoint")
         };
         // With a process (`-p`, `-c`): its threads, wherever they run. Without one, the
         // address is the kernel's, watched on every CPU.
-        let pid = super::perf::target_pid();
+        let pid = cx.pid_or_any();
         let places = match pid {
             -1 => Scope::Cpus(super::perf::online_cpus()).places(),
             pid => Scope::Process(pid).places(),

@@ -226,7 +226,9 @@ fn run_with(
         }
     }
     // Uprobes and sampling events only in the traced process, when there is one.
-    probes::perf::set_target_pid(opts.pid.or(child.as_ref().map(|c| c.pid as u32)));
+    let cx = probes::AttachContext {
+        target_pid: opts.pid.or(child.as_ref().map(|c| c.pid as u32)),
+    };
     // The kernel runs the newest uprobe on an address first; attaching those in reverse keeps
     // their probes firing in declaration order, as bpftrace does.
     let mut order: Vec<(&crate::program::ProbeProgram, &AttachPoint)> = prog
@@ -265,13 +267,13 @@ fn run_with(
             AttachPoint::End => attached_count += 1,
             // Iterators run once, when read below; they keep nothing live.
             AttachPoint::Iter { .. } => {
-                iters.append(&mut probes::of(ap).attach(&handle, ap).map_err(|m| {
+                iters.append(&mut probes::of(ap).attach(&handle, ap, &cx).map_err(|m| {
                     Diagnostic::error(m, p.span).with_label("while attaching this probe")
                 })?);
                 attached_count += 1;
             }
             _ => {
-                let l = probes::of(ap).attach(&handle, ap).map_err(|m| {
+                let l = probes::of(ap).attach(&handle, ap, &cx).map_err(|m| {
                     Diagnostic::error(m, p.span).with_label("while attaching this probe")
                 })?;
                 match ap {
