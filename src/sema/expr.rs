@@ -489,7 +489,7 @@ impl Checker<'_> {
         }
         let f = stdlib::function(name).ok_or_else(|| {
             let d = Diagnostic::error(format!("unknown function `{name}`"), name_span);
-            match super::suggest::closest(name, stdlib::FUNCTION_NAMES.iter().copied()) {
+            match super::suggest::closest(name, stdlib::function_names()) {
                 Some(s) => d.with_label(format!("did you mean `{s}`?")),
                 None => d,
             }
