@@ -172,18 +172,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         g.frame_layout = Rc::new(layout);
         let probe = &ck.program.probes[probe_index];
-        // Timer and counter probes are not filtered by `-p`: their events say nothing about which
-        // process the interval belongs to, and filtering would stall `interval` probes. Blocks
-        // run from user space (`begin`, …) have no process to filter on.
+        // Blocks run from user space (`begin`, …) have no process to filter on.
         use crate::probes::AttachPoint as Ap;
-        let unfiltered = matches!(
-            point.attach,
-            Ap::Interval { .. }
-                | Ap::Profile { .. }
-                | Ap::Software { .. }
-                | Ap::Hardware { .. }
-                | Ap::Iter { .. }
-        );
+        let unfiltered = !crate::probes::of(&point.attach).pid_filtered();
         if !point.attach.is_test_run() && !matches!(point.attach, Ap::Iter { .. }) {
             g.stop_check();
         }

@@ -69,6 +69,11 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Hardware;
 
 impl ProbeType for Hardware {
+    // Counting is limited to the process at attach time instead (`perf::Scope`).
+    fn pid_filtered(&self) -> bool {
+        false
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &["hardware", "h"]
     }

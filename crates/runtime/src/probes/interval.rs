@@ -65,6 +65,11 @@ pub(crate) fn display(period_ns: u64, kind: &str) -> String {
 }
 
 impl ProbeType for Interval {
+    // A timer: no process to filter on.
+    fn pid_filtered(&self) -> bool {
+        false
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &["interval", "i"]
     }

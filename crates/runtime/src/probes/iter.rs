@@ -51,6 +51,10 @@ fn target(ap: &AttachPoint) -> &str {
 }
 
 impl ProbeType for Iter {
+    fn pid_filtered(&self) -> bool {
+        false
+    }
+
     /// An iterator program is loaded for its target.
     fn one_program_each(&self) -> bool {
         true

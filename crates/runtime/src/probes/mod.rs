@@ -293,6 +293,13 @@ pub trait ProbeType: Sync {
         None
     }
 
+    /// Whether `-p PID` filters its events to that process. Timer and counter probes say
+    /// nothing about which process an interval belongs to (filtering would stall
+    /// `interval`), and iterators visit every object.
+    fn pid_filtered(&self) -> bool {
+        true
+    }
+
     /// Attaches a loaded program.
     /// The section for a program that needs BTF-typed arguments (helpers such as
     /// `bpf_skb_output` want kernel objects the verifier knows by type), when this probe

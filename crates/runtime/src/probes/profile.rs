@@ -8,6 +8,11 @@ use super::{AttachPoint, Attachment, ProbeType};
 pub struct Profile;
 
 impl ProbeType for Profile {
+    // Sampling is limited to the process at attach time instead (`perf::Scope`).
+    fn pid_filtered(&self) -> bool {
+        false
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &["profile", "p"]
     }

@@ -77,6 +77,11 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Software;
 
 impl ProbeType for Software {
+    // Counting is limited to the process at attach time instead (`perf::Scope`).
+    fn pid_filtered(&self) -> bool {
+        false
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &["software", "s"]
     }
