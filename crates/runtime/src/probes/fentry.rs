@@ -16,6 +16,10 @@ use super::{bpf_progs, btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, 
 pub struct Fentry(pub bool);
 
 impl ProbeType for Fentry {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(Ok(listing(self.names()[0])))
+    }
+
     fn names(&self) -> &'static [&'static str] {
         match self.0 {
             false => &["fentry", "f", "kfunc"],

@@ -69,6 +69,10 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Hardware;
 
 impl ProbeType for Hardware {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(Ok(software::listing("hardware", EVENTS)))
+    }
+
     // Counting is limited to the process at attach time instead (`perf::Scope`).
     fn pid_filtered(&self) -> bool {
         false

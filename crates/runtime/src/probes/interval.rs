@@ -65,6 +65,14 @@ pub(crate) fn display(period_ns: u64, kind: &str) -> String {
 }
 
 impl ProbeType for Interval {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(Ok(super::interval::time_units("interval")))
+    }
+
+    fn in_full_list(&self) -> bool {
+        false
+    }
+
     // A timer: no process to filter on.
     fn pid_filtered(&self) -> bool {
         false
@@ -102,4 +110,12 @@ impl ProbeType for Interval {
         let cpu = super::perf::online_cpus().first().copied().unwrap_or(0);
         super::perf::attach_cpu_clock(prog, &Scope::Cpus(vec![cpu]), None, Some(*period_ns))
     }
+}
+
+/// `interval`/`profile` as `-l` shows them: one entry per unit.
+pub(crate) fn time_units(kind: &str) -> Vec<String> {
+    ["hz", "ms", "s", "us"]
+        .iter()
+        .map(|u| format!("{kind}:{u}:"))
+        .collect()
 }

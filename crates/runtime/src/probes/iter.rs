@@ -51,6 +51,10 @@ fn target(ap: &AttachPoint) -> &str {
 }
 
 impl ProbeType for Iter {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(listing())
+    }
+
     fn pid_filtered(&self) -> bool {
         false
     }

@@ -93,6 +93,10 @@ pub fn attachable() -> bool {
 }
 
 impl ProbeType for Kprobe {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(listing(self.names()[0]))
+    }
+
     fn names(&self) -> &'static [&'static str] {
         if self.0 {
             &["kretprobe", "kr"]

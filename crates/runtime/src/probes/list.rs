@@ -1,84 +1,6 @@
 //! `spyglass -l [GLOB]`: the probes this kernel offers, bpftrace's naming.
 
-use super::{fentry, hardware, iter, kprobe, rawtracepoint, software, tracefs, uprobe};
-
-/// A provider's listable probes. Like bpftrace, `-l` alone (or a wildcard provider) shows
-/// only kernel probe types; `interval`/`profile` units appear when asked for by name.
-struct Source {
-    provider: &'static str,
-    in_full_list: bool,
-    items: fn() -> Result<Vec<String>, String>,
-}
-
-fn time_units(kind: &str) -> Vec<String> {
-    ["hz", "ms", "s", "us"]
-        .iter()
-        .map(|u| format!("{kind}:{u}:"))
-        .collect()
-}
-
-const SOURCES: &[Source] = &[
-    Source {
-        provider: "fentry",
-        in_full_list: true,
-        items: || Ok(fentry::listing("fentry")),
-    },
-    Source {
-        provider: "fexit",
-        in_full_list: true,
-        items: || Ok(fentry::listing("fexit")),
-    },
-    Source {
-        provider: "hardware",
-        in_full_list: true,
-        items: || Ok(software::listing("hardware", hardware::EVENTS)),
-    },
-    Source {
-        provider: "interval",
-        in_full_list: false,
-        items: || Ok(time_units("interval")),
-    },
-    Source {
-        provider: "iter",
-        in_full_list: true,
-        items: iter::listing,
-    },
-    Source {
-        provider: "kprobe",
-        in_full_list: true,
-        items: || kprobe::listing("kprobe"),
-    },
-    Source {
-        provider: "kretprobe",
-        in_full_list: true,
-        items: || kprobe::listing("kretprobe"),
-    },
-    Source {
-        provider: "profile",
-        in_full_list: false,
-        items: || Ok(time_units("profile")),
-    },
-    Source {
-        provider: "rawtracepoint",
-        in_full_list: true,
-        items: rawtracepoint::listing,
-    },
-    Source {
-        provider: "software",
-        in_full_list: true,
-        items: || Ok(software::listing("software", software::EVENTS)),
-    },
-    Source {
-        provider: "tracepoint",
-        in_full_list: true,
-        items: || {
-            Ok(tracefs::all_tracepoints()?
-                .into_iter()
-                .map(|(c, n)| format!("tracepoint:{c}:{n}"))
-                .collect())
-        },
-    },
-];
+use super::{fentry, tracefs, uprobe};
 
 /// Every listable probe whose full name matches `glob` (comma-separated globs allowed;
 /// a glob without `:` matches the last part, like bpftrace).
@@ -92,20 +14,21 @@ pub fn matching(glob: &str) -> Result<Vec<String>, String> {
     for g in &globs {
         out.extend(user_functions(g)?);
     }
-    for src in SOURCES {
+    for t in super::TYPES {
         let wanted: Vec<&String> = globs
             .iter()
             .filter(|g| {
                 let provider = g.split(':').next().unwrap_or("");
                 let named = !provider.contains(['*', '?', '[']);
-                tracefs::glob_match(provider, src.provider) && (src.in_full_list || named)
+                tracefs::glob_match(provider, t.names()[0]) && (t.in_full_list() || named)
             })
             .collect();
         if wanted.is_empty() {
             continue;
         }
+        let Some(items) = t.listing() else { continue };
         out.extend(
-            (src.items)()?
+            items?
                 .into_iter()
                 .filter(|name| wanted.iter().any(|g| tracefs::glob_match(g, name))),
         );

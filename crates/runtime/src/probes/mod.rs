@@ -293,6 +293,18 @@ pub trait ProbeType: Sync {
         None
     }
 
+    /// `-l`: every probe of this type the machine offers, by full name; `None` for types
+    /// listed some other way (a binary's functions) or not at all.
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        None
+    }
+
+    /// Whether `-l` alone (or a wildcard provider) lists this type; like bpftrace, the
+    /// timers' units appear only when asked for by name.
+    fn in_full_list(&self) -> bool {
+        true
+    }
+
     /// Whether `-p PID` filters its events to that process. Timer and counter probes say
     /// nothing about which process an interval belongs to (filtering would stall
     /// `interval`), and iterators visit every object.

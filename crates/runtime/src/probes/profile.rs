@@ -8,6 +8,14 @@ use super::{AttachPoint, Attachment, ProbeType};
 pub struct Profile;
 
 impl ProbeType for Profile {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(Ok(super::interval::time_units("profile")))
+    }
+
+    fn in_full_list(&self) -> bool {
+        false
+    }
+
     // Sampling is limited to the process at attach time instead (`perf::Scope`).
     fn pid_filtered(&self) -> bool {
         false

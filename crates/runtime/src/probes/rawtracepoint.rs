@@ -26,6 +26,10 @@ pub(crate) struct RawTp {
 }
 
 impl ProbeType for RawTracepoint {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(listing())
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &["rawtracepoint", "rt"]
     }

@@ -77,6 +77,10 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Software;
 
 impl ProbeType for Software {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(Ok(listing("software", EVENTS)))
+    }
+
     // Counting is limited to the process at attach time instead (`perf::Scope`).
     fn pid_filtered(&self) -> bool {
         false

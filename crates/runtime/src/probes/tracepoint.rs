@@ -7,6 +7,14 @@ use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
 pub struct Tracepoint;
 
 impl ProbeType for Tracepoint {
+    fn listing(&self) -> Option<Result<Vec<String>, String>> {
+        Some(tracefs::all_tracepoints().map(|all| {
+            all.into_iter()
+                .map(|(c, n)| format!("tracepoint:{c}:{n}"))
+                .collect()
+        }))
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &["tracepoint", "t"]
     }
