@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 fn run(args: &[&str]) -> Out {
-    spyglass(args)
+    spyglass_checked(args)
 }
 
 #[test]
