@@ -16,6 +16,16 @@ use super::{bpf_progs, btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, 
 pub struct Fentry(pub bool);
 
 impl ProbeType for Fentry {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Fentry { func, prog, .. } = ap else {
+            unreachable!("not an fentry probe")
+        };
+        let kind = self.names()[0];
+        match prog {
+            Some(id) => format!("{kind}:bpf:{id}:{func}"),
+            None => format!("{kind}:{func}"),
+        }
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(Ok(listing(self.names()[0])))
     }

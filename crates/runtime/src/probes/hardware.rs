@@ -69,6 +69,12 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Hardware;
 
 impl ProbeType for Hardware {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Hardware { event, count } = ap else {
+            unreachable!("not a hardware probe")
+        };
+        software::display("hardware", event, *count)
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(Ok(software::listing("hardware", EVENTS)))
     }

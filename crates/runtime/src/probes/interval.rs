@@ -65,8 +65,14 @@ pub(crate) fn display(period_ns: u64, kind: &str) -> String {
 }
 
 impl ProbeType for Interval {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Interval { period_ns } = ap else {
+            unreachable!("not an interval")
+        };
+        display(*period_ns, "interval")
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
-        Some(Ok(super::interval::time_units("interval")))
+        Some(Ok(time_units("interval")))
     }
 
     fn in_full_list(&self) -> bool {

@@ -51,6 +51,12 @@ fn target(ap: &AttachPoint) -> &str {
 }
 
 impl ProbeType for Iter {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Iter { target } = ap else {
+            unreachable!("not an iterator")
+        };
+        format!("iter:{target}")
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(listing())
     }

@@ -93,6 +93,16 @@ pub fn attachable() -> bool {
 }
 
 impl ProbeType for Kprobe {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Kprobe { func, offset, .. } = ap else {
+            unreachable!("not a kprobe")
+        };
+        let kind = self.names()[0];
+        match offset {
+            0 => format!("{kind}:{func}"),
+            off => format!("{kind}:{func}+{off}"),
+        }
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(listing(self.names()[0]))
     }

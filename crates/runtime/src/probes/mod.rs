@@ -293,6 +293,9 @@ pub trait ProbeType: Sync {
         None
     }
 
+    /// The probe's full name, as bpftrace prints it for the `probe` builtin.
+    fn display(&self, ap: &AttachPoint) -> String;
+
     /// `-l`: every probe of this type the machine offers, by full name; `None` for types
     /// listed some other way (a binary's functions) or not at all.
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
@@ -516,67 +519,6 @@ impl AttachPoint {
 
     /// The probe's name as bpftrace prints it for the `probe` builtin.
     pub fn name(&self) -> String {
-        match self {
-            AttachPoint::Begin => "begin".into(),
-            AttachPoint::End => "end".into(),
-            AttachPoint::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
-            AttachPoint::Interval { period_ns } => interval::display(*period_ns, "interval"),
-            AttachPoint::Profile {
-                freq_hz: Some(hz), ..
-            } => format!("profile:hz:{hz}"),
-            AttachPoint::Profile { period_ns, .. } => {
-                interval::display(period_ns.unwrap_or(0), "profile")
-            }
-            AttachPoint::Software { event, count } => software::display("software", event, *count),
-            AttachPoint::Hardware { event, count } => software::display("hardware", event, *count),
-            AttachPoint::RawTracepoint { module, name } => format!("rawtracepoint:{module}:{name}"),
-            AttachPoint::Uprobe {
-                ret,
-                path,
-                func,
-                offset,
-                source,
-                ..
-            } => {
-                let kind = if *ret { "uretprobe" } else { "uprobe" };
-                if let Some(at) = source {
-                    return format!("{kind}:{path}@{at}");
-                }
-                match (func.as_str(), offset) {
-                    ("", addr) => format!("{kind}:{path}:{addr}"),
-                    (f, 0) => format!("{kind}:{path}:{f}"),
-                    (f, off) => format!("{kind}:{path}:{f}+{off}"),
-                }
-            }
-            AttachPoint::Bench { name } => format!("bench:{name}"),
-            AttachPoint::Test { name } => format!("test:{name}"),
-            AttachPoint::Kprobe {
-                ret, func, offset, ..
-            } => {
-                let kind = if *ret { "kretprobe" } else { "kprobe" };
-                match offset {
-                    0 => format!("{kind}:{func}"),
-                    off => format!("{kind}:{func}+{off}"),
-                }
-            }
-            AttachPoint::Iter { target } => format!("iter:{target}"),
-            AttachPoint::SelfSignal { signal } => format!("self:signal:{signal}"),
-            AttachPoint::Usdt {
-                path,
-                provider,
-                name,
-                ..
-            } => format!("usdt:{path}:{provider}:{name}"),
-            AttachPoint::Watchpoint { addr, len, mode } => {
-                format!("watchpoint:0x{addr:x}:{len}:{mode}")
-            }
-            AttachPoint::Fentry { ret, func, prog } => {
-                let kind = if *ret { "fexit" } else { "fentry" };
-                match prog {
-                    Some(id) => format!("{kind}:bpf:{id}:{func}"),
-                    None => format!("{kind}:{func}"),
-                }
-            }
-        }
+        of(self).display(self)
     }
 }

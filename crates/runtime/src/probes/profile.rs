@@ -8,6 +8,15 @@ use super::{AttachPoint, Attachment, ProbeType};
 pub struct Profile;
 
 impl ProbeType for Profile {
+    fn display(&self, ap: &AttachPoint) -> String {
+        match ap {
+            AttachPoint::Profile { freq_hz: Some(hz), .. } => format!("profile:hz:{hz}"),
+            AttachPoint::Profile { period_ns, .. } => {
+                super::interval::display(period_ns.unwrap_or(0), "profile")
+            }
+            _ => unreachable!("not a profile probe"),
+        }
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(Ok(super::interval::time_units("profile")))
     }

@@ -26,6 +26,12 @@ pub(crate) struct RawTp {
 }
 
 impl ProbeType for RawTracepoint {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::RawTracepoint { module, name } = ap else {
+            unreachable!("not a raw tracepoint")
+        };
+        format!("rawtracepoint:{module}:{name}")
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(listing())
     }

@@ -9,6 +9,13 @@ use super::{AttachPoint, Attachment, ProbeType};
 pub struct SelfTest(pub bool);
 
 impl ProbeType for SelfTest {
+    fn display(&self, ap: &AttachPoint) -> String {
+        match ap {
+            AttachPoint::Bench { name } => format!("bench:{name}"),
+            AttachPoint::Test { name } => format!("test:{name}"),
+            _ => unreachable!("not a bench or test block"),
+        }
+    }
     fn names(&self) -> &'static [&'static str] {
         if self.0 {
             &["test"]

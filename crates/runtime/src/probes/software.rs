@@ -77,6 +77,12 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Software;
 
 impl ProbeType for Software {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Software { event, count } = ap else {
+            unreachable!("not a software probe")
+        };
+        display("software", event, *count)
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(Ok(listing("software", EVENTS)))
     }

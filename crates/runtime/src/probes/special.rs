@@ -32,6 +32,9 @@ macro_rules! run_by_spyglass {
 }
 
 impl ProbeType for Begin {
+    fn display(&self, _: &AttachPoint) -> String {
+        "begin".into()
+    }
     fn names(&self) -> &'static [&'static str] {
         &["begin"]
     }
@@ -46,6 +49,9 @@ impl ProbeType for Begin {
 }
 
 impl ProbeType for End {
+    fn display(&self, _: &AttachPoint) -> String {
+        "end".into()
+    }
     fn names(&self) -> &'static [&'static str] {
         &["end"]
     }
@@ -62,6 +68,12 @@ impl ProbeType for End {
 pub struct SelfProbe;
 
 impl ProbeType for SelfProbe {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::SelfSignal { signal } = ap else {
+            unreachable!("not a self probe")
+        };
+        format!("self:signal:{signal}")
+    }
     fn names(&self) -> &'static [&'static str] {
         &["self"]
     }

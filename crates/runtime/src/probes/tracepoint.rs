@@ -7,6 +7,12 @@ use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
 pub struct Tracepoint;
 
 impl ProbeType for Tracepoint {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Tracepoint { category, name } = ap else {
+            unreachable!("not a tracepoint")
+        };
+        format!("tracepoint:{category}:{name}")
+    }
     fn listing(&self) -> Option<Result<Vec<String>, String>> {
         Some(tracefs::all_tracepoints().map(|all| {
             all.into_iter()

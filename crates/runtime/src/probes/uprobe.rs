@@ -13,6 +13,20 @@ use super::{tracefs, ArgField, ArgKind, ArgLoc, AttachPoint, Attachment, ProbeTy
 pub struct Uprobe(pub bool);
 
 impl ProbeType for Uprobe {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Uprobe { path, func, offset, source, .. } = ap else {
+            unreachable!("not a uprobe")
+        };
+        let kind = self.names()[0];
+        if let Some(at) = source {
+            return format!("{kind}:{path}@{at}");
+        }
+        match (func.as_str(), offset) {
+            ("", addr) => format!("{kind}:{path}:{addr}"),
+            (f, 0) => format!("{kind}:{path}:{f}"),
+            (f, off) => format!("{kind}:{path}:{f}+{off}"),
+        }
+    }
     fn names(&self) -> &'static [&'static str] {
         if self.0 {
             &["uretprobe", "ur"]

@@ -56,6 +56,12 @@ pub enum UsdtLoc {
 }
 
 impl ProbeType for Usdt {
+    fn display(&self, ap: &AttachPoint) -> String {
+        let AttachPoint::Usdt { path, provider, name, .. } = ap else {
+            unreachable!("not a USDT probe")
+        };
+        format!("usdt:{path}:{provider}:{name}")
+    }
     fn names(&self) -> &'static [&'static str] {
         &["usdt", "U"]
     }
