@@ -33,7 +33,7 @@ impl Function for SkbOutput {
         }
         c.int(2, "the number of bytes to capture")?;
         c.int(3, "the offset to start the capture at")?;
-        c.ck.uses_skboutput = true;
+        c.needs(crate::sema::Resource::SkbOutput);
         c.ck.uses_btf_ctx = true;
         c.event(EventSpec::SkbOutput { path });
         Ok(Type::INT)

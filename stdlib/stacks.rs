@@ -62,7 +62,7 @@ impl Function for Stack {
             m => m,
         };
         let (mode, limit) = parse(c.args, default, self.user)?;
-        c.ck.uses_stacks = true;
+        c.needs(crate::sema::Resource::StackMap);
         Ok(Type::Stack {
             user: self.user,
             mode,

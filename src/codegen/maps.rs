@@ -14,7 +14,7 @@ use inkwell::values::{FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 
 use crate::program::{rodata, MapId, MapSpec, Storage};
-use crate::sema::Checked;
+use crate::sema::{Checked, Resource};
 
 const BPF_MAP_TYPE_HASH: u64 = 1;
 const BPF_MAP_TYPE_ARRAY: u64 = 2;
@@ -146,7 +146,7 @@ impl<'ctx> Globals<'ctx> {
                 None,
             ),
             rodata: debug.rodata(ctx, module),
-            stacks: ck.uses_stacks.then(|| {
+            stacks: ck.resources.contains(&Resource::StackMap).then(|| {
                 let value = 8 * crate::program::MAX_STACK_DEPTH as u64;
                 debug.map_def(
                     ctx,
@@ -157,7 +157,7 @@ impl<'ctx> Globals<'ctx> {
                     Some((4, value)),
                 )
             }),
-            skb: ck.uses_skboutput.then(|| {
+            skb: ck.resources.contains(&Resource::SkbOutput).then(|| {
                 debug.map_def(
                     ctx,
                     module,

@@ -25,7 +25,7 @@ use inkwell::OptimizationLevel;
 
 use crate::diag::{Diagnostic, Result};
 use crate::program::{CompiledProgram, ProbeProgram};
-use crate::sema::Checked;
+use crate::sema::{Checked, Resource};
 pub use func::{FnGen, Val};
 use maps::{Globals, Part, Shared};
 
@@ -77,9 +77,10 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             ringbuf: RINGBUF.into(),
             print_maps_on_exit: ck.options.print_maps_on_exit,
             output: ck.options.output.clone(),
-            stack_map: ck.uses_stacks.then(|| STACKS.to_string()),
+            stack_map: ck.resources.contains(&Resource::StackMap).then(|| STACKS.to_string()),
             skb_map: ck
-                .uses_skboutput
+                .resources
+                .contains(&Resource::SkbOutput)
                 .then(|| crate::program::SKB_MAP.to_string()),
             // Set for artifacts only (`spyglass build`): a run here needs no check.
             built_on: None,

@@ -520,6 +520,11 @@ pub struct CallCheck<'c, 'a> {
 }
 
 impl CallCheck<'_, '_> {
+    /// The program needs `r` (a stack map, a perf array) because of this call.
+    pub fn needs(&mut self, r: super::Resource) {
+        self.ck.resources.insert(r);
+    }
+
     pub fn span(&self) -> Span {
         self.call.span
     }

@@ -117,6 +117,15 @@ impl Default for Options {
     }
 }
 
+/// A kernel object a program needs besides its maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resource {
+    /// The stack-trace map (`kstack`, `ustack`).
+    StackMap,
+    /// The perf event array `skboutput` writes packets to.
+    SkbOutput,
+}
+
 /// The checked program: the AST plus everything later stages need to know about it.
 #[derive(Debug)]
 pub struct Checked {
@@ -130,10 +139,9 @@ pub struct Checked {
     pub events: Vec<EventSpec>,
     /// The event a call (`printf`, `exit`, …) sends, by the call's expression id.
     pub call_events: HashMap<ExprId, usize>,
-    /// `kstack`/`ustack` are used: the program needs a stack-trace map.
-    pub uses_stacks: bool,
-    /// `skboutput` is called: the program has its perf event array.
-    pub uses_skboutput: bool,
+    /// Kernel objects the program needs besides its maps, declared by the functions that
+    /// use them (`CallCheck::needs`).
+    pub resources: std::collections::BTreeSet<Resource>,
     /// Frame slot of every `$var` expression (loop variables are scoped to their loop).
     pub var_slots: HashMap<ExprId, String>,
     /// Frame slot of each `for` statement's variable, by the statement's start offset.
@@ -211,8 +219,7 @@ pub struct Checker<'a> {
     /// bodies become callbacks, so `exit()`/`return` cannot leave the probe from there).
     loops: u32,
     map_loops: u32,
-    pub(crate) uses_stacks: bool,
-    pub(crate) uses_skboutput: bool,
+    pub(crate) resources: std::collections::BTreeSet<Resource>,
     /// The block calls a helper that needs BTF-typed arguments (`skboutput`,
     /// `socket_cookie`): raw tracepoints are then compiled as `tp_btf` programs.
     pub(crate) uses_btf_ctx: bool,
@@ -280,8 +287,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         map_loops: 0,
         decls,
             reset_maps: Default::default(),
-        uses_stacks: false,
-        uses_skboutput: false,
+        resources: Default::default(),
         uses_btf_ctx: false,
         scoped: HashMap::new(),
         var_slots: HashMap::new(),
@@ -363,8 +369,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         events: ck.events,
         call_events: ck.call_events,
         var_slots: ck.var_slots,
-        uses_stacks: ck.uses_stacks,
-        uses_skboutput: ck.uses_skboutput,
+        resources: std::mem::take(&mut ck.resources),
         loop_slots: ck.loop_slots,
         struct_fields: ck.struct_fields,
         struct_values: ck.struct_values,
