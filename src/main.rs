@@ -143,12 +143,14 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let read = match embedded {
-        Some(_) => match &run.script {
-            cli::Script::File(f) => Ok((f.clone(), String::new())),
+    let (embedded, read) = match embedded {
+        // Errors quote the script the artifact was built from.
+        Some((program, Some(s))) => (Some(program), Ok((s.name, s.text))),
+        Some((program, None)) => match &run.script {
+            cli::Script::File(f) => (Some(program), Ok((f.clone(), String::new()))),
             _ => unreachable!("artifacts are files"),
         },
-        None => read_source(&run.script, raw_args),
+        None => (None, read_source(&run.script, raw_args)),
     };
     let (source_name, source) = match read {
         Ok(s) => s,
@@ -178,7 +180,11 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
     let hit = cache.as_ref().and_then(|c| c.get());
     let compiled = match (embedded, hit) {
         (Some(program), _) => {
-            if let Some(w) = spyglass::artifact::kernel_warning(&source_name, &program) {
+            let file = match &run.script {
+                cli::Script::File(f) => f.as_str(),
+                _ => "the artifact",
+            };
+            if let Some(w) = spyglass::artifact::kernel_warning(file, &program) {
                 eprintln!("{w}");
             }
             Ok(program)
@@ -210,7 +216,11 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             built_on: spyglass::artifact::running_kernel(),
             ..program
         };
-        return match std::fs::write(path, spyglass::artifact::encode(&program)) {
+        let script = spyglass::artifact::Source {
+            name: source_name.clone(),
+            text: source.clone(),
+        };
+        return match std::fs::write(path, spyglass::artifact::encode(&program, Some(script))) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => report(Diagnostic::global(format!(
                 "cannot write {}: {e}",

@@ -96,11 +96,11 @@ fn another_kernel_is_named_in_a_warning() {
     assert_eq!(built.code, 0, "{}", built.stderr);
     let here = run(&["-q", &spy]);
     assert_eq!((here.code, here.stdout.as_str(), here.stderr.as_str()), (0, "ok\n\n\n", ""));
-    let mut program = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
+    let (mut program, source) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
     let kernel = program.built_on.as_mut().expect("the build kernel is recorded");
     kernel.release = "0.0.0-elsewhere".into();
     kernel.btf_crc ^= 1;
-    std::fs::write(&spy, spyglass::artifact::encode(&program)).unwrap();
+    std::fs::write(&spy, spyglass::artifact::encode(&program, source)).unwrap();
     for o in [run(&["-q", &spy]), spyglass(&["-q", &spy])] {
         assert_eq!(o.code, 0, "{}", o.stderr);
         assert_eq!(o.stdout, "ok\n\n\n");
@@ -123,9 +123,35 @@ fn an_artifact_reads_the_task_through_helpers() {
     // `call 158` (bpf_get_current_task_btf) as BPF encodes it.
     let call = |code: &[u8]| code.windows(8).any(|w| w == [0x85, 0, 0, 0, 158, 0, 0, 0]);
     assert!(call(&std::fs::read(&elf).unwrap()));
-    let artifact = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
+    let (artifact, _) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
     assert!(!call(&artifact.elf));
     let o = run(&["-c", &format!("{} 2", workload()), &spy]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("spyglass-worklo "), "{}", o.stdout);
+}
+
+/// An artifact carries its script: a probe this kernel lacks is named, and the error
+/// quotes the script's line, as a local run would.
+#[test]
+fn a_missing_tracepoint_is_named_with_the_script_line() {
+    let script = format!("{}/artifact-missing.bt", env!("CARGO_TARGET_TMPDIR"));
+    let spy = format!("{}/artifact-missing.spy", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&script, "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = count(); }\n").unwrap();
+    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    // As if built on a kernel with a syscall this one lacks.
+    let (mut program, source) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
+    for p in &mut program.probes {
+        for ap in &mut p.attach {
+            if let spyglass::probes::AttachPoint::Tracepoint { name, .. } = ap {
+                *name = "sys_enter_nosuchcall".into();
+            }
+        }
+    }
+    std::fs::write(&spy, spyglass::artifact::encode(&program, source)).unwrap();
+    for o in [run(&[&spy]), spyglass(&[&spy])] {
+        assert_eq!(o.code, 1, "{}", o.stderr);
+        assert!(o.stderr.contains("tracepoint:syscalls:sys_enter_nosuchcall does not exist on this kernel"), "{}", o.stderr);
+        assert!(o.stderr.contains("artifact-missing.bt:2:"), "{}", o.stderr);
+        assert!(o.stderr.contains("2 │ tracepoint:syscalls:sys_enter_getpid"), "{}", o.stderr);
+    }
 }

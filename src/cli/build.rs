@@ -4,6 +4,7 @@
 
 use std::io::Read;
 
+use spyglass::artifact::Source;
 use spyglass::program::CompiledProgram;
 
 use super::{Mode, Run, Script};
@@ -26,7 +27,7 @@ pub fn build_args(raw: &mut Vec<Vec<u8>>) -> Result<(), String> {
 /// The program of the artifact `run` names as its script, if it does; an error when the
 /// file is a damaged or too new artifact, or when an option asks for a compiling that
 /// cannot happen.
-pub fn artifact_arg(run: &Run) -> Result<Option<CompiledProgram>, String> {
+pub fn artifact_arg(run: &Run) -> Result<Option<(CompiledProgram, Option<Source>)>, String> {
     let Script::File(path) = &run.script else {
         return Ok(None);
     };

@@ -9,7 +9,7 @@
 //! | 4 | format version (`FORMAT`) |
 //! | 4 | CRC-32 of everything after the header |
 //! | 8 | length of the description |
-//! | … | the description: JSON `{"spyglass": version, "program": CompiledProgram}` with an empty `elf` |
+//! | … | the description: JSON `{"spyglass": version, "program": CompiledProgram, "source": {name, text}}`, the program's `elf` empty |
 //! | … | the BPF ELF object, to the end of the file |
 //!
 //! A spyglass reads every format up to its own and refuses a newer one, naming both
@@ -30,6 +30,16 @@ struct Description {
     /// The spyglass version that built it, for messages.
     spyglass: String,
     program: CompiledProgram,
+    /// The script, so that run-time errors quote the line they are about.
+    #[serde(default)]
+    source: Option<Source>,
+}
+
+/// A script's file name (or `stdin`) and text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
 }
 
 /// Whether `bytes` (a file's start is enough) is an artifact.
@@ -37,14 +47,15 @@ pub fn is_artifact(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
 }
 
-/// The artifact of `program`.
-pub fn encode(program: &CompiledProgram) -> Vec<u8> {
+/// The artifact of `program`, compiled from `source`.
+pub fn encode(program: &CompiledProgram, source: Option<Source>) -> Vec<u8> {
     let description = Description {
         spyglass: env!("CARGO_PKG_VERSION").to_string(),
         program: CompiledProgram {
             elf: vec![],
             ..program.clone()
         },
+        source,
     };
     let meta = serde_json::to_vec(&description).expect("a program description serializes");
     let mut body = Vec::with_capacity(8 + meta.len() + program.elf.len());
@@ -59,8 +70,8 @@ pub fn encode(program: &CompiledProgram) -> Vec<u8> {
     out
 }
 
-/// The program in an artifact; the error says what is wrong with it.
-pub fn decode(bytes: &[u8]) -> Result<CompiledProgram, String> {
+/// The program in an artifact and its script; the error says what is wrong with it.
+pub fn decode(bytes: &[u8]) -> Result<(CompiledProgram, Option<Source>), String> {
     if !is_artifact(bytes) {
         return Err("not a spyglass artifact".into());
     }
@@ -96,7 +107,7 @@ pub fn decode(bytes: &[u8]) -> Result<CompiledProgram, String> {
     })?;
     let mut program = description.program;
     program.elf = body[8 + meta_len..].to_vec();
-    Ok(program)
+    Ok((program, description.source))
 }
 
 /// The running kernel, its BTF's checksum remembered per boot (reading it costs ≈ 2 ms).
@@ -147,16 +158,18 @@ mod tests {
     fn round_trips() {
         let mut p = program();
         p.elf = b"\x7fELF and the rest".to_vec();
-        let bytes = encode(&p);
+        let source = Source { name: "x.bt".into(), text: "begin { }".into() };
+        let bytes = encode(&p, Some(source.clone()));
         assert!(is_artifact(&bytes));
-        let back = decode(&bytes).unwrap();
+        let (back, src) = decode(&bytes).unwrap();
         assert_eq!(back.elf, p.elf);
         assert_eq!(back.ringbuf, "events");
+        assert_eq!(src, Some(source));
     }
 
     #[test]
     fn a_newer_format_is_refused_naming_both_versions() {
-        let mut bytes = encode(&program());
+        let mut bytes = encode(&program(), None);
         bytes[8..12].copy_from_slice(&(FORMAT + 1).to_le_bytes());
         let e = decode(&bytes).unwrap_err();
         assert!(e.contains(&format!("format {}", FORMAT + 1)), "{e}");
@@ -165,7 +178,7 @@ mod tests {
 
     #[test]
     fn damage_and_truncation_are_refused() {
-        let mut bytes = encode(&program());
+        let mut bytes = encode(&program(), None);
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(decode(&bytes).unwrap_err().contains("damaged"));

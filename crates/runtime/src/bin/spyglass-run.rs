@@ -63,39 +63,48 @@ fn main() -> ExitCode {
 
 fn run() -> ExitCode {
     let a = Args::parse();
-    let name = a.artifact.display().to_string();
-    let fail = |d: Diagnostic| {
-        eprint!("{}", d.render(&name, ""));
+    let mut name = a.artifact.display().to_string();
+    let mut text = String::new();
+    let fail = |d: Diagnostic, name: &str, text: &str| {
+        eprint!("{}", d.render(name, text));
         ExitCode::from(1)
     };
     let (json, folded) = match a.format.as_str() {
         "text" => (false, false),
         "json" => (true, false),
         "folded" => (false, true),
-        f => return fail(Diagnostic::global(format!("-f {f}: expected text, json or folded"))),
+        f => return fail(Diagnostic::global(format!("-f {f}: expected text, json or folded")), &name, ""),
     };
     let buffering = match a.buffering.as_str() {
         "line" | "L" => Buffering::Line,
         "full" | "F" => Buffering::Full,
         "none" | "N" => Buffering::None,
-        b => return fail(Diagnostic::global(format!("-B {b}: expected line, full or none"))),
+        b => return fail(Diagnostic::global(format!("-B {b}: expected line, full or none")), &name, ""),
     };
     let program = match std::fs::read(&a.artifact) {
         Ok(bytes) => match spyglass_runtime::artifact::decode(&bytes) {
-            Ok(p) => p,
-            Err(e) => return fail(Diagnostic::global(format!("{name}: {e}"))),
+            Ok((p, source)) => {
+                // Errors quote the script it was built from.
+                if let Some(s) = source {
+                    (name, text) = (s.name, s.text);
+                }
+                p
+            }
+            Err(e) => return fail(Diagnostic::global(format!("{name}: {e}")), &name, ""),
         },
-        Err(e) => return fail(Diagnostic::global(format!("cannot read {name}: {e}"))),
+        Err(e) => return fail(Diagnostic::global(format!("cannot read {name}: {e}")), &name, ""),
     };
-    if let Some(w) = spyglass_runtime::artifact::kernel_warning(&name, &program) {
+    let file = a.artifact.display().to_string();
+    if let Some(w) = spyglass_runtime::artifact::kernel_warning(&file, &program) {
         eprintln!("{w}");
     }
     if let Some(msg) = runtime::missing_privileges() {
-        return fail(Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities"));
+        let d = Diagnostic::global(msg).with_note("run it with sudo, or grant the capabilities");
+        return fail(d, &name, &text);
     }
     if let Some(path) = &a.output {
         if let Err(d) = runtime::create_output(path) {
-            return fail(d);
+            return fail(d, &name, &text);
         }
     }
     let _ = std::io::stdout().flush();
@@ -118,6 +127,6 @@ fn run() -> ExitCode {
     };
     match runtime::run(&program, &opts) {
         Ok(code) => ExitCode::from(code as u8),
-        Err(d) => fail(d),
+        Err(d) => fail(d, &name, &text),
     }
 }

@@ -181,7 +181,6 @@ impl ProbeType for Fentry {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let link = prog

@@ -134,7 +134,6 @@ impl ProbeType for Iter {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         // SAFETY: a loaded program; NULL options attach to every object of the target.

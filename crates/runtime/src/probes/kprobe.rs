@@ -235,7 +235,6 @@ impl ProbeType for Kprobe {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Kprobe {

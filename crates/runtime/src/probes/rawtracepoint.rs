@@ -141,7 +141,6 @@ impl ProbeType for RawTracepoint {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::RawTracepoint { name, .. } = ap else {

@@ -67,7 +67,6 @@ impl ProbeType for SelfTest {
         &self,
         _: &libbpf_rs::ProgramMut,
         _: &AttachPoint,
-
         _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         Ok(vec![])

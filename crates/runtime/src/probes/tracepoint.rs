@@ -98,13 +98,18 @@ impl ProbeType for Tracepoint {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         _: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Tracepoint { category, name } = ap else {
             unreachable!("not a tracepoint")
         };
-        tracefs::root()?;
+        let root = tracefs::root()?;
+        // Said plainly: an artifact built elsewhere may name one this kernel lacks.
+        if !root.join("events").join(category).join(name).exists() {
+            return Err(format!(
+                "tracepoint:{category}:{name} does not exist on this kernel"
+            ));
+        }
         let link = prog
             .attach_tracepoint(
                 libbpf_rs::TracepointCategory::Custom(category.clone()),

@@ -214,7 +214,6 @@ impl ProbeType for Uprobe {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Uprobe {

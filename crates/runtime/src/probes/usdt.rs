@@ -160,7 +160,6 @@ impl ProbeType for Usdt {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Usdt { path, .. } = ap else {

@@ -67,7 +67,6 @@ impl ProbeType for Watchpoint {
         &self,
         prog: &libbpf_rs::ProgramMut,
         ap: &AttachPoint,
-
         cx: &AttachContext,
     ) -> Result<Vec<Attachment>, String> {
         let AttachPoint::Watchpoint { addr, len, mode } = ap else {
