@@ -155,3 +155,28 @@ fn a_missing_tracepoint_is_named_with_the_script_line() {
         assert!(o.stderr.contains("2 │ tracepoint:syscalls:sys_enter_getpid"), "{}", o.stderr);
     }
 }
+
+/// An artifact records the layout of its tracepoints' records; where a field moved, it
+/// is refused before loading, with the probe and the field named (its argument reads
+/// would land elsewhere).
+#[test]
+fn a_moved_tracepoint_field_is_refused() {
+    let script = format!("{}/artifact-layout.bt", env!("CARGO_TARGET_TMPDIR"));
+    let spy = format!("{}/artifact-layout.spy", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&script, "tracepoint:syscalls:sys_enter_openat { @[args.flags] = count(); }\n").unwrap();
+    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    let (mut program, source) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
+    let layout = program
+        .tracepoint_layouts
+        .get_mut("syscalls:sys_enter_openat")
+        .expect("the layout is recorded");
+    let flags = layout.iter_mut().find(|(f, _, _)| f == "flags").expect("a flags field");
+    flags.1 += 8;
+    std::fs::write(&spy, spyglass::artifact::encode(&program, source)).unwrap();
+    for o in [run(&[&spy]), spyglass(&[&spy])] {
+        assert_eq!(o.code, 1, "{}", o.stderr);
+        assert!(o.stderr.contains("tracepoint:syscalls:sys_enter_openat: field `flags` is at byte"), "{}", o.stderr);
+        assert!(o.stderr.contains("artifact-layout.bt:1:"), "{}", o.stderr);
+        assert!(!o.stderr.contains("Attached"), "{}", o.stderr);
+    }
+}

@@ -84,6 +84,7 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
                 .then(|| crate::program::SKB_MAP.to_string()),
             // Set for artifacts only (`spyglass build`): a run here needs no check.
             built_on: None,
+            tracepoint_layouts: Default::default(),
         },
         ir,
     })

@@ -137,6 +137,62 @@ pub fn kernel_warning(name: &str, program: &CompiledProgram) -> Option<String> {
     })
 }
 
+/// The record layouts of the tracepoints `program` attaches to, on this machine (for
+/// `CompiledProgram::tracepoint_layouts`).
+pub fn tracepoint_layouts(
+    program: &CompiledProgram,
+) -> std::collections::BTreeMap<String, Vec<(String, u32, u32)>> {
+    let mut out = std::collections::BTreeMap::new();
+    for ap in program.probes.iter().flat_map(|p| &p.attach) {
+        if let crate::probes::AttachPoint::Tracepoint { category, name } = ap {
+            if let Ok(fields) = crate::probes::tracefs::format(category, name) {
+                let layout = fields.into_iter().map(|f| (f.name, f.offset, f.size)).collect();
+                out.insert(format!("{category}:{name}"), layout);
+            }
+        }
+    }
+    out
+}
+
+/// Refuses a program built where a tracepoint's record was laid out differently: its
+/// argument reads would land on other fields here. Names the probe and the field.
+pub fn check_layouts(program: &CompiledProgram) -> Result<(), crate::diag::Diagnostic> {
+    for p in &program.probes {
+        for ap in &p.attach {
+            let crate::probes::AttachPoint::Tracepoint { category, name } = ap else {
+                continue;
+            };
+            let Some(built) = program.tracepoint_layouts.get(&format!("{category}:{name}")) else {
+                continue;
+            };
+            // A tracepoint missing here is reported when attaching.
+            let Ok(here) = crate::probes::tracefs::format(category, name) else {
+                continue;
+            };
+            for (field, offset, size) in built {
+                let now = here.iter().find(|f| &f.name == field);
+                let moved = match now {
+                    None => Some("is missing here".to_string()),
+                    Some(f) if (f.offset, f.size) != (*offset, *size) => Some(format!(
+                        "is at byte {} ({} bytes) here, at byte {offset} ({size} bytes) where it was built",
+                        f.offset, f.size
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(how) = moved {
+                    return Err(crate::diag::Diagnostic::error(
+                        format!("tracepoint:{category}:{name}: field `{field}` {how}"),
+                        p.span,
+                    )
+                    .with_label("in this attach point")
+                    .with_note("the artifact was built for another kernel; build it again on this one"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn crc(b: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(b);

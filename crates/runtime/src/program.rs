@@ -37,6 +37,11 @@ pub struct CompiledProgram {
     /// The kernel it was compiled against (for artifacts run elsewhere).
     #[serde(default)]
     pub built_on: Option<KernelId>,
+    /// For artifacts: each tracepoint's record layout as the build machine had it
+    /// (`category:name` → field, offset, size), checked against this kernel's before
+    /// loading (see `artifact::check_layouts`).
+    #[serde(default)]
+    pub tracepoint_layouts: std::collections::BTreeMap<String, Vec<(String, u32, u32)>>,
 }
 
 /// Which kernel a program's layouts (struct offsets, tracepoint formats) come from.

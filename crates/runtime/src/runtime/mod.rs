@@ -162,6 +162,7 @@ fn run_with(
     out: &mut Box<dyn Write>,
     mut child: Option<&mut Child>,
 ) -> Result<i32, Diagnostic> {
+    crate::artifact::check_layouts(prog)?;
     let mut consts = [0u64; rodata::LEN];
     consts[rodata::START_NS] = boot_ns();
     consts[rodata::TAI_OFFSET] = clock_ns(libc::CLOCK_TAI).wrapping_sub(boot_ns());
