@@ -58,6 +58,13 @@ fn an_artifact_traces_a_child_like_the_script() {
         assert_eq!(ran.stdout, direct.stdout);
         assert!(ran.stdout.contains("spyglass-worklo done"), "{}", ran.stdout);
     }
+    // `-o FILE` as spyglass takes it.
+    let out = format!("{}/artifact-child.out", env!("CARGO_TARGET_TMPDIR"));
+    let ran = run(&["-o", &out, "-c", &child, &spy]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout, "");
+    let direct = spyglass(&["-c", &child, &script]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), direct.stdout);
     // `spyglass FILE.spy` runs it too.
     let full = spyglass(&["-c", &child, &spy]);
     assert_eq!(full.code, 0, "{}", full.stderr);
