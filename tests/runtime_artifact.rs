@@ -11,6 +11,13 @@ fn run(args: &[&str]) -> Out {
     Out::of(Command::new(spyglass_run()).args(args).output().unwrap())
 }
 
+/// Rewrites the artifact `spy` as if built elsewhere: `f` changes its program.
+fn edit(spy: &str, f: impl FnOnce(&mut spyglass::program::CompiledProgram)) {
+    let (mut program, source) = spyglass::artifact::decode(&std::fs::read(spy).unwrap()).unwrap();
+    f(&mut program);
+    std::fs::write(spy, spyglass::artifact::encode(&program, source)).unwrap();
+}
+
 #[test]
 fn spyglass_run_carries_no_llvm() {
     let ldd = |bin: &str| {
@@ -103,11 +110,11 @@ fn another_kernel_is_named_in_a_warning() {
     assert_eq!(built.code, 0, "{}", built.stderr);
     let here = run(&["-q", &spy]);
     assert_eq!((here.code, here.stdout.as_str(), here.stderr.as_str()), (0, "ok\n\n\n", ""));
-    let (mut program, source) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
-    let kernel = program.built_on.as_mut().expect("the build kernel is recorded");
-    kernel.release = "0.0.0-elsewhere".into();
-    kernel.btf_crc ^= 1;
-    std::fs::write(&spy, spyglass::artifact::encode(&program, source)).unwrap();
+    edit(&spy, |program| {
+        let kernel = program.built_on.as_mut().expect("the build kernel is recorded");
+        kernel.release = "0.0.0-elsewhere".into();
+        kernel.btf_crc ^= 1;
+    });
     for o in [run(&["-q", &spy]), spyglass(&["-q", &spy])] {
         assert_eq!(o.code, 0, "{}", o.stderr);
         assert_eq!(o.stdout, "ok\n\n\n");
@@ -146,15 +153,13 @@ fn a_missing_tracepoint_is_named_with_the_script_line() {
     std::fs::write(&script, "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = count(); }\n").unwrap();
     assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
     // As if built on a kernel with a syscall this one lacks.
-    let (mut program, source) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
-    for p in &mut program.probes {
-        for ap in &mut p.attach {
+    edit(&spy, |program| {
+        for ap in program.probes.iter_mut().flat_map(|p| &mut p.attach) {
             if let spyglass::probes::AttachPoint::Tracepoint { name, .. } = ap {
                 *name = "sys_enter_nosuchcall".into();
             }
         }
-    }
-    std::fs::write(&spy, spyglass::artifact::encode(&program, source)).unwrap();
+    });
     for o in [run(&[&spy]), spyglass(&[&spy])] {
         assert_eq!(o.code, 1, "{}", o.stderr);
         assert!(o.stderr.contains("tracepoint:syscalls:sys_enter_nosuchcall does not exist on this kernel"), "{}", o.stderr);
@@ -172,14 +177,14 @@ fn a_moved_tracepoint_field_is_refused() {
     let spy = format!("{}/artifact-layout.spy", env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(&script, "tracepoint:syscalls:sys_enter_openat { @[args.flags] = count(); }\n").unwrap();
     assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
-    let (mut program, source) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
-    let layout = program
-        .tracepoint_layouts
-        .get_mut("syscalls:sys_enter_openat")
-        .expect("the layout is recorded");
-    let flags = layout.iter_mut().find(|(f, _, _)| f == "flags").expect("a flags field");
-    flags.1 += 8;
-    std::fs::write(&spy, spyglass::artifact::encode(&program, source)).unwrap();
+    edit(&spy, |program| {
+        let layout = program
+            .tracepoint_layouts
+            .get_mut("syscalls:sys_enter_openat")
+            .expect("the layout is recorded");
+        let flags = layout.iter_mut().find(|(f, _, _)| f == "flags").expect("a flags field");
+        flags.1 += 8;
+    });
     for o in [run(&[&spy]), spyglass(&[&spy])] {
         assert_eq!(o.code, 1, "{}", o.stderr);
         assert!(o.stderr.contains("tracepoint:syscalls:sys_enter_openat: field `flags` is at byte"), "{}", o.stderr);
