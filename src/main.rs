@@ -180,9 +180,8 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
     let hit = cache.as_ref().and_then(|c| c.get());
     let compiled = match (embedded, hit) {
         (Some(program), _) => {
-            let file = match &run.script {
-                cli::Script::File(f) => f.as_str(),
-                _ => "the artifact",
+            let cli::Script::File(file) = &run.script else {
+                unreachable!("artifacts are files")
             };
             if let Some(w) = spyglass::artifact::kernel_warning(file, &program) {
                 eprintln!("{w}");

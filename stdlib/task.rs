@@ -136,18 +136,11 @@ const MAX_TASKS: u64 = 1024;
 fn task_list() -> Option<(u64, u64, u64, u64)> {
     static FOUND: std::sync::OnceLock<Option<(u64, u64, u64, u64)>> = std::sync::OnceLock::new();
     *FOUND.get_or_init(|| {
-        let members = crate::probes::btf::struct_members("task_struct")?;
-        let off = |n: &str| {
-            members
-                .iter()
-                .find(|(_, m)| m.name == n)
-                .map(|(o, _)| *o as u64)
-        };
         Some((
-            off("group_leader")?,
-            off("tasks")?,
-            off("tgid")?,
-            off("comm")?,
+            task_member("group_leader")?,
+            task_member("tasks")?,
+            task_member("tgid")?,
+            task_member("comm")?,
         ))
     })
 }
