@@ -212,7 +212,7 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
     };
     if let Some(path) = &run.aot {
         let program = CompiledProgram {
-            built_on: spyglass::artifact::running_kernel(),
+            built_on: spyglass::artifact::target_kernel(),
             tracepoint_layouts: spyglass::artifact::tracepoint_layouts(&program),
             ..program
         };

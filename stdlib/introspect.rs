@@ -30,6 +30,9 @@ impl Function for Sizeof {
                 a.span,
             ));
         }
+        if let Type::Struct(r) = &t {
+            c.ck.fixed_layout(&r.name, None);
+        }
         c.ck.consts.insert(c.call.id, t.c_layout().0);
         Ok(Type::UINT)
     }
@@ -197,6 +200,7 @@ fn member_offset(c: &mut CallCheck, t: &mut Type, at: crate::diag::Span, f: &Exp
     for (name, span) in path {
         let layout = c.ck.struct_layout(t, at)?;
         let m = c.ck.member(&layout, &name, span)?;
+        c.ck.fixed_layout(&layout.r.name, Some(&name));
         offset += m.offset;
         *t = m.ty;
     }

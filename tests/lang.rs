@@ -1,6 +1,7 @@
 //! The language snapshot suite: every `tests/lang/**/*.bt` is parsed, checked and compiled;
 //! the AST (or diagnostic, with any warnings) and the unoptimised LLVM IR are snapshotted and
-//! reviewed. A script whose first line is `// --unsafe` is checked with that flag.
+//! reviewed. A script whose first line is `// --unsafe` is checked with that flag; one whose
+//! first line is `// --portable` is compiled as for an artifact (CO-RE field reads).
 
 use spyglass::{codegen, parser, sema};
 
@@ -14,6 +15,7 @@ fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
     // A first line `// --unsafe` checks the script as `spyglass --unsafe` would.
     let opts = sema::Options {
         unsafe_mode: src.starts_with("// --unsafe"),
+        portable: src.starts_with("// --portable"),
         ..Default::default()
     };
     let checked = match sema::check(ast, opts) {

@@ -58,7 +58,7 @@ impl Shared {
 }
 
 pub struct Globals<'ctx> {
-    debug: Debug<'ctx>,
+    pub(super) debug: Debug<'ctx>,
     part: Part,
     /// The `@maps`, declared up front for a whole program and on first use in a piece (a
     /// piece carries only the definitions its programs use).
@@ -84,13 +84,15 @@ pub struct Globals<'ctx> {
     scratch_size: [std::cell::Cell<u64>; 2],
     /// Typed kernel variables (`percpu_kaddr`), declared on first use.
     ksyms: std::cell::RefCell<std::collections::HashMap<String, GlobalValue<'ctx>>>,
+    /// Kernel types as CO-RE relocations describe them (`core.rs`), built on first use.
+    pub(super) core_types: std::cell::RefCell<std::collections::HashMap<String, super::core::CoreType<'ctx>>>,
 }
 
 /// The debug-info builder the map BTF comes from.
-struct Debug<'ctx> {
-    di: DebugInfoBuilder<'ctx>,
-    cu: DICompileUnit<'ctx>,
-    file: DIFile<'ctx>,
+pub(super) struct Debug<'ctx> {
+    pub(super) di: DebugInfoBuilder<'ctx>,
+    pub(super) cu: DICompileUnit<'ctx>,
+    pub(super) file: DIFile<'ctx>,
     /// Of the definitions every piece of a split program carries: weak, so the linker
     /// keeps one copy.
     shared: Linkage,
@@ -173,6 +175,7 @@ impl<'ctx> Globals<'ctx> {
             scratch: Default::default(),
             scratch_size: Default::default(),
             ksyms: Default::default(),
+            core_types: Default::default(),
         }
     }
 

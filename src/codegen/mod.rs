@@ -3,6 +3,7 @@
 //! Every `@map` becomes a BTF-described map in `.maps`; every probe block becomes one
 //! program per attach-point group (see `sema::ProbeInfo::programs`).
 
+mod core;
 mod expr;
 pub mod func;
 mod llvm_diagnostics;
@@ -85,6 +86,7 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             // Set for artifacts only (`spyglass build`): a run here needs no check.
             built_on: None,
             tracepoint_layouts: Default::default(),
+            fixed_layouts: ck.core.fixed.iter().cloned().collect(),
         },
         ir,
     })
@@ -177,8 +179,14 @@ fn emit<'ctx>(
         .verify()
         .map_err(|e| Diagnostic::global(format!("internal error: invalid LLVM IR: {e}")))?;
     let ir_original = keep_ir.then(|| module.print_to_string().to_string());
+    // CO-RE accesses are turned into relocations by a BPF pass that runs only at the start
+    // of a default pipeline; O0's is that and little else.
+    let pipeline = match ck.core.structs.is_empty() {
+        true => PIPELINE.to_string(),
+        false => format!("default<O0>,{PIPELINE}"),
+    };
     module
-        .run_passes(PIPELINE, tm, PassBuilderOptions::create())
+        .run_passes(&pipeline, tm, PassBuilderOptions::create())
         .map_err(|e| {
             Diagnostic::global(format!("internal error: LLVM optimisation failed: {e}"))
         })?;

@@ -14,7 +14,7 @@ use crate::program::EnumDef;
 
 /// Anonymous structs and unions get this name plus their BTF id, so a later field access
 /// can find them again.
-const ANON: &str = "<anon ";
+pub(crate) const ANON: &str = "<anon ";
 
 pub struct KernelBtf {
     btf: Btf<'static>,
@@ -22,7 +22,11 @@ pub struct KernelBtf {
 
 impl KernelBtf {
     pub fn load() -> Option<KernelBtf> {
-        Btf::from_vmlinux().ok().map(|btf| KernelBtf { btf })
+        let btf = match crate::probes::btf::types_file() {
+            Some(path) => Btf::from_path(path),
+            None => Btf::from_vmlinux(),
+        };
+        btf.ok().map(|btf| KernelBtf { btf })
     }
 
     fn by_id(&self, id: TypeId) -> Option<BtfType<'_>> {

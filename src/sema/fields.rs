@@ -17,6 +17,8 @@ pub struct FieldAccess {
     pub bitfield: Option<(u32, u32)>,
     pub user: bool,
     pub via_ptr: bool,
+    /// Read through a CO-RE relocation (artifacts), not at `offset` as such.
+    pub core: Option<super::core::CoreField>,
 }
 
 /// One field of a struct copied into a record; `inner` holds a nested struct's fields.
@@ -61,6 +63,7 @@ impl Checker<'_> {
         let layout = self.struct_layout(&st, base.span)?;
         let field_span = (e.span.1 - field.len(), e.span.1);
         let m = self.member(&layout, field, field_span)?;
+        let core = self.core_field(&layout, &m, via_ptr, base);
         self.struct_fields.insert(
             e.id,
             FieldAccess {
@@ -68,6 +71,7 @@ impl Checker<'_> {
                 bitfield: m.bitfield,
                 user,
                 via_ptr,
+                core,
             },
         );
         Ok(in_space(m.ty, user))
@@ -106,6 +110,7 @@ impl Checker<'_> {
 
     fn record_of(&mut self, t: &Type, e: &Expr, depth: u32) -> Result<(Type, Vec<Part>)> {
         let layout = self.struct_layout(t, e.span)?;
+        self.fixed_layout(&layout.r.name, None);
         if layout.r.size > MAX_COPY {
             return Err(Diagnostic::error(
                 // No size in the message: for kernel structs it varies between kernels.

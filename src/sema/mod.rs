@@ -8,6 +8,7 @@
 pub(crate) mod btf;
 mod cdefs;
 mod consteval;
+pub mod core;
 mod expr;
 pub mod fields;
 pub mod pointers;
@@ -150,6 +151,9 @@ pub struct Checked {
     pub struct_fields: HashMap<ExprId, fields::FieldAccess>,
     /// Struct values used as values (printed, stored): the fields copied into a record.
     pub struct_values: HashMap<ExprId, Vec<fields::Part>>,
+    /// Kernel fields read through CO-RE relocations, and kernel layouts used as they are
+    /// here (only for `Options::portable`).
+    pub core: core::CoreInfo,
     /// Values sema computed (`sizeof`, `offsetof`), by the call's id.
     pub consts: HashMap<ExprId, u64>,
     /// `if` conditions known at compile time, by the condition's id: only the branch taken
@@ -236,6 +240,7 @@ pub struct Checker<'a> {
     pub(crate) structs: structs::Registry,
     struct_fields: HashMap<ExprId, fields::FieldAccess>,
     struct_values: HashMap<ExprId, Vec<fields::Part>>,
+    pub(crate) core: core::CoreInfo,
     pub(crate) consts: HashMap<ExprId, u64>,
     /// `let $x;` without a type takes the type of `$x`'s first assignment: learnt here (by
     /// the `let`'s id) in one round, declared with it in the next.
@@ -295,6 +300,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         structs: registry,
         struct_fields: HashMap::new(),
         struct_values: HashMap::new(),
+        core: Default::default(),
         consts: HashMap::new(),
         static_conds: HashMap::new(),
         let_types: HashMap::new(),
@@ -373,6 +379,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         loop_slots: ck.loop_slots,
         struct_fields: ck.struct_fields,
         struct_values: ck.struct_values,
+        core: ck.core,
         consts: ck.consts,
         static_conds: ck.static_conds,
         options: opts,

@@ -104,6 +104,12 @@ impl Registry {
         l
     }
 
+    /// Whether `name`'s layout is the kernel's (from BTF), not a script definition.
+    pub fn is_kernel(&self, name: &str) -> bool {
+        !self.script.contains_key(name)
+            && self.kernel_layouts.get(name).is_some_and(Option::is_some)
+    }
+
     /// The type a C type name means: `struct Foo *`, `unsigned int`, `size_t`, `u64`, …
     /// The error is the message for an unknown name.
     pub fn resolve(&mut self, name: &str) -> std::result::Result<Type, String> {

@@ -122,17 +122,39 @@ pub fn running_kernel() -> Option<KernelId> {
     })
 }
 
-/// A warning when `program` was built against a kernel whose types differ from this
-/// one's: the struct offsets it reads are those of the other kernel.
+/// The kernel a build compiles for: the running one, or the types `BPFTRACE_BTF` names.
+pub fn target_kernel() -> Option<KernelId> {
+    let Some(path) = crate::probes::btf::types_file() else {
+        return running_kernel();
+    };
+    let data = std::fs::read(&path).ok()?;
+    Some(KernelId {
+        release: format!("of {}", path.display()),
+        btf_crc: crc(&data),
+    })
+}
+
+/// A warning when `program` was built against kernel types that differ from this kernel's
+/// and it uses some of them at the build kernel's layout (`fixed_layouts`): field reads
+/// through CO-RE relocations are fixed up by libbpf at load, those are not.
 pub fn kernel_warning(name: &str, program: &CompiledProgram) -> Option<String> {
     let built = program.built_on.as_ref()?;
+    if program.fixed_layouts.is_empty() {
+        return None;
+    }
     let here = running_kernel()?;
     (built.btf_crc != here.btf_crc).then(|| {
+        let mut what: Vec<&str> = program.fixed_layouts.iter().map(String::as_str).take(3).collect();
+        if program.fixed_layouts.len() > 3 {
+            what.push("…");
+        }
         format!(
-            "WARNING: {name} was built for kernel {} and this is {}, whose types differ: \
-             artifacts do not carry CO-RE relocations yet, so what the script reads from kernel \
-             structures may be wrong here; build it on this kernel to be sure",
-            built.release, here.release
+            "WARNING: {name} was built for kernel {} and this is {}, whose types differ: it \
+             uses {} as laid out there (bitfields, sizes and struct copies are not \
+             relocated), which may be wrong here; build it on this kernel to be sure",
+            built.release,
+            here.release,
+            what.join(", ")
         )
     })
 }

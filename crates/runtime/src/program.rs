@@ -42,6 +42,10 @@ pub struct CompiledProgram {
     /// loading (see `artifact::check_layouts`).
     #[serde(default)]
     pub tracepoint_layouts: std::collections::BTreeMap<String, Vec<(String, u32, u32)>>,
+    /// For artifacts: kernel types used with the build kernel's layout rather than through
+    /// CO-RE relocations (`struct X.bitfield`, `sizeof`, copies), which may differ elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed_layouts: Vec<String>,
 }
 
 /// Which kernel a program's layouts (struct offsets, tracepoint formats) come from.
@@ -49,7 +53,8 @@ pub struct CompiledProgram {
 pub struct KernelId {
     /// `uname -r`.
     pub release: String,
-    /// CRC-32 of the kernel's BTF (`/sys/kernel/btf/vmlinux`): equal layouts, equal CRC.
+    /// CRC-32 of the kernel's BTF (`/sys/kernel/btf/vmlinux`, or `BPFTRACE_BTF`'s file):
+    /// equal layouts, equal CRC.
     pub btf_crc: u32,
 }
 

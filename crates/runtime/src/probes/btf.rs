@@ -10,6 +10,15 @@ use libbpf_sys as sys;
 
 use super::{ArgField, ArgKind};
 
+/// The file `BPFTRACE_BTF` names: kernel types to compile against instead of the running
+/// kernel's (struct layouts, e.g. to build an artifact for another kernel). Attaching
+/// always uses the running kernel's own BTF.
+pub fn types_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("BPFTRACE_BTF")
+        .filter(|v| !v.is_empty())
+        .map(Into::into)
+}
+
 /// vmlinux BTF, parsed once, never freed, only read.
 struct Vmlinux(*mut sys::btf);
 // SAFETY: the BTF object is immutable after parsing and libbpf's readers do not mutate it.

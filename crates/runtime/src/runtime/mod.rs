@@ -454,6 +454,11 @@ fn load_diagnostic(prog: &CompiledProgram, e: loader::LoadError) -> Diagnostic {
     } else if eperm {
         "loading the BPF program was not permitted (run as root, or with CAP_BPF and CAP_PERFMON)"
             .to_string()
+    } else if let (Some(_), Some(field)) = (probe, missing_core_field(&e.verifier_log)) {
+        format!(
+            "this probe reads `{field}`, which this kernel does not have (the artifact was \
+             built for a kernel that has it)"
+        )
     } else if probe.is_some() {
         "the kernel's verifier rejected this probe".to_string()
     } else {
@@ -467,6 +472,15 @@ fn load_diagnostic(prog: &CompiledProgram, e: loader::LoadError) -> Diagnostic {
         d = d.with_note(format!("the kernel said:\n{summary}"));
     }
     d
+}
+
+/// The kernel field a CO-RE relocation found no match for, as libbpf writes it into the
+/// verifier log: "failed to resolve CO-RE relocation <byte_off> [23] struct
+/// task_struct.extra (0:0 @ offset 100)" gives `struct task_struct.extra`.
+fn missing_core_field(log: &str) -> Option<&str> {
+    let rest = log.split("failed to resolve CO-RE relocation").nth(1)?;
+    let rest = &rest[rest.find("] ")? + 2..];
+    Some(rest[..rest.find(" (")?].trim())
 }
 
 /// Loading BPF and attaching need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (root has them

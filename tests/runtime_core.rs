@@ -1,0 +1,137 @@
+//! CO-RE: an artifact reads kernel struct fields through BTF relocations, which libbpf
+//! fixes up for the kernel it loads on. The artifacts here are built against a made-up
+//! kernel (`BPFTRACE_BTF`) whose `task_struct` has its fields at other offsets; run on
+//! this kernel, they must still read this kernel's values.
+
+mod common;
+use common::*;
+
+use std::ffi::CString;
+use std::process::Command;
+
+use libbpf_sys as sys;
+
+/// A BTF file describing a kernel unlike this one: `task_struct` is 256 bytes with `pid`,
+/// `tgid`, `real_parent`, `comm`, `se.load.weight` and two bitfields where no real kernel
+/// has them, plus
+/// `extra` when asked, a field no kernel has.
+fn other_kernel_btf(path: &str, extra: bool) {
+    let c = |s: &str| CString::new(s).unwrap();
+    // SAFETY: libbpf's BTF writer on an object this function owns and frees.
+    unsafe {
+        let btf = sys::btf__new_empty();
+        assert!(!btf.is_null());
+        let int = sys::btf__add_int(btf, c("int").as_ptr(), 4, sys::BTF_INT_SIGNED as i32);
+        let chr = sys::btf__add_int(btf, c("char").as_ptr(), 1, sys::BTF_INT_SIGNED as i32);
+        let ulong = sys::btf__add_int(btf, c("unsigned long").as_ptr(), 8, 0);
+        let uint = sys::btf__add_int(btf, c("unsigned int").as_ptr(), 4, 0);
+        let comm = sys::btf__add_array(btf, int, chr, 16);
+        let load = sys::btf__add_struct(btf, c("load_weight").as_ptr(), 16);
+        assert_eq!(sys::btf__add_field(btf, c("weight").as_ptr(), ulong, 64, 0), 0);
+        let se = sys::btf__add_struct(btf, c("sched_entity").as_ptr(), 32);
+        assert_eq!(sys::btf__add_field(btf, c("load").as_ptr(), load, 128, 0), 0);
+        let task_ptr = sys::btf__add_ptr(btf, se + 2);
+        let task = sys::btf__add_struct(btf, c("task_struct").as_ptr(), 256);
+        assert_eq!(task, task_ptr + 1);
+        for (name, ty, byte) in [
+            ("pid", int, 8),
+            ("tgid", int, 12),
+            ("real_parent", task_ptr, 16),
+            ("comm", comm, 24),
+            ("se", se, 48),
+        ] {
+            assert_eq!(sys::btf__add_field(btf, c(name).as_ptr(), ty, byte * 8, 0), 0);
+        }
+        // Bitfields, in another order and at other bits than this kernel's.
+        for (name, bit) in [("in_execve", 64 * 8 + 2), ("sched_reset_on_fork", 64 * 8 + 5)] {
+            assert_eq!(sys::btf__add_field(btf, c(name).as_ptr(), uint, bit, 1), 0);
+        }
+        if extra {
+            assert_eq!(sys::btf__add_field(btf, c("extra").as_ptr(), int, 100 * 8, 0), 0);
+        }
+        let mut size = 0u32;
+        let data = sys::btf__raw_data(btf, &mut size);
+        let bytes = std::slice::from_raw_parts(data as *const u8, size as usize);
+        std::fs::write(path, bytes).unwrap();
+        sys::btf__free(btf);
+    }
+}
+
+fn tmp(name: &str) -> String {
+    format!("{}/{name}", env!("CARGO_TARGET_TMPDIR"))
+}
+
+#[test]
+fn an_artifact_built_for_another_layout_reads_this_kernels_fields() {
+    let btf = tmp("core-other.btf");
+    other_kernel_btf(&btf, false);
+    let spy = tmp("core-task.spy");
+    let script = r#"begin { printf("%d %d %d %s %d\n", curtask->pid, curtask->tgid,
+        curtask->real_parent->tgid, curtask->comm, curtask->se.load.weight); exit(); }"#;
+    let built = spyglass_env(&["build", "-e", script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    // The probe runs in spyglass-run itself, whose parent is this test.
+    let child = Command::new(spyglass_run())
+        .args(["-q", &spy])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let me = child.id();
+    let o = Out::of(child.wait_with_output().unwrap());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // A nice-0 task's load weight (1024, scaled up by 10 bits on 64-bit kernels).
+    let want = format!("{me} {me} {} spyglass-run 1048576\n", std::process::id());
+    assert_eq!(o.stdout.lines().next().unwrap_or(""), want.trim_end(), "{}", o.stderr);
+    // Every read is relocated, so nothing is left to warn about.
+    assert_eq!(o.stderr, "");
+    // Without relocations (a local run against the same types) the reads land elsewhere:
+    // what the relocations fixed was really wrong.
+    let local = spyglass_env(&["-q", "-e", script], &[("BPFTRACE_BTF", &btf)]);
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    assert!(!local.stdout.contains("spyglass 1048576"), "{}", local.stdout);
+}
+
+/// Bitfields are relocated too: their storage, width and shifts are this kernel's.
+#[test]
+fn a_bitfield_is_read_where_this_kernel_has_it() {
+    let btf = tmp("core-bits.btf");
+    other_kernel_btf(&btf, false);
+    let spy = tmp("core-bits.spy");
+    let script = r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ {
+        printf("%d %d\n", curtask->sched_reset_on_fork, curtask->in_execve); }"#;
+    let built = spyglass_env(&["build", "-e", script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    // `chrt -R` runs the workload with SCHED_RESET_ON_FORK, which sets the first bit.
+    let child = format!("chrt -R -o 0 {} 2", workload());
+    let o = Out::of(Command::new(spyglass_run()).args(["-q", "-c", &child, &spy]).output().unwrap());
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "1 0\n1 0\n\n\n", ""));
+}
+
+#[test]
+fn a_field_this_kernel_lacks_is_named_with_its_probe() {
+    let btf = tmp("core-extra.btf");
+    other_kernel_btf(&btf, true);
+    let script = tmp("core-extra.bt");
+    std::fs::write(&script, "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = curtask->extra; }\n").unwrap();
+    let spy = tmp("core-extra.spy");
+    let built = spyglass_env(&["build", &script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let o = Command::new(spyglass_run()).arg(&spy).output().unwrap();
+    let o = Out::of(o);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("this probe reads `struct task_struct.extra`, which this kernel does not have"), "{}", o.stderr);
+    assert!(o.stderr.contains("core-extra.bt:2:"), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+}
+
+/// What is not relocated (`sizeof`, struct copies) is recorded, to be named when the
+/// artifact runs on other types (see `runtime_artifact::another_kernel_is_named_in_a_warning`).
+#[test]
+fn layouts_that_are_not_relocated_are_recorded() {
+    let spy = tmp("core-fixed.spy");
+    let script = r#"begin { printf("%d %d\n", sizeof(struct task_struct) > 0, curtask->pid > 0); exit(); }"#;
+    assert_eq!(spyglass(&["build", "-e", script, "-o", &spy]).code, 0);
+    let (program, _) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
+    assert_eq!(program.fixed_layouts, ["struct task_struct"]);
+}
