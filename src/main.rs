@@ -174,6 +174,11 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             return report(d);
         }
     }
+    // A local run compiles its parameters in; an artifact reads them when it runs.
+    let run_params = match embedded.is_some() {
+        true => (run.positional.clone(), run.named.clone()),
+        false => Default::default(),
+    };
     let cache = (embedded.is_none() && use_cache(&run, &source))
         .then(|| cli::cache::Cache::new(raw_args, &source_name, &source))
         .flatten();
@@ -216,6 +221,9 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             tracepoint_layouts: spyglass::artifact::tracepoint_layouts(&program),
             ..program
         };
+        if let Some(note) = fixed_params_note(&path.display().to_string(), &program.params) {
+            eprintln!("{note}");
+        }
         let script = spyglass::artifact::Source {
             name: source_name.clone(),
             text: source.clone(),
@@ -227,6 +235,10 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
                 path.display()
             ))),
         };
+    }
+    if let Err(e) = spyglass::params::validate_options(&run_params.1, &program.params.named) {
+        e.print();
+        return ExitCode::from(1);
     }
     let _ = std::io::stdout().flush();
     let title = match &run.script {
@@ -253,6 +265,8 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
         helper_warnings: run.helper_warnings,
         no_warnings: run.no_warnings,
         unsafe_mode: run.unsafe_mode,
+        positional: run_params.0,
+        named: run_params.1,
     };
     match runtime::run(&program, &opts) {
         Ok(code) => ExitCode::from(code as u8),
@@ -338,12 +352,7 @@ fn compile(
         return Err(listing(Ok(cli::list::render(&names, run.verbose))));
     }
     if let Err(e) = named.validate() {
-        if let Some(msg) = e.error {
-            eprintln!("ERROR: {msg}");
-        }
-        if let Some(hint) = e.hint {
-            eprintln!("HINT: {hint}");
-        }
+        e.print();
         return Err(ExitCode::from(1));
     }
     if let Some(re) = &filter {
@@ -460,4 +469,29 @@ fn program_bytes(text: &str, raw_args: &[Vec<u8>]) -> Vec<u8> {
             Some(raw[prefix..].to_vec())
         })
         .unwrap_or_else(|| text.as_bytes().to_vec())
+}
+
+/// What a build says about parameters the script needs as constants (attach points,
+/// `lhist` bounds, a `fail()` condition): the artifact keeps the values given now, and a
+/// run that gives others is refused.
+fn fixed_params_note(path: &str, params: &spyglass::params::ParamSpec) -> Option<String> {
+    let mut fixed: Vec<String> = params
+        .fixed
+        .iter()
+        .map(|(n, v)| match v {
+            Some(v) => format!("${n} = `{v}`"),
+            None => format!("${n} (not given)"),
+        })
+        .collect();
+    if let Some(count) = params.fixed_count {
+        fixed.push(format!("$# = {count}"));
+    }
+    (!fixed.is_empty()).then(|| {
+        format!(
+            "note: {path} keeps {} as given now: the script needs {} as a constant (in an attach \
+             point, a bound, a condition with fail()); a run must give the same",
+            fixed.join(", "),
+            if fixed.len() == 1 { "it" } else { "them" }
+        )
+    })
 }

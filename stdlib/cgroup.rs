@@ -25,7 +25,7 @@ impl Function for CgroupPath {
         }
         let filter = if c.args.len() == 2 {
             let span = c.args[1].span;
-            super::consts::string(&c.args[1], &c.options().positional).ok_or_else(|| {
+            super::consts::string(&c.args[1], &c.ck.params()).ok_or_else(|| {
                 Diagnostic::error("the filter of cgroup_path() must be a string literal", span)
             })?
         } else {

@@ -2,42 +2,17 @@
 //! command line after `--` as `--name=value` (or a bare `--name` for a boolean). The value is
 //! a compile-time constant: the default's type decides how the text is read.
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use super::Function;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind, UnOp};
-use crate::sema::{parse_int, CallCheck, Type};
+use crate::sema::{CallCheck, Type};
 
 pub struct Getopt;
 
-/// An option's default; its variant is the option's type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OptValue {
-    Bool(bool),
-    Int(i64),
-    Str(String),
-}
-
-impl fmt::Display for OptValue {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            OptValue::Bool(b) => write!(f, "{b}"),
-            OptValue::Int(v) => write!(f, "{v}"),
-            OptValue::Str(s) => write!(f, "\"{s}\""),
-        }
-    }
-}
-
-/// One `getopt()` the script makes.
-#[derive(Debug, Clone)]
-pub struct OptDecl {
-    pub name: String,
-    pub default: OptValue,
-    pub description: Option<String>,
-}
+pub use crate::params::{NamedError, OptDecl, OptValue};
 
 /// The named options of one run: what the command line gives and what the script declares.
 #[derive(Debug, Clone, Default)]
@@ -49,14 +24,6 @@ pub struct NamedOptions {
     pub declared: Arc<Mutex<Vec<OptDecl>>>,
 }
 
-/// A command-line problem with named options, in bpftrace's words.
-#[derive(Debug, PartialEq)]
-pub struct NamedError {
-    /// `None` for `--help`, which only asks for the list.
-    pub error: Option<String>,
-    pub hint: Option<String>,
-}
-
 impl NamedOptions {
     pub fn new(given: Vec<(String, Option<String>)>) -> Self {
         NamedOptions {
@@ -65,78 +32,19 @@ impl NamedOptions {
         }
     }
 
-    /// The last value given for `name`: `Some(None)` for a bare `--name`.
-    fn given(&self, name: &str) -> Option<Option<&str>> {
-        self.given
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_deref())
-    }
-
     /// The value `getopt(name, default)` stands for.
     pub fn value(&self, name: &str, default: &OptValue) -> std::result::Result<OptValue, String> {
-        let Some(text) = self.given(name) else {
-            return Ok(default.clone());
-        };
-        let bad = |what: &str| {
-            format!(
-                "program command line option --{name} invalid {what} (value: {})",
-                text.unwrap_or("")
-            )
-        };
-        match default {
-            OptValue::Bool(_) => match text {
-                None | Some("true") | Some("1") => Ok(OptValue::Bool(true)),
-                Some("false") | Some("0") => Ok(OptValue::Bool(false)),
-                Some(_) => Err(bad("boolean")),
-            },
-            OptValue::Int(_) => text
-                .and_then(parse_int)
-                .map(OptValue::Int)
-                .ok_or_else(|| bad("integer")),
-            OptValue::Str(_) => Ok(OptValue::Str(text.unwrap_or("").to_string())),
-        }
+        crate::params::option_value(&self.given, name, default)
+    }
+
+    /// The options the script reads, as declared so far.
+    pub fn declared(&self) -> Vec<OptDecl> {
+        self.declared.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// After sema: every option given must be one the script reads, with a value of its type.
     pub fn validate(&self) -> std::result::Result<(), NamedError> {
-        let declared = self
-            .declared
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let hint = || {
-            let mut h = String::from("expected program options:");
-            if declared.is_empty() {
-                h.push_str(" none");
-            }
-            for d in &declared {
-                h.push_str(&format!("\n  --{}", d.name));
-                if let Some(desc) = &d.description {
-                    h.push_str(&format!(": {desc}"));
-                }
-            }
-            Some(h)
-        };
-        for (name, _) in &self.given {
-            if declared.iter().any(|d| &d.name == name) {
-                continue;
-            }
-            let error = (name != "help")
-                .then(|| format!("unexpected program command line option --{name}"));
-            return Err(NamedError {
-                error,
-                hint: hint(),
-            });
-        }
-        for d in &declared {
-            self.value(&d.name, &d.default).map_err(|e| NamedError {
-                error: Some(e),
-                hint: None,
-            })?;
-        }
-        Ok(())
+        crate::params::validate_options(&self.given, &self.declared())
     }
 }
 
@@ -210,7 +118,15 @@ impl Function for Getopt {
                 }),
             }
         }
-        Ok(match named.value(&name, &default) {
+        let given = named.value(&name, &default);
+        let given_text = match &given {
+            Ok(OptValue::Str(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        if let Some(t) = c.ck.named_type(&name, &default, given_text) {
+            return Ok(t);
+        }
+        Ok(match given {
             Ok(OptValue::Str(s)) => Type::Str {
                 size: s.len() as u32 + 1,
             },
@@ -227,6 +143,10 @@ impl Function for Getopt {
         args: &[Expr],
     ) -> Result<Val<'ctx>> {
         let (name, default) = decl(args)?;
+        if g.ck.options.portable {
+            let is_str = matches!(default, OptValue::Str(_));
+            return Ok(g.param_value(&crate::params::Param::Named(name), is_str));
+        }
         let value =
             g.ck.options
                 .named
@@ -237,69 +157,5 @@ impl Function for Getopt {
             OptValue::Int(v) => Val::Int(g.i64(v as u64)),
             OptValue::Str(s) => g.str_const(s.as_bytes()),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn opts(given: &[(&str, Option<&str>)], decls: &[(&str, OptValue)]) -> NamedOptions {
-        let n = NamedOptions::new(
-            given
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.map(String::from)))
-                .collect(),
-        );
-        for (name, default) in decls {
-            let d = OptDecl {
-                name: name.to_string(),
-                default: default.clone(),
-                description: None,
-            };
-            n.declared.lock().unwrap().push(d);
-        }
-        n
-    }
-
-    #[test]
-    fn values_follow_the_default_type() {
-        let n = opts(
-            &[("aa", Some("0x10")), ("dd", None), ("cc", Some("bye"))],
-            &[],
-        );
-        assert_eq!(n.value("aa", &OptValue::Int(1)), Ok(OptValue::Int(16)));
-        assert_eq!(
-            n.value("dd", &OptValue::Bool(false)),
-            Ok(OptValue::Bool(true))
-        );
-        assert_eq!(
-            n.value("cc", &OptValue::Str("x".into())),
-            Ok(OptValue::Str("bye".into()))
-        );
-        assert_eq!(n.value("zz", &OptValue::Int(-1)), Ok(OptValue::Int(-1)));
-    }
-
-    #[test]
-    fn bad_values_and_unknown_options() {
-        let n = opts(&[("aa", Some("False"))], &[("aa", OptValue::Int(10))]);
-        let e = n.validate().unwrap_err();
-        assert_eq!(
-            e.error.as_deref(),
-            Some("program command line option --aa invalid integer (value: False)")
-        );
-        let n = opts(&[("help", None)], &[("aa", OptValue::Int(10))]);
-        assert_eq!(
-            n.validate(),
-            Err(NamedError {
-                error: None,
-                hint: Some("expected program options:\n  --aa".into())
-            })
-        );
-        let n = opts(&[("zz", Some("1"))], &[]);
-        assert_eq!(
-            n.validate().unwrap_err().error.as_deref(),
-            Some("unexpected program command line option --zz")
-        );
     }
 }

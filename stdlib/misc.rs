@@ -80,7 +80,7 @@ impl Function for Kaddr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let span = c.args[0].span;
-        let name = super::consts::string(&c.args[0], &c.options().positional).ok_or_else(|| {
+        let name = super::consts::string(&c.args[0], &c.ck.params()).ok_or_else(|| {
             Diagnostic::error("kaddr() needs a symbol name as a string literal", span)
         })?;
         match kernel_symbol(&name) {
@@ -98,7 +98,7 @@ impl Function for Kaddr {
         }
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let name = super::consts::string(&args[0], &g.ck.options.positional).unwrap_or_default();
+        let name = super::consts::string(&args[0], &g.ck.params()).unwrap_or_default();
         Ok(Val::Int(g.i64(kernel_symbol(&name).unwrap_or(0))))
     }
 }

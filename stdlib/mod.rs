@@ -11,6 +11,7 @@ mod bytes;
 mod cgroup;
 mod config;
 mod consts;
+pub use consts::int as const_int;
 mod control;
 mod debugf;
 mod errno;

@@ -148,7 +148,7 @@ impl Function for Strncmp {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (pa, sa) = string_val(g, &args[0])?;
         let (pb, sb) = string_val(g, &args[1])?;
-        let n = super::consts::int(&args[2], &g.ck.options.positional)
+        let n = super::consts::int(&args[2], &g.ck.params())
             .unwrap_or(0)
             .max(0) as u64;
         let n = n.min(sa.max(sb) as u64) as u32;

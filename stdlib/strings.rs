@@ -25,7 +25,15 @@ impl Function for Str {
         } else {
             strlen
         };
-        let t = c.value(0)?;
+        // `str($1)` is the parameter's text, even when it reads as a number.
+        let t = match c.args[0].kind {
+            crate::parser::ast::ExprKind::Positional(n) if n > 0 => {
+                let t = c.ck.positional_type(n, true);
+                c.ck.set_type(c.args[0].id, t.clone());
+                t
+            }
+            _ => c.value(0)?,
+        };
         Ok(match t {
             // Already a string (`str($1)`, `str(args.name)` on a __data_loc field).
             Type::Str { size: s } => Type::Str { size: s.min(size) },

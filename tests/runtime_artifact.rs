@@ -201,3 +201,50 @@ fn a_moved_tracepoint_field_is_refused() {
         assert!(!o.stderr.contains("Attached"), "{}", o.stderr);
     }
 }
+
+/// Positional and named parameters are read when an artifact runs: one build serves any
+/// values. A parameter the program needs as a constant keeps the build's value, which the
+/// build says, and a run giving another is refused.
+#[test]
+fn parameters_are_given_when_an_artifact_runs() {
+    let spy = format!("{}/artifact-params.spy", env!("CARGO_TARGET_TMPDIR"));
+    let prog = r#"begin { printf("%d [%s] [%s] %d %d [%s] %d\n", $1, str($2), str($1), $#,
+        getopt("n", 3), getopt("who", "me"), getopt("v")); if ($1 > 10) { printf("big\n"); } exit(); }"#;
+    let built = spyglass(&["build", "-e", prog, "-o", &spy]);
+    assert_eq!((built.code, built.stderr.as_str()), (0, ""));
+    let o = run(&["-q", &spy, "5", "hello"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "5 [hello] [5] 2 3 [me] 0\n\n\n"), "{}", o.stderr);
+    let o = run(&["-q", &spy, "0x40", "-", "x", "--", "--n=-9", "--who=you", "--v", "y"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n"), "{}", o.stderr);
+    // The full binary runs it the same way.
+    let o = spyglass(&["-q", &spy, "0x40", "-", "x", "--", "--n=-9", "--who=you", "--v", "y"]);
+    assert_eq!(o.stdout, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n", "{}", o.stderr);
+    let o = run(&["-q", &spy, "abc"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("$1 is a number in this artifact and `abc` is not one"), "{}", o.stderr);
+    let long = "x".repeat(64);
+    let o = run(&["-q", &spy, "1", &long]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("$2 holds at most 63 bytes in this artifact"), "{}", o.stderr);
+    let o = run(&["-q", &spy, "1", "--", "--zz=1"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.starts_with("ERROR: unexpected program command line option --zz\nHINT: expected program options:\n  --n\n  --who\n  --v\n"), "{}", o.stderr);
+    let o = run(&["-q", &spy, "1", "--", "--n=many"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "ERROR: program command line option --n invalid integer (value: many)\n"));
+
+    // `$1` names the interval, `$2` bounds the histogram, `$3` decides a `fail()`.
+    let fixed = format!("{}/artifact-fixed.spy", env!("CARGO_TARGET_TMPDIR"));
+    let prog = r#"interval:ms:$1 { @ = lhist($4, 0, $2, 1); exit(); }
+                  begin { if ($3 < 2) { fail("need $3 >= 2"); } }"#;
+    let built = spyglass(&["build", "-e", prog, "-o", &fixed, "20", "10", "5"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    assert!(built.stderr.contains("keeps $1 = `20`, $2 = `10`, $3 = `5` as given now"), "{}", built.stderr);
+    let o = run(&["-q", &fixed, "20", "10", "5", "7"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "\n\n@:\n[7]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"), "{}", o.stderr);
+    let o = run(&["-q", &fixed, "30", "10", "5", "7"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("$1 is fixed in this artifact: the script uses it where the program needs a constant, and it was built with `20`"), "{}", o.stderr);
+    let o = run(&["-q", &fixed, "20", "10"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("$3 is fixed in this artifact"), "{}", o.stderr);
+}

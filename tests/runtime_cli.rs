@@ -45,8 +45,12 @@ fn help_and_version() {
 #[test]
 fn positional_parameters_before_and_after_double_dash() {
     let prog = r#"begin { printf("%d %d %s %d\n", $1, $2, str($3), $#); exit(); }"#;
-    let o = spyglass(&["-q", "-e", prog, "-1", "--", "-7", "x"]);
+    // Checked through an artifact too, which takes its parameters when it runs.
+    let o = spyglass_checked(&["-q", "-e", prog, "-1", "--", "-7", "x"]);
     assert_eq!(o.stdout, "-1 -7 x 3\n\n\n", "{}", o.stderr);
+    // `str($N)` is the parameter's text, even when it reads as a number.
+    let o = spyglass_checked(&["-q", "-e", r#"begin { printf("%s|%d\n", str($1), $1 + 1); exit(); }"#, "0x10"]);
+    assert_eq!(o.stdout, "0x10|17\n\n\n", "{}", o.stderr);
     let path = tmp("params.bt");
     std::fs::write(
         &path,
@@ -62,7 +66,7 @@ fn positional_parameters_before_and_after_double_dash() {
 fn named_options_are_read_with_getopt() {
     let prog = r#"begin { printf("%d %d %s %s %d %d\n", $1, getopt("aa", 10), getopt("cc", "hello"), str($2),
                           getopt("bb", -1), getopt("dd")); exit(); }"#;
-    let o = spyglass(&[
+    let o = spyglass_checked(&[
         "-q",
         "-e",
         prog,
@@ -397,10 +401,12 @@ fn build_writes_an_artifact_that_runs_the_script() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "", "building runs nothing");
     assert!(std::fs::read(&spy).unwrap().starts_with(b"SPYGART\0"));
-    let o = spyglass(&["-q", &spy]);
+    // Parameters are given when it runs; the build's only decided that `$1` is a string.
+    let o = spyglass(&["-q", &spy, "there"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "hi there\nbye\n\n\n");
-    let o = spyglass(&["-q", "-f", "json", &spy]);
+    assert_eq!(spyglass(&["-q", &spy]).stdout, "hi \nbye\n\n\n");
+    let o = spyglass(&["-q", "-f", "json", &spy, "there"]);
     assert_eq!(
         o.stdout,
         "{\"type\": \"printf\", \"data\": \"hi there\\n\"}\n{\"type\": \"printf\", \"data\": \"bye\\n\"}\n"
@@ -411,9 +417,9 @@ fn build_writes_an_artifact_that_runs_the_script() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(std::fs::read(&second).unwrap(), std::fs::read(&spy).unwrap());
     // What shapes the program is fixed at build time.
-    let o = spyglass(&["-q", &spy, "again"]);
+    let o = spyglass(&["-q", &spy, "-k"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("is a built artifact: positional parameters apply when it is built"), "{}", o.stderr);
+    assert!(o.stderr.contains("is a built artifact: -k apply when it is built"), "{}", o.stderr);
     let o = spyglass(&["build", "-e", "begin { exit(); }"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("-o FILE names the artifact"), "{}", o.stderr);

@@ -66,8 +66,10 @@ fn an_artifact_built_for_another_layout_reads_this_kernels_fields() {
     let btf = tmp("core-other.btf");
     other_kernel_btf(&btf, false);
     let spy = tmp("core-task.spy");
-    let script = r#"begin { printf("%d %d %d %s %d\n", curtask->pid, curtask->tgid,
-        curtask->real_parent->tgid, curtask->comm, curtask->se.load.weight); exit(); }"#;
+    // `se.load` is also copied whole: its members are relocated one by one.
+    let script = r#"begin { $l = curtask->se.load;
+        printf("%d %d %d %s %d %d\n", curtask->pid, curtask->tgid, curtask->real_parent->tgid,
+               curtask->comm, curtask->se.load.weight, $l.weight); exit(); }"#;
     let built = spyglass_env(&["build", "-e", script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
     assert_eq!(built.code, 0, "{}", built.stderr);
     // The probe runs in spyglass-run itself, whose parent is this test.
@@ -81,7 +83,7 @@ fn an_artifact_built_for_another_layout_reads_this_kernels_fields() {
     let o = Out::of(child.wait_with_output().unwrap());
     assert_eq!(o.code, 0, "{}", o.stderr);
     // A nice-0 task's load weight (1024, scaled up by 10 bits on 64-bit kernels).
-    let want = format!("{me} {me} {} spyglass-run 1048576\n", std::process::id());
+    let want = format!("{me} {me} {} spyglass-run 1048576 1048576\n", std::process::id());
     assert_eq!(o.stdout.lines().next().unwrap_or(""), want.trim_end(), "{}", o.stderr);
     // Every read is relocated, so nothing is left to warn about.
     assert_eq!(o.stderr, "");
@@ -89,7 +91,7 @@ fn an_artifact_built_for_another_layout_reads_this_kernels_fields() {
     // what the relocations fixed was really wrong.
     let local = spyglass_env(&["-q", "-e", script], &[("BPFTRACE_BTF", &btf)]);
     assert_eq!(local.code, 0, "{}", local.stderr);
-    assert!(!local.stdout.contains("spyglass 1048576"), "{}", local.stdout);
+    assert!(!local.stdout.contains("spyglass 1048576 1048576"), "{}", local.stdout);
 }
 
 /// Bitfields are relocated too: their storage, width and shifts are this kernel's.
@@ -125,8 +127,9 @@ fn a_field_this_kernel_lacks_is_named_with_its_probe() {
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
 }
 
-/// What is not relocated (`sizeof`, struct copies) is recorded, to be named when the
-/// artifact runs on other types (see `runtime_artifact::another_kernel_is_named_in_a_warning`).
+/// What is not relocated (`sizeof`, a bitfield of a struct copied whole) is recorded, to be
+/// named when the artifact runs on other types (see
+/// `runtime_artifact::another_kernel_is_named_in_a_warning`).
 #[test]
 fn layouts_that_are_not_relocated_are_recorded() {
     let spy = tmp("core-fixed.spy");

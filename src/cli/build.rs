@@ -1,6 +1,6 @@
 //! `spyglass build SCRIPT -o FILE` (or `--aot FILE`) writes the compiled script as an
 //! artifact (`spyglass::artifact`); `spyglass FILE` runs one, with the run-time options
-//! only: what shapes the program was fixed when it was built.
+//! and the script's parameters only: what shapes the program was fixed when it was built.
 
 use std::io::Read;
 
@@ -39,8 +39,6 @@ pub fn artifact_arg(run: &Run) -> Result<Option<(CompiledProgram, Option<Source>
         return Ok(None);
     }
     let fixed = [
-        (!run.positional.is_empty(), "positional parameters"),
-        (!run.named.is_empty(), "named parameters (after --)"),
         (run.helper_warnings, "-k"),
         (!run.includes.dirs.is_empty() || !run.includes.files.is_empty(), "--include and -I"),
         (run.probe_filter.is_some(), "--probe-filter"),

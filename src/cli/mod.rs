@@ -372,16 +372,8 @@ fn check(a: Args) -> Result<Command, Error> {
         },
     };
     let mut positional: Vec<String> = args.collect();
-    let mut named = vec![];
-    for arg in a.after {
-        match arg.strip_prefix("--") {
-            Some(opt) => match opt.split_once('=') {
-                Some((n, v)) => named.push((n.to_string(), Some(v.to_string()))),
-                None => named.push((opt.to_string(), None)),
-            },
-            None => positional.push(arg),
-        }
-    }
+    let (more, named) = spyglass::params::split_after_dashes(a.after);
+    positional.extend(more);
     // `import` paths start at the script's directory.
     let script_dir = match &script {
         Script::File(f) => std::path::Path::new(f).parent().map(|d| d.to_path_buf()),

@@ -89,6 +89,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                 let (slot, t) = self.var_slot(&self.ck.var_slots[&e.id].clone());
                 Ok(self.load_field(slot, &t.field().expect("variables hold storable values")))
             }
+            ExprKind::Positional(n) if self.ck.options.portable => {
+                let is_str = matches!(self.ck.ty(e.id), Type::Str { .. });
+                Ok(self.param_value(&crate::params::Param::Positional(*n), is_str))
+            }
+            ExprKind::PositionalCount if self.ck.options.portable => {
+                Ok(self.param_value(&crate::params::Param::Count, false))
+            }
             ExprKind::Positional(n) => {
                 let v = crate::parser::ast::positional(&self.ck.options.positional, *n).cloned();
                 Ok(match self.ck.ty(e.id) {
@@ -209,6 +216,36 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
 
     /// A string literal in a fresh stack buffer (written with plain stores: constant data
     /// sections would need relocations).
+    /// A parameter an artifact reads from its slot in `.rodata` (`crate::params`): an
+    /// integer, or a string copied out of it.
+    pub fn param_value(&self, param: &crate::params::Param, is_str: bool) -> Val<'ctx> {
+        use inkwell::values::BasicValue;
+        let slot = self.ck.param_slot(param, is_str);
+        let at = 8 * crate::program::rodata::LEN as u64 + slot.offset as u64;
+        let src = self.gep(self.globals.rodata.as_pointer_value(), at);
+        match slot.kind {
+            crate::params::SlotKind::Int => {
+                let l = self.b.build_load(self.ctx.i64_type(), src, "param").unwrap();
+                // Volatile: filled in by the runtime, never known at compile time.
+                l.as_instruction_value().unwrap().set_volatile(true).unwrap();
+                Val::Int(l.into_int_value())
+            }
+            crate::params::SlotKind::Str(size) => {
+                let buf = self.stack(size as usize, "param");
+                let words = size.div_ceil(8) as u64;
+                for i in 0..words {
+                    let l = self
+                        .b
+                        .build_load(self.ctx.i64_type(), self.gep(src, 8 * i), "param")
+                        .unwrap();
+                    l.as_instruction_value().unwrap().set_volatile(true).unwrap();
+                    self.store_i64(self.gep(buf, 8 * i), l.into_int_value());
+                }
+                Val::Str(buf, size)
+            }
+        }
+    }
+
     pub fn str_const(&self, bytes: &[u8]) -> Val<'ctx> {
         let size = bytes.len() + 1;
         let buf = self.stack(size, "str");

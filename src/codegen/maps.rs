@@ -147,7 +147,7 @@ impl<'ctx> Globals<'ctx> {
                 RINGBUF_BYTES,
                 None,
             ),
-            rodata: debug.rodata(ctx, module),
+            rodata: debug.rodata(ctx, module, ck.param_spec.size() as u64 / 8),
             stacks: ck.resources.contains(&Resource::StackMap).then(|| {
                 let value = 8 * crate::program::MAX_STACK_DEPTH as u64;
                 debug.map_def(
@@ -534,8 +534,9 @@ impl<'ctx> Debug<'ctx> {
 
     /// The `.rodata` array the runtime fills in before load. Not an LLVM constant, so its
     /// values are never folded at compile time.
-    fn rodata(&self, ctx: &'ctx Context, module: &Module<'ctx>) -> GlobalValue<'ctx> {
-        let n = rodata::LEN as u32;
+    /// An artifact's parameter slots follow the constants (`extra` words).
+    fn rodata(&self, ctx: &'ctx Context, module: &Module<'ctx>, extra: u64) -> GlobalValue<'ctx> {
+        let n = (rodata::LEN as u64 + extra) as u32;
         let ty = ctx.i64_type().array_type(n);
         let g = module.add_global(ty, None, rodata::SYMBOL);
         g.set_initializer(&ty.const_zero());

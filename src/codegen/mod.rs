@@ -87,6 +87,7 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             built_on: None,
             tracepoint_layouts: Default::default(),
             fixed_layouts: ck.core.fixed.iter().cloned().collect(),
+            params: ck.param_spec.clone(),
         },
         ir,
     })

@@ -210,21 +210,45 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     }
 
     /// Copies the struct at `addr` into a record, field by field.
+    /// In an artifact, members are addressed through relocations from `base` (the struct's
+    /// address as a pointer, kept along a chain of nested structs).
     fn copy_struct(&self, addr: IntValue<'ctx>, user: bool, parts: &[Part]) -> Val<'ctx> {
+        self.copy_struct_from(addr, None, user, parts)
+    }
+
+    fn copy_struct_from(
+        &self,
+        addr: IntValue<'ctx>,
+        base: Option<PointerValue<'ctx>>,
+        user: bool,
+        parts: &[Part],
+    ) -> Val<'ctx> {
         let fields: Vec<FieldType> = parts
             .iter()
             .map(|p| p.ty.field().expect("sema copies storable fields"))
             .collect();
         let buf = self.stack(FieldType::Tuple(fields.clone()).size(), "struct");
         for ((p, f), off) in parts.iter().zip(&fields).zip(FieldType::offsets(&fields)) {
-            let at = match p.offset {
-                0 => addr,
-                o => self.b.build_int_add(addr, self.i64(o), "member").unwrap(),
+            let (at, field) = match &p.core {
+                Some(core) => {
+                    let root = base.unwrap_or_else(|| {
+                        self.b.build_int_to_ptr(addr, self.ptr_type(), "base").unwrap()
+                    });
+                    let fp = self
+                        .globals
+                        .core_access(self.ctx, self.module, &self.b, self.ck, root, core);
+                    let at = self.b.build_ptr_to_int(fp, self.ctx.i64_type(), "member").unwrap();
+                    (at, Some(fp))
+                }
+                None => match p.offset {
+                    0 => (addr, None),
+                    o => (self.b.build_int_add(addr, self.i64(o), "member").unwrap(), None),
+                },
             };
             let v = if p.inner.is_empty() {
                 self.read_member(at, &p.ty, p.bitfield, user)
             } else {
-                self.copy_struct(at, user, &p.inner)
+                self.copy_struct_from(at, field, user, &p.inner)
             };
             self.store_field(self.gep(buf, off as u64), v, f);
         }

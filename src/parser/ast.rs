@@ -209,6 +209,35 @@ pub enum StmtKind {
     },
 }
 
+impl Stmt {
+    /// Whether `f` holds for any expression in this statement (nested blocks included).
+    pub fn any(&self, f: &mut dyn FnMut(&Expr) -> bool) -> bool {
+        let block = |b: &Block, f: &mut dyn FnMut(&Expr) -> bool| b.stmts.iter().any(|s| s.any(f));
+        match &self.kind {
+            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => e.any(f),
+            StmtKind::Assign { target, value, .. } => target.any(f) || value.any(f),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => cond.any(f) || block(then, f) || otherwise.as_ref().is_some_and(|b| block(b, f)),
+            StmtKind::Block(b) => block(b, f),
+            StmtKind::For { iter, body, .. } => {
+                let it = match iter {
+                    ForIter::Range(a, b) => a.any(f) || b.any(f),
+                    ForIter::Map { .. } => false,
+                };
+                it || block(body, f)
+            }
+            StmtKind::Unroll { count: e, body } | StmtKind::While { cond: e, body } => {
+                e.any(f) || block(body, f)
+            }
+            StmtKind::Let { value, .. } => value.as_ref().is_some_and(|v| v.any(f)),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ForIter {
     /// Half-open `start..end`, both evaluated once.
@@ -225,6 +254,43 @@ pub fn positional(params: &[String], n: u32) -> Option<&String> {
 }
 
 impl Expr {
+    /// Whether `f` holds for this expression or any inside it (statements of macro blocks
+    /// included).
+    pub fn any(&self, f: &mut dyn FnMut(&Expr) -> bool) -> bool {
+        if f(self) {
+            return true;
+        }
+        let mut sub = |e: &Expr| e.any(f);
+        match &self.kind {
+            ExprKind::Tuple(es) | ExprKind::Call { args: es, .. } | ExprKind::Map { keys: es, .. } => {
+                es.iter().any(sub)
+            }
+            ExprKind::Record(fs) => fs.iter().any(|(_, e)| sub(e)),
+            ExprKind::TupleIndex { base, .. } | ExprKind::Field { base, .. } => sub(base),
+            ExprKind::Index { base, index } => sub(base) || sub(index),
+            ExprKind::Cast { of, operand, .. } => of.as_deref().is_some_and(&mut sub) || sub(operand),
+            ExprKind::Block { stmts, value } => {
+                stmts.iter().any(|s| s.any(f)) || value.as_deref().is_some_and(|v| v.any(f))
+            }
+            ExprKind::Binary { lhs, rhs, .. } => sub(lhs) || sub(rhs),
+            ExprKind::Unary { operand, .. } => sub(operand),
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => sub(cond) || sub(then) || sub(otherwise),
+            ExprKind::IncDec { target, .. } => sub(target),
+            ExprKind::Int(_)
+            | ExprKind::Bool(_)
+            | ExprKind::TypeName(_)
+            | ExprKind::Str(_)
+            | ExprKind::Ident(_)
+            | ExprKind::Var(_)
+            | ExprKind::Positional(_)
+            | ExprKind::PositionalCount => false,
+        }
+    }
+
     /// A non-negative integer literal: in arithmetic and comparisons it takes the other
     /// operand's signedness (bpftrace's "sign-flexible" literals), so `$u > 0` compares
     /// unsigned.

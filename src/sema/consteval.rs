@@ -5,7 +5,7 @@
 
 use super::expr::parse_int;
 use super::Checker;
-use crate::parser::ast::{positional, BinOp, Expr, ExprKind, UnOp};
+use crate::parser::ast::{BinOp, Expr, ExprKind, UnOp};
 
 impl Checker<'_> {
     /// The compile-time value of `e`, when it has one (wrapping 64-bit arithmetic).
@@ -14,11 +14,12 @@ impl Checker<'_> {
             ExprKind::Int(v) => Some(*v as i64),
             ExprKind::Bool(b) => Some(*b as i64),
             ExprKind::Positional(n) => Some(
-                positional(&self.opts.positional, *n)
+                self.params()
+                    .get(*n)
                     .map(|v| parse_int(v).unwrap_or(0))
                     .unwrap_or(0),
             ),
-            ExprKind::PositionalCount => Some(self.opts.positional.len() as i64),
+            ExprKind::PositionalCount => Some(self.params().count() as i64),
             ExprKind::Call { .. } | ExprKind::Ident(_) => self.consts.get(&e.id).map(|&v| v as i64),
             ExprKind::Unary { op, operand } => {
                 let v = self.const_eval(operand)?;

@@ -47,17 +47,26 @@ impl Checker<'_> {
         via_ptr: bool,
         base: &Expr,
     ) -> Option<CoreField> {
-        if !self.opts.portable || !self.structs.is_kernel(&layout.r.name) {
+        if !self.opts.portable {
             return None;
         }
-        // An anonymous type has no name to find it by on another kernel: it is reachable
-        // only as a member on a relocated path, which LLVM folds into one relocation.
         let chained = !via_ptr
             && matches!(base.kind, ExprKind::Field { .. })
             && self
                 .struct_fields
                 .get(&base.id)
                 .is_some_and(|a: &FieldAccess| a.core.is_some());
+        self.core_member(layout, m, chained)
+    }
+
+    /// As `core_field`, for member `m` of a struct reached at its own address (`chained`:
+    /// as a member on a relocated path).
+    pub(crate) fn core_member(&mut self, layout: &Layout, m: &Member, chained: bool) -> Option<CoreField> {
+        if !self.opts.portable || !self.structs.is_kernel(&layout.r.name) {
+            return None;
+        }
+        // An anonymous type has no name to find it by on another kernel: it is reachable
+        // only as a member on a relocated path, which LLVM folds into one relocation.
         let union = layout.r.name.starts_with("union ");
         let anonymous = layout.r.name.contains(super::btf::ANON);
         // Union members lifted from inner structs sit at offsets BTF does not allow in a

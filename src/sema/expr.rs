@@ -2,7 +2,7 @@
 
 use super::{Checker, Type};
 use crate::diag::{Diagnostic, Result, Span};
-use crate::parser::ast::{BinOp, Expr, ExprKind, UnOp};
+use crate::parser::ast::{BinOp, Expr, ExprKind};
 use crate::probes::{ArgField, ArgKind};
 use crate::program::{EventSpec, FieldType, MapId, MapKind};
 use crate::stdlib;
@@ -134,15 +134,8 @@ impl Checker<'_> {
             }
             ExprKind::Positional(0) => Err(Diagnostic::error("there is no `$0`", e.span)
                 .with_note("positional parameters start at `$1`")),
-            ExprKind::Positional(n) => Ok(
-                match crate::parser::ast::positional(&self.opts.positional, *n) {
-                    Some(v) if parse_int(v).is_none() => Type::Str {
-                        size: v.len() as u32 + 1,
-                    },
-                    _ => Type::INT,
-                },
-            ),
-            ExprKind::PositionalCount => Ok(Type::INT),
+            ExprKind::Positional(n) => Ok(self.positional_type(*n, false)),
+            ExprKind::PositionalCount => Ok(self.count_type()),
             ExprKind::Map { name, keys } => self.map_read(e, name, keys),
             ExprKind::Call {
                 name,
@@ -567,7 +560,7 @@ impl CallCheck<'_, '_> {
     pub fn const_int(&mut self, i: usize, what: &str) -> Result<i64> {
         let a = &self.args[i];
         self.ck.int_expr(a, what)?;
-        const_value(a, &self.ck.opts.positional)
+        crate::stdlib::const_int(a, &self.ck.params())
             .ok_or_else(|| Diagnostic::error(format!("{what} must be a constant integer"), a.span))
     }
 
@@ -622,48 +615,8 @@ impl CallCheck<'_, '_> {
     }
 }
 
-fn const_value(e: &Expr, positional: &[String]) -> Option<i64> {
-    match &e.kind {
-        ExprKind::Int(v) => i64::try_from(*v).ok(),
-        ExprKind::Unary {
-            op: UnOp::Neg,
-            operand,
-        } => const_value(operand, positional).map(i64::wrapping_neg),
-        ExprKind::Unary {
-            op: UnOp::Plus,
-            operand,
-        } => const_value(operand, positional),
-        ExprKind::Positional(n) => crate::parser::ast::positional(positional, *n)
-            .and_then(|v| parse_int(v))
-            .or(Some(0)),
-        _ => None,
-    }
-}
 
-/// Positional parameters that look like integers are integers.
-pub fn parse_int(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s),
-    };
-    let v = if let Some(h) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        u64::from_str_radix(h, 16).ok()?
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        u64::from_str_radix(&digits[1..], 8).ok()?
-    } else {
-        digits.parse::<u64>().ok()?
-    };
-    // Large unsigned values keep their bits (0xffffffffffffffff is -1 as i64).
-    Some(if neg {
-        (v as i64).wrapping_neg()
-    } else {
-        v as i64
-    })
-}
+pub use crate::params::parse_int;
 
 /// `dw_ustack` unwinds user stacks with DWARF call-frame information inside BPF, which
 /// bpftrace builds only with LLVM 21 or later (and as an unstable feature); spyglass is

@@ -29,6 +29,8 @@ pub struct Part {
     pub bitfield: Option<(u32, u32)>,
     pub ty: Type,
     pub inner: Vec<Part>,
+    /// Read through a CO-RE relocation from the struct's address (artifacts).
+    pub core: Option<super::core::CoreField>,
 }
 
 /// Bigger structs are not copied whole: the BPF stack is 512 bytes.
@@ -102,15 +104,15 @@ impl Checker<'_> {
     /// A struct used as a value (printed, stored, compared) is copied into a record.
     pub(crate) fn struct_value(&mut self, e: &Expr, t: &Type) -> Result<Type> {
         self.struct_user(e)?;
-        let (rec, parts) = self.record_of(t, e, 0)?;
+        let (rec, parts) = self.record_of(t, e, 0, false)?;
         self.struct_values.insert(e.id, parts);
         self.set_type(e.id, rec.clone());
         Ok(rec)
     }
 
-    fn record_of(&mut self, t: &Type, e: &Expr, depth: u32) -> Result<(Type, Vec<Part>)> {
+    /// `chained`: the struct is itself a relocated member (artifacts).
+    fn record_of(&mut self, t: &Type, e: &Expr, depth: u32, chained: bool) -> Result<(Type, Vec<Part>)> {
         let layout = self.struct_layout(t, e.span)?;
-        self.fixed_layout(&layout.r.name, None);
         if layout.r.size > MAX_COPY {
             return Err(Diagnostic::error(
                 // No size in the message: for kernel structs it varies between kernels.
@@ -123,8 +125,18 @@ impl Checker<'_> {
         }
         let (mut names, mut types, mut parts) = (vec![], vec![], vec![]);
         for m in &layout.members {
+            // Bitfields of a copy are read at the build kernel's offsets (and recorded so).
+            let core = match m.bitfield {
+                None => self.core_member(&layout, m, chained),
+                Some(_) => {
+                    self.fixed_layout(&layout.r.name, Some(&m.name));
+                    None
+                }
+            };
             let (ty, inner) = match &m.ty {
-                Type::Struct(_) if depth < 4 => self.record_of(&m.ty, e, depth + 1)?,
+                Type::Struct(_) if depth < 4 => {
+                    self.record_of(&m.ty, e, depth + 1, core.is_some())?
+                }
                 t @ (Type::Int { .. }
                 | Type::Bool
                 | Type::Ptr { .. }
@@ -147,6 +159,7 @@ impl Checker<'_> {
                 bitfield: m.bitfield,
                 ty: part_ty,
                 inner,
+                core,
             });
         }
         Ok((Type::Record(names, types), parts))

@@ -9,6 +9,7 @@ pub(crate) mod btf;
 mod cdefs;
 mod consteval;
 pub mod core;
+pub mod params;
 mod expr;
 pub mod fields;
 pub mod pointers;
@@ -154,6 +155,8 @@ pub struct Checked {
     /// Kernel fields read through CO-RE relocations, and kernel layouts used as they are
     /// here (only for `Options::portable`).
     pub core: core::CoreInfo,
+    /// For artifacts: the parameters the program reads when it runs (`crate::params`).
+    pub param_spec: crate::params::ParamSpec,
     /// Values sema computed (`sizeof`, `offsetof`), by the call's id.
     pub consts: HashMap<ExprId, u64>,
     /// `if` conditions known at compile time, by the condition's id: only the branch taken
@@ -241,6 +244,7 @@ pub struct Checker<'a> {
     struct_fields: HashMap<ExprId, fields::FieldAccess>,
     struct_values: HashMap<ExprId, Vec<fields::Part>>,
     pub(crate) core: core::CoreInfo,
+    param_use: std::cell::RefCell<params::ParamUse>,
     pub(crate) consts: HashMap<ExprId, u64>,
     /// `let $x;` without a type takes the type of `$x`'s first assignment: learnt here (by
     /// the `let`'s id) in one round, declared with it in the next.
@@ -259,7 +263,8 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
     config::apply(&program.config, &mut opts)?;
     let decls = config::map_decls(&program.map_decls)?;
     let mut skipped = vec![];
-    let mut points = expand_attach_points(&program, &opts, &mut skipped)?;
+    let mut fixed_in_attach = vec![];
+    let mut points = expand_attach_points(&program, &opts, &mut skipped, &mut fixed_in_attach)?;
     // Probes left without attach points by `missing_probes` go, unless nothing would be left.
     if points.iter().any(Vec::is_empty) {
         if points.iter().all(Vec::is_empty) {
@@ -301,6 +306,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         struct_fields: HashMap::new(),
         struct_values: HashMap::new(),
         core: Default::default(),
+        param_use: Default::default(),
         consts: HashMap::new(),
         static_conds: HashMap::new(),
         let_types: HashMap::new(),
@@ -309,6 +315,10 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         compound_div_events: HashMap::new(),
         map_full_events: HashMap::new(),
     };
+    // Parameters in attach points decide what is attached: an artifact fixes them.
+    for n in fixed_in_attach {
+        ck.params().get(n);
+    }
     let skip_warnings: Vec<Diagnostic> = match opts.missing_probes {
         MissingProbes::Warn => skipped
             .into_iter()
@@ -364,6 +374,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
     warnings.append(&mut ck.warnings);
     let compound_div_events = std::mem::take(&mut ck.compound_div_events);
     let map_full_events = std::mem::take(&mut ck.map_full_events);
+    let param_spec = ck.param_spec(&opts);
     let mut types = ck.types;
     types.resize(program.expr_count as usize, Type::Void);
     Ok(Checked {
@@ -380,6 +391,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         struct_fields: ck.struct_fields,
         struct_values: ck.struct_values,
         core: ck.core,
+        param_spec,
         consts: ck.consts,
         static_conds: ck.static_conds,
         options: opts,
@@ -399,13 +411,14 @@ fn expand_attach_points(
     program: &Program,
     opts: &Options,
     skipped: &mut Vec<Skipped>,
+    fixed: &mut Vec<u32>,
 ) -> Result<Vec<Vec<PointInfo>>> {
     let mut all = vec![];
     let mut total = 0usize;
     for probe in &program.probes {
         let mut pts = vec![];
         for ap in &probe.attach_points {
-            let text = substitute_positional(&ap.text, &opts.positional);
+            let text = substitute_positional(&ap.text, &opts.positional, fixed);
             let expanded = match probes::expand(&text) {
                 Ok(x) => x,
                 Err(e) if e.missing && opts.missing_probes != MissingProbes::Error => {
@@ -454,14 +467,17 @@ fn expand_attach_points(
 
 /// `$1`…`$N` inside an attach point are replaced by the parameters' text, as bpftrace
 /// does (`uprobe:$1:main`); a missing parameter is the empty string.
-fn substitute_positional(text: &str, positional: &[String]) -> String {
+fn substitute_positional(text: &str, positional: &[String], fixed: &mut Vec<u32>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let digits = rest[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
         match rest[i + 1..i + 1 + digits].parse::<usize>() {
-            Ok(n) if n > 0 => out.push_str(positional.get(n - 1).map_or("", String::as_str)),
+            Ok(n) if n > 0 => {
+                fixed.push(n as u32);
+                out.push_str(positional.get(n - 1).map_or("", String::as_str))
+            }
             _ => out.push_str(&rest[i..i + 1 + digits]),
         }
         rest = &rest[i + 1 + digits..];

@@ -69,7 +69,19 @@ impl Checker<'_> {
                 if final_round {
                     c?;
                 }
-                let known = self.const_eval(cond).map(|v| v != 0);
+                // An artifact tests its parameters when it runs (the verifier still drops
+                // the dead branch), unless a branch must be ruled out while compiling: a
+                // `fail()`, as in `if ($1 < 2) { fail(…); }`, fixes the parameter.
+                let at_run = self.opts.portable
+                    && super::params::mentions_params(cond)
+                    && !std::iter::once(then)
+                        .chain(otherwise)
+                        .flat_map(|b| &b.stmts)
+                        .any(|s| s.any(&mut |e| matches!(&e.kind, ExprKind::Call { name, .. } if name == "fail")));
+                let known = match at_run {
+                    true => None,
+                    false => self.const_eval(cond).map(|v| v != 0),
+                };
                 if let Some(k) = known {
                     self.static_conds.insert(cond.id, k);
                 }

@@ -66,7 +66,7 @@ const VARYING: &[&str] = &[
     "nsecs", "elapsed", "pid", "tid", "comm", "rand", "cpu", "stack", "cgroup", "uptime",
     "strftime", "time", "jiffies", "kptr", "uptr", "ksym", "usym", "func", "retval",
     "curtask", "numaid", "ncpus", "username", "uid", "gid", "system", "cat", "%p",
-    "errorf", "warnf", "path", "buf", "getopt", "kaddr", "uaddr", "iter:", "probe", "&",
+    "errorf", "warnf", "path", "buf", "kaddr", "uaddr", "iter:", "probe", "&",
     // A hash map's order is its random seed's: loops over maps.
     ": @",
 ];
@@ -84,9 +84,12 @@ fn same_through_an_artifact(args: &[&str], direct: &Out) {
     if (1..b.len()).any(|i| b[i] == b':' && b[i - 1].is_ascii_alphanumeric()) {
         return;
     }
-    // Run-time options go to the run, the rest (the program, its parameters) to the build.
-    let (mut build, mut run) = (vec!["build"], vec![]);
+    // Run-time options go to the run, the rest to the build; the script's parameters to
+    // both: an artifact reads them when it runs, but keeps those the program needs as
+    // constants (as in `if ($1 < 2) { fail(…); }`), which the run must give again.
+    let (mut build, mut run, mut params) = (vec!["build"], vec![], vec![]);
     let mut i = 0;
+    let mut seen_prog = false;
     while i < args.len() {
         match args[i] {
             "-q" => run.push(args[i]),
@@ -94,7 +97,17 @@ fn same_through_an_artifact(args: &[&str], direct: &Out) {
                 run.extend_from_slice(&args[i..(i + 2).min(args.len())]);
                 i += 1;
             }
-            "-c" | "-p" | "-o" | "--" | "-k" | "-d" | "--dry-run" | "--unsafe" => return,
+            "-c" | "-p" | "-o" | "-k" | "-d" | "--dry-run" | "--unsafe" => return,
+            "-e" => {
+                build.extend_from_slice(&args[i..(i + 2).min(args.len())]);
+                seen_prog = true;
+                i += 1;
+            }
+            "--" => {
+                params.extend_from_slice(&args[i..]);
+                break;
+            }
+            a if seen_prog => params.push(a),
             a => build.push(a),
         }
         i += 1;
@@ -103,9 +116,11 @@ fn same_through_an_artifact(args: &[&str], direct: &Out) {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let file = format!("{}/via-artifact-{}-{n}.spy", env!("CARGO_TARGET_TMPDIR"), std::process::id());
     build.extend_from_slice(&["-o", &file]);
+    build.extend_from_slice(&params);
     let built = spyglass(&build);
     assert_eq!(built.code, 0, "building {prog:?}: {}", built.stderr);
-    let ran = Out::of(Command::new(spyglass_run()).args(&run).arg(&file).output().expect("run spyglass-run"));
+    let ran = Command::new(spyglass_run()).args(&run).arg(&file).args(&params).output();
+    let ran = Out::of(ran.expect("run spyglass-run"));
     let _ = std::fs::remove_file(&file);
     assert_eq!((ran.code, &ran.stdout), (direct.code, &direct.stdout), "{prog:?} through an artifact\n{}", ran.stderr);
     // Compile-time warnings were printed by the build.

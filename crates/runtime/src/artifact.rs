@@ -1,7 +1,7 @@
 //! Program artifacts (`spyglass build script.bt -o script.spy`): a compiled script in one
 //! file, run later by `spyglass script.spy` without parsing, checking or LLVM.
 //!
-//! The encoding, format 1, all integers little-endian:
+//! The encoding, format 2, all integers little-endian:
 //!
 //! | bytes | what |
 //! |---|---|
@@ -14,7 +14,10 @@
 //!
 //! A spyglass reads every format up to its own and refuses a newer one, naming both
 //! versions. Within a format, fields added to the description have defaults, so an older
-//! artifact still reads; a description that does not decode is refused the same way.
+//! artifact still reads; a description that does not decode is refused the same way. A new
+//! format is needed when an older runtime would run a newer artifact wrongly rather than
+//! fail: format 2 added parameter slots (`CompiledProgram::params`), which a format-1
+//! runtime would leave zero; its layout is otherwise format 1's.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +25,7 @@ use crate::program::{CompiledProgram, KernelId};
 
 pub const MAGIC: &[u8; 8] = b"SPYGART\0";
 /// The newest format this spyglass writes and reads.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 const HEADER: usize = 24;
 
 #[derive(Serialize, Deserialize)]
@@ -252,6 +255,15 @@ mod tests {
         let e = decode(&bytes).unwrap_err();
         assert!(e.contains(&format!("format {}", FORMAT + 1)), "{e}");
         assert!(e.contains(env!("CARGO_PKG_VERSION")), "{e}");
+    }
+
+    /// Format 1 had no parameter slots and no CO-RE facts: it reads with none.
+    #[test]
+    fn an_older_format_still_reads() {
+        let mut bytes = encode(&program(), None);
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let (p, _) = decode(&bytes).unwrap();
+        assert!(p.params.is_empty() && p.fixed_layouts.is_empty());
     }
 
     #[test]

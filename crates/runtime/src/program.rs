@@ -46,6 +46,9 @@ pub struct CompiledProgram {
     /// CO-RE relocations (`struct X.bitfield`, `sizeof`, copies), which may differ elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fixed_layouts: Vec<String>,
+    /// For artifacts: the parameters read when it runs, and those fixed when it was built.
+    #[serde(default, skip_serializing_if = "crate::params::ParamSpec::is_empty")]
+    pub params: crate::params::ParamSpec,
 }
 
 /// Which kernel a program's layouts (struct offsets, tracepoint formats) come from.

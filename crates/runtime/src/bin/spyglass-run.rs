@@ -1,4 +1,4 @@
-//! `spyglass-run FILE.spy [OPTIONS]`: runs an artifact written by `spyglass build`, on a
+//! `spyglass-run [OPTIONS] FILE.spy [PARAMS] [-- --name=value]`: runs an artifact written by `spyglass build`, on a
 //! machine without LLVM. Built from the runtime crate alone; it takes spyglass's run-time
 //! options and prints exactly what `spyglass script.bt` prints.
 
@@ -19,6 +19,12 @@ use spyglass_runtime::runtime::{self, Buffering, Mode, RunOptions};
 struct Args {
     /// The artifact.
     artifact: PathBuf,
+    /// The script's positional parameters (`$1`, …).
+    #[arg(allow_negative_numbers = true)]
+    params: Vec<String>,
+    /// After `--`: `--name=value` options for `getopt()`, and more positional parameters.
+    #[arg(last = true)]
+    after: Vec<String>,
     /// Quiet: no "Attached N probes".
     #[arg(short = 'q')]
     quiet: bool,
@@ -108,6 +114,12 @@ fn run() -> ExitCode {
         }
     }
     let _ = std::io::stdout().flush();
+    let (more, named) = spyglass_runtime::params::split_after_dashes(a.after);
+    let positional: Vec<String> = a.params.into_iter().chain(more).collect();
+    if let Err(e) = spyglass_runtime::params::validate_options(&named, &program.params.named) {
+        e.print();
+        return ExitCode::from(1);
+    }
     let opts = RunOptions {
         json,
         folded,
@@ -124,6 +136,8 @@ fn run() -> ExitCode {
         helper_warnings: false,
         no_warnings: a.no_warnings,
         unsafe_mode: false,
+        positional,
+        named,
     };
     match runtime::run(&program, &opts) {
         Ok(code) => ExitCode::from(code as u8),

@@ -41,7 +41,8 @@ pub struct Loaded {
     pub stacks: Option<super::stacks::Stacks>,
 }
 
-pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded, LoadError> {
+/// `params` is an artifact's parameter area (`crate::params`), placed after the constants.
+pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN], params: &[u8]) -> Result<Loaded, LoadError> {
     libbpf_rs::set_print(Some((PrintLevel::Info, capture)));
     LIBBPF_LOG.lock().map(|mut l| l.clear()).ok();
     let fail = |e: libbpf_rs::Error| {
@@ -68,6 +69,10 @@ pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN]) -> Result<Loaded
                     if data.len() >= 8 * (i + 1) {
                         data[8 * i..8 * (i + 1)].copy_from_slice(&v.to_ne_bytes());
                     }
+                }
+                let at = 8 * rodata::LEN;
+                if data.len() >= at + params.len() {
+                    data[at..at + params.len()].copy_from_slice(params);
                 }
             }
         }

@@ -57,6 +57,10 @@ pub struct RunOptions {
     pub helper_warnings: bool,
     pub no_warnings: bool,
     pub unsafe_mode: bool,
+    /// The script's parameters, for an artifact that reads them when it runs
+    /// (`CompiledProgram::params`): `$1…` and `--name=value` options.
+    pub positional: Vec<String>,
+    pub named: Vec<(String, Option<String>)>,
 }
 
 /// `-B line|full|none`; bpftrace flushes every line by default, even into a pipe.
@@ -170,7 +174,11 @@ fn run_with(
     consts[rodata::FILTER_PID] = opts.pid.map_or(0, u64::from);
     consts[rodata::NCPUS] = libbpf_rs::num_possible_cpus().unwrap_or(1) as u64;
     (consts[rodata::PIDNS_DEV], consts[rodata::PIDNS_INO]) = pid_namespace();
-    let loaded = loader::load(prog, consts).map_err(|e| load_diagnostic(prog, e))?;
+    let params = prog
+        .params
+        .fill(&opts.positional, &opts.named)
+        .map_err(Diagnostic::global)?;
+    let loaded = loader::load(prog, consts, &params).map_err(|e| load_diagnostic(prog, e))?;
     if opts.dry_run {
         return Ok(0);
     }
