@@ -248,3 +248,23 @@ fn parameters_are_given_when_an_artifact_runs() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("$3 is fixed in this artifact"), "{}", o.stderr);
 }
+
+/// A helper the kernel lacks (here a call patched to a helper number no kernel has, as an
+/// artifact built for a newer kernel would make) is named with the probe that calls it.
+#[test]
+fn a_helper_this_kernel_lacks_is_named_with_its_probe() {
+    let script = format!("{}/artifact-helper.bt", env!("CARGO_TARGET_TMPDIR"));
+    let spy = format!("{}/artifact-helper.spy", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&script, "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = nsecs; }\n").unwrap();
+    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    edit(&spy, |program| {
+        // `call 125` (bpf_ktime_get_boot_ns) becomes `call 999`.
+        let call = [0x85, 0, 0, 0, 125, 0, 0, 0];
+        let at = program.elf.windows(8).position(|w| w == call).expect("a ktime call");
+        program.elf[at + 4..at + 8].copy_from_slice(&999u32.to_le_bytes());
+    });
+    let o = run(&[&spy]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("this probe calls BPF helper #999, which this kernel does not provide"), "{}", o.stderr);
+    assert!(o.stderr.contains("artifact-helper.bt:2:"), "{}", o.stderr);
+}
