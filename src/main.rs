@@ -219,6 +219,7 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
         let program = CompiledProgram {
             built_on: spyglass::artifact::target_kernel(),
             tracepoint_layouts: spyglass::artifact::tracepoint_layouts(&program),
+            binaries: spyglass::artifact::binaries(&program),
             ..program
         };
         if let Some(note) = fixed_params_note(&path.display().to_string(), &program.params) {

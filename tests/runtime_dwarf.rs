@@ -282,3 +282,30 @@ fn debuginfo_directories_hold_separate_debug_files() {
         o.stdout
     );
 }
+
+/// An artifact records which build of a probed binary it was made for. A uprobe whose
+/// `args` come from DWARF is refused on another build (the locations may differ), naming
+/// the probe and both builds; a uprobe on a function by name runs on any build, found
+/// again when it attaches.
+#[test]
+fn an_artifact_checks_the_build_of_the_binaries_it_reads_args_from() {
+    let bin = build(&["-g", "-O1"], "dwarf-artifact");
+    let with_args = format!("{}/dwarf-args.spy", env!("CARGO_TARGET_TMPDIR"));
+    let by_name = format!("{}/dwarf-name.spy", env!("CARGO_TARGET_TMPDIR"));
+    let prog = format!(r#"uprobe:{bin}:add {{ printf("%d\n", args.a); }}"#);
+    assert_eq!(spyglass(&["build", "-e", &prog, "-o", &with_args]).code, 0);
+    let prog = format!(r#"uprobe:{bin}:add {{ @ = count(); }}"#);
+    assert_eq!(spyglass(&["build", "-e", &prog, "-o", &by_name]).code, 0);
+    let runner = spyglass_run();
+    let run = |spy: &str| Out::of(Command::new(&runner).args(["-q", "-c", &bin, spy]).output().unwrap());
+    let o = run(&with_args);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "0\n1\n\n\n"), "{}", o.stderr);
+    // Another build of the same program: other code, another build ID.
+    build(&["-g", "-O1", "-DSPYGLASS_OTHER_BUILD", "-fno-inline"], "dwarf-artifact");
+    let o = run(&with_args);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains(&format!("{bin} is not the build this artifact was made for (build ID ")), "{}", o.stderr);
+    assert!(o.stderr.contains("its `args` are placed as that build's DWARF says"), "{}", o.stderr);
+    let o = run(&by_name);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "\n\n@: 2\n"), "{}", o.stderr);
+}

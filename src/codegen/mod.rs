@@ -87,6 +87,7 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             built_on: None,
             tracepoint_layouts: Default::default(),
             fixed_layouts: ck.core.fixed.iter().cloned().collect(),
+            binaries: Default::default(),
             params: ck.param_spec.clone(),
         },
         ir,
@@ -149,6 +150,7 @@ fn generate<'ctx>(
             prog_name: name,
             attach: points.iter().map(|p| p.attach.clone()).collect(),
             span: probe.head_span(),
+            reads_args: ck.probes[pi].reads_args,
         });
     }
     // One license is enough: the linker concatenates the pieces' sections.

@@ -188,6 +188,9 @@ pub struct ProbeInfo {
     pub programs: Vec<Vec<PointInfo>>,
     /// Types of the block's `$variables`.
     pub vars: HashMap<String, Type>,
+    /// The block reads `args` (typed from the probe's own description: a tracepoint's
+    /// format, a binary's DWARF).
+    pub reads_args: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -367,6 +370,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         infos.push(ProbeInfo {
             programs,
             vars: std::mem::take(&mut ck.vars),
+            reads_args: ck.uses_args,
         });
     }
     let maps = ck.finish_maps()?;

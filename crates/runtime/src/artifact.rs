@@ -21,6 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::probes::AttachPoint;
 use crate::program::{CompiledProgram, KernelId};
 
 pub const MAGIC: &[u8; 8] = b"SPYGART\0";
@@ -160,6 +161,78 @@ pub fn kernel_warning(name: &str, program: &CompiledProgram) -> Option<String> {
             what.join(", ")
         )
     })
+}
+
+/// What identifies a build of the binary at `path`: its GNU build ID, else a checksum of
+/// its bytes.
+pub fn binary_identity(path: &str) -> Option<String> {
+    use object::Object;
+    let data = std::fs::read(path).ok()?;
+    let id = object::File::parse(&*data)
+        .ok()
+        .and_then(|f| f.build_id().ok().flatten().map(|b| b.to_vec()));
+    Some(match id {
+        Some(id) if !id.is_empty() => {
+            let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            format!("build ID {hex}")
+        }
+        _ => format!("checksum {:08x}", crc(&data)),
+    })
+}
+
+/// The binaries `program`'s uprobes and USDT probes attach to, with their identities
+/// here (for `CompiledProgram::binaries`).
+pub fn binaries(program: &CompiledProgram) -> std::collections::BTreeMap<String, String> {
+    program
+        .probes
+        .iter()
+        .flat_map(|p| &p.attach)
+        .filter_map(|ap| match ap {
+            AttachPoint::Uprobe { path, .. } | AttachPoint::Usdt { path, .. } => Some(path),
+            _ => None,
+        })
+        .filter_map(|path| Some((path.clone(), binary_identity(path)?)))
+        .collect()
+}
+
+/// Refuses a program built against another build of a binary it probes, where that
+/// matters: a USDT probe's arguments and address, a uprobe at an address or a source line,
+/// or a uprobe whose `args` come from DWARF. A uprobe on a function by name is found again
+/// when it attaches, so any build will do.
+pub fn check_binaries(program: &CompiledProgram) -> Result<(), crate::diag::Diagnostic> {
+    for p in &program.probes {
+        for ap in &p.attach {
+            let (path, why) = match ap {
+                AttachPoint::Usdt { path, .. } => {
+                    (path, "its address and argument locations come from that build")
+                }
+                AttachPoint::Uprobe { path, func, offset, source, .. }
+                    if func.is_empty() || *offset != 0 || source.is_some() =>
+                {
+                    (path, "its address comes from that build")
+                }
+                AttachPoint::Uprobe { path, .. } if p.reads_args => {
+                    (path, "its `args` are placed as that build's DWARF says")
+                }
+                _ => continue,
+            };
+            let Some(built) = program.binaries.get(path) else { continue };
+            let here = binary_identity(path);
+            if here.as_ref() != Some(built) {
+                let here = here.unwrap_or_else(|| "missing".into());
+                return Err(crate::diag::Diagnostic::error(
+                    format!(
+                        "{}: {path} is not the build this artifact was made for ({built} there, \
+                         {here} here), and {why}",
+                        ap.name()
+                    ),
+                    p.span,
+                )
+                .with_note("build the artifact against this binary"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The record layouts of the tracepoints `program` attaches to, on this machine (for

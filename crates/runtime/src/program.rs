@@ -46,6 +46,10 @@ pub struct CompiledProgram {
     /// CO-RE relocations (`struct X.bitfield`, `sizeof`, copies), which may differ elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fixed_layouts: Vec<String>,
+    /// For artifacts: the identity of each binary a uprobe or USDT probe attaches to, as
+    /// built (`artifact::binary_identity`), checked where it matters before attaching.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub binaries: std::collections::BTreeMap<String, String>,
     /// For artifacts: the parameters read when it runs, and those fixed when it was built.
     #[serde(default, skip_serializing_if = "crate::params::ParamSpec::is_empty")]
     pub params: crate::params::ParamSpec,
@@ -165,6 +169,10 @@ pub struct ProbeProgram {
     pub attach: Vec<AttachPoint>,
     /// Byte span of the probe's attach-point list in the source, for diagnostics.
     pub span: (usize, usize),
+    /// The block reads `args`, typed from what the probe describes (for uprobes, the
+    /// binary's DWARF: locations that hold for that build of the binary only).
+    #[serde(default)]
+    pub reads_args: bool,
 }
 
 pub type MapId = usize;

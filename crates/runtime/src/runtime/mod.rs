@@ -167,6 +167,7 @@ fn run_with(
     mut child: Option<&mut Child>,
 ) -> Result<i32, Diagnostic> {
     crate::artifact::check_layouts(prog)?;
+    crate::artifact::check_binaries(prog)?;
     let mut consts = [0u64; rodata::LEN];
     consts[rodata::START_NS] = boot_ns();
     consts[rodata::TAI_OFFSET] = clock_ns(libc::CLOCK_TAI).wrapping_sub(boot_ns());
