@@ -24,8 +24,12 @@ pub fn run_to(bytes: &[u8], last: Stage) -> Result<(), String> {
         if last == Stage::Parse {
             return Ok(());
         }
+        // A first line `// --unsafe` or `// --portable` checks the script as that flag (or
+        // an artifact build) would, as the language snapshot suite does.
         let opts = sema::Options {
             source: Some((name.to_string(), source.clone())),
+            unsafe_mode: source.starts_with("// --unsafe"),
+            portable: source.starts_with("// --portable"),
             ..Default::default()
         };
         let checked = sema::check(ast, opts).map_err(render)?;

@@ -138,3 +138,25 @@ fn layouts_that_are_not_relocated_are_recorded() {
     let (program, _) = spyglass::artifact::decode(&std::fs::read(&spy).unwrap()).unwrap();
     assert_eq!(program.fixed_layouts, ["struct task_struct"]);
 }
+
+/// Forty probes compile in pieces on every core, each piece a module with the same
+/// relocations (LLVM keeps them in a static map; see `codegen/core.rs`): the build must
+/// not crash and every read must be right.
+#[test]
+fn a_large_artifact_relocates_in_every_piece() {
+    let script = tmp("core-pieces.bt");
+    let mut src: String = (0..40)
+        .map(|i| format!("begin {{ @a{i} = curtask->tgid == pid && curtask->se.load.weight == 1048576; }}\n"))
+        .collect();
+    src.push_str("begin { exit(); }\n");
+    std::fs::write(&script, src).unwrap();
+    let spy = tmp("core-pieces.spy");
+    for _ in 0..3 {
+        let built = spyglass(&["build", &script, "-o", &spy]);
+        assert_eq!(built.code, 0, "{}", built.stderr);
+    }
+    let o = Out::of(Command::new(spyglass_run()).args(["-q", &spy]).output().unwrap());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let ones = o.stdout.lines().filter(|l| l.starts_with("@a") && l.ends_with(": true")).count();
+    assert_eq!(ones, 40, "{}", o.stdout);
+}

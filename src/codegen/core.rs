@@ -4,6 +4,12 @@
 //! names the type and the member; the debug type attached here is what it is described by,
 //! so it holds only what matters for matching: the type's name and size and the members
 //! the program reads, each with its offset here and a type of the right kind.
+//!
+//! LLVM 19's pass keeps the globals it makes for relocations in a static map, by a key of
+//! type name and access path, across modules and threads: a second module with the same
+//! access would reuse a global of a module already freed. So every module names its types
+//! with a flavor of its own (`task_struct___sg2`; libbpf matches on the part before `___`),
+//! and modules with relocations run their passes one at a time (`PASSES`).
 
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::Builder;
@@ -18,6 +24,17 @@ use inkwell::AddressSpace;
 use super::maps::Globals;
 use crate::sema::core::CoreField;
 use crate::sema::{Checked, Type};
+
+/// Held while a module with relocations runs its passes (see above).
+pub static PASSES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The next module's flavor (see above).
+static FLAVOR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// A flavor for a new module's kernel types: unique in this process.
+pub fn next_flavor() -> u32 {
+    FLAVOR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 /// A kernel type's debug type, and the order of its members in it.
 #[derive(Clone)]
@@ -176,7 +193,10 @@ impl<'ctx> Globals<'ctx> {
             .split_once(' ')
             .map_or(name, |(_, n)| n)
             .to_string();
-        let bare = if bare.starts_with('<') { String::new() } else { bare };
+        let bare = match bare.starts_with('<') {
+            true => String::new(),
+            false => format!("{bare}___sg{}", self.core_flavor.get_or_init(next_flavor)),
+        };
         let scope = d.cu.as_debug_info_scope();
         match union {
             true => d

@@ -86,6 +86,8 @@ pub struct Globals<'ctx> {
     ksyms: std::cell::RefCell<std::collections::HashMap<String, GlobalValue<'ctx>>>,
     /// Kernel types as CO-RE relocations describe them (`core.rs`), built on first use.
     pub(super) core_types: std::cell::RefCell<std::collections::HashMap<String, super::core::CoreType<'ctx>>>,
+    /// This module's flavor for kernel type names (`core.rs`), taken on first use.
+    pub(super) core_flavor: std::cell::OnceCell<u32>,
 }
 
 /// The debug-info builder the map BTF comes from.
@@ -176,6 +178,7 @@ impl<'ctx> Globals<'ctx> {
             scratch_size: Default::default(),
             ksyms: Default::default(),
             core_types: Default::default(),
+            core_flavor: Default::default(),
         }
     }
 

@@ -188,6 +188,10 @@ fn emit<'ctx>(
         true => PIPELINE.to_string(),
         false => format!("default<O0>,{PIPELINE}"),
     };
+    let _one_at_a_time = match ck.core.structs.is_empty() {
+        true => None,
+        false => Some(core::PASSES.lock().unwrap_or_else(|p| p.into_inner())),
+    };
     module
         .run_passes(&pipeline, tm, PassBuilderOptions::create())
         .map_err(|e| {

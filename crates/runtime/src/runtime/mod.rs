@@ -504,10 +504,18 @@ fn missing_helper(log: &str) -> Option<String> {
 /// The kernel field a CO-RE relocation found no match for, as libbpf writes it into the
 /// verifier log: "failed to resolve CO-RE relocation <byte_off> [23] struct
 /// task_struct.extra (0:0 @ offset 100)" gives `struct task_struct.extra`.
-fn missing_core_field(log: &str) -> Option<&str> {
+/// The type's flavor suffix (`task_struct___sg1`, see `codegen/core.rs`) is not shown.
+fn missing_core_field(log: &str) -> Option<String> {
     let rest = log.split("failed to resolve CO-RE relocation").nth(1)?;
     let rest = &rest[rest.find("] ")? + 2..];
-    Some(rest[..rest.find(" (")?].trim())
+    let field = rest[..rest.find(" (")?].trim();
+    Some(match field.split_once("___") {
+        Some((head, tail)) => {
+            let tail = tail.find('.').map_or("", |i| &tail[i..]);
+            format!("{head}{tail}")
+        }
+        None => field.to_string(),
+    })
 }
 
 /// Loading BPF and attaching need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (root has them
