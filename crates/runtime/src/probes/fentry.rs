@@ -16,6 +16,9 @@ use super::{bpf_progs, btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, 
 pub struct Fentry(pub bool);
 
 impl ProbeType for Fentry {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Fentry { ret, .. } if *ret == self.0)
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Fentry { func, prog, .. } = ap else {
             unreachable!("not an fentry probe")

@@ -69,6 +69,9 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Hardware;
 
 impl ProbeType for Hardware {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Hardware { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Hardware { event, count } = ap else {
             unreachable!("not a hardware probe")

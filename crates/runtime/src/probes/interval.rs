@@ -65,6 +65,9 @@ pub(crate) fn display(period_ns: u64, kind: &str) -> String {
 }
 
 impl ProbeType for Interval {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Interval { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Interval { period_ns } = ap else {
             unreachable!("not an interval")

@@ -51,6 +51,9 @@ fn target(ap: &AttachPoint) -> &str {
 }
 
 impl ProbeType for Iter {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Iter { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Iter { target } = ap else {
             unreachable!("not an iterator")

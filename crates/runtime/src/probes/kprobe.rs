@@ -93,6 +93,9 @@ pub fn attachable() -> bool {
 }
 
 impl ProbeType for Kprobe {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Kprobe { ret, .. } if *ret == self.0)
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Kprobe { func, offset, .. } = ap else {
             unreachable!("not a kprobe")

@@ -207,6 +207,9 @@ pub trait ProbeType: Sync {
     /// Provider names this type answers to, full name first (`tracepoint`, `t`).
     fn names(&self) -> &'static [&'static str];
 
+    /// Whether `ap` is one of this type's attach points (what `of` asks).
+    fn owns(&self, ap: &AttachPoint) -> bool;
+
     /// Where the context holds the interrupted registers (`struct pt_regs`), for `reg()`.
     fn regs(&self) -> Option<u32> {
         None
@@ -415,30 +418,13 @@ pub fn by_name(name: &str) -> Option<&'static dyn ProbeType> {
         })
 }
 
-/// The provider that produced `ap`.
+/// The provider that produced `ap`: the one that owns it.
 pub fn of(ap: &AttachPoint) -> &'static dyn ProbeType {
-    match ap {
-        AttachPoint::Begin => &special::Begin,
-        AttachPoint::End => &special::End,
-        AttachPoint::Tracepoint { .. } => &tracepoint::Tracepoint,
-        AttachPoint::Interval { .. } => &interval::Interval,
-        AttachPoint::Profile { .. } => &profile::Profile,
-        AttachPoint::Software { .. } => &software::Software,
-        AttachPoint::Hardware { .. } => &hardware::Hardware,
-        AttachPoint::RawTracepoint { .. } => &rawtracepoint::RawTracepoint,
-        AttachPoint::Uprobe { ret: false, .. } => &uprobe::Uprobe(false),
-        AttachPoint::Uprobe { ret: true, .. } => &uprobe::Uprobe(true),
-        AttachPoint::Bench { .. } => &selftest::SelfTest(false),
-        AttachPoint::Test { .. } => &selftest::SelfTest(true),
-        AttachPoint::Kprobe { ret: false, .. } => &kprobe::Kprobe(false),
-        AttachPoint::Kprobe { ret: true, .. } => &kprobe::Kprobe(true),
-        AttachPoint::Iter { .. } => &iter::Iter,
-        AttachPoint::SelfSignal { .. } => &special::SelfProbe,
-        AttachPoint::Fentry { ret: false, .. } => &fentry::Fentry(false),
-        AttachPoint::Fentry { ret: true, .. } => &fentry::Fentry(true),
-        AttachPoint::Usdt { .. } => &usdt::Usdt,
-        AttachPoint::Watchpoint { .. } => &watchpoint::Watchpoint,
-    }
+    TYPES
+        .iter()
+        .copied()
+        .find(|t| t.owns(ap))
+        .expect("every attach point has its probe type in TYPES")
 }
 
 /// Splits an attach point into `provider` and its colon-separated parts, keeping quoted
@@ -520,5 +506,43 @@ impl AttachPoint {
     /// The probe's name as bpftrace prints it for the `probe` builtin.
     pub fn name(&self) -> String {
         of(self).display(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind of attach point has exactly one owner among the probe types.
+    #[test]
+    fn every_attach_point_has_one_owner() {
+        let s = String::new;
+        let samples = [
+            AttachPoint::Begin,
+            AttachPoint::End,
+            AttachPoint::Tracepoint { category: s(), name: s() },
+            AttachPoint::Interval { period_ns: 1 },
+            AttachPoint::Profile { freq_hz: Some(1), period_ns: None },
+            AttachPoint::Software { event: s(), count: None },
+            AttachPoint::Hardware { event: s(), count: None },
+            AttachPoint::RawTracepoint { module: s(), name: s() },
+            AttachPoint::Bench { name: s() },
+            AttachPoint::Test { name: s() },
+            AttachPoint::Iter { target: s() },
+            AttachPoint::Usdt { path: s(), provider: s(), name: s(), index: 0 },
+            AttachPoint::Watchpoint { addr: 0, len: 1, mode: s() },
+            AttachPoint::SelfSignal { signal: s() },
+        ]
+        .into_iter()
+        .chain([false, true].into_iter().flat_map(|ret| {
+            [
+                AttachPoint::Uprobe { ret, path: s(), func: s(), offset: 0, wildcard: false, source: None },
+                AttachPoint::Kprobe { ret, func: s(), offset: 0, wildcard: false },
+                AttachPoint::Fentry { ret, func: s(), prog: None },
+            ]
+        }));
+        for ap in samples {
+            assert_eq!(TYPES.iter().filter(|t| t.owns(&ap)).count(), 1, "{ap:?}");
+        }
     }
 }

@@ -8,6 +8,9 @@ use super::{AttachPoint, Attachment, ProbeType};
 pub struct Profile;
 
 impl ProbeType for Profile {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Profile { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         match ap {
             AttachPoint::Profile { freq_hz: Some(hz), .. } => format!("profile:hz:{hz}"),

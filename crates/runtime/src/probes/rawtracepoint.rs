@@ -26,6 +26,9 @@ pub(crate) struct RawTp {
 }
 
 impl ProbeType for RawTracepoint {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::RawTracepoint { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::RawTracepoint { module, name } = ap else {
             unreachable!("not a raw tracepoint")

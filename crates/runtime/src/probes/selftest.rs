@@ -9,6 +9,12 @@ use super::{AttachPoint, Attachment, ProbeType};
 pub struct SelfTest(pub bool);
 
 impl ProbeType for SelfTest {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        match self.0 {
+            false => matches!(ap, AttachPoint::Bench { .. }),
+            true => matches!(ap, AttachPoint::Test { .. }),
+        }
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         match ap {
             AttachPoint::Bench { name } => format!("bench:{name}"),

@@ -77,6 +77,9 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Software;
 
 impl ProbeType for Software {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Software { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Software { event, count } = ap else {
             unreachable!("not a software probe")

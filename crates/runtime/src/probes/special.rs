@@ -32,6 +32,9 @@ macro_rules! run_by_spyglass {
 }
 
 impl ProbeType for Begin {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Begin)
+    }
     fn display(&self, _: &AttachPoint) -> String {
         "begin".into()
     }
@@ -49,6 +52,9 @@ impl ProbeType for Begin {
 }
 
 impl ProbeType for End {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::End)
+    }
     fn display(&self, _: &AttachPoint) -> String {
         "end".into()
     }
@@ -68,6 +74,9 @@ impl ProbeType for End {
 pub struct SelfProbe;
 
 impl ProbeType for SelfProbe {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::SelfSignal { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::SelfSignal { signal } = ap else {
             unreachable!("not a self probe")

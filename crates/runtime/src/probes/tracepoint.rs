@@ -7,6 +7,9 @@ use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
 pub struct Tracepoint;
 
 impl ProbeType for Tracepoint {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Tracepoint { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Tracepoint { category, name } = ap else {
             unreachable!("not a tracepoint")

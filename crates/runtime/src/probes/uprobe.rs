@@ -13,6 +13,9 @@ use super::{tracefs, ArgField, ArgKind, ArgLoc, AttachPoint, Attachment, ProbeTy
 pub struct Uprobe(pub bool);
 
 impl ProbeType for Uprobe {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Uprobe { ret, .. } if *ret == self.0)
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Uprobe { path, func, offset, source, .. } = ap else {
             unreachable!("not a uprobe")

@@ -56,6 +56,9 @@ pub enum UsdtLoc {
 }
 
 impl ProbeType for Usdt {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Usdt { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Usdt { path, provider, name, .. } = ap else {
             unreachable!("not a USDT probe")

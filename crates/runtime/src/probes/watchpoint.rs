@@ -19,6 +19,9 @@ const BP_X: u32 = 4;
 const KERNEL_START: u64 = 0xffff_8000_0000_0000;
 
 impl ProbeType for Watchpoint {
+    fn owns(&self, ap: &AttachPoint) -> bool {
+        matches!(ap, AttachPoint::Watchpoint { .. })
+    }
     fn display(&self, ap: &AttachPoint) -> String {
         let AttachPoint::Watchpoint { addr, len, mode } = ap else {
             unreachable!("not a watchpoint")
