@@ -160,7 +160,8 @@ const THIS_CPU_PTR: u64 = 154;
 /// sema asks in every round).
 fn kernel_var(name: &str) -> Option<Type> {
     thread_local! {
-        static BTF: Option<crate::sema::btf::KernelBtf> = crate::sema::btf::KernelBtf::load();
+        static BTF: Option<crate::sema::btf::KernelBtf> =
+            crate::sema::btf::KernelBtf::load().ok().flatten();
     }
     BTF.with(|b| b.as_ref()?.var_type(name))
 }

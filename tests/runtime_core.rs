@@ -160,3 +160,15 @@ fn a_large_artifact_relocates_in_every_piece() {
     let ones = o.stdout.lines().filter(|l| l.starts_with("@a") && l.ends_with(": true")).count();
     assert_eq!(ones, 40, "{}", o.stdout);
 }
+
+/// `BPFTRACE_BTF` naming something that is not BTF is said where a kernel type is needed.
+#[test]
+fn an_unreadable_btf_file_is_named() {
+    let o = spyglass_env(
+        &["-e", r#"begin { printf("%d\n", curtask->pid); exit(); }"#],
+        &[("BPFTRACE_BTF", "/nonexistent.btf")],
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("unknown type `struct task_struct`"), "{}", o.stderr);
+    assert!(o.stderr.contains("BPFTRACE_BTF names /nonexistent.btf, which is not readable BTF"), "{}", o.stderr);
+}

@@ -21,12 +21,15 @@ pub struct KernelBtf {
 }
 
 impl KernelBtf {
-    pub fn load() -> Option<KernelBtf> {
-        let btf = match crate::probes::btf::types_file() {
-            Some(path) => Btf::from_path(path),
-            None => Btf::from_vmlinux(),
-        };
-        btf.ok().map(|btf| KernelBtf { btf })
+    /// The kernel's BTF, or the file `BPFTRACE_BTF` names; the error says why that file
+    /// could not be used (a kernel without BTF is no error, only an absence).
+    pub fn load() -> Result<Option<KernelBtf>, String> {
+        match crate::probes::btf::types_file() {
+            Some(path) => Btf::from_path(&path)
+                .map(|btf| Some(KernelBtf { btf }))
+                .map_err(|e| format!("BPFTRACE_BTF names {}, which is not readable BTF: {e}", path.display())),
+            None => Ok(Btf::from_vmlinux().ok().map(|btf| KernelBtf { btf })),
+        }
     }
 
     fn by_id(&self, id: TypeId) -> Option<BtfType<'_>> {

@@ -34,6 +34,7 @@ pub struct Registry {
     kernel_layouts: HashMap<String, Option<Rc<Layout>>>,
     /// `None` until first needed; then whether the kernel has BTF at all.
     kernel: Option<Option<KernelBtf>>,
+    kernel_error: Option<String>,
     /// Script enums by name (anonymous ones get a made-up name), and their constants
     /// (value, enum name).
     script_enums: HashMap<String, EnumDef>,
@@ -89,7 +90,20 @@ impl Registry {
     }
 
     fn kernel(&mut self) -> Option<&KernelBtf> {
-        self.kernel.get_or_insert_with(KernelBtf::load).as_ref()
+        if self.kernel.is_none() {
+            let (btf, error) = match KernelBtf::load() {
+                Ok(btf) => (btf, None),
+                Err(e) => (None, Some(e)),
+            };
+            self.kernel = Some(btf);
+            self.kernel_error = error;
+        }
+        self.kernel.as_ref().and_then(Option::as_ref)
+    }
+
+    /// Why the kernel types named by `BPFTRACE_BTF` are missing, once they were needed.
+    pub fn kernel_error(&self) -> Option<&str> {
+        self.kernel_error.as_deref()
     }
 
     pub fn layout(&mut self, name: &str) -> Option<Rc<Layout>> {
@@ -159,6 +173,9 @@ impl Checker<'_> {
         self.structs.resolve(name).map_err(|msg| {
             let base = name.trim_end_matches(['*', ' ']);
             let d = Diagnostic::error(msg, span);
+            if let Some(why) = self.structs.kernel_error() {
+                return d.with_note(why.to_string());
+            }
             let names = self.structs.names_like(base);
             match super::suggest::closest(base, names.iter().map(String::as_str)) {
                 Some(s) => d.with_label(format!("did you mean `{s}`?")),
@@ -182,9 +199,13 @@ impl Checker<'_> {
                 ))
             }
         };
-        self.structs
-            .layout(&name)
-            .ok_or_else(|| Diagnostic::error(format!("unknown type `{name}`"), span))
+        self.structs.layout(&name).ok_or_else(|| {
+            let d = Diagnostic::error(format!("unknown type `{name}`"), span);
+            match self.structs.kernel_error() {
+                Some(why) => d.with_note(why.to_string()),
+                None => d,
+            }
+        })
     }
 
     /// `layout`'s member `field`, or a diagnostic with the closest name.
