@@ -158,9 +158,11 @@ pub fn cacheable(source: &str, includes: &spyglass::parser::Includes) -> bool {
             .any(|w| source.contains(w))
 }
 
-/// The files the program's probes name, with what identifies their contents.
+/// The files the program's probes name, and the types file `BPFTRACE_BTF` names, with
+/// what identifies their contents.
 fn deps(program: &CompiledProgram) -> Option<Vec<(String, u64, u128)>> {
     let mut out = vec![];
+    let types = spyglass::probes::btf::types_file().map(|p| p.display().to_string());
     for ap in program.probes.iter().flat_map(|p| &p.attach) {
         let path = match ap {
             AttachPoint::Uprobe { path, .. } | AttachPoint::Usdt { path, .. } => path,
@@ -171,6 +173,10 @@ fn deps(program: &CompiledProgram) -> Option<Vec<(String, u64, u128)>> {
         if !out.contains(&dep) {
             out.push(dep);
         }
+    }
+    if let Some(path) = types {
+        let m = std::fs::metadata(&path).ok()?;
+        out.push((path, m.len(), mtime_ns(&m)));
     }
     Some(out)
 }
