@@ -21,7 +21,10 @@ use inkwell::types::BasicType;
 use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::AddressSpace;
 
+use super::func::{helper, FnGen, Val};
 use super::maps::Globals;
+use crate::diag::Result;
+use crate::parser::ast::{Expr, ExprKind, UnOp};
 use crate::sema::core::CoreField;
 use crate::sema::{Checked, Type};
 
@@ -256,3 +259,81 @@ impl<'ctx> Globals<'ctx> {
     }
 }
 
+/// Field reads through relocations, as `pointers.rs` lowers `p->f` in an artifact.
+impl<'a, 'ctx> FnGen<'a, 'ctx> {
+    /// The address of a field read through a CO-RE relocation (`sema::core`), and the
+    /// address of the struct its relocation starts from. A field of a struct that is
+    /// itself such a field is addressed from the pointer the inner access gives, so LLVM
+    /// folds the chain into one relocation from the named outer type.
+    pub(super) fn core_addr(&mut self, e: &Expr, base: &Expr) -> Result<(PointerValue<'ctx>, PointerValue<'ctx>)> {
+        let a = self.ck.struct_fields[&e.id].clone();
+        let to_ptr = |g: &Self, v: IntValue<'ctx>| {
+            g.b.build_int_to_ptr(v, g.ctx.ptr_type(inkwell::AddressSpace::default()), "base")
+                .unwrap()
+        };
+        let (root, start) = if a.via_ptr {
+            let v = self.expr(base)?.int();
+            let p = to_ptr(self, v);
+            (p, p)
+        } else {
+            match &base.kind {
+                ExprKind::Field { base: inner, .. }
+                    if self.ck.struct_fields[&base.id].core.is_some() =>
+                {
+                    self.core_addr(base, inner)?
+                }
+                ExprKind::Field { base: inner, .. } => {
+                    let v = self.struct_addr(base, inner)?.0;
+                    let p = to_ptr(self, v);
+                    (p, p)
+                }
+                ExprKind::Unary {
+                    op: UnOp::Deref,
+                    operand,
+                } => {
+                    let v = self.expr(operand)?.int();
+                    let p = to_ptr(self, v);
+                    (p, p)
+                }
+                _ => unreachable!("sema: a struct without an address has no fields"),
+            }
+        };
+        let core = a.core.as_ref().expect("checked by the caller");
+        let field = self
+            .globals
+            .core_access(self.ctx, self.module, &self.b, self.ck, start, core);
+        Ok((root, field))
+    }
+
+    /// A bitfield read through relocations, as libbpf's `BPF_CORE_READ_BITFIELD_PROBED`
+    /// does: where its storage starts and how wide it is, and the shifts that bring the
+    /// bits down, all as this kernel lays them out.
+    pub(super) fn core_bitfield(&mut self, e: &Expr, base: &Expr, t: &Type, user: bool) -> Result<Val<'ctx>> {
+        use super::core::FieldInfo;
+        let (root, field) = self.core_addr(e, base)?;
+        let info = |g: &Self, kind: FieldInfo| {
+            let v = g.globals.core_info(g.ctx, g.module, &g.b, field, kind);
+            g.b.build_int_z_extend(v, g.ctx.i64_type(), "info").unwrap()
+        };
+        let (off, size) = (info(self, FieldInfo::ByteOffset), info(self, FieldInfo::ByteSize));
+        let (up, down) = (info(self, FieldInfo::LShiftU64), info(self, FieldInfo::RShiftU64));
+        let buf = self.stack(8, "bitfield");
+        self.b.build_store(buf, self.i64(0)).unwrap();
+        // SAFETY: an i8 offset from a pointer; the helper checks the address it reads.
+        let src = unsafe {
+            self.b
+                .build_gep(self.ctx.i8_type(), root, &[off], "storage")
+                .unwrap()
+        };
+        let read = if user {
+            helper::PROBE_READ_USER
+        } else {
+            helper::PROBE_READ_KERNEL
+        };
+        self.helper_int(read, &[buf.into(), size.into(), src.into()]);
+        let v = self.b.build_load(self.ctx.i64_type(), buf, "bits").unwrap().into_int_value();
+        let v = self.b.build_left_shift(v, up, "bf_up").unwrap();
+        let v = self.b.build_right_shift(v, down, t.is_signed(), "bf").unwrap();
+        Ok(Val::Int(v))
+    }
+}

@@ -195,3 +195,36 @@ pub fn verifier_summary(log: &str) -> String {
     let start = lines.len().saturating_sub(6);
     lines[start..].join("\n")
 }
+
+/// The BPF helper the verifier refused as unknown ("invalid func unknown#212") or as not
+/// allowed in this program type ("program of this type cannot use helper bpf_x#N"): an
+/// artifact built for a newer kernel meets an older one.
+pub fn missing_helper(log: &str) -> Option<String> {
+    if let Some(rest) = log.split("invalid func unknown#").nth(1) {
+        let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        // libbpf's mark for a CO-RE relocation that found nothing, not a helper.
+        if !id.is_empty() && id != "195896080" {
+            return Some(format!("BPF helper #{id}"));
+        }
+    }
+    let rest = log.split("cannot use helper ").nth(1)?;
+    let name: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+    Some(format!("the BPF helper {name}"))
+}
+
+/// The kernel field a CO-RE relocation found no match for, as libbpf writes it into the
+/// verifier log: "failed to resolve CO-RE relocation <byte_off> [23] struct
+/// task_struct.extra (0:0 @ offset 100)" gives `struct task_struct.extra`.
+/// The type's flavor suffix (`task_struct___sg1`, see `codegen/core.rs`) is not shown.
+pub fn missing_core_field(log: &str) -> Option<String> {
+    let rest = log.split("failed to resolve CO-RE relocation").nth(1)?;
+    let rest = &rest[rest.find("] ")? + 2..];
+    let field = rest[..rest.find(" (")?].trim();
+    Some(match field.split_once("___") {
+        Some((head, tail)) => {
+            let tail = tail.find('.').map_or("", |i| &tail[i..]);
+            format!("{head}{tail}")
+        }
+        None => field.to_string(),
+    })
+}

@@ -463,9 +463,9 @@ fn load_diagnostic(prog: &CompiledProgram, e: loader::LoadError) -> Diagnostic {
     } else if eperm {
         "loading the BPF program was not permitted (run as root, or with CAP_BPF and CAP_PERFMON)"
             .to_string()
-    } else if let (Some(_), Some(helper)) = (probe, missing_helper(&e.verifier_log)) {
+    } else if let (Some(_), Some(helper)) = (probe, loader::missing_helper(&e.verifier_log)) {
         format!("this probe calls {helper}, which this kernel does not provide for it")
-    } else if let (Some(_), Some(field)) = (probe, missing_core_field(&e.verifier_log)) {
+    } else if let (Some(_), Some(field)) = (probe, loader::missing_core_field(&e.verifier_log)) {
         format!(
             "this probe reads `{field}`, which this kernel does not have (the artifact was \
              built for a kernel that has it)"
@@ -483,39 +483,6 @@ fn load_diagnostic(prog: &CompiledProgram, e: loader::LoadError) -> Diagnostic {
         d = d.with_note(format!("the kernel said:\n{summary}"));
     }
     d
-}
-
-/// The BPF helper the verifier refused as unknown ("invalid func unknown#212") or as not
-/// allowed in this program type ("program of this type cannot use helper bpf_x#N"): an
-/// artifact built for a newer kernel meets an older one.
-fn missing_helper(log: &str) -> Option<String> {
-    if let Some(rest) = log.split("invalid func unknown#").nth(1) {
-        let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        // libbpf's mark for a CO-RE relocation that found nothing, not a helper.
-        if !id.is_empty() && id != "195896080" {
-            return Some(format!("BPF helper #{id}"));
-        }
-    }
-    let rest = log.split("cannot use helper ").nth(1)?;
-    let name: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-    Some(format!("the BPF helper {name}"))
-}
-
-/// The kernel field a CO-RE relocation found no match for, as libbpf writes it into the
-/// verifier log: "failed to resolve CO-RE relocation <byte_off> [23] struct
-/// task_struct.extra (0:0 @ offset 100)" gives `struct task_struct.extra`.
-/// The type's flavor suffix (`task_struct___sg1`, see `codegen/core.rs`) is not shown.
-fn missing_core_field(log: &str) -> Option<String> {
-    let rest = log.split("failed to resolve CO-RE relocation").nth(1)?;
-    let rest = &rest[rest.find("] ")? + 2..];
-    let field = rest[..rest.find(" (")?].trim();
-    Some(match field.split_once("___") {
-        Some((head, tail)) => {
-            let tail = tail.find('.').map_or("", |i| &tail[i..]);
-            format!("{head}{tail}")
-        }
-        None => field.to_string(),
-    })
 }
 
 /// Loading BPF and attaching need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (root has them
