@@ -268,3 +268,27 @@ fn a_helper_this_kernel_lacks_is_named_with_its_probe() {
     assert!(o.stderr.contains("this probe calls BPF helper #999, which this kernel does not provide"), "{}", o.stderr);
     assert!(o.stderr.contains("artifact-helper.bt:2:"), "{}", o.stderr);
 }
+
+/// A raw tracepoint's parameters are recorded like a tracepoint's record: built where
+/// `prev` was another parameter, the artifact is refused, naming the probe and the field.
+#[test]
+fn a_moved_raw_tracepoint_parameter_is_refused() {
+    let script = format!("{}/artifact-rawtp.bt", env!("CARGO_TARGET_TMPDIR"));
+    let spy = format!("{}/artifact-rawtp.spy", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&script, "rawtracepoint:sched_switch { printf(\"%d\\n\", args.prev->pid > 0); exit(); }\n").unwrap();
+    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    let o = run(&["-q", &spy]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "1\n\n\n"), "{}", o.stderr);
+    edit(&spy, |program| {
+        let layout = program
+            .tracepoint_layouts
+            .get_mut("rawtracepoint:vmlinux:sched_switch")
+            .expect("the parameters are recorded");
+        let prev = layout.iter_mut().find(|(f, _, _)| f == "prev").expect("a prev parameter");
+        prev.1 = 16;
+    });
+    let o = run(&["-q", &spy]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("rawtracepoint:vmlinux:sched_switch: field `prev` is at byte 8 (8 bytes) here, at byte 16"), "{}", o.stderr);
+    assert!(o.stderr.contains("artifact-rawtp.bt:1:"), "{}", o.stderr);
+}

@@ -235,51 +235,73 @@ pub fn check_binaries(program: &CompiledProgram) -> Result<(), crate::diag::Diag
     Ok(())
 }
 
-/// The record layouts of the tracepoints `program` attaches to, on this machine (for
+/// Attach points whose `args` the kernel lays out (a tracepoint's record, a raw
+/// tracepoint's or a kernel function's parameters, an iterator's context): the key their
+/// layout is recorded under, and whether it is recorded even when the block never reads
+/// `args` (a tracepoint's record, as before these were generalised).
+fn layout_key(ap: &AttachPoint) -> Option<(String, bool)> {
+    match ap {
+        AttachPoint::Tracepoint { category, name } => Some((format!("{category}:{name}"), true)),
+        AttachPoint::RawTracepoint { .. } | AttachPoint::Fentry { .. } | AttachPoint::Iter { .. } => {
+            Some((ap.name(), false))
+        }
+        _ => None,
+    }
+}
+
+/// `ap`'s `args` on this machine: (field, offset, size).
+fn arg_layout(ap: &AttachPoint) -> Option<Vec<(String, u32, u32)>> {
+    let fields = crate::probes::of(ap).args(ap).ok()??;
+    Some(fields.into_iter().map(|f| (f.name, f.offset, f.size)).collect())
+}
+
+/// The layouts of the `args` of the probes of `program`, on this machine (for
 /// `CompiledProgram::tracepoint_layouts`).
 pub fn tracepoint_layouts(
     program: &CompiledProgram,
 ) -> std::collections::BTreeMap<String, Vec<(String, u32, u32)>> {
     let mut out = std::collections::BTreeMap::new();
-    for ap in program.probes.iter().flat_map(|p| &p.attach) {
-        if let crate::probes::AttachPoint::Tracepoint { category, name } = ap {
-            if let Ok(fields) = crate::probes::tracefs::format(category, name) {
-                let layout = fields.into_iter().map(|f| (f.name, f.offset, f.size)).collect();
-                out.insert(format!("{category}:{name}"), layout);
+    for p in &program.probes {
+        for ap in &p.attach {
+            let Some((key, always)) = layout_key(ap) else { continue };
+            if !always && !p.reads_args {
+                continue;
+            }
+            if let Some(layout) = arg_layout(ap) {
+                out.insert(key, layout);
             }
         }
     }
     out
 }
 
-/// Refuses a program built where a tracepoint's record was laid out differently: its
-/// argument reads would land on other fields here. Names the probe and the field.
+/// Refuses a program built where the `args` of one of its probes were laid out
+/// differently (a tracepoint's record, a raw tracepoint's parameters): its reads would land
+/// on other fields here. Names the probe and the field.
 pub fn check_layouts(program: &CompiledProgram) -> Result<(), crate::diag::Diagnostic> {
     for p in &program.probes {
         for ap in &p.attach {
-            let crate::probes::AttachPoint::Tracepoint { category, name } = ap else {
+            let Some((key, _)) = layout_key(ap) else { continue };
+            let Some(built) = program.tracepoint_layouts.get(&key) else {
                 continue;
             };
-            let Some(built) = program.tracepoint_layouts.get(&format!("{category}:{name}")) else {
-                continue;
-            };
-            // A tracepoint missing here is reported when attaching.
-            let Ok(here) = crate::probes::tracefs::format(category, name) else {
+            // A probe missing here is reported when attaching.
+            let Some(here) = arg_layout(ap) else {
                 continue;
             };
             for (field, offset, size) in built {
-                let now = here.iter().find(|f| &f.name == field);
+                let now = here.iter().find(|f| &f.0 == field);
                 let moved = match now {
                     None => Some("is missing here".to_string()),
-                    Some(f) if (f.offset, f.size) != (*offset, *size) => Some(format!(
+                    Some(f) if (f.1, f.2) != (*offset, *size) => Some(format!(
                         "is at byte {} ({} bytes) here, at byte {offset} ({size} bytes) where it was built",
-                        f.offset, f.size
+                        f.1, f.2
                     )),
                     Some(_) => None,
                 };
                 if let Some(how) = moved {
                     return Err(crate::diag::Diagnostic::error(
-                        format!("tracepoint:{category}:{name}: field `{field}` {how}"),
+                        format!("{}: field `{field}` {how}", ap.name()),
                         p.span,
                     )
                     .with_label("in this attach point")

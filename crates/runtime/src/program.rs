@@ -37,9 +37,10 @@ pub struct CompiledProgram {
     /// The kernel it was compiled against (for artifacts run elsewhere).
     #[serde(default)]
     pub built_on: Option<KernelId>,
-    /// For artifacts: each tracepoint's record layout as the build machine had it
-    /// (`category:name` → field, offset, size), checked against this kernel's before
-    /// loading (see `artifact::check_layouts`).
+    /// For artifacts: the layout of the `args` of each probe as the build machine had it
+    /// (a tracepoint's record by `category:name`, a raw tracepoint's, kernel function's or
+    /// iterator's parameters by probe name → field, offset, size), checked against this
+    /// kernel's before loading (see `artifact::check_layouts`).
     #[serde(default)]
     pub tracepoint_layouts: std::collections::BTreeMap<String, Vec<(String, u32, u32)>>,
     /// For artifacts: kernel types used with the build kernel's layout rather than through
