@@ -11,6 +11,17 @@ fn run(args: &[&str]) -> Out {
     Out::of(Command::new(spyglass_run()).args(args).output().unwrap())
 }
 
+/// Writes the script `src` to `artifact-NAME.bt` and builds it into `artifact-NAME.spy`,
+/// whose path it returns (errors then quote `artifact-NAME.bt`).
+fn built(name: &str, src: &str) -> String {
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    let (script, spy) = (format!("{dir}/artifact-{name}.bt"), format!("{dir}/artifact-{name}.spy"));
+    std::fs::write(&script, src).unwrap();
+    let o = spyglass(&["build", &script, "-o", &spy]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    spy
+}
+
 /// Rewrites the artifact `spy` as if built elsewhere: `f` changes its program.
 fn edit(spy: &str, f: impl FnOnce(&mut spyglass::program::CompiledProgram)) {
     let (mut program, source) = spyglass::artifact::decode(&std::fs::read(spy).unwrap()).unwrap();
@@ -157,10 +168,7 @@ fn an_artifact_reads_the_task_through_helpers() {
 /// quotes the script's line, as a local run would.
 #[test]
 fn a_missing_tracepoint_is_named_with_the_script_line() {
-    let script = format!("{}/artifact-missing.bt", env!("CARGO_TARGET_TMPDIR"));
-    let spy = format!("{}/artifact-missing.spy", env!("CARGO_TARGET_TMPDIR"));
-    std::fs::write(&script, "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = count(); }\n").unwrap();
-    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    let spy = built("missing", "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = count(); }\n");
     // As if built on a kernel with a syscall this one lacks.
     edit(&spy, |program| {
         for ap in program.probes.iter_mut().flat_map(|p| &mut p.attach) {
@@ -182,10 +190,7 @@ fn a_missing_tracepoint_is_named_with_the_script_line() {
 /// would land elsewhere).
 #[test]
 fn a_moved_tracepoint_field_is_refused() {
-    let script = format!("{}/artifact-layout.bt", env!("CARGO_TARGET_TMPDIR"));
-    let spy = format!("{}/artifact-layout.spy", env!("CARGO_TARGET_TMPDIR"));
-    std::fs::write(&script, "tracepoint:syscalls:sys_enter_openat { @[args.flags] = count(); }\n").unwrap();
-    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    let spy = built("layout", "tracepoint:syscalls:sys_enter_openat { @[args.flags] = count(); }\n");
     edit(&spy, |program| {
         let layout = program
             .tracepoint_layouts
@@ -253,10 +258,7 @@ fn parameters_are_given_when_an_artifact_runs() {
 /// artifact built for a newer kernel would make) is named with the probe that calls it.
 #[test]
 fn a_helper_this_kernel_lacks_is_named_with_its_probe() {
-    let script = format!("{}/artifact-helper.bt", env!("CARGO_TARGET_TMPDIR"));
-    let spy = format!("{}/artifact-helper.spy", env!("CARGO_TARGET_TMPDIR"));
-    std::fs::write(&script, "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = nsecs; }\n").unwrap();
-    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    let spy = built("helper", "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = nsecs; }\n");
     edit(&spy, |program| {
         // `call 125` (bpf_ktime_get_boot_ns) becomes `call 999`.
         let call = [0x85, 0, 0, 0, 125, 0, 0, 0];
@@ -273,10 +275,7 @@ fn a_helper_this_kernel_lacks_is_named_with_its_probe() {
 /// `prev` was another parameter, the artifact is refused, naming the probe and the field.
 #[test]
 fn a_moved_raw_tracepoint_parameter_is_refused() {
-    let script = format!("{}/artifact-rawtp.bt", env!("CARGO_TARGET_TMPDIR"));
-    let spy = format!("{}/artifact-rawtp.spy", env!("CARGO_TARGET_TMPDIR"));
-    std::fs::write(&script, "rawtracepoint:sched_switch { printf(\"%d\\n\", args.prev->pid > 0); exit(); }\n").unwrap();
-    assert_eq!(spyglass(&["build", &script, "-o", &spy]).code, 0);
+    let spy = built("rawtp", "rawtracepoint:sched_switch { printf(\"%d\\n\", args.prev->pid > 0); exit(); }\n");
     let o = run(&["-q", &spy]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "1\n\n\n"), "{}", o.stderr);
     edit(&spy, |program| {
