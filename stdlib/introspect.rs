@@ -31,14 +31,14 @@ impl Function for Sizeof {
             ));
         }
         if let Type::Struct(r) = &t {
-            c.ck.fixed_layout(&r.name, None);
+            c.ck.core_size(c.call.id, r);
         }
         c.ck.consts.insert(c.call.id, t.c_layout().0);
         Ok(Type::UINT)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         // The operand is not evaluated, as in C.
-        Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+        Ok(Val::Int(g.layout_value(e.id)))
     }
 }
 
@@ -173,7 +173,7 @@ impl Function for Offsetof {
         Ok(Type::UINT)
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
-        Ok(Val::Int(g.i64(g.ck.consts[&e.id])))
+        Ok(Val::Int(g.layout_value(e.id)))
     }
 }
 
@@ -197,13 +197,15 @@ fn member_offset(c: &mut CallCheck, t: &mut Type, at: crate::diag::Span, f: &Exp
     let mut path = vec![];
     field_path(f, &mut path)?;
     let mut offset = 0;
+    let mut steps = vec![];
     for (name, span) in path {
         let layout = c.ck.struct_layout(t, at)?;
         let m = c.ck.member(&layout, &name, span)?;
-        c.ck.fixed_layout(&layout.r.name, Some(&name));
         offset += m.offset;
-        *t = m.ty;
+        *t = m.ty.clone();
+        steps.push((layout, m));
     }
+    c.ck.core_offset(c.call.id, &steps);
     Ok(offset)
 }
 
@@ -241,7 +243,7 @@ impl Function for ContainerOf {
     }
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let p = g.expr(&args[0])?.int();
-        let off = g.i64(g.ck.consts[&e.id]);
+        let off = g.layout_value(e.id);
         Ok(Val::Int(g.b.build_int_sub(p, off, "container").unwrap()))
     }
 }

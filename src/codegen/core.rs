@@ -25,7 +25,7 @@ use super::func::{helper, FnGen, Val};
 use super::maps::Globals;
 use crate::diag::Result;
 use crate::parser::ast::{Expr, ExprKind, UnOp};
-use crate::sema::core::CoreField;
+use crate::sema::core::{CoreConst, CoreField};
 use crate::sema::{Checked, Type};
 
 /// Held while a module with relocations runs its passes (see above).
@@ -137,6 +137,45 @@ impl<'ctx> Globals<'ctx> {
         b.build_call(decl, &[access.into(), kind.into()], "field_info")
             .unwrap()
             .try_as_basic_value()
+            .basic()
+            .expect("the intrinsic returns an integer")
+            .into_int_value()
+    }
+
+    /// `sizeof` kernel type `name` on the kernel the program loads on, as a relocated
+    /// 32-bit constant.
+    pub fn core_type_size(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        ck: &Checked,
+        name: &str,
+    ) -> IntValue<'ctx> {
+        const PRESERVE_TYPE_INFO_SIZE: u64 = 1;
+        let t = self.core_type(ck, name);
+        let decl = Intrinsic::find("llvm.bpf.preserve.type.info")
+            .and_then(|i| i.get_declaration(module, &[]))
+            .expect("LLVM's BPF target has the CO-RE intrinsics");
+        // Each call carries a number of its own, so LLVM never merges two of them.
+        let seq = self.core_seq.get();
+        self.core_seq.set(seq + 1);
+        let args = [
+            ctx.i32_type().const_int(seq as u64, false).into(),
+            ctx.i64_type().const_int(PRESERVE_TYPE_INFO_SIZE, false).into(),
+        ];
+        let call = b.build_call(decl, &args, "type_size").unwrap();
+        let kind = ctx.get_kind_id("llvm.preserve.access.index");
+        // SAFETY: the call and the metadata belong to this context.
+        unsafe {
+            use inkwell::values::AsValueRef;
+            let md = llvm_sys::core::LLVMMetadataAsValue(
+                inkwell::context::AsContextRef::as_ctx_ref(&ctx),
+                t.ty.as_mut_ptr(),
+            );
+            llvm_sys::core::LLVMSetMetadata(call.as_value_ref(), kind, md);
+        }
+        call.try_as_basic_value()
             .basic()
             .expect("the intrinsic returns an integer")
             .into_int_value()
@@ -261,6 +300,27 @@ impl<'ctx> Globals<'ctx> {
 
 /// Field reads through relocations, as `pointers.rs` lowers `p->f` in an artifact.
 impl<'a, 'ctx> FnGen<'a, 'ctx> {
+    /// The value of `sizeof`/`offsetof`/`container_of` call `id`: relocated in an artifact
+    /// (the kernel's size or offset where it runs), else the number sema computed.
+    pub fn layout_value(&self, id: crate::parser::ast::ExprId) -> IntValue<'ctx> {
+        let plain = self.i64(self.ck.consts[&id]);
+        let Some((value, _)) = self.ck.core.consts.get(&id).filter(|_| self.ck.options.portable) else {
+            return plain;
+        };
+        let v = match value {
+            CoreConst::Size(name) => self.globals.core_type_size(self.ctx, self.module, &self.b, self.ck, name),
+            CoreConst::Offset(chain) => {
+                let mut p = self.ctx.ptr_type(AddressSpace::default()).const_null();
+                for f in chain {
+                    p = self.globals.core_access(self.ctx, self.module, &self.b, self.ck, p, f);
+                }
+                self.globals
+                    .core_info(self.ctx, self.module, &self.b, p, FieldInfo::ByteOffset)
+            }
+        };
+        self.b.build_int_z_extend(v, self.ctx.i64_type(), "layout").unwrap()
+    }
+
     /// The address of a field read through a CO-RE relocation (`sema::core`), and the
     /// address of the struct its relocation starts from. A field of a struct that is
     /// itself such a field is addressed from the pointer the inner access gives, so LLVM

@@ -88,6 +88,8 @@ pub struct Globals<'ctx> {
     pub(super) core_types: std::cell::RefCell<std::collections::HashMap<String, super::core::CoreType<'ctx>>>,
     /// This module's flavor for kernel type names (`core.rs`), taken on first use.
     pub(super) core_flavor: std::cell::OnceCell<u32>,
+    /// The next `llvm.bpf.preserve.type.info` call's number in this module.
+    pub(super) core_seq: std::cell::Cell<u32>,
 }
 
 /// The debug-info builder the map BTF comes from.
@@ -179,6 +181,7 @@ impl<'ctx> Globals<'ctx> {
             ksyms: Default::default(),
             core_types: Default::default(),
             core_flavor: Default::default(),
+            core_seq: Default::default(),
         }
     }
 

@@ -20,7 +20,10 @@ impl Checker<'_> {
                     .unwrap_or(0),
             ),
             ExprKind::PositionalCount => Some(self.params().count() as i64),
-            ExprKind::Call { .. } | ExprKind::Ident(_) => self.consts.get(&e.id).map(|&v| v as i64),
+            ExprKind::Call { .. } | ExprKind::Ident(_) => {
+                self.core_const_used(e.id);
+                self.consts.get(&e.id).map(|&v| v as i64)
+            }
             ExprKind::Unary { op, operand } => {
                 let v = self.const_eval(operand)?;
                 match op {

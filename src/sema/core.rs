@@ -1,7 +1,8 @@
 //! CO-RE bookkeeping for artifacts (`Options::portable`): which kernel struct fields the
-//! program reads, so codegen can emit them as BTF relocations that libbpf fixes up for the
-//! kernel the artifact runs on, and which layouts it still uses as they are on the kernel
-//! it was built on (bitfields, copies, `sizeof`), so a run elsewhere can warn about them.
+//! program reads, and which `sizeof`/`offsetof`/`container_of` values it computes, so
+//! codegen can emit them as BTF relocations that libbpf fixes up for the kernel the
+//! artifact runs on; and which layouts it still uses as they are on the kernel it was built
+//! on (bitfields of copies, sizes needed as constants), so a run elsewhere can warn.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,12 +30,23 @@ pub struct CoreStruct {
     pub members: BTreeMap<String, Member>,
 }
 
+/// A layout value computed where the program runs: `sizeof` a kernel type, or the offset
+/// of a member path (`offsetof`, `container_of`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoreConst {
+    Size(String),
+    Offset(Vec<CoreField>),
+}
+
 /// Both halves, as the checked program carries them.
 #[derive(Debug, Clone, Default)]
 pub struct CoreInfo {
     pub structs: BTreeMap<String, CoreStruct>,
     /// `struct X.f` (or `struct X` for whole-struct uses) read at this kernel's layout.
     pub fixed: BTreeSet<String>,
+    /// Relocated layout values, by the call's id, with what they name (`struct X.f`):
+    /// that is fixed instead where the value is needed while compiling.
+    pub consts: std::collections::HashMap<crate::parser::ast::ExprId, (CoreConst, String)>,
 }
 
 impl Checker<'_> {
@@ -95,6 +107,56 @@ impl Checker<'_> {
             strukt: layout.r.name.clone(),
             member: m.name.clone(),
         })
+    }
+
+    /// `sizeof` kernel type `name` (call `id`) is computed where the program runs.
+    pub(crate) fn core_size(&mut self, id: crate::parser::ast::ExprId, r: &super::types::StructRef) {
+        if !self.opts.portable || !self.structs.is_kernel(&r.name) {
+            return;
+        }
+        if r.name.contains(super::btf::ANON) {
+            return self.fixed_layout(&r.name, None);
+        }
+        self.core.structs.entry(r.name.clone()).or_insert_with(|| CoreStruct {
+            size: r.size,
+            align: r.align,
+            union: r.name.starts_with("union "),
+            members: BTreeMap::new(),
+        });
+        self.core.consts.insert(id, (CoreConst::Size(r.name.clone()), r.name.clone()));
+    }
+
+    /// The offset of a member path (call `id`), relocated when every step is.
+    pub(crate) fn core_offset(&mut self, id: crate::parser::ast::ExprId, steps: &[(std::rc::Rc<Layout>, Member)]) {
+        let Some((first, _)) = steps.first() else { return };
+        let what = format!(
+            "{}.{}",
+            first.r.name,
+            steps.iter().map(|(_, m)| m.name.as_str()).collect::<Vec<_>>().join(".")
+        );
+        let chain: Option<Vec<CoreField>> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, (l, m))| self.core_member(l, m, i > 0))
+            .collect();
+        match chain {
+            Some(chain) => {
+                self.core.consts.insert(id, (CoreConst::Offset(chain), what));
+            }
+            None => {
+                for (l, m) in steps {
+                    self.fixed_layout(&l.r.name, Some(&m.name));
+                }
+            }
+        }
+    }
+
+    /// A relocated layout value used as a constant while compiling: it is the build
+    /// kernel's.
+    pub(crate) fn core_const_used(&self, id: crate::parser::ast::ExprId) {
+        if let Some((_, what)) = self.core.consts.get(&id) {
+            self.core_consts_fixed.borrow_mut().insert(what.clone());
+        }
     }
 
     /// Notes that the program uses kernel type `name` (its member `member`) with the

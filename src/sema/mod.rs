@@ -247,6 +247,8 @@ pub struct Checker<'a> {
     struct_fields: HashMap<ExprId, fields::FieldAccess>,
     struct_values: HashMap<ExprId, Vec<fields::Part>>,
     pub(crate) core: core::CoreInfo,
+    /// Relocated layout values read as constants (`core::Checker::core_const_used`).
+    core_consts_fixed: std::cell::RefCell<std::collections::BTreeSet<String>>,
     param_use: std::cell::RefCell<params::ParamUse>,
     pub(crate) consts: HashMap<ExprId, u64>,
     /// `let $x;` without a type takes the type of `$x`'s first assignment: learnt here (by
@@ -309,6 +311,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         struct_fields: HashMap::new(),
         struct_values: HashMap::new(),
         core: Default::default(),
+        core_consts_fixed: Default::default(),
         param_use: Default::default(),
         consts: HashMap::new(),
         static_conds: HashMap::new(),
@@ -379,6 +382,8 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
     let compound_div_events = std::mem::take(&mut ck.compound_div_events);
     let map_full_events = std::mem::take(&mut ck.map_full_events);
     let param_spec = ck.param_spec(&opts);
+    let used = std::mem::take(&mut *ck.core_consts_fixed.borrow_mut());
+    ck.core.fixed.extend(used);
     let mut types = ck.types;
     types.resize(program.expr_count as usize, Type::Void);
     Ok(Checked {

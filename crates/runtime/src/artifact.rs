@@ -154,8 +154,9 @@ pub fn kernel_warning(name: &str, program: &CompiledProgram) -> Option<String> {
         }
         format!(
             "WARNING: {name} was built for kernel {} and this is {}, whose types differ: it \
-             uses {} as laid out there (bitfields, sizes and struct copies are not \
-             relocated), which may be wrong here; build it on this kernel to be sure",
+             uses {} as laid out there (sizes needed while compiling and bitfields of struct \
+             copies are not relocated), which may be wrong here; build it on this kernel to be \
+             sure",
             built.release,
             here.release,
             what.join(", ")
