@@ -419,7 +419,7 @@ fn build_writes_an_artifact_that_runs_the_script() {
     // What shapes the program is fixed at build time.
     let o = spyglass(&["-q", &spy, "-k"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("is a built artifact: -k apply when it is built"), "{}", o.stderr);
+    assert!(o.stderr.contains("is a built artifact: -k can only be given when it is built"), "{}", o.stderr);
     let o = spyglass(&["build", "-e", "begin { exit(); }"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("-o FILE names the artifact"), "{}", o.stderr);

@@ -190,4 +190,10 @@ fn an_unreadable_btf_file_is_named() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(o.stderr.contains("unknown type `struct task_struct`"), "{}", o.stderr);
     assert!(o.stderr.contains("BPFTRACE_BTF names /nonexistent.btf, which is not readable BTF"), "{}", o.stderr);
+    // A file that is not BTF either: only our words, not libbpf's.
+    let junk = tmp("core-junk.btf");
+    std::fs::write(&junk, "not BTF\n").unwrap();
+    let o = spyglass_env(&["-e", r#"begin { printf("%d\n", curtask->pid); exit(); }"#], &[("BPFTRACE_BTF", &junk)]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.starts_with("error: unknown type `struct task_struct`"), "{}", o.stderr);
 }

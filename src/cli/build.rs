@@ -50,7 +50,7 @@ pub fn artifact_arg(run: &Run) -> Result<Option<(CompiledProgram, Option<Source>
     ];
     if let Some((_, what)) = fixed.iter().find(|(given, _)| *given) {
         return Err(format!(
-            "{path} is a built artifact: {what} apply when it is built (spyglass build … -o {path})"
+            "{path} is a built artifact: {what} can only be given when it is built (spyglass build … -o {path})"
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;

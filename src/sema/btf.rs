@@ -25,9 +25,15 @@ impl KernelBtf {
     /// could not be used (a kernel without BTF is no error, only an absence).
     pub fn load() -> Result<Option<KernelBtf>, String> {
         match crate::probes::btf::types_file() {
-            Some(path) => Btf::from_path(&path)
-                .map(|btf| Some(KernelBtf { btf }))
-                .map_err(|e| format!("BPFTRACE_BTF names {}, which is not readable BTF: {e}", path.display())),
+            Some(path) => {
+                // The error says it in our words; libbpf's own line would come first.
+                let before = libbpf_rs::set_print(None);
+                let btf = Btf::from_path(&path);
+                libbpf_rs::set_print(before);
+                btf.map(|btf| Some(KernelBtf { btf })).map_err(|e| {
+                    format!("BPFTRACE_BTF names {}, which is not readable BTF: {e}", path.display())
+                })
+            }
             None => Ok(Btf::from_vmlinux().ok().map(|btf| KernelBtf { btf })),
         }
     }
