@@ -18,7 +18,7 @@ use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DIType};
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::Module;
 use inkwell::types::BasicType;
-use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, CallSiteValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 
 use super::func::{helper, FnGen, Val};
@@ -53,6 +53,20 @@ pub enum FieldInfo {
     ByteSize = 1,
     LShiftU64 = 4,
     RShiftU64 = 5,
+}
+
+/// Tags a CO-RE intrinsic call with the debug type its relocation is described by.
+fn describe_access<'ctx>(ctx: &'ctx Context, call: CallSiteValue<'ctx>, ty: DIType<'ctx>) {
+    let kind = ctx.get_kind_id("llvm.preserve.access.index");
+    // SAFETY: the call and the metadata belong to this context.
+    unsafe {
+        use inkwell::values::AsValueRef;
+        let md = llvm_sys::core::LLVMMetadataAsValue(
+            inkwell::context::AsContextRef::as_ctx_ref(&ctx),
+            ty.as_mut_ptr(),
+        );
+        llvm_sys::core::LLVMSetMetadata(call.as_value_ref(), kind, md);
+    }
 }
 
 const DW_ATE_BOOLEAN: u32 = 0x02;
@@ -103,16 +117,7 @@ impl<'ctx> Globals<'ctx> {
             let attr = ctx.create_type_attribute(kind, opaque.into());
             call.add_attribute(AttributeLoc::Param(0), attr);
         }
-        let kind = ctx.get_kind_id("llvm.preserve.access.index");
-        // SAFETY: the call and the metadata belong to this context.
-        unsafe {
-            use inkwell::values::AsValueRef;
-            let md = llvm_sys::core::LLVMMetadataAsValue(
-                inkwell::context::AsContextRef::as_ctx_ref(&ctx),
-                t.ty.as_mut_ptr(),
-            );
-            llvm_sys::core::LLVMSetMetadata(call.as_value_ref(), kind, md);
-        }
+        describe_access(ctx, call, t.ty);
         call.try_as_basic_value()
             .basic()
             .expect("the intrinsic returns a pointer")
@@ -165,16 +170,7 @@ impl<'ctx> Globals<'ctx> {
             ctx.i64_type().const_int(PRESERVE_TYPE_INFO_SIZE, false).into(),
         ];
         let call = b.build_call(decl, &args, "type_size").unwrap();
-        let kind = ctx.get_kind_id("llvm.preserve.access.index");
-        // SAFETY: the call and the metadata belong to this context.
-        unsafe {
-            use inkwell::values::AsValueRef;
-            let md = llvm_sys::core::LLVMMetadataAsValue(
-                inkwell::context::AsContextRef::as_ctx_ref(&ctx),
-                t.ty.as_mut_ptr(),
-            );
-            llvm_sys::core::LLVMSetMetadata(call.as_value_ref(), kind, md);
-        }
+        describe_access(ctx, call, t.ty);
         call.try_as_basic_value()
             .basic()
             .expect("the intrinsic returns an integer")

@@ -184,13 +184,12 @@ fn emit<'ctx>(
     let ir_original = keep_ir.then(|| module.print_to_string().to_string());
     // CO-RE accesses are turned into relocations by a BPF pass that runs only at the start
     // of a default pipeline; O0's is that and little else.
-    let pipeline = match ck.core.structs.is_empty() {
-        true => PIPELINE.to_string(),
-        false => format!("default<O0>,{PIPELINE}"),
-    };
-    let _one_at_a_time = match ck.core.structs.is_empty() {
-        true => None,
-        false => Some(core::PASSES.lock().unwrap_or_else(|p| p.into_inner())),
+    let (pipeline, _one_at_a_time) = match ck.core.structs.is_empty() {
+        true => (PIPELINE.to_string(), None),
+        false => (
+            format!("default<O0>,{PIPELINE}"),
+            Some(core::PASSES.lock().unwrap_or_else(|p| p.into_inner())),
+        ),
     };
     module
         .run_passes(&pipeline, tm, PassBuilderOptions::create())
