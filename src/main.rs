@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use spyglass::diag::Diagnostic;
 use spyglass::program::CompiledProgram;
 use spyglass::runtime::{self, RunOptions};
-use spyglass::stdlib::getopt::NamedOptions;
+use spyglass::sema::params::NamedOptions;
+use spyglass::stdlib::STDLIB;
 use spyglass::{codegen, parser, sema};
 
 mod cli;
@@ -80,7 +81,7 @@ fn run_cli() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            if let Err(d) = parser::parse(&source) {
+            if let Err(d) = parser::parse(&source, &STDLIB) {
                 eprint!("{}", d.render(&name, &source));
                 return ExitCode::from(1);
             }
@@ -312,7 +313,7 @@ fn compile(
         }
     };
 
-    let ast = match parser::parse_with(source, &run.includes) {
+    let ast = match parser::parse_with(source, &run.includes, &STDLIB) {
         Ok(a) => a,
         Err(d) => return Err(report(d)),
     };
@@ -332,7 +333,7 @@ fn compile(
         source: Some((source_name.to_string(), source.to_string())),
         ..cli::sema_options_from_env()
     };
-    let mut checked = match sema::check(ast, opts) {
+    let mut checked = match sema::check(ast, opts, &STDLIB) {
         Ok(c) => c,
         Err(d) => return Err(report(d)),
     };
@@ -365,7 +366,7 @@ fn compile(
         println!("Maps\n-------------------\n{:#?}\n", checked.maps);
     }
     let keep_ir = run.debug.codegen || run.debug.codegen_opt || run.emit_llvm.is_some();
-    let out = match codegen::compile(&checked, keep_ir) {
+    let out = match codegen::compile(&checked, &STDLIB, keep_ir) {
         Ok(o) => o,
         Err(d) => return Err(report(d)),
     };

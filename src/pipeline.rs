@@ -2,7 +2,7 @@
 //! runs them (a stack sized by the script, diagnostics rendered). The fuzz targets in
 //! `fuzz/` drive the compiler through here.
 
-use crate::{codegen, deep, parser, sema};
+use crate::{codegen, deep, parser, sema, stdlib};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -20,7 +20,7 @@ pub fn run_to(bytes: &[u8], last: Stage) -> Result<(), String> {
     let source = parser::decode(bytes.to_vec()).map_err(|(text, d)| d.render(name, &text))?;
     deep::with_stack_for(&source, || {
         let render = |d: crate::diag::Diagnostic| d.render(name, &source);
-        let ast = parser::parse(&source).map_err(render)?;
+        let ast = parser::parse(&source, &stdlib::STDLIB).map_err(render)?;
         if last == Stage::Parse {
             return Ok(());
         }
@@ -32,14 +32,14 @@ pub fn run_to(bytes: &[u8], last: Stage) -> Result<(), String> {
             portable: source.starts_with("// --portable"),
             ..Default::default()
         };
-        let checked = sema::check(ast, opts).map_err(render)?;
+        let checked = sema::check(ast, opts, &stdlib::STDLIB).map_err(render)?;
         for w in &checked.warnings {
             render(w.clone());
         }
         if last == Stage::Check {
             return Ok(());
         }
-        codegen::compile(&checked, false).map_err(render)?;
+        codegen::compile(&checked, &stdlib::STDLIB, false).map_err(render)?;
         Ok(())
     })
 }

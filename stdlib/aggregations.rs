@@ -4,7 +4,7 @@
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::FnGen;
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -66,11 +66,14 @@ fn add_or_insert<'ctx>(
     )
 }
 
-impl Function for Count {
+impl TypeRule for Count {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 0)?;
         Ok(Type::Agg(MapKind::Count))
     }
+}
+
+impl Lowering for Count {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -84,12 +87,15 @@ impl Function for Count {
     }
 }
 
-impl Function for Sum {
+impl TypeRule for Sum {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         Ok(Type::Agg(MapKind::Sum {
             signed: one_int(c, "sum")?,
         }))
     }
+}
+
+impl Lowering for Sum {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -116,12 +122,15 @@ fn count_total<'ctx>(
     add_or_insert(g, map, key, &[one, v])
 }
 
-impl Function for Avg {
+impl TypeRule for Avg {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         Ok(Type::Agg(MapKind::Avg {
             signed: one_int(c, "avg")?,
         }))
     }
+}
+
+impl Lowering for Avg {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -133,12 +142,15 @@ impl Function for Avg {
     }
 }
 
-impl Function for Stats {
+impl TypeRule for Stats {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         Ok(Type::Agg(MapKind::Stats {
             signed: one_int(c, "stats")?,
         }))
     }
+}
+
+impl Lowering for Stats {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -199,12 +211,15 @@ fn extremum<'ctx>(
     )
 }
 
-impl Function for Min {
+impl TypeRule for Min {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         Ok(Type::Agg(MapKind::Min {
             signed: one_int(c, "min")?,
         }))
     }
+}
+
+impl Lowering for Min {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -216,12 +231,15 @@ impl Function for Min {
     }
 }
 
-impl Function for Max {
+impl TypeRule for Max {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         Ok(Type::Agg(MapKind::Max {
             signed: one_int(c, "max")?,
         }))
     }
+}
+
+impl Lowering for Max {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -233,7 +251,7 @@ impl Function for Max {
     }
 }
 
-impl Function for Hist {
+impl TypeRule for Hist {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         c.int(0, "the value of hist()")?;
@@ -250,6 +268,9 @@ impl Function for Hist {
         }
         Ok(Type::Agg(MapKind::Hist { k: k as u32 }))
     }
+}
+
+impl Lowering for Hist {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -328,7 +349,7 @@ fn log2_bucket<'ctx>(g: &FnGen<'_, 'ctx>, v: IntValue<'ctx>, k: u32) -> IntValue
     sel(is_neg, g.i64(0), r)
 }
 
-impl Function for Lhist {
+impl TypeRule for Lhist {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(4, 4)?;
         c.int(0, "the value of lhist()")?;
@@ -361,6 +382,9 @@ impl Function for Lhist {
         }
         Ok(Type::Agg(MapKind::Lhist { min, max, step }))
     }
+}
+
+impl Lowering for Lhist {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,

@@ -3,24 +3,27 @@
 //! located message.
 
 use super::output::{format_args, send};
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
-use crate::diag::{Result, Span};
+use crate::diag::Result;
 use crate::parser::ast::Expr;
-use crate::program::{EventSpec, SourceSite};
-use crate::sema::{CallCheck, Type};
+use crate::program::EventSpec;
+use crate::sema::{source_site, CallCheck, Type};
 
 pub struct Cat;
 pub struct Errorf;
 pub struct Warnf;
 pub struct System;
 
-impl Function for Cat {
+impl TypeRule for Cat {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         let (fmt, args) = format_args(c, "cat")?;
         c.event(EventSpec::Cat { fmt, args });
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Cat {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -31,7 +34,7 @@ impl Function for Cat {
     }
 }
 
-impl Function for System {
+impl TypeRule for System {
     fn destructive(&self) -> Option<&'static str> {
         Some("it runs a shell command for every call")
     }
@@ -40,6 +43,9 @@ impl Function for System {
         c.event(EventSpec::System { fmt, args });
         Ok(Type::Void)
     }
+}
+
+impl Lowering for System {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -62,10 +68,13 @@ fn log(c: &mut CallCheck, error: bool) -> Result<Type> {
     Ok(Type::Void)
 }
 
-impl Function for Errorf {
+impl TypeRule for Errorf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         log(c, true)
     }
+}
+
+impl Lowering for Errorf {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -76,10 +85,13 @@ impl Function for Errorf {
     }
 }
 
-impl Function for Warnf {
+impl TypeRule for Warnf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         log(c, false)
     }
+}
+
+impl Lowering for Warnf {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -96,54 +108,4 @@ fn script_source<'c>(c: &'c CallCheck) -> Option<(&'c str, &'c str)> {
         .source
         .as_ref()
         .map(|(n, s)| (n.as_str(), s.as_str()))
-}
-
-/// Line and columns of a byte span, as bpftrace prints them (1-based, end exclusive).
-pub fn source_site(filename: &str, source: &str, (start, end): Span) -> SourceSite {
-    // A span in an imported file is reported in that file.
-    let len = end.saturating_sub(start);
-    let (filename, source, start) = &crate::diag::locate(filename, source, start);
-    let (filename, source, start) = (filename.as_str(), source.as_str(), *start);
-    let end = start + len;
-    let pos = |at: usize| {
-        let at = at.min(source.len());
-        let before = &source[..at];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (
-            before.matches('\n').count() as u64 + 1,
-            before[line_start..].chars().count() as u64 + 1,
-            line_start,
-        )
-    };
-    let (line, col, line_start) = pos(start);
-    let (end_line, end_col, _) = pos(end);
-    let source_line = source[line_start..]
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
-    SourceSite {
-        filename: filename.to_string(),
-        line,
-        end_line,
-        col,
-        end_col,
-        source_line,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sites_are_one_based_with_exclusive_ends() {
-        let src = "begin {\n  errorf(\"x\");\n}";
-        let start = src.find("errorf").unwrap();
-        let s = source_site("stdin", src, (start, start + 11));
-        assert_eq!((s.line, s.end_line, s.col, s.end_col), (2, 2, 3, 14));
-        assert_eq!(s.source_line, "  errorf(\"x\");");
-        let s = source_site("a.bt", src, (0, src.len()));
-        assert_eq!((s.line, s.end_line), (1, 3));
-    }
 }

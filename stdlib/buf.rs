@@ -4,7 +4,7 @@
 
 use inkwell::IntPredicate;
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
@@ -13,7 +13,7 @@ use crate::sema::{CallCheck, Type};
 
 pub struct Buf;
 
-impl Function for Buf {
+impl TypeRule for Buf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         let strlen = c.options().strlen;
@@ -58,7 +58,9 @@ impl Function for Buf {
         };
         Ok(Type::Buf { size })
     }
+}
 
+impl Lowering for Buf {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -118,37 +120,6 @@ impl Function for Buf {
         }
         Ok(Val::Tuple(out, vec![field]))
     }
-}
-
-/// Equality of two buffers: same length and same bytes. Both are NUL-padded past their
-/// length, so comparing whole words over the smaller capacity decides it.
-pub fn buf_eq<'ctx>(
-    g: &FnGen<'_, 'ctx>,
-    a: inkwell::values::PointerValue<'ctx>,
-    sa: u32,
-    b: inkwell::values::PointerValue<'ctx>,
-    sb: u32,
-) -> inkwell::values::IntValue<'ctx> {
-    bytes_eq(g, a, b, 8 + sa.min(sb) as u64)
-}
-
-/// Whether `n` bytes (rounded up to whole words, which both buffers have) are equal.
-pub fn bytes_eq<'ctx>(
-    g: &FnGen<'_, 'ctx>,
-    a: inkwell::values::PointerValue<'ctx>,
-    b: inkwell::values::PointerValue<'ctx>,
-    n: u64,
-) -> inkwell::values::IntValue<'ctx> {
-    let mut eq = g.ctx.bool_type().const_int(1, false);
-    for w in 0..n.div_ceil(8) {
-        let x = g.load_i64(g.gep(a, 8 * w));
-        let y = g.load_i64(g.gep(b, 8 * w));
-        let same =
-            g.b.build_int_compare(IntPredicate::EQ, x, y, "same")
-                .unwrap();
-        eq = g.b.build_and(eq, same, "eq").unwrap();
-    }
-    eq
 }
 
 /// As `str()`: user-memory pointers, and plain integers in probes on user code.

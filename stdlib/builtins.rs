@@ -1,7 +1,5 @@
 //! Value builtins: one table row each, with its type and its code.
 
-use inkwell::values::BasicValue;
-
 use super::sysinfo::helper as sys;
 use super::Builtin;
 use crate::codegen::func::helper;
@@ -31,28 +29,16 @@ pub(super) fn pid_part<'ctx>(
     Val::Int(g.b.build_and(v, g.i64(0xffff_ffff), "lo32").unwrap())
 }
 
-/// A slot of the `.rodata` constants array (`program::rodata`).
-pub fn global<'ctx>(g: &FnGen<'_, 'ctx>, slot: usize) -> inkwell::values::IntValue<'ctx> {
-    let p = g.gep(g.globals.rodata.as_pointer_value(), 8 * slot as u64);
-    let l = g.b.build_load(g.ctx.i64_type(), p, "glob").unwrap();
-    // Volatile: the value is filled in by the runtime, never known at compile time.
-    l.as_instruction_value()
-        .unwrap()
-        .set_volatile(true)
-        .unwrap();
-    l.into_int_value()
-}
-
 pub static ALL: &[Builtin] = &[
     Builtin {
         name: "pid",
         ty: uint,
-        gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 32)),
+        gen: |g, _| Ok(pid_part(g, crate::codegen::task::pid_tgid(g, false), 32)),
     },
     Builtin {
         name: "tid",
         ty: uint,
-        gen: |g, _| Ok(pid_part(g, super::sysinfo::pid_tgid(g, false), 0)),
+        gen: |g, _| Ok(pid_part(g, crate::codegen::task::pid_tgid(g, false), 0)),
     },
     Builtin {
         name: "uid",
@@ -107,14 +93,14 @@ pub static ALL: &[Builtin] = &[
     Builtin {
         name: "ncpus",
         ty: uint,
-        gen: |g, _| Ok(Val::Int(global(g, rodata::NCPUS))),
+        gen: |g, _| Ok(Val::Int(g.rodata_word(rodata::NCPUS))),
     },
     Builtin {
         name: "elapsed",
         ty: uint,
         gen: |g, _| {
             let now = g.helper_int(helper::KTIME_GET_BOOT_NS, &[]);
-            let start = global(g, rodata::START_NS);
+            let start = g.rodata_word(rodata::START_NS);
             Ok(Val::Int(g.b.build_int_sub(now, start, "elapsed").unwrap()))
         },
     },
@@ -130,7 +116,7 @@ pub static ALL: &[Builtin] = &[
             }
             Ok(Type::UINT)
         },
-        gen: |g, _| Ok(Val::Int(global(g, rodata::CPID))),
+        gen: |g, _| Ok(Val::Int(g.rodata_word(rodata::CPID))),
     },
     Builtin {
         name: "comm",

@@ -4,7 +4,7 @@
 use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
@@ -37,7 +37,7 @@ fn byte<'ctx>(g: &FnGen<'_, 'ctx>, p: PointerValue<'ctx>, i: u64) -> IntValue<'c
     g.b.build_int_z_extend(c, g.ctx.i64_type(), "cz").unwrap()
 }
 
-impl Function for Memcmp {
+impl TypeRule for Memcmp {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(3, 3)?;
         for i in 0..2 {
@@ -56,6 +56,9 @@ impl Function for Memcmp {
         c.int(2, "memcmp()'s byte count")?;
         Ok(Type::INT)
     }
+}
+
+impl Lowering for Memcmp {
     /// The difference of the first differing bytes within the count (and both values), as
     /// C's memcmp; straight-line code over the smaller value's bytes.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
@@ -100,13 +103,16 @@ fn string_size(c: &mut CallCheck, i: usize, what: &str) -> Result<u32> {
     }
 }
 
-impl Function for StrConcat {
+impl TypeRule for StrConcat {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(2, 2)?;
         let a = string_size(c, 0, "str_concat()'s first argument")?;
         let b = string_size(c, 1, "str_concat()'s second argument")?;
         Ok(Type::Str { size: a + b - 1 })
     }
+}
+
+impl Lowering for StrConcat {
     /// The first string is copied whole; the second is read (as a string, so it stops at
     /// its NUL) to where the first one's text ends.
     fn gen<'a, 'ctx>(
@@ -147,7 +153,7 @@ impl Function for StrConcat {
     }
 }
 
-impl Function for Strcap {
+impl TypeRule for Strcap {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let cap = match c.ck.expr(&c.args[0])? {
@@ -162,6 +168,9 @@ impl Function for Strcap {
         c.ck.consts.insert(c.call.id, cap);
         Ok(Type::INT)
     }
+}
+
+impl Lowering for Strcap {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         super::meta::gen_constant(g, e)
     }

@@ -1,7 +1,7 @@
 //! `cgroup_path(id[, "filter"])`: the id is captured; the runtime finds the cgroup's
 //! directory in every mounted hierarchy the filter (a `*` wildcard) matches.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -10,7 +10,7 @@ use crate::sema::{CallCheck, Type};
 
 pub struct CgroupPath;
 
-impl Function for CgroupPath {
+impl TypeRule for CgroupPath {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         let t = c.ck.expr(&c.args[0])?;
@@ -25,7 +25,7 @@ impl Function for CgroupPath {
         }
         let filter = if c.args.len() == 2 {
             let span = c.args[1].span;
-            super::consts::string(&c.args[1], &c.ck.params()).ok_or_else(|| {
+            crate::sema::consts::string(&c.args[1], &c.ck.params()).ok_or_else(|| {
                 Diagnostic::error("the filter of cgroup_path() must be a string literal", span)
             })?
         } else {
@@ -33,6 +33,9 @@ impl Function for CgroupPath {
         };
         Ok(Type::Sym(SymKind::Cgroup { filter }))
     }
+}
+
+impl Lowering for CgroupPath {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         Ok(Val::Int(g.expr(&args[0])?.int()))
     }
@@ -42,7 +45,7 @@ impl Function for CgroupPath {
 /// while compiling.
 pub struct Cgroupid;
 
-impl Function for Cgroupid {
+impl TypeRule for Cgroupid {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         use std::os::unix::fs::MetadataExt;
         c.arity(1, 1)?;
@@ -59,6 +62,9 @@ impl Function for Cgroupid {
         c.ck.consts.insert(c.call.id, meta.ino());
         Ok(Type::UINT)
     }
+}
+
+impl Lowering for Cgroupid {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         super::meta::gen_constant(g, e)
     }

@@ -1,7 +1,7 @@
 //! `exit([code])`: asks user space to shut down (detach, run `end`, print maps);
 //! `unwatch(addr)`: asks it to remove the watchpoints on an address.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::Result;
 use crate::parser::ast::Expr;
@@ -11,13 +11,16 @@ use crate::sema::{CallCheck, Type};
 pub struct Exit;
 pub struct Unwatch;
 
-impl Function for Unwatch {
+impl TypeRule for Unwatch {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         c.int(0, "the watched address")?;
         c.event(EventSpec::Unwatch);
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Unwatch {
     /// Asynchronous, as documented: the watchpoint goes when user space reads the record,
     /// so a write or two more may still fire it.
     fn gen<'a, 'ctx>(
@@ -33,7 +36,7 @@ impl Function for Unwatch {
     }
 }
 
-impl Function for Exit {
+impl TypeRule for Exit {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 1)?;
         if c.ck.in_map_loop() {
@@ -49,6 +52,9 @@ impl Function for Exit {
         c.event(EventSpec::Exit);
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Exit {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,

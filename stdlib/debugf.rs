@@ -2,7 +2,7 @@
 //! read from tracefs (`trace_pipe`), not by spyglass. Integers and strings only, as the
 //! kernel's formatter takes them: a string argument is passed by address.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -15,7 +15,7 @@ const MAX_ARGS: usize = 12;
 /// `bpf_trace_vprintk`
 const TRACE_VPRINTK: u64 = 177;
 
-impl Function for Debugf {
+impl TypeRule for Debugf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1 + MAX_ARGS)?;
         let fmt = c.str_literal(0, "debugf()'s format")?;
@@ -44,7 +44,9 @@ impl Function for Debugf {
         }
         Ok(Type::Void)
     }
+}
 
+impl Lowering for Debugf {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let ExprKind::Str(fmt) = &args[0].kind else {
             unreachable!("sema: a literal format")

@@ -7,7 +7,7 @@ use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
 use super::textgen::{switch_text, Appender};
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::Result;
 use crate::parser::ast::Expr;
@@ -36,7 +36,7 @@ fn buffer_size() -> u32 {
     (longest.max(UNKNOWN.len() + 1 + UNKNOWN_DIGITS as usize) as u32 + 1 + 7) & !7
 }
 
-impl Function for Strerror {
+impl TypeRule for Strerror {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         c.int(0, "the argument of strerror()")?;
@@ -44,6 +44,9 @@ impl Function for Strerror {
             size: buffer_size(),
         })
     }
+}
+
+impl Lowering for Strerror {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,

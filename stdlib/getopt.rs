@@ -2,9 +2,7 @@
 //! command line after `--` as `--name=value` (or a bare `--name` for a boolean). The value is
 //! a compile-time constant: the default's type decides how the text is read.
 
-use std::sync::{Arc, Mutex};
-
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind, UnOp};
@@ -13,40 +11,7 @@ use crate::sema::{CallCheck, Type};
 pub struct Getopt;
 
 pub use crate::params::{NamedError, OptDecl, OptValue};
-
-/// The named options of one run: what the command line gives and what the script declares.
-#[derive(Debug, Clone, Default)]
-pub struct NamedOptions {
-    /// `--name=value`, or `--name` (no value), in command-line order.
-    pub given: Vec<(String, Option<String>)>,
-    /// Filled in by getopt's type rule, so that the command line can reject options the
-    /// script never reads (and list the ones it does) once sema is done.
-    pub declared: Arc<Mutex<Vec<OptDecl>>>,
-}
-
-impl NamedOptions {
-    pub fn new(given: Vec<(String, Option<String>)>) -> Self {
-        NamedOptions {
-            given,
-            declared: Arc::default(),
-        }
-    }
-
-    /// The value `getopt(name, default)` stands for.
-    pub fn value(&self, name: &str, default: &OptValue) -> std::result::Result<OptValue, String> {
-        crate::params::option_value(&self.given, name, default)
-    }
-
-    /// The options the script reads, as declared so far.
-    pub fn declared(&self) -> Vec<OptDecl> {
-        self.declared.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// After sema: every option given must be one the script reads, with a value of its type.
-    pub fn validate(&self) -> std::result::Result<(), NamedError> {
-        crate::params::validate_options(&self.given, &self.declared())
-    }
-}
+pub use crate::sema::params::NamedOptions;
 
 /// The default as written: a string, integer or boolean literal.
 fn literal_default(e: &Expr) -> Result<OptValue> {
@@ -88,7 +53,7 @@ fn decl(args: &[Expr]) -> Result<(String, OptValue)> {
     Ok((name, default))
 }
 
-impl Function for Getopt {
+impl TypeRule for Getopt {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 3)?;
         let (name, default) = decl(c.args)?;
@@ -135,7 +100,9 @@ impl Function for Getopt {
             _ => Type::INT,
         })
     }
+}
 
+impl Lowering for Getopt {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,

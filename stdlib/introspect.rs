@@ -3,7 +3,7 @@
 //! `typeof(x)` names a type; as the value of `let $v: typeof(x) [= v]` (which the parser
 //! rewrites to `let $v = typeof(x[, v])`) it is `v`, or zero, with `x`'s type.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -12,7 +12,7 @@ use crate::sema::{CallCheck, Type};
 
 pub struct Sizeof;
 
-impl Function for Sizeof {
+impl TypeRule for Sizeof {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let a = &c.args[0];
@@ -36,6 +36,9 @@ impl Function for Sizeof {
         c.ck.consts.insert(c.call.id, t.c_layout().0);
         Ok(Type::UINT)
     }
+}
+
+impl Lowering for Sizeof {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         // The operand is not evaluated, as in C.
         Ok(Val::Int(g.layout_value(e.id)))
@@ -47,7 +50,7 @@ impl Function for Sizeof {
 /// (`integer`, `pointer`, `string`, `tuple`, …) and its full name.
 pub struct Typeinfo;
 
-impl Function for Typeinfo {
+impl TypeRule for Typeinfo {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         match c.options().unstable_typeinfo.as_str() {
@@ -84,6 +87,9 @@ impl Function for Typeinfo {
             ],
         ))
     }
+}
+
+impl Lowering for Typeinfo {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let Type::Record(names, types) = g.ck.ty(e.id).clone() else {
             unreachable!("typeinfo is a record")
@@ -147,7 +153,7 @@ fn type_operand(ck: &mut crate::sema::Checker, a: &Expr) -> Result<Option<Type>>
 
 pub struct Offsetof;
 
-impl Function for Offsetof {
+impl TypeRule for Offsetof {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(2, 2)?;
         let (a, f) = (&c.args[0], &c.args[1]);
@@ -172,6 +178,9 @@ impl Function for Offsetof {
         c.ck.consts.insert(c.call.id, offset);
         Ok(Type::UINT)
     }
+}
+
+impl Lowering for Offsetof {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         Ok(Val::Int(g.layout_value(e.id)))
     }
@@ -212,7 +221,7 @@ fn member_offset(c: &mut CallCheck, t: &mut Type, at: crate::diag::Span, f: &Exp
 /// `container_of(ptr, TYPE, member)`: the `TYPE *` whose `member` `ptr` points at.
 pub struct ContainerOf;
 
-impl Function for ContainerOf {
+impl TypeRule for ContainerOf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(3, 3)?;
         let user = match c.value(0)? {
@@ -241,6 +250,9 @@ impl Function for ContainerOf {
         c.ck.consts.insert(c.call.id, offset);
         Ok(Type::ptr(container, user))
     }
+}
+
+impl Lowering for ContainerOf {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let p = g.expr(&args[0])?.int();
         let off = g.layout_value(e.id);
@@ -268,7 +280,7 @@ fn field_path(e: &Expr, out: &mut Vec<(String, crate::diag::Span)>) -> Result<()
 
 pub struct Typeof;
 
-impl Function for Typeof {
+impl TypeRule for Typeof {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         // `x` is only typed, never evaluated.
@@ -300,6 +312,9 @@ impl Function for Typeof {
         }
         Ok(t)
     }
+}
+
+impl Lowering for Typeof {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let t = g.ck.ty(e.id).clone();
         if let Some(v) = args.get(1) {

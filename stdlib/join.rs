@@ -1,7 +1,7 @@
 //! `join(argv[, sep])`: prints a NULL-terminated array of string pointers (a command line)
 //! as one line, its elements separated by `sep` (a space by default).
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
@@ -11,7 +11,7 @@ use crate::sema::{CallCheck, Type};
 
 pub struct Join;
 
-impl Function for Join {
+impl TypeRule for Join {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         let t = c.value(0)?;
@@ -33,7 +33,9 @@ impl Function for Join {
         c.event(EventSpec::Join { sep });
         Ok(Type::Void)
     }
+}
 
+impl Lowering for Join {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,

@@ -1,6 +1,6 @@
 //! `delete(@m[k])` / `delete(@m, k)`, `clear(@m)`, `zero(@m)`.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
@@ -12,7 +12,7 @@ pub struct Delete;
 pub struct Clear;
 pub struct Zero;
 
-impl Function for Delete {
+impl TypeRule for Delete {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         if c.args.len() == 1 {
@@ -31,6 +31,9 @@ impl Function for Delete {
         // Whether the element existed.
         Ok(Type::Bool)
     }
+}
+
+impl Lowering for Delete {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (name, keys): (&str, Vec<Expr>) = match (&args[0].kind, args.get(1)) {
             (ExprKind::Map { name, keys }, None) => (name, keys.clone()),
@@ -80,20 +83,26 @@ fn whole_map(c: &mut CallCheck, make: fn(usize) -> EventSpec) -> Result<Type> {
     Ok(Type::Void)
 }
 
-impl Function for Clear {
+impl TypeRule for Clear {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         whole_map(c, |map| EventSpec::Clear { map })
     }
+}
+
+impl Lowering for Clear {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         g.emit_event(g.event_of(call), &[]);
         Ok(Val::Void)
     }
 }
 
-impl Function for Zero {
+impl TypeRule for Zero {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         whole_map(c, |map| EventSpec::Zero { map })
     }
+}
+
+impl Lowering for Zero {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         g.emit_event(g.event_of(call), &[]);
         Ok(Val::Void)

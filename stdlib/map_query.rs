@@ -5,7 +5,7 @@ use inkwell::module::Linkage;
 use inkwell::types::AsTypeRef;
 use inkwell::values::{AsValueRef, FunctionValue};
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -33,7 +33,7 @@ fn map_name(e: &Expr) -> &str {
     }
 }
 
-impl Function for HasKey {
+impl TypeRule for HasKey {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(2, 2)?;
         let name = c.map_ref(0)?;
@@ -54,6 +54,9 @@ impl Function for HasKey {
         }
         Ok(Type::Bool)
     }
+}
+
+impl Lowering for HasKey {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (id, _) = g.ck.map(map_name(&args[0]));
         let key = g.map_key(id, &key_exprs(&args[1]), None)?;
@@ -63,12 +66,15 @@ impl Function for HasKey {
     }
 }
 
-impl Function for Len {
+impl TypeRule for Len {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         c.map_ref(0)?;
         Ok(Type::UINT)
     }
+}
+
+impl Lowering for Len {
     /// `bpf_for_each_map_elem` returns how many elements it visited; the callback only
     /// says "continue".
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {

@@ -5,7 +5,7 @@
 //! program as a number and decides `if` conditions and `static_assert`s
 //! (`sema::consteval`). Predicate operands are typed, never evaluated.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind, UnOp};
@@ -33,7 +33,7 @@ pub struct Kfunc;
 /// `comptime e`.
 pub struct Comptime;
 
-impl Function for Comptime {
+impl TypeRule for Comptime {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let t = c.ck.value_expr(&c.args[0])?;
@@ -46,6 +46,9 @@ impl Function for Comptime {
             .with_note("literals, positional parameters, `sizeof`, `offsetof`, the `is_*` predicates and operators on them are")),
         }
     }
+}
+
+impl Lowering for Comptime {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         gen_constant(g, e)
     }
@@ -75,12 +78,15 @@ macro_rules! constant_gen {
     };
 }
 
-impl Function for IsKind {
+impl TypeRule for IsKind {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let t = c.ck.expr(&c.args[0])?;
         constant(c, (self.0)(&t) as u64, Type::Bool)
     }
+}
+
+impl Lowering for IsKind {
     constant_gen!();
 }
 
@@ -95,16 +101,19 @@ fn is_literal(e: &Expr) -> bool {
     }
 }
 
-impl Function for IsLiteral {
+impl TypeRule for IsLiteral {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         c.ck.expr(&c.args[0])?;
         constant(c, is_literal(&c.args[0]) as u64, Type::Bool)
     }
+}
+
+impl Lowering for IsLiteral {
     constant_gen!();
 }
 
-impl Function for StaticAssert {
+impl TypeRule for StaticAssert {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         c.ck.expr(&c.args[0])?;
@@ -128,6 +137,9 @@ impl Function for StaticAssert {
             .with_note("literals, positional parameters, sizeof, offsetof and is_*() are")),
         }
     }
+}
+
+impl Lowering for StaticAssert {
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, _: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         Ok(Val::Void)
     }
@@ -144,7 +156,7 @@ fn literal_text(c: &CallCheck, e: &Expr) -> Option<String> {
 
 /// `fail(fmt, args…)`: reaching it while compiling is the error (branches a compile-time
 /// condition rules out are not checked; see `sema::consteval`).
-impl Function for Fail {
+impl TypeRule for Fail {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, usize::MAX)?;
         let fmt = c.str_literal(0, "fail()'s format")?;
@@ -160,6 +172,8 @@ impl Function for Fail {
         Err(Diagnostic::error(substitute(&fmt, &args), c.span()))
     }
 }
+
+impl Lowering for Fail {}
 
 /// Replaces each conversion of a printf format with the next argument's text.
 fn substitute(fmt: &str, args: &[String]) -> String {
@@ -188,7 +202,7 @@ fn substitute(fmt: &str, args: &[String]) -> String {
     out
 }
 
-impl Function for AssertStr {
+impl TypeRule for AssertStr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         match c.ck.expr(&c.args[0])? {
@@ -201,30 +215,39 @@ impl Function for AssertStr {
                 .with_label(format!("this is {}", t.describe()))),
         }
     }
+}
+
+impl Lowering for AssertStr {
     fn gen<'a, 'ctx>(&self, _: &mut FnGen<'a, 'ctx>, _: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         Ok(Val::Void)
     }
 }
 
-impl Function for DefaultStrLength {
+impl TypeRule for DefaultStrLength {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 0)?;
         let n = c.options().strlen as u64;
         constant(c, n, Type::UINT)
     }
+}
+
+impl Lowering for DefaultStrLength {
     constant_gen!();
 }
 
-impl Function for HasCpid {
+impl TypeRule for HasCpid {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 0)?;
         let has = c.options().has_child as u64;
         constant(c, has, Type::Bool)
     }
+}
+
+impl Lowering for HasCpid {
     constant_gen!();
 }
 
-impl Function for Probetype {
+impl TypeRule for Probetype {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 0)?;
         let longest = c
@@ -236,6 +259,9 @@ impl Function for Probetype {
             size: longest as u32 + 1,
         })
     }
+}
+
+impl Lowering for Probetype {
     /// Programs are per probe type, so the name is a constant of each.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         let Type::Str { size } = *g.ck.ty(e.id) else {
@@ -249,7 +275,7 @@ impl Function for Probetype {
     }
 }
 
-impl Function for Kfunc {
+impl TypeRule for Kfunc {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let name = c.str_literal(0, "the kfunc's name")?;
@@ -258,5 +284,8 @@ impl Function for Kfunc {
         // that exists is taken as allowed, as the verifier will say otherwise.
         constant(c, exists as u64, Type::Bool)
     }
+}
+
+impl Lowering for Kfunc {
     constant_gen!();
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -12,7 +12,7 @@ use crate::sema::{CallCheck, Type};
 pub struct Bswap;
 pub struct Kaddr;
 
-impl Function for Bswap {
+impl TypeRule for Bswap {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         match c.int(0, "the argument of bswap()")? {
@@ -23,6 +23,9 @@ impl Function for Bswap {
             t => Ok(t),
         }
     }
+}
+
+impl Lowering for Bswap {
     /// Reverses the bytes of the operand's declared width; the result has its type.
     fn gen<'a, 'ctx>(
         &self,
@@ -76,11 +79,11 @@ fn kernel_symbol(name: &str) -> Option<u64> {
     found
 }
 
-impl Function for Kaddr {
+impl TypeRule for Kaddr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let span = c.args[0].span;
-        let name = super::consts::string(&c.args[0], &c.ck.params()).ok_or_else(|| {
+        let name = crate::sema::consts::string(&c.args[0], &c.ck.params()).ok_or_else(|| {
             Diagnostic::error("kaddr() needs a symbol name as a string literal", span)
         })?;
         match kernel_symbol(&name) {
@@ -97,8 +100,11 @@ impl Function for Kaddr {
             )),
         }
     }
+}
+
+impl Lowering for Kaddr {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
-        let name = super::consts::string(&args[0], &g.ck.params()).unwrap_or_default();
+        let name = crate::sema::consts::string(&args[0], &g.ck.params()).unwrap_or_default();
         Ok(Val::Int(g.i64(kernel_symbol(&name).unwrap_or(0))))
     }
 }

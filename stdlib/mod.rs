@@ -1,6 +1,11 @@
-//! The catalogue of builtins and functions. Each entry keeps its type rule (sema) and its
-//! code generation side by side; how the values they produce are printed lives in
-//! `runtime::format` (the runtime must not depend on the compiler).
+//! The catalogue of builtins and functions. Each entry keeps its type rule (sema's
+//! `TypeRule`) and its lowering (codegen's `Lowering`) side by side in its file, and has
+//! one row in `FUNCTIONS` or a builtin table; how the values they produce are printed lives
+//! in `runtime::format` (the runtime must not depend on the compiler).
+//!
+//! This module sits above the compiler's stages: the parser, sema and codegen never name
+//! it. The caller hands `STDLIB` to each (`parser::parse`, `sema::check`,
+//! `codegen::compile`), which see it through their own traits (`tests/layers.rs`).
 
 mod aggregations;
 mod args;
@@ -10,8 +15,6 @@ pub mod builtins;
 mod bytes;
 mod cgroup;
 mod config;
-mod consts;
-pub use consts::int as const_int;
 mod control;
 mod debugf;
 mod errno;
@@ -41,63 +44,38 @@ mod timefmt;
 mod tseries;
 mod users;
 
+pub use crate::codegen::lowering::{BuiltinGen, Lowering, Lowerings};
+pub use crate::sema::catalogue::{BuiltinType, Catalogue, TypeRule};
+
 use crate::codegen::{FnGen, Val};
-use crate::diag::{Result, Span};
+use crate::diag::Result;
 use crate::parser::ast::Expr;
-use crate::program::MapId;
-use crate::sema::{CallCheck, Checker, Type};
+use crate::sema::CallCheck;
+use crate::sema::Type;
 
 /// A value builtin (`pid`, `comm`, …).
 pub struct Builtin {
     pub name: &'static str,
-    pub ty: fn(&mut Checker, Span) -> Result<Type>,
-    pub gen: for<'a, 'ctx> fn(&mut FnGen<'a, 'ctx>, &Expr) -> Result<Val<'ctx>>,
+    pub ty: BuiltinType,
+    pub gen: BuiltinGen,
 }
 
-/// A function (`printf`, `str`, `count`, …).
-pub trait Function: Sync {
-    /// Type rule: checks the arguments and gives the result type.
-    fn check(&self, c: &mut CallCheck) -> Result<Type>;
+/// A function (`printf`, `str`, `count`, …): its type rule (sema's `TypeRule`) and its
+/// lowering (codegen's `Lowering`), implemented side by side in its file.
+pub trait Function: TypeRule + Lowering {}
 
-    /// For functions that change the system rather than observe it (run commands, send
-    /// signals, write memory): what they do, said when `--unsafe` is missing.
-    fn destructive(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// Lowers a call used as an expression or statement. Aggregations keep this default:
-    /// sema only lets them appear as `@map[keys] = f(args)`, which goes through `update`.
-    fn gen<'a, 'ctx>(
-        &self,
-        _g: &mut FnGen<'a, 'ctx>,
-        call: &Expr,
-        _args: &[Expr],
-    ) -> Result<Val<'ctx>> {
-        Err(crate::diag::Diagnostic::error(
-            "an aggregation can only be assigned to a map",
-            call.span,
-        ))
-    }
-
-    /// Aggregations only: lowers `@map[keys] = f(args)`.
-    fn update<'a, 'ctx>(
-        &self,
-        _g: &mut FnGen<'a, 'ctx>,
-        _map: MapId,
-        _keys: &[Expr],
-        _args: &[Expr],
-    ) -> Result<()> {
-        unreachable!("sema only allows aggregations in map assignments")
-    }
-}
+impl<T: TypeRule + Lowering> Function for T {}
 
 /// `pid()`, `cpu()`, …: every builtin can also be called with no arguments.
-impl Function for Builtin {
+impl TypeRule for Builtin {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 0)?;
         let span = c.span();
         (self.ty)(c.ck, span)
     }
+}
+
+impl Lowering for Builtin {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         (self.gen)(g, call)
     }
@@ -126,7 +104,6 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
         .chain(config::ALL)
         .map(|b| b.name)
 }
-
 
 /// Every function, by name: the one list `function()` and the suggestions for unknown
 /// names read. A builtin that also takes arguments (`pid(curr_ns)`) is here too.
@@ -232,6 +209,49 @@ pub fn function(name: &str) -> Option<&'static dyn Function> {
     // its own program.
     match name {
         "probe" => None,
-        _ => builtin(name).map(|b| b as &dyn Function),
+        _ => builtin(name).map(|b| b as &'static dyn Function),
+    }
+}
+
+/// The catalogue the compiler is given: the parser, sema and codegen see it through their
+/// own traits (`parser::Vocabulary`, `sema::Catalogue`, `codegen::Lowerings`), so none of
+/// them depends on this module.
+pub struct Stdlib;
+
+pub static STDLIB: Stdlib = Stdlib;
+
+impl crate::parser::Vocabulary for Stdlib {
+    fn is_function(&self, name: &str) -> bool {
+        function(name).is_some()
+    }
+    fn is_builtin(&self, name: &str) -> bool {
+        builtin_names().any(|n| n == name)
+    }
+    fn prelude(&self) -> &'static str {
+        include_str!("prelude.bt")
+    }
+}
+
+impl Catalogue for Stdlib {
+    fn builtin(&self, name: &str) -> Option<BuiltinType> {
+        builtin(name).map(|b| b.ty)
+    }
+    fn function(&self, name: &str) -> Option<&'static dyn TypeRule> {
+        function(name).map(|f| f as &'static dyn TypeRule)
+    }
+    fn builtin_names(&self) -> Vec<&'static str> {
+        builtin_names().collect()
+    }
+    fn function_names(&self) -> Vec<&'static str> {
+        function_names().collect()
+    }
+}
+
+impl Lowerings for Stdlib {
+    fn builtin(&self, name: &str) -> Option<BuiltinGen> {
+        builtin(name).map(|b| b.gen)
+    }
+    fn function(&self, name: &str) -> Option<&'static dyn Lowering> {
+        function(name).map(|f| f as &'static dyn Lowering)
     }
 }

@@ -4,7 +4,7 @@
 
 use super::errno::number_text;
 use super::textgen::switch_text;
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::Result;
 use crate::parser::ast::Expr;
@@ -92,7 +92,7 @@ fn syscalls() -> Vec<(u64, String)> {
     table.iter().map(|(n, s)| (*n, s.to_string())).collect()
 }
 
-impl Function for Name {
+impl TypeRule for Name {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let what = match self.0 {
@@ -102,6 +102,9 @@ impl Function for Name {
         c.int(0, what)?;
         Ok(Type::Str { size: SIZE })
     }
+}
+
+impl Lowering for Name {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let n = g.expr(&args[0])?.int();
         let buf = g.stack(SIZE as usize, "name");

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -21,7 +21,7 @@ pub struct Pton;
 const AF_INET: i64 = 2;
 const AF_INET6: i64 = 10;
 
-impl Function for Ntop {
+impl TypeRule for Ntop {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         let addr = c.args.len() - 1;
@@ -55,6 +55,9 @@ impl Function for Ntop {
             .with_label(format!("this is {}", t.describe()))),
         }
     }
+}
+
+impl Lowering for Ntop {
     /// (family, address): the text is written in user space.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let out = g.stack(24, "inet");
@@ -109,7 +112,7 @@ fn octets(ip: IpAddr) -> Vec<u8> {
 }
 
 /// `pton("addr")`: the address's bytes in network order, a `uint8[4]` or `uint8[16]`.
-impl Function for Pton {
+impl TypeRule for Pton {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let len = octets(parse(c)?).len() as u64;
@@ -121,6 +124,9 @@ impl Function for Pton {
             len,
         })
     }
+}
+
+impl Lowering for Pton {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let text = match &args[0].kind {
             crate::parser::ast::ExprKind::Str(s) => s.clone(),
@@ -140,7 +146,7 @@ impl Function for Pton {
 
 pub struct Macaddr;
 
-impl Function for Macaddr {
+impl TypeRule for Macaddr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         match c.value(0)? {
@@ -156,6 +162,9 @@ impl Function for Macaddr {
         }
         Ok(Type::Sym(SymKind::Mac))
     }
+}
+
+impl Lowering for Macaddr {
     /// The six bytes in one word; the text is written in user space.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let user = matches!(g.ck.ty(args[0].id), Type::Ptr { user: true, .. });

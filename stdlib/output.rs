@@ -1,7 +1,7 @@
 //! `printf`, `print` and `time`: values travel to user space as ring-buffer events and are
 //! formatted there (`runtime::format`).
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -73,12 +73,15 @@ pub(super) fn format_args(c: &mut CallCheck, what: &str) -> Result<(String, Vec<
     Ok((fmt, fields))
 }
 
-impl Function for Printf {
+impl TypeRule for Printf {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         let (fmt, args) = format_args(c, "printf")?;
         c.event(EventSpec::Printf { fmt, args });
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Printf {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -89,7 +92,7 @@ impl Function for Printf {
     }
 }
 
-impl Function for Print {
+impl TypeRule for Print {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 3)?;
         if let ExprKind::Map { keys, .. } = &c.args[0].kind {
@@ -117,6 +120,9 @@ impl Function for Print {
         });
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Print {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -134,7 +140,7 @@ impl Function for Print {
     }
 }
 
-impl Function for Time {
+impl TypeRule for Time {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 1)?;
         let fmt = if c.args.is_empty() {
@@ -145,6 +151,9 @@ impl Function for Time {
         c.event(EventSpec::Time { fmt });
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Time {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, call: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         let id = g.event_of(call);
         g.emit_event(id, &[]);

@@ -6,7 +6,7 @@
 //! (trampoline arguments and typed-context members are loaded straight from the context,
 //! so they keep that type).
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -17,7 +17,7 @@ pub struct Path;
 /// `bpf_d_path`
 const D_PATH: u64 = 147;
 
-impl Function for Path {
+impl TypeRule for Path {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         super::process::only_in(c, "path()", &["fentry", "fexit", "iter"])?;
@@ -46,7 +46,9 @@ impl Function for Path {
         };
         Ok(Type::Str { size })
     }
+}
 
+impl Lowering for Path {
     /// A failed lookup leaves the string empty.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let Type::Str { size } = *g.ck.ty(e.id) else {
@@ -70,7 +72,7 @@ pub struct SocketCookie;
 /// `bpf_get_socket_cookie`, which trampolines and iterators get in its BTF-pointer form.
 const GET_SOCKET_COOKIE: u64 = 46;
 
-impl Function for SocketCookie {
+impl TypeRule for SocketCookie {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         super::process::only_in(
@@ -87,7 +89,9 @@ impl Function for SocketCookie {
             ),
         }
     }
+}
 
+impl Lowering for SocketCookie {
     /// 0 for a NULL socket, as bpftrace documents.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let out = g.stack(8, "cookie");

@@ -4,7 +4,7 @@
 //! kprobed function return early, `write_user()` writes user memory.
 
 use super::names::signal_number;
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -40,7 +40,7 @@ pub(super) fn only_in(c: &CallCheck, what: &str, types: &[&str]) -> Result<()> {
     Ok(())
 }
 
-impl Function for Reg {
+impl TypeRule for Reg {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let name = c.str_literal(0, "the register's name")?;
@@ -63,6 +63,9 @@ impl Function for Reg {
         }
         Ok(Type::UINT)
     }
+}
+
+impl Lowering for Reg {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let ExprKind::Str(name) = &args[0].kind else {
             unreachable!("sema: a literal register name")
@@ -73,7 +76,7 @@ impl Function for Reg {
     }
 }
 
-impl Function for Retag {
+impl TypeRule for Retag {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         match c.value(0)? {
@@ -82,6 +85,9 @@ impl Function for Retag {
                 .with_label(format!("this is {}", t.describe()))),
         }
     }
+}
+
+impl Lowering for Retag {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         g.expr(&args[0])
     }
@@ -101,7 +107,7 @@ const SIGNAL_PROBES: &[&str] = &[
     "fexit",
 ];
 
-impl Function for Signal {
+impl TypeRule for Signal {
     fn destructive(&self) -> Option<&'static str> {
         Some("it sends signals to the traced processes")
     }
@@ -132,6 +138,9 @@ impl Function for Signal {
         }
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Signal {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let sig = match g.ck.consts.get(&args[0].id) {
             Some(&n) if matches!(args[0].kind, ExprKind::Str(_)) => g.i64(n),
@@ -147,7 +156,7 @@ impl Function for Signal {
     }
 }
 
-impl Function for Override {
+impl TypeRule for Override {
     fn destructive(&self) -> Option<&'static str> {
         Some("it makes the probed kernel function return without running")
     }
@@ -157,6 +166,9 @@ impl Function for Override {
         c.int(0, "the return value")?;
         Ok(Type::Void)
     }
+}
+
+impl Lowering for Override {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let rc = g.expr(&args[0])?.int();
         g.helper_int(OVERRIDE_RETURN, &[g.ctx_ptr.into(), rc.into()]);
@@ -164,7 +176,7 @@ impl Function for Override {
     }
 }
 
-impl Function for WriteUser {
+impl TypeRule for WriteUser {
     fn destructive(&self) -> Option<&'static str> {
         Some("it writes into the memory of traced processes")
     }
@@ -194,6 +206,9 @@ impl Function for WriteUser {
         c.int(2, "the length")?;
         Ok(Type::Bool)
     }
+}
+
+impl Lowering for WriteUser {
     /// Writes at most the source value's size: a longer length would read past it.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let dst = g.expr(&args[0])?.int();

@@ -6,7 +6,7 @@
 //! The helper wants the skb as a kernel object the verifier knows by type, which
 //! trampolines give, and raw tracepoints once compiled as `tp_btf` programs.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -20,7 +20,7 @@ const SKB_OUTPUT: u64 = 111;
 /// `BPF_F_CURRENT_CPU`: the perf buffer of the CPU the program runs on.
 const CURRENT_CPU: u64 = 0xffff_ffff;
 
-impl Function for SkbOutput {
+impl TypeRule for SkbOutput {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(4, 4)?;
         super::process::only_in(c, "skboutput()", &["fentry", "fexit", "rawtracepoint"])?;
@@ -38,7 +38,9 @@ impl Function for SkbOutput {
         c.event(EventSpec::SkbOutput { path });
         Ok(Type::INT)
     }
+}
 
+impl Lowering for SkbOutput {
     /// The helper's return value: 0, or a negative error (the skb is shorter than `len`).
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, e: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let skb = g.expr(&args[1])?.int();

@@ -1,7 +1,7 @@
 //! `kstack` / `ustack` (`kstack(mode)`, `kstack(limit)`, `kstack(mode, limit)`): the stack id
 //! from `bpf_get_stackid` plus the pid; user space symbolizes when printing.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::{Expr, ExprKind};
@@ -53,7 +53,7 @@ fn parse(args: &[Expr], default_mode: StackMode, user: bool) -> Result<(StackMod
     Ok((mode, limit))
 }
 
-impl Function for Stack {
+impl TypeRule for Stack {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 2)?;
         let default = match c.options().stack_mode {
@@ -69,6 +69,9 @@ impl Function for Stack {
             limit,
         })
     }
+}
+
+impl Lowering for Stack {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, _: &[Expr]) -> Result<Val<'ctx>> {
         let map = g
             .globals

@@ -7,7 +7,7 @@
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -117,19 +117,22 @@ pub(super) fn length<'ctx>(
     l1
 }
 
-impl Function for Strlen {
+impl TypeRule for Strlen {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         string_arg(c, 0, "the argument of strlen()")?;
         Ok(Type::UINT)
     }
+}
+
+impl Lowering for Strlen {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (p, size) = string_val(g, &args[0])?;
         Ok(Val::Int(length(g, p, size)))
     }
 }
 
-impl Function for Strncmp {
+impl TypeRule for Strncmp {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(3, 3)?;
         string_arg(c, 0, "the first argument of strncmp()")?;
@@ -143,12 +146,15 @@ impl Function for Strncmp {
         }
         Ok(Type::UINT)
     }
+}
+
+impl Lowering for Strncmp {
     /// bpftrace's strncmp: 0 when the first `n` characters match (stopping at a common
     /// NUL), else 1.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let (pa, sa) = string_val(g, &args[0])?;
         let (pb, sb) = string_val(g, &args[1])?;
-        let n = super::consts::int(&args[2], &g.ck.params())
+        let n = crate::sema::consts::int(&args[2], &g.ck.params())
             .unwrap_or(0)
             .max(0) as u64;
         let n = n.min(sa.max(sb) as u64) as u32;
@@ -174,13 +180,16 @@ impl Function for Strncmp {
     }
 }
 
-impl Function for Strcontains {
+impl TypeRule for Strcontains {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(2, 2)?;
         string_arg(c, 0, "the haystack of strcontains()")?;
         string_arg(c, 1, "the needle of strcontains()")?;
         Ok(Type::Bool)
     }
+}
+
+impl Lowering for Strcontains {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let [found] = search(g, args, [g.i64(0)], |g, _, at, [found]| {
             [g.b.build_or(found, at, "found").unwrap()]
@@ -189,13 +198,16 @@ impl Function for Strcontains {
     }
 }
 
-impl Function for Strstr {
+impl TypeRule for Strstr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(2, 2)?;
         string_arg(c, 0, "the haystack of strstr()")?;
         string_arg(c, 1, "the needle of strstr()")?;
         Ok(Type::INT)
     }
+}
+
+impl Lowering for Strstr {
     /// The first start that matches, else -1: one plus the first matching start is
     /// accumulated arithmetically (no select, which would be a branch).
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {

@@ -1,6 +1,6 @@
 //! `str(ptr[, len])`: reads a NUL-terminated string from user or kernel memory.
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
@@ -9,7 +9,7 @@ use crate::sema::{CallCheck, Type};
 
 pub struct Str;
 
-impl Function for Str {
+impl TypeRule for Str {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         let strlen = c.options().strlen;
@@ -40,6 +40,9 @@ impl Function for Str {
             _ => Type::Str { size },
         })
     }
+}
+
+impl Lowering for Str {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,

@@ -3,7 +3,7 @@
 
 use object::{Object, ObjectSymbol};
 
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
@@ -32,21 +32,27 @@ fn address_arg(c: &mut CallCheck, name: &str) -> Result<()> {
     ))
 }
 
-impl Function for Ksym {
+impl TypeRule for Ksym {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         address_arg(c, "ksym")?;
         Ok(Type::Sym(SymKind::Kernel))
     }
+}
+
+impl Lowering for Ksym {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         Ok(Val::Int(g.expr(&args[0])?.int()))
     }
 }
 
-impl Function for Usym {
+impl TypeRule for Usym {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         address_arg(c, "usym")?;
         Ok(Type::Sym(SymKind::User))
     }
+}
+
+impl Lowering for Usym {
     /// (address, pid): the process whose mappings name the address.
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let addr = g.expr(&args[0])?.int();
@@ -100,7 +106,7 @@ fn uprobe_binaries<'p>(points: impl Iterator<Item = &'p AttachPoint>) -> Option<
     Some(out)
 }
 
-impl Function for Uaddr {
+impl TypeRule for Uaddr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 1)?;
         let name = c.str_literal(0, "the argument of uaddr()")?;
@@ -125,6 +131,9 @@ impl Function for Uaddr {
         }
         Ok(pointer_for(size.unwrap_or(8)))
     }
+}
+
+impl Lowering for Uaddr {
     fn gen<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,
@@ -166,7 +175,7 @@ fn kernel_var(name: &str) -> Option<Type> {
     BTF.with(|b| b.as_ref()?.var_type(name))
 }
 
-impl Function for PercpuKaddr {
+impl TypeRule for PercpuKaddr {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(1, 2)?;
         let name = c.str_literal(0, "the first argument of percpu_kaddr()")?;
@@ -182,6 +191,9 @@ impl Function for PercpuKaddr {
         };
         Ok(Type::ptr(t, false))
     }
+}
+
+impl Lowering for PercpuKaddr {
     /// `bpf_this_cpu_ptr(&var)` or `bpf_per_cpu_ptr(&var, cpu)` (NULL for a CPU that does
     /// not exist); the verifier needs the variable typed, hence a `.ksyms` extern.
     fn gen<'a, 'ctx>(

@@ -3,7 +3,7 @@
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
-use super::{Builtin, Function};
+use super::{Builtin, Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
@@ -42,7 +42,7 @@ pub static ALL: &[Builtin] = &[Builtin {
 /// `comm` and `comm(pid)`.
 pub struct Comm;
 
-impl Function for Comm {
+impl TypeRule for Comm {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(0, 1)?;
         if c.args.len() == 1 {
@@ -50,7 +50,9 @@ impl Function for Comm {
         }
         Ok(Type::Str { size: 16 })
     }
+}
 
+impl Lowering for Comm {
     fn gen<'a, 'ctx>(&self, g: &mut FnGen<'a, 'ctx>, _: &Expr, args: &[Expr]) -> Result<Val<'ctx>> {
         let buf = g.stack(16, "comm");
         let Some(arg) = args.first() else {
@@ -58,7 +60,7 @@ impl Function for Comm {
             return Ok(Val::Str(buf, 16));
         };
         let want = g.expr(arg)?.int();
-        let cur = super::sysinfo::pid_tgid(g, false);
+        let cur = crate::codegen::task::pid_tgid(g, false);
         let cur = g.b.build_right_shift(cur, g.i64(32), false, "cur").unwrap();
         let same =
             g.b.build_int_compare(IntPredicate::EQ, cur, want, "same")
@@ -80,7 +82,6 @@ impl Function for Comm {
     }
 }
 
-
 /// Fills `buf` (16 bytes, 8-byte aligned) with the current task's name.
 ///
 /// Read straight from the task, a typed pointer programs may load from: the
@@ -95,37 +96,19 @@ pub fn current_comm<'ctx>(g: &FnGen<'_, 'ctx>, buf: PointerValue<'ctx>) {
     // compiling a one-liner.
     let at = match g.ck.options.portable {
         true => None,
-        false => *COMM.get_or_init(|| task_member("comm").filter(|o| o % 8 == 0)),
+        false => {
+            *COMM.get_or_init(|| crate::codegen::task::task_member("comm").filter(|o| o % 8 == 0))
+        }
     };
     let Some(at) = at else {
         g.helper_int(helper::GET_CURRENT_COMM, &[buf.into(), g.i64(16).into()]);
         return;
     };
-    let task = current_task(g);
+    let task = crate::codegen::task::current_task(g);
     for word in 0..2 {
         let v = g.load_i64(g.gep(task, at + 8 * word));
         g.store_i64(g.gep(buf, 8 * word), v);
     }
-}
-
-/// The current task as a typed pointer: `comm`, `pid` and `tid` all read it.
-///
-/// A call where it is used; the helper is declared without effects, so LLVM keeps a
-/// single call where one dominates the others (see `FnGen::helper`).
-pub fn current_task<'ctx>(g: &FnGen<'_, 'ctx>) -> PointerValue<'ctx> {
-    match g.helper(helper::GET_CURRENT_TASK_BTF, &[], true) {
-        crate::codegen::func::BasicTypeEnumValue::Ptr(p) => p,
-        crate::codegen::func::BasicTypeEnumValue::Int(_) => unreachable!("asked for a pointer"),
-    }
-}
-
-/// Offset of a `task_struct` member, remembered per boot (see `current_comm`).
-pub fn task_member(name: &'static str) -> Option<u64> {
-    crate::user_cache::kernel_fact(&format!("task_struct.{name}"), || {
-        let members = crate::probes::btf::struct_members("task_struct")?;
-        let (off, _) = members.iter().find(|(_, m)| m.name == name)?;
-        Some(*off as u64)
-    })
 }
 
 /// Processes searched for another pid's comm: the kernel's (circular) list of processes
@@ -137,10 +120,10 @@ fn task_list() -> Option<(u64, u64, u64, u64)> {
     static FOUND: std::sync::OnceLock<Option<(u64, u64, u64, u64)>> = std::sync::OnceLock::new();
     *FOUND.get_or_init(|| {
         Some((
-            task_member("group_leader")?,
-            task_member("tasks")?,
-            task_member("tgid")?,
-            task_member("comm")?,
+            crate::codegen::task::task_member("group_leader")?,
+            crate::codegen::task::task_member("tasks")?,
+            crate::codegen::task::task_member("tgid")?,
+            crate::codegen::task::task_member("comm")?,
         ))
     })
 }

@@ -7,7 +7,7 @@ use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 
 use super::sysinfo::helper::KTIME_GET_TAI_NS;
-use super::Function;
+use super::{Lowering, TypeRule};
 use crate::codegen::FnGen;
 use crate::diag::{Diagnostic, Result};
 use crate::parser::ast::Expr;
@@ -30,7 +30,7 @@ const AGGS: &[(&str, TsAgg)] = &[
 /// Upper bound on `num_intervals`: each interval is a map entry per key and per CPU.
 const MAX_INTERVALS: i64 = 1_000_000;
 
-impl Function for Tseries {
+impl TypeRule for Tseries {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         c.arity(3, 4)?;
         let signed = c.int(0, "the value of tseries()")?.is_signed();
@@ -73,7 +73,9 @@ impl Function for Tseries {
             signed,
         }))
     }
+}
 
+impl Lowering for Tseries {
     fn update<'a, 'ctx>(
         &self,
         g: &mut FnGen<'a, 'ctx>,

@@ -3,11 +3,12 @@
 //! reviewed. A script whose first line is `// --unsafe` is checked with that flag; one whose
 //! first line is `// --portable` is compiled as for an artifact (CO-RE field reads).
 
+use spyglass::stdlib::STDLIB;
 use spyglass::{codegen, parser, sema};
 
 fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
     let name = path.file_name().unwrap().to_string_lossy().to_string();
-    let ast = match parser::parse(src) {
+    let ast = match parser::parse(src, &STDLIB) {
         Ok(a) => a,
         Err(d) => return (d.render(&name, src), None),
     };
@@ -18,7 +19,7 @@ fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
         portable: src.starts_with("// --portable"),
         ..Default::default()
     };
-    let checked = match sema::check(ast, opts) {
+    let checked = match sema::check(ast, opts, &STDLIB) {
         Ok(c) => c,
         Err(d) => return (d.render(&name, src), None),
     };
@@ -27,7 +28,7 @@ fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
         .warnings
         .iter()
         .fold(ast_text, |t, w| t + "\n\n" + &w.render(&name, src));
-    match codegen::compile(&checked, true) {
+    match codegen::compile(&checked, &STDLIB, true) {
         Ok(out) => (ast_text, out.ir.map(|ir| ir.original)),
         Err(d) => (d.render(&name, src), None),
     }

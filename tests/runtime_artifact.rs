@@ -15,7 +15,10 @@ fn run(args: &[&str]) -> Out {
 /// whose path it returns (errors then quote `artifact-NAME.bt`).
 fn built(name: &str, src: &str) -> String {
     let dir = env!("CARGO_TARGET_TMPDIR");
-    let (script, spy) = (format!("{dir}/artifact-{name}.bt"), format!("{dir}/artifact-{name}.spy"));
+    let (script, spy) = (
+        format!("{dir}/artifact-{name}.bt"),
+        format!("{dir}/artifact-{name}.spy"),
+    );
     std::fs::write(&script, src).unwrap();
     let o = spyglass(&["build", &script, "-o", &spy]);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -47,7 +50,10 @@ fn spyglass_run_carries_no_llvm() {
     assert_eq!(marks(BIN), 2);
     let runner = spyglass_run();
     let libs = ldd(&runner);
-    assert!(!libs.contains("libstdc++") && !libs.contains("LLVM"), "{libs}");
+    assert!(
+        !libs.contains("libstdc++") && !libs.contains("LLVM"),
+        "{libs}"
+    );
     assert_eq!(marks(&runner), 0);
     let size = std::fs::metadata(&runner).unwrap().len();
     assert!(size < 8 << 20, "spyglass-run is {size} bytes");
@@ -74,7 +80,11 @@ fn an_artifact_traces_a_child_like_the_script() {
         assert_eq!(direct.code, 0, "{}", direct.stderr);
         assert_eq!(ran.code, 0, "{}", ran.stderr);
         assert_eq!(ran.stdout, direct.stdout);
-        assert!(ran.stdout.contains("spyglass-worklo done"), "{}", ran.stdout);
+        assert!(
+            ran.stdout.contains("spyglass-worklo done"),
+            "{}",
+            ran.stdout
+        );
     }
     // `-o FILE` as spyglass takes it.
     let out = format!("{}/artifact-child.out", env!("CARGO_TARGET_TMPDIR"));
@@ -86,7 +96,11 @@ fn an_artifact_traces_a_child_like_the_script() {
     // `spyglass FILE.spy` runs it too.
     let full = spyglass(&["-c", &child, &spy]);
     assert_eq!(full.code, 0, "{}", full.stderr);
-    assert!(full.stdout.contains("@calls[spyglass-worklo]: 7\n"), "{}", full.stdout);
+    assert!(
+        full.stdout.contains("@calls[spyglass-worklo]: 7\n"),
+        "{}",
+        full.stdout
+    );
 }
 
 #[test]
@@ -100,16 +114,29 @@ fn a_bad_artifact_is_refused_clearly() {
     std::fs::write(&spy, &bytes).unwrap();
     for o in [run(&[&spy]), spyglass(&[&spy])] {
         assert_eq!(o.code, 1, "{}", o.stderr);
-        assert!(o.stderr.contains("the artifact is in format 99, newer than this spyglass"), "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("the artifact is in format 99, newer than this spyglass"),
+            "{}",
+            o.stderr
+        );
         assert!(o.stderr.contains(env!("CARGO_PKG_VERSION")), "{}", o.stderr);
         assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     }
     let o = run(&["/nonexistent.spy"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("cannot read /nonexistent.spy"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cannot read /nonexistent.spy"),
+        "{}",
+        o.stderr
+    );
     let o = run(&["-f", "yaml", &spy]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("-f yaml: expected text, json or folded"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("-f yaml: expected text, json or folded"),
+        "{}",
+        o.stderr
+    );
 }
 
 /// An artifact records the kernel it was built for; run where the kernel's types differ,
@@ -125,9 +152,15 @@ fn another_kernel_is_named_in_a_warning() {
         let built = spyglass(&["build", "-e", script, "-o", out]);
         assert_eq!(built.code, 0, "{}", built.stderr);
         let here = run(&["-q", out]);
-        assert_eq!((here.code, here.stdout.as_str(), here.stderr.as_str()), (0, "ok\n\n\n", ""));
+        assert_eq!(
+            (here.code, here.stdout.as_str(), here.stderr.as_str()),
+            (0, "ok\n\n\n", "")
+        );
         edit(out, |program| {
-            let kernel = program.built_on.as_mut().expect("the build kernel is recorded");
+            let kernel = program
+                .built_on
+                .as_mut()
+                .expect("the build kernel is recorded");
             kernel.release = "0.0.0-elsewhere".into();
             kernel.btf_crc ^= 1;
         });
@@ -135,11 +168,24 @@ fn another_kernel_is_named_in_a_warning() {
     for o in [run(&["-q", &spy]), spyglass(&["-q", &spy])] {
         assert_eq!(o.code, 0, "{}", o.stderr);
         assert_eq!(o.stdout, "ok\n\n\n");
-        assert!(o.stderr.contains("was built for kernel 0.0.0-elsewhere and this is"), "{}", o.stderr);
-        assert!(o.stderr.contains("it uses struct task_struct as laid out there"), "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("was built for kernel 0.0.0-elsewhere and this is"),
+            "{}",
+            o.stderr
+        );
+        assert!(
+            o.stderr
+                .contains("it uses struct task_struct as laid out there"),
+            "{}",
+            o.stderr
+        );
     }
     for o in [run(&["-q", &plain]), spyglass(&["-q", &plain])] {
-        assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "ok\n\n\n", ""));
+        assert_eq!(
+            (o.code, o.stdout.as_str(), o.stderr.as_str()),
+            (0, "ok\n\n\n", "")
+        );
     }
 }
 
@@ -168,7 +214,10 @@ fn an_artifact_reads_the_task_through_helpers() {
 /// quotes the script's line, as a local run would.
 #[test]
 fn a_missing_tracepoint_is_named_with_the_script_line() {
-    let spy = built("missing", "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = count(); }\n");
+    let spy = built(
+        "missing",
+        "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = count(); }\n",
+    );
     // As if built on a kernel with a syscall this one lacks.
     edit(&spy, |program| {
         for ap in program.probes.iter_mut().flat_map(|p| &mut p.attach) {
@@ -179,9 +228,19 @@ fn a_missing_tracepoint_is_named_with_the_script_line() {
     });
     for o in [run(&[&spy]), spyglass(&[&spy])] {
         assert_eq!(o.code, 1, "{}", o.stderr);
-        assert!(o.stderr.contains("tracepoint:syscalls:sys_enter_nosuchcall does not exist on this kernel"), "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("tracepoint:syscalls:sys_enter_nosuchcall does not exist on this kernel"),
+            "{}",
+            o.stderr
+        );
         assert!(o.stderr.contains("artifact-missing.bt:2:"), "{}", o.stderr);
-        assert!(o.stderr.contains("2 │ tracepoint:syscalls:sys_enter_getpid"), "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("2 │ tracepoint:syscalls:sys_enter_getpid"),
+            "{}",
+            o.stderr
+        );
     }
 }
 
@@ -190,18 +249,29 @@ fn a_missing_tracepoint_is_named_with_the_script_line() {
 /// would land elsewhere).
 #[test]
 fn a_moved_tracepoint_field_is_refused() {
-    let spy = built("layout", "tracepoint:syscalls:sys_enter_openat { @[args.flags] = count(); }\n");
+    let spy = built(
+        "layout",
+        "tracepoint:syscalls:sys_enter_openat { @[args.flags] = count(); }\n",
+    );
     edit(&spy, |program| {
         let layout = program
             .tracepoint_layouts
             .get_mut("syscalls:sys_enter_openat")
             .expect("the layout is recorded");
-        let flags = layout.iter_mut().find(|(f, _, _)| f == "flags").expect("a flags field");
+        let flags = layout
+            .iter_mut()
+            .find(|(f, _, _)| f == "flags")
+            .expect("a flags field");
         flags.1 += 8;
     });
     for o in [run(&[&spy]), spyglass(&[&spy])] {
         assert_eq!(o.code, 1, "{}", o.stderr);
-        assert!(o.stderr.contains("tracepoint:syscalls:sys_enter_openat: field `flags` is at byte"), "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("tracepoint:syscalls:sys_enter_openat: field `flags` is at byte"),
+            "{}",
+            o.stderr
+        );
         assert!(o.stderr.contains("artifact-layout.bt:1:"), "{}", o.stderr);
         assert!(!o.stderr.contains("Attached"), "{}", o.stderr);
     }
@@ -218,24 +288,76 @@ fn parameters_are_given_when_an_artifact_runs() {
     let built = spyglass(&["build", "-e", prog, "-o", &spy]);
     assert_eq!((built.code, built.stderr.as_str()), (0, ""));
     let o = run(&["-q", &spy, "5", "hello"]);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "5 [hello] [5] 2 3 [me] 0\n\n\n"), "{}", o.stderr);
-    let o = run(&["-q", &spy, "0x40", "-", "x", "--", "--n=-9", "--who=you", "--v", "y"]);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n"), "{}", o.stderr);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "5 [hello] [5] 2 3 [me] 0\n\n\n"),
+        "{}",
+        o.stderr
+    );
+    let o = run(&[
+        "-q",
+        &spy,
+        "0x40",
+        "-",
+        "x",
+        "--",
+        "--n=-9",
+        "--who=you",
+        "--v",
+        "y",
+    ]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n"),
+        "{}",
+        o.stderr
+    );
     // The full binary runs it the same way.
-    let o = spyglass(&["-q", &spy, "0x40", "-", "x", "--", "--n=-9", "--who=you", "--v", "y"]);
-    assert_eq!(o.stdout, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n", "{}", o.stderr);
+    let o = spyglass(&[
+        "-q",
+        &spy,
+        "0x40",
+        "-",
+        "x",
+        "--",
+        "--n=-9",
+        "--who=you",
+        "--v",
+        "y",
+    ]);
+    assert_eq!(
+        o.stdout, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n",
+        "{}",
+        o.stderr
+    );
     let o = run(&["-q", &spy, "abc"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("$1 is a number in this artifact and `abc` is not one"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("$1 is a number in this artifact and `abc` is not one"),
+        "{}",
+        o.stderr
+    );
     let long = "x".repeat(64);
     let o = run(&["-q", &spy, "1", &long]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("$2 holds at most 63 bytes in this artifact"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("$2 holds at most 63 bytes in this artifact"),
+        "{}",
+        o.stderr
+    );
     let o = run(&["-q", &spy, "1", "--", "--zz=1"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.starts_with("ERROR: unexpected program command line option --zz\nHINT: expected program options:\n  --n\n  --who\n  --v\n"), "{}", o.stderr);
     let o = run(&["-q", &spy, "1", "--", "--n=many"]);
-    assert_eq!((o.code, o.stderr.as_str()), (1, "ERROR: program command line option --n invalid integer (value: many)\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (
+            1,
+            "ERROR: program command line option --n invalid integer (value: many)\n"
+        )
+    );
 
     // `$1` names the interval, `$2` bounds the histogram, `$3` decides a `fail()`.
     let fixed = format!("{}/artifact-fixed.spy", env!("CARGO_TARGET_TMPDIR"));
@@ -243,7 +365,13 @@ fn parameters_are_given_when_an_artifact_runs() {
                   begin { if ($3 < 2) { fail("need $3 >= 2"); } }"#;
     let built = spyglass(&["build", "-e", prog, "-o", &fixed, "20", "10", "5"]);
     assert_eq!(built.code, 0, "{}", built.stderr);
-    assert!(built.stderr.contains("keeps $1 = `20`, $2 = `10`, $3 = `5` as given now"), "{}", built.stderr);
+    assert!(
+        built
+            .stderr
+            .contains("keeps $1 = `20`, $2 = `10`, $3 = `5` as given now"),
+        "{}",
+        built.stderr
+    );
     let o = run(&["-q", &fixed, "20", "10", "5", "7"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "\n\n@:\n[7]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"), "{}", o.stderr);
     let o = run(&["-q", &fixed, "30", "10", "5", "7"]);
@@ -251,23 +379,39 @@ fn parameters_are_given_when_an_artifact_runs() {
     assert!(o.stderr.contains("$1 is fixed in this artifact: the script uses it where the program needs a constant, and it was built with `20`"), "{}", o.stderr);
     let o = run(&["-q", &fixed, "20", "10"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("$3 is fixed in this artifact"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("$3 is fixed in this artifact"),
+        "{}",
+        o.stderr
+    );
 }
 
 /// A helper the kernel lacks (here a call patched to a helper number no kernel has, as an
 /// artifact built for a newer kernel would make) is named with the probe that calls it.
 #[test]
 fn a_helper_this_kernel_lacks_is_named_with_its_probe() {
-    let spy = built("helper", "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = nsecs; }\n");
+    let spy = built(
+        "helper",
+        "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = nsecs; }\n",
+    );
     edit(&spy, |program| {
         // `call 125` (bpf_ktime_get_boot_ns) becomes `call 999`.
         let call = [0x85, 0, 0, 0, 125, 0, 0, 0];
-        let at = program.elf.windows(8).position(|w| w == call).expect("a ktime call");
+        let at = program
+            .elf
+            .windows(8)
+            .position(|w| w == call)
+            .expect("a ktime call");
         program.elf[at + 4..at + 8].copy_from_slice(&999u32.to_le_bytes());
     });
     let o = run(&[&spy]);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("this probe calls BPF helper #999, which this kernel does not provide"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("this probe calls BPF helper #999, which this kernel does not provide"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("artifact-helper.bt:2:"), "{}", o.stderr);
 }
 
@@ -275,7 +419,10 @@ fn a_helper_this_kernel_lacks_is_named_with_its_probe() {
 /// `prev` was another parameter, the artifact is refused, naming the probe and the field.
 #[test]
 fn a_moved_raw_tracepoint_parameter_is_refused() {
-    let spy = built("rawtp", "rawtracepoint:sched_switch { printf(\"%d\\n\", args.prev->pid > 0); exit(); }\n");
+    let spy = built(
+        "rawtp",
+        "rawtracepoint:sched_switch { printf(\"%d\\n\", args.prev->pid > 0); exit(); }\n",
+    );
     let o = run(&["-q", &spy]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "1\n\n\n"), "{}", o.stderr);
     edit(&spy, |program| {
@@ -283,7 +430,10 @@ fn a_moved_raw_tracepoint_parameter_is_refused() {
             .tracepoint_layouts
             .get_mut("rawtracepoint:vmlinux:sched_switch")
             .expect("the parameters are recorded");
-        let prev = layout.iter_mut().find(|(f, _, _)| f == "prev").expect("a prev parameter");
+        let prev = layout
+            .iter_mut()
+            .find(|(f, _, _)| f == "prev")
+            .expect("a prev parameter");
         prev.1 = 16;
     });
     let o = run(&["-q", &spy]);

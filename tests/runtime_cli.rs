@@ -49,7 +49,12 @@ fn positional_parameters_before_and_after_double_dash() {
     let o = spyglass_checked(&["-q", "-e", prog, "-1", "--", "-7", "x"]);
     assert_eq!(o.stdout, "-1 -7 x 3\n\n\n", "{}", o.stderr);
     // `str($N)` is the parameter's text, even when it reads as a number.
-    let o = spyglass_checked(&["-q", "-e", r#"begin { printf("%s|%d\n", str($1), $1 + 1); exit(); }"#, "0x10"]);
+    let o = spyglass_checked(&[
+        "-q",
+        "-e",
+        r#"begin { printf("%s|%d\n", str($1), $1 + 1); exit(); }"#,
+        "0x10",
+    ]);
     assert_eq!(o.stdout, "0x10|17\n\n\n", "{}", o.stderr);
     let path = tmp("params.bt");
     std::fs::write(
@@ -415,14 +420,26 @@ fn build_writes_an_artifact_that_runs_the_script() {
     let second = format!("{}/artifact-2.spy", env!("CARGO_TARGET_TMPDIR"));
     let o = spyglass(&["--aot", &second, "-e", prog, "there"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(std::fs::read(&second).unwrap(), std::fs::read(&spy).unwrap());
+    assert_eq!(
+        std::fs::read(&second).unwrap(),
+        std::fs::read(&spy).unwrap()
+    );
     // What shapes the program is fixed at build time.
     let o = spyglass(&["-q", &spy, "-k"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("is a built artifact: -k can only be given when it is built"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("is a built artifact: -k can only be given when it is built"),
+        "{}",
+        o.stderr
+    );
     let o = spyglass(&["build", "-e", "begin { exit(); }"]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("-o FILE names the artifact"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("-o FILE names the artifact"),
+        "{}",
+        o.stderr
+    );
     let o = spyglass(&["--aot", &spy, "-k", "-e", "begin { exit(); }"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("--aot and -k"), "{}", o.stderr);
@@ -434,6 +451,11 @@ fn build_writes_an_artifact_that_runs_the_script() {
     std::fs::write(&bad, bytes).unwrap();
     let o = spyglass(&[&bad]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("artifact-bad.spy: the artifact is damaged"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("artifact-bad.spy: the artifact is damaged"),
+        "{}",
+        o.stderr
+    );
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
 }

@@ -20,10 +20,15 @@ tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("getppid %s|%s\n", 
     assert_eq!(o.code, 0, "{}", o.stderr);
     // The workload's name is cut to the kernel's 15 characters.
     assert!(o.stdout.contains("begin spyglass\n"), "{}", o.stdout);
-    assert!(o.stdout.contains("@tp[spyglass-worklo, true]: 4\n"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("@tp[spyglass-worklo, true]: 4\n"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("@raw[spyglass-worklo]: "), "{}", o.stdout);
     assert!(
-        o.stdout.contains("getppid spyglass-worklo|spyglass-worklo\n"),
+        o.stdout
+            .contains("getppid spyglass-worklo|spyglass-worklo\n"),
         "{}",
         o.stdout
     );
@@ -60,7 +65,10 @@ fn the_comm_offset_is_remembered_per_boot_and_a_bad_cache_is_harmless() {
     // Read back on the next compile, with the same result.
     let o = spyglass_env(&["--no-cache", "-e", prog], &[("XDG_CACHE_HOME", &dir)]);
     assert_eq!(o.stdout.trim(), "spyglass", "{}", o.stderr);
-    assert_eq!(std::fs::read_to_string(format!("{dir}/spyglass/kernel-facts")).unwrap(), facts);
+    assert_eq!(
+        std::fs::read_to_string(format!("{dir}/spyglass/kernel-facts")).unwrap(),
+        facts
+    );
     // A cache location that is a file: nothing can be kept, the run is the same.
     let file = format!("{}/facts-file", env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(&file, "not a directory").unwrap();

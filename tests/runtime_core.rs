@@ -27,9 +27,15 @@ fn other_kernel_btf(path: &str, extra: bool) {
         let uint = sys::btf__add_int(btf, c("unsigned int").as_ptr(), 4, 0);
         let comm = sys::btf__add_array(btf, int, chr, 16);
         let load = sys::btf__add_struct(btf, c("load_weight").as_ptr(), 16);
-        assert_eq!(sys::btf__add_field(btf, c("weight").as_ptr(), ulong, 64, 0), 0);
+        assert_eq!(
+            sys::btf__add_field(btf, c("weight").as_ptr(), ulong, 64, 0),
+            0
+        );
         let se = sys::btf__add_struct(btf, c("sched_entity").as_ptr(), 32);
-        assert_eq!(sys::btf__add_field(btf, c("load").as_ptr(), load, 128, 0), 0);
+        assert_eq!(
+            sys::btf__add_field(btf, c("load").as_ptr(), load, 128, 0),
+            0
+        );
         let task_ptr = sys::btf__add_ptr(btf, se + 2);
         let task = sys::btf__add_struct(btf, c("task_struct").as_ptr(), 256);
         assert_eq!(task, task_ptr + 1);
@@ -40,14 +46,23 @@ fn other_kernel_btf(path: &str, extra: bool) {
             ("comm", comm, 24),
             ("se", se, 48),
         ] {
-            assert_eq!(sys::btf__add_field(btf, c(name).as_ptr(), ty, byte * 8, 0), 0);
+            assert_eq!(
+                sys::btf__add_field(btf, c(name).as_ptr(), ty, byte * 8, 0),
+                0
+            );
         }
         // Bitfields, in another order and at other bits than this kernel's.
-        for (name, bit) in [("in_execve", 64 * 8 + 2), ("sched_reset_on_fork", 64 * 8 + 5)] {
+        for (name, bit) in [
+            ("in_execve", 64 * 8 + 2),
+            ("sched_reset_on_fork", 64 * 8 + 5),
+        ] {
             assert_eq!(sys::btf__add_field(btf, c(name).as_ptr(), uint, bit, 1), 0);
         }
         if extra {
-            assert_eq!(sys::btf__add_field(btf, c("extra").as_ptr(), int, 100 * 8, 0), 0);
+            assert_eq!(
+                sys::btf__add_field(btf, c("extra").as_ptr(), int, 100 * 8, 0),
+                0
+            );
         }
         let mut size = 0u32;
         let data = sys::btf__raw_data(btf, &mut size);
@@ -70,7 +85,10 @@ fn an_artifact_built_for_another_layout_reads_this_kernels_fields() {
     let script = r#"begin { $l = curtask->se.load;
         printf("%d %d %d %s %d %d\n", curtask->pid, curtask->tgid, curtask->real_parent->tgid,
                curtask->comm, curtask->se.load.weight, $l.weight); exit(); }"#;
-    let built = spyglass_env(&["build", "-e", script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
+    let built = spyglass_env(
+        &["build", "-e", script, "-o", &spy],
+        &[("BPFTRACE_BTF", &btf)],
+    );
     assert_eq!(built.code, 0, "{}", built.stderr);
     // The probe runs in spyglass-run itself, whose parent is this test.
     let child = Command::new(spyglass_run())
@@ -83,15 +101,27 @@ fn an_artifact_built_for_another_layout_reads_this_kernels_fields() {
     let o = Out::of(child.wait_with_output().unwrap());
     assert_eq!(o.code, 0, "{}", o.stderr);
     // A nice-0 task's load weight (1024, scaled up by 10 bits on 64-bit kernels).
-    let want = format!("{me} {me} {} spyglass-run 1048576 1048576\n", std::process::id());
-    assert_eq!(o.stdout.lines().next().unwrap_or(""), want.trim_end(), "{}", o.stderr);
+    let want = format!(
+        "{me} {me} {} spyglass-run 1048576 1048576\n",
+        std::process::id()
+    );
+    assert_eq!(
+        o.stdout.lines().next().unwrap_or(""),
+        want.trim_end(),
+        "{}",
+        o.stderr
+    );
     // Every read is relocated, so nothing is left to warn about.
     assert_eq!(o.stderr, "");
     // Without relocations (a local run against the same types) the reads land elsewhere:
     // what the relocations fixed was really wrong.
     let local = spyglass_env(&["-q", "-e", script], &[("BPFTRACE_BTF", &btf)]);
     assert_eq!(local.code, 0, "{}", local.stderr);
-    assert!(!local.stdout.contains("spyglass 1048576 1048576"), "{}", local.stdout);
+    assert!(
+        !local.stdout.contains("spyglass 1048576 1048576"),
+        "{}",
+        local.stdout
+    );
 }
 
 /// Bitfields are relocated too: their storage, width and shifts are this kernel's.
@@ -102,12 +132,23 @@ fn a_bitfield_is_read_where_this_kernel_has_it() {
     let spy = tmp("core-bits.spy");
     let script = r#"tracepoint:syscalls:sys_enter_getpid /pid == cpid/ {
         printf("%d %d\n", curtask->sched_reset_on_fork, curtask->in_execve); }"#;
-    let built = spyglass_env(&["build", "-e", script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
+    let built = spyglass_env(
+        &["build", "-e", script, "-o", &spy],
+        &[("BPFTRACE_BTF", &btf)],
+    );
     assert_eq!(built.code, 0, "{}", built.stderr);
     // `chrt -R` runs the workload with SCHED_RESET_ON_FORK, which sets the first bit.
     let child = format!("chrt -R -o 0 {} 2", workload());
-    let o = Out::of(Command::new(spyglass_run()).args(["-q", "-c", &child, &spy]).output().unwrap());
-    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "1 0\n1 0\n\n\n", ""));
+    let o = Out::of(
+        Command::new(spyglass_run())
+            .args(["-q", "-c", &child, &spy])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "1 0\n1 0\n\n\n", "")
+    );
 }
 
 #[test]
@@ -115,14 +156,24 @@ fn a_field_this_kernel_lacks_is_named_with_its_probe() {
     let btf = tmp("core-extra.btf");
     other_kernel_btf(&btf, true);
     let script = tmp("core-extra.bt");
-    std::fs::write(&script, "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = curtask->extra; }\n").unwrap();
+    std::fs::write(
+        &script,
+        "begin { }\ntracepoint:syscalls:sys_enter_getpid { @ = curtask->extra; }\n",
+    )
+    .unwrap();
     let spy = tmp("core-extra.spy");
     let built = spyglass_env(&["build", &script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
     assert_eq!(built.code, 0, "{}", built.stderr);
     let o = Command::new(spyglass_run()).arg(&spy).output().unwrap();
     let o = Out::of(o);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("this probe reads `struct task_struct.extra`, which this kernel does not have"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "this probe reads `struct task_struct.extra`, which this kernel does not have"
+        ),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("core-extra.bt:2:"), "{}", o.stderr);
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
 }
@@ -137,13 +188,24 @@ fn sizes_and_offsets_are_this_kernels() {
         offsetof(struct task_struct, se.load.weight),
         container_of(&curtask->tgid, struct task_struct, tgid) == curtask); exit(); }"#;
     let spy = tmp("core-sizes.spy");
-    let built = spyglass_env(&["build", "-e", script, "-o", &spy], &[("BPFTRACE_BTF", &btf)]);
+    let built = spyglass_env(
+        &["build", "-e", script, "-o", &spy],
+        &[("BPFTRACE_BTF", &btf)],
+    );
     assert_eq!(built.code, 0, "{}", built.stderr);
     let local = spyglass(&["-q", "-e", script]);
     assert_eq!(local.code, 0, "{}", local.stderr);
     assert!(local.stdout.ends_with(" 1\n\n\n"), "{}", local.stdout);
-    let o = Out::of(Command::new(spyglass_run()).args(["-q", &spy]).output().unwrap());
-    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, local.stdout.as_str(), ""));
+    let o = Out::of(
+        Command::new(spyglass_run())
+            .args(["-q", &spy])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, local.stdout.as_str(), "")
+    );
 }
 
 /// What is not relocated (a size the program needs while compiling, a bitfield of a struct
@@ -165,7 +227,11 @@ fn layouts_that_are_not_relocated_are_recorded() {
 fn a_large_artifact_relocates_in_every_piece() {
     let script = tmp("core-pieces.bt");
     let mut src: String = (0..40)
-        .map(|i| format!("begin {{ @a{i} = curtask->tgid == pid && curtask->se.load.weight == 1048576; }}\n"))
+        .map(|i| {
+            format!(
+                "begin {{ @a{i} = curtask->tgid == pid && curtask->se.load.weight == 1048576; }}\n"
+            )
+        })
         .collect();
     src.push_str("begin { exit(); }\n");
     std::fs::write(&script, src).unwrap();
@@ -174,9 +240,18 @@ fn a_large_artifact_relocates_in_every_piece() {
         let built = spyglass(&["build", &script, "-o", &spy]);
         assert_eq!(built.code, 0, "{}", built.stderr);
     }
-    let o = Out::of(Command::new(spyglass_run()).args(["-q", &spy]).output().unwrap());
+    let o = Out::of(
+        Command::new(spyglass_run())
+            .args(["-q", &spy])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let ones = o.stdout.lines().filter(|l| l.starts_with("@a") && l.ends_with(": true")).count();
+    let ones = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("@a") && l.ends_with(": true"))
+        .count();
     assert_eq!(ones, 40, "{}", o.stdout);
 }
 
@@ -188,12 +263,29 @@ fn an_unreadable_btf_file_is_named() {
         &[("BPFTRACE_BTF", "/nonexistent.btf")],
     );
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("unknown type `struct task_struct`"), "{}", o.stderr);
-    assert!(o.stderr.contains("BPFTRACE_BTF names /nonexistent.btf, which is not readable BTF"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("unknown type `struct task_struct`"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains("BPFTRACE_BTF names /nonexistent.btf, which is not readable BTF"),
+        "{}",
+        o.stderr
+    );
     // A file that is not BTF either: only our words, not libbpf's.
     let junk = tmp("core-junk.btf");
     std::fs::write(&junk, "not BTF\n").unwrap();
-    let o = spyglass_env(&["-e", r#"begin { printf("%d\n", curtask->pid); exit(); }"#], &[("BPFTRACE_BTF", &junk)]);
+    let o = spyglass_env(
+        &["-e", r#"begin { printf("%d\n", curtask->pid); exit(); }"#],
+        &[("BPFTRACE_BTF", &junk)],
+    );
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.starts_with("error: unknown type `struct task_struct`"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("error: unknown type `struct task_struct`"),
+        "{}",
+        o.stderr
+    );
 }

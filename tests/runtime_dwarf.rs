@@ -297,15 +297,46 @@ fn an_artifact_checks_the_build_of_the_binaries_it_reads_args_from() {
     let prog = format!(r#"uprobe:{bin}:add {{ @ = count(); }}"#);
     assert_eq!(spyglass(&["build", "-e", &prog, "-o", &by_name]).code, 0);
     let runner = spyglass_run();
-    let run = |spy: &str| Out::of(Command::new(&runner).args(["-q", "-c", &bin, spy]).output().unwrap());
+    let run = |spy: &str| {
+        Out::of(
+            Command::new(&runner)
+                .args(["-q", "-c", &bin, spy])
+                .output()
+                .unwrap(),
+        )
+    };
     let o = run(&with_args);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "0\n1\n\n\n"), "{}", o.stderr);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "0\n1\n\n\n"),
+        "{}",
+        o.stderr
+    );
     // Another build of the same program: other code, another build ID.
-    build(&["-g", "-O1", "-DSPYGLASS_OTHER_BUILD", "-fno-inline"], "dwarf-artifact");
+    build(
+        &["-g", "-O1", "-DSPYGLASS_OTHER_BUILD", "-fno-inline"],
+        "dwarf-artifact",
+    );
     let o = run(&with_args);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains(&format!("{bin} is not the build this artifact was made for (build ID ")), "{}", o.stderr);
-    assert!(o.stderr.contains("its `args` are placed as that build's DWARF says"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "{bin} is not the build this artifact was made for (build ID "
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains("its `args` are placed as that build's DWARF says"),
+        "{}",
+        o.stderr
+    );
     let o = run(&by_name);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "\n\n@: 2\n"), "{}", o.stderr);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "\n\n@: 2\n"),
+        "{}",
+        o.stderr
+    );
 }

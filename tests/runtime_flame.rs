@@ -15,7 +15,14 @@ fn hot() -> &'static str {
         let out = format!("{}/spyglass-hot", env!("CARGO_TARGET_TMPDIR"));
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/hot.c");
         let st = Command::new("cc")
-            .args(["-O1", "-fno-omit-frame-pointer", "-fno-inline", "-o", &out, src])
+            .args([
+                "-O1",
+                "-fno-omit-frame-pointer",
+                "-fno-inline",
+                "-o",
+                &out,
+                src,
+            ])
             .status()
             .expect("cc");
         assert!(st.success(), "compiling hot.c failed");
@@ -41,13 +48,28 @@ fn folded_lines(stdout: &str) -> Vec<(String, u64)> {
 
 #[test]
 fn folded_output_names_the_hot_function_in_the_heaviest_stack() {
-    let o = spyglass(&["-f", "folded", "-e", PROFILE, "-c", &format!("{} 1500", hot())]);
+    let o = spyglass(&[
+        "-f",
+        "folded",
+        "-e",
+        PROFILE,
+        "-c",
+        &format!("{} 1500", hot()),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let lines = folded_lines(&o.stdout);
     let (heaviest, n) = lines.iter().max_by_key(|(_, n)| *n).expect("some stacks");
-    assert!(heaviest.ends_with(";hot_spin") || heaviest == "hot_spin", "{}", o.stdout);
+    assert!(
+        heaviest.ends_with(";hot_spin") || heaviest == "hot_spin",
+        "{}",
+        o.stdout
+    );
     assert!(*n > 50, "{}", o.stdout);
-    assert!(lines.iter().any(|(s, _)| s.ends_with("cold_spin")), "{}", o.stdout);
+    assert!(
+        lines.iter().any(|(s, _)| s.ends_with("cold_spin")),
+        "{}",
+        o.stdout
+    );
 }
 
 /// Text of every `<title>` in an SVG; panics unless it is well-formed XML.
@@ -57,7 +79,10 @@ fn svg_titles(path: &str) -> Vec<String> {
     let mut r = quick_xml::Reader::from_str(&text);
     let (mut titles, mut in_title) = (vec![], false);
     loop {
-        match r.read_event().unwrap_or_else(|e| panic!("{path} is not XML: {e}")) {
+        match r
+            .read_event()
+            .unwrap_or_else(|e| panic!("{path} is not XML: {e}"))
+        {
             Event::Start(e) if e.name().as_ref() == b"title" => in_title = true,
             Event::End(e) if e.name().as_ref() == b"title" => in_title = false,
             Event::Text(t) if in_title => titles.push(String::from_utf8_lossy(&t).into_owned()),
@@ -73,14 +98,27 @@ fn flamegraph_svg_has_a_frame_for_the_hot_function() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let svg = format!("{dir}/profile.svg");
-    let o = spyglass(&["--flamegraph", &svg, "-e", PROFILE, "-c", &format!("{} 1500", hot())]);
+    let o = spyglass(&[
+        "--flamegraph",
+        &svg,
+        "-e",
+        PROFILE,
+        "-c",
+        &format!("{} 1500", hot()),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     // The maps still print as text.
     assert!(o.stdout.contains("hot_spin"), "{}", o.stdout);
     let titles = svg_titles(&svg);
-    assert!(titles.iter().any(|t| t.starts_with("hot_spin (")), "{titles:?}");
+    assert!(
+        titles.iter().any(|t| t.starts_with("hot_spin (")),
+        "{titles:?}"
+    );
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.contains("spyglass: profile:hz:999"), "the title names the script");
+    assert!(
+        text.contains("spyglass: profile:hz:999"),
+        "the title names the script"
+    );
 }
 
 #[test]
@@ -101,7 +139,11 @@ fn print_draws_numbered_graphs_and_several_maps_one_each() {
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     for f in ["out-1.svg", "out-k.svg", "out-u.svg"] {
-        assert!(std::path::Path::new(&format!("{dir}/{f}")).exists(), "{f}: {}", o.stderr);
+        assert!(
+            std::path::Path::new(&format!("{dir}/{f}")).exists(),
+            "{f}: {}",
+            o.stderr
+        );
         svg_titles(&format!("{dir}/{f}"));
     }
     assert!(!std::path::Path::new(&svg).exists());

@@ -13,13 +13,21 @@ use std::time::{Duration, Instant};
 static WORKLOAD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
@@ -44,7 +52,10 @@ fn scrape_until(port: u16, ok: impl Fn(&str) -> bool) -> String {
         if let Some(b) = get(port, "/metrics").filter(|b| ok(b)) {
             return b;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "no answer from the endpoint");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no answer from the endpoint"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -72,17 +83,27 @@ interval:s:3 { exit(); }"#;
         assert!(s.starts_with("HTTP/1.1 200 OK\r\n"), "{s}");
         assert!(s.contains("Content-Type: text/plain; version=0.0.4"), "{s}");
         assert!(s.contains("# TYPE spyglass_calls_total counter\n"), "{s}");
-        assert!(s.contains("\nspyglass_calls_total{key=\"spyglass-worklo\"} 250\n"), "{s}");
+        assert!(
+            s.contains("\nspyglass_calls_total{key=\"spyglass-worklo\"} 250\n"),
+            "{s}"
+        );
         assert!(s.contains("\nspyglass_n_total 250\n"), "{s}");
         assert!(s.contains("\nspyglass_lat_bucket{le=\"7\"} 250\n"), "{s}");
-        assert!(s.contains("\nspyglass_lat_bucket{le=\"+Inf\"} 250\n"), "{s}");
+        assert!(
+            s.contains("\nspyglass_lat_bucket{le=\"+Inf\"} 250\n"),
+            "{s}"
+        );
         assert!(s.contains("\nspyglass_lat_sum 1750\n"), "{s}");
     }
     let other = get(port, "/").unwrap();
     assert!(other.starts_with("HTTP/1.1 404"), "{other}");
     let o = Out::of(child.wait_with_output().unwrap());
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("@calls[spyglass-worklo]: 250\n"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("@calls[spyglass-worklo]: 250\n"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("@n: 250\n"), "{}", o.stdout);
 }
 
@@ -92,7 +113,12 @@ fn an_address_in_use_is_a_clear_error() {
     let addr = taken.local_addr().unwrap().to_string();
     let o = spyglass(&["--metrics", &addr, "-e", "begin { exit(); }"]);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains(&format!("--metrics: cannot listen on {addr}")), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("--metrics: cannot listen on {addr}")),
+        "{}",
+        o.stderr
+    );
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
 }
 
@@ -105,7 +131,10 @@ fn the_prefix_can_be_changed() {
     let body = scrape_until(port, |_| true);
     assert!(body.contains("# TYPE myapp_x gauge\nmyapp_x 5\n"), "{body}");
     // A count is a counter, unless the script resets it.
-    assert!(body.contains("# TYPE myapp_c_total counter\nmyapp_c_total 1\n"), "{body}");
+    assert!(
+        body.contains("# TYPE myapp_c_total counter\nmyapp_c_total 1\n"),
+        "{body}"
+    );
     assert!(body.contains("# TYPE myapp_r gauge\n"), "{body}");
     let o = Out::of(child.wait_with_output().unwrap());
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -155,7 +184,11 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
     let prog = r#"tracepoint:syscalls:sys_enter_getpid /comm == "spyglass-worklo"/ { @calls[comm] = count(); @lat = hist(3); }"#;
     let tracer = tracer(sp, &["-e", prog]);
     scrape_until(sp, |_| true);
-    assert!(Command::new(workload()).arg("300").status().unwrap().success());
+    assert!(Command::new(workload())
+        .arg("300")
+        .status()
+        .unwrap()
+        .success());
     let mut prom = Command::new("prometheus")
         .args([
             &format!("--config.file={dir}/prometheus.yml"),
@@ -167,14 +200,19 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
         .spawn()
         .expect("prometheus (scripts/setup.sh installs it)");
     // A histogram in the same scrape: Prometheus drops a scrape whose format it rejects.
-    let query = "/api/v1/query?query=%7B__name__%3D~%22spyglass_calls_total%7Cspyglass_lat_sum%22%7D";
+    let query =
+        "/api/v1/query?query=%7B__name__%3D~%22spyglass_calls_total%7Cspyglass_lat_sum%22%7D";
     let (mut seen, mut sum) = (None, None);
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) && (seen.is_none() || sum.is_none()) {
         std::thread::sleep(Duration::from_millis(250));
         let Some(resp) = get(pp, query) else { continue };
-        let Some((_, body)) = resp.split_once("\r\n\r\n") else { continue };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else { continue };
+        let Some((_, body)) = resp.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+            continue;
+        };
         for r in v["data"]["result"].as_array().into_iter().flatten() {
             if r["metric"]["job"] != "spyglass" {
                 continue;
@@ -196,7 +234,12 @@ fn a_real_prometheus_scrapes_what_spyglass_prints_at_exit() {
     let seen = seen.expect("Prometheus never returned spyglass_calls_total");
     assert_eq!(seen, "300");
     assert_eq!(sum.as_deref(), Some("900"));
-    assert!(o.stdout.contains(&format!("@calls[spyglass-worklo]: {seen}\n")), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains(&format!("@calls[spyglass-worklo]: {seen}\n")),
+        "{}",
+        o.stdout
+    );
 }
 
 #[test]

@@ -25,7 +25,12 @@ fn records_wrapping_the_ring_arrive_once_in_order_or_are_counted_lost() {
     let lost: u64 = o
         .stderr
         .lines()
-        .filter_map(|l| l.strip_prefix("Lost ")?.strip_suffix(" events")?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.strip_prefix("Lost ")?
+                .strip_suffix(" events")?
+                .parse::<u64>()
+                .ok()
+        })
         .sum();
     let mut last = 0u64;
     let (mut a, mut b) = (0u64, 0u64);
@@ -48,6 +53,10 @@ fn records_wrapping_the_ring_arrive_once_in_order_or_are_counted_lost() {
     assert!(o.stdout.contains(&format!("@n: {CALLS}\n")), "{}", o.stdout);
     // Each call sent one "a" record; lost records are of either kind.
     let head = &o.stdout[..o.stdout.len().min(300)];
-    assert!(a <= CALLS && a + lost >= CALLS, "a={a} b={b} lost={lost}\n{head}\n{}", o.stderr);
+    assert!(
+        a <= CALLS && a + lost >= CALLS,
+        "a={a} b={b} lost={lost}\n{head}\n{}",
+        o.stderr
+    );
     assert!(b > 0, "a={a} b={b} lost={lost}");
 }

@@ -44,9 +44,17 @@ fn many_probes_compiled_in_pieces_share_their_maps() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let total = BLOCKS * calls;
     assert!(o.stdout.contains(&format!("@n: {total}\n")), "{}", o.stdout);
-    assert!(o.stdout.contains(&format!("@seen: {total}\n")), "{}", o.stdout);
+    assert!(
+        o.stdout.contains(&format!("@seen: {total}\n")),
+        "{}",
+        o.stdout
+    );
     for i in 0..BLOCKS {
-        assert!(o.stdout.contains(&format!("@per[{i}]: {calls}\n")), "{i}: {}", o.stdout);
+        assert!(
+            o.stdout.contains(&format!("@per[{i}]: {calls}\n")),
+            "{i}: {}",
+            o.stdout
+        );
         assert!(
             o.stdout.contains(&format!("@loops[{i}]: {}\n", 2 * calls)),
             "{i}: {}",
@@ -72,7 +80,11 @@ fn an_error_in_a_late_piece_points_at_its_probe() {
     s.push_str("tracepoint:syscalls:sys_enter_getppid { @u = usermode; }\n");
     let o = spyglass(&["--dry-run", "-e", &s]);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("`usermode` is not available"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("`usermode` is not available"),
+        "{}",
+        o.stderr
+    );
     let line = 12 * BLOCKS + 1;
     assert!(o.stderr.contains(&format!("stdin:{line}:")), "{}", o.stderr);
 }
@@ -90,7 +102,15 @@ fn too_much_stack_in_a_late_piece_is_a_located_error() {
     ));
     let o = spyglass(&["--dry-run", "-e", &s]);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("more than the 512 bytes of stack"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("more than the 512 bytes of stack"),
+        "{}",
+        o.stderr
+    );
     let line = 12 * BLOCKS + 2;
-    assert!(o.stderr.contains(&format!("stdin:{line}:1")), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!("stdin:{line}:1")),
+        "{}",
+        o.stderr
+    );
 }

@@ -40,12 +40,21 @@ pub fn artifact_arg(run: &Run) -> Result<Option<(CompiledProgram, Option<Source>
     }
     let fixed = [
         (run.helper_warnings, "-k"),
-        (!run.includes.dirs.is_empty() || !run.includes.files.is_empty(), "--include and -I"),
+        (
+            !run.includes.dirs.is_empty() || !run.includes.files.is_empty(),
+            "--include and -I",
+        ),
         (run.probe_filter.is_some(), "--probe-filter"),
         (run.list, "-l"),
         (run.mode == Mode::Codegen, "--mode codegen"),
-        (run.debug.ast || run.debug.types || run.debug.codegen || run.debug.codegen_opt, "-d"),
-        (run.emit_elf.is_some() || run.emit_llvm.is_some(), "--emit-elf and --emit-llvm"),
+        (
+            run.debug.ast || run.debug.types || run.debug.codegen || run.debug.codegen_opt,
+            "-d",
+        ),
+        (
+            run.emit_elf.is_some() || run.emit_llvm.is_some(),
+            "--emit-elf and --emit-llvm",
+        ),
         (run.aot.is_some(), "--aot and build"),
     ];
     if let Some((_, what)) = fixed.iter().find(|(given, _)| *given) {

@@ -51,4 +51,3 @@ pub fn sema_options_from_env() -> sema::Options {
     }
     o
 }
-

@@ -86,7 +86,11 @@ impl<'ctx> Globals<'ctx> {
         f: &CoreField,
     ) -> PointerValue<'ctx> {
         let t = self.core_type(ck, &f.strukt);
-        let index = t.members.iter().position(|m| *m == f.member).expect("sema recorded it");
+        let index = t
+            .members
+            .iter()
+            .position(|m| *m == f.member)
+            .expect("sema recorded it");
         let union = ck.core.structs[&f.strukt].union;
         let ptr = ctx.ptr_type(AddressSpace::default());
         let i32t = ctx.i32_type();
@@ -167,7 +171,9 @@ impl<'ctx> Globals<'ctx> {
         self.core_seq.set(seq + 1);
         let args = [
             ctx.i32_type().const_int(seq as u64, false).into(),
-            ctx.i64_type().const_int(PRESERVE_TYPE_INFO_SIZE, false).into(),
+            ctx.i64_type()
+                .const_int(PRESERVE_TYPE_INFO_SIZE, false)
+                .into(),
         ];
         let call = b.build_call(decl, &args, "type_size").unwrap();
         describe_access(ctx, call, t.ty);
@@ -196,7 +202,17 @@ impl<'ctx> Globals<'ctx> {
                     let bits = 8 * m.ty.c_layout().0;
                     return d
                         .di
-                        .create_member_type(scope, &m.name, d.file, 0, bits, 0, 8 * m.offset, DIFlags::ZERO, ty)
+                        .create_member_type(
+                            scope,
+                            &m.name,
+                            d.file,
+                            0,
+                            bits,
+                            0,
+                            8 * m.offset,
+                            DIFlags::ZERO,
+                            ty,
+                        )
                         .as_type();
                 };
                 // The bitfield's own bit offset and width: that is what BTF records and
@@ -219,32 +235,61 @@ impl<'ctx> Globals<'ctx> {
             ty: self.composite(name, s.size, s.union, &elements),
             members: members.iter().map(|m| m.name.clone()).collect(),
         };
-        self.core_types.borrow_mut().insert(name.to_string(), t.clone());
+        self.core_types
+            .borrow_mut()
+            .insert(name.to_string(), t.clone());
         t
     }
 
     /// A struct or union named as libbpf looks it up (no `struct ` prefix; anonymous ones
     /// unnamed).
-    fn composite(&self, name: &str, size: u64, union: bool, elements: &[DIType<'ctx>]) -> DIType<'ctx> {
+    fn composite(
+        &self,
+        name: &str,
+        size: u64,
+        union: bool,
+        elements: &[DIType<'ctx>],
+    ) -> DIType<'ctx> {
         let d = &self.debug;
-        let bare = name
-            .split_once(' ')
-            .map_or(name, |(_, n)| n)
-            .to_string();
+        let bare = name.split_once(' ').map_or(name, |(_, n)| n).to_string();
         let bare = match bare.starts_with('<') {
             true => String::new(),
             false => format!("{bare}___sg{}", self.core_flavor.get_or_init(next_flavor)),
         };
         let scope = d.cu.as_debug_info_scope();
         match union {
-            true => d
-                .di
-                .create_union_type(scope, &bare, d.file, 0, 8 * size, 0, DIFlags::ZERO, elements, 0, "")
-                .as_type(),
-            false => d
-                .di
-                .create_struct_type(scope, &bare, d.file, 0, 8 * size, 0, DIFlags::ZERO, None, elements, 0, None, "")
-                .as_type(),
+            true => {
+                d.di.create_union_type(
+                    scope,
+                    &bare,
+                    d.file,
+                    0,
+                    8 * size,
+                    0,
+                    DIFlags::ZERO,
+                    elements,
+                    0,
+                    "",
+                )
+                .as_type()
+            }
+            false => {
+                d.di.create_struct_type(
+                    scope,
+                    &bare,
+                    d.file,
+                    0,
+                    8 * size,
+                    0,
+                    DIFlags::ZERO,
+                    None,
+                    elements,
+                    0,
+                    None,
+                    "",
+                )
+                .as_type()
+            }
         }
     }
 
@@ -253,31 +298,53 @@ impl<'ctx> Globals<'ctx> {
     fn core_member_type(&self, ck: &Checked, t: &Type) -> DIType<'ctx> {
         let d = &self.debug;
         let basic = |name: &str, bits: u64, enc: u32| {
-            d.di.create_basic_type(name, bits, enc, DIFlags::ZERO).unwrap().as_type()
+            d.di.create_basic_type(name, bits, enc, DIFlags::ZERO)
+                .unwrap()
+                .as_type()
         };
         match t {
             Type::Bool => basic("_Bool", 8, DW_ATE_BOOLEAN),
             Type::Int { signed, bits } => {
-                let enc = if *signed { DW_ATE_SIGNED } else { DW_ATE_UNSIGNED };
-                basic(if *signed { "long" } else { "unsigned long" }, *bits as u64, enc)
+                let enc = if *signed {
+                    DW_ATE_SIGNED
+                } else {
+                    DW_ATE_UNSIGNED
+                };
+                basic(
+                    if *signed { "long" } else { "unsigned long" },
+                    *bits as u64,
+                    enc,
+                )
             }
             Type::Enum(e) => {
                 let name = e.name.strip_prefix("enum ").unwrap_or(&e.name);
                 let name = if name.starts_with('<') { "" } else { name };
                 let inner = basic("unsigned int", e.bits as u64, DW_ATE_UNSIGNED);
-                d.di.create_enumeration_type(d.cu.as_debug_info_scope(), name, d.file, 0, e.bits as u64, 0, &[], inner)
-                    .as_type()
+                d.di.create_enumeration_type(
+                    d.cu.as_debug_info_scope(),
+                    name,
+                    d.file,
+                    0,
+                    e.bits as u64,
+                    0,
+                    &[],
+                    inner,
+                )
+                .as_type()
             }
             Type::Ptr { .. } => {
                 let byte = basic("char", 8, DW_ATE_SIGNED_CHAR);
-                d.di.create_pointer_type("", byte, 64, 64, AddressSpace::default()).as_type()
+                d.di.create_pointer_type("", byte, 64, 64, AddressSpace::default())
+                    .as_type()
             }
             Type::Str { size } => self.array(basic("char", 8, DW_ATE_SIGNED_CHAR), 8, *size as u64),
             Type::Array { elem, len } => {
                 let es = elem.c_layout().0;
                 self.array(self.core_member_type(ck, elem), es * 8, *len)
             }
-            Type::Struct(r) if ck.core.structs.contains_key(&r.name) => self.core_type(ck, &r.name).ty,
+            Type::Struct(r) if ck.core.structs.contains_key(&r.name) => {
+                self.core_type(ck, &r.name).ty
+            }
             Type::Struct(r) => self.composite(&r.name, r.size, r.name.starts_with("union "), &[]),
             other => {
                 let size = other.c_layout().0;
@@ -300,28 +367,45 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// (the kernel's size or offset where it runs), else the number sema computed.
     pub fn layout_value(&self, id: crate::parser::ast::ExprId) -> IntValue<'ctx> {
         let plain = self.i64(self.ck.consts[&id]);
-        let Some((value, _)) = self.ck.core.consts.get(&id).filter(|_| self.ck.options.portable) else {
+        let Some((value, _)) = self
+            .ck
+            .core
+            .consts
+            .get(&id)
+            .filter(|_| self.ck.options.portable)
+        else {
             return plain;
         };
         let v = match value {
-            CoreConst::Size(name) => self.globals.core_type_size(self.ctx, self.module, &self.b, self.ck, name),
+            CoreConst::Size(name) => {
+                self.globals
+                    .core_type_size(self.ctx, self.module, &self.b, self.ck, name)
+            }
             CoreConst::Offset(chain) => {
                 let mut p = self.ctx.ptr_type(AddressSpace::default()).const_null();
                 for f in chain {
-                    p = self.globals.core_access(self.ctx, self.module, &self.b, self.ck, p, f);
+                    p = self
+                        .globals
+                        .core_access(self.ctx, self.module, &self.b, self.ck, p, f);
                 }
                 self.globals
                     .core_info(self.ctx, self.module, &self.b, p, FieldInfo::ByteOffset)
             }
         };
-        self.b.build_int_z_extend(v, self.ctx.i64_type(), "layout").unwrap()
+        self.b
+            .build_int_z_extend(v, self.ctx.i64_type(), "layout")
+            .unwrap()
     }
 
     /// The address of a field read through a CO-RE relocation (`sema::core`), and the
     /// address of the struct its relocation starts from. A field of a struct that is
     /// itself such a field is addressed from the pointer the inner access gives, so LLVM
     /// folds the chain into one relocation from the named outer type.
-    pub(super) fn core_addr(&mut self, e: &Expr, base: &Expr) -> Result<(PointerValue<'ctx>, PointerValue<'ctx>)> {
+    pub(super) fn core_addr(
+        &mut self,
+        e: &Expr,
+        base: &Expr,
+    ) -> Result<(PointerValue<'ctx>, PointerValue<'ctx>)> {
         let a = self.ck.struct_fields[&e.id].clone();
         let to_ptr = |g: &Self, v: IntValue<'ctx>| {
             g.b.build_int_to_ptr(v, g.ctx.ptr_type(inkwell::AddressSpace::default()), "base")
@@ -364,15 +448,27 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// A bitfield read through relocations, as libbpf's `BPF_CORE_READ_BITFIELD_PROBED`
     /// does: where its storage starts and how wide it is, and the shifts that bring the
     /// bits down, all as this kernel lays them out.
-    pub(super) fn core_bitfield(&mut self, e: &Expr, base: &Expr, t: &Type, user: bool) -> Result<Val<'ctx>> {
+    pub(super) fn core_bitfield(
+        &mut self,
+        e: &Expr,
+        base: &Expr,
+        t: &Type,
+        user: bool,
+    ) -> Result<Val<'ctx>> {
         use super::core::FieldInfo;
         let (root, field) = self.core_addr(e, base)?;
         let info = |g: &Self, kind: FieldInfo| {
             let v = g.globals.core_info(g.ctx, g.module, &g.b, field, kind);
             g.b.build_int_z_extend(v, g.ctx.i64_type(), "info").unwrap()
         };
-        let (off, size) = (info(self, FieldInfo::ByteOffset), info(self, FieldInfo::ByteSize));
-        let (up, down) = (info(self, FieldInfo::LShiftU64), info(self, FieldInfo::RShiftU64));
+        let (off, size) = (
+            info(self, FieldInfo::ByteOffset),
+            info(self, FieldInfo::ByteSize),
+        );
+        let (up, down) = (
+            info(self, FieldInfo::LShiftU64),
+            info(self, FieldInfo::RShiftU64),
+        );
         let buf = self.stack(8, "bitfield");
         self.b.build_store(buf, self.i64(0)).unwrap();
         // SAFETY: an i8 offset from a pointer; the helper checks the address it reads.
@@ -387,9 +483,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             helper::PROBE_READ_KERNEL
         };
         self.helper_int(read, &[buf.into(), size.into(), src.into()]);
-        let v = self.b.build_load(self.ctx.i64_type(), buf, "bits").unwrap().into_int_value();
+        let v = self
+            .b
+            .build_load(self.ctx.i64_type(), buf, "bits")
+            .unwrap()
+            .into_int_value();
         let v = self.b.build_left_shift(v, up, "bf_up").unwrap();
-        let v = self.b.build_right_shift(v, down, t.is_signed(), "bf").unwrap();
+        let v = self
+            .b
+            .build_right_shift(v, down, t.is_signed(), "bf")
+            .unwrap();
         Ok(Val::Int(v))
     }
 }

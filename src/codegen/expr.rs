@@ -78,10 +78,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             ExprKind::Ident(_) if self.ck.consts.contains_key(&e.id) => {
                 Ok(Val::Int(self.i64(self.ck.consts[&e.id])))
             }
-            ExprKind::Ident(name) => match crate::stdlib::builtin(name) {
-                Some(b) => (b.gen)(self, e),
+            ExprKind::Ident(name) => match self.lower.builtin(name) {
+                Some(gen) => gen(self, e),
                 None => {
-                    let f = crate::stdlib::function(name).expect("sema resolved the identifier");
+                    let f = self
+                        .lower
+                        .function(name)
+                        .expect("sema resolved the identifier");
                     f.gen(self, e, &[])
                 }
             },
@@ -111,7 +114,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             }
             ExprKind::Map { name, keys } => self.map_read(e, name, keys),
             ExprKind::Call { name, args, .. } => {
-                let f = crate::stdlib::function(name).expect("sema resolved the call");
+                let f = self.lower.function(name).expect("sema resolved the call");
                 f.gen(self, e, args)
             }
             ExprKind::Binary {
@@ -225,9 +228,15 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let src = self.gep(self.globals.rodata.as_pointer_value(), at);
         match slot.kind {
             crate::params::SlotKind::Int => {
-                let l = self.b.build_load(self.ctx.i64_type(), src, "param").unwrap();
+                let l = self
+                    .b
+                    .build_load(self.ctx.i64_type(), src, "param")
+                    .unwrap();
                 // Volatile: filled in by the runtime, never known at compile time.
-                l.as_instruction_value().unwrap().set_volatile(true).unwrap();
+                l.as_instruction_value()
+                    .unwrap()
+                    .set_volatile(true)
+                    .unwrap();
                 Val::Int(l.into_int_value())
             }
             crate::params::SlotKind::Str(size) => {
@@ -238,7 +247,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                         .b
                         .build_load(self.ctx.i64_type(), self.gep(src, 8 * i), "param")
                         .unwrap();
-                    l.as_instruction_value().unwrap().set_volatile(true).unwrap();
+                    l.as_instruction_value()
+                        .unwrap()
+                        .set_volatile(true)
+                        .unwrap();
                     self.store_i64(self.gep(buf, 8 * i), l.into_int_value());
                 }
                 Val::Str(buf, size)
@@ -303,7 +315,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             Val::Tuple(pb, _),
         ) = (self.ck.ty(lhs.id), self.ck.ty(rhs.id), &a, &b)
         {
-            let eq = crate::stdlib::buf::buf_eq(self, *pa, *sa, *pb, *sb);
+            let eq = buf_eq(self, *pa, *sa, *pb, *sb);
             let eq = if op == BinOp::Ne {
                 self.b.build_not(eq, "ne").unwrap()
             } else {
@@ -319,7 +331,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             // Same type (sema): the same layout, padding zeroed where the values were built.
             let size: usize = FieldType::offsets(f).last().copied().unwrap_or(0)
                 + f.last().map_or(0, FieldType::size);
-            let eq = crate::stdlib::buf::bytes_eq(self, *pa, *pb, size as u64);
+            let eq = bytes_eq(self, *pa, *pb, size as u64);
             let eq = if op == BinOp::Ne {
                 self.b.build_not(eq, "ne").unwrap()
             } else {
@@ -743,4 +755,35 @@ impl<'ctx> FnGen<'_, 'ctx> {
         }
         Ok(())
     }
+}
+
+/// Equality of two buffers: same length and same bytes. Both are NUL-padded past their
+/// length, so comparing whole words over the smaller capacity decides it.
+pub fn buf_eq<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    a: inkwell::values::PointerValue<'ctx>,
+    sa: u32,
+    b: inkwell::values::PointerValue<'ctx>,
+    sb: u32,
+) -> inkwell::values::IntValue<'ctx> {
+    bytes_eq(g, a, b, 8 + sa.min(sb) as u64)
+}
+
+/// Whether `n` bytes (rounded up to whole words, which both buffers have) are equal.
+pub fn bytes_eq<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    a: inkwell::values::PointerValue<'ctx>,
+    b: inkwell::values::PointerValue<'ctx>,
+    n: u64,
+) -> inkwell::values::IntValue<'ctx> {
+    let mut eq = g.ctx.bool_type().const_int(1, false);
+    for w in 0..n.div_ceil(8) {
+        let x = g.load_i64(g.gep(a, 8 * w));
+        let y = g.load_i64(g.gep(b, 8 * w));
+        let same =
+            g.b.build_int_compare(IntPredicate::EQ, x, y, "same")
+                .unwrap();
+        eq = g.b.build_and(eq, same, "eq").unwrap();
+    }
+    eq
 }

@@ -71,6 +71,8 @@ pub struct FnGen<'a, 'ctx> {
     pub b: Builder<'ctx>,
     pub globals: &'a Globals<'ctx>,
     pub ck: &'a Checked,
+    /// The function catalogue (`lowering.rs`).
+    pub(super) lower: &'a dyn super::Lowerings,
     pub point: &'a PointInfo,
     pub func: FunctionValue<'ctx>,
     pub(super) module: &'a Module<'ctx>,
@@ -115,6 +117,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         module: &'a Module<'ctx>,
         globals: &'a Globals<'ctx>,
         ck: &'a Checked,
+        lower: &'a dyn super::Lowerings,
         probe_index: usize,
         point: &'a PointInfo,
         name: &str,
@@ -159,6 +162,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             module,
             globals,
             ck,
+            lower,
             probe_index,
             point,
             func,
@@ -244,11 +248,22 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         self.return_if(null, "iter_done", "iter_obj");
     }
 
+    /// A slot of the `.rodata` constants array (`program::rodata`).
+    pub fn rodata_word(&self, slot: usize) -> IntValue<'ctx> {
+        let p = self.gep(self.globals.rodata.as_pointer_value(), 8 * slot as u64);
+        let l = self.b.build_load(self.ctx.i64_type(), p, "glob").unwrap();
+        // Volatile: the value is filled in by the runtime, never known at compile time.
+        inkwell::values::BasicValue::as_instruction_value(&l)
+            .unwrap()
+            .set_volatile(true)
+            .unwrap();
+        l.into_int_value()
+    }
+
     /// `-p PID`'s implicit `pid == PID`. The slot is frozen `.rodata`, so without `-p` the
     /// verifier sees the constant 0 and drops the check.
     fn pid_filter(&mut self, go: BasicBlock<'ctx>) {
-        use crate::stdlib::builtins::global;
-        let want = global(self, crate::program::rodata::FILTER_PID);
+        let want = self.rodata_word(crate::program::rodata::FILTER_PID);
         let on = self
             .b
             .build_int_compare(IntPredicate::NE, want, self.i64(0), "pidfilter")
@@ -256,7 +271,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let (check, stop) = (self.block("pid_check"), self.block("pid_other"));
         self.b.build_conditional_branch(on, check, go).unwrap();
         self.b.position_at_end(check);
-        use crate::stdlib::sysinfo::{pid_tgid_here, PID_TGID};
+        use super::task::{pid_tgid_here, PID_TGID};
         let pid = self
             .once_known(PID_TGID)
             .unwrap_or_else(|| pid_tgid_here(self));
@@ -280,6 +295,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         module: &'a Module<'ctx>,
         globals: &'a Globals<'ctx>,
         ck: &'a Checked,
+        lower: &'a dyn super::Lowerings,
         probe_index: usize,
         point: &'a PointInfo,
         func: FunctionValue<'ctx>,
@@ -305,6 +321,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             b,
             globals,
             ck,
+            lower,
             point,
             func,
             module,
@@ -334,7 +351,11 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     /// still costs the computation; a use in every branch costs it once, and LLVM compiles
     /// it once. `gen` runs in the setup blocks, so it must not allocate statement
     /// temporaries (`stack`); `entry_slot` is whole-function.
-    pub fn once(&self, key: &'static str, gen: impl FnOnce(&Self) -> IntValue<'ctx>) -> IntValue<'ctx> {
+    pub fn once(
+        &self,
+        key: &'static str,
+        gen: impl FnOnce(&Self) -> IntValue<'ctx>,
+    ) -> IntValue<'ctx> {
         if let Some(v) = self.once_known(key) {
             return v;
         }

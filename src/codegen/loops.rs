@@ -182,6 +182,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             self.module,
             self.globals,
             self.ck,
+            self.lower,
             self.probe_index(),
             self.point,
             func,

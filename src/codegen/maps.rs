@@ -52,7 +52,8 @@ pub struct Shared {
 
 impl Shared {
     pub fn merge(&mut self, other: &Shared) {
-        self.interrupt_maps.extend(other.interrupt_maps.iter().copied());
+        self.interrupt_maps
+            .extend(other.interrupt_maps.iter().copied());
         self.scratch_shared = self.scratch_shared.max(other.scratch_shared);
     }
 }
@@ -85,7 +86,8 @@ pub struct Globals<'ctx> {
     /// Typed kernel variables (`percpu_kaddr`), declared on first use.
     ksyms: std::cell::RefCell<std::collections::HashMap<String, GlobalValue<'ctx>>>,
     /// Kernel types as CO-RE relocations describe them (`core.rs`), built on first use.
-    pub(super) core_types: std::cell::RefCell<std::collections::HashMap<String, super::core::CoreType<'ctx>>>,
+    pub(super) core_types:
+        std::cell::RefCell<std::collections::HashMap<String, super::core::CoreType<'ctx>>>,
     /// This module's flavor for kernel type names (`core.rs`), taken on first use.
     pub(super) core_flavor: std::cell::OnceCell<u32>,
     /// The next `llvm.bpf.preserve.type.info` call's number in this module.
@@ -241,12 +243,20 @@ impl<'ctx> Globals<'ctx> {
     }
 
     /// The global of `@map` number `id`.
-    pub fn map(&self, ctx: &'ctx Context, module: &Module<'ctx>, ck: &Checked, id: MapId) -> GlobalValue<'ctx> {
+    pub fn map(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        ck: &Checked,
+        id: MapId,
+    ) -> GlobalValue<'ctx> {
         if let Some(g) = self.maps[id].get() {
             return g;
         }
         let m = &ck.maps[id];
-        let g = self.debug.map_global(ctx, module, &m.elf_name, map_fields(m));
+        let g = self
+            .debug
+            .map_global(ctx, module, &m.elf_name, map_fields(m));
         self.maps[id].set(Some(g));
         g
     }

@@ -9,12 +9,14 @@ pub mod func;
 mod llvm_diagnostics;
 mod llvm_init;
 mod loops;
+pub mod lowering;
 mod maps;
 mod parts;
 mod percpu;
 mod pointers;
 mod scratch;
 mod stmt;
+pub mod task;
 
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
@@ -28,6 +30,7 @@ use crate::diag::{Diagnostic, Result};
 use crate::program::{CompiledProgram, ProbeProgram};
 use crate::sema::{Checked, Resource};
 pub use func::{FnGen, Val};
+pub use lowering::{Lowering, Lowerings};
 use maps::{Globals, Part, Shared};
 
 /// What the compiler produced, plus the IR when it was asked for.
@@ -55,7 +58,8 @@ const PIPELINE: &str = "function(sroa,early-cse<memssa>,instcombine,simplifycfg,
 pub const RINGBUF: &str = "events";
 pub const STACKS: &str = "stacks";
 
-pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
+/// Compiles a checked program; `lower` is the function catalogue (see `lowering.rs`).
+pub fn compile(ck: &Checked, lower: &dyn Lowerings, keep_ir: bool) -> Result<Output> {
     llvm_init::ensure();
     let units: Vec<Unit> = ck
         .probes
@@ -64,9 +68,9 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
         .flat_map(|(pi, info)| (0..info.programs.len()).map(move |gi| Unit { pi, gi }))
         .collect();
     let (elf, probes, ir) = if keep_ir || !parts::worth_splitting(units.len()) {
-        whole(ck, &units, keep_ir)?
+        whole(ck, lower, &units, keep_ir)?
     } else {
-        let (elf, probes) = parts::compile(ck, &units)?;
+        let (elf, probes) = parts::compile(ck, lower, &units)?;
         (elf, probes, None)
     };
     Ok(Output {
@@ -78,7 +82,10 @@ pub fn compile(ck: &Checked, keep_ir: bool) -> Result<Output> {
             ringbuf: RINGBUF.into(),
             print_maps_on_exit: ck.options.print_maps_on_exit,
             output: ck.options.output.clone(),
-            stack_map: ck.resources.contains(&Resource::StackMap).then(|| STACKS.to_string()),
+            stack_map: ck
+                .resources
+                .contains(&Resource::StackMap)
+                .then(|| STACKS.to_string()),
             skb_map: ck
                 .resources
                 .contains(&Resource::SkbOutput)
@@ -102,11 +109,16 @@ struct Unit {
 }
 
 /// The whole program in one module.
-fn whole(ck: &Checked, units: &[Unit], keep_ir: bool) -> Result<(Vec<u8>, Vec<ProbeProgram>, Option<Ir>)> {
+fn whole(
+    ck: &Checked,
+    lower: &dyn Lowerings,
+    units: &[Unit],
+    keep_ir: bool,
+) -> Result<(Vec<u8>, Vec<ProbeProgram>, Option<Ir>)> {
     let ctx = Context::create();
     let llvm_errors = llvm_diagnostics::capture(&ctx);
     let tm = target_machine()?;
-    let built = generate(&ctx, &tm, ck, units, Part::Whole)?;
+    let built = generate(&ctx, &tm, ck, lower, units, Part::Whole)?;
     let shared = built.globals.usage();
     let probes = built.probes.clone();
     let (elf, ir) = emit(&ctx, built, &tm, ck, &shared, keep_ir)?;
@@ -127,6 +139,7 @@ fn generate<'ctx>(
     ctx: &'ctx Context,
     tm: &TargetMachine,
     ck: &Checked,
+    lower: &dyn Lowerings,
     units: &[Unit],
     part: Part,
 ) -> Result<Built<'ctx>> {
@@ -145,7 +158,9 @@ fn generate<'ctx>(
             false => None,
         }
         .unwrap_or_else(|| pt.section(&points[0].attach));
-        FnGen::build(ctx, &module, &globals, ck, pi, &points[0], &name, &section)?;
+        FnGen::build(
+            ctx, &module, &globals, ck, lower, pi, &points[0], &name, &section,
+        )?;
         probes.push(ProbeProgram {
             prog_name: name,
             attach: points.iter().map(|p| p.attach.clone()).collect(),

@@ -20,7 +20,7 @@ use std::sync::{Condvar, Mutex};
 use inkwell::context::Context;
 
 use super::maps::{Part, Shared};
-use super::{emit, generate, llvm_diagnostics, target_machine, Unit};
+use super::{emit, generate, llvm_diagnostics, target_machine, Lowerings, Unit};
 use crate::diag::{Diagnostic, Result};
 use crate::program::ProbeProgram;
 use crate::sema::Checked;
@@ -38,7 +38,11 @@ pub fn worth_splitting(programs: usize) -> bool {
 /// A piece's object and its programs, by piece number.
 type Done = (usize, Vec<u8>, Vec<ProbeProgram>);
 
-pub(super) fn compile(ck: &Checked, units: &[Unit]) -> Result<(Vec<u8>, Vec<ProbeProgram>)> {
+pub(super) fn compile(
+    ck: &Checked,
+    lower: &dyn Lowerings,
+    units: &[Unit],
+) -> Result<(Vec<u8>, Vec<ProbeProgram>)> {
     let pieces: Vec<&[Unit]> = units.chunks(PIECE).collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -56,7 +60,7 @@ pub(super) fn compile(ck: &Checked, units: &[Unit]) -> Result<(Vec<u8>, Vec<Prob
                 .stack_size(crate::deep::worker_stack())
                 .spawn_scoped(scope, {
                     let (pieces, gate, todo) = (&pieces, &gate, share(t));
-                    move || worker(ck, pieces, &todo, gate)
+                    move || worker(ck, lower, pieces, &todo, gate)
                 });
             match spawned {
                 Ok(h) => handles.push(h),
@@ -67,7 +71,7 @@ pub(super) fn compile(ck: &Checked, units: &[Unit]) -> Result<(Vec<u8>, Vec<Prob
                 }
             }
         }
-        results.push(worker(ck, &pieces, &mine, &gate));
+        results.push(worker(ck, lower, &pieces, &mine, &gate));
         for h in handles {
             results.push(h.join().unwrap_or_else(|p| resume_unwind(p)));
         }
@@ -90,8 +94,9 @@ pub(super) fn compile(ck: &Checked, units: &[Unit]) -> Result<(Vec<u8>, Vec<Prob
     done.sort_by_key(|d| d.0);
     let probes = done.iter().flat_map(|d| d.2.iter().cloned()).collect();
     let objects: Vec<&[u8]> = done.iter().map(|d| &d.1[..]).collect();
-    let elf = link(&objects)
-        .map_err(|e| Diagnostic::global(format!("internal error: linking the compiled pieces: {e}")))?;
+    let elf = link(&objects).map_err(|e| {
+        Diagnostic::global(format!("internal error: linking the compiled pieces: {e}"))
+    })?;
     Ok((elf, probes))
 }
 
@@ -99,7 +104,13 @@ pub(super) fn compile(ck: &Checked, units: &[Unit]) -> Result<(Vec<u8>, Vec<Prob
 type PieceResult<T> = std::result::Result<T, (usize, Diagnostic)>;
 
 /// Generates, then (after the gate) emits, the pieces `todo`, all in one LLVM context.
-fn worker(ck: &Checked, pieces: &[&[Unit]], todo: &[usize], gate: &Gate) -> PieceResult<Vec<Done>> {
+fn worker(
+    ck: &Checked,
+    lower: &dyn Lowerings,
+    pieces: &[&[Unit]],
+    todo: &[usize],
+    gate: &Gate,
+) -> PieceResult<Vec<Done>> {
     let ctx = Context::create();
     let llvm_errors = llvm_diagnostics::capture(&ctx);
     // Every thread must reach the gate, whatever happens before it, or the others wait
@@ -108,7 +119,10 @@ fn worker(ck: &Checked, pieces: &[&[Unit]], todo: &[usize], gate: &Gate) -> Piec
         let tm = target_machine().map_err(|e| (todo[0], e))?;
         let mut built = vec![];
         for &p in todo {
-            built.push((p, generate(&ctx, &tm, ck, pieces[p], Part::Piece(p)).map_err(|e| (p, e))?));
+            built.push((
+                p,
+                generate(&ctx, &tm, ck, lower, pieces[p], Part::Piece(p)).map_err(|e| (p, e))?,
+            ));
         }
         Ok((tm, built))
     }));
@@ -184,11 +198,19 @@ fn link(objects: &[&[u8]]) -> std::result::Result<Vec<u8>, String> {
     unsafe {
         let linker = libbpf_sys::bpf_linker__new_fd(out.as_raw_fd(), std::ptr::null_mut());
         if linker.is_null() {
-            return Err(format!("bpf_linker__new_fd: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "bpf_linker__new_fd: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         let mut err = 0;
         for o in objects {
-            err = libbpf_sys::bpf_linker__add_buf(linker, o.as_ptr() as *mut _, o.len() as _, std::ptr::null());
+            err = libbpf_sys::bpf_linker__add_buf(
+                linker,
+                o.as_ptr() as *mut _,
+                o.len() as _,
+                std::ptr::null(),
+            );
             if err != 0 {
                 break;
             }

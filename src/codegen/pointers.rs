@@ -82,7 +82,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let a = self.ck.struct_fields[&e.id].clone();
         if a.core.is_some() {
             let (_, p) = self.core_addr(e, base)?;
-            let addr = self.b.build_ptr_to_int(p, self.ctx.i64_type(), "field").unwrap();
+            let addr = self
+                .b
+                .build_ptr_to_int(p, self.ctx.i64_type(), "field")
+                .unwrap();
             return Ok((addr, a.user));
         }
         let start = if a.via_ptr {
@@ -156,17 +159,30 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             let (at, field) = match &p.core {
                 Some(core) => {
                     let root = base.unwrap_or_else(|| {
-                        self.b.build_int_to_ptr(addr, self.ptr_type(), "base").unwrap()
+                        self.b
+                            .build_int_to_ptr(addr, self.ptr_type(), "base")
+                            .unwrap()
                     });
-                    let fp = self
-                        .globals
-                        .core_access(self.ctx, self.module, &self.b, self.ck, root, core);
-                    let at = self.b.build_ptr_to_int(fp, self.ctx.i64_type(), "member").unwrap();
+                    let fp = self.globals.core_access(
+                        self.ctx,
+                        self.module,
+                        &self.b,
+                        self.ck,
+                        root,
+                        core,
+                    );
+                    let at = self
+                        .b
+                        .build_ptr_to_int(fp, self.ctx.i64_type(), "member")
+                        .unwrap();
                     (at, Some(fp))
                 }
                 None => match p.offset {
                     0 => (addr, None),
-                    o => (self.b.build_int_add(addr, self.i64(o), "member").unwrap(), None),
+                    o => (
+                        self.b.build_int_add(addr, self.i64(o), "member").unwrap(),
+                        None,
+                    ),
                 },
             };
             let v = if p.inner.is_empty() {

@@ -131,10 +131,10 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                                 value.span,
                             ));
                         };
-                        let f = crate::stdlib::function(fname).expect("sema checked the call");
+                        let f = self.lower.function(fname).expect("sema checked the call");
                         return f.update(self, id, keys, &[]);
                     };
-                    let f = crate::stdlib::function(fname).expect("sema checked the call");
+                    let f = self.lower.function(fname).expect("sema checked the call");
                     f.update(self, id, keys, args)
                 }
             }

@@ -262,13 +262,15 @@ impl Expr {
         }
         let mut sub = |e: &Expr| e.any(f);
         match &self.kind {
-            ExprKind::Tuple(es) | ExprKind::Call { args: es, .. } | ExprKind::Map { keys: es, .. } => {
-                es.iter().any(sub)
-            }
+            ExprKind::Tuple(es)
+            | ExprKind::Call { args: es, .. }
+            | ExprKind::Map { keys: es, .. } => es.iter().any(sub),
             ExprKind::Record(fs) => fs.iter().any(|(_, e)| sub(e)),
             ExprKind::TupleIndex { base, .. } | ExprKind::Field { base, .. } => sub(base),
             ExprKind::Index { base, index } => sub(base) || sub(index),
-            ExprKind::Cast { of, operand, .. } => of.as_deref().is_some_and(&mut sub) || sub(operand),
+            ExprKind::Cast { of, operand, .. } => {
+                of.as_deref().is_some_and(&mut sub) || sub(operand)
+            }
             ExprKind::Block { stmts, value } => {
                 stmts.iter().any(|s| s.any(f)) || value.as_deref().is_some_and(|v| v.any(f))
             }

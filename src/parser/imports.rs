@@ -24,6 +24,7 @@ pub(super) fn resolve(
     dir: &Path,
     seen: &mut HashSet<PathBuf>,
     depth: u32,
+    vocab: &dyn super::Vocabulary,
 ) -> Result<()> {
     for (spec, span) in std::mem::take(&mut program.imports) {
         if depth >= MAX_DEPTH {
@@ -34,7 +35,7 @@ pub(super) fn resolve(
             if !seen.insert(key) {
                 continue;
             }
-            let sub = load(&file, span, ids, includes, seen, depth)?;
+            let sub = load(&file, span, ids, includes, seen, depth, vocab)?;
             merge(program, sub);
         }
     }
@@ -126,6 +127,7 @@ fn load(
     includes: &Includes,
     seen: &mut HashSet<PathBuf>,
     depth: u32,
+    vocab: &dyn super::Vocabulary,
 ) -> Result<Program> {
     let shown = file.display().to_string();
     match kind(file) {
@@ -151,7 +153,7 @@ fn load(
         )
     })?;
     let base = crate::diag::add_source(shown.clone(), text.clone());
-    let mut sub = super::parse_file(&text, base, ids, includes)?;
+    let mut sub = super::parse_file(&text, base, ids, includes, vocab)?;
     if let Some(c) = sub.config.first() {
         return Err(
             Diagnostic::error("an imported script cannot have a config block", c.span)
@@ -165,7 +167,7 @@ fn load(
             .with_secondary(span, "imported here"));
     }
     let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    resolve(&mut sub, ids, includes, &dir, seen, depth + 1)?;
+    resolve(&mut sub, ids, includes, &dir, seen, depth + 1, vocab)?;
     Ok(sub)
 }
 

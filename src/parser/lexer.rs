@@ -313,18 +313,24 @@ pub struct Lexer<'a> {
     pending: std::collections::VecDeque<Spanned>,
     /// Tokens `#define`d names may still expand to, over the whole script.
     expansion_budget: usize,
+    /// Which names are builtins or functions (for `cast_ahead`).
+    vocab: &'a dyn super::Vocabulary,
 }
 
 impl<'a> Lexer<'a> {
     /// A lexer that expands `#define`d names (see `preprocess`).
-    pub fn with_defines(src: &'a str, defines: super::preprocess::Defines) -> Self {
+    pub fn with_defines(
+        src: &'a str,
+        defines: super::preprocess::Defines,
+        vocab: &'a dyn super::Vocabulary,
+    ) -> Self {
         Lexer {
             defines,
-            ..Lexer::new(src)
+            ..Lexer::new(src, vocab)
         }
     }
 
-    pub fn new(src: &'a str) -> Self {
+    pub fn new(src: &'a str, vocab: &'a dyn super::Vocabulary) -> Self {
         // A shebang line is a comment to us.
         let pos = if src.starts_with("#!") {
             src.find('\n').unwrap_or(src.len())
@@ -340,6 +346,7 @@ impl<'a> Lexer<'a> {
             defines: Default::default(),
             pending: Default::default(),
             expansion_budget: MAX_EXPANSION,
+            vocab,
         }
     }
 
@@ -632,7 +639,9 @@ impl<'a> Lexer<'a> {
                     match t {
                         Tok::LBrace if operand_expected => *t = Tok::LBraceExpr,
                         Tok::If if operand_expected => *t = Tok::IfExpr,
-                        Tok::LParen if cast_ahead(&self.src[self.pos..]) => *t = Tok::CastOpen,
+                        Tok::LParen if cast_ahead(&self.src[self.pos..], self.vocab) => {
+                            *t = Tok::CastOpen
+                        }
                         _ => {}
                     }
                     match t {
@@ -655,7 +664,7 @@ impl<'a> Lexer<'a> {
 /// identifier that names no builtin or function, then `*`s, `)`, and the start of an
 /// operand (`(myident)*$a` is a cast, `(pid)*tid` a product, `(myident);` a value). Named
 /// C types are tokens of their own and need no lookahead.
-fn cast_ahead(rest: &str) -> bool {
+fn cast_ahead(rest: &str, vocab: &dyn super::Vocabulary) -> bool {
     let b = rest.as_bytes();
     let skip = |mut i: usize| {
         while i < b.len() && b[i].is_ascii_whitespace() {
@@ -697,8 +706,8 @@ fn cast_ahead(rest: &str) -> bool {
             .strip_prefix("arg")
             .is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit()))
         || matches!(word, "retval" | "args" | "func" | "probe" | "ctx")
-        || crate::stdlib::function(word).is_some()
-        || crate::stdlib::builtin_names().any(|n| n == word)
+        || vocab.is_function(word)
+        || vocab.is_builtin(word)
     {
         return false;
     }

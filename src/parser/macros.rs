@@ -14,17 +14,19 @@ const MAX_DEPTH: u32 = 64;
 
 struct Expander<'a> {
     macros: &'a [MacroDef],
+    vocab: &'a dyn super::Vocabulary,
     next_id: u32,
     expansions: u32,
     /// The macros being expanded, outermost first (a repeat is recursion).
     chain: Vec<&'a MacroDef>,
 }
 
-pub fn expand(mut program: Program) -> Result<Program> {
+pub fn expand(mut program: Program, vocab: &dyn super::Vocabulary) -> Result<Program> {
     let macros = std::mem::take(&mut program.macros);
-    check_definitions(&macros)?;
+    check_definitions(&macros, vocab)?;
     let mut ex = Expander {
         macros: &macros,
+        vocab,
         next_id: program.expr_count,
         expansions: 0,
         chain: vec![],
@@ -40,9 +42,9 @@ pub fn expand(mut program: Program) -> Result<Program> {
     Ok(program)
 }
 
-fn check_definitions(macros: &[MacroDef]) -> Result<()> {
+fn check_definitions(macros: &[MacroDef], vocab: &dyn super::Vocabulary) -> Result<()> {
     for m in macros {
-        check_params(m)?;
+        check_params(m, vocab)?;
         check_hygiene(m)?;
     }
     for (i, m) in macros.iter().enumerate() {
@@ -66,18 +68,18 @@ fn param_name(p: &MacroParam) -> &str {
 }
 
 /// Builtins a parameter may not hide: the body could no longer reach them.
-fn is_builtin_name(n: &str) -> bool {
+fn is_builtin_name(n: &str, vocab: &dyn super::Vocabulary) -> bool {
     const MORE: &[&str] = &[
         "pid", "tid", "nsecs", "comm", "args", "retval", "func", "probe",
     ];
     MORE.contains(&n)
-        || crate::stdlib::builtin_names().any(|b| b == n)
+        || vocab.is_builtin(n)
         || n.strip_prefix("arg")
             .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// Parameter names: distinct, and not the name of a builtin.
-fn check_params(m: &MacroDef) -> Result<()> {
+fn check_params(m: &MacroDef, vocab: &dyn super::Vocabulary) -> Result<()> {
     for (i, p) in m.params.iter().enumerate() {
         let n = param_name(p);
         if m.params[..i].iter().any(|q| q == p) {
@@ -86,7 +88,7 @@ fn check_params(m: &MacroDef) -> Result<()> {
                 m.span,
             ));
         }
-        if matches!(p, MacroParam::Expr(_)) && is_builtin_name(n) {
+        if matches!(p, MacroParam::Expr(_)) && is_builtin_name(n, vocab) {
             return Err(Diagnostic::error(
                 format!(
                     "macro `{}`: `{n}` is a builtin and cannot name a parameter",
@@ -273,7 +275,7 @@ impl<'a> Expander<'a> {
         }
         if let ExprKind::Call { name, args, .. } = &e.kind {
             let own: Vec<&MacroDef> = self.macros.iter().filter(|m| m.name == *name).collect();
-            if !own.is_empty() && crate::stdlib::function(name).is_none() {
+            if !own.is_empty() && !self.vocab.is_function(name) {
                 let mut d = Diagnostic::error(
                     format!(
                         "the {} argument{} do not match any definition of macro `{name}`",
@@ -287,7 +289,7 @@ impl<'a> Expander<'a> {
                 }
                 return Err(d);
             }
-            let arities: Vec<usize> = prelude_named(name)
+            let arities: Vec<usize> = prelude_named(name, self.vocab)
                 .filter(|m| m.name == *name)
                 .map(|m| m.params.len())
                 .collect();
@@ -316,8 +318,11 @@ impl<'a> Expander<'a> {
     fn find(&self, name: &str, arity: usize, lib: bool) -> Option<(&'a MacroDef, bool)> {
         let matches = |m: &&MacroDef| m.name == name && m.params.len() == arity;
         let own = (!lib).then(|| self.macros.iter().find(matches)).flatten();
-        own.map(|m| (m, false))
-            .or_else(|| prelude_named(name).find(matches).map(|m| (m, true)))
+        own.map(|m| (m, false)).or_else(|| {
+            prelude_named(name, self.vocab)
+                .find(matches)
+                .map(|m| (m, true))
+        })
     }
 
     /// The macro body with parameters bound, locals renamed and fresh expression ids.
@@ -378,9 +383,12 @@ impl<'a> Expander<'a> {
 }
 
 /// The prelude's macros called `name` (none, without parsing it, for other names).
-fn prelude_named(name: &str) -> impl Iterator<Item = &'static MacroDef> + '_ {
-    let all: &'static [MacroDef] = match super::prelude_defines(name) {
-        true => super::prelude(),
+fn prelude_named<'n>(
+    name: &'n str,
+    vocab: &dyn super::Vocabulary,
+) -> impl Iterator<Item = &'static MacroDef> + 'n {
+    let all: &'static [MacroDef] = match super::prelude_defines(vocab, name) {
+        true => super::prelude(vocab),
         false => &[],
     };
     all.iter().filter(move |m| m.name == name)

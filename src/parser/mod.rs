@@ -39,9 +39,20 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
     })
 }
 
+/// What the parser must know of the function catalogue: whether a name is a builtin or a
+/// function (bpftrace reads `(name)` before an operand as a cast unless it names one, and a
+/// macro may not hide them). The catalogue (`stdlib`) sits above the compiler and hands
+/// itself in, so the parser never depends on it.
+pub trait Vocabulary: Sync {
+    fn is_function(&self, name: &str) -> bool;
+    fn is_builtin(&self, name: &str) -> bool;
+    /// The catalogue's own macros (bpftrace's stdlib macros), in the script language.
+    fn prelude(&self) -> &'static str;
+}
+
 /// Parses a whole script.
-pub fn parse(source: &str) -> Result<Program, Diagnostic> {
-    parse_with(source, &Includes::default())
+pub fn parse(source: &str, vocab: &dyn Vocabulary) -> Result<Program, Diagnostic> {
+    parse_with(source, &Includes::default(), vocab)
 }
 
 /// `-I DIR` and `--include FILE`: where `#include` looks first, and headers read before
@@ -53,9 +64,13 @@ pub struct Includes {
     pub script_dir: Option<std::path::PathBuf>,
 }
 
-pub fn parse_with(source: &str, includes: &Includes) -> Result<Program, Diagnostic> {
+pub fn parse_with(
+    source: &str,
+    includes: &Includes,
+    vocab: &dyn Vocabulary,
+) -> Result<Program, Diagnostic> {
     let ids = Cell::new(0);
-    let mut program = parse_file(source, 0, &ids, includes)?;
+    let mut program = parse_file(source, 0, &ids, includes, vocab)?;
     let dir = includes
         .script_dir
         .clone()
@@ -67,9 +82,10 @@ pub fn parse_with(source: &str, includes: &Includes) -> Result<Program, Diagnost
         &dir,
         &mut Default::default(),
         0,
+        vocab,
     )?;
     program.expr_count = ids.get();
-    let program = macros::expand(program)?;
+    let program = macros::expand(program, vocab)?;
     if program.probes.is_empty() {
         return Err(
             Diagnostic::error("the script has no probes", (0, source.len())).with_note(
@@ -87,9 +103,10 @@ pub(crate) fn parse_file(
     base: usize,
     ids: &Cell<u32>,
     includes: &Includes,
+    vocab: &dyn Vocabulary,
 ) -> Result<Program, Diagnostic> {
     let (text, defines) = preprocess::preprocess(source, includes).map_err(|d| d.shifted(base))?;
-    let tokens = Lexer::with_defines(&text, defines).map(|t| match t {
+    let tokens = Lexer::with_defines(&text, defines, vocab).map(|t| match t {
         Ok((l, tok, r)) => Ok((l + base, tok, r + base)),
         Err(d) => Err(d.shifted(base)),
     });
@@ -102,34 +119,36 @@ pub(crate) fn parse_file(
         })
 }
 
-const PRELUDE: &str = include_str!("../../stdlib/prelude.bt");
-
-/// Whether the standard library's prelude defines a macro of this name: a scan of its text,
-/// so scripts that use none of them never pay for parsing it.
-pub(crate) fn prelude_defines(name: &str) -> bool {
-    static NAMES: std::sync::OnceLock<Vec<&str>> = std::sync::OnceLock::new();
-    NAMES
-        .get_or_init(|| {
-            PRELUDE
-                .lines()
-                .filter_map(|l| l.strip_prefix("macro ")?.split('(').next())
-                .collect()
-        })
-        .contains(&name)
+/// Whether the catalogue's prelude defines a macro of this name: a scan of its text, so
+/// scripts that use none of them never pay for parsing it.
+pub(crate) fn prelude_defines(vocab: &dyn Vocabulary, name: &str) -> bool {
+    vocab
+        .prelude()
+        .lines()
+        .filter_map(|l| l.strip_prefix("macro ")?.split('(').next())
+        .any(|n| n == name)
 }
 
-/// The standard library's macros (`stdlib/prelude.bt`), parsed once.
-pub(crate) fn prelude() -> &'static [ast::MacroDef] {
-    static PARSED: std::sync::OnceLock<Vec<ast::MacroDef>> = std::sync::OnceLock::new();
-    PARSED.get_or_init(|| {
-        let (text, defines) = preprocess::preprocess(PRELUDE, &Includes::default())
-            .expect("the prelude preprocesses");
-        let ids = Cell::new(0);
-        grammar::ProgramParser::new()
-            .parse(&ids, Lexer::with_defines(&text, defines))
-            .expect("the prelude parses")
-            .macros
-    })
+/// The catalogue's macros, parsed once per prelude text (there is one catalogue in a
+/// process, but nothing here relies on it).
+pub(crate) fn prelude(vocab: &dyn Vocabulary) -> &'static [ast::MacroDef] {
+    type Parsed = Vec<(&'static str, &'static [ast::MacroDef])>;
+    static PARSED: std::sync::Mutex<Parsed> = std::sync::Mutex::new(vec![]);
+    let text = vocab.prelude();
+    let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, m)) = parsed.iter().find(|(t, _)| std::ptr::eq(*t, text)) {
+        return m;
+    }
+    let (source, defines) =
+        preprocess::preprocess(text, &Includes::default()).expect("the prelude preprocesses");
+    let ids = Cell::new(0);
+    let macros = grammar::ProgramParser::new()
+        .parse(&ids, Lexer::with_defines(&source, defines, vocab))
+        .expect("the prelude parses")
+        .macros;
+    let macros: &'static [ast::MacroDef] = Vec::leak(macros);
+    parsed.push((text, macros));
+    macros
 }
 
 /// `c ?: f` is `{ $t = c; $t ? $t : f }`: `c` is evaluated once.

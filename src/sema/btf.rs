@@ -31,7 +31,10 @@ impl KernelBtf {
                 let btf = Btf::from_path(&path);
                 libbpf_rs::set_print(before);
                 btf.map(|btf| Some(KernelBtf { btf })).map_err(|e| {
-                    format!("BPFTRACE_BTF names {}, which is not readable BTF: {e}", path.display())
+                    format!(
+                        "BPFTRACE_BTF names {}, which is not readable BTF: {e}",
+                        path.display()
+                    )
                 })
             }
             None => Ok(Btf::from_vmlinux().ok().map(|btf| KernelBtf { btf })),

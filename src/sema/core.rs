@@ -73,7 +73,12 @@ impl Checker<'_> {
 
     /// As `core_field`, for member `m` of a struct reached at its own address (`chained`:
     /// as a member on a relocated path).
-    pub(crate) fn core_member(&mut self, layout: &Layout, m: &Member, chained: bool) -> Option<CoreField> {
+    pub(crate) fn core_member(
+        &mut self,
+        layout: &Layout,
+        m: &Member,
+        chained: bool,
+    ) -> Option<CoreField> {
         if !self.opts.portable || !self.structs.is_kernel(&layout.r.name) {
             return None;
         }
@@ -88,7 +93,10 @@ impl Checker<'_> {
             let start = 8 * m.offset + first as u64;
             (width as u64) <= window && (start & !(window - 1)) + window >= start + width as u64
         });
-        if !bits_fit || (anonymous && !chained) || (union && (m.offset != 0 || m.bitfield.is_some())) {
+        if !bits_fit
+            || (anonymous && !chained)
+            || (union && (m.offset != 0 || m.bitfield.is_some()))
+        {
             self.fixed_layout(&layout.r.name, Some(&m.name));
             return None;
         }
@@ -110,29 +118,48 @@ impl Checker<'_> {
     }
 
     /// `sizeof` kernel type `name` (call `id`) is computed where the program runs.
-    pub(crate) fn core_size(&mut self, id: crate::parser::ast::ExprId, r: &super::types::StructRef) {
+    pub(crate) fn core_size(
+        &mut self,
+        id: crate::parser::ast::ExprId,
+        r: &super::types::StructRef,
+    ) {
         if !self.opts.portable || !self.structs.is_kernel(&r.name) {
             return;
         }
         if r.name.contains(super::btf::ANON) {
             return self.fixed_layout(&r.name, None);
         }
-        self.core.structs.entry(r.name.clone()).or_insert_with(|| CoreStruct {
-            size: r.size,
-            align: r.align,
-            union: r.name.starts_with("union "),
-            members: BTreeMap::new(),
-        });
-        self.core.consts.insert(id, (CoreConst::Size(r.name.clone()), r.name.clone()));
+        self.core
+            .structs
+            .entry(r.name.clone())
+            .or_insert_with(|| CoreStruct {
+                size: r.size,
+                align: r.align,
+                union: r.name.starts_with("union "),
+                members: BTreeMap::new(),
+            });
+        self.core
+            .consts
+            .insert(id, (CoreConst::Size(r.name.clone()), r.name.clone()));
     }
 
     /// The offset of a member path (call `id`), relocated when every step is.
-    pub(crate) fn core_offset(&mut self, id: crate::parser::ast::ExprId, steps: &[(std::rc::Rc<Layout>, Member)]) {
-        let Some((first, _)) = steps.first() else { return };
+    pub(crate) fn core_offset(
+        &mut self,
+        id: crate::parser::ast::ExprId,
+        steps: &[(std::rc::Rc<Layout>, Member)],
+    ) {
+        let Some((first, _)) = steps.first() else {
+            return;
+        };
         let what = format!(
             "{}.{}",
             first.r.name,
-            steps.iter().map(|(_, m)| m.name.as_str()).collect::<Vec<_>>().join(".")
+            steps
+                .iter()
+                .map(|(_, m)| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(".")
         );
         let chain: Option<Vec<CoreField>> = steps
             .iter()
@@ -141,7 +168,9 @@ impl Checker<'_> {
             .collect();
         match chain {
             Some(chain) => {
-                self.core.consts.insert(id, (CoreConst::Offset(chain), what));
+                self.core
+                    .consts
+                    .insert(id, (CoreConst::Offset(chain), what));
             }
             None => {
                 for (l, m) in steps {

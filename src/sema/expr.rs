@@ -5,7 +5,6 @@ use crate::diag::{Diagnostic, Result, Span};
 use crate::parser::ast::{BinOp, Expr, ExprKind};
 use crate::probes::{ArgField, ArgKind};
 use crate::program::{EventSpec, FieldType, MapId, MapKind};
-use crate::stdlib;
 
 /// Bytes a string literal used as a value may take, its NUL included (formats and other
 /// compile-time arguments are not values and have no limit).
@@ -197,14 +196,14 @@ impl Checker<'_> {
                 ),
             };
         }
-        if let Some(b) = stdlib::builtin(name) {
+        if let Some(ty) = self.cat.builtin(name) {
             if name == "probe" {
                 self.uses_probe = true;
             }
-            return (b.ty)(self, e.span);
+            return ty(self, e.span);
         }
         // `count` is `count()`: zero-argument functions may drop the parentheses.
-        if stdlib::function(name).is_some() {
+        if self.cat.function(name).is_some() {
             return self.call(e, name, e.span, &[]);
         }
         // Enum constants: the script's, then the kernel's; typed by their enum, so they
@@ -216,7 +215,7 @@ impl Checker<'_> {
         if name == "dw_ustack" {
             return Err(dw_ustack(e.span));
         }
-        let names = stdlib::builtin_names().chain(["args"]);
+        let names = self.cat.builtin_names().into_iter().chain(["args"]);
         let d = Diagnostic::error(format!("unknown identifier `{name}`"), e.span);
         Err(match super::suggest::closest(name, names) {
             Some(s) => d.with_label(format!("did you mean `{s}`?")),
@@ -480,9 +479,9 @@ impl Checker<'_> {
         if name == "dw_ustack" {
             return Err(dw_ustack(name_span));
         }
-        let f = stdlib::function(name).ok_or_else(|| {
+        let f = self.cat.function(name).ok_or_else(|| {
             let d = Diagnostic::error(format!("unknown function `{name}`"), name_span);
-            match super::suggest::closest(name, stdlib::function_names()) {
+            match super::suggest::closest(name, self.cat.function_names()) {
                 Some(s) => d.with_label(format!("did you mean `{s}`?")),
                 None => d,
             }
@@ -560,7 +559,7 @@ impl CallCheck<'_, '_> {
     pub fn const_int(&mut self, i: usize, what: &str) -> Result<i64> {
         let a = &self.args[i];
         self.ck.int_expr(a, what)?;
-        crate::stdlib::const_int(a, &self.ck.params())
+        super::consts::int(a, &self.ck.params())
             .ok_or_else(|| Diagnostic::error(format!("{what} must be a constant integer"), a.span))
     }
 
@@ -614,7 +613,6 @@ impl CallCheck<'_, '_> {
         self.ck.points.iter().map(|p| &p.attach)
     }
 }
-
 
 pub use crate::params::parse_int;
 

@@ -111,7 +111,13 @@ impl Checker<'_> {
     }
 
     /// `chained`: the struct is itself a relocated member (artifacts).
-    fn record_of(&mut self, t: &Type, e: &Expr, depth: u32, chained: bool) -> Result<(Type, Vec<Part>)> {
+    fn record_of(
+        &mut self,
+        t: &Type,
+        e: &Expr,
+        depth: u32,
+        chained: bool,
+    ) -> Result<(Type, Vec<Part>)> {
         let layout = self.struct_layout(t, e.span)?;
         if layout.r.size > MAX_COPY {
             return Err(Diagnostic::error(

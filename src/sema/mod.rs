@@ -6,12 +6,14 @@
 //! final round that reports the first error.
 
 pub(crate) mod btf;
+pub mod catalogue;
 mod cdefs;
 mod consteval;
+pub mod consts;
 pub mod core;
-pub mod params;
 mod expr;
 pub mod fields;
+pub mod params;
 pub mod pointers;
 pub mod structs;
 pub use config::{stack_mode, unstable_level, MAX_STRLEN};
@@ -29,7 +31,9 @@ use crate::diag::{Diagnostic, Result, Span};
 use crate::parser::ast::{ExprId, Program};
 use crate::probes::{self, ArgField, AttachPoint};
 use crate::program::{EventSpec, FieldType, MapId, MapKind, MapSpec};
+pub use catalogue::{Catalogue, TypeRule};
 pub use types::Type;
+pub use warnings::source_site;
 
 /// Knobs that change how a script type-checks.
 #[derive(Debug, Clone)]
@@ -50,7 +54,7 @@ pub struct Options {
     /// The script's name and text, for run-time messages that quote it (`errorf`).
     pub source: Option<(String, String)>,
     /// `-- --name=value` options, read with `getopt()`; `--unsafe` was given.
-    pub named: crate::stdlib::getopt::NamedOptions,
+    pub named: params::NamedOptions,
     pub unsafe_mode: bool,
     /// Histograms keep the sum of their values too (`MapSpec::hist_sum`).
     pub hist_sums: bool,
@@ -213,6 +217,8 @@ struct MapDraft {
 
 pub struct Checker<'a> {
     opts: &'a Options,
+    /// The function catalogue (`catalogue.rs`).
+    cat: &'a dyn Catalogue,
     types: Vec<Type>,
     maps: Vec<(String, MapDraft)>,
     map_ids: HashMap<String, MapId>,
@@ -264,7 +270,7 @@ pub struct Checker<'a> {
     map_full_events: HashMap<ExprId, usize>,
 }
 
-pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
+pub fn check(mut program: Program, mut opts: Options, cat: &dyn Catalogue) -> Result<Checked> {
     config::apply(&program.config, &mut opts)?;
     let decls = config::map_decls(&program.map_decls)?;
     let mut skipped = vec![];
@@ -288,6 +294,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
     }
     let mut ck = Checker {
         opts: &opts,
+        cat,
         types: vec![],
         maps: vec![],
         map_ids: HashMap::new(),
@@ -301,7 +308,7 @@ pub fn check(mut program: Program, mut opts: Options) -> Result<Checked> {
         loops: 0,
         map_loops: 0,
         decls,
-            reset_maps: Default::default(),
+        reset_maps: Default::default(),
         resources: Default::default(),
         uses_btf_ctx: false,
         scoped: HashMap::new(),

@@ -6,9 +6,12 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use super::{Checked, Checker, Options, Type};
-use crate::params::{parse_int, OptValue, Param, ParamSlot, ParamSpec, SlotKind, STR_SLOT};
+use crate::params::{
+    parse_int, NamedError, OptDecl, OptValue, Param, ParamSlot, ParamSpec, SlotKind, STR_SLOT,
+};
 use crate::parser::ast::{positional, Expr, ExprKind};
 
 /// What an artifact's program makes of its parameters, gathered while checking.
@@ -96,7 +99,12 @@ impl Checker<'_> {
 
     /// The type of `getopt(name, default)` in an artifact, whose value is a slot; `None`
     /// in a local run.
-    pub(crate) fn named_type(&self, name: &str, default: &OptValue, given: Option<&str>) -> Option<Type> {
+    pub(crate) fn named_type(
+        &self,
+        name: &str,
+        default: &OptValue,
+        given: Option<&str>,
+    ) -> Option<Type> {
         if !self.opts.portable {
             return None;
         }
@@ -167,5 +175,42 @@ impl Checked {
             .iter()
             .find(|s| &s.param == param && matches!(s.kind, SlotKind::Str(_)) == is_str)
             .expect("sema laid out every parameter slot")
+    }
+}
+
+/// The named options of one run: what the command line gives and what the script declares.
+#[derive(Debug, Clone, Default)]
+pub struct NamedOptions {
+    /// `--name=value`, or `--name` (no value), in command-line order.
+    pub given: Vec<(String, Option<String>)>,
+    /// Filled in by getopt's type rule, so that the command line can reject options the
+    /// script never reads (and list the ones it does) once sema is done.
+    pub declared: Arc<Mutex<Vec<OptDecl>>>,
+}
+
+impl NamedOptions {
+    pub fn new(given: Vec<(String, Option<String>)>) -> Self {
+        NamedOptions {
+            given,
+            declared: Arc::default(),
+        }
+    }
+
+    /// The value `getopt(name, default)` stands for.
+    pub fn value(&self, name: &str, default: &OptValue) -> std::result::Result<OptValue, String> {
+        crate::params::option_value(&self.given, name, default)
+    }
+
+    /// The options the script reads, as declared so far.
+    pub fn declared(&self) -> Vec<OptDecl> {
+        self.declared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// After sema: every option given must be one the script reads, with a value of its type.
+    pub fn validate(&self) -> std::result::Result<(), NamedError> {
+        crate::params::validate_options(&self.given, &self.declared())
     }
 }

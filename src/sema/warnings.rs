@@ -94,7 +94,7 @@ impl Checker<'_> {
             .opts
             .source
             .as_ref()
-            .map(|(name, text)| crate::stdlib::async_out::source_site(name, text, span));
+            .map(|(name, text)| source_site(name, text, span));
         let id = self.events.len();
         self.events.push(EventSpec::Log {
             error: false,
@@ -103,5 +103,55 @@ impl Checker<'_> {
             site,
         });
         id
+    }
+}
+
+/// Line and columns of a byte span, as bpftrace prints them (1-based, end exclusive).
+pub fn source_site(filename: &str, source: &str, (start, end): Span) -> crate::program::SourceSite {
+    // A span in an imported file is reported in that file.
+    let len = end.saturating_sub(start);
+    let (filename, source, start) = &crate::diag::locate(filename, source, start);
+    let (filename, source, start) = (filename.as_str(), source.as_str(), *start);
+    let end = start + len;
+    let pos = |at: usize| {
+        let at = at.min(source.len());
+        let before = &source[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (
+            before.matches('\n').count() as u64 + 1,
+            before[line_start..].chars().count() as u64 + 1,
+            line_start,
+        )
+    };
+    let (line, col, line_start) = pos(start);
+    let (end_line, end_col, _) = pos(end);
+    let source_line = source[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    crate::program::SourceSite {
+        filename: filename.to_string(),
+        line,
+        end_line,
+        col,
+        end_col,
+        source_line,
+    }
+}
+
+#[cfg(test)]
+mod site_tests {
+    use super::*;
+
+    #[test]
+    fn sites_are_one_based_with_exclusive_ends() {
+        let src = "begin {\n  errorf(\"x\");\n}";
+        let start = src.find("errorf").unwrap();
+        let s = source_site("stdin", src, (start, start + 11));
+        assert_eq!((s.line, s.end_line, s.col, s.end_col), (2, 2, 3, 14));
+        assert_eq!(s.source_line, "  errorf(\"x\");");
+        let s = source_site("a.bt", src, (0, src.len()));
+        assert_eq!((s.line, s.end_line), (1, 3));
     }
 }

@@ -64,15 +64,17 @@ pub fn spyglass_run() -> String {
 /// (the tracer's own name and pid show in `begin`).
 const VARYING: &[&str] = &[
     "nsecs", "elapsed", "pid", "tid", "comm", "rand", "cpu", "stack", "cgroup", "uptime",
-    "strftime", "time", "jiffies", "kptr", "uptr", "ksym", "usym", "func", "retval",
-    "curtask", "numaid", "ncpus", "username", "uid", "gid", "system", "cat", "%p",
-    "errorf", "warnf", "path", "buf", "kaddr", "uaddr", "iter:", "probe", "&",
+    "strftime", "time", "jiffies", "kptr", "uptr", "ksym", "usym", "func", "retval", "curtask",
+    "numaid", "ncpus", "username", "uid", "gid", "system", "cat", "%p", "errorf", "warnf", "path",
+    "buf", "kaddr", "uaddr", "iter:", "probe", "&",
     // A hash map's order is its random seed's: loops over maps.
     ": @",
 ];
 
 fn same_through_an_artifact(args: &[&str], direct: &Out) {
-    let Some(at) = args.iter().position(|a| *a == "-e") else { return };
+    let Some(at) = args.iter().position(|a| *a == "-e") else {
+        return;
+    };
     let prog = args.get(at + 1).copied().unwrap_or("");
     // Only programs that run to their own end and print the same thing every time.
     if direct.code != 0 || VARYING.iter().any(|v| prog.contains(v)) {
@@ -114,17 +116,34 @@ fn same_through_an_artifact(args: &[&str], direct: &Out) {
     }
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let file = format!("{}/via-artifact-{}-{n}.spy", env!("CARGO_TARGET_TMPDIR"), std::process::id());
+    let file = format!(
+        "{}/via-artifact-{}-{n}.spy",
+        env!("CARGO_TARGET_TMPDIR"),
+        std::process::id()
+    );
     build.extend_from_slice(&["-o", &file]);
     build.extend_from_slice(&params);
     let built = spyglass(&build);
     assert_eq!(built.code, 0, "building {prog:?}: {}", built.stderr);
-    let ran = Command::new(spyglass_run()).args(&run).arg(&file).args(&params).output();
+    let ran = Command::new(spyglass_run())
+        .args(&run)
+        .arg(&file)
+        .args(&params)
+        .output();
     let ran = Out::of(ran.expect("run spyglass-run"));
     let _ = std::fs::remove_file(&file);
-    assert_eq!((ran.code, &ran.stdout), (direct.code, &direct.stdout), "{prog:?} through an artifact\n{}", ran.stderr);
+    assert_eq!(
+        (ran.code, &ran.stdout),
+        (direct.code, &direct.stdout),
+        "{prog:?} through an artifact\n{}",
+        ran.stderr
+    );
     // Compile-time warnings were printed by the build.
-    assert!(direct.stderr.ends_with(&ran.stderr), "{prog:?} through an artifact: {}", ran.stderr);
+    assert!(
+        direct.stderr.ends_with(&ran.stderr),
+        "{prog:?} through an artifact: {}",
+        ran.stderr
+    );
 }
 
 /// `tests/runtime/workload.c`, compiled once with the system C compiler: calls getpid()

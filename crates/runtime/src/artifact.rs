@@ -118,7 +118,9 @@ pub fn decode(bytes: &[u8]) -> Result<(CompiledProgram, Option<Source>), String>
 pub fn running_kernel() -> Option<KernelId> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
     let btf_crc = crate::user_cache::kernel_fact("vmlinux.btf_crc", || {
-        std::fs::read("/sys/kernel/btf/vmlinux").ok().map(|b| crc(&b) as u64)
+        std::fs::read("/sys/kernel/btf/vmlinux")
+            .ok()
+            .map(|b| crc(&b) as u64)
     })? as u32;
     Some(KernelId {
         release: release.trim().to_string(),
@@ -148,7 +150,12 @@ pub fn kernel_warning(name: &str, program: &CompiledProgram) -> Option<String> {
     }
     let here = running_kernel()?;
     (built.btf_crc != here.btf_crc).then(|| {
-        let mut what: Vec<&str> = program.fixed_layouts.iter().map(String::as_str).take(3).collect();
+        let mut what: Vec<&str> = program
+            .fixed_layouts
+            .iter()
+            .map(String::as_str)
+            .take(3)
+            .collect();
         if program.fixed_layouts.len() > 3 {
             what.push("…");
         }
@@ -204,12 +211,17 @@ pub fn check_binaries(program: &CompiledProgram) -> Result<(), crate::diag::Diag
     for p in &program.probes {
         for ap in &p.attach {
             let (path, why) = match ap {
-                AttachPoint::Usdt { path, .. } => {
-                    (path, "its address and argument locations come from that build")
-                }
-                AttachPoint::Uprobe { path, func, offset, source, .. }
-                    if func.is_empty() || *offset != 0 || source.is_some() =>
-                {
+                AttachPoint::Usdt { path, .. } => (
+                    path,
+                    "its address and argument locations come from that build",
+                ),
+                AttachPoint::Uprobe {
+                    path,
+                    func,
+                    offset,
+                    source,
+                    ..
+                } if func.is_empty() || *offset != 0 || source.is_some() => {
                     (path, "its address comes from that build")
                 }
                 AttachPoint::Uprobe { path, .. } if p.reads_args => {
@@ -217,7 +229,9 @@ pub fn check_binaries(program: &CompiledProgram) -> Result<(), crate::diag::Diag
                 }
                 _ => continue,
             };
-            let Some(built) = program.binaries.get(path) else { continue };
+            let Some(built) = program.binaries.get(path) else {
+                continue;
+            };
             let here = binary_identity(path);
             if here.as_ref() != Some(built) {
                 let here = here.unwrap_or_else(|| "missing".into());
@@ -243,9 +257,9 @@ pub fn check_binaries(program: &CompiledProgram) -> Result<(), crate::diag::Diag
 fn layout_key(ap: &AttachPoint) -> Option<(String, bool)> {
     match ap {
         AttachPoint::Tracepoint { category, name } => Some((format!("{category}:{name}"), true)),
-        AttachPoint::RawTracepoint { .. } | AttachPoint::Fentry { .. } | AttachPoint::Iter { .. } => {
-            Some((ap.name(), false))
-        }
+        AttachPoint::RawTracepoint { .. }
+        | AttachPoint::Fentry { .. }
+        | AttachPoint::Iter { .. } => Some((ap.name(), false)),
         _ => None,
     }
 }
@@ -253,7 +267,12 @@ fn layout_key(ap: &AttachPoint) -> Option<(String, bool)> {
 /// `ap`'s `args` on this machine: (field, offset, size).
 fn arg_layout(ap: &AttachPoint) -> Option<Vec<(String, u32, u32)>> {
     let fields = crate::probes::of(ap).args(ap).ok()??;
-    Some(fields.into_iter().map(|f| (f.name, f.offset, f.size)).collect())
+    Some(
+        fields
+            .into_iter()
+            .map(|f| (f.name, f.offset, f.size))
+            .collect(),
+    )
 }
 
 /// The layouts of the `args` of the probes of `program`, on this machine (for
@@ -264,7 +283,9 @@ pub fn tracepoint_layouts(
     let mut out = std::collections::BTreeMap::new();
     for p in &program.probes {
         for ap in &p.attach {
-            let Some((key, always)) = layout_key(ap) else { continue };
+            let Some((key, always)) = layout_key(ap) else {
+                continue;
+            };
             if !always && !p.reads_args {
                 continue;
             }
@@ -282,7 +303,9 @@ pub fn tracepoint_layouts(
 pub fn check_layouts(program: &CompiledProgram) -> Result<(), crate::diag::Diagnostic> {
     for p in &program.probes {
         for ap in &p.attach {
-            let Some((key, _)) = layout_key(ap) else { continue };
+            let Some((key, _)) = layout_key(ap) else {
+                continue;
+            };
             let Some(built) = program.tracepoint_layouts.get(&key) else {
                 continue;
             };
@@ -306,7 +329,9 @@ pub fn check_layouts(program: &CompiledProgram) -> Result<(), crate::diag::Diagn
                         p.span,
                     )
                     .with_label("in this attach point")
-                    .with_note("the artifact was built for another kernel; build it again on this one"));
+                    .with_note(
+                        "the artifact was built for another kernel; build it again on this one",
+                    ));
                 }
             }
         }
@@ -335,7 +360,10 @@ mod tests {
     fn round_trips() {
         let mut p = program();
         p.elf = b"\x7fELF and the rest".to_vec();
-        let source = Source { name: "x.bt".into(), text: "begin { }".into() };
+        let source = Source {
+            name: "x.bt".into(),
+            text: "begin { }".into(),
+        };
         let bytes = encode(&p, Some(source.clone()));
         assert!(is_artifact(&bytes));
         let (back, src) = decode(&bytes).unwrap();
@@ -382,6 +410,9 @@ mod tests {
         bytes.extend_from_slice(&crc(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
         let e = decode(&bytes).unwrap_err();
-        assert!(e.contains("v9.9.9") && e.contains(env!("CARGO_PKG_VERSION")), "{e}");
+        assert!(
+            e.contains("v9.9.9") && e.contains(env!("CARGO_PKG_VERSION")),
+            "{e}"
+        );
     }
 }

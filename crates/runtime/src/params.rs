@@ -144,7 +144,8 @@ pub fn validate_options(
         if declared.iter().any(|d| &d.name == name) {
             continue;
         }
-        let error = (name != "help").then(|| format!("unexpected program command line option --{name}"));
+        let error =
+            (name != "help").then(|| format!("unexpected program command line option --{name}"));
         return Err(NamedError {
             error,
             hint: hint(),
@@ -245,7 +246,11 @@ impl ParamSpec {
 
     /// Bytes of the parameter area.
     pub fn size(&self) -> u32 {
-        self.slots.iter().map(|s| s.offset + s.kind.size()).max().unwrap_or(0)
+        self.slots
+            .iter()
+            .map(|s| s.offset + s.kind.size())
+            .max()
+            .unwrap_or(0)
     }
 
     /// The parameter area for a run with these positional parameters and `--name=value`
@@ -278,7 +283,11 @@ impl ParamSpec {
             }
         }
         validate_options(options, &self.named).map_err(|e| {
-            [e.error, e.hint].into_iter().flatten().collect::<Vec<_>>().join("\n")
+            [e.error, e.hint]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n")
         })?;
         let mut area = vec![0u8; self.size() as usize];
         for s in &self.slots {
@@ -288,7 +297,8 @@ impl ParamSpec {
                 Param::Count => Some(positional.len().to_string()),
                 Param::Named(name) => {
                     let d = self.named.iter().find(|d| &d.name == name);
-                    let d = d.ok_or_else(|| format!("--{name} is not described in the artifact"))?;
+                    let d =
+                        d.ok_or_else(|| format!("--{name} is not described in the artifact"))?;
                     Some(match option_value(options, name, &d.default)? {
                         OptValue::Bool(b) => (b as u8).to_string(),
                         OptValue::Int(v) => v.to_string(),
@@ -336,9 +346,21 @@ mod tests {
     fn spec() -> ParamSpec {
         ParamSpec {
             slots: vec![
-                ParamSlot { param: Param::Positional(1), kind: SlotKind::Int, offset: 0 },
-                ParamSlot { param: Param::Positional(2), kind: SlotKind::Str(8), offset: 8 },
-                ParamSlot { param: Param::Count, kind: SlotKind::Int, offset: 16 },
+                ParamSlot {
+                    param: Param::Positional(1),
+                    kind: SlotKind::Int,
+                    offset: 0,
+                },
+                ParamSlot {
+                    param: Param::Positional(2),
+                    kind: SlotKind::Str(8),
+                    offset: 8,
+                },
+                ParamSlot {
+                    param: Param::Count,
+                    kind: SlotKind::Int,
+                    offset: 16,
+                },
             ],
             fixed: [(3, Some("x".to_string()))].into(),
             fixed_count: None,
@@ -356,7 +378,10 @@ mod tests {
         let e = spec().fill(&p(&["1", "abc", "y"]), &[]).unwrap_err();
         assert!(e.starts_with("$3 is fixed in this artifact"), "{e}");
         let e = spec().fill(&p(&["one", "abc", "x"]), &[]).unwrap_err();
-        assert!(e.starts_with("$1 is a number in this artifact and `one` is not one"), "{e}");
+        assert!(
+            e.starts_with("$1 is a number in this artifact and `one` is not one"),
+            "{e}"
+        );
         let e = spec().fill(&p(&["1", "abcdefgh", "x"]), &[]).unwrap_err();
         assert!(e.starts_with("$2 holds at most 7 bytes"), "{e}");
     }
@@ -364,19 +389,54 @@ mod tests {
     #[test]
     fn values_follow_the_default_type() {
         let given = |v: &[(&str, Option<&str>)]| -> Vec<(String, Option<String>)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.map(String::from))).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.map(String::from)))
+                .collect()
         };
         let g = given(&[("aa", Some("0x10")), ("dd", None), ("cc", Some("bye"))]);
-        assert_eq!(option_value(&g, "aa", &OptValue::Int(1)), Ok(OptValue::Int(16)));
-        assert_eq!(option_value(&g, "dd", &OptValue::Bool(false)), Ok(OptValue::Bool(true)));
-        assert_eq!(option_value(&g, "cc", &OptValue::Str("x".into())), Ok(OptValue::Str("bye".into())));
-        assert_eq!(option_value(&g, "zz", &OptValue::Int(-1)), Ok(OptValue::Int(-1)));
-        let decl = |n: &str, d: OptValue| OptDecl { name: n.into(), default: d, description: None };
-        let e = validate_options(&given(&[("aa", Some("False"))]), &[decl("aa", OptValue::Int(10))]).unwrap_err();
-        assert_eq!(e.error.as_deref(), Some("program command line option --aa invalid integer (value: False)"));
-        let e = validate_options(&given(&[("help", None)]), &[decl("aa", OptValue::Int(10))]).unwrap_err();
-        assert_eq!(e, NamedError { error: None, hint: Some("expected program options:\n  --aa".into()) });
+        assert_eq!(
+            option_value(&g, "aa", &OptValue::Int(1)),
+            Ok(OptValue::Int(16))
+        );
+        assert_eq!(
+            option_value(&g, "dd", &OptValue::Bool(false)),
+            Ok(OptValue::Bool(true))
+        );
+        assert_eq!(
+            option_value(&g, "cc", &OptValue::Str("x".into())),
+            Ok(OptValue::Str("bye".into()))
+        );
+        assert_eq!(
+            option_value(&g, "zz", &OptValue::Int(-1)),
+            Ok(OptValue::Int(-1))
+        );
+        let decl = |n: &str, d: OptValue| OptDecl {
+            name: n.into(),
+            default: d,
+            description: None,
+        };
+        let e = validate_options(
+            &given(&[("aa", Some("False"))]),
+            &[decl("aa", OptValue::Int(10))],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.error.as_deref(),
+            Some("program command line option --aa invalid integer (value: False)")
+        );
+        let e = validate_options(&given(&[("help", None)]), &[decl("aa", OptValue::Int(10))])
+            .unwrap_err();
+        assert_eq!(
+            e,
+            NamedError {
+                error: None,
+                hint: Some("expected program options:\n  --aa".into())
+            }
+        );
         let e = validate_options(&given(&[("zz", Some("1"))]), &[]).unwrap_err();
-        assert_eq!(e.error.as_deref(), Some("unexpected program command line option --zz"));
+        assert_eq!(
+            e.error.as_deref(),
+            Some("unexpected program command line option --zz")
+        );
     }
 }

@@ -39,7 +39,11 @@ pub fn kernel_fact(key: &str, compute: impl FnOnce() -> Option<u64>) -> Option<u
     let value = compute()?;
     if let Some(p) = &path {
         let _ = std::fs::create_dir_all(p.parent().expect("a directory"));
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
             let _ = writeln!(f, "{boot} {key} {value}");
         }
     }

@@ -79,13 +79,25 @@ fn run() -> ExitCode {
         "text" => (false, false),
         "json" => (true, false),
         "folded" => (false, true),
-        f => return fail(Diagnostic::global(format!("-f {f}: expected text, json or folded")), &name, ""),
+        f => {
+            return fail(
+                Diagnostic::global(format!("-f {f}: expected text, json or folded")),
+                &name,
+                "",
+            )
+        }
     };
     let buffering = match a.buffering.as_str() {
         "line" | "L" => Buffering::Line,
         "full" | "F" => Buffering::Full,
         "none" | "N" => Buffering::None,
-        b => return fail(Diagnostic::global(format!("-B {b}: expected line, full or none")), &name, ""),
+        b => {
+            return fail(
+                Diagnostic::global(format!("-B {b}: expected line, full or none")),
+                &name,
+                "",
+            )
+        }
     };
     let program = match std::fs::read(&a.artifact) {
         Ok(bytes) => match spyglass_runtime::artifact::decode(&bytes) {
@@ -98,7 +110,13 @@ fn run() -> ExitCode {
             }
             Err(e) => return fail(Diagnostic::global(format!("{name}: {e}")), &name, ""),
         },
-        Err(e) => return fail(Diagnostic::global(format!("cannot read {name}: {e}")), &name, ""),
+        Err(e) => {
+            return fail(
+                Diagnostic::global(format!("cannot read {name}: {e}")),
+                &name,
+                "",
+            )
+        }
     };
     let file = a.artifact.display().to_string();
     if let Some(w) = spyglass_runtime::artifact::kernel_warning(&file, &program) {

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use libbpf_rs::AsRawLibbpf;
 use libbpf_sys as sys;
 
-use super::{AttachContext, ExpandError};
 use super::{btf, AttachPoint, Attachment, ProbeType};
+use super::{AttachContext, ExpandError};
 
 pub struct Iter;
 

@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use libbpf_rs::AsRawLibbpf;
 
 use super::elf::has_wildcard;
-use super::{AttachContext, ExpandError};
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
+use super::{AttachContext, ExpandError};
 
 /// `kprobe` (false) or `kretprobe` (true).
 pub struct Kprobe(pub bool);

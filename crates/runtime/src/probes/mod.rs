@@ -520,25 +520,65 @@ mod tests {
         let samples = [
             AttachPoint::Begin,
             AttachPoint::End,
-            AttachPoint::Tracepoint { category: s(), name: s() },
+            AttachPoint::Tracepoint {
+                category: s(),
+                name: s(),
+            },
             AttachPoint::Interval { period_ns: 1 },
-            AttachPoint::Profile { freq_hz: Some(1), period_ns: None },
-            AttachPoint::Software { event: s(), count: None },
-            AttachPoint::Hardware { event: s(), count: None },
-            AttachPoint::RawTracepoint { module: s(), name: s() },
+            AttachPoint::Profile {
+                freq_hz: Some(1),
+                period_ns: None,
+            },
+            AttachPoint::Software {
+                event: s(),
+                count: None,
+            },
+            AttachPoint::Hardware {
+                event: s(),
+                count: None,
+            },
+            AttachPoint::RawTracepoint {
+                module: s(),
+                name: s(),
+            },
             AttachPoint::Bench { name: s() },
             AttachPoint::Test { name: s() },
             AttachPoint::Iter { target: s() },
-            AttachPoint::Usdt { path: s(), provider: s(), name: s(), index: 0 },
-            AttachPoint::Watchpoint { addr: 0, len: 1, mode: s() },
+            AttachPoint::Usdt {
+                path: s(),
+                provider: s(),
+                name: s(),
+                index: 0,
+            },
+            AttachPoint::Watchpoint {
+                addr: 0,
+                len: 1,
+                mode: s(),
+            },
             AttachPoint::SelfSignal { signal: s() },
         ]
         .into_iter()
         .chain([false, true].into_iter().flat_map(|ret| {
             [
-                AttachPoint::Uprobe { ret, path: s(), func: s(), offset: 0, wildcard: false, source: None },
-                AttachPoint::Kprobe { ret, func: s(), offset: 0, wildcard: false },
-                AttachPoint::Fentry { ret, func: s(), prog: None },
+                AttachPoint::Uprobe {
+                    ret,
+                    path: s(),
+                    func: s(),
+                    offset: 0,
+                    wildcard: false,
+                    source: None,
+                },
+                AttachPoint::Kprobe {
+                    ret,
+                    func: s(),
+                    offset: 0,
+                    wildcard: false,
+                },
+                AttachPoint::Fentry {
+                    ret,
+                    func: s(),
+                    prog: None,
+                },
             ]
         }));
         for ap in samples {

@@ -13,7 +13,9 @@ impl ProbeType for Profile {
     }
     fn display(&self, ap: &AttachPoint) -> String {
         match ap {
-            AttachPoint::Profile { freq_hz: Some(hz), .. } => format!("profile:hz:{hz}"),
+            AttachPoint::Profile {
+                freq_hz: Some(hz), ..
+            } => format!("profile:hz:{hz}"),
             AttachPoint::Profile { period_ns, .. } => {
                 super::interval::display(period_ns.unwrap_or(0), "profile")
             }

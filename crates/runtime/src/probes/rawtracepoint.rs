@@ -9,8 +9,8 @@
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
-use super::{AttachContext, ExpandError};
 use super::{btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, ProbeType};
+use super::{AttachContext, ExpandError};
 use libbpf_sys as sys;
 
 pub struct RawTracepoint;

@@ -1,8 +1,8 @@
 //! `tracepoint:CATEGORY:NAME` (alias `t`), typed from the kernel's format files.
 
 use super::tracefs::{self, TpFieldKind};
-use super::{AttachContext, ExpandError};
 use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
+use super::{AttachContext, ExpandError};
 
 pub struct Tracepoint;
 

@@ -6,8 +6,8 @@
 //! is given the file offset of the probed instruction.
 
 use super::elf::{self, has_wildcard};
-use super::{AttachContext, ExpandError};
 use super::{tracefs, ArgField, ArgKind, ArgLoc, AttachPoint, Attachment, ProbeType};
+use super::{AttachContext, ExpandError};
 
 /// `uprobe` (false) or `uretprobe` (true).
 pub struct Uprobe(pub bool);
@@ -17,7 +17,14 @@ impl ProbeType for Uprobe {
         matches!(ap, AttachPoint::Uprobe { ret, .. } if *ret == self.0)
     }
     fn display(&self, ap: &AttachPoint) -> String {
-        let AttachPoint::Uprobe { path, func, offset, source, .. } = ap else {
+        let AttachPoint::Uprobe {
+            path,
+            func,
+            offset,
+            source,
+            ..
+        } = ap
+        else {
             unreachable!("not a uprobe")
         };
         let kind = self.names()[0];

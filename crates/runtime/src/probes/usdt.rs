@@ -14,8 +14,8 @@ use object::{Object, ObjectSection, ObjectSymbol};
 use serde::{Deserialize, Serialize};
 
 use super::elf::{self};
-use super::{AttachContext, ExpandError};
 use super::{tracefs, ArgLoc, AttachPoint, Attachment, ProbeType};
+use super::{AttachContext, ExpandError};
 
 pub struct Usdt;
 
@@ -60,7 +60,13 @@ impl ProbeType for Usdt {
         matches!(ap, AttachPoint::Usdt { .. })
     }
     fn display(&self, ap: &AttachPoint) -> String {
-        let AttachPoint::Usdt { path, provider, name, .. } = ap else {
+        let AttachPoint::Usdt {
+            path,
+            provider,
+            name,
+            ..
+        } = ap
+        else {
             unreachable!("not a USDT probe")
         };
         format!("usdt:{path}:{provider}:{name}")

@@ -49,7 +49,12 @@ impl Flame {
 
     /// Draws `entries` of a stack map; returns the file written (nothing when the map is
     /// empty).
-    pub fn draw(&self, spec: &MapSpec, entries: &[MapEntry], when: When) -> Result<Option<PathBuf>, String> {
+    pub fn draw(
+        &self,
+        spec: &MapSpec,
+        entries: &[MapEntry],
+        when: When,
+    ) -> Result<Option<PathBuf>, String> {
         let stacks = folded(spec, entries);
         if stacks.iter().all(|(_, w)| *w == 0) {
             return Ok(None);
@@ -94,7 +99,10 @@ impl Flame {
 
 /// `dir/out.svg` + `tag` → `dir/out-tag.svg`.
 fn sibling(path: &Path, tag: &str) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = match path.extension() {
         Some(ext) => format!("{stem}-{tag}.{}", ext.to_string_lossy()),
         None => format!("{stem}-{tag}"),

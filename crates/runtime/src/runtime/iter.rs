@@ -15,11 +15,7 @@ use crate::diag::Diagnostic;
 use crate::probes::{iter::IterLink, Attachment};
 
 /// Reads every iterator among `links` to its end, printing their output as it comes.
-pub(super) fn run(
-    links: &[Attachment],
-    s: &Session,
-    ringbuf: &Ring,
-) -> Result<(), Diagnostic> {
+pub(super) fn run(links: &[Attachment], s: &Session, ringbuf: &Ring) -> Result<(), Diagnostic> {
     let mut files = vec![];
     for l in links {
         let Some(IterLink(link)) = l.downcast_ref::<IterLink>() else {

@@ -42,7 +42,11 @@ pub struct Loaded {
 }
 
 /// `params` is an artifact's parameter area (`crate::params`), placed after the constants.
-pub fn load(prog: &CompiledProgram, consts: [u64; rodata::LEN], params: &[u8]) -> Result<Loaded, LoadError> {
+pub fn load(
+    prog: &CompiledProgram,
+    consts: [u64; rodata::LEN],
+    params: &[u8],
+) -> Result<Loaded, LoadError> {
     libbpf_rs::set_print(Some((PrintLevel::Info, capture)));
     LIBBPF_LOG.lock().map(|mut l| l.clear()).ok();
     let fail = |e: libbpf_rs::Error| {
@@ -157,7 +161,11 @@ impl Loaded {
     /// time.
     pub fn stop(&self) {
         if let Some(m) = &self.stop {
-            let _ = m.update(&0u32.to_ne_bytes(), &1u64.to_ne_bytes(), libbpf_rs::MapFlags::ANY);
+            let _ = m.update(
+                &0u32.to_ne_bytes(),
+                &1u64.to_ne_bytes(),
+                libbpf_rs::MapFlags::ANY,
+            );
         }
     }
 

@@ -248,9 +248,7 @@ pub fn read(map: &MapHandle, spec: &MapSpec) -> Vec<MapEntry> {
                 } else {
                     raw[..raw.len() - 8].to_vec()
                 };
-                let (_, counts, sum) = hists
-                    .entry(user_key)
-                    .or_insert_with(|| (key, vec![], None));
+                let (_, counts, sum) = hists.entry(user_key).or_insert_with(|| (key, vec![], None));
                 if Some(b) == sum_slot {
                     *sum = Some(n as i64);
                     continue;

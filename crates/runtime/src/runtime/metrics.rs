@@ -41,9 +41,8 @@ impl Server {
         prog: &CompiledProgram,
         maps: &[MapHandle],
     ) -> Result<Server, Diagnostic> {
-        let listener = TcpListener::bind(addr).map_err(|e| {
-            Diagnostic::global(format!("--metrics: cannot listen on {addr}: {e}"))
-        })?;
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| Diagnostic::global(format!("--metrics: cannot listen on {addr}: {e}")))?;
         let mut exports = vec![];
         for (spec, map) in prog.maps.iter().zip(maps) {
             if !exported(spec) {
@@ -83,12 +82,13 @@ impl Server {
                         continue;
                     }
                     let (exports, prefix, done) = (exports.clone(), prefix.clone(), busy.clone());
-                    let spawned = std::thread::Builder::new()
-                        .name("scrape".into())
-                        .spawn(move || {
-                            let _ = answer(conn, &exports, &prefix);
-                            done.fetch_sub(1, Ordering::SeqCst);
-                        });
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("scrape".into())
+                            .spawn(move || {
+                                let _ = answer(conn, &exports, &prefix);
+                                done.fetch_sub(1, Ordering::SeqCst);
+                            });
                     if spawned.is_err() {
                         // The connection was dropped with the closure.
                         busy.fetch_sub(1, Ordering::SeqCst);
@@ -125,7 +125,10 @@ fn answer(mut conn: TcpStream, exports: &[Exported], prefix: &str) -> std::io::R
     // `ksym`/`usym`/`cgroup_path` keys are named as in the exit dump; the symbolizer is
     // made per scrape (it cannot move between threads) and only when a key needs it.
     let named = exports.iter().any(|e| {
-        e.spec.key.iter().any(|f| matches!(f, crate::program::FieldType::Sym(_)))
+        e.spec
+            .key
+            .iter()
+            .any(|f| matches!(f, crate::program::FieldType::Sym(_)))
     });
     let symbols = named.then(|| super::stacks::Stacks::new(None));
     for e in exports {
@@ -135,9 +138,18 @@ fn answer(mut conn: TcpStream, exports: &[Exported], prefix: &str) -> std::io::R
                 entry.key.iter_mut().for_each(|k| symbols.resolve(k));
             }
         }
-        body.push_str(&metrics_text(prefix, &e.spec, &entries, e.spec.max_entries as usize));
+        body.push_str(&metrics_text(
+            prefix,
+            &e.spec,
+            &entries,
+            e.spec.max_entries as usize,
+        ));
     }
-    let body = if method == "HEAD" { String::new() } else { body };
+    let body = if method == "HEAD" {
+        String::new()
+    } else {
+        body
+    };
     respond(&conn, "200 OK", &body)
 }
 

@@ -31,7 +31,14 @@ impl Mapping {
         // SAFETY: a fresh shared mapping of a ring buffer map's descriptor; the kernel checks
         // the protection (the producer side cannot be mapped writable).
         let addr = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd, offset as i64)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd,
+                offset as i64,
+            )
         };
         if addr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());

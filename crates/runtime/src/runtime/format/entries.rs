@@ -80,7 +80,10 @@ pub(crate) fn order(spec: &MapSpec, entries: &[MapEntry], top: usize) -> Vec<usi
 /// What entry `e` shows (its key and value are moved out).
 pub(crate) fn take_shown(spec: &MapSpec, e: &mut MapEntry, div: u64) -> (Vec<Value>, Shown) {
     let value = std::mem::replace(&mut e.value, AggValue::Count(0));
-    (std::mem::take(&mut e.key), show(&spec.kind, value, div.max(1)))
+    (
+        std::mem::take(&mut e.key),
+        show(&spec.kind, value, div.max(1)),
+    )
 }
 
 /// bpftrace's key order: field by field; integers as signed 64-bit (even unsigned
@@ -208,7 +211,9 @@ fn value_rank(kind: &MapKind, v: &AggValue) -> i128 {
         AggValue::Avg { count, total } | AggValue::Stats { count, total } => {
             num(&avg_of(signed, *count, *total))
         }
-        AggValue::Hist { counts: c, .. } => i128::from(c.iter().fold(0u64, |a, &b| a.wrapping_add(b))),
+        AggValue::Hist { counts: c, .. } => {
+            i128::from(c.iter().fold(0u64, |a, &b| a.wrapping_add(b)))
+        }
         // Rendered by `format::tseries`, which orders by key.
         AggValue::Tseries(_) => 0,
     }

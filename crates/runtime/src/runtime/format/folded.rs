@@ -17,7 +17,9 @@ use crate::program::{FieldType, MapKind, MapSpec, StackMode};
 /// Whether a map is drawn as a flame graph: a stack in its key and a count or sum (the
 /// weight) as its value.
 pub fn is_stack_map(spec: &MapSpec) -> bool {
-    spec.key.iter().any(|f| matches!(f, FieldType::Stack { .. }))
+    spec.key
+        .iter()
+        .any(|f| matches!(f, FieldType::Stack { .. }))
         && matches!(spec.kind, MapKind::Count | MapKind::Sum { .. })
 }
 

@@ -31,10 +31,27 @@ fn kernel_stacks_fold_outermost_first_and_offsets_merge() {
     let m = spec("@", vec![stack_field(false)], MapKind::Count);
     let b = StackMode::Bpftrace;
     let entries = vec![
-        entry(vec![stack(false, b, &["memset+12", "do_sys_open+80", "entry_SYSCALL_64+100"])], 3),
+        entry(
+            vec![stack(
+                false,
+                b,
+                &["memset+12", "do_sys_open+80", "entry_SYSCALL_64+100"],
+            )],
+            3,
+        ),
         // Another offset in the same functions: the same line.
-        entry(vec![stack(false, b, &["memset+40", "do_sys_open+80", "entry_SYSCALL_64+100"])], 2),
-        entry(vec![stack(false, b, &["schedule+5", "entry_SYSCALL_64+100"])], 7),
+        entry(
+            vec![stack(
+                false,
+                b,
+                &["memset+40", "do_sys_open+80", "entry_SYSCALL_64+100"],
+            )],
+            2,
+        ),
+        entry(
+            vec![stack(false, b, &["schedule+5", "entry_SYSCALL_64+100"])],
+            7,
+        ),
         entry(vec![stack(false, b, &[])], 1),
     ];
     assert_eq!(
@@ -49,7 +66,11 @@ fn kernel_stacks_fold_outermost_first_and_offsets_merge() {
 fn other_key_fields_lead_and_user_frames_come_before_kernel_frames() {
     let m = spec(
         "@samples",
-        vec![stack_field(false), stack_field(true), FieldType::Str { size: 16 }],
+        vec![
+            stack_field(false),
+            stack_field(true),
+            FieldType::Str { size: 16 },
+        ],
         MapKind::Sum { signed: true },
     );
     let b = StackMode::Bpftrace;
@@ -71,9 +92,23 @@ fn other_key_fields_lead_and_user_frames_come_before_kernel_frames() {
 fn perf_and_raw_modes_and_awkward_names() {
     let m = spec("@", vec![stack_field(true)], MapKind::Count);
     let entries = vec![
-        entry(vec![stack(true, StackMode::Perf, &["\t7f00aa func;x+12 (/usr/lib/libc.so.6)", "\t401000 main+3"])], 1),
+        entry(
+            vec![stack(
+                true,
+                StackMode::Perf,
+                &["\t7f00aa func;x+12 (/usr/lib/libc.so.6)", "\t401000 main+3"],
+            )],
+            1,
+        ),
         entry(vec![stack(true, StackMode::Raw, &["7f00aa", "401000"])], 2),
-        entry(vec![stack(true, StackMode::Bpftrace, &["ns::f(int)+4", "0x401000"])], 3),
+        entry(
+            vec![stack(
+                true,
+                StackMode::Bpftrace,
+                &["ns::f(int)+4", "0x401000"],
+            )],
+            3,
+        ),
     ];
     assert_eq!(
         folded_text(&m, &entries),
@@ -83,12 +118,24 @@ fn perf_and_raw_modes_and_awkward_names() {
 
 #[test]
 fn only_stack_maps_with_a_count_or_sum_are_folded() {
-    assert!(is_stack_map(&spec("@", vec![stack_field(false)], MapKind::Count)));
+    assert!(is_stack_map(&spec(
+        "@",
+        vec![stack_field(false)],
+        MapKind::Count
+    )));
     assert!(is_stack_map(&spec(
         "@",
         vec![FieldType::Int { signed: true }, stack_field(true)],
         MapKind::Sum { signed: false }
     )));
-    assert!(!is_stack_map(&spec("@", vec![FieldType::Int { signed: true }], MapKind::Count)));
-    assert!(!is_stack_map(&spec("@", vec![stack_field(false)], MapKind::Hist { k: 0 })));
+    assert!(!is_stack_map(&spec(
+        "@",
+        vec![FieldType::Int { signed: true }],
+        MapKind::Count
+    )));
+    assert!(!is_stack_map(&spec(
+        "@",
+        vec![stack_field(false)],
+        MapKind::Hist { k: 0 }
+    )));
 }

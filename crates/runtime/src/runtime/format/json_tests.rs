@@ -32,7 +32,10 @@ fn buckets(idx: &[u64]) -> AggValue {
     for &i in idx {
         v[i as usize] += 1;
     }
-    AggValue::Hist { counts: v, sum: None }
+    AggValue::Hist {
+        counts: v,
+        sum: None,
+    }
 }
 
 fn hist_of(values: &[i64]) -> AggValue {
@@ -43,7 +46,10 @@ fn hist_of(values: &[i64]) -> AggValue {
 fn same_as_file(got: Option<String>, file: &str) {
     let got = got.expect("no output");
     assert!(!got.contains('\n'), "{got}");
-    let path = format!("{}/../../tests/data/outputs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/data/outputs/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let want = std::fs::read_to_string(&path).unwrap();
     let g: serde_json::Value =
         serde_json::from_str(&got).unwrap_or_else(|err| panic!("{err}: {got}"));
@@ -200,7 +206,18 @@ fn hist_maps() {
         "hist.json",
     );
     same_as_file(
-        map_json(&m, vec![e(vec![], AggValue::Hist { counts: vec![0; 5], sum: None })], 0, 0),
+        map_json(
+            &m,
+            vec![e(
+                vec![],
+                AggValue::Hist {
+                    counts: vec![0; 5],
+                    sum: None,
+                },
+            )],
+            0,
+            0,
+        ),
         "hist_zero.json",
     );
     assert_eq!(map_json(&m, vec![], 0, 0), None);
@@ -270,7 +287,18 @@ fn lhist_maps() {
         "lhist.json",
     );
     same_as_file(
-        map_json(&m, vec![e(vec![], AggValue::Hist { counts: vec![0; 12], sum: None })], 0, 0),
+        map_json(
+            &m,
+            vec![e(
+                vec![],
+                AggValue::Hist {
+                    counts: vec![0; 12],
+                    sum: None,
+                },
+            )],
+            0,
+            0,
+        ),
         "lhist_zero.json",
     );
     let m = spec(

@@ -18,7 +18,10 @@ use crate::program::{FieldType, MapKind, MapSpec};
 
 /// Whether the map can be exposed at all.
 pub fn exported(spec: &MapSpec) -> bool {
-    !spec.key.iter().any(|f| matches!(f, FieldType::Stack { .. }))
+    !spec
+        .key
+        .iter()
+        .any(|f| matches!(f, FieldType::Stack { .. }))
         && match &spec.kind {
             MapKind::Value(f) => matches!(
                 f,
@@ -52,12 +55,28 @@ pub fn metrics_text(prefix: &str, spec: &MapSpec, entries: &[MapEntry], max_keys
                 }
             }
             AggValue::Avg { count, total } => {
-                let avg = if *count == 0 { 0.0 } else { *total as f64 / *count as f64 };
+                let avg = if *count == 0 {
+                    0.0
+                } else {
+                    *total as f64 / *count as f64
+                };
                 sample_line(&mut out, &sample, &labels, None, &avg.to_string());
             }
             AggValue::Stats { count, total } => {
-                sample_line(&mut out, &format!("{name}_sum"), &labels, None, &total.to_string());
-                sample_line(&mut out, &format!("{name}_count"), &labels, None, &count.to_string());
+                sample_line(
+                    &mut out,
+                    &format!("{name}_sum"),
+                    &labels,
+                    None,
+                    &total.to_string(),
+                );
+                sample_line(
+                    &mut out,
+                    &format!("{name}_count"),
+                    &labels,
+                    None,
+                    &count.to_string(),
+                );
             }
             AggValue::Hist { counts, sum } => {
                 let bucket = format!("{name}_bucket");
@@ -72,20 +91,43 @@ pub fn metrics_text(prefix: &str, spec: &MapSpec, entries: &[MapEntry], max_keys
                         _ => (None, None),
                     };
                     if let Some(hi) = hi {
-                        sample_line(&mut out, &bucket, &labels, Some(&hi.to_string()), &total.to_string());
+                        sample_line(
+                            &mut out,
+                            &bucket,
+                            &labels,
+                            Some(&hi.to_string()),
+                            &total.to_string(),
+                        );
                     }
                 }
                 sample_line(&mut out, &bucket, &labels, Some("+Inf"), &total.to_string());
                 if let Some(sum) = sum {
-                    sample_line(&mut out, &format!("{name}_sum"), &labels, None, &sum.to_string());
+                    sample_line(
+                        &mut out,
+                        &format!("{name}_sum"),
+                        &labels,
+                        None,
+                        &sum.to_string(),
+                    );
                 }
-                sample_line(&mut out, &format!("{name}_count"), &labels, None, &total.to_string());
+                sample_line(
+                    &mut out,
+                    &format!("{name}_count"),
+                    &labels,
+                    None,
+                    &total.to_string(),
+                );
             }
             AggValue::Tseries(_) => {}
         }
     }
     if entries.len() > max_keys {
-        let _ = writeln!(out, "# {} more keys of {} not shown (max_map_keys)", entries.len() - max_keys, spec.name);
+        let _ = writeln!(
+            out,
+            "# {} more keys of {} not shown (max_map_keys)",
+            entries.len() - max_keys,
+            spec.name
+        );
     }
     out
 }
@@ -94,7 +136,13 @@ fn metric_name(map: &str) -> String {
     let bare = map.trim_start_matches('@');
     let bare = if bare.is_empty() { "map" } else { bare };
     bare.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -120,7 +168,13 @@ fn labels(key: &[Value]) -> Vec<(String, String)> {
     }
 }
 
-fn sample_line(out: &mut String, name: &str, labels: &[(String, String)], le: Option<&str>, value: &str) {
+fn sample_line(
+    out: &mut String,
+    name: &str,
+    labels: &[(String, String)],
+    le: Option<&str>,
+    value: &str,
+) {
     out.push_str(name);
     let all = labels
         .iter()

@@ -14,8 +14,14 @@ const I: FieldType = FieldType::Int { signed: true };
 fn counts_are_counters_with_escaped_string_labels() {
     let m = spec("@syscalls", vec![S], MapKind::Count);
     let entries = vec![
-        MapEntry { key: vec![Value::Str("a\"b\\c".into())], value: AggValue::Count(3) },
-        MapEntry { key: vec![Value::Str("x\ny".into())], value: AggValue::Count(4) },
+        MapEntry {
+            key: vec![Value::Str("a\"b\\c".into())],
+            value: AggValue::Count(3),
+        },
+        MapEntry {
+            key: vec![Value::Str("x\ny".into())],
+            value: AggValue::Count(4),
+        },
     ];
     assert_eq!(
         text(&m, false, &entries),
@@ -31,12 +37,18 @@ fn counts_are_counters_with_escaped_string_labels() {
 #[test]
 fn scalars_several_keys_and_gauges() {
     let m = spec("@", vec![], MapKind::Sum { signed: true });
-    let e = vec![MapEntry { key: vec![], value: AggValue::Sum(Value::Int(-2)) }];
+    let e = vec![MapEntry {
+        key: vec![],
+        value: AggValue::Sum(Value::Int(-2)),
+    }];
     assert!(text(&m, false, &e).ends_with("\nspyglass_map_total -2\n"));
     let m = spec("@lat.x", vec![I, S], MapKind::Avg { signed: true });
     let e = vec![MapEntry {
         key: vec![Value::Int(7), Value::Str("sh".into())],
-        value: AggValue::Avg { count: 4, total: 10 },
+        value: AggValue::Avg {
+            count: 4,
+            total: 10,
+        },
     }];
     assert_eq!(
         text(&m, false, &e),
@@ -47,9 +59,23 @@ fn scalars_several_keys_and_gauges() {
 
 #[test]
 fn histograms_are_cumulative_and_stats_are_summaries() {
-    let m = spec("@h", vec![], MapKind::Lhist { min: 0, max: 30, step: 10 });
+    let m = spec(
+        "@h",
+        vec![],
+        MapKind::Lhist {
+            min: 0,
+            max: 30,
+            step: 10,
+        },
+    );
     // Buckets: <0, [0,9], [10,19], [20,29], >=30.
-    let e = vec![MapEntry { key: vec![], value: AggValue::Hist { counts: vec![0, 2, 0, 5], sum: Some(81) } }];
+    let e = vec![MapEntry {
+        key: vec![],
+        value: AggValue::Hist {
+            counts: vec![0, 2, 0, 5],
+            sum: Some(81),
+        },
+    }];
     assert_eq!(
         text(&m, false, &e),
         "# HELP spyglass_h spyglass map @h\n# TYPE spyglass_h histogram\n\
@@ -62,7 +88,13 @@ fn histograms_are_cumulative_and_stats_are_summaries() {
          spyglass_h_count 7\n"
     );
     let m = spec("@s", vec![I], MapKind::Stats { signed: true });
-    let e = vec![MapEntry { key: vec![Value::Int(1)], value: AggValue::Stats { count: 3, total: 12 } }];
+    let e = vec![MapEntry {
+        key: vec![Value::Int(1)],
+        value: AggValue::Stats {
+            count: 3,
+            total: 12,
+        },
+    }];
     assert!(text(&m, false, &e).ends_with(
         "# TYPE spyglass_s summary\nspyglass_s_sum{key=\"1\"} 12\nspyglass_s_count{key=\"1\"} 3\n"
     ));
@@ -72,14 +104,24 @@ fn histograms_are_cumulative_and_stats_are_summaries() {
 fn large_maps_are_cut_and_stack_maps_left_out() {
     let m = spec("@n", vec![I], MapKind::Count);
     let e: Vec<MapEntry> = (0..25)
-        .map(|i| MapEntry { key: vec![Value::Int(i)], value: AggValue::Count(1) })
+        .map(|i| MapEntry {
+            key: vec![Value::Int(i)],
+            value: AggValue::Count(1),
+        })
         .collect();
     let t = text(&m, false, &e);
     assert_eq!(t.lines().filter(|l| !l.starts_with('#')).count(), 10);
-    assert!(t.ends_with("# 15 more keys of @n not shown (max_map_keys)\n"), "{t}");
+    assert!(
+        t.ends_with("# 15 more keys of @n not shown (max_map_keys)\n"),
+        "{t}"
+    );
     let stacks = spec(
         "@k",
-        vec![FieldType::Stack { user: false, mode: crate::program::StackMode::Bpftrace, limit: 127 }],
+        vec![FieldType::Stack {
+            user: false,
+            mode: crate::program::StackMode::Bpftrace,
+            limit: 127,
+        }],
         MapKind::Count,
     );
     assert!(!exported(&stacks));

@@ -34,7 +34,10 @@ fn buckets(idx: &[u64]) -> AggValue {
     for &i in idx {
         v[i as usize] += 1;
     }
-    AggValue::Hist { counts: v, sum: None }
+    AggValue::Hist {
+        counts: v,
+        sum: None,
+    }
 }
 
 #[test]
@@ -282,7 +285,18 @@ fn hist_maps() {
     assert_eq!(map_text(&m, vec![e(vec![], buckets(&idx))], 0, 0), want);
     // Zeroed: header and blank line only. Cleared: nothing.
     assert_eq!(
-        map_text(&m, vec![e(vec![], AggValue::Hist { counts: vec![0; 4], sum: None })], 0, 0),
+        map_text(
+            &m,
+            vec![e(
+                vec![],
+                AggValue::Hist {
+                    counts: vec![0; 4],
+                    sum: None
+                }
+            )],
+            0,
+            0
+        ),
         "@:\n\n"
     );
     assert_eq!(map_text(&m, vec![], 0, 0), "");

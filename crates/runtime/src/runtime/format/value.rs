@@ -68,7 +68,10 @@ pub enum AggValue {
     },
     /// Bucket counts indexed by bucket index (`hist_index` / `lhist_index`), and the sum
     /// of the values when the map keeps it (`MapSpec::hist_sum`).
-    Hist { counts: Vec<u64>, sum: Option<i64> },
+    Hist {
+        counts: Vec<u64>,
+        sum: Option<i64>,
+    },
     /// One value per interval (`Int`/`UInt`), by epoch (ns / interval); epoch 0 is a slot
     /// that was zeroed or never completed.
     Tseries(std::collections::BTreeMap<u64, Value>),

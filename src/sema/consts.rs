@@ -1,8 +1,8 @@
 //! Compile-time arguments, re-read at code generation (sema checked them already).
 
+use super::params::Params;
+use super::parse_int;
 use crate::parser::ast::{Expr, ExprKind, UnOp};
-use crate::sema::params::Params;
-use crate::sema::parse_int;
 
 /// A constant integer: a literal, possibly negated, or a positional parameter (absent or
 /// non-numeric ones are 0, as in bpftrace).
@@ -17,12 +17,7 @@ pub fn int(e: &Expr, params: &Params) -> Option<i64> {
             op: UnOp::Plus,
             operand,
         } => int(operand, params),
-        ExprKind::Positional(n) => Some(
-            params
-                .get(*n)
-                .and_then(|v| parse_int(v))
-                .unwrap_or(0),
-        ),
+        ExprKind::Positional(n) => Some(params.get(*n).and_then(|v| parse_int(v)).unwrap_or(0)),
         _ => None,
     }
 }
@@ -31,12 +26,7 @@ pub fn int(e: &Expr, params: &Params) -> Option<i64> {
 pub fn string(e: &Expr, params: &Params) -> Option<String> {
     match &e.kind {
         ExprKind::Str(s) => Some(s.clone()),
-        ExprKind::Positional(n) => Some(
-            params
-                .get(*n)
-                .cloned()
-                .unwrap_or_default(),
-        ),
+        ExprKind::Positional(n) => Some(params.get(*n).cloned().unwrap_or_default()),
         ExprKind::Call { name, args, .. } if name == "str" && args.len() == 1 => {
             string(&args[0], params)
         }
