@@ -6,7 +6,7 @@
 //! This crate is the compiler; `runtime`, `probes`, `program` and `diag` come from the
 //! `spyglass-runtime` crate, which does not depend on it (nor on LLVM).
 
-pub use spyglass_runtime::{artifact, diag, params, probes, program, runtime, user_cache};
+pub use spyglass_runtime::{artifact, diag, kinds, params, probes, program, runtime, user_cache};
 
 pub mod codegen;
 pub mod deep;

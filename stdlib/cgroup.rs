@@ -4,8 +4,8 @@
 use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
+use crate::kinds::{self, ValueKind};
 use crate::parser::ast::Expr;
-use crate::program::SymKind;
 use crate::sema::{CallCheck, Type};
 
 pub struct CgroupPath;
@@ -31,7 +31,7 @@ impl TypeRule for CgroupPath {
         } else {
             "*".to_string()
         };
-        Ok(Type::Sym(SymKind::Cgroup { filter }))
+        Ok(Type::Kind(ValueKind::new(&kinds::CGROUP_PATH, filter)))
     }
 }
 

@@ -4,15 +4,16 @@
 //! tracepoint field (a 4-byte string here), a `uint8[4]` (what `pton` gives) or an integer
 //! whose little-endian bytes are the address (`ntop(0x0100007f)` is `127.0.0.1`).
 //! An IPv6 address is 16 bytes (`in6_addr`'s `u6_addr8`, `pton("::1")`). The text of
-//! either is written in user space (see `SymKind::Inet`).
+//! either is written in user space (see `kinds::INET`).
 
 use std::net::IpAddr;
 
 use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
+use crate::kinds::{self, ValueKind};
 use crate::parser::ast::Expr;
-use crate::program::{FieldType, SymKind};
+use crate::program::FieldType;
 use crate::sema::{CallCheck, Type};
 
 pub struct Ntop;
@@ -47,7 +48,7 @@ impl TypeRule for Ntop {
         match (family, &t, bytes) {
             (None | Some(AF_INET), Type::Int { .. }, _)
             | (None | Some(AF_INET), _, Some(4))
-            | (None | Some(AF_INET6), _, Some(16)) => Ok(Type::Sym(SymKind::Inet)),
+            | (None | Some(AF_INET6), _, Some(16)) => Ok(Type::Kind(ValueKind::new(&kinds::INET, ""))),
             _ => Err(Diagnostic::error(
                 "ntop() needs an IPv4 address (an integer or 4 bytes) or an IPv6 address (16 bytes)",
                 c.args[addr].span,
@@ -160,7 +161,7 @@ impl TypeRule for Macaddr {
                 .with_label(format!("this is {}", t.describe())))
             }
         }
-        Ok(Type::Sym(SymKind::Mac))
+        Ok(Type::Kind(ValueKind::new(&kinds::MACADDR, "")))
     }
 }
 

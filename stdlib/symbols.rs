@@ -7,9 +7,10 @@ use super::{Lowering, TypeRule};
 use crate::codegen::func::helper;
 use crate::codegen::{FnGen, Val};
 use crate::diag::{Diagnostic, Result};
+use crate::kinds::{self, ValueKind};
 use crate::parser::ast::Expr;
 use crate::probes::AttachPoint;
-use crate::program::{FieldType, SymKind};
+use crate::program::FieldType;
 use crate::sema::{CallCheck, Type};
 
 pub struct Ksym;
@@ -35,7 +36,7 @@ fn address_arg(c: &mut CallCheck, name: &str) -> Result<()> {
 impl TypeRule for Ksym {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         address_arg(c, "ksym")?;
-        Ok(Type::Sym(SymKind::Kernel))
+        Ok(Type::Kind(ValueKind::new(&kinds::KSYM, "")))
     }
 }
 
@@ -48,7 +49,7 @@ impl Lowering for Ksym {
 impl TypeRule for Usym {
     fn check(&self, c: &mut CallCheck) -> Result<Type> {
         address_arg(c, "usym")?;
-        Ok(Type::Sym(SymKind::User))
+        Ok(Type::Kind(ValueKind::new(&kinds::USYM, "")))
     }
 }
 

@@ -4,6 +4,7 @@
 use super::{Lowering, TypeRule};
 use crate::codegen::{FnGen, Val};
 use crate::diag::Result;
+use crate::kinds::{self, ValueKind};
 use crate::parser::ast::Expr;
 use crate::sema::{CallCheck, Type};
 
@@ -14,7 +15,7 @@ impl TypeRule for Strftime {
         c.arity(2, 2)?;
         let fmt = c.str_literal(0, "strftime()'s format")?;
         c.int(1, "strftime()'s timestamp")?;
-        Ok(Type::Timestamp(fmt))
+        Ok(Type::Kind(ValueKind::new(&kinds::TIMESTAMP, fmt)))
     }
 }
 

@@ -25,7 +25,9 @@ fn code_lines(dir: &Path) -> Vec<(String, String)> {
 }
 
 fn assert_never_names(stage: &str, later: &[&str]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(stage);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(stage);
     let lines = code_lines(&dir);
     assert!(lines.len() > 100, "{stage} has no code?");
     let bad: Vec<String> = lines
@@ -33,20 +35,33 @@ fn assert_never_names(stage: &str, later: &[&str]) {
         .filter(|(_, l)| later.iter().any(|w| l.contains(w)))
         .map(|(f, l)| format!("{f}: {l}"))
         .collect();
-    assert!(bad.is_empty(), "{stage} names a later layer:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{stage} names a later layer:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn the_parser_names_neither_sema_nor_codegen_nor_the_catalogue() {
     assert_never_names(
         "parser",
-        &["sema::", "codegen::", "stdlib::", "stdlib/", "crate::runtime"],
+        &[
+            "sema::",
+            "codegen::",
+            "stdlib::",
+            "stdlib/",
+            "crate::runtime",
+        ],
     );
 }
 
 #[test]
 fn sema_names_neither_codegen_nor_the_catalogue() {
-    assert_never_names("sema", &["codegen::", "stdlib::", "stdlib/", "crate::runtime"]);
+    assert_never_names(
+        "sema",
+        &["codegen::", "stdlib::", "stdlib/", "crate::runtime"],
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::ffi::CString;
 
 use libbpf_sys as sys;
-use spyglass::probes;
+use spyglass::probes::{self, KernelNeed};
 
 fn yes(b: bool) -> &'static str {
     if b {
@@ -94,11 +94,6 @@ fn instruction_limit() -> Option<u64> {
     rest.split(')').next()?.trim().parse().ok()
 }
 
-/// Whether spyglass has this probe type and the kernel can load its program type.
-fn probe(name: &str, kernel: bool) -> bool {
-    probes::by_name(name).is_some() && kernel
-}
-
 fn kv(out: &mut String, key: &str, value: impl std::fmt::Display) {
     out.push_str(&format!("  {key}: {value}\n"));
 }
@@ -114,7 +109,6 @@ pub fn report() -> String {
     let exists = |p: &str| std::path::Path::new(p).exists();
     let tracefs = probes::tracefs::root().is_ok();
     let (tp, kp) = (sys::BPF_PROG_TYPE_TRACEPOINT, sys::BPF_PROG_TYPE_KPROBE);
-    let perf = prog_type(sys::BPF_PROG_TYPE_PERF_EVENT);
     let kprobe = prog_type(kp);
     let tracing = prog_type(sys::BPF_PROG_TYPE_TRACING);
     let mut out = String::from("System\n");
@@ -221,31 +215,19 @@ pub fn report() -> String {
     }
 
     out.push_str("\nProbe types\n");
+    for (name, need) in probes::supported_types() {
+        let ok = match need {
+            // The program type loads without CONFIG_KPROBES; attaching needs the kprobe PMU.
+            KernelNeed::Kprobes => kprobe && probes::kprobe::attachable(),
+            KernelNeed::Tracepoints => tracefs && prog_type(tp),
+            KernelNeed::ProgType(t) => prog_type(t),
+            // Iterator targets are BTF functions only a kernel with BPF iterators registers;
+            // their programs load only against one, so the generic TRACING probe says no.
+            KernelNeed::IterTargets => !probes::iter::targets().is_empty(),
+        };
+        kv(&mut out, name, yes(ok));
+    }
     for (name, ok) in [
-        // The program type loads without CONFIG_KPROBES; attaching needs the kprobe PMU.
-        (
-            "kprobe",
-            probe("kprobe", kprobe && probes::kprobe::attachable()),
-        ),
-        ("tracepoint", probe("tracepoint", tracefs && prog_type(tp))),
-        (
-            "rawtracepoint",
-            probe(
-                "rawtracepoint",
-                prog_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT),
-            ),
-        ),
-        ("profile", probe("profile", perf)),
-        ("interval", probe("interval", perf)),
-        ("software", probe("software", perf)),
-        ("hardware", probe("hardware", perf)),
-        ("uprobe", probe("uprobe", kprobe)),
-        ("usdt", probe("usdt", kprobe)),
-        ("fentry", probe("fentry", tracing)),
-        // Iterator targets are BTF functions only a kernel with BPF iterators registers;
-        // their programs load only against one, so the generic TRACING probe says no.
-        ("iter", probe("iter", !probes::iter::targets().is_empty())),
-        ("watchpoint", probe("watchpoint", perf)),
         // Multi-attach links are an optimisation spyglass does not use.
         ("kprobe_multi", false),
         ("kprobe_session", false),

@@ -823,7 +823,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     .min(field.size());
                 self.copy(dst, p, n as u64, true);
             }
-            (Val::Tuple(p, _), FieldType::Stack { .. } | FieldType::Sym(_)) => {
+            (Val::Tuple(p, _), FieldType::Stack { .. } | FieldType::Kind(_)) => {
                 self.copy(dst, p, field.size() as u64, true);
             }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
@@ -847,16 +847,13 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             FieldType::Int { .. }
             | FieldType::Bool
             | FieldType::Ptr { .. }
-            | FieldType::Enum(_)
-            | FieldType::Timestamp { .. } => Val::Int(self.load_i64(p)),
-            // (address, pid): copied as a whole.
-            FieldType::Sym(crate::program::SymKind::User) => {
-                Val::Tuple(p, vec![FieldType::Int { signed: false }; 2])
-            }
-            FieldType::Sym(crate::program::SymKind::Inet) => {
-                Val::Tuple(p, vec![FieldType::Int { signed: false }; 3])
-            }
-            FieldType::Sym(_) => Val::Int(self.load_i64(p)),
+            | FieldType::Enum(_) => Val::Int(self.load_i64(p)),
+            // A word in a register; larger kinds (`usym`'s address and pid) are copied
+            // as a whole.
+            FieldType::Kind(k) => match k.kind().size() {
+                8 => Val::Int(self.load_i64(p)),
+                n => Val::Tuple(p, vec![FieldType::Int { signed: false }; n / 8]),
+            },
             FieldType::Str { size } => Val::Str(p, *size),
             // (length, data): copied as a whole, like a one-element tuple.
             FieldType::Buf { .. } | FieldType::Array { .. } => Val::Tuple(p, vec![field.clone()]),

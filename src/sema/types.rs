@@ -24,8 +24,6 @@ pub enum Type {
         size: u32,
     },
     Tuple(Vec<Type>),
-    /// `strftime(fmt, ns)`: formatted when printed.
-    Timestamp(String),
     /// `kstack` / `ustack`.
     Stack {
         user: bool,
@@ -60,8 +58,8 @@ pub enum Type {
     Buf {
         size: u32,
     },
-    /// `ksym`, `usym`, `cgroup_path`: a number the runtime names when printing.
-    Sym(crate::program::SymKind),
+    /// A value the runtime shows as text (`ntop`, `ksym`, `strftime`): see `kinds`.
+    Kind(crate::kinds::ValueKind),
     /// The result of `count()`, `hist()`, …: assignable to a map, nothing else.
     Agg(MapKind),
     Void,
@@ -196,11 +194,10 @@ impl Type {
             | Type::Tuple(_)
             | Type::Record(..)
             | Type::Stack { .. }
-            | Type::Timestamp(_)
             | Type::Buf { .. }
             | Type::Ptr { .. }
             | Type::Enum(_)
-            | Type::Sym(_) => true,
+            | Type::Kind(_) => true,
             Type::Array { .. } => self.field().is_some(),
             _ => false,
         }
@@ -227,7 +224,6 @@ impl Type {
                 mode: *mode,
                 limit: *limit,
             }),
-            Type::Timestamp(fmt) => Some(FieldType::Timestamp { fmt: fmt.clone() }),
             Type::Record(names, elems) => elems
                 .iter()
                 .map(Type::field)
@@ -237,7 +233,7 @@ impl Type {
                 to: to.describe_c(),
                 user: *user,
             }),
-            Type::Sym(k) => Some(FieldType::Sym(k.clone())),
+            Type::Kind(k) => Some(FieldType::Kind(k.clone())),
             Type::Enum(d) => Some(FieldType::Enum(d.clone())),
             Type::Array { elem, len } => {
                 let f = match &**elem {
@@ -269,14 +265,13 @@ impl Type {
                 mode: *mode,
                 limit: *limit,
             },
-            FieldType::Timestamp { fmt } => Type::Timestamp(fmt.clone()),
             FieldType::Record(names, elems) => {
                 Type::Record(names.clone(), elems.iter().map(Type::from_field).collect())
             }
             FieldType::Ptr { to, user } => {
                 Type::ptr(super::pointers::pointee_from_name(to, *user), *user)
             }
-            FieldType::Sym(k) => Type::Sym(k.clone()),
+            FieldType::Kind(k) => Type::Kind(k.clone()),
             FieldType::Enum(d) => Type::Enum(d.clone()),
             FieldType::Array {
                 elem,
@@ -338,7 +333,6 @@ impl Type {
             ),
             Type::Ptr { to, .. } => format!("{} *", to.describe_c()),
             Type::Stack { user: true, .. } => "ustack".into(),
-            Type::Timestamp(_) => "timestamp".into(),
             Type::Stack { user: false, .. } => "kstack".into(),
             Type::Record(names, elems) => format!(
                 "({})",
@@ -354,11 +348,7 @@ impl Type {
             Type::Array { elem, len } => format!("{}[{len}]", elem.describe_c()),
             Type::Enum(d) => d.name.clone(),
             Type::Args => "args".into(),
-            Type::Sym(crate::program::SymKind::Kernel) => "ksym_t".into(),
-            Type::Sym(crate::program::SymKind::User) => "usym_t".into(),
-            Type::Sym(crate::program::SymKind::Cgroup { .. }) => "cgroup_path_t".into(),
-            Type::Sym(crate::program::SymKind::Inet) => "inet_t".into(),
-            Type::Sym(crate::program::SymKind::Mac) => "macaddr_t".into(),
+            Type::Kind(k) => k.kind().type_name().into(),
             Type::Agg(k) => format!("aggregation ({})", agg_name(k)),
             Type::Void => "nothing (void)".into(),
         }
@@ -411,9 +401,8 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Value(FieldType::Tuple(_)) => "tuple",
         MapKind::Value(FieldType::Record(..)) => "record",
         MapKind::Value(FieldType::Stack { .. }) => "stack",
-        MapKind::Value(FieldType::Timestamp { .. }) => "timestamp",
         MapKind::Value(FieldType::Ptr { .. }) => "pointer",
-        MapKind::Value(FieldType::Sym(_)) => "symbol",
+        MapKind::Value(FieldType::Kind(k)) => k.kind().family(),
         MapKind::Value(FieldType::Enum(_)) => "enum",
         MapKind::Value(FieldType::Array { .. }) => "array",
         MapKind::Count => "count",
@@ -445,14 +434,9 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             })
         }
         (FieldType::Bool, FieldType::Bool) => Some(FieldType::Bool),
-        (FieldType::Stack { .. }, FieldType::Stack { .. })
-        | (FieldType::Timestamp { .. }, FieldType::Timestamp { .. })
-            if a == b =>
-        {
-            Some(a.clone())
-        }
+        (FieldType::Stack { .. }, FieldType::Stack { .. }) if a == b => Some(a.clone()),
         (FieldType::Ptr { .. }, FieldType::Ptr { .. })
-        | (FieldType::Sym(_), FieldType::Sym(_))
+        | (FieldType::Kind(_), FieldType::Kind(_))
         | (FieldType::Array { .. }, FieldType::Array { .. })
             if a == b =>
         {

@@ -17,7 +17,9 @@
 //! artifact still reads; a description that does not decode is refused the same way. A new
 //! format is needed when an older runtime would run a newer artifact wrongly rather than
 //! fail: format 2 added parameter slots (`CompiledProgram::params`), which a format-1
-//! runtime would leave zero; its layout is otherwise format 1's.
+//! runtime would leave zero; its layout is otherwise format 1's. Value kinds (`kinds`:
+//! `ksym`, `ntop`, `strftime`, …) are written by name (`{"Kind": {"kind": "inet"}}`); a
+//! description written before they were, which holds one, does not decode and is refused.
 
 use serde::{Deserialize, Serialize};
 
@@ -398,6 +400,29 @@ mod tests {
         assert!(decode(&bytes).unwrap_err().contains("damaged"));
         assert!(decode(&bytes[..12]).unwrap_err().contains("truncated"));
         assert!(decode(b"#!/usr/bin/env spyglass\n").is_err());
+    }
+
+    #[test]
+    fn value_kinds_are_written_by_name() {
+        let mut p = program();
+        p.events.push(crate::program::EventSpec::Printf {
+            fmt: "%s".into(),
+            args: vec![crate::program::FieldType::Kind(
+                crate::kinds::ValueKind::new(&crate::kinds::TIMESTAMP, "%H"),
+            )],
+        });
+        let bytes = encode(&p, None);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains(r#"{"Kind":{"kind":"timestamp","arg":"%H"}}"#),
+            "{text}"
+        );
+        let (back, _) = decode(&bytes).unwrap();
+        let crate::program::EventSpec::Printf { args, .. } = &back.events[0] else {
+            panic!("{:?}", back.events)
+        };
+        assert_eq!(args[0].size(), 8);
+        assert_eq!(format!("{:?}", args[0]), r#"Kind(timestamp("%H"))"#);
     }
 
     #[test]

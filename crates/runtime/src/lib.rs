@@ -8,6 +8,7 @@
 
 pub mod artifact;
 pub mod diag;
+pub mod kinds;
 pub mod params;
 pub mod probes;
 pub mod program;

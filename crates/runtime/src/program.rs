@@ -199,10 +199,6 @@ pub enum FieldType {
         mode: StackMode,
         limit: u32,
     },
-    /// `strftime(fmt, ns)`: boot-clock ns, formatted with `fmt` when printed.
-    Timestamp {
-        fmt: String,
-    },
     /// A tuple whose elements have names: `(a = 1, b = "x")`.
     Record(Vec<String>, Vec<FieldType>),
     /// `buf(p, n)`: a length word, then `size` bytes of data (NUL-padded to 8).
@@ -215,8 +211,9 @@ pub enum FieldType {
         to: String,
         user: bool,
     },
-    /// An address or id the runtime names when printing (`ksym`, `usym`, `cgroup_path`).
-    Sym(SymKind),
+    /// A value a stdlib function hands the runtime to show as text (`ntop`, `ksym`,
+    /// `strftime`): laid out, decoded and named by its kind (`kinds`).
+    Kind(crate::kinds::ValueKind),
     /// An enum value (8 bytes): printed as its enumerator's name, or its number when it
     /// has none.
     Enum(EnumDef),
@@ -270,30 +267,12 @@ impl EnumDef {
     }
 }
 
-/// What a `FieldType::Sym` names, and so how user space resolves it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum SymKind {
-    /// `ksym(addr)`: a kernel address (8 bytes).
-    Kernel,
-    /// `usym(addr)`: a user address, then the pid whose maps name it (16 bytes).
-    User,
-    /// `cgroup_path(id[, filter])`: a cgroup id (8 bytes), shown as its path in every
-    /// mounted hierarchy whose name matches `filter` (all when empty).
-    Cgroup { filter: String },
-    /// `ntop()`: the address family (8 bytes), then the address (16 bytes, IPv4 in the
-    /// first 4), written as text in user space: one type for both families, as in bpftrace,
-    /// and IPv6's `::` compression is too branchy for the verifier.
-    Inet,
-    /// `macaddr()`: six bytes of a MAC address in one word, written as `AA:BB:…` text.
-    Mac,
-}
-
 impl FieldType {
     /// Whether showing this value names kernel addresses (`kstack`, `ksym`).
     pub fn names_kernel_addresses(&self) -> bool {
         match self {
             FieldType::Stack { user, .. } => !user,
-            FieldType::Sym(SymKind::Kernel) => true,
+            FieldType::Kind(k) => k.kind().names_kernel_addresses(),
             FieldType::Tuple(fs) | FieldType::Record(_, fs) => {
                 fs.iter().any(FieldType::names_kernel_addresses)
             }
@@ -308,10 +287,7 @@ impl FieldType {
             FieldType::Str { size } => (*size as usize + 7) & !7,
             FieldType::Tuple(elems) | FieldType::Record(_, elems) => record_size(elems),
             FieldType::Stack { .. } => 16,
-            FieldType::Timestamp { .. } => 8,
-            FieldType::Sym(SymKind::User) => 16,
-            FieldType::Sym(SymKind::Inet) => 24,
-            FieldType::Sym(_) => 8,
+            FieldType::Kind(k) => k.kind().size(),
             FieldType::Buf { size } => 8 + ((*size as usize + 7) & !7),
             FieldType::Enum(_) => 8,
             FieldType::Array { elem_size, len, .. } => {

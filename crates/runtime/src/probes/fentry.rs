@@ -16,6 +16,14 @@ use super::{bpf_progs, btf, tracefs, ArgField, ArgLoc, AttachPoint, Attachment, 
 pub struct Fentry(pub bool);
 
 impl ProbeType for Fentry {
+    fn support(&self) -> Option<super::Support> {
+        // Listed once, under the entry form's name.
+        (!self.0).then_some(super::Support {
+            rank: 9,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_TRACING),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Fentry { ret, .. } if *ret == self.0)
     }

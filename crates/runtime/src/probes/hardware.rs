@@ -69,6 +69,13 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Hardware;
 
 impl ProbeType for Hardware {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 6,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_PERF_EVENT),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Hardware { .. })
     }

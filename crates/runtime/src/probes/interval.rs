@@ -65,6 +65,13 @@ pub(crate) fn display(period_ns: u64, kind: &str) -> String {
 }
 
 impl ProbeType for Interval {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 4,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_PERF_EVENT),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Interval { .. })
     }

@@ -51,6 +51,13 @@ fn target(ap: &AttachPoint) -> &str {
 }
 
 impl ProbeType for Iter {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 10,
+            needs: super::KernelNeed::IterTargets,
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Iter { .. })
     }

@@ -93,6 +93,14 @@ pub fn attachable() -> bool {
 }
 
 impl ProbeType for Kprobe {
+    fn support(&self) -> Option<super::Support> {
+        // Listed once, under the entry form's name.
+        (!self.0).then_some(super::Support {
+            rank: 0,
+            needs: super::KernelNeed::Kprobes,
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Kprobe { ret, .. } if *ret == self.0)
     }

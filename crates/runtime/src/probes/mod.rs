@@ -311,6 +311,13 @@ pub trait ProbeType: Sync {
         true
     }
 
+    /// `--info`'s line for this type: its place in bpftrace's list and what the kernel must
+    /// offer; `None` for types `--info` does not list (and for the return form of a pair,
+    /// which is listed once).
+    fn support(&self) -> Option<Support> {
+        None
+    }
+
     /// Whether `-p PID` filters its events to that process. Timer and counter probes say
     /// nothing about which process an interval belongs to (filtering would stall
     /// `interval`), and iterators visit every object.
@@ -351,6 +358,37 @@ pub struct AttachContext {
     /// The process probes are limited to (`-p PID`, the `-c` child): uprobes fire only
     /// there, sampling events and watchpoints follow only its threads.
     pub target_pid: Option<u32>,
+}
+
+/// What `--info` checks before it says a probe type works on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelNeed {
+    /// Programs of this `BPF_PROG_TYPE_*` load.
+    ProgType(u32),
+    /// tracefs is there and tracepoint programs load.
+    Tracepoints,
+    /// Kprobe programs load and the kprobe PMU attaches them.
+    Kprobes,
+    /// The kernel registers BPF iterator targets.
+    IterTargets,
+}
+
+/// A probe type's `--info` line (see `ProbeType::support`).
+#[derive(Debug, Clone, Copy)]
+pub struct Support {
+    /// Its position in bpftrace's list.
+    pub rank: u8,
+    pub needs: KernelNeed,
+}
+
+/// The types `--info` lists, in bpftrace's order, each with its name and needs.
+pub fn supported_types() -> Vec<(&'static str, KernelNeed)> {
+    let mut out: Vec<(u8, &'static str, KernelNeed)> = TYPES
+        .iter()
+        .filter_map(|t| t.support().map(|s| (s.rank, t.names()[0], s.needs)))
+        .collect();
+    out.sort_by_key(|(rank, ..)| *rank);
+    out.into_iter().map(|(_, n, k)| (n, k)).collect()
 }
 
 impl AttachContext {
@@ -514,6 +552,29 @@ mod tests {
     use super::*;
 
     /// Each kind of attach point has exactly one owner among the probe types.
+    /// `--info` lists the types bpftrace lists, in its order, each once.
+    #[test]
+    fn info_lists_probe_types_in_bpftraces_order() {
+        let names: Vec<&str> = supported_types().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "kprobe",
+                "tracepoint",
+                "rawtracepoint",
+                "profile",
+                "interval",
+                "software",
+                "hardware",
+                "uprobe",
+                "usdt",
+                "fentry",
+                "iter",
+                "watchpoint"
+            ]
+        );
+    }
+
     #[test]
     fn every_attach_point_has_one_owner() {
         let s = String::new;

@@ -8,6 +8,13 @@ use super::{AttachPoint, Attachment, ProbeType};
 pub struct Profile;
 
 impl ProbeType for Profile {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 3,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_PERF_EVENT),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Profile { .. })
     }

@@ -26,6 +26,13 @@ pub(crate) struct RawTp {
 }
 
 impl ProbeType for RawTracepoint {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 2,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_RAW_TRACEPOINT),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::RawTracepoint { .. })
     }

@@ -77,6 +77,13 @@ pub(crate) const EVENTS: &[EventDef] = &[
 pub struct Software;
 
 impl ProbeType for Software {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 5,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_PERF_EVENT),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Software { .. })
     }

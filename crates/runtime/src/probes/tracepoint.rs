@@ -7,6 +7,13 @@ use super::{AttachContext, ExpandError};
 pub struct Tracepoint;
 
 impl ProbeType for Tracepoint {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 1,
+            needs: super::KernelNeed::Tracepoints,
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Tracepoint { .. })
     }

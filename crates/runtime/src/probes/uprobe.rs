@@ -13,6 +13,14 @@ use super::{AttachContext, ExpandError};
 pub struct Uprobe(pub bool);
 
 impl ProbeType for Uprobe {
+    fn support(&self) -> Option<super::Support> {
+        // Listed once, under the entry form's name.
+        (!self.0).then_some(super::Support {
+            rank: 7,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_KPROBE),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Uprobe { ret, .. } if *ret == self.0)
     }

@@ -56,6 +56,13 @@ pub enum UsdtLoc {
 }
 
 impl ProbeType for Usdt {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 8,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_KPROBE),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Usdt { .. })
     }

@@ -19,6 +19,13 @@ const BP_X: u32 = 4;
 const KERNEL_START: u64 = 0xffff_8000_0000_0000;
 
 impl ProbeType for Watchpoint {
+    fn support(&self) -> Option<super::Support> {
+        Some(super::Support {
+            rank: 11,
+            needs: super::KernelNeed::ProgType(libbpf_sys::BPF_PROG_TYPE_PERF_EVENT),
+        })
+    }
+
     fn owns(&self, ap: &AttachPoint) -> bool {
         matches!(ap, AttachPoint::Watchpoint { .. })
     }

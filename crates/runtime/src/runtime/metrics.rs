@@ -128,7 +128,7 @@ fn answer(mut conn: TcpStream, exports: &[Exported], prefix: &str) -> std::io::R
         e.spec
             .key
             .iter()
-            .any(|f| matches!(f, crate::program::FieldType::Sym(_)))
+            .any(|f| matches!(f, crate::program::FieldType::Kind(_)))
     });
     let symbols = named.then(|| super::stacks::Stacks::new(None));
     for e in exports {

@@ -17,7 +17,7 @@ mod selftest;
 mod session;
 pub mod signals;
 mod stacks;
-mod symbols;
+pub(crate) mod symbols;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -40,12 +40,7 @@ impl Stacks {
                 }
             }
             Value::Sym { kind, addr, pid } => {
-                *v = Value::Str(match kind {
-                    crate::program::SymKind::Cgroup { filter } => {
-                        super::symbols::cgroup_path(*addr, filter)
-                    }
-                    _ => super::symbols::symbol_name(&self.symbolizer, kind, *addr, *pid),
-                })
+                *v = Value::Str(kind.name_of(*addr, *pid, &self.symbolizer))
             }
             Value::Tuple(xs) => xs.iter_mut().for_each(|x| self.resolve(x)),
             Value::Record(xs) => xs.iter_mut().for_each(|(_, x)| self.resolve(x)),

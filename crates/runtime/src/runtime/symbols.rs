@@ -1,37 +1,11 @@
-//! Naming `ksym`/`usym`/`cgroup_path` values at print time: the kernel captured only the
-//! number (and, for user addresses, the pid whose mappings give it meaning).
+//! What the runtime learns about values only when it prints them: cgroup paths (for
+//! `cgroup_path`, see `kinds::cgroup`) and the build ids of user stack frames.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use blazesym::normalize::{Normalizer, UserMeta};
-use blazesym::symbolize::source::{Kernel, Process, Source};
-use blazesym::symbolize::{Input, Symbolized, Symbolizer};
-use blazesym::{MaybeDefault, Pid};
-
-use crate::program::SymKind;
-
-/// The symbol holding `addr`, without offset (bpftrace's `ksym`/`usym`); an address nothing
-/// names prints as `0x…`, as bpftrace prints a `void *`.
-pub fn symbol_name(symbolizer: &Symbolizer, kind: &SymKind, addr: u64, pid: u32) -> String {
-    let src = match kind {
-        SymKind::User => {
-            let mut p = Process::new(Pid::from(pid));
-            p.debug_syms = false;
-            Source::Process(p)
-        }
-        _ => {
-            let mut k = Kernel::default();
-            k.vmlinux = MaybeDefault::None;
-            k.debug_syms = false;
-            Source::Kernel(k)
-        }
-    };
-    match symbolizer.symbolize_single(&src, Input::AbsAddr(addr)) {
-        Ok(Symbolized::Sym(s)) => s.name.to_string(),
-        _ => format!("{addr:#x}"),
-    }
-}
+use blazesym::Pid;
 
 /// `ustack(build_id)` frames as bpftrace prints the kernel's build-id stacks: the ELF
 /// file's build id in hex and the file offset, or the bare address (hex) when no file with
@@ -141,14 +115,5 @@ mod tests {
         assert!(wildcard_match("*fie*", "unified"));
         assert!(!wildcard_match("cpu", "unified"));
         assert!(wildcard_match("unified", "unified"));
-    }
-
-    #[test]
-    fn unknown_addresses_are_hex() {
-        let s = Symbolizer::new();
-        assert_eq!(
-            symbol_name(&s, &SymKind::User, 1, std::process::id()),
-            "0x1"
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! Decoded map keys/values and their plain-text rendering.
 
-use crate::program::{FieldType, StackMode, SymKind};
+use crate::kinds::ValueKind;
+use crate::program::{FieldType, StackMode};
 
 /// One key field or plain value, decoded from BPF memory.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,7 +34,7 @@ pub enum Value {
     /// `ksym`/`usym`/`cgroup_path` as read from BPF; the runtime names it (a `Str`)
     /// before printing.
     Sym {
-        kind: SymKind,
+        kind: ValueKind,
         addr: u64,
         pid: u32,
     },
@@ -232,18 +233,6 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             let len = (len as usize).min(*size as usize).min(data.len());
             Value::Buf(data[..len].to_vec())
         }
-        FieldType::Timestamp { fmt } => {
-            let ns = u64::from_ne_bytes(
-                bytes
-                    .get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .unwrap_or([0; 8]),
-            );
-            Value::Str(super::time::strftime_local(
-                fmt,
-                super::time::boot_to_unix_ns(ns),
-            ))
-        }
         FieldType::Stack { user, mode, limit } => Value::StackId {
             user: *user,
             mode: *mode,
@@ -251,32 +240,7 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             id: word_at(bytes, 0) as i64,
             pid: word_at(bytes, 8) as u32,
         },
-        FieldType::Sym(SymKind::Inet) => {
-            let mut a = [0u8; 16];
-            let addr = bytes.get(8..).unwrap_or(&[]);
-            let n = addr.len().min(16);
-            a[..n].copy_from_slice(&addr[..n]);
-            Value::Str(match word_at(bytes, 0) {
-                10 => inet6_text(a),
-                _ => std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string(),
-            })
-        }
-        FieldType::Sym(SymKind::Mac) => {
-            let b = word_at(bytes, 0).to_le_bytes();
-            Value::Str(format!(
-                "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
-                b[0], b[1], b[2], b[3], b[4], b[5]
-            ))
-        }
-        FieldType::Sym(kind) => Value::Sym {
-            kind: kind.clone(),
-            addr: word_at(bytes, 0),
-            pid: if *kind == SymKind::User {
-                word_at(bytes, 8) as u32
-            } else {
-                0
-            },
-        },
+        FieldType::Kind(k) => k.decode(bytes),
         FieldType::Enum(def) => {
             let value = word_at(bytes, 0);
             let text = def
