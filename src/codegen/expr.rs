@@ -291,7 +291,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             // `-k`: sema arranged a warning for a missing element.
             |g| {
                 if let Some(&ev) = g.ck.call_events.get(&e.id) {
-                    g.emit_event(ev, &[]);
+                    g.warn(ev);
                 }
                 Ok(())
             },
@@ -422,7 +422,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         let (warn, go) = (self.block("div_warn"), self.block("div_go"));
         self.b.build_conditional_branch(zero, warn, go).unwrap();
         self.b.position_at_end(warn);
-        self.emit_event(ev, &[]);
+        self.warn(ev);
         self.b.build_unconditional_branch(go).unwrap();
         self.b.position_at_end(go);
     }

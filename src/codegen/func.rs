@@ -740,7 +740,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             let (warn, go) = (self.block("map_full"), self.block("map_ok"));
             self.b.build_conditional_branch(full, warn, go).unwrap();
             self.b.position_at_end(warn);
-            self.emit_event(ev, &[]);
+            self.warn(ev);
             self.b.build_unconditional_branch(go).unwrap();
             self.b.position_at_end(go);
         }
@@ -933,48 +933,71 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         payload_size: usize,
         fill: impl FnOnce(&Self, PointerValue<'ctx>),
     ) {
+        // Records that change what runs are handled at once.
+        let wakeup = match self.ck.events[id] {
+            crate::program::EventSpec::Exit | crate::program::EventSpec::Unwatch => Wakeup::Now,
+            _ => Wakeup::Backlog,
+        };
+        self.emit_record(self.i64(id as u64), wakeup, payload_size, fill);
+    }
+
+    /// Sends argument-less warning event `ev` (a full map, an index out of range, a zero
+    /// divisor, `-k`'s missing element). Warnings are cold and rare: the kernel wakes the
+    /// reader only if it was idle, so no wake-up arithmetic is compiled at every site (a
+    /// shared subprogram would be smaller still, but the calls change how the verifier
+    /// prunes, and long string loops went past its instruction limit).
+    pub fn warn(&self, ev: usize) {
+        self.emit_record(self.i64(ev as u64), Wakeup::WhenIdle, 0, |_, _| {});
+    }
+
+    /// Sends a record whose event id is `id`.
+    fn emit_record(
+        &self,
+        id: IntValue<'ctx>,
+        wakeup: Wakeup,
+        payload_size: usize,
+        fill: impl FnOnce(&Self, PointerValue<'ctx>),
+    ) {
         let size = 8 + payload_size;
         let rb = self.globals.ringbuf.as_pointer_value();
         const BPF_RB_NO_WAKEUP: u64 = 1;
         const BPF_RB_FORCE_WAKEUP: u64 = 2;
         const BPF_RB_AVAIL_DATA: u64 = 0;
-        // Records that change what runs are handled at once.
-        let flags = if matches!(
-            self.ck.events[id],
-            crate::program::EventSpec::Exit | crate::program::EventSpec::Unwatch
-        ) {
-            self.i64(BPF_RB_FORCE_WAKEUP)
-        } else {
-            // Wake the reader each time the unread data crosses a multiple of the backlog
-            // threshold, not on every record above it: a reader that lags would otherwise
-            // be woken (an irq_work each) by every record until it catches up. The reader's
-            // timer picks up what is written in between.
-            let avail = self.helper_int(
-                helper::RINGBUF_QUERY,
-                &[rb.into(), self.i64(BPF_RB_AVAIL_DATA).into()],
-            );
-            let shift = self.i64(super::maps::WAKEUP_BACKLOG.trailing_zeros() as u64);
-            // The record's size in the ring: an 8-byte header, rounded up to 8.
-            let in_ring = (size as u64 + 8).div_ceil(8) * 8;
-            let after = self
-                .b
-                .build_int_add(avail, self.i64(in_ring), "after")
-                .unwrap();
-            let before_k = self.b.build_right_shift(avail, shift, false, "bk").unwrap();
-            let after_k = self.b.build_right_shift(after, shift, false, "ak").unwrap();
-            let crossed = self
-                .b
-                .build_int_compare(IntPredicate::NE, before_k, after_k, "crossed")
-                .unwrap();
-            self.b
-                .build_select(
-                    crossed,
-                    self.i64(BPF_RB_FORCE_WAKEUP),
-                    self.i64(BPF_RB_NO_WAKEUP),
-                    "rbflags",
-                )
-                .unwrap()
-                .into_int_value()
+        let flags = match wakeup {
+            Wakeup::Now => self.i64(BPF_RB_FORCE_WAKEUP),
+            Wakeup::WhenIdle => self.i64(0),
+            Wakeup::Backlog => {
+                // Wake the reader each time the unread data crosses a multiple of the backlog
+                // threshold, not on every record above it: a reader that lags would otherwise
+                // be woken (an irq_work each) by every record until it catches up. The reader's
+                // timer picks up what is written in between.
+                let avail = self.helper_int(
+                    helper::RINGBUF_QUERY,
+                    &[rb.into(), self.i64(BPF_RB_AVAIL_DATA).into()],
+                );
+                let shift = self.i64(super::maps::WAKEUP_BACKLOG.trailing_zeros() as u64);
+                // The record's size in the ring: an 8-byte header, rounded up to 8.
+                let in_ring = (size as u64 + 8).div_ceil(8) * 8;
+                let after = self
+                    .b
+                    .build_int_add(avail, self.i64(in_ring), "after")
+                    .unwrap();
+                let before_k = self.b.build_right_shift(avail, shift, false, "bk").unwrap();
+                let after_k = self.b.build_right_shift(after, shift, false, "ak").unwrap();
+                let crossed = self
+                    .b
+                    .build_int_compare(IntPredicate::NE, before_k, after_k, "crossed")
+                    .unwrap();
+                self.b
+                    .build_select(
+                        crossed,
+                        self.i64(BPF_RB_FORCE_WAKEUP),
+                        self.i64(BPF_RB_NO_WAKEUP),
+                        "rbflags",
+                    )
+                    .unwrap()
+                    .into_int_value()
+            }
         };
         // Written in place in the ring (reserve/submit): no stack copy of the record.
         let rec = match self.helper(
@@ -1005,7 +1028,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .unwrap();
         self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(write);
-        self.store_i64(rec, self.i64(id as u64));
+        self.store_i64(rec, id);
         fill(self, self.gep(rec, 8));
         self.helper_void(helper::RINGBUF_SUBMIT, &[rec.into(), flags.into()]);
         self.b.build_unconditional_branch(done).unwrap();
@@ -1019,6 +1042,16 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     pub fn probe_index(&self) -> usize {
         self.probe_index
     }
+}
+
+/// When a record wakes the reader.
+enum Wakeup {
+    /// At once: the record changes what runs (`exit`).
+    Now,
+    /// When the reader was idle (the kernel's default): rare records.
+    WhenIdle,
+    /// When the unread data crosses the backlog threshold (see `emit_record`).
+    Backlog,
 }
 
 /// A helper's return value.

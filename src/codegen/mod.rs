@@ -51,9 +51,11 @@ pub struct Ir {
 /// nothing to do but still cost a quarter of a one-liner's start-up; these produce the same
 /// instruction counts on the benchmark programs (see BENCHMARKS.md).
 /// `infer-alignment` turns byte copies into word copies where the pointers are provably
-/// aligned (stack slots, map values, ring records).
-const PIPELINE: &str = "function(sroa,early-cse<memssa>,instcombine,simplifycfg,gvn,dse,\
-     infer-alignment,instcombine,simplifycfg)";
+/// aligned (stack slots, map values, ring records). `no-verify-fixpoint`: spelt as a pass
+/// name, InstCombine runs a second round only to check the first changed nothing (and
+/// aborts the process if it did); the output is the same without it, 8 % sooner.
+const PIPELINE: &str = "function(sroa,early-cse<memssa>,instcombine<no-verify-fixpoint>,\
+     simplifycfg,gvn,dse,infer-alignment,instcombine<no-verify-fixpoint>,simplifycfg)";
 
 pub const RINGBUF: &str = "events";
 pub const STACKS: &str = "stacks";

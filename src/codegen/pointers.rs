@@ -397,7 +397,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             let (bad, go) = (self.block("out_of_bounds"), self.block("in_bounds"));
             self.b.build_conditional_branch(ok, go, bad).unwrap();
             self.b.position_at_end(bad);
-            self.emit_event(ev, &[]);
+            self.warn(ev);
             self.b.build_unconditional_branch(go).unwrap();
             self.b.position_at_end(go);
         }
