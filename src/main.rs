@@ -330,6 +330,10 @@ fn compile(
         helper_warnings: run.helper_warnings,
         hist_sums: run.metrics.is_some(),
         portable: run.aot.is_some(),
+        host: run.aot.is_none().then(|| sema::Host {
+            filter_pid: run.pid.is_some(),
+            init_pid_ns: runtime::pid_namespace() == (0, 0),
+        }),
         source: Some((source_name.to_string(), source.to_string())),
         ..cli::sema_options_from_env()
     };

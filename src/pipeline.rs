@@ -24,13 +24,9 @@ pub fn run_to(bytes: &[u8], last: Stage) -> Result<(), String> {
         if last == Stage::Parse {
             return Ok(());
         }
-        // A first line `// --unsafe` or `// --portable` checks the script as that flag (or
-        // an artifact build) would, as the language snapshot suite does.
         let opts = sema::Options {
             source: Some((name.to_string(), source.clone())),
-            unsafe_mode: source.starts_with("// --unsafe"),
-            portable: source.starts_with("// --portable"),
-            ..Default::default()
+            ..options_for(&source)
         };
         let checked = sema::check(ast, opts, &stdlib::STDLIB).map_err(render)?;
         for w in &checked.warnings {
@@ -42,4 +38,22 @@ pub fn run_to(bytes: &[u8], last: Stage) -> Result<(), String> {
         codegen::compile(&checked, &stdlib::STDLIB, false).map_err(render)?;
         Ok(())
     })
+}
+
+/// Options a test script asks for on its first line, as the language snapshot suite and
+/// the fuzz targets read them: `// --unsafe` (the flag), `// --portable` (an artifact
+/// build), `// --host init` or `// --host ns` (compiled for a run in the initial PID
+/// namespace or another one, `-p` added by ` -p`).
+pub fn options_for(source: &str) -> sema::Options {
+    let first = source.lines().next().unwrap_or("");
+    let host = first.strip_prefix("// --host ").map(|rest| sema::Host {
+        init_pid_ns: rest.starts_with("init"),
+        filter_pid: rest.contains("-p"),
+    });
+    sema::Options {
+        unsafe_mode: first.starts_with("// --unsafe"),
+        portable: first.starts_with("// --portable"),
+        host,
+        ..Default::default()
+    }
 }

@@ -1,7 +1,7 @@
 //! The language snapshot suite: every `tests/lang/**/*.bt` is parsed, checked and compiled;
 //! the AST (or diagnostic, with any warnings) and the unoptimised LLVM IR are snapshotted and
-//! reviewed. A script whose first line is `// --unsafe` is checked with that flag; one whose
-//! first line is `// --portable` is compiled as for an artifact (CO-RE field reads).
+//! reviewed. A first line can ask for options (`pipeline::options_for`): `// --unsafe`,
+//! `// --portable` (an artifact, CO-RE field reads), `// --host init|ns [-p]`.
 
 use spyglass::stdlib::STDLIB;
 use spyglass::{codegen, parser, sema};
@@ -13,12 +13,7 @@ fn render(path: &std::path::Path, src: &str) -> (String, Option<String>) {
         Err(d) => return (d.render(&name, src), None),
     };
     let ast_text = format!("{ast:#?}");
-    // A first line `// --unsafe` checks the script as `spyglass --unsafe` would.
-    let opts = sema::Options {
-        unsafe_mode: src.starts_with("// --unsafe"),
-        portable: src.starts_with("// --portable"),
-        ..Default::default()
-    };
+    let opts = spyglass::pipeline::options_for(src);
     let checked = match sema::check(ast, opts, &STDLIB) {
         Ok(c) => c,
         Err(d) => return (d.render(&name, src), None),

@@ -67,12 +67,14 @@ impl Cache {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         let key = format!(
-            "spyglass {} {} {}\nkernel {}\nboot {}\ncwd {}\nargs {:?}\nenv {:?}\nsource {source_name}\n{source}",
+            "spyglass {} {} {}\nkernel {}\nboot {}\npid namespace {:?}\ncwd {}\nargs {:?}\nenv {:?}\nsource {source_name}\n{source}",
             env!("CARGO_PKG_VERSION"),
             exe.len(),
             mtime_ns(&exe),
             read("/proc/sys/kernel/osrelease").trim(),
             spyglass::user_cache::boot_id(),
+            // Programs are compiled for it (`sema::Host`).
+            spyglass::runtime::pid_namespace(),
             std::env::current_dir().ok()?.display(),
             args,
             env,

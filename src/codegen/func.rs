@@ -187,7 +187,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         }
         // The filter is generated last, where it goes: if the body reads the pid (once,
         // at the start), the filter reuses it.
-        let filter = (!point.attach.is_test_run() && !unfiltered).then(|| {
+        // Without `-p`, as known when compiling for this run, there is nothing to filter.
+        let wanted = ck.options.host.is_none_or(|h| h.filter_pid);
+        let filter = (!point.attach.is_test_run() && !unfiltered && wanted).then(|| {
             let at = g.b.get_insert_block().expect("inside a function");
             let rest = g.block("pid_ok");
             g.b.position_at_end(rest);

@@ -30,15 +30,21 @@ pub const PID_TGID: &str = "pid_tgid";
 /// `pid_tgid(g, false)`, computed where the builder is.
 ///
 /// In the initial namespace the ids are read from the current task, which `comm` reads
-/// too: one helper call for both (each costs ≈ 12 ns here) rather than two.
+/// too: one helper call for both (each costs ≈ 12 ns here) rather than two. Which
+/// namespace spyglass runs in is known when compiling for this machine
+/// (`sema::Host`); an artifact checks `.rodata` when it runs.
 pub fn pid_tgid_here<'ctx>(g: &FnGen<'_, 'ctx>) -> IntValue<'ctx> {
-    static IDS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
-    let ids = match g.ck.options.portable {
-        true => None,
-        false => *IDS.get_or_init(|| Some((task_member("pid")?, task_member("tgid")?))),
-    };
-    let task = ids.map(|ids| (current_task(g), ids));
-    // `struct bpf_pidns_info { u32 pid; u32 tgid; }` reads as the same word.
+    match g.ck.options.host.map(|h| h.init_pid_ns) {
+        Some(true) => return ids_plain(g, task_ids(g)),
+        Some(false) => {
+            let out = g.entry_slot(8, "pidns");
+            ids_in_namespace(g, out, g.rodata_word(rodata::PIDNS_INO));
+            return g.load_i64(out);
+        }
+        None => {}
+    }
+    // The task is fetched before the branch, so `comm`'s read of it reuses the call.
+    let task = task_ids(g);
     let out = g.entry_slot(8, "pidns");
     let ino = g.rodata_word(rodata::PIDNS_INO);
     let in_init =
@@ -47,7 +53,33 @@ pub fn pid_tgid_here<'ctx>(g: &FnGen<'_, 'ctx>) -> IntValue<'ctx> {
     let (plain, ns, done) = (g.block("pid_plain"), g.block("pid_ns"), g.block("pid_done"));
     g.b.build_conditional_branch(in_init, plain, ns).unwrap();
     g.b.position_at_end(plain);
-    let v = match task {
+    let v = ids_plain(g, task);
+    g.store_i64(out, v);
+    g.b.build_unconditional_branch(done).unwrap();
+    g.b.position_at_end(ns);
+    ids_in_namespace(g, out, ino);
+    g.b.build_unconditional_branch(done).unwrap();
+    g.b.position_at_end(done);
+    g.load_i64(out)
+}
+
+/// The current task and the offsets of its `pid` and `tgid`, where they may be read
+/// directly (not in artifacts: the offsets are this kernel's).
+fn task_ids<'ctx>(g: &FnGen<'_, 'ctx>) -> Option<(PointerValue<'ctx>, (u64, u64))> {
+    static IDS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    let ids = match g.ck.options.portable {
+        true => None,
+        false => *IDS.get_or_init(|| Some((task_member("pid")?, task_member("tgid")?))),
+    };
+    ids.map(|ids| (current_task(g), ids))
+}
+
+/// The ids as the initial namespace numbers them.
+fn ids_plain<'ctx>(
+    g: &FnGen<'_, 'ctx>,
+    task: Option<(PointerValue<'ctx>, (u64, u64))>,
+) -> IntValue<'ctx> {
+    match task {
         // Loaded as two u32 (the verifier refuses a load across two members).
         Some((task, (pid, tgid))) => {
             let i32t = g.ctx.i32_type();
@@ -63,18 +95,17 @@ pub fn pid_tgid_here<'ctx>(g: &FnGen<'_, 'ctx>) -> IntValue<'ctx> {
             g.b.build_or(hi, pid, "pid_tgid").unwrap()
         }
         None => g.helper_int(GET_CURRENT_PID_TGID, &[]),
-    };
-    g.store_i64(out, v);
-    g.b.build_unconditional_branch(done).unwrap();
-    g.b.position_at_end(ns);
+    }
+}
+
+/// Writes the ids as spyglass's namespace (inode `ino`) numbers them to `out` (8 bytes:
+/// `struct bpf_pidns_info { u32 pid; u32 tgid; }` reads as the same word).
+fn ids_in_namespace<'ctx>(g: &FnGen<'_, 'ctx>, out: PointerValue<'ctx>, ino: IntValue<'ctx>) {
     let dev = g.rodata_word(rodata::PIDNS_DEV);
     g.helper_int(
         GET_NS_CURRENT_PID_TGID,
         &[dev.into(), ino.into(), out.into(), g.i64(8).into()],
     );
-    g.b.build_unconditional_branch(done).unwrap();
-    g.b.position_at_end(done);
-    g.load_i64(out)
 }
 
 /// The current task as a typed pointer: `comm`, `pid` and `tid` all read it.

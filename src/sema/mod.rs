@@ -61,6 +61,10 @@ pub struct Options {
     /// Compiled for other kernels (an artifact): nothing is read at offsets learnt from
     /// this kernel where a helper gives the same (`comm`, `pid`, `tid`).
     pub portable: bool,
+    /// What is known, when compiling, of the run the program is for; code for the other
+    /// cases is left out. `None` (artifacts, which learn it when they load, and the
+    /// snapshot tests) checks `program::rodata` at run time instead.
+    pub host: Option<Host>,
     /// `-k`: warn at run time when a map read finds no element.
     pub helper_warnings: bool,
     /// The programs' license string (`config = { license = … }`); always GPL-compatible.
@@ -75,6 +79,16 @@ pub struct Options {
     pub output: crate::program::OutputConfig,
     /// Most programs one script may generate (`max_bpf_progs`).
     pub max_bpf_progs: u32,
+}
+
+/// The run a program is compiled for (`Options::host`). The compiled-program cache keys
+/// on both: the command line holds `-p`, and the key names the namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    /// `-p PID` was given: programs filter on it.
+    pub filter_pid: bool,
+    /// spyglass runs in the initial PID namespace: `pid`/`tid` need no translation.
+    pub init_pid_ns: bool,
 }
 
 /// `missing_probes`: an attach point whose function, tracepoint or symbol does not exist
@@ -113,6 +127,7 @@ impl Default for Options {
             helper_warnings: false,
             hist_sums: false,
             portable: false,
+            host: None,
             license: "GPL".into(),
             missing_probes: MissingProbes::Error,
             unstable_typeinfo: "error".into(),

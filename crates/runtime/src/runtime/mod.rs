@@ -420,7 +420,7 @@ fn detach_all(links: Vec<Attachment>) {
 
 /// Device and inode of our PID namespace, or zeros in the initial one (where the plain
 /// pid/tgid helper already gives the right numbers).
-fn pid_namespace() -> (u64, u64) {
+pub fn pid_namespace() -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     /// PROC_PID_INIT_INO (include/linux/proc_ns.h).
     const INIT_PID_NS_INO: u64 = 0xEFFF_FFFC;
