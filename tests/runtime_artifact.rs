@@ -294,7 +294,7 @@ fn parameters_are_given_when_an_artifact_runs() {
         "{}",
         o.stderr
     );
-    let o = run(&[
+    let args = [
         "-q",
         &spy,
         "0x40",
@@ -305,7 +305,8 @@ fn parameters_are_given_when_an_artifact_runs() {
         "--who=you",
         "--v",
         "y",
-    ]);
+    ];
+    let o = run(&args);
     assert_eq!(
         (o.code, o.stdout.as_str()),
         (0, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n"),
@@ -313,18 +314,7 @@ fn parameters_are_given_when_an_artifact_runs() {
         o.stderr
     );
     // The full binary runs it the same way.
-    let o = spyglass(&[
-        "-q",
-        &spy,
-        "0x40",
-        "-",
-        "x",
-        "--",
-        "--n=-9",
-        "--who=you",
-        "--v",
-        "y",
-    ]);
+    let o = spyglass(&args);
     assert_eq!(
         o.stdout, "64 [-] [0x40] 4 -9 [you] 1\nbig\n\n\n",
         "{}",
