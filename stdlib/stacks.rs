@@ -63,11 +63,7 @@ impl TypeRule for Stack {
         };
         let (mode, limit) = parse(c.args, default, self.user)?;
         c.needs(crate::sema::Resource::StackMap);
-        Ok(Type::Stack {
-            user: self.user,
-            mode,
-            limit,
-        })
+        Ok(Type::Kind(crate::kinds::Stack::of(self.user, mode, limit)))
     }
 }
 

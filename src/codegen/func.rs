@@ -825,7 +825,7 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
                     .min(field.size());
                 self.copy(dst, p, n as u64, true);
             }
-            (Val::Tuple(p, _), FieldType::Stack { .. } | FieldType::Kind(_)) => {
+            (Val::Tuple(p, _), FieldType::Kind(_)) => {
                 self.copy(dst, p, field.size() as u64, true);
             }
             (Val::Tuple(p, elems), FieldType::Tuple(slots)) if elems == *slots => {
@@ -862,7 +862,6 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             FieldType::Tuple(elems) => Val::Tuple(p, elems.clone()),
             FieldType::Record(names, elems) => Val::Record(p, names.clone(), elems.clone()),
             // (stack id, pid): copied as a whole.
-            FieldType::Stack { .. } => Val::Tuple(p, vec![FieldType::Int { signed: true }; 2]),
         }
     }
 

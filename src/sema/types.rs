@@ -24,12 +24,6 @@ pub enum Type {
         size: u32,
     },
     Tuple(Vec<Type>),
-    /// `kstack` / `ustack`.
-    Stack {
-        user: bool,
-        mode: crate::program::StackMode,
-        limit: u32,
-    },
     /// Named elements, in declaration order.
     Record(Vec<String>, Vec<Type>),
     /// An address; `to` is the pointee (`Void` for `void *`), `user` when it points into
@@ -193,7 +187,6 @@ impl Type {
             | Type::Str { .. }
             | Type::Tuple(_)
             | Type::Record(..)
-            | Type::Stack { .. }
             | Type::Buf { .. }
             | Type::Ptr { .. }
             | Type::Enum(_)
@@ -219,11 +212,6 @@ impl Type {
                 .map(Type::field)
                 .collect::<Option<Vec<_>>>()
                 .map(FieldType::Tuple),
-            Type::Stack { user, mode, limit } => Some(FieldType::Stack {
-                user: *user,
-                mode: *mode,
-                limit: *limit,
-            }),
             Type::Record(names, elems) => elems
                 .iter()
                 .map(Type::field)
@@ -260,11 +248,6 @@ impl Type {
             FieldType::Str { size } => Type::Str { size: *size },
             FieldType::Buf { size } => Type::Buf { size: *size },
             FieldType::Tuple(elems) => Type::Tuple(elems.iter().map(Type::from_field).collect()),
-            FieldType::Stack { user, mode, limit } => Type::Stack {
-                user: *user,
-                mode: *mode,
-                limit: *limit,
-            },
             FieldType::Record(names, elems) => {
                 Type::Record(names.clone(), elems.iter().map(Type::from_field).collect())
             }
@@ -332,8 +315,6 @@ impl Type {
                     .join(", ")
             ),
             Type::Ptr { to, .. } => format!("{} *", to.describe_c()),
-            Type::Stack { user: true, .. } => "ustack".into(),
-            Type::Stack { user: false, .. } => "kstack".into(),
             Type::Record(names, elems) => format!(
                 "({})",
                 names
@@ -400,7 +381,6 @@ pub fn agg_name(k: &MapKind) -> &'static str {
         MapKind::Value(FieldType::Buf { .. }) => "buffer",
         MapKind::Value(FieldType::Tuple(_)) => "tuple",
         MapKind::Value(FieldType::Record(..)) => "record",
-        MapKind::Value(FieldType::Stack { .. }) => "stack",
         MapKind::Value(FieldType::Ptr { .. }) => "pointer",
         MapKind::Value(FieldType::Kind(k)) => k.kind().family(),
         MapKind::Value(FieldType::Enum(_)) => "enum",
@@ -434,7 +414,6 @@ pub fn unify(a: &FieldType, b: &FieldType) -> Option<FieldType> {
             })
         }
         (FieldType::Bool, FieldType::Bool) => Some(FieldType::Bool),
-        (FieldType::Stack { .. }, FieldType::Stack { .. }) if a == b => Some(a.clone()),
         (FieldType::Ptr { .. }, FieldType::Ptr { .. })
         | (FieldType::Kind(_), FieldType::Kind(_))
         | (FieldType::Array { .. }, FieldType::Array { .. })

@@ -192,13 +192,6 @@ pub enum FieldType {
         size: u32,
     },
     Tuple(Vec<FieldType>),
-    /// `kstack`/`ustack`: a stack id in the stack-trace map, then the pid (user stacks are
-    /// symbolized in that process).
-    Stack {
-        user: bool,
-        mode: StackMode,
-        limit: u32,
-    },
     /// A tuple whose elements have names: `(a = 1, b = "x")`.
     Record(Vec<String>, Vec<FieldType>),
     /// `buf(p, n)`: a length word, then `size` bytes of data (NUL-padded to 8).
@@ -211,8 +204,8 @@ pub enum FieldType {
         to: String,
         user: bool,
     },
-    /// A value a stdlib function hands the runtime to show as text (`ntop`, `ksym`,
-    /// `strftime`): laid out, decoded and named by its kind (`kinds`).
+    /// A value a stdlib function hands the runtime to show (`ntop`, `ksym`, `strftime`,
+    /// `kstack`): laid out, decoded and resolved by its kind (`kinds`).
     Kind(crate::kinds::ValueKind),
     /// An enum value (8 bytes): printed as its enumerator's name, or its number when it
     /// has none.
@@ -271,7 +264,6 @@ impl FieldType {
     /// Whether showing this value names kernel addresses (`kstack`, `ksym`).
     pub fn names_kernel_addresses(&self) -> bool {
         match self {
-            FieldType::Stack { user, .. } => !user,
             FieldType::Kind(k) => k.kind().names_kernel_addresses(),
             FieldType::Tuple(fs) | FieldType::Record(_, fs) => {
                 fs.iter().any(FieldType::names_kernel_addresses)
@@ -286,7 +278,6 @@ impl FieldType {
             FieldType::Int { .. } | FieldType::Bool | FieldType::Ptr { .. } => 8,
             FieldType::Str { size } => (*size as usize + 7) & !7,
             FieldType::Tuple(elems) | FieldType::Record(_, elems) => record_size(elems),
-            FieldType::Stack { .. } => 16,
             FieldType::Kind(k) => k.kind().size(),
             FieldType::Buf { size } => 8 + ((*size as usize + 7) & !7),
             FieldType::Enum(_) => 8,

@@ -1,10 +1,9 @@
 //! `cgroup_path(id[, filter])`: a cgroup id (8 bytes), shown as its path in every mounted
 //! hierarchy whose name matches the filter (all when it is empty).
 
-use blazesym::symbolize::Symbolizer;
-
 use super::{word_at, Kind};
 use crate::runtime::format::value::Value;
+use crate::runtime::stacks::Stacks;
 
 pub struct CgroupPath;
 
@@ -25,7 +24,7 @@ impl Kind for CgroupPath {
         }
     }
     // The hierarchies are read when the output is written, as bpftrace does.
-    fn name_of(&self, id: u64, _: u32, filter: &str, _: &Symbolizer) -> String {
-        crate::runtime::symbols::cgroup_path(id, filter)
+    fn resolve(&self, id: u64, _: u32, filter: &str, _: &Stacks) -> Value {
+        Value::Str(crate::runtime::symbols::cgroup_path(id, filter))
     }
 }

@@ -1,29 +1,41 @@
-//! Value kinds: values a stdlib function hands the runtime to show as text (`ntop`'s
-//! addresses, `ksym`'s names, `strftime`'s times).
+//! Value kinds: values a stdlib function hands the runtime to show (`ntop`'s addresses,
+//! `ksym`'s names, `strftime`'s times, `kstack`'s frames).
 //!
 //! Each kind is one entry in `KINDS` and one file here: its record size, how its bytes
-//! decode, its type's name. Text and JSON show the decoded value. Sema, codegen and the
+//! decode, how what is left a number is resolved when the output is written, its type's
+//! names. Text and JSON show the decoded or resolved value (a string, or a stack's frames). Sema, codegen and the
 //! printers treat every kind alike, through `ValueKind`; the function that makes one is
 //! one file in `stdlib/` (its type rule and its code). Adding a kind adds no variant
 //! anywhere.
 
 mod cgroup;
 mod net;
+mod stack;
 mod symbols;
 mod time;
 
-use blazesym::symbolize::Symbolizer;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::runtime::format::value::Value;
+use crate::runtime::stacks::Stacks;
 
 pub use cgroup::CGROUP_PATH;
 pub use net::{INET, MACADDR};
+pub use stack::{Stack, KSTACK, USTACK};
 pub use symbols::{KSYM, USYM};
 pub use time::TIMESTAMP;
 
 /// Every kind, by the name program descriptions and artifacts use.
-pub static KINDS: &[&dyn Kind] = &[&KSYM, &USYM, &CGROUP_PATH, &INET, &MACADDR, &TIMESTAMP];
+pub static KINDS: &[&dyn Kind] = &[
+    &KSYM,
+    &USYM,
+    &CGROUP_PATH,
+    &INET,
+    &MACADDR,
+    &TIMESTAMP,
+    &KSTACK,
+    &USTACK,
+];
 
 /// One value kind.
 pub trait Kind: Sync {
@@ -31,9 +43,13 @@ pub trait Kind: Sync {
     fn name(&self) -> &'static str;
     /// Its type's name (`typeof`, diagnostics).
     fn type_name(&self) -> &'static str;
-    /// Its family, as `typeinfo` and messages about map kinds name it.
+    /// Its family, as messages about map kinds name it.
     fn family(&self) -> &'static str {
         "symbol"
+    }
+    /// Its name in `typeinfo`.
+    fn typeinfo(&self) -> &'static str {
+        self.family()
     }
     /// Bytes in a record, key or value; a multiple of 8. Eight-byte kinds are one word in
     /// registers, larger ones are copied as a whole.
@@ -43,10 +59,11 @@ pub trait Kind: Sync {
     /// The value read from BPF memory. `arg` is what the call fixed when it was compiled
     /// (`strftime`'s format, `cgroup_path`'s filter).
     fn decode(&self, bytes: &[u8], arg: &str) -> Value;
-    /// Names a value `decode` left as a number (`Value::Sym`): addresses need the
-    /// symbolizer and the process, which exist only while the output is written.
-    fn name_of(&self, addr: u64, _pid: u32, _arg: &str, _symbolizer: &Symbolizer) -> String {
-        format!("{addr:#x}")
+    /// Resolves a value `decode` left as a number (`Value::Sym`): addresses and stack ids
+    /// need the symbolizer, the stack map and the process, which exist only while the
+    /// output is written.
+    fn resolve(&self, addr: u64, _pid: u32, _arg: &str, _stacks: &Stacks) -> Value {
+        Value::Str(format!("{addr:#x}"))
     }
     /// Whether showing it names kernel addresses.
     fn names_kernel_addresses(&self) -> bool {
@@ -81,9 +98,9 @@ impl ValueKind {
         self.kind.decode(bytes, &self.arg)
     }
 
-    /// See `Kind::name_of`.
-    pub fn name_of(&self, addr: u64, pid: u32, symbolizer: &Symbolizer) -> String {
-        self.kind.name_of(addr, pid, &self.arg, symbolizer)
+    /// See `Kind::resolve`.
+    pub fn resolve(&self, addr: u64, pid: u32, stacks: &Stacks) -> Value {
+        self.kind.resolve(addr, pid, &self.arg, stacks)
     }
 }
 

@@ -6,6 +6,7 @@ use blazesym::{MaybeDefault, Pid};
 
 use super::{word_at, Kind};
 use crate::runtime::format::value::Value;
+use crate::runtime::stacks::Stacks;
 
 pub struct Ksym;
 /// A user address, then the pid whose mappings name it (16 bytes).
@@ -28,11 +29,11 @@ impl Kind for Ksym {
             pid: 0,
         }
     }
-    fn name_of(&self, addr: u64, _: u32, _: &str, symbolizer: &Symbolizer) -> String {
+    fn resolve(&self, addr: u64, _: u32, _: &str, stacks: &Stacks) -> Value {
         let mut k = Kernel::default();
         k.vmlinux = MaybeDefault::None;
         k.debug_syms = false;
-        symbol_name(symbolizer, &Source::Kernel(k), addr)
+        Value::Str(symbol_name(stacks.symbolizer(), &Source::Kernel(k), addr))
     }
     fn names_kernel_addresses(&self) -> bool {
         true
@@ -56,10 +57,10 @@ impl Kind for Usym {
             pid: word_at(bytes, 8) as u32,
         }
     }
-    fn name_of(&self, addr: u64, pid: u32, _: &str, symbolizer: &Symbolizer) -> String {
+    fn resolve(&self, addr: u64, pid: u32, _: &str, stacks: &Stacks) -> Value {
         let mut p = Process::new(Pid::from(pid));
         p.debug_syms = false;
-        symbol_name(symbolizer, &Source::Process(p), addr)
+        Value::Str(symbol_name(stacks.symbolizer(), &Source::Process(p), addr))
     }
 }
 
@@ -78,7 +79,10 @@ mod tests {
 
     #[test]
     fn unknown_addresses_are_hex() {
-        let s = Symbolizer::new();
-        assert_eq!(USYM.name_of(1, std::process::id(), "", &s), "0x1");
+        let s = Stacks::new(None);
+        assert_eq!(
+            USYM.resolve(1, std::process::id(), "", &s),
+            Value::Str("0x1".into())
+        );
     }
 }

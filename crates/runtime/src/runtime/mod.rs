@@ -16,7 +16,7 @@ mod ring;
 mod selftest;
 mod session;
 pub mod signals;
-mod stacks;
+pub(crate) mod stacks;
 pub(crate) mod symbols;
 
 use std::io::Write;

@@ -23,25 +23,11 @@ impl Stacks {
         }
     }
 
-    /// Replaces every stack id inside `v` by its frames.
+    /// Resolves every value inside `v` a kind left as a number: stack ids become frames,
+    /// addresses and cgroup ids names (`kinds::Kind::resolve`).
     pub fn resolve(&self, v: &mut Value) {
         match v {
-            Value::StackId {
-                user,
-                mode,
-                limit,
-                id,
-                pid,
-            } => {
-                *v = Value::Stack {
-                    user: *user,
-                    mode: *mode,
-                    frames: self.frames(*user, *mode, *limit, *id, *pid),
-                }
-            }
-            Value::Sym { kind, addr, pid } => {
-                *v = Value::Str(kind.name_of(*addr, *pid, &self.symbolizer))
-            }
+            Value::Sym { kind, addr, pid } => *v = kind.resolve(*addr, *pid, self),
             Value::Tuple(xs) => xs.iter_mut().for_each(|x| self.resolve(x)),
             Value::Record(xs) => xs.iter_mut().for_each(|(_, x)| self.resolve(x)),
             _ => {}
@@ -65,7 +51,19 @@ impl Stacks {
             .collect()
     }
 
-    fn frames(&self, user: bool, mode: StackMode, limit: u32, id: i64, pid: u32) -> Vec<String> {
+    pub(crate) fn symbolizer(&self) -> &Symbolizer {
+        &self.symbolizer
+    }
+
+    /// The frames of stack `id`, named as `mode` writes them.
+    pub(crate) fn frames(
+        &self,
+        user: bool,
+        mode: StackMode,
+        limit: u32,
+        id: i64,
+        pid: u32,
+    ) -> Vec<String> {
         let addrs = self.addresses(id, limit);
         if mode == StackMode::Raw {
             return addrs.iter().map(|a| format!("{a:x}")).collect();

@@ -102,8 +102,7 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
                 | Value::Tuple(_)
                 | Value::Record(_)
                 | Value::Stack { .. }
-                | Value::Array(_)
-                | Value::StackId { .. },
+                | Value::Array(_),
                 _,
             )
             | (
@@ -113,8 +112,7 @@ pub(crate) fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
                 | Value::Tuple(_)
                 | Value::Record(_)
                 | Value::Stack { .. }
-                | Value::Array(_)
-                | Value::StackId { .. },
+                | Value::Array(_),
             ) => Ordering::Equal,
             _ => as_signed(x).cmp(&as_signed(y)),
         };
@@ -159,8 +157,7 @@ fn as_signed(v: &Value) -> i64 {
         | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)
-        | Value::Stack { .. }
-        | Value::StackId { .. } => 0,
+        | Value::Stack { .. } => 0,
     }
 }
 
@@ -177,8 +174,7 @@ fn num(v: &Value) -> i128 {
         | Value::Buf(_)
         | Value::Tuple(_)
         | Value::Record(_)
-        | Value::Stack { .. }
-        | Value::StackId { .. } => 0,
+        | Value::Stack { .. } => 0,
     }
 }
 

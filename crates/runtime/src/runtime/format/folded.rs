@@ -19,7 +19,7 @@ use crate::program::{FieldType, MapKind, MapSpec, StackMode};
 pub fn is_stack_map(spec: &MapSpec) -> bool {
     spec.key
         .iter()
-        .any(|f| matches!(f, FieldType::Stack { .. }))
+        .any(|f| matches!(f, FieldType::Kind(k) if crate::kinds::Stack::parts(k).is_some()))
         && matches!(spec.kind, MapKind::Count | MapKind::Sum { .. })
 }
 

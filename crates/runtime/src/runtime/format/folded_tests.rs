@@ -3,11 +3,7 @@ use crate::program::{FieldType, MapKind, StackMode};
 use crate::runtime::format::text::tests::spec;
 
 fn stack_field(user: bool) -> FieldType {
-    FieldType::Stack {
-        user,
-        mode: StackMode::Bpftrace,
-        limit: 127,
-    }
+    FieldType::Kind(crate::kinds::Stack::of(user, StackMode::Bpftrace, 127))
 }
 
 /// Frames innermost first, as the runtime symbolizes them.

@@ -69,7 +69,6 @@ pub fn value_data_json(v: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Value::StackId { id, .. } => id.to_string(),
         Value::Sym { .. } => json_str(&super::value::value_text(v)),
         // bpftrace's JSON has no symbolic values: enums are their numbers.
         Value::Enum { value, .. } => json_u64(*value),

@@ -21,7 +21,7 @@ pub fn exported(spec: &MapSpec) -> bool {
     !spec
         .key
         .iter()
-        .any(|f| matches!(f, FieldType::Stack { .. }))
+        .any(|f| matches!(f, FieldType::Kind(k) if crate::kinds::Stack::parts(k).is_some()))
         && match &spec.kind {
             MapKind::Value(f) => matches!(
                 f,

@@ -117,11 +117,11 @@ fn large_maps_are_cut_and_stack_maps_left_out() {
     );
     let stacks = spec(
         "@k",
-        vec![FieldType::Stack {
-            user: false,
-            mode: crate::program::StackMode::Bpftrace,
-            limit: 127,
-        }],
+        vec![FieldType::Kind(crate::kinds::Stack::of(
+            false,
+            crate::program::StackMode::Bpftrace,
+            127,
+        ))],
         MapKind::Count,
     );
     assert!(!exported(&stacks));

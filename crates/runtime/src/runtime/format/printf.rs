@@ -333,7 +333,6 @@ fn format_one(spec: &FormatSpec, v: &Value) -> String {
         Value::Tuple(_)
         | Value::Record(_)
         | Value::Stack { .. }
-        | Value::StackId { .. }
         | Value::Array(_)
         | Value::Sym { .. } => return pad_str(spec, &value_text(v)),
     };

@@ -12,14 +12,6 @@ pub enum Value {
     Bool(bool),
     Tuple(Vec<Value>),
     Record(Vec<(String, Value)>),
-    /// A stack as read from BPF; the runtime turns it into `Stack` (frames) before printing.
-    StackId {
-        user: bool,
-        mode: StackMode,
-        limit: u32,
-        id: i64,
-        pid: u32,
-    },
     /// Symbolized frames, outermost last, as `mode` writes them; `user` tells the flame
     /// graph which are kernel frames.
     Stack {
@@ -31,8 +23,8 @@ pub enum Value {
     Ptr(u64),
     /// `buf()` bytes (only the written length).
     Buf(Vec<u8>),
-    /// `ksym`/`usym`/`cgroup_path` as read from BPF; the runtime names it (a `Str`)
-    /// before printing.
+    /// A kind's value as read from BPF (`ksym`'s address, `kstack`'s id and pid); the
+    /// runtime resolves it (`kinds::Kind::resolve`: a `Str`, a `Stack`) before printing.
     Sym {
         kind: ValueKind,
         addr: u64,
@@ -111,9 +103,6 @@ pub fn write_value(out: &mut String, v: &Value) {
                 out.push_str(f);
             }
             out.push('\n');
-        }
-        Value::StackId { id, .. } => {
-            let _ = write!(out, "<stack {id}>");
         }
         Value::Enum { text, .. } => out.push_str(text),
         Value::Array(xs) => {
@@ -233,13 +222,6 @@ pub fn decode_field(ft: &FieldType, bytes: &[u8]) -> Value {
             let len = (len as usize).min(*size as usize).min(data.len());
             Value::Buf(data[..len].to_vec())
         }
-        FieldType::Stack { user, mode, limit } => Value::StackId {
-            user: *user,
-            mode: *mode,
-            limit: *limit,
-            id: word_at(bytes, 0) as i64,
-            pid: word_at(bytes, 8) as u32,
-        },
         FieldType::Kind(k) => k.decode(bytes),
         FieldType::Enum(def) => {
             let value = word_at(bytes, 0);
