@@ -1,7 +1,7 @@
 //! The compiled-program cache (`$XDG_CACHE_HOME/spyglass`): a second run of the same
 //! script loads the stored program (`-v` says so) and behaves the same; a changed script,
 //! a different spyglass, a corrupt entry or a changed probed binary are compiled afresh;
-//! a cache that cannot be written never stops a run.
+//! a cache that cannot be written never stops a run; another PID namespace compiles afresh.
 
 mod common;
 use common::*;
@@ -139,4 +139,23 @@ fn a_rebuilt_probed_binary_misses() {
     let o = run_in(&dir, &["-q", "-c", &cmd, "-e", &prog]);
     assert!(!o.stderr.contains(HIT), "{}", o.stderr);
     assert_eq!(o.stdout, "\n\n@: 1\n");
+}
+
+/// Programs are compiled for the PID namespace spyglass runs in (`sema::Host`): a program
+/// cached outside must not serve a run in another namespace, where `pid` is numbered anew.
+#[test]
+fn another_pid_namespace_misses() {
+    let dir = cache_dir("pidns");
+    let prog = r#"begin { printf("%d\n", pid); exit(); }"#;
+    let outside = run_in(&dir, &["-e", prog]);
+    assert_eq!(outside.code, 0, "{}", outside.stderr);
+    assert_ne!(outside.stdout.lines().next(), Some("1"));
+    // `unshare -pf` runs spyglass as process 1 of a new PID namespace.
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-pf", BIN, "-v", "-e", prog])
+        .env("XDG_CACHE_HOME", dir.to_str().unwrap());
+    let inside = Out::of(cmd.output().expect("run unshare"));
+    assert_eq!(inside.code, 0, "{}", inside.stderr);
+    assert!(!inside.stderr.contains(HIT), "{}", inside.stderr);
+    assert_eq!(inside.stdout.lines().next(), Some("1"), "{}", inside.stderr);
 }
