@@ -1,9 +1,4 @@
 fn main() {
-    lalrpop::Configuration::new()
-        .set_in_dir("grammar")
-        .set_out_dir(std::env::var("OUT_DIR").unwrap())
-        .process()
-        .unwrap();
     // Startup cost is dominated by page faults. A position-dependent executable needs no
     // run-time relocation of LLVM's ~70k vtable and table pointers, so those pages are
     // never touched unless used (see BENCHMARKS.md, "startup").

@@ -7,7 +7,7 @@
 //! `spyglass-run` binary is built from it alone.
 
 pub mod artifact;
-pub mod diag;
+pub use spyglass_diag as diag;
 pub mod kinds;
 pub mod params;
 pub mod probes;

@@ -1,5 +1,9 @@
-//! Source text → AST. The lexer (logos + a hand scanner for attach points) feeds the
-//! lalrpop grammar in `grammar/spyglass.lalrpop`; errors become span diagnostics.
+//! spyglass's front end, source text → AST. The lexer (logos + a hand scanner for attach
+//! points) feeds the lalrpop grammar in `grammar/spyglass.lalrpop`; errors become span
+//! diagnostics. It depends on the diagnostics alone: what it must know of the function
+//! catalogue comes in through `Vocabulary`.
+
+pub use spyglass_diag as diag;
 
 pub mod ast;
 mod imports;
