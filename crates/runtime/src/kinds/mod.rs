@@ -3,10 +3,10 @@
 //!
 //! Each kind is one entry in `KINDS` and one file here: its record size, how its bytes
 //! decode, how what is left a number is resolved when the output is written, its type's
-//! names. Text and JSON show the decoded or resolved value (a string, or a stack's frames). Sema, codegen and the
-//! printers treat every kind alike, through `ValueKind`; the function that makes one is
-//! one file in `stdlib/` (its type rule and its code). Adding a kind adds no variant
-//! anywhere.
+//! names. Text and JSON show the decoded or resolved value (a string, or a stack's
+//! frames). Sema, codegen and the printers treat every kind alike, through `ValueKind`;
+//! the function that makes one is one file in `stdlib/` (its type rule and its code).
+//! Adding a kind adds no variant anywhere.
 
 mod cgroup;
 mod net;
