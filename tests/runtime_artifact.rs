@@ -32,6 +32,21 @@ fn edit(spy: &str, f: impl FnOnce(&mut spyglass::program::CompiledProgram)) {
     std::fs::write(spy, spyglass::artifact::encode(&program, source)).unwrap();
 }
 
+/// Moves `field` of the recorded layout `key` in the artifact: its offset becomes `to(it)`.
+fn move_recorded_field(spy: &str, key: &str, field: &str, to: impl FnOnce(u32) -> u32) {
+    edit(spy, |program| {
+        let layout = program
+            .tracepoint_layouts
+            .get_mut(key)
+            .expect("the layout is recorded");
+        let f = layout
+            .iter_mut()
+            .find(|(f, _, _)| f == field)
+            .expect("the field is recorded");
+        f.1 = to(f.1);
+    });
+}
+
 #[test]
 fn spyglass_run_carries_no_llvm() {
     let ldd = |bin: &str| {
@@ -253,17 +268,7 @@ fn a_moved_tracepoint_field_is_refused() {
         "layout",
         "tracepoint:syscalls:sys_enter_openat { @[args.flags] = count(); }\n",
     );
-    edit(&spy, |program| {
-        let layout = program
-            .tracepoint_layouts
-            .get_mut("syscalls:sys_enter_openat")
-            .expect("the layout is recorded");
-        let flags = layout
-            .iter_mut()
-            .find(|(f, _, _)| f == "flags")
-            .expect("a flags field");
-        flags.1 += 8;
-    });
+    move_recorded_field(&spy, "syscalls:sys_enter_openat", "flags", |at| at + 8);
     for o in [run(&[&spy]), spyglass(&[&spy])] {
         assert_eq!(o.code, 1, "{}", o.stderr);
         assert!(
@@ -415,17 +420,7 @@ fn a_moved_raw_tracepoint_parameter_is_refused() {
     );
     let o = run(&["-q", &spy]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "1\n\n\n"), "{}", o.stderr);
-    edit(&spy, |program| {
-        let layout = program
-            .tracepoint_layouts
-            .get_mut("rawtracepoint:vmlinux:sched_switch")
-            .expect("the parameters are recorded");
-        let prev = layout
-            .iter_mut()
-            .find(|(f, _, _)| f == "prev")
-            .expect("a prev parameter");
-        prev.1 = 16;
-    });
+    move_recorded_field(&spy, "rawtracepoint:vmlinux:sched_switch", "prev", |_| 16);
     let o = run(&["-q", &spy]);
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(o.stderr.contains("rawtracepoint:vmlinux:sched_switch: field `prev` is at byte 8 (8 bytes) here, at byte 16"), "{}", o.stderr);

@@ -21,29 +21,36 @@ const MODES: &[(StackMode, &str)] = &[
 ];
 
 impl Stack {
+    fn this(&self) -> &'static Stack {
+        if self.0 {
+            &USTACK
+        } else {
+            &KSTACK
+        }
+    }
+
     /// The stack kind of user or kernel frames, as a call fixes it.
     pub fn of(user: bool, mode: StackMode, limit: u32) -> ValueKind {
-        let kind: &'static Stack = if user { &USTACK } else { &KSTACK };
         let name = MODES
             .iter()
             .find(|(m, _)| *m == mode)
             .map_or("bpftrace", |(_, n)| n);
-        ValueKind::new(kind, format!("{name} {limit}"))
+        ValueKind::new(Stack(user).this(), format!("{name} {limit}"))
     }
 
     /// Whether `k` is a stack, and then its user flag, mode and limit.
     pub fn parts(k: &ValueKind) -> Option<(bool, StackMode, u32)> {
-        let user = if k.is(&USTACK) {
-            true
-        } else if k.is(&KSTACK) {
-            false
-        } else {
-            return None;
-        };
-        let (mode, limit) = k.arg.split_once(' ')?;
-        let mode = MODES.iter().find(|(_, n)| *n == mode)?.0;
-        Some((user, mode, limit.parse().ok()?))
+        let user = [&KSTACK, &USTACK].iter().find(|s| k.is(**s))?.0;
+        let (mode, limit) = mode_and_limit(&k.arg)?;
+        Some((user, mode, limit))
     }
+}
+
+/// A stack kind's argument, `MODE LIMIT` (see `Stack::of`).
+fn mode_and_limit(arg: &str) -> Option<(StackMode, u32)> {
+    let (mode, limit) = arg.split_once(' ')?;
+    let mode = MODES.iter().find(|(_, n)| *n == mode)?.0;
+    Some((mode, limit.parse().ok()?))
 }
 
 impl Kind for Stack {
@@ -71,20 +78,18 @@ impl Kind for Stack {
         16
     }
     fn decode(&self, bytes: &[u8], arg: &str) -> Value {
-        let kind: &'static Stack = if self.0 { &USTACK } else { &KSTACK };
         Value::Sym {
-            kind: ValueKind::new(kind, arg),
+            kind: ValueKind::new(self.this(), arg),
             addr: word_at(bytes, 0),
             pid: word_at(bytes, 8) as u32,
         }
     }
     fn resolve(&self, id: u64, pid: u32, arg: &str, stacks: &Stacks) -> Value {
-        let k = ValueKind::new(if self.0 { &USTACK } else { &KSTACK }, arg);
-        let (user, mode, limit) = Stack::parts(&k).unwrap_or((self.0, StackMode::Bpftrace, 127));
+        let (mode, limit) = mode_and_limit(arg).unwrap_or((StackMode::Bpftrace, 127));
         Value::Stack {
-            user,
+            user: self.0,
             mode,
-            frames: stacks.frames(user, mode, limit, id as i64, pid),
+            frames: stacks.frames(self.0, mode, limit, id as i64, pid),
         }
     }
     fn names_kernel_addresses(&self) -> bool {
