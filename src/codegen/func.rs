@@ -37,7 +37,6 @@ pub mod helper {
     pub const KTIME_GET_BOOT_NS: u64 = 125;
     pub const GET_CURRENT_TASK_BTF: u64 = 158;
     pub const RINGBUF_OUTPUT: u64 = 130;
-    pub const RINGBUF_QUERY: u64 = 134;
     pub const RINGBUF_RESERVE: u64 = 131;
     pub const RINGBUF_SUBMIT: u64 = 132;
 }
@@ -899,143 +898,6 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
         Ok(buf)
     }
 
-    /// Sends an event record `[id][fields…]` through the ring buffer.
-    ///
-    /// Waking the reader for every record costs more than the record itself, so records are
-    /// written without a wakeup until a backlog builds up; user space also polls on a timer.
-    /// `exit()` always wakes the reader.
-    pub fn emit_event(&self, id: usize, vals: &[(Val<'ctx>, FieldType)]) {
-        let size = vals.iter().map(|(_, f)| f.size()).sum::<usize>();
-        self.emit_event_with(id, size, |g, payload| {
-            let mut off = 0;
-            for (v, f) in vals {
-                // Ring memory is not zeroed; string padding must be. A string that fills its
-                // slot (the usual case: same size) overwrites every byte anyway.
-                let padded = match (v, f) {
-                    (Val::Str(_, n), FieldType::Str { size }) => n < size,
-                    (_, FieldType::Tuple(_) | FieldType::Record(..)) => true,
-                    _ => false,
-                };
-                if padded {
-                    g.zero(g.gep(payload, off as u64), f.size());
-                }
-                g.store_field(g.gep(payload, off as u64), v.clone(), f);
-                off += f.size();
-            }
-        });
-    }
-
-    /// Sends event `id` with a `payload_size`-byte payload that `fill` writes in place
-    /// (it gets a pointer to the payload, in the ring buffer). Nothing is sent when the ring
-    /// is full.
-    pub fn emit_event_with(
-        &self,
-        id: usize,
-        payload_size: usize,
-        fill: impl FnOnce(&Self, PointerValue<'ctx>),
-    ) {
-        // Records that change what runs are handled at once.
-        let wakeup = match self.ck.events[id] {
-            crate::program::EventSpec::Exit | crate::program::EventSpec::Unwatch => Wakeup::Now,
-            _ => Wakeup::Backlog,
-        };
-        self.emit_record(self.i64(id as u64), wakeup, payload_size, fill);
-    }
-
-    /// Sends argument-less warning event `ev` (a full map, an index out of range, a zero
-    /// divisor, `-k`'s missing element). Warnings are cold and rare: the kernel wakes the
-    /// reader only if it was idle, so no wake-up arithmetic is compiled at every site (a
-    /// shared subprogram would be smaller still, but the calls change how the verifier
-    /// prunes, and long string loops went past its instruction limit).
-    pub fn warn(&self, ev: usize) {
-        self.emit_record(self.i64(ev as u64), Wakeup::WhenIdle, 0, |_, _| {});
-    }
-
-    /// Sends a record whose event id is `id`.
-    fn emit_record(
-        &self,
-        id: IntValue<'ctx>,
-        wakeup: Wakeup,
-        payload_size: usize,
-        fill: impl FnOnce(&Self, PointerValue<'ctx>),
-    ) {
-        let size = 8 + payload_size;
-        let rb = self.globals.ringbuf.as_pointer_value();
-        const BPF_RB_NO_WAKEUP: u64 = 1;
-        const BPF_RB_FORCE_WAKEUP: u64 = 2;
-        const BPF_RB_AVAIL_DATA: u64 = 0;
-        let flags = match wakeup {
-            Wakeup::Now => self.i64(BPF_RB_FORCE_WAKEUP),
-            Wakeup::WhenIdle => self.i64(0),
-            Wakeup::Backlog => {
-                // Wake the reader each time the unread data crosses a multiple of the backlog
-                // threshold, not on every record above it: a reader that lags would otherwise
-                // be woken (an irq_work each) by every record until it catches up. The reader's
-                // timer picks up what is written in between.
-                let avail = self.helper_int(
-                    helper::RINGBUF_QUERY,
-                    &[rb.into(), self.i64(BPF_RB_AVAIL_DATA).into()],
-                );
-                let shift = self.i64(super::maps::WAKEUP_BACKLOG.trailing_zeros() as u64);
-                // The record's size in the ring: an 8-byte header, rounded up to 8.
-                let in_ring = (size as u64 + 8).div_ceil(8) * 8;
-                let after = self
-                    .b
-                    .build_int_add(avail, self.i64(in_ring), "after")
-                    .unwrap();
-                let before_k = self.b.build_right_shift(avail, shift, false, "bk").unwrap();
-                let after_k = self.b.build_right_shift(after, shift, false, "ak").unwrap();
-                let crossed = self
-                    .b
-                    .build_int_compare(IntPredicate::NE, before_k, after_k, "crossed")
-                    .unwrap();
-                self.b
-                    .build_select(
-                        crossed,
-                        self.i64(BPF_RB_FORCE_WAKEUP),
-                        self.i64(BPF_RB_NO_WAKEUP),
-                        "rbflags",
-                    )
-                    .unwrap()
-                    .into_int_value()
-            }
-        };
-        // Written in place in the ring (reserve/submit): no stack copy of the record.
-        let rec = match self.helper(
-            helper::RINGBUF_RESERVE,
-            &[rb.into(), self.i64(size as u64).into(), self.i64(0).into()],
-            true,
-        ) {
-            BasicTypeEnumValue::Ptr(p) => p,
-            BasicTypeEnumValue::Int(_) => unreachable!(),
-        };
-        let full = self.b.build_is_null(rec, "full").unwrap();
-        let (write, lost, done) = (
-            self.block("rec_write"),
-            self.block("rec_lost"),
-            self.block("rec_done"),
-        );
-        self.b.build_conditional_branch(full, lost, write).unwrap();
-        // The reader fell behind: count the record so the loss is reported, never silent.
-        self.b.position_at_end(lost);
-        let counter = self.globals.lost_events(self.ctx, self.module);
-        self.b
-            .build_atomicrmw(
-                inkwell::AtomicRMWBinOp::Add,
-                counter.as_pointer_value(),
-                self.i64(1),
-                inkwell::AtomicOrdering::Monotonic,
-            )
-            .unwrap();
-        self.b.build_unconditional_branch(done).unwrap();
-        self.b.position_at_end(write);
-        self.store_i64(rec, id);
-        fill(self, self.gep(rec, 8));
-        self.helper_void(helper::RINGBUF_SUBMIT, &[rec.into(), flags.into()]);
-        self.b.build_unconditional_branch(done).unwrap();
-        self.b.position_at_end(done);
-    }
-
     pub fn event_of(&self, call: &Expr) -> usize {
         self.ck.call_events[&call.id]
     }
@@ -1043,16 +905,6 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
     pub fn probe_index(&self) -> usize {
         self.probe_index
     }
-}
-
-/// When a record wakes the reader.
-enum Wakeup {
-    /// At once: the record changes what runs (`exit`).
-    Now,
-    /// When the reader was idle (the kernel's default): rare records.
-    WhenIdle,
-    /// When the unread data crosses the backlog threshold (see `emit_record`).
-    Backlog,
 }
 
 /// A helper's return value.

@@ -14,6 +14,7 @@ mod maps;
 mod parts;
 mod percpu;
 mod pointers;
+mod record;
 mod scratch;
 mod stmt;
 pub mod task;
@@ -231,6 +232,10 @@ fn target_machine() -> Result<TargetMachine> {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
         Target::initialize_bpf(&InitializationConfig::default());
+        // inkwell leaves out the BPF assembly parser, which the one line of inline assembly
+        // needs (`record.rs`).
+        // SAFETY: registers the parser with LLVM's target registry, once, before any use.
+        unsafe { inkwell::llvm_sys::target::LLVMInitializeBPFAsmParser() };
         llvm_options();
     });
     let triple = TargetTriple::create("bpfel");
