@@ -30,8 +30,11 @@ const BPF_F_NO_PREALLOC: u64 = 1;
 /// Ring buffer size. The kernel allocates it all when the map is created, so it costs
 /// startup time; 1 MiB holds ~30k printf records between two polls.
 const RINGBUF_BYTES: u64 = 1 << 20;
-/// Pending bytes at which a record wakes the reader (see `FnGen::emit_event`).
+/// Every this many bytes of ring, a record wakes the reader (see `record.rs`).
 pub const WAKEUP_BACKLOG: u64 = 1 << 17;
+// A record finds its place against the marks from its address (`record.rs`), which holds
+// only if every lap of the ring crosses the same marks.
+const _: () = assert!(RINGBUF_BYTES % WAKEUP_BACKLOG == 0);
 
 /// Which module is being built: the whole program, or one piece of a program compiled in
 /// several modules (`codegen::parts`) and joined by libbpf's linker.
