@@ -36,7 +36,6 @@ pub mod helper {
     pub const PROBE_READ_KERNEL_STR: u64 = 115;
     pub const KTIME_GET_BOOT_NS: u64 = 125;
     pub const GET_CURRENT_TASK_BTF: u64 = 158;
-    pub const RINGBUF_OUTPUT: u64 = 130;
     pub const RINGBUF_RESERVE: u64 = 131;
     pub const RINGBUF_SUBMIT: u64 = 132;
 }
