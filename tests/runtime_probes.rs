@@ -223,3 +223,53 @@ fn listing_perf_events_uses_bpftrace_names() {
     // Timers are listed only when asked for by name, like bpftrace.
     assert!(!spyglass(&["-l"]).stdout.contains("interval:"));
 }
+
+/// A perf link owns its perf event's descriptor and closes it at detach. Closing it
+/// right after attaching too left the link to close whatever later reused the number
+/// (a ring buffer, a file being symbolized) when it detached. Every event stays open
+/// while the run goes on: one `interval`, one `profile` per online CPU, one tracepoint.
+#[test]
+fn perf_events_stay_open_while_their_probes_are_attached() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+    let mut child = Command::new(BIN)
+        .args([
+            "-e",
+            "interval:ms:100 { @i = count(); } profile:hz:49 { @p = count(); }
+             tracepoint:syscalls:sys_enter_getpid { @g = count(); }",
+        ])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains(NOTIFY) {
+        line.clear();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "no attach notice");
+    }
+    let perf_fds = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path())
+                .is_ok_and(|t| t.to_string_lossy() == "anon_inode:[perf_event]")
+        })
+        .count();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let cpus: usize = online
+        .trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    assert_eq!(perf_fds, 1 + cpus + 1);
+}

@@ -1,6 +1,8 @@
 //! Perf events: the attach mechanism of `interval`, `profile`, `software` and `hardware`
 //! probes, and the process they are limited to (`-p PID`, the `-c` child).
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
 use super::{AttachContext, Attachment};
 
 /// Where perf events are opened.
@@ -161,6 +163,23 @@ pub(crate) fn open_and_attach(
             (tid, -1)
         }
     };
+    let event = match open(attr, pid, cpu) {
+        Ok(fd) => fd,
+        Err(err) if matches!(err.raw_os_error(), Some(libc::ENODEV | libc::ESRCH)) => {
+            return Ok(None)
+        }
+        Err(err) => return Err(PerfError::Open { place, err }),
+    };
+    let link = PerfLink::new(prog.as_fd(), event).map_err(|e| PerfError::Attach(e.to_string()))?;
+    Ok(Some(Box::new(link)))
+}
+
+/// `perf_event_open(2)`.
+pub(crate) fn open(
+    attr: &libbpf_sys::perf_event_attr,
+    pid: i32,
+    cpu: i32,
+) -> std::io::Result<OwnedFd> {
     // SAFETY: a valid attr for the duration of the call.
     let fd = unsafe {
         libc::syscall(
@@ -173,18 +192,63 @@ pub(crate) fn open_and_attach(
         )
     } as i32;
     if fd < 0 {
-        let err = std::io::Error::last_os_error();
-        if matches!(err.raw_os_error(), Some(libc::ENODEV | libc::ESRCH)) {
-            return Ok(None);
-        }
-        return Err(PerfError::Open { place, err });
+        return Err(std::io::Error::last_os_error());
     }
-    let link = prog
-        .attach_perf_event(fd)
-        .map_err(|e| PerfError::Attach(e.to_string()));
-    // The link keeps its own reference to the event.
-    unsafe { libc::close(fd) };
-    Ok(Some(Box::new(link?)))
+    // SAFETY: a descriptor just opened, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+/// `_IOW('$', 8, __u32)`.
+const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
+
+/// A program attached to a perf event. It owns both descriptors, so the event lives exactly
+/// as long as the attachment: dropping it closes the link (detaching the program), then
+/// the event. Done here rather than by libbpf, whose first perf attach of a process also
+/// loads a program to probe for perf links (start-up time), and whose link closes the
+/// event's descriptor itself, which callers must then not close.
+pub(crate) struct PerfLink {
+    /// None on kernels before 5.15, where the event itself holds the program.
+    _link: Option<OwnedFd>,
+    _event: OwnedFd,
+}
+
+impl PerfLink {
+    /// Attaches `prog` to `event` (opened disabled or not) and enables it.
+    pub(crate) fn new(prog: BorrowedFd, event: OwnedFd) -> std::io::Result<PerfLink> {
+        // SAFETY: two valid descriptors; no options.
+        let fd = unsafe {
+            libbpf_sys::bpf_link_create(
+                prog.as_raw_fd(),
+                event.as_raw_fd(),
+                libbpf_sys::BPF_PERF_EVENT,
+                std::ptr::null(),
+            )
+        };
+        let link = if fd >= 0 {
+            // SAFETY: a descriptor just created, owned by nobody else.
+            Some(unsafe { OwnedFd::from_raw_fd(fd) })
+        } else if -fd == libc::EINVAL {
+            // No perf links: the older interface.
+            // SAFETY: an ioctl taking an int argument.
+            if unsafe { libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog.as_raw_fd()) }
+                < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            None
+        } else {
+            return Err(std::io::Error::from_raw_os_error(-fd));
+        };
+        // SAFETY: an ioctl without argument.
+        if unsafe { libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(PerfLink {
+            _link: link,
+            _event: event,
+        })
+    }
 }
 
 /// CPUs that are online, for per-CPU perf events.
