@@ -8,11 +8,13 @@ fn main() {
     let script = format!("{}/link/lazy-llvm.ld", env!("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed={script}");
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{script}");
-    // LLVM's C++ runtime, linked statically into every program of this package that links
-    // LLVM (see .cargo/config.toml): after the libraries, so LLVM's archives resolve in it.
-    for arg in STATIC_LIBSTDCXX {
+    // LLVM's C++ runtime and compression libraries, linked statically into every program
+    // of this package that links LLVM (see .cargo/config.toml and link/llvm/bin/llvm-config):
+    // after the libraries, so LLVM's archives resolve in them. Each shared library costs
+    // every start its loading and relocation.
+    for arg in STATIC_LLVM_DEPS {
         println!("cargo:rustc-link-arg={arg}");
     }
 }
 
-const STATIC_LIBSTDCXX: [&str; 3] = ["-Wl,-Bstatic", "-lstdc++", "-Wl,-Bdynamic"];
+const STATIC_LLVM_DEPS: [&str; 5] = ["-Wl,-Bstatic", "-lstdc++", "-lzstd", "-lz", "-Wl,-Bdynamic"];

@@ -1,5 +1,8 @@
 //! `tracepoint:CATEGORY:NAME` (alias `t`), typed from the kernel's format files.
 
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::perf::{self, PerfLink};
 use super::tracefs::{self, TpFieldKind};
 use super::{ArgField, ArgKind, AttachPoint, Attachment, ProbeType};
 use super::{AttachContext, ExpandError};
@@ -113,19 +116,37 @@ impl ProbeType for Tracepoint {
         let AttachPoint::Tracepoint { category, name } = ap else {
             unreachable!("not a tracepoint")
         };
-        let root = tracefs::root()?;
-        // Said plainly: an artifact built elsewhere may name one this kernel lacks.
-        if !root.join("events").join(category).join(name).exists() {
-            return Err(format!(
-                "tracepoint:{category}:{name} does not exist on this kernel"
-            ));
-        }
-        let link = prog
-            .attach_tracepoint(
-                libbpf_rs::TracepointCategory::Custom(category.clone()),
-                name,
-            )
+        let event = open_event(category, name)?;
+        let link = PerfLink::new(prog.as_fd(), event)
             .map_err(|e| format!("attaching to tracepoint:{category}:{name} failed: {e}"))?;
         Ok(vec![Box::new(link)])
     }
+}
+
+/// The tracepoint's perf event, opened disabled: `PerfLink` enables it once the program
+/// is attached. One event, on CPU 0, is enough: the program runs wherever the tracepoint
+/// fires.
+fn open_event(category: &str, name: &str) -> Result<OwnedFd, String> {
+    let dir = tracefs::root()?.join("events").join(category).join(name);
+    let id = match std::fs::read_to_string(dir.join("id")) {
+        Ok(text) => text.trim().parse::<u64>().map_err(|e| {
+            format!("cannot read tracepoint:{category}:{name}'s id: {e}")
+        })?,
+        // Said plainly: an artifact built elsewhere may name one this kernel lacks.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "tracepoint:{category}:{name} does not exist on this kernel"
+            ))
+        }
+        Err(e) => return Err(format!("cannot read tracepoint:{category}:{name}'s id: {e}")),
+    };
+    // SAFETY: perf_event_attr is plain data; all-zero is its default.
+    let mut attr: libbpf_sys::perf_event_attr = unsafe { std::mem::zeroed() };
+    attr.type_ = libbpf_sys::PERF_TYPE_TRACEPOINT;
+    attr.size = std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32;
+    attr.config = id;
+    attr.set_disabled(1);
+    perf::open(&attr, -1, 0).map_err(|e| {
+        format!("attaching to tracepoint:{category}:{name} failed: perf_event_open: {e}")
+    })
 }
