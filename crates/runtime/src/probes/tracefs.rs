@@ -48,10 +48,10 @@ pub enum TpFieldKind {
     Other,
 }
 
+/// Whether a tracefs is mounted at `dir`: every one has `events/header_page`. One stat,
+/// where listing `events` took four system calls of every start.
 fn has_events(dir: &Path) -> bool {
-    fs::read_dir(dir.join("events"))
-        .map(|mut d| d.next().is_some())
-        .unwrap_or(false)
+    dir.join("events/header_page").exists()
 }
 
 /// Path of a usable tracefs, mounting it at /sys/kernel/tracing if nothing is
