@@ -1,7 +1,7 @@
 //! Runtime tests: the built binary, run as a user would, on the real kernel (as root),
 //! with exact output compared.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -566,20 +566,13 @@ fn list_tracepoints() {
 
 #[test]
 fn sigint_runs_end_prints_maps_and_detaches() {
-    let mut child = Command::new(BIN)
-        .args([
+    let (mut child, mut stdout) = spawn_attached(
+        &[
             "-e",
             r#"tracepoint:syscalls:sys_enter_getpid { @ = count(); } END { printf("end\n"); }"#,
-        ])
-        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n");
+        ],
+        Stdio::piped(),
+    );
     let ours = prog_ids_of(child.id());
     assert!(!ours.is_empty(), "programs loaded while running");
     Command::new(workload()).arg("5").status().unwrap();

@@ -147,19 +147,10 @@ fn path_calls_bpf_d_path_on_trampoline_arguments_object_only() {
 /// object is checked too.
 #[test]
 fn fentry_bpf_lists_and_targets_running_programs_object_only() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let mut target = Command::new(BIN)
-        .args(["-e", "interval:s:60 { @ = count(); }"])
-        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(target.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut target, _stdout) = spawn_attached(
+        &["-e", "interval:s:60 { @ = count(); }"],
+        std::process::Stdio::null(),
+    );
     let ids = prog_ids_of(target.id());
     assert_eq!(ids.len(), 1, "{ids:?}");
     let want = format!("fentry:bpf:{}:probe_0_0", ids[0]);

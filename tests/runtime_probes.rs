@@ -230,26 +230,14 @@ fn listing_perf_events_uses_bpftrace_names() {
 /// while the run goes on: one `interval`, one `profile` per online CPU, one tracepoint.
 #[test]
 fn perf_events_stay_open_while_their_probes_are_attached() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
-    let mut child = Command::new(BIN)
-        .args([
+    let (mut child, mut stdout) = spawn_attached(
+        &[
             "-e",
             "interval:ms:100 { @i = count(); } profile:hz:49 { @p = count(); }
              tracepoint:syscalls:sys_enter_getpid { @g = count(); }",
-        ])
-        .env(NOTIFY, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains(NOTIFY) {
-        line.clear();
-        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "no attach notice");
-    }
+        ],
+        std::process::Stdio::null(),
+    );
     let perf_fds = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
         .unwrap()
         .flatten()

@@ -17,8 +17,6 @@ use common::*;
 const SELF_FEEDING: &str = r#"tracepoint:raw_syscalls:sys_enter { @[comm] = count(); printf("%d\n", tid); }
 end { printf("end\n"); }"#;
 
-const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
-
 fn wait_with_deadline(child: &mut Child, secs: u64) -> ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -188,21 +186,14 @@ fn a_second_sigint_exits_at_once() {
 /// A signal straight after "attached" still runs `end` and prints the maps.
 #[test]
 fn sigint_right_after_attach() {
-    let mut child = Command::new(BIN)
-        .args([
+    let (mut child, mut stdout) = spawn_attached(
+        &[
             "-e",
             r#"begin { @started = 1; } tracepoint:syscalls:sys_enter_getpid { @n = count(); }
                end { printf("end\n"); }"#,
-        ])
-        .env(NOTIFY, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, format!("{NOTIFY}\n"));
+        ],
+        Stdio::null(),
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
@@ -397,23 +388,17 @@ fn records_the_ring_had_no_room_for_are_reported_as_lost() {
 
 #[test]
 fn self_probe_runs_at_each_sigusr1() {
-    let mut child = Command::new(BIN)
-        .args([
+    let (mut child, mut stdout) = spawn_attached(
+        &[
             "-q",
             "-e",
             r#"self:signal:SIGUSR1 { @n++; printf("usr1 %d %s %s\n", @n, probe, probetype);
                  if (@n == 2) { exit(); } }"#,
-        ])
-        .env(NOTIFY, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, format!("{NOTIFY}\n"));
+        ],
+        Stdio::piped(),
+    );
     let pid = child.id() as i32;
+    let mut line = String::new();
     for want in [
         "usr1 1 self:signal:SIGUSR1 special\n",
         "usr1 2 self:signal:SIGUSR1 special\n",

@@ -6,6 +6,31 @@ use std::sync::OnceLock;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_spyglass");
 
+/// Asked for in the environment, spyglass prints this line once every probe is attached,
+/// as bpftrace does for its own test suite.
+pub const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+
+/// Starts spyglass with `args` and returns once it says every probe is attached: that
+/// notice is its first line on stdout, whose reader comes back with the child.
+pub fn spawn_attached(
+    args: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env(NOTIFY, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("run spyglass");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("{NOTIFY}\n"), "spyglass's first line");
+    (child, stdout)
+}
+
 pub struct Out {
     pub stdout: String,
     pub stderr: String,
