@@ -1,5 +1,6 @@
 //! Perf events: the attach mechanism of `interval`, `profile`, `software` and `hardware`
-//! probes, and the process they are limited to (`-p PID`, the `-c` child).
+//! probes (and of tracepoints, through `PerfLink`), and the process they are limited to
+//! (`-p PID`, the `-c` child).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
