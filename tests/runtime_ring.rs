@@ -60,3 +60,33 @@ fn records_wrapping_the_ring_arrive_once_in_order_or_are_counted_lost() {
     );
     assert!(b > 0, "a={a} b={b} lost={lost}");
 }
+
+/// `BPFTRACE_PERF_RB_PAGES` (and `config = { perf_rb_pages = N }`) size the ring, as in
+/// bpftrace. `begin` writes its records before anything reads the ring: one page holds
+/// some of 300 lines and the rest are counted lost; the default 1 MiB holds them all.
+#[test]
+fn perf_rb_pages_sizes_the_ring() {
+    let script = r#"begin { for ($i : 0..300) { printf("line %d\n", $i); } }"#;
+    let run = |env: &[(&str, &str)]| {
+        let o = spyglass_env(&["-e", script, "-c", "true"], env);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let lines = o.stdout.lines().filter(|l| l.starts_with("line ")).count() as u64;
+        let lost: u64 = o
+            .stderr
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("Lost ")?
+                    .strip_suffix(" events")?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        (lines, lost)
+    };
+    let (lines, lost) = run(&[("BPFTRACE_PERF_RB_PAGES", "1")]);
+    assert!(
+        lines < 300 && lines + lost == 300,
+        "{lines} lines, {lost} lost"
+    );
+    assert_eq!(run(&[]), (300, 0));
+}

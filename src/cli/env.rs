@@ -22,6 +22,9 @@ pub fn sema_options_from_env() -> sema::Options {
     if let Some(n) = num(&["BPFTRACE_ON_STACK_LIMIT"]) {
         o.on_stack_limit = n.min(256);
     }
+    if let Some(n) = num(&["BPFTRACE_PERF_RB_PAGES"]) {
+        o.perf_rb_pages = sema::rb_pages(n as u64);
+    }
     if let Some(m) = std::env::var("BPFTRACE_STACK_MODE")
         .ok()
         .and_then(|v| sema::stack_mode(v.trim()))

@@ -29,12 +29,11 @@ const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u64 = 4;
 const BPF_F_NO_PREALLOC: u64 = 1;
 /// Ring buffer size. The kernel allocates it all when the map is created, so it costs
 /// startup time; 1 MiB holds ~30k printf records between two polls.
-const RINGBUF_BYTES: u64 = 1 << 20;
-/// Every this many bytes of ring, a record wakes the reader (see `record.rs`).
-pub const WAKEUP_BACKLOG: u64 = 1 << 17;
-// A record finds its place against the marks from its address (`record.rs`), which holds
-// only if every lap of the ring crosses the same marks.
-const _: () = assert!(RINGBUF_BYTES % WAKEUP_BACKLOG == 0);
+/// Every this many bytes of ring, a record wakes the reader (see `record.rs`); half the
+/// ring if that is less, so a full ring has woken it. A power of two, as the ring's size
+/// is: a record finds its place against the marks from its address, which holds only if
+/// every lap of the ring crosses the same marks.
+const WAKEUP_BACKLOG: u64 = 1 << 17;
 
 /// Which module is being built: the whole program, or one piece of a program compiled in
 /// several modules (`codegen::parts`) and joined by libbpf's linker.
@@ -71,6 +70,8 @@ pub struct Globals<'ctx> {
     /// programs are generated, read when the maps are described.
     pub interrupt_maps: std::cell::RefCell<std::collections::HashSet<MapId>>,
     pub ringbuf: GlobalValue<'ctx>,
+    /// `WAKEUP_BACKLOG` for this ring's size.
+    pub wakeup_mark: u64,
     /// The stack-trace map, when `kstack`/`ustack` are used.
     pub stacks: Option<GlobalValue<'ctx>>,
     /// `skboutput`'s perf event array (libbpf sizes it to the CPU count).
@@ -109,6 +110,7 @@ pub(super) struct Debug<'ctx> {
 
 impl<'ctx> Globals<'ctx> {
     pub fn declare(ctx: &'ctx Context, module: &Module<'ctx>, ck: &Checked, part: Part) -> Self {
+        let ring_bytes = ck.options.perf_rb_pages as u64 * 4096;
         let (di, cu) = module.create_debug_info_builder(
             true,
             DWARFSourceLanguage::C,
@@ -153,9 +155,10 @@ impl<'ctx> Globals<'ctx> {
                 module,
                 super::RINGBUF,
                 BPF_MAP_TYPE_RINGBUF,
-                RINGBUF_BYTES,
+                ring_bytes,
                 None,
             ),
+            wakeup_mark: WAKEUP_BACKLOG.min(ring_bytes / 2),
             rodata: debug.rodata(ctx, module, ck.param_spec.size() as u64 / 8),
             stacks: ck.resources.contains(&Resource::StackMap).then(|| {
                 let value = 8 * crate::program::MAX_STACK_DEPTH as u64;

@@ -148,7 +148,7 @@ impl<'ctx> FnGen<'_, 'ctx> {
     /// threshold, so every lap crosses the same number of marks, a record that wraps
     /// included.
     fn crosses_backlog_mark(&self, rec: PointerValue<'ctx>, size: u64) -> IntValue<'ctx> {
-        let mark = super::maps::WAKEUP_BACKLOG;
+        let mark = self.globals.wakeup_mark;
         // The record's length in the ring: an 8-byte header, rounded up to 8.
         let in_ring = (size + 8).div_ceil(8) * 8;
         if in_ring >= mark {

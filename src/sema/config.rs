@@ -53,6 +53,17 @@ const RENAMED: &[(&str, &str)] = &[
 /// exhaust map memory long before.
 pub const MAX_STRLEN: u64 = 1 << 20;
 
+/// The ring buffer's default size in pages: 1 MiB, which holds ~30k printf records between
+/// two reads, and whose creation (the kernel allocates and maps it all) stays a small part
+/// of start-up.
+pub const PERF_RB_PAGES: u32 = 256;
+
+/// `perf_rb_pages` as the ring buffer takes it: the kernel wants a power of two; 1 GiB at
+/// most.
+pub fn rb_pages(pages: u64) -> u32 {
+    pages.clamp(1, 1 << 18).next_power_of_two() as u32
+}
+
 pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
     for e in entries {
         let key = e.key.to_ascii_lowercase();
@@ -93,6 +104,7 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
             // Large strings live in scratch memory; one must still fit in a map value.
             "max_strlen" => opts.strlen = int()?.clamp(1, MAX_STRLEN) as u32,
             "on_stack_limit" => opts.on_stack_limit = int()?.min(256) as u32,
+            "perf_rb_pages" => opts.perf_rb_pages = rb_pages(int()?),
             "license" => opts.license = license(e)?,
             "stack_mode" => {
                 opts.stack_mode = word(e).as_deref().and_then(stack_mode).ok_or_else(|| {

@@ -15,7 +15,10 @@ pub const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 pub fn spawn_attached(
     args: &[&str],
     stderr: std::process::Stdio,
-) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>) {
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
     use std::io::BufRead;
     let mut child = Command::new(BIN)
         .args(args)
