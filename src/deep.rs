@@ -23,6 +23,16 @@ pub fn worker_stack() -> usize {
 
 /// Runs `f` on a thread with stack enough to compile `source`.
 pub fn with_stack_for<T: Send>(source: &str, f: impl FnOnce() -> T + Send) -> T {
+    with_stack_for_meanwhile(source, f, |_| {})
+}
+
+/// `with_stack_for`, the calling thread running `meanwhile` while it waits; `meanwhile`
+/// is told whether `f` has returned.
+pub fn with_stack_for_meanwhile<T: Send>(
+    source: &str,
+    f: impl FnOnce() -> T + Send,
+    meanwhile: impl FnOnce(&dyn Fn() -> bool),
+) -> T {
     let levels = source.bytes().filter(u8::is_ascii_punctuation).count();
     let want = std::env::var("SPYGLASS_STACK_MB")
         .ok()
@@ -46,7 +56,10 @@ pub fn with_stack_for<T: Send>(source: &str, f: impl FnOnce() -> T + Send) -> T 
                 .stack_size(size)
                 .spawn_scoped(scope, run);
             match attempt {
-                Ok(h) => return h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                Ok(h) => {
+                    meanwhile(&|| h.is_finished());
+                    return h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                }
                 Err(_) if size > MIN_STACK => size /= 2,
                 Err(_) => return run(),
             }

@@ -204,13 +204,22 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             }
             Ok(hit.program)
         }
-        (None, None) => spyglass::deep::with_stack_for(&source, || {
-            let (program, warnings) = compile(&run, &source_name, &source)?;
-            if let Some(c) = &cache {
-                c.put(&program, &warnings);
-            }
-            Ok(program)
-        }),
+        (None, None) => spyglass::deep::with_stack_for_meanwhile(
+            &source,
+            || {
+                let (program, warnings) = compile(&run, &source_name, &source)?;
+                if let Some(c) = &cache {
+                    c.put(&program, &warnings);
+                }
+                Ok(program)
+            },
+            // LLVM starts up (≈ 3 ms) while the compiler thread parses and checks.
+            |done| {
+                if !run.list {
+                    codegen::warm_up(done);
+                }
+            },
+        ),
     };
     let program = match compiled {
         Ok(p) => p,

@@ -9,8 +9,9 @@
 //!
 //! Test binaries are linked without the script: there the section holds only [`FIRST`],
 //! LLVM's constructors run before `main` as usual, and `ensure` calls a no-op.
+//! [`run_while`] lets the main thread run them while the compiler thread parses and checks.
 
-use std::sync::Once;
+use std::sync::Mutex;
 
 type Init = extern "C" fn();
 
@@ -26,19 +27,35 @@ extern "C" {
     static __stop_llvm_init_array: Init;
 }
 
+/// The constructors run so far, in link order; held while one runs, so each runs once
+/// and after those before it.
+static NEXT: Mutex<usize> = Mutex::new(0);
+
 /// Runs LLVM's static constructors, once per process.
 pub fn ensure() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: the linker bounds an array of constructor pointers (plus `FIRST`); each
-        // is a C++ static initializer, which takes no arguments it uses and runs once.
-        unsafe {
-            let mut p = &raw const __start_llvm_init_array;
-            let end = &raw const __stop_llvm_init_array;
-            while p < end {
-                (*p)();
-                p = p.add(1);
-            }
+    run_while(|| true);
+}
+
+/// Runs the constructors not run yet, in link order, while `go` says so (asked before
+/// each); true once all have run. A thread that may not need LLVM after all can start
+/// them and stop early; `ensure` runs the rest.
+pub fn run_while(go: impl Fn() -> bool) -> bool {
+    // SAFETY: the linker bounds an array of constructor pointers (plus `FIRST`).
+    let all = unsafe {
+        let start = &raw const __start_llvm_init_array;
+        let end = &raw const __stop_llvm_init_array;
+        std::slice::from_raw_parts(start, end.offset_from(start) as usize)
+    };
+    loop {
+        let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
+        if *next >= all.len() {
+            return true;
         }
-    });
+        if !go() {
+            return false;
+        }
+        // A C++ static initializer: it takes no arguments it uses, and runs once.
+        all[*next]();
+        *next += 1;
+    }
 }

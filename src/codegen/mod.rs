@@ -228,7 +228,16 @@ fn emit<'ctx>(
     Ok((elf, ir))
 }
 
-fn target_machine() -> Result<TargetMachine> {
+/// LLVM's static constructors and the BPF target's registration, once per process: what
+/// any compile needs first, for a thread that would otherwise wait on the compiler. It
+/// stops early once `done` says the compile ended without LLVM (a script error).
+pub fn warm_up(done: &dyn Fn() -> bool) {
+    if llvm_init::run_while(|| !done()) {
+        init_target();
+    }
+}
+
+fn init_target() {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
         Target::initialize_bpf(&InitializationConfig::default());
@@ -238,6 +247,11 @@ fn target_machine() -> Result<TargetMachine> {
         unsafe { inkwell::llvm_sys::target::LLVMInitializeBPFAsmParser() };
         llvm_options();
     });
+}
+
+fn target_machine() -> Result<TargetMachine> {
+    llvm_init::ensure();
+    init_target();
     let triple = TargetTriple::create("bpfel");
     let target = Target::from_triple(&triple)
         .map_err(|e| Diagnostic::global(format!("LLVM has no BPF target: {e}")))?;
