@@ -22,16 +22,7 @@ fn records_wrapping_the_ring_arrive_once_in_order_or_are_counted_lost() {
         &format!("{} {CALLS}", workload()),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let lost: u64 = o
-        .stderr
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("Lost ")?
-                .strip_suffix(" events")?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum();
+    let lost = lost_events(&o.stderr);
     let mut last = 0u64;
     let (mut a, mut b) = (0u64, 0u64);
     for l in o.stdout.lines() {
@@ -71,16 +62,7 @@ fn perf_rb_pages_sizes_the_ring() {
         let o = spyglass_env(&["-e", script, "-c", "true"], env);
         assert_eq!(o.code, 0, "{}", o.stderr);
         let lines = o.stdout.lines().filter(|l| l.starts_with("line ")).count() as u64;
-        let lost: u64 = o
-            .stderr
-            .lines()
-            .filter_map(|l| {
-                l.strip_prefix("Lost ")?
-                    .strip_suffix(" events")?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .sum();
+        let lost = lost_events(&o.stderr);
         (lines, lost)
     };
     let (lines, lost) = run(&[("BPFTRACE_PERF_RB_PAGES", "1")]);

@@ -355,16 +355,7 @@ fn records_the_ring_had_no_room_for_are_reported_as_lost() {
     let o = spyglass(&["-e", prog]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let printed = o.stdout.lines().filter(|l| l.ends_with("....")).count() as u64;
-    let lost: u64 = o
-        .stderr
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("Lost ")?
-                .strip_suffix(" events")?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum();
+    let lost = lost_events(&o.stderr);
     assert!(lost > 0, "{}", o.stderr);
     assert_eq!(printed + lost, 50_000);
     assert!(

@@ -64,6 +64,19 @@ impl Out {
     }
 }
 
+/// The records spyglass reported lost (its `Lost N events` lines on stderr).
+pub fn lost_events(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("Lost ")?
+                .strip_suffix(" events")?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
 pub fn run_e(prog: &str) -> Out {
     spyglass_checked(&["-e", prog])
 }
