@@ -449,3 +449,32 @@ fn skboutput_writes_pcap_records() {
     assert!(records >= 3, "{records} records");
     assert!(rest.contains("@[0]: "), "{rest}");
 }
+
+/// `perf_rb_pages`, when set, also sizes `skboutput`'s perf buffer, as in bpftrace: one
+/// mapping per CPU of a header page and the N data pages.
+#[test]
+fn perf_rb_pages_sizes_the_skboutput_perf_buffer() {
+    let path = format!("{}/spyglass-skb-pages.pcap", env!("CARGO_TARGET_TMPDIR"));
+    let prog = format!(
+        r#"config = {{ perf_rb_pages = 4 }}
+           rawtracepoint:consume_skb {{
+             $skb = (struct sk_buff *)arg0;
+             $r = skboutput("{path}", $skb, $skb->len, 0);
+           }}"#
+    );
+    let (mut child, _stdout) = spawn_attached(&["-q", "-e", &prog], std::process::Stdio::null());
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let sizes: Vec<u64> = maps
+        .lines()
+        .filter(|l| l.ends_with("anon_inode:[perf_event]"))
+        .filter_map(|l| {
+            let (a, b) = l.split_whitespace().next()?.split_once('-')?;
+            Some(u64::from_str_radix(b, 16).ok()? - u64::from_str_radix(a, 16).ok()?)
+        })
+        .collect();
+    let cpus = libbpf_rs::num_possible_cpus().unwrap();
+    assert!(!sizes.is_empty() && sizes.len() <= cpus, "{sizes:?}");
+    assert!(sizes.iter().all(|&s| s == 5 * 4096), "{sizes:?}");
+}

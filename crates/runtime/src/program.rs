@@ -86,6 +86,10 @@ impl CompiledProgram {
 pub struct OutputConfig {
     pub str_trunc_trailer: String,
     pub max_cat_bytes: u64,
+    /// `perf_rb_pages`, when the script or the environment sets it: also the pages per
+    /// CPU of `skboutput`'s perf buffer, as in bpftrace (libbpf's 64 otherwise).
+    #[serde(default)]
+    pub perf_rb_pages: Option<u32>,
 }
 
 impl Default for OutputConfig {
@@ -93,6 +97,7 @@ impl Default for OutputConfig {
         OutputConfig {
             str_trunc_trailer: "..".into(),
             max_cat_bytes: 10240,
+            perf_rb_pages: None,
         }
     }
 }

@@ -205,7 +205,9 @@ fn run_with(
         clock_ns(libc::CLOCK_REALTIME).wrapping_sub(clock_ns(libc::CLOCK_MONOTONIC)) as u128,
     )));
     let skb_reader = match &loaded.skb {
-        Some(m) => Some(pcap::reader(m, pcap.clone()).map_err(Diagnostic::global)?),
+        Some(m) => Some(
+            pcap::reader(m, pcap.clone(), prog.output.perf_rb_pages).map_err(Diagnostic::global)?,
+        ),
         None => None,
     };
     let poll_packets = || {

@@ -101,11 +101,18 @@ fn record_header(t_ns: u128, len: u32) -> Vec<u8> {
 }
 
 /// The perf buffer over `map`, feeding `writer`.
+/// `pages`: per CPU, libbpf's default (64) when None.
 pub fn reader<'a>(
     map: &'a MapHandle,
     writer: Rc<RefCell<PcapWriter>>,
+    pages: Option<u32>,
 ) -> Result<PerfBuffer<'a>, String> {
-    PerfBufferBuilder::new(map)
+    let builder = PerfBufferBuilder::new(map);
+    let builder = match pages {
+        Some(n) => builder.pages(n as usize),
+        None => builder,
+    };
+    builder
         .sample_cb(move |_cpu: i32, data: &[u8]| {
             if let Err(e) = writer.borrow_mut().sample(data) {
                 eprintln!("ERROR: skboutput: {e}");
