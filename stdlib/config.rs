@@ -40,7 +40,7 @@ fn entries(o: &Options) -> Vec<(&'static str, Entry)> {
         ("max_probes", Int(o.max_probes as u64)),
         ("max_strlen", Int(o.strlen as u64)),
         ("on_stack_limit", Int(o.on_stack_limit as u64)),
-        ("perf_rb_pages", Int(o.perf_rb_pages as u64)),
+        ("perf_rb_pages", Int(o.ring_pages() as u64)),
         ("str_trunc_trailer", Str(o.output.str_trunc_trailer.clone())),
         ("unstable_import_statement", Str("error".into())),
         ("unstable_tseries", Str("warn".into())),

@@ -23,8 +23,7 @@ pub fn sema_options_from_env() -> sema::Options {
         o.on_stack_limit = n.min(256);
     }
     if let Some(n) = num(&["BPFTRACE_PERF_RB_PAGES"]) {
-        o.perf_rb_pages = sema::rb_pages(n as u64);
-        o.output.perf_rb_pages = Some(o.perf_rb_pages);
+        o.output.perf_rb_pages = Some(sema::rb_pages(n as u64));
     }
     if let Some(m) = std::env::var("BPFTRACE_STACK_MODE")
         .ok()

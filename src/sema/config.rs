@@ -104,10 +104,7 @@ pub fn apply(entries: &[ConfigEntry], opts: &mut Options) -> Result<()> {
             // Large strings live in scratch memory; one must still fit in a map value.
             "max_strlen" => opts.strlen = int()?.clamp(1, MAX_STRLEN) as u32,
             "on_stack_limit" => opts.on_stack_limit = int()?.min(256) as u32,
-            "perf_rb_pages" => {
-                opts.perf_rb_pages = rb_pages(int()?);
-                opts.output.perf_rb_pages = Some(opts.perf_rb_pages);
-            }
+            "perf_rb_pages" => opts.output.perf_rb_pages = Some(rb_pages(int()?)),
             "license" => opts.license = license(e)?,
             "stack_mode" => {
                 opts.stack_mode = word(e).as_deref().and_then(stack_mode).ok_or_else(|| {

@@ -16,7 +16,7 @@ pub mod fields;
 pub mod params;
 pub mod pointers;
 pub mod structs;
-pub use config::{rb_pages, stack_mode, unstable_level, MAX_STRLEN, PERF_RB_PAGES};
+pub use config::{rb_pages, stack_mode, unstable_level, MAX_STRLEN};
 pub use expr::{parse_int, CallCheck};
 pub use stmt::let_id;
 mod config;
@@ -49,8 +49,6 @@ pub struct Options {
     pub strlen: u32,
     /// Temporaries larger than this many bytes live in scratch memory, not on the stack.
     pub on_stack_limit: u32,
-    /// `perf_rb_pages`: the ring buffer's size in 4 KiB pages, a power of two.
-    pub perf_rb_pages: u32,
     /// Print every map when the program ends.
     pub print_maps_on_exit: bool,
     /// The script's name and text, for run-time messages that quote it (`errorf`).
@@ -113,6 +111,14 @@ impl MissingProbes {
     }
 }
 
+impl Options {
+    /// The ring buffer's size in 4 KiB pages: `perf_rb_pages` (kept in `output`, which the
+    /// runtime reads for `skboutput`), else the default.
+    pub fn ring_pages(&self) -> u32 {
+        self.output.perf_rb_pages.unwrap_or(config::PERF_RB_PAGES)
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -122,7 +128,6 @@ impl Default for Options {
             max_probes: 1024,
             strlen: 1024,
             on_stack_limit: 32,
-            perf_rb_pages: PERF_RB_PAGES,
             print_maps_on_exit: true,
             source: None,
             named: Default::default(),

@@ -128,23 +128,16 @@ impl ProbeType for Tracepoint {
 /// fires.
 fn open_event(category: &str, name: &str) -> Result<OwnedFd, String> {
     let dir = tracefs::root()?.join("events").join(category).join(name);
-    let id = match std::fs::read_to_string(dir.join("id")) {
-        Ok(text) => text
-            .trim()
-            .parse::<u64>()
-            .map_err(|e| format!("cannot read tracepoint:{category}:{name}'s id: {e}"))?,
+    let unreadable =
+        |e: &dyn std::fmt::Display| format!("cannot read tracepoint:{category}:{name}'s id: {e}");
+    let text = std::fs::read_to_string(dir.join("id")).map_err(|e| match e.kind() {
         // Said plainly: an artifact built elsewhere may name one this kernel lacks.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!(
-                "tracepoint:{category}:{name} does not exist on this kernel"
-            ))
+        std::io::ErrorKind::NotFound => {
+            format!("tracepoint:{category}:{name} does not exist on this kernel")
         }
-        Err(e) => {
-            return Err(format!(
-                "cannot read tracepoint:{category}:{name}'s id: {e}"
-            ))
-        }
-    };
+        _ => unreadable(&e),
+    })?;
+    let id = text.trim().parse::<u64>().map_err(|e| unreadable(&e))?;
     // SAFETY: perf_event_attr is plain data; all-zero is its default.
     let mut attr: libbpf_sys::perf_event_attr = unsafe { std::mem::zeroed() };
     attr.type_ = libbpf_sys::PERF_TYPE_TRACEPOINT;
