@@ -10,6 +10,7 @@
 pub use spyglass_runtime::{artifact, diag, kinds, params, probes, program, runtime, user_cache};
 pub use spyglass_syntax as parser;
 
+pub mod arena;
 pub mod codegen;
 pub mod deep;
 pub mod pipeline;

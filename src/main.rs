@@ -207,6 +207,7 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
         (None, None) => spyglass::deep::with_stack_for_meanwhile(
             &source,
             || {
+                let _room = spyglass::arena::make_room();
                 let (program, warnings) = compile(&run, &source_name, &source)?;
                 if let Some(c) = &cache {
                     c.put(&program, &warnings);

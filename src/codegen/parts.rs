@@ -60,7 +60,10 @@ pub(super) fn compile(
                 .stack_size(crate::deep::worker_stack())
                 .spawn_scoped(scope, {
                     let (pieces, gate, todo) = (&pieces, &gate, share(t));
-                    move || worker(ck, lower, pieces, &todo, gate)
+                    move || {
+                        let _room = crate::arena::make_room();
+                        worker(ck, lower, pieces, &todo, gate)
+                    }
                 });
             match spawned {
                 Ok(h) => handles.push(h),
