@@ -159,3 +159,34 @@ fn another_pid_namespace_misses() {
     assert!(!inside.stderr.contains(HIT), "{}", inside.stderr);
     assert_eq!(inside.stdout.lines().next(), Some("1"), "{}", inside.stderr);
 }
+
+#[test]
+fn a_full_cache_keeps_its_newest_entries() {
+    let dir = cache_dir("full");
+    let store = dir.join("spyglass");
+    std::fs::create_dir_all(&store).unwrap();
+    // 300 old entries (more than the 256 the cache may hold), the first the oldest.
+    let day = std::time::Duration::from_secs(86_400);
+    for i in 0..300u64 {
+        let f = std::fs::File::create(store.join(format!("old{i:03}.bpfc"))).unwrap();
+        f.set_modified(std::time::SystemTime::now() - day * 400 + day * i as u32)
+            .unwrap();
+    }
+    let first = run_in(&dir, &["-e", PROG]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // Pruned to three quarters, newest first: the new entry and the 191 youngest old ones.
+    let mut left: Vec<String> = entries(&dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let (old, new): (Vec<_>, Vec<_>) = left.iter().partition(|n| n.starts_with("old"));
+    assert_eq!(new.len(), 1, "{left:?}");
+    assert_eq!(old.len(), 191);
+    assert_eq!(old[0], "old109.bpfc");
+    // Room is left: the next entries are added without pruning, and used.
+    let other = PROG.replace("42", "44");
+    run_in(&dir, &["-e", &other]);
+    assert_eq!(entries(&dir).len(), 193);
+    assert!(run_in(&dir, &["-e", PROG]).stderr.contains(HIT));
+}

@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use spyglass::probes::AttachPoint;
 use spyglass::program::CompiledProgram;
 
-/// Entries kept; beyond it the oldest go.
+/// Entries the cache may hold; past that, the oldest go, down to `KEEP_ENTRIES`.
 const MAX_ENTRIES: usize = 256;
+const KEEP_ENTRIES: usize = MAX_ENTRIES * 3 / 4;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -196,21 +197,28 @@ fn crc(b: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// Keeps the newest `MAX_ENTRIES` entries.
+/// Keeps the cache under `MAX_ENTRIES` entries: past that, the newest `KEEP_ENTRIES`.
+/// Pruning reads every entry's time; counting them reads the directory only, so the
+/// first runs after a prune (which write an entry each) find room without that: a full
+/// cache would otherwise cost every compile ≈ 260 statx calls, ahead of its attach.
 fn prune(dir: &Path) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = rd
+    let paths: Vec<PathBuf> = rd
         .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "bpfc"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bpfc"))
         .collect();
-    if entries.len() <= MAX_ENTRIES {
+    if paths.len() <= MAX_ENTRIES {
         return;
     }
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = paths
+        .into_iter()
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
     entries.sort();
-    for (_, p) in &entries[..entries.len() - MAX_ENTRIES] {
+    for (_, p) in &entries[..entries.len().saturating_sub(KEEP_ENTRIES)] {
         let _ = std::fs::remove_file(p);
     }
 }
