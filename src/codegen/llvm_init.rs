@@ -33,19 +33,21 @@ static NEXT: Mutex<usize> = Mutex::new(0);
 
 /// Runs LLVM's static constructors, once per process.
 pub fn ensure() {
-    run_while(|| true);
+    // Holding the lock throughout: a thread running them meanwhile (`run_while`) finishes
+    // its current one and then waits, instead of the two taking turns through the lock.
+    let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
+    let all = constructors();
+    while *next < all.len() {
+        all[*next]();
+        *next += 1;
+    }
 }
 
 /// Runs the constructors not run yet, in link order, while `go` says so (asked before
 /// each); true once all have run. A thread that may not need LLVM after all can start
 /// them and stop early; `ensure` runs the rest.
 pub fn run_while(go: impl Fn() -> bool) -> bool {
-    // SAFETY: the linker bounds an array of constructor pointers (plus `FIRST`).
-    let all = unsafe {
-        let start = &raw const __start_llvm_init_array;
-        let end = &raw const __stop_llvm_init_array;
-        std::slice::from_raw_parts(start, end.offset_from(start) as usize)
-    };
+    let all = constructors();
     loop {
         let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
         if *next >= all.len() {
@@ -57,5 +59,14 @@ pub fn run_while(go: impl Fn() -> bool) -> bool {
         // A C++ static initializer: it takes no arguments it uses, and runs once.
         all[*next]();
         *next += 1;
+    }
+}
+
+fn constructors() -> &'static [Init] {
+    // SAFETY: the linker bounds an array of constructor pointers (plus `FIRST`).
+    unsafe {
+        let start = &raw const __start_llvm_init_array;
+        let end = &raw const __stop_llvm_init_array;
+        std::slice::from_raw_parts(start, end.offset_from(start) as usize)
     }
 }

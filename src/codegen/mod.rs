@@ -8,6 +8,7 @@ mod expr;
 pub mod func;
 mod llvm_diagnostics;
 mod llvm_init;
+mod machine;
 mod loops;
 pub mod lowering;
 mod maps;
@@ -22,16 +23,14 @@ pub mod task;
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{
-    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
-};
-use inkwell::OptimizationLevel;
+use inkwell::targets::{FileType, TargetMachine, TargetTriple};
 
 use crate::diag::{Diagnostic, Result};
 use crate::program::{CompiledProgram, ProbeProgram};
 use crate::sema::{Checked, Resource};
 pub use func::{FnGen, Val};
 pub use lowering::{Lowering, Lowerings};
+use machine::target_machine;
 use maps::{Globals, Part, Shared};
 
 /// What the compiler produced, plus the IR when it was asked for.
@@ -120,8 +119,9 @@ fn whole(
 ) -> Result<(Vec<u8>, Vec<ProbeProgram>, Option<Ir>)> {
     let ctx = Context::create();
     let llvm_errors = llvm_diagnostics::capture(&ctx);
+    let built = generate(&ctx, ck, lower, units, Part::Whole)?;
+    // Made ahead on the main thread during the above, on a cache miss (`machine.rs`).
     let tm = target_machine()?;
-    let built = generate(&ctx, &tm, ck, lower, units, Part::Whole)?;
     let shared = built.globals.usage();
     let probes = built.probes.clone();
     let (elf, ir) = emit(&ctx, built, &tm, ck, &shared, keep_ir)?;
@@ -140,7 +140,6 @@ struct Built<'ctx> {
 
 fn generate<'ctx>(
     ctx: &'ctx Context,
-    tm: &TargetMachine,
     ck: &Checked,
     lower: &dyn Lowerings,
     units: &[Unit],
@@ -148,7 +147,7 @@ fn generate<'ctx>(
 ) -> Result<Built<'ctx>> {
     let module = ctx.create_module("spyglass");
     module.set_triple(&TargetTriple::create("bpfel"));
-    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    module.set_data_layout(&machine::data_layout().get_data_layout());
     let globals = Globals::declare(ctx, &module, ck, part);
     let mut probes = vec![];
     for &Unit { pi, gi } in units {
@@ -228,63 +227,7 @@ fn emit<'ctx>(
     Ok((elf, ir))
 }
 
-/// LLVM's static constructors and the BPF target's registration, once per process: what
-/// any compile needs first, for a thread that would otherwise wait on the compiler. It
-/// stops early once `done` says the compile ended without LLVM (a script error).
-pub fn warm_up(done: &dyn Fn() -> bool) {
-    if llvm_init::run_while(|| !done()) {
-        init_target();
-    }
-}
-
-fn init_target() {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        Target::initialize_bpf(&InitializationConfig::default());
-        // inkwell leaves out the BPF assembly parser, which the one line of inline assembly
-        // needs (`record.rs`).
-        // SAFETY: registers the parser with LLVM's target registry, once, before any use.
-        unsafe { inkwell::llvm_sys::target::LLVMInitializeBPFAsmParser() };
-        llvm_options();
-    });
-}
-
-fn target_machine() -> Result<TargetMachine> {
-    llvm_init::ensure();
-    init_target();
-    let triple = TargetTriple::create("bpfel");
-    let target = Target::from_triple(&triple)
-        .map_err(|e| Diagnostic::global(format!("LLVM has no BPF target: {e}")))?;
-    target
-        .create_target_machine(
-            &triple,
-            "v3",
-            "",
-            OptimizationLevel::Default,
-            RelocMode::PIC,
-            CodeModel::Default,
-        )
-        .ok_or_else(|| Diagnostic::global("LLVM could not create a BPF target machine"))
-}
-
-/// Schedules instructions in source order before register allocation. The default list
-/// scheduler grows with the square of a basic block's length (5,000 map assignments in one
-/// probe: 4.5 s), and on BPF, which issues one instruction at a time, order buys nothing:
-/// the benchmark programs compile to the same number of instructions either way.
-fn llvm_options() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let args = [c"spyglass".as_ptr(), c"-pre-RA-sched=source".as_ptr()];
-        // SAFETY: NUL-terminated strings that outlive the call; no overview text.
-        unsafe {
-            llvm_sys::support::LLVMParseCommandLineOptions(
-                args.len() as i32,
-                args.as_ptr(),
-                std::ptr::null(),
-            )
-        };
-    });
-}
+pub use machine::warm_up;
 
 fn license<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>, license: &str, linkage: Linkage) {
     let text = ctx.const_string(license.as_bytes(), true);

@@ -119,14 +119,14 @@ fn worker(
     // Every thread must reach the gate, whatever happens before it, or the others wait
     // for ever: a failure (or a panic) is carried past it.
     let generated = catch_unwind(AssertUnwindSafe(|| -> PieceResult<_> {
-        let tm = target_machine().map_err(|e| (todo[0], e))?;
         let mut built = vec![];
         for &p in todo {
             built.push((
                 p,
-                generate(&ctx, &tm, ck, lower, pieces[p], Part::Piece(p)).map_err(|e| (p, e))?,
+                generate(&ctx, ck, lower, pieces[p], Part::Piece(p)).map_err(|e| (p, e))?,
             ));
         }
+        let tm = target_machine().map_err(|e| (todo[0], e))?;
         Ok((tm, built))
     }));
     let mut usage = Shared::default();
