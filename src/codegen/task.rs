@@ -119,9 +119,13 @@ pub fn current_task<'ctx>(g: &FnGen<'_, 'ctx>) -> PointerValue<'ctx> {
     }
 }
 
-/// Offset of a `task_struct` member, remembered per boot (see `current_comm`).
+/// Offset of a `task_struct` member, remembered per boot (see `current_comm`). The raw
+/// scan is the first run's fast path; libbpf's parse is the reference.
 pub fn task_member(name: &'static str) -> Option<u64> {
     crate::user_cache::kernel_fact(&format!("task_struct.{name}"), || {
+        if let Some(off) = crate::probes::btf_scan::member_offset("task_struct", name) {
+            return Some(off as u64);
+        }
         let members = crate::probes::btf::struct_members("task_struct")?;
         let (off, _) = members.iter().find(|(_, m)| m.name == name)?;
         Some(*off as u64)

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod btf;
+pub mod btf_scan;
 pub mod debuginfo;
 mod dwarf;
 mod elf;
