@@ -41,7 +41,10 @@ const STATIC_LLVM_DEPS: [&str; 5] = ["-Wl,-Bstatic", "-lstdc++", "-lzstd", "-lz"
 fn hot_text_script(list: &str) -> String {
     let mut s = String::from("SECTIONS\n{\n  .text.hot_first :\n  {\n");
     s.push_str("    *(.text.startup .text.startup.*)\n");
-    for name in list.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for name in list
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let _ = writeln!(s, "    *(\".text.{name}\")");
     }
     s.push_str("  }\n}\nINSERT BEFORE .text;\n");

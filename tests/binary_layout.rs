@@ -17,7 +17,11 @@ fn the_code_a_compile_runs_is_placed_ahead_of_the_rest() {
     assert!(hot.address() < text.address());
     // link/hot-text.txt names ≈ 12,000 functions (6 MB); the static constructors alone,
     // if none of the names matched, are under 1 MB.
-    assert!(hot.size() > 3 << 20, ".text.hot_first is {} bytes", hot.size());
+    assert!(
+        hot.size() > 3 << 20,
+        ".text.hot_first is {} bytes",
+        hot.size()
+    );
     // LLVM's constructors wait for the first compile (src/codegen/llvm_init.rs).
     let lazy = section("llvm_init_array");
     assert!(lazy.size() / 8 > 100, "{} constructors", lazy.size() / 8);

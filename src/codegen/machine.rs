@@ -137,7 +137,11 @@ mod tests {
     fn the_data_layout_is_the_target_machines() {
         let tm = super::make().unwrap();
         assert_eq!(
-            tm.get_target_data().get_data_layout().as_str().to_str().unwrap(),
+            tm.get_target_data()
+                .get_data_layout()
+                .as_str()
+                .to_str()
+                .unwrap(),
             super::DATA_LAYOUT
         );
     }

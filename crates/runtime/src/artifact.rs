@@ -123,7 +123,11 @@ pub fn running_kernel() -> Option<KernelId> {
     let btf_crc = crate::user_cache::kernel_fact("vmlinux.btf_crc", || {
         crate::probes::btf_scan::vmlinux()
             .map(|b| crc(b) as u64)
-            .or_else(|| std::fs::read("/sys/kernel/btf/vmlinux").ok().map(|b| crc(&b) as u64))
+            .or_else(|| {
+                std::fs::read("/sys/kernel/btf/vmlinux")
+                    .ok()
+                    .map(|b| crc(&b) as u64)
+            })
     })? as u32;
     Some(KernelId {
         release: release.trim().to_string(),
