@@ -10,25 +10,14 @@
 
 use std::sync::OnceLock;
 
-const PATH: &str = "/sys/kernel/btf/vmlinux";
-const MAGIC: u16 = 0xeb9f;
+use libbpf_sys::{
+    BTF_KIND_ARRAY, BTF_KIND_CONST, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KIND_ENUM,
+    BTF_KIND_ENUM64, BTF_KIND_FUNC_PROTO, BTF_KIND_INT, BTF_KIND_MAX, BTF_KIND_RESTRICT,
+    BTF_KIND_STRUCT, BTF_KIND_TYPEDEF, BTF_KIND_TYPE_TAG, BTF_KIND_UNION, BTF_KIND_VAR,
+    BTF_KIND_VOLATILE, BTF_MAGIC,
+};
 
-const KIND_INT: u32 = 1;
-const KIND_ARRAY: u32 = 3;
-const KIND_STRUCT: u32 = 4;
-const KIND_UNION: u32 = 5;
-const KIND_ENUM: u32 = 6;
-const KIND_TYPEDEF: u32 = 8;
-const KIND_VOLATILE: u32 = 9;
-const KIND_CONST: u32 = 10;
-const KIND_RESTRICT: u32 = 11;
-const KIND_FUNC_PROTO: u32 = 13;
-const KIND_VAR: u32 = 14;
-const KIND_DATASEC: u32 = 15;
-const KIND_DECL_TAG: u32 = 17;
-const KIND_TYPE_TAG: u32 = 18;
-const KIND_ENUM64: u32 = 19;
-const KIND_MAX: u32 = 19;
+const PATH: &str = "/sys/kernel/btf/vmlinux";
 
 /// The byte offset of `member` in `struct name` of the running kernel, looking into
 /// unnamed struct and union members as C does.
@@ -73,13 +62,17 @@ struct Types<'a> {
     next: usize,
 }
 
+fn kind(info: u32) -> u32 {
+    (info >> 24) & 0x1f
+}
+
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
 impl<'a> Types<'a> {
     fn new(btf: &'a [u8]) -> Option<Types<'a>> {
-        if u16::from_le_bytes(btf.get(0..2)?.try_into().ok()?) != MAGIC {
+        if u16::from_le_bytes(btf.get(0..2)?.try_into().ok()?) != BTF_MAGIC as u16 {
             return None;
         }
         let hdr = u32_at(btf, 4)? as usize;
@@ -106,13 +99,13 @@ impl<'a> Types<'a> {
         let Some(info) = u32_at(self.types, at + 4) else {
             return false;
         };
-        let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
+        let (kind, vlen) = (kind(info), (info & 0xffff) as usize);
         let extra = match kind {
-            KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
-            KIND_ARRAY => 12,
-            KIND_STRUCT | KIND_UNION | KIND_DATASEC | KIND_ENUM64 => 12 * vlen,
-            KIND_ENUM | KIND_FUNC_PROTO => 8 * vlen,
-            k if k > KIND_MAX || k == 0 => return false,
+            BTF_KIND_INT | BTF_KIND_VAR | BTF_KIND_DECL_TAG => 4,
+            BTF_KIND_ARRAY => 12,
+            BTF_KIND_STRUCT | BTF_KIND_UNION | BTF_KIND_DATASEC | BTF_KIND_ENUM64 => 12 * vlen,
+            BTF_KIND_ENUM | BTF_KIND_FUNC_PROTO => 8 * vlen,
+            k if k > BTF_KIND_MAX || k == 0 => return false,
             _ => 0,
         };
         self.starts.push(at);
@@ -135,7 +128,7 @@ impl<'a> Types<'a> {
         let mut id = 1;
         loop {
             let (name_off, info, _) = self.get(id)?;
-            if (info >> 24) & 0x1f == KIND_STRUCT && self.name(name_off)? == name.as_bytes() {
+            if kind(info) == BTF_KIND_STRUCT && self.name(name_off)? == name.as_bytes() {
                 return Some(id);
             }
             id += 1;
@@ -145,8 +138,8 @@ impl<'a> Types<'a> {
     /// `member`'s offset in struct or union `id`, which sits at byte `base`.
     fn member(&mut self, id: u32, base: u32, member: &str) -> Option<u32> {
         let (_, info, at) = self.get(id)?;
-        let kind = (info >> 24) & 0x1f;
-        if kind != KIND_STRUCT && kind != KIND_UNION {
+        let kind = kind(info);
+        if kind != BTF_KIND_STRUCT && kind != BTF_KIND_UNION {
             return None;
         }
         let kflag = info >> 31 == 1;
@@ -175,10 +168,9 @@ impl<'a> Types<'a> {
     fn skip_modifiers(&mut self, mut id: u32) -> Option<u32> {
         loop {
             let (_, info, at) = self.get(id)?;
-            match (info >> 24) & 0x1f {
-                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
-                    id = u32_at(self.types, at + 8)?
-                }
+            match kind(info) {
+                BTF_KIND_TYPEDEF | BTF_KIND_VOLATILE | BTF_KIND_CONST | BTF_KIND_RESTRICT
+                | BTF_KIND_TYPE_TAG => id = u32_at(self.types, at + 8)?,
                 _ => return Some(id),
             }
         }
