@@ -31,7 +31,10 @@ fn main() {
     for arg in STATIC_LLVM_DEPS {
         println!("cargo:rustc-link-arg={arg}");
     }
+    link_libgcc_statically();
 }
+
+include!("link/static_libgcc.rs");
 
 const STATIC_LLVM_DEPS: [&str; 5] = ["-Wl,-Bstatic", "-lstdc++", "-lzstd", "-lz", "-Wl,-Bdynamic"];
 

@@ -215,9 +215,13 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
                 Ok(program)
             },
             // LLVM starts up (≈ 3 ms) while the compiler thread parses and checks.
+            // Then, with nothing left to do, it asks the kernel what the load will ask.
             |done| {
                 if !run.list {
                     codegen::warm_up(done);
+                }
+                if !done() && !run.list && run.aot.is_none() && run.mode != cli::Mode::Codegen {
+                    runtime::features::probe_now();
                 }
             },
         ),

@@ -18,6 +18,11 @@ fn capture(level: PrintLevel, msg: String) {
     }
 }
 
+/// Sends libbpf's messages to the load's log instead of stderr.
+pub(super) fn capture_libbpf_messages() {
+    libbpf_rs::set_print(Some((PrintLevel::Info, capture)));
+}
+
 /// A load failure: which program (if libbpf said) and the kernel's explanation.
 #[derive(Debug)]
 pub struct LoadError {
@@ -47,7 +52,7 @@ pub fn load(
     consts: [u64; rodata::LEN],
     params: &[u8],
 ) -> Result<Loaded, LoadError> {
-    libbpf_rs::set_print(Some((PrintLevel::Info, capture)));
+    capture_libbpf_messages();
     LIBBPF_LOG.lock().map(|mut l| l.clear()).ok();
     let fail = |e: libbpf_rs::Error| {
         let log = LIBBPF_LOG.lock().map(|l| l.clone()).unwrap_or_default();

@@ -4,6 +4,7 @@
 //! compiler, so a runtime-only build can run programs compiled elsewhere.
 
 pub mod child;
+pub mod features;
 mod flame;
 pub mod format;
 mod iter;

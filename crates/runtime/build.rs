@@ -1,0 +1,5 @@
+fn main() {
+    link_libgcc_statically();
+}
+
+include!("../../link/static_libgcc.rs");
