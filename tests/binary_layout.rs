@@ -71,3 +71,26 @@ fn a_compile_thread_allocates_from_room_made_at_once_in_huge_pages() {
     .join()
     .unwrap();
 }
+
+/// The unwinder is linked in from libgcc_eh.a (link/static_libgcc.rs): the shared libgcc_s
+/// would run its cpuid-probing constructor at every start. A panic still unwinds: the
+/// binary catches it and reports an internal error (`main.rs`).
+#[test]
+fn the_binaries_carry_their_own_unwinder() {
+    let run = std::path::Path::new(BIN).with_file_name("spyglass-run");
+    for bin in [BIN, run.to_str().unwrap()] {
+        let Ok(bytes) = std::fs::read(bin) else {
+            // spyglass-run is built with the workspace's binaries, not by every test run.
+            continue;
+        };
+        let elf = object::File::parse(&*bytes).unwrap();
+        let needs = elf.imports().unwrap();
+        assert!(
+            needs.iter().all(|i| !i.name().starts_with(b"_Unwind_")),
+            "{bin} imports the unwinder"
+        );
+        let dynamic = std::process::Command::new("ldd").arg(bin).output().unwrap();
+        let libs = String::from_utf8_lossy(&dynamic.stdout);
+        assert!(!libs.contains("libgcc_s"), "{bin} needs libgcc_s:\n{libs}");
+    }
+}
