@@ -72,3 +72,19 @@ fn perf_rb_pages_sizes_the_ring() {
     );
     assert_eq!(run(&[]), (300, 0));
 }
+
+/// A script that prints nothing as it runs gets a smaller ring (`Checked::ring_pages`):
+/// 256 KiB when it can send run-time warnings. A burst of them from one program run, all
+/// written before anything reads the ring, still arrives whole.
+#[test]
+fn a_burst_of_warnings_fits_the_smaller_ring_of_a_script_that_prints_nothing() {
+    const KEYS: usize = 8000;
+    let script = format!(
+        "config = {{ max_map_keys = 1 }} begin {{ for ($i : 0..{KEYS}) {{ @m[$i] = 1; }} exit(); }}"
+    );
+    let o = spyglass(&["-e", &script]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(lost_events(&o.stderr), 0, "{}", o.stderr);
+    let warnings = o.stdout.matches("Map full; can't update element.").count();
+    assert_eq!(warnings, KEYS - 1, "{}", o.stderr);
+}

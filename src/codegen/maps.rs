@@ -110,7 +110,7 @@ pub(super) struct Debug<'ctx> {
 
 impl<'ctx> Globals<'ctx> {
     pub fn declare(ctx: &'ctx Context, module: &Module<'ctx>, ck: &Checked, part: Part) -> Self {
-        let ring_bytes = ck.options.ring_pages() as u64 * 4096;
+        let ring_bytes = ck.ring_pages() as u64 * 4096;
         let (di, cu) = module.create_debug_info_builder(
             true,
             DWARFSourceLanguage::C,

@@ -58,6 +58,13 @@ pub const MAX_STRLEN: u64 = 1 << 20;
 /// of start-up.
 pub const PERF_RB_PAGES: u32 = 256;
 
+/// The ring of a script whose only records are run-time warnings (and `exit()`):
+/// bpftrace's smallest, 256 KiB, 16 k warnings between two reads.
+pub const WARNING_RB_PAGES: u32 = 64;
+
+/// The ring of a script whose only record is `exit()` (or `unwatch`).
+pub const CONTROL_RB_PAGES: u32 = 4;
+
 /// `perf_rb_pages` as the ring buffer takes it: the kernel wants a power of two; 1 GiB at
 /// most.
 pub fn rb_pages(pages: u64) -> u32 {

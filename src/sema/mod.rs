@@ -112,8 +112,9 @@ impl MissingProbes {
 }
 
 impl Options {
-    /// The ring buffer's size in 4 KiB pages: `perf_rb_pages` (kept in `output`, which the
-    /// runtime reads for `skboutput`), else the default.
+    /// The ring buffer's size in 4 KiB pages as configured: `perf_rb_pages` (kept in
+    /// `output`, which the runtime reads for `skboutput`), else the default. A script that
+    /// sends little gets a smaller one (`Checked::ring_pages`).
     pub fn ring_pages(&self) -> u32 {
         self.output.perf_rb_pages.unwrap_or(config::PERF_RB_PAGES)
     }
@@ -197,9 +198,30 @@ pub struct Checked {
     pub compound_div_events: HashMap<ExprId, usize>,
     /// The "map full" warning event of each map written (by the target's id).
     pub map_full_events: HashMap<ExprId, usize>,
+    /// The events that are run-time warnings (a full map, a zero divisor…), by id.
+    pub warning_events: std::collections::BTreeSet<usize>,
 }
 
 impl Checked {
+    /// The ring buffer's size in 4 KiB pages: `perf_rb_pages` if set, else by what the
+    /// script sends. Creating the ring allocates and maps all of it (1 MiB: ≈ 0.3 ms of a
+    /// 3.5 ms cached start), and a script that prints nothing as it runs needs little: a
+    /// ring for `exit()` alone, or bpftrace's smallest (256 KiB) for warnings too.
+    pub fn ring_pages(&self) -> u32 {
+        if let Some(pages) = self.options.output.perf_rb_pages {
+            return pages;
+        }
+        let control = |e: &EventSpec| matches!(e, EventSpec::Exit | EventSpec::Unwatch);
+        let mut events = self.events.iter().enumerate();
+        if events.clone().all(|(_, e)| control(e)) {
+            config::CONTROL_RB_PAGES
+        } else if events.all(|(i, e)| control(e) || self.warning_events.contains(&i)) {
+            config::WARNING_RB_PAGES
+        } else {
+            config::PERF_RB_PAGES
+        }
+    }
+
     pub fn ty(&self, id: ExprId) -> &Type {
         &self.types[id as usize]
     }
@@ -291,6 +313,7 @@ pub struct Checker<'a> {
     pub(crate) warnings: Vec<Diagnostic>,
     compound_div_events: HashMap<ExprId, usize>,
     map_full_events: HashMap<ExprId, usize>,
+    warning_events: std::collections::BTreeSet<usize>,
 }
 
 pub fn check(mut program: Program, mut opts: Options, cat: &dyn Catalogue) -> Result<Checked> {
@@ -350,6 +373,7 @@ pub fn check(mut program: Program, mut opts: Options, cat: &dyn Catalogue) -> Re
         warnings: vec![],
         compound_div_events: HashMap::new(),
         map_full_events: HashMap::new(),
+        warning_events: Default::default(),
     };
     // Parameters in attach points decide what is attached: an artifact fixes them.
     for n in fixed_in_attach {
@@ -379,6 +403,7 @@ pub fn check(mut program: Program, mut opts: Options, cat: &dyn Catalogue) -> Re
     ck.warnings.clear();
     ck.compound_div_events.clear();
     ck.map_full_events.clear();
+    ck.warning_events.clear();
     let mut infos = vec![];
     let mut nprogs = 0;
     for (probe, pts) in program.probes.iter().zip(&points) {
@@ -411,6 +436,7 @@ pub fn check(mut program: Program, mut opts: Options, cat: &dyn Catalogue) -> Re
     warnings.append(&mut ck.warnings);
     let compound_div_events = std::mem::take(&mut ck.compound_div_events);
     let map_full_events = std::mem::take(&mut ck.map_full_events);
+    let warning_events = std::mem::take(&mut ck.warning_events);
     let param_spec = ck.param_spec(&opts);
     let used = std::mem::take(&mut *ck.core_consts_fixed.borrow_mut());
     ck.core.fixed.extend(used);
@@ -437,6 +463,7 @@ pub fn check(mut program: Program, mut opts: Options, cat: &dyn Catalogue) -> Re
         warnings,
         compound_div_events,
         map_full_events,
+        warning_events,
     })
 }
 

@@ -96,6 +96,7 @@ impl Checker<'_> {
             .as_ref()
             .map(|(name, text)| source_site(name, text, span));
         let id = self.events.len();
+        self.warning_events.insert(id);
         self.events.push(EventSpec::Log {
             error: false,
             fmt: msg.replace('%', "%%"),
