@@ -262,8 +262,8 @@ pub fn parse<I: IntoIterator<Item = String>>(argv: I) -> Result<Command, Error> 
     let a = match plain(&argv) {
         Some(a) => a,
         None => Args::try_parse_from(&argv).map_err(|e| {
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or("invalid arguments");
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
             usage_err(first.trim_start_matches("error: ").to_string())
         })?,
     };
@@ -502,7 +502,11 @@ mod tests {
             &["spyglass", "script.bt"],
             &["spyglass", "script.bt", "1", "two", "3x"],
             &["spyglass", "-e", "begin { exit(); }"],
-            &["spyglass", "-e", "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }"],
+            &[
+                "spyglass",
+                "-e",
+                "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }",
+            ],
         ];
         for case in cases {
             let argv: Vec<String> = case.iter().map(|s| s.to_string()).collect();
