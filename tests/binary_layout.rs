@@ -73,10 +73,15 @@ fn a_compile_thread_allocates_from_room_made_at_once_in_huge_pages() {
 }
 
 /// The unwinder is linked in from libgcc_eh.a (link/static_libgcc.rs): the shared libgcc_s
-/// would run its cpuid-probing constructor at every start. A panic still unwinds: the
-/// binary catches it and reports an internal error (`main.rs`).
+/// would run its cpuid-probing constructor at every start. A panic must still unwind, for
+/// `main.rs` to catch it and report an internal error; this test is linked the same way.
 #[test]
 fn the_binaries_carry_their_own_unwinder() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let caught = std::panic::catch_unwind(|| panic!("unwinding through libgcc_eh"));
+    std::panic::set_hook(hook);
+    assert!(caught.is_err());
     let run = std::path::Path::new(BIN).with_file_name("spyglass-run");
     for bin in [BIN, run.to_str().unwrap()] {
         let Ok(bytes) = std::fs::read(bin) else {
