@@ -114,3 +114,83 @@ fn too_much_stack_in_a_late_piece_is_a_located_error() {
         o.stderr
     );
 }
+
+/// Alike block `i`: the same body as every other, but for its own `printf` and its own
+/// warning (which names its line), so only the record ids tell the programs apart.
+fn alike(i: usize) -> String {
+    format!(
+        "tracepoint:syscalls:sys_enter_getpid /pid == cpid/ {{\n  \
+         $z = tid - pid; @q = 1 / $z; @n[comm] = count();\n  \
+         printf(\"block {i} %d\\n\", $z); }}\n"
+    )
+}
+
+#[test]
+fn alike_probes_compiled_once_keep_their_own_records() {
+    let calls = 3;
+    let script: String = (0..BLOCKS).map(alike).collect();
+    let o = spyglass(&["-e", &script, "-c", &format!("{} {calls}", workload())]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for i in 0..BLOCKS {
+        assert_eq!(
+            o.stdout.matches(&format!("block {i} 0\n")).count(),
+            calls,
+            "block {i}: {}",
+            o.stdout
+        );
+        // The warning of the division on the block's second line.
+        let at = format!("stdin:{}:", 3 * i + 2);
+        assert_eq!(o.stdout.matches(&at).count(), calls, "{at} {}", o.stdout);
+    }
+    assert!(
+        o.stdout.contains(&format!("]: {}\n", BLOCKS * calls)),
+        "{}",
+        o.stdout
+    );
+}
+
+/// The programs of alike blocks are one compiled program, copied: each differs from the
+/// first only in the immediates of the moves that load its record ids (the first model is
+/// compiled with its ids as opaque moves; a program compiled on its own stores them as
+/// constants, which `st` instructions hold instead).
+#[test]
+fn alike_probes_are_copies_of_one_compiled_program() {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let elf = format!("{}/split-alike.o", env!("CARGO_TARGET_TMPDIR"));
+    let script: String = (0..BLOCKS).map(alike).collect();
+    let o = spyglass(&[
+        "--mode",
+        "codegen",
+        "--no-cache",
+        "--emit-elf",
+        &elf,
+        "-e",
+        &script,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let data = std::fs::read(&elf).expect("the ELF");
+    let file = object::File::parse(&*data).expect("an ELF");
+    let code = |name: &str| -> Vec<u8> {
+        let sym = file.symbols().find(|s| s.name() == Ok(name)).expect(name);
+        let sec = file
+            .section_by_index(sym.section_index().expect("defined"))
+            .expect("section");
+        let (at, size) = (sym.address() as usize, sym.size() as usize);
+        sec.data().expect("code")[at..at + size].to_vec()
+    };
+    let first = code("probe_0_0");
+    for i in 1..BLOCKS {
+        let other = code(&format!("probe_{i}_0"));
+        assert_eq!(other.len(), first.len(), "probe {i}");
+        let differ: Vec<(&[u8], &[u8])> = first
+            .chunks(8)
+            .zip(other.chunks(8))
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert!(!differ.is_empty(), "probe {i} has the ids of probe 0");
+        for (a, b) in differ {
+            assert_eq!(a[0], 0xb7, "probe {i}: not a move: {a:x?} {b:x?}");
+            assert_eq!(a[..4], b[..4], "probe {i}: {a:x?} {b:x?}");
+        }
+    }
+}

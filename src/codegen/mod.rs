@@ -3,6 +3,7 @@
 //! Every `@map` becomes a BTF-described map in `.maps`; every probe block becomes one
 //! program per attach-point group (see `sema::ProbeInfo::programs`).
 
+mod clones;
 mod core;
 mod expr;
 pub mod func;
@@ -67,7 +68,9 @@ pub fn compile(ck: &Checked, lower: &dyn Lowerings, keep_ir: bool) -> Result<Out
         .probes
         .iter()
         .enumerate()
-        .flat_map(|(pi, info)| (0..info.programs.len()).map(move |gi| Unit { pi, gi }))
+        .flat_map(|(pi, info)| (0..info.programs.len()).map(move |gi| (pi, gi)))
+        .enumerate()
+        .map(|(at, (pi, gi))| Unit { pi, gi, at })
         .collect();
     let (elf, probes, ir) = if keep_ir || !parts::worth_splitting(units.len()) {
         whole(ck, lower, &units, keep_ir)?
@@ -103,11 +106,12 @@ pub fn compile(ck: &Checked, lower: &dyn Lowerings, keep_ir: bool) -> Result<Out
     })
 }
 
-/// One BPF program: attach-point group `gi` of probe block `pi`.
+/// One BPF program: attach-point group `gi` of probe block `pi`, the program `at` of all.
 #[derive(Clone, Copy)]
 struct Unit {
     pi: usize,
     gi: usize,
+    at: usize,
 }
 
 /// The whole program in one module.
@@ -136,6 +140,8 @@ struct Built<'ctx> {
     module: Module<'ctx>,
     globals: Globals<'ctx>,
     probes: Vec<ProbeProgram>,
+    /// Of a piece's programs that could be copies of others (`clones.rs`).
+    shapes: Vec<clones::Shape>,
 }
 
 fn generate<'ctx>(
@@ -150,7 +156,10 @@ fn generate<'ctx>(
     module.set_data_layout(&machine::data_layout().get_data_layout());
     let globals = Globals::declare(ctx, &module, ck, part);
     let mut probes = vec![];
-    for &Unit { pi, gi } in units {
+    let mut shapes = vec![];
+    // CO-RE relocations are per program in `.BTF.ext`: those programs are not copied.
+    let copyable = part != Part::Whole && ck.core.structs.is_empty();
+    for &Unit { pi, gi, at } in units {
         let probe = &ck.program.probes[pi];
         let points = &ck.probes[pi].programs[gi];
         let name = format!("probe_{pi}_{gi}");
@@ -163,6 +172,9 @@ fn generate<'ctx>(
         FnGen::build(
             ctx, &module, &globals, ck, lower, pi, &points[0], &name, &section,
         )?;
+        if copyable {
+            shapes.push((name.clone(), section.clone(), at));
+        }
         probes.push(ProbeProgram {
             prog_name: name,
             attach: points.iter().map(|p| p.attach.clone()).collect(),
@@ -170,6 +182,10 @@ fn generate<'ctx>(
             reads_args: ck.probes[pi].reads_args,
         });
     }
+    let shapes = match shapes.is_empty() {
+        true => vec![],
+        false => clones::shapes_of(&module, &shapes),
+    };
     // One license is enough: the linker concatenates the pieces' sections.
     match part {
         Part::Whole => license(ctx, &module, &ck.options.license, Linkage::External),
@@ -181,6 +197,7 @@ fn generate<'ctx>(
         module,
         globals,
         probes,
+        shapes,
     })
 }
 

@@ -14,11 +14,13 @@
 //! programs and describing their maps. Whatever is laid out per program (a program's own
 //! scratch region) gets a map per piece instead.
 
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use inkwell::context::Context;
 
+use super::clones::{self, Plan};
 use super::maps::{Part, Shared};
 use super::{emit, generate, llvm_diagnostics, target_machine, Lowerings, Unit};
 use crate::diag::{Diagnostic, Result};
@@ -35,8 +37,13 @@ pub fn worth_splitting(programs: usize) -> bool {
     programs >= 2 * PIECE
 }
 
-/// A piece's object and its programs, by piece number.
-type Done = (usize, Vec<u8>, Vec<ProbeProgram>);
+/// A piece's object, and its programs by unit; the programs left out to be copies.
+struct Done {
+    piece: usize,
+    elf: Vec<u8>,
+    probes: Vec<(usize, ProbeProgram)>,
+    copies: Vec<(usize, ProbeProgram)>,
+}
 
 pub(super) fn compile(
     ck: &Checked,
@@ -94,13 +101,92 @@ pub(super) fn compile(
     if let Some((_, e)) = first_error {
         return Err(e);
     }
-    done.sort_by_key(|d| d.0);
-    let probes = done.iter().flat_map(|d| d.2.iter().cloned()).collect();
-    let objects: Vec<&[u8]> = done.iter().map(|d| &d.1[..]).collect();
+    done.sort_by_key(|d| d.piece);
+    let (plan, shared) = gate.outcome();
+    let left = copy_programs(&plan, &mut done);
+    if !left.is_empty() {
+        // Copies that could not be made are compiled after all, as one more piece.
+        let units: Vec<Unit> = units
+            .iter()
+            .filter(|u| left.contains(&u.at))
+            .copied()
+            .collect();
+        let piece = pieces.len();
+        let mut extra = compile_alone(ck, lower, &units, piece, &shared).map_err(|(_, e)| e)?;
+        extra.probes = units
+            .iter()
+            .map(|u| u.at)
+            .zip(extra.probes.drain(..).map(|p| p.1))
+            .collect();
+        done.push(extra);
+    }
+    let mut probes: Vec<(usize, ProbeProgram)> =
+        done.iter_mut().flat_map(|d| d.probes.drain(..)).collect();
+    probes.sort_by_key(|p| p.0);
+    let objects: Vec<&[u8]> = done.iter().map(|d| &d.elf[..]).collect();
     let elf = link(&objects).map_err(|e| {
         Diagnostic::global(format!("internal error: linking the compiled pieces: {e}"))
     })?;
-    Ok((elf, probes))
+    Ok((elf, probes.into_iter().map(|p| p.1).collect()))
+}
+
+/// Adds each group's copies to the object of its first model (`clones.rs`); returns the
+/// programs that could not be copied.
+fn copy_programs(plan: &Plan, done: &mut [Done]) -> HashSet<usize> {
+    let mut left = HashSet::new();
+    let piece_of = |unit: usize| unit / PIECE;
+    let index: HashMap<usize, usize> = done.iter().enumerate().map(|(i, d)| (d.piece, i)).collect();
+    let mut edited: HashMap<usize, clones::elf::Object> = HashMap::new();
+    for g in &plan.groups {
+        let [a, b] = g.models.map(|m| &plan.shapes[&m]);
+        let made = (|| -> std::result::Result<(), String> {
+            #[cfg(test)]
+            if tests::FAIL_COPIES.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err("failure injected by a test".into());
+            }
+            let obj_b = clones::elf::Object::parse(&done[index[&piece_of(b.unit)]].elf)?;
+            let ia = index[&piece_of(a.unit)];
+            if !edited.contains_key(&ia) {
+                edited.insert(ia, clones::elf::Object::parse(&done[ia].elf)?);
+            }
+            let obj_a = &edited[&ia];
+            let (pa, pb) = (obj_a.program(&a.name)?, obj_b.program(&b.name)?);
+            let sites = clones::slot_sites(&pa, &pb, &a.slots, &b.slots)?;
+            let copies: Vec<clones::elf::Copy> = g
+                .copies
+                .iter()
+                .map(|c| {
+                    let s = &plan.shapes[c];
+                    clones::elf::Copy {
+                        name: s.name.clone(),
+                        section: s.section.clone(),
+                        code: clones::patch(pa.code, &sites, &s.slots),
+                    }
+                })
+                .collect();
+            edited
+                .get_mut(&ia)
+                .expect("parsed above")
+                .add_copies(&a.name, &copies)
+        })();
+        match made {
+            Ok(()) => {
+                for c in &g.copies {
+                    let from = index[&piece_of(*c)];
+                    let at = done[from].copies.iter().position(|p| p.0 == *c);
+                    if let Some(at) = at {
+                        let p = done[from].copies.swap_remove(at);
+                        done[from].probes.push(p);
+                    }
+                }
+            }
+            Err(_) => left.extend(g.copies.iter().copied()),
+        }
+    }
+    for (i, obj) in edited {
+        done[i].elf = obj.write();
+    }
+    left
 }
 
 /// A failure, with the piece it happened in.
@@ -118,7 +204,7 @@ fn worker(
     let llvm_errors = llvm_diagnostics::capture(&ctx);
     // Every thread must reach the gate, whatever happens before it, or the others wait
     // for ever: a failure (or a panic) is carried past it.
-    let generated = catch_unwind(AssertUnwindSafe(|| -> PieceResult<_> {
+    let mut generated = catch_unwind(AssertUnwindSafe(|| -> PieceResult<_> {
         let mut built = vec![];
         for &p in todo {
             built.push((
@@ -130,59 +216,145 @@ fn worker(
         Ok((tm, built))
     }));
     let mut usage = Shared::default();
-    if let Ok(Ok((_, built))) = &generated {
+    let mut shapes = vec![];
+    if let Ok(Ok((_, built))) = &mut generated {
         for (_, b) in built {
             usage.merge(&b.globals.usage());
+            shapes.append(&mut b.shapes);
         }
     }
-    let shared = gate.pass(usage);
+    let (plan, shared) = gate.pass(usage, shapes);
     let (tm, built) = match generated {
         Ok(r) => r?,
         Err(panic) => resume_unwind(panic),
     };
     let mut done = vec![];
     for (p, b) in built {
+        let mut piece = Done {
+            piece: p,
+            elf: vec![],
+            probes: vec![],
+            copies: vec![],
+        };
+        let mut models = HashSet::new();
+        for (u, probe) in pieces[p].iter().zip(&b.probes) {
+            if plan.is_copy(u.at) {
+                if let Some(f) = b.module.get_function(&probe.prog_name) {
+                    // SAFETY: a program is called by nothing.
+                    unsafe { f.delete() };
+                }
+                piece.copies.push((u.at, probe.clone()));
+                continue;
+            }
+            if plan.is_model(u.at) {
+                models.insert(probe.prog_name.clone());
+            }
+            piece.probes.push((u.at, probe.clone()));
+        }
+        clones::resolve(&ctx, &b.module, &models);
         let probes = b.probes.clone();
         let (elf, _) = emit(&ctx, b, &tm, ck, &shared, false).map_err(|e| (p, e))?;
         if let Some(msg) = llvm_errors.take() {
             return Err((p, llvm_diagnostics::explain(&msg, ck, &probes)));
         }
-        done.push((p, elf, probes));
+        piece.elf = elf;
+        done.push(piece);
     }
     Ok(done)
 }
 
-/// Where the threads wait for each other and pool what their pieces use.
+/// Compiles `units` as piece `piece`, on this thread, none of them copied.
+fn compile_alone(
+    ck: &Checked,
+    lower: &dyn Lowerings,
+    units: &[Unit],
+    piece: usize,
+    shared: &Shared,
+) -> PieceResult<Done> {
+    let ctx = Context::create();
+    let llvm_errors = llvm_diagnostics::capture(&ctx);
+    let b = generate(&ctx, ck, lower, units, Part::Piece(piece)).map_err(|e| (piece, e))?;
+    let tm = target_machine().map_err(|e| (piece, e))?;
+    clones::resolve(&ctx, &b.module, &HashSet::new());
+    let probes = b.probes.clone();
+    let (elf, _) = emit(&ctx, b, &tm, ck, shared, false).map_err(|e| (piece, e))?;
+    if let Some(msg) = llvm_errors.take() {
+        return Err((piece, llvm_diagnostics::explain(&msg, ck, &probes)));
+    }
+    Ok(Done {
+        piece,
+        elf,
+        probes: probes.into_iter().map(|p| (0, p)).collect(),
+        copies: vec![],
+    })
+}
+
+/// Where the threads wait for each other, pool what their pieces use, and learn which
+/// programs are copies of others.
 struct Gate {
-    state: Mutex<(usize, usize, Shared)>,
+    state: Mutex<GateState>,
     all_in: Condvar,
+}
+
+struct GateState {
+    arrived: usize,
+    expected: usize,
+    usage: Shared,
+    shapes: Vec<clones::Shape>,
+    plan: Option<Arc<Plan>>,
 }
 
 impl Gate {
     fn new(expected: usize) -> Self {
         Gate {
-            state: Mutex::new((0, expected, Shared::default())),
+            state: Mutex::new(GateState {
+                arrived: 0,
+                expected,
+                usage: Shared::default(),
+                shapes: vec![],
+                plan: None,
+            }),
             all_in: Condvar::new(),
         }
     }
 
-    /// Adds `usage`, waits for every other thread, and returns what all of them use.
-    fn pass(&self, usage: Shared) -> Shared {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.0 += 1;
-        s.2.merge(&usage);
-        self.all_in.notify_all();
-        while s.0 < s.1 {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds `usage` and `shapes`, waits for every other thread, and returns the plan and
+    /// what all of them use.
+    fn pass(&self, usage: Shared, mut shapes: Vec<clones::Shape>) -> (Arc<Plan>, Shared) {
+        let mut s = self.lock();
+        s.arrived += 1;
+        s.usage.merge(&usage);
+        s.shapes.append(&mut shapes);
+        self.settle(&mut s);
+        while s.plan.is_none() {
             s = self.all_in.wait(s).unwrap_or_else(|p| p.into_inner());
         }
-        s.2.clone()
+        (s.plan.clone().expect("settled"), s.usage.clone())
+    }
+
+    /// Once every thread is in, the last one plans the copies and wakes the others.
+    fn settle(&self, s: &mut GateState) {
+        if s.arrived >= s.expected && s.plan.is_none() {
+            s.plan = Some(Arc::new(Plan::new(std::mem::take(&mut s.shapes))));
+            self.all_in.notify_all();
+        }
     }
 
     /// One thread fewer will come (it could not be started).
     fn withdraw(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.1 -= 1;
-        self.all_in.notify_all();
+        let mut s = self.lock();
+        s.expected -= 1;
+        self.settle(&mut s);
+    }
+
+    /// The plan and the pooled usage, once every thread has passed.
+    fn outcome(&self) -> (Arc<Plan>, Shared) {
+        let s = self.lock();
+        (s.plan.clone().unwrap_or_default(), s.usage.clone())
     }
 }
 
@@ -231,4 +403,79 @@ fn link(objects: &[&[u8]]) -> std::result::Result<Vec<u8>, String> {
         .and_then(|_| out.read_to_end(&mut elf))
         .map_err(|e| e.to_string())?;
     Ok(elf)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::sema::catalogue::{BuiltinType, Catalogue, TypeRule};
+
+    /// Makes every copy fail, as a copy whose models differ beyond their ids does.
+    pub(super) static FAIL_COPIES: AtomicBool = AtomicBool::new(false);
+
+    /// No builtins, no functions: codegen sees no more of the catalogue than its traits.
+    struct Bare;
+
+    impl crate::parser::Vocabulary for Bare {
+        fn is_function(&self, _: &str) -> bool {
+            false
+        }
+        fn is_builtin(&self, _: &str) -> bool {
+            false
+        }
+        fn prelude(&self) -> &'static str {
+            ""
+        }
+    }
+
+    impl Catalogue for Bare {
+        fn builtin(&self, _: &str) -> Option<BuiltinType> {
+            None
+        }
+        fn function(&self, _: &str) -> Option<&'static dyn TypeRule> {
+            None
+        }
+        fn builtin_names(&self) -> Vec<&'static str> {
+            vec![]
+        }
+        fn function_names(&self) -> Vec<&'static str> {
+            vec![]
+        }
+    }
+
+    impl super::Lowerings for Bare {
+        fn builtin(&self, _: &str) -> Option<super::super::lowering::BuiltinGen> {
+            None
+        }
+        fn function(&self, _: &str) -> Option<&'static dyn super::super::Lowering> {
+            None
+        }
+    }
+
+    #[test]
+    fn copies_that_cannot_be_made_are_compiled() {
+        let n = 3 * super::PIECE;
+        // Alike programs, each with a "map full" warning of its own.
+        let src: String = (0..n)
+            .map(|_| "tracepoint:syscalls:sys_enter_getpid { $x = 1; @m[$x] = 2; }\n")
+            .collect();
+        let ast = crate::parser::parse(&src, &Bare).unwrap();
+        let checked = crate::sema::check(ast, Default::default(), &Bare).unwrap();
+        FAIL_COPIES.store(true, Ordering::Relaxed);
+        let out = super::super::compile(&checked, &Bare, false);
+        FAIL_COPIES.store(false, Ordering::Relaxed);
+        let program = out.unwrap().program;
+        let names: Vec<String> = program.probes.iter().map(|p| p.prog_name.clone()).collect();
+        let expected: Vec<String> = (0..n).map(|i| format!("probe_{i}_0")).collect();
+        assert_eq!(names, expected, "every program, in order");
+        use object::{Object, ObjectSymbol};
+        let elf = object::File::parse(&*program.elf).unwrap();
+        for name in &expected {
+            assert!(
+                elf.symbols().any(|s| s.name() == Ok(name.as_str())),
+                "{name} is in the object"
+            );
+        }
+    }
 }

@@ -63,7 +63,7 @@ impl<'ctx> FnGen<'_, 'ctx> {
             EventSpec::Exit | EventSpec::Unwatch => Wakeup::Now,
             _ => Wakeup::Backlog,
         };
-        self.emit_record(self.i64(id as u64), wakeup, payload_size, fill);
+        self.emit_record(self.slot(id as u64), wakeup, payload_size, fill);
     }
 
     /// Sends argument-less warning event `ev` (a full map, an index out of range, a zero
@@ -72,7 +72,26 @@ impl<'ctx> FnGen<'_, 'ctx> {
     /// shared subprogram would be smaller still, but the calls change how the verifier
     /// prunes, and long string loops went past its instruction limit).
     pub fn warn(&self, ev: usize) {
-        self.emit_record(self.i64(ev as u64), Wakeup::WhenIdle, 0, |_, _| {});
+        self.emit_record(self.slot(ev as u64), Wakeup::WhenIdle, 0, |_, _| {});
+    }
+
+    /// A record id: a constant, passed through the marker in a piece, so that programs
+    /// differing only in their ids are seen to be alike (`clones.rs`).
+    fn slot(&self, id: u64) -> IntValue<'ctx> {
+        let marker = (id < 1 << 31)
+            .then(|| self.globals.slot_marker(self.ctx, self.module))
+            .flatten();
+        match marker {
+            Some(f) => self
+                .b
+                .build_call(f, &[self.i64(id).into()], "id")
+                .unwrap()
+                .try_as_basic_value()
+                .basic()
+                .expect("the marker returns a value")
+                .into_int_value(),
+            None => self.i64(id),
+        }
     }
 
     /// Sends a record whose event id is `id`.
