@@ -141,7 +141,7 @@ struct Built<'ctx> {
     globals: Globals<'ctx>,
     probes: Vec<ProbeProgram>,
     /// Of a piece's programs that could be copies of others (`clones.rs`).
-    shapes: Vec<clones::Shape>,
+    shapes: Vec<clones::Candidate>,
 }
 
 fn generate<'ctx>(
@@ -172,8 +172,13 @@ fn generate<'ctx>(
         FnGen::build(
             ctx, &module, &globals, ck, lower, pi, &points[0], &name, &section,
         )?;
-        if copyable {
-            shapes.push((name.clone(), section.clone(), at));
+        if let Some(func) = module.get_function(&name).filter(|_| copyable) {
+            shapes.push(clones::Candidate {
+                print: clones::fingerprint(func),
+                name: name.clone(),
+                section: section.clone(),
+                unit: at,
+            });
         }
         probes.push(ProbeProgram {
             prog_name: name,
@@ -182,10 +187,6 @@ fn generate<'ctx>(
             reads_args: ck.probes[pi].reads_args,
         });
     }
-    let shapes = match shapes.is_empty() {
-        true => vec![],
-        false => clones::shapes_of(&module, &shapes),
-    };
     // One license is enough: the linker concatenates the pieces' sections.
     match part {
         Part::Whole => license(ctx, &module, &ck.options.license, Linkage::External),

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use inkwell::context::Context;
 use inkwell::module::Module;
-use inkwell::values::{BasicValue, InstructionOpcode};
+use inkwell::values::{BasicValue, BasicValueEnum, FunctionValue, InstructionOpcode};
 
 /// The marker function a record id is passed through while programs are generated.
 pub const SLOT: &str = "spyglass.slot";
@@ -34,11 +34,57 @@ pub struct Shape {
     pub slots: Vec<u64>,
 }
 
-/// The shapes of a module's `programs` (name, section, unit) that can be copied: not
-/// those that call subprograms (loop callbacks), which a copy would share with its model,
-/// ids and all. The module is printed once: a function printed on its own costs as much
-/// as the whole module's bookkeeping.
-pub fn shapes_of(module: &Module, programs: &[(String, String, usize)]) -> Vec<Shape> {
+/// A generated program, and a fingerprint of its IR that programs of one shape share.
+pub struct Candidate {
+    pub name: String,
+    pub section: String,
+    pub unit: usize,
+    pub print: u64,
+}
+
+/// A hash of `func`'s instructions: their opcodes and the constants and globals they use,
+/// the markers' arguments left out. Printing the IR, which a shape needs, costs ten times
+/// more, so only programs whose fingerprint recurs are printed.
+pub fn fingerprint(func: FunctionValue) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for bb in func.get_basic_block_iter() {
+        for inst in bb.get_instructions() {
+            inst.get_opcode().hash(&mut h);
+            let n = inst.get_num_operands();
+            n.hash(&mut h);
+            let callee = match inst.get_opcode() {
+                InstructionOpcode::Call => inst.get_operand(n.saturating_sub(1)),
+                _ => None,
+            };
+            let callee = callee
+                .and_then(|o| o.value())
+                .map(|v| v.get_name().to_bytes().to_vec());
+            if callee.as_deref() == Some(SLOT.as_bytes()) {
+                continue;
+            }
+            for op in inst.get_operands().flatten() {
+                let Some(v) = op.value() else {
+                    continue;
+                };
+                match v {
+                    BasicValueEnum::IntValue(i) if i.is_const() => {
+                        i.get_zero_extended_constant().hash(&mut h)
+                    }
+                    _ if v.as_instruction_value().is_none() => v.get_name().hash(&mut h),
+                    _ => {}
+                }
+            }
+        }
+    }
+    h.finish()
+}
+
+/// The shapes of a module's `programs` that can be copied: not those that call
+/// subprograms (loop callbacks), which a copy would share with its model, ids and all.
+/// The module is printed once: a function printed on its own costs as much as the whole
+/// module's bookkeeping.
+pub fn shapes_of(module: &Module, programs: &[&Candidate]) -> Vec<Shape> {
     let text = module.print_to_string().to_string();
     // `#N` names a set of attributes numbered per module: keys hold the set itself.
     let attributes: HashMap<&str, &str> = text
@@ -85,7 +131,13 @@ pub fn shapes_of(module: &Module, programs: &[(String, String, usize)]) -> Vec<S
         Some((key, slots))
     };
     let mut shapes = vec![];
-    for (name, section, unit) in programs {
+    for &Candidate {
+        name,
+        section,
+        unit,
+        ..
+    } in programs
+    {
         let Some(body) = bodies.get(name.as_str()) else {
             continue;
         };

@@ -11,21 +11,26 @@
 //! every definition matches exactly. Two facts about a shared map are only known once every
 //! program is generated (whether an interrupt-context program uses it, how large the
 //! shared scratch value is), so the threads meet at a gate between generating their
-//! programs and describing their maps. Whatever is laid out per program (a program's own
-//! scratch region) gets a map per piece instead.
+//! programs and describing their maps (`gate.rs`). Whatever is laid out per program (a
+//! program's own scratch region) gets a map per piece instead.
+//!
+//! Programs that differ only in their record ids are compiled once (`clones`): the gate
+//! also decides which, and once every piece is emitted the copies are added to their
+//! model's object before the link.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex};
 
 use inkwell::context::Context;
 
 use super::clones::{self, Plan};
+mod gate;
 use super::maps::{Part, Shared};
 use super::{emit, generate, llvm_diagnostics, target_machine, Lowerings, Unit};
 use crate::diag::{Diagnostic, Result};
 use crate::program::ProbeProgram;
 use crate::sema::Checked;
+use gate::Gate;
 
 /// Programs per piece: enough that a piece's fixed cost (its maps' and globals' debug
 /// info, a linker input) stays small, few enough that its string table does.
@@ -103,6 +108,7 @@ pub(super) fn compile(
     }
     done.sort_by_key(|d| d.piece);
     let (plan, shared) = gate.outcome();
+    let shared = shared.usage.clone();
     let left = copy_programs(&plan, &mut done);
     if !left.is_empty() {
         // Copies that could not be made are compiled after all, as one more piece.
@@ -204,7 +210,7 @@ fn worker(
     let llvm_errors = llvm_diagnostics::capture(&ctx);
     // Every thread must reach the gate, whatever happens before it, or the others wait
     // for ever: a failure (or a panic) is carried past it.
-    let mut generated = catch_unwind(AssertUnwindSafe(|| -> PieceResult<_> {
+    let generated = catch_unwind(AssertUnwindSafe(|| -> PieceResult<_> {
         let mut built = vec![];
         for &p in todo {
             built.push((
@@ -216,14 +222,29 @@ fn worker(
         Ok((tm, built))
     }));
     let mut usage = Shared::default();
-    let mut shapes = vec![];
-    if let Ok(Ok((_, built))) = &mut generated {
+    let mut prints = vec![];
+    if let Ok(Ok((_, built))) = &generated {
         for (_, b) in built {
             usage.merge(&b.globals.usage());
-            shapes.append(&mut b.shapes);
+            prints.extend(b.shapes.iter().map(|s| s.print));
         }
     }
-    let (plan, shared) = gate.pass(usage, shapes);
+    let pooled = gate.pool(usage, prints);
+    let mut shapes = vec![];
+    if let Ok(Ok((_, built))) = &generated {
+        for (_, b) in built {
+            let alike: Vec<_> = b
+                .shapes
+                .iter()
+                .filter(|s| pooled.alike.contains(&s.print))
+                .collect();
+            if !alike.is_empty() {
+                shapes.extend(clones::shapes_of(&b.module, &alike));
+            }
+        }
+    }
+    let plan = gate.plan(shapes);
+    let shared = pooled.usage.clone();
     let (tm, built) = match generated {
         Ok(r) => r?,
         Err(panic) => resume_unwind(panic),
@@ -287,75 +308,6 @@ fn compile_alone(
         probes: probes.into_iter().map(|p| (0, p)).collect(),
         copies: vec![],
     })
-}
-
-/// Where the threads wait for each other, pool what their pieces use, and learn which
-/// programs are copies of others.
-struct Gate {
-    state: Mutex<GateState>,
-    all_in: Condvar,
-}
-
-struct GateState {
-    arrived: usize,
-    expected: usize,
-    usage: Shared,
-    shapes: Vec<clones::Shape>,
-    plan: Option<Arc<Plan>>,
-}
-
-impl Gate {
-    fn new(expected: usize) -> Self {
-        Gate {
-            state: Mutex::new(GateState {
-                arrived: 0,
-                expected,
-                usage: Shared::default(),
-                shapes: vec![],
-                plan: None,
-            }),
-            all_in: Condvar::new(),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Adds `usage` and `shapes`, waits for every other thread, and returns the plan and
-    /// what all of them use.
-    fn pass(&self, usage: Shared, mut shapes: Vec<clones::Shape>) -> (Arc<Plan>, Shared) {
-        let mut s = self.lock();
-        s.arrived += 1;
-        s.usage.merge(&usage);
-        s.shapes.append(&mut shapes);
-        self.settle(&mut s);
-        while s.plan.is_none() {
-            s = self.all_in.wait(s).unwrap_or_else(|p| p.into_inner());
-        }
-        (s.plan.clone().expect("settled"), s.usage.clone())
-    }
-
-    /// Once every thread is in, the last one plans the copies and wakes the others.
-    fn settle(&self, s: &mut GateState) {
-        if s.arrived >= s.expected && s.plan.is_none() {
-            s.plan = Some(Arc::new(Plan::new(std::mem::take(&mut s.shapes))));
-            self.all_in.notify_all();
-        }
-    }
-
-    /// One thread fewer will come (it could not be started).
-    fn withdraw(&self) {
-        let mut s = self.lock();
-        s.expected -= 1;
-        self.settle(&mut s);
-    }
-
-    /// The plan and the pooled usage, once every thread has passed.
-    fn outcome(&self) -> (Arc<Plan>, Shared) {
-        let s = self.lock();
-        (s.plan.clone().unwrap_or_default(), s.usage.clone())
-    }
 }
 
 /// Links BPF objects, in order, into one (in memory).
