@@ -134,11 +134,7 @@ pub static ALL: &[Builtin] = &[
             let Type::Str { size } = *g.ck.ty(e.id) else {
                 unreachable!("probe is a string")
             };
-            let name = g.point.attach.name();
-            let Val::Str(p, _) = g.str_const(name.as_bytes()) else {
-                unreachable!()
-            };
-            Ok(Val::Str(p, size.min(name.len() as u32 + 1)))
+            Ok(g.probe_name(g.point.attach.name().as_bytes(), size))
         },
     },
     Builtin {

@@ -155,7 +155,6 @@ fn alike_probes_compiled_once_keep_their_own_records() {
 /// constants, which `st` instructions hold instead).
 #[test]
 fn alike_probes_are_copies_of_one_compiled_program() {
-    use object::{Object, ObjectSection, ObjectSymbol};
     let elf = format!("{}/split-alike.o", env!("CARGO_TARGET_TMPDIR"));
     let script: String = (0..BLOCKS).map(alike).collect();
     let o = spyglass(&[
@@ -168,16 +167,9 @@ fn alike_probes_are_copies_of_one_compiled_program() {
         &script,
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let data = std::fs::read(&elf).expect("the ELF");
-    let file = object::File::parse(&*data).expect("an ELF");
-    let code = |name: &str| -> Vec<u8> {
-        let sym = file.symbols().find(|s| s.name() == Ok(name)).expect(name);
-        let sec = file
-            .section_by_index(sym.section_index().expect("defined"))
-            .expect("section");
-        let (at, size) = (sym.address() as usize, sym.size() as usize);
-        sec.data().expect("code")[at..at + size].to_vec()
-    };
+    let programs: std::collections::HashMap<String, Vec<u8>> =
+        programs_of(&elf, "probe_").into_iter().collect();
+    let code = |name: &str| programs[name].clone();
     let first = code("probe_0_0");
     for i in 1..BLOCKS {
         let other = code(&format!("probe_{i}_0"));
@@ -193,4 +185,68 @@ fn alike_probes_are_copies_of_one_compiled_program() {
             assert_eq!(a[..4], b[..4], "probe {i}: {a:x?} {b:x?}");
         }
     }
+}
+
+/// A wildcard whose body uses `probe` is one program per attach point, told apart only by
+/// the name each writes: they are copies too, each with its own name.
+#[test]
+fn a_wildcard_naming_its_probe_is_copies_that_keep_their_names() {
+    let calls = 3;
+    let script = "tracepoint:syscalls:sys_enter_* /pid == cpid/ { @[probe] = count(); }";
+    let o = spyglass(&["-e", script, "-c", &format!("{} {calls}", workload())]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains(&format!(
+            "@[tracepoint:syscalls:sys_enter_getpid]: {calls}\n"
+        )),
+        "{}",
+        o.stdout
+    );
+    let elf = format!("{}/split-wildcard.o", env!("CARGO_TARGET_TMPDIR"));
+    let o = spyglass(&[
+        "--mode",
+        "codegen",
+        "--no-cache",
+        "--emit-elf",
+        &elf,
+        "-e",
+        script,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let programs = programs_of(&elf, "probe_0_");
+    assert!(programs.len() > 100, "{}", programs.len());
+    for (name, code) in &programs[1..] {
+        assert_eq!(code.len(), programs[0].1.len(), "{name}");
+        // Only the immediates of the wide loads of the name differ.
+        let mut k = 0;
+        while 8 * k < code.len() {
+            let (a, b) = (&programs[0].1[8 * k..8 * k + 8], &code[8 * k..8 * k + 8]);
+            assert_eq!(a[..4], b[..4], "{name}: {a:x?} {b:x?}");
+            assert!(a == b || a[0] == 0x18, "{name}: {a:x?} {b:x?}");
+            k += if a[0] == 0x18 { 2 } else { 1 };
+        }
+    }
+}
+
+/// The code of each program of the object `elf` whose name starts with `prefix`.
+fn programs_of(elf: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let data = std::fs::read(elf).expect("the ELF");
+    let file = object::File::parse(&*data).expect("an ELF");
+    let mut out = vec![];
+    for sym in file.symbols() {
+        let Ok(name) = sym.name() else { continue };
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let sec = file
+            .section_by_index(sym.section_index().expect("defined"))
+            .expect("section");
+        let (at, size) = (sym.address() as usize, sym.size() as usize);
+        out.push((
+            name.to_string(),
+            sec.data().expect("code")[at..at + size].to_vec(),
+        ));
+    }
+    out
 }

@@ -96,8 +96,8 @@ pub struct Globals<'ctx> {
     pub(super) core_flavor: std::cell::OnceCell<u32>,
     /// The next `llvm.bpf.preserve.type.info` call's number in this module.
     pub(super) core_seq: std::cell::Cell<u32>,
-    /// `clones::SLOT`, declared on first use in a piece.
-    slot: std::cell::Cell<Option<inkwell::values::FunctionValue<'ctx>>>,
+    /// `clones::SLOT` and `SLOT64`, declared on first use in a piece.
+    slot: [std::cell::Cell<Option<inkwell::values::FunctionValue<'ctx>>>; 2],
 }
 
 /// The debug-info builder the map BTF comes from.
@@ -196,25 +196,23 @@ impl<'ctx> Globals<'ctx> {
         }
     }
 
-    /// The marker record ids go through in a piece (`clones.rs`); none in a whole program.
+    /// Marker `name` (`slots.rs`) in a piece; none in a whole program.
     pub fn slot_marker(
         &self,
         ctx: &'ctx Context,
         module: &Module<'ctx>,
+        name: &str,
     ) -> Option<inkwell::values::FunctionValue<'ctx>> {
         if self.part == Part::Whole {
             return None;
         }
-        if self.slot.get().is_none() {
+        let slot = &self.slot[(name != super::clones::SLOT) as usize];
+        if slot.get().is_none() {
             let i64t = ctx.i64_type();
-            let f = module.add_function(
-                super::clones::SLOT,
-                i64t.fn_type(&[i64t.into()], false),
-                None,
-            );
-            self.slot.set(Some(f));
+            let f = module.add_function(name, i64t.fn_type(&[i64t.into()], false), None);
+            slot.set(Some(f));
         }
-        self.slot.get()
+        slot.get()
     }
 
     /// An `extern` kernel variable in `.ksyms` (what C's `__ksym` declares): libbpf finds it

@@ -18,6 +18,7 @@ mod percpu;
 mod pointers;
 mod record;
 mod scratch;
+mod slots;
 mod stmt;
 pub mod task;
 

@@ -75,25 +75,6 @@ impl<'ctx> FnGen<'_, 'ctx> {
         self.emit_record(self.slot(ev as u64), Wakeup::WhenIdle, 0, |_, _| {});
     }
 
-    /// A record id: a constant, passed through the marker in a piece, so that programs
-    /// differing only in their ids are seen to be alike (`clones.rs`).
-    fn slot(&self, id: u64) -> IntValue<'ctx> {
-        let marker = (id < 1 << 31)
-            .then(|| self.globals.slot_marker(self.ctx, self.module))
-            .flatten();
-        match marker {
-            Some(f) => self
-                .b
-                .build_call(f, &[self.i64(id).into()], "id")
-                .unwrap()
-                .try_as_basic_value()
-                .basic()
-                .expect("the marker returns a value")
-                .into_int_value(),
-            None => self.i64(id),
-        }
-    }
-
     /// Sends a record whose event id is `id`.
     fn emit_record(
         &self,

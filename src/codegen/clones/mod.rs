@@ -22,8 +22,10 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::values::{BasicValue, BasicValueEnum, FunctionValue, InstructionOpcode};
 
-/// The marker function a record id is passed through while programs are generated.
+/// The marker functions a record id (`SLOT`) or a 64-bit value (`SLOT64`) is passed
+/// through while programs are generated (`slots.rs`).
 pub const SLOT: &str = "spyglass.slot";
+pub const SLOT64: &str = "spyglass.slot64";
 
 /// One generated program: its shape and its ids, in the order they appear in the IR.
 pub struct Shape {
@@ -60,7 +62,7 @@ pub fn fingerprint(func: FunctionValue) -> u64 {
             let callee = callee
                 .and_then(|o| o.value())
                 .map(|v| v.get_name().to_bytes().to_vec());
-            if callee.as_deref() == Some(SLOT.as_bytes()) {
+            if callee.is_some_and(|c| c == SLOT.as_bytes() || c == SLOT64.as_bytes()) {
                 continue;
             }
             for op in inst.get_operands().flatten() {
@@ -107,7 +109,7 @@ pub fn shapes_of(module: &Module, programs: &[&Candidate]) -> Vec<Shape> {
         bodies.insert(name, &body[..end]);
         rest = &body[end..];
     }
-    let marker = format!("@{SLOT}(i64 ");
+    let marker = format!("@{SLOT}");
     let shape = |body: &str| -> Option<(String, Vec<u64>)> {
         let mut key = String::with_capacity(body.len());
         let mut slots = vec![];
@@ -118,10 +120,13 @@ pub fn shapes_of(module: &Module, programs: &[&Candidate]) -> Vec<Shape> {
             };
             let mut rest = line;
             while let Some(at) = rest.find(&marker) {
+                // `…slot(i64 N)` or `…slot64(i64 N)`; constants print signed.
                 let (before, after) = rest.split_at(at + marker.len());
+                let open = after.find("(i64 ")? + "(i64 ".len();
                 let end = after.find(')')?;
-                slots.push(after[..end].parse().ok()?);
+                slots.push(after.get(open..end)?.parse::<i64>().ok()? as u64);
                 key.push_str(before);
+                key.push_str(&after[..open]);
                 rest = &after[end..];
             }
             key.push_str(rest);
@@ -191,17 +196,25 @@ impl Plan {
             if members.len() < 3 {
                 continue;
             }
-            let a = &shapes[members[0]];
-            // The second model must differ from the first in every id, or a slot would not
-            // show where it is; and within each model, ids must be told apart.
-            let distinct = |s: &[u64]| s.iter().collect::<HashSet<_>>().len() == s.len();
-            let b = members[1..].iter().copied().find(|&i| {
-                let b = &shapes[i].slots;
-                b.len() == a.slots.len()
-                    && distinct(b)
-                    && a.slots.iter().zip(b).all(|(x, y)| x != y)
+            let a = &shapes[members[0]].slots;
+            // Slots that vary within the group (a wildcard's names share their first
+            // bytes). The second model must differ from the first in each, or a slot
+            // would not show where it is, and each must show as its own pair of values.
+            let varying: Vec<usize> = (0..a.len())
+                .filter(|&i| {
+                    members
+                        .iter()
+                        .any(|&m| shapes[m].slots.get(i) != Some(&a[i]))
+                })
+                .collect();
+            let b = members[1..].iter().copied().find(|&m| {
+                let b = &shapes[m].slots;
+                let pairs: HashSet<(u64, u64)> = varying.iter().map(|&i| (a[i], b[i])).collect();
+                b.len() == a.len()
+                    && varying.iter().all(|&i| a[i] != b[i])
+                    && pairs.len() == varying.len()
             });
-            let (Some(b), true) = (b, distinct(&a.slots)) else {
+            let Some(b) = b else {
                 continue;
             };
             let models = [shapes[members[0]].unit, shapes[b].unit];
@@ -228,61 +241,65 @@ impl Plan {
 }
 
 /// Replaces every marker call in `module`: in the functions named in `models` by an
-/// opaque `rX = id`, elsewhere by the constant.
+/// opaque `rX = v` (`rX = v ll` for `SLOT64`), elsewhere by the constant. The moves are
+/// marked as having effects, so LLVM neither merges two of equal value nor moves them,
+/// whatever their values: the models' code must differ only in the values.
 pub fn resolve<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>, models: &HashSet<String>) {
-    let Some(marker) = module.get_function(SLOT) else {
-        return;
-    };
     let i64t = ctx.i64_type();
     let asm_ty = i64t.fn_type(&[i64t.into()], false);
     let b = ctx.create_builder();
-    let mut calls = vec![];
-    let mut at = marker.as_global_value().as_pointer_value().get_first_use();
-    while let Some(u) = at {
-        calls.push(u.get_user().into_int_value());
-        at = u.get_next_use();
-    }
-    for result in calls {
-        let Some(call) = result.as_instruction() else {
+    for (name, text) in [(SLOT, "$0 = $1"), (SLOT64, "$0 = $1 ll")] {
+        let Some(marker) = module.get_function(name) else {
             continue;
         };
-        debug_assert_eq!(call.get_opcode(), InstructionOpcode::Call);
-        let Some(id) = call
-            .get_operand(0)
-            .and_then(|o| o.value())
-            .map(|v| v.into_int_value())
-        else {
-            continue;
-        };
-        let in_model = call
-            .get_parent()
-            .and_then(|bb| bb.get_parent())
-            .is_some_and(|f| models.contains(f.get_name().to_str().unwrap_or_default()));
-        let value = if in_model {
-            b.position_before(&call);
-            let asm = ctx.create_inline_asm(
-                asm_ty,
-                "$0 = $1".to_string(),
-                "=r,i".to_string(),
-                false,
-                false,
-                None,
-                false,
-            );
-            b.build_indirect_call(asm_ty, asm, &[id.into()], "id")
-                .unwrap()
-                .try_as_basic_value()
-                .basic()
-                .expect("the move returns a value")
-                .into_int_value()
-        } else {
-            id
-        };
-        result.replace_all_uses_with(value);
-        call.erase_from_basic_block();
+        let mut calls = vec![];
+        let mut at = marker.as_global_value().as_pointer_value().get_first_use();
+        while let Some(u) = at {
+            calls.push(u.get_user().into_int_value());
+            at = u.get_next_use();
+        }
+        for result in calls {
+            let Some(call) = result.as_instruction() else {
+                continue;
+            };
+            debug_assert_eq!(call.get_opcode(), InstructionOpcode::Call);
+            let Some(v) = call
+                .get_operand(0)
+                .and_then(|o| o.value())
+                .map(|v| v.into_int_value())
+            else {
+                continue;
+            };
+            let in_model = call
+                .get_parent()
+                .and_then(|bb| bb.get_parent())
+                .is_some_and(|f| models.contains(f.get_name().to_str().unwrap_or_default()));
+            let value = if in_model {
+                b.position_before(&call);
+                let asm = ctx.create_inline_asm(
+                    asm_ty,
+                    text.to_string(),
+                    "=r,i".to_string(),
+                    true,
+                    false,
+                    None,
+                    false,
+                );
+                b.build_indirect_call(asm_ty, asm, &[v.into()], "slot")
+                    .unwrap()
+                    .try_as_basic_value()
+                    .basic()
+                    .expect("the move returns a value")
+                    .into_int_value()
+            } else {
+                v
+            };
+            result.replace_all_uses_with(value);
+            call.erase_from_basic_block();
+        }
+        // SAFETY: every use was just erased.
+        unsafe { marker.delete() };
     }
-    // SAFETY: every use was just erased.
-    unsafe { marker.delete() };
 }
 
 type Res<T> = std::result::Result<T, String>;
@@ -291,45 +308,59 @@ const MOV64_IMM: u8 = 0xb7;
 const LD_IMM64: u8 = 0x18;
 
 /// Where the slots are in the model's code: (instruction, slot) pairs, found by comparing
-/// the two models, whose ids (`sa`, `sb`) differ in every slot.
+/// the two models, which differ in every slot that varies (`Plan`). A slot's instruction is
+/// a move (`rX = imm`) or, for a 64-bit value, the first half of a wide load.
 pub fn slot_sites(
     a: &elf::Program,
     b: &elf::Program,
     sa: &[u64],
     sb: &[u64],
 ) -> Res<Vec<(usize, usize)>> {
+    let differ = || Err("the models differ beyond their ids".to_string());
     if a.code.len() != b.code.len() || !a.code.len().is_multiple_of(8) || a.relocs != b.relocs {
-        return Err("the models differ beyond their ids".into());
+        return differ();
     }
+    let imm = |i: &[u8]| u32::from_le_bytes(i[4..8].try_into().unwrap_or_default()) as u64;
     let mut sites = vec![];
-    let mut wide = false;
-    for (k, (x, y)) in a
-        .code
-        .chunks_exact(8)
-        .zip(b.code.chunks_exact(8))
-        .enumerate()
-    {
-        let second_half = std::mem::replace(&mut wide, x[0] == LD_IMM64);
-        if x == y {
-            continue;
+    let mut k = 0;
+    while 8 * k < a.code.len() {
+        let wide = a.code[8 * k] == LD_IMM64;
+        let n = if wide { 16 } else { 8 };
+        let (x, y) = (
+            a.code.get(8 * k..8 * k + n).unwrap_or_default(),
+            b.code.get(8 * k..8 * k + n).unwrap_or_default(),
+        );
+        if x.len() != n {
+            return differ();
         }
-        if second_half || x[0] != MOV64_IMM || x[..4] != y[..4] {
-            return Err("the models differ beyond their ids".into());
+        if x != y {
+            let same_but_imm = x.chunks(8).zip(y.chunks(8)).all(|(p, q)| p[..4] == q[..4]);
+            if !same_but_imm || !(wide || x[0] == MOV64_IMM) {
+                return differ();
+            }
+            let (va, vb) = match wide {
+                true => (imm(x) | imm(&x[8..]) << 32, imm(y) | imm(&y[8..]) << 32),
+                false => (imm(x), imm(y)),
+            };
+            let Some(slot) = (0..sa.len()).find(|&i| sa[i] == va && sb[i] == vb) else {
+                return differ();
+            };
+            sites.push((k, slot));
         }
-        let imm = |i: &[u8]| u32::from_le_bytes(i[4..].try_into().unwrap_or_default()) as u64;
-        let slot = (0..sa.len())
-            .find(|&i| sa[i] == imm(x) && sb[i] == imm(y))
-            .ok_or("the models differ beyond their ids")?;
-        sites.push((k, slot));
+        k += n / 8;
     }
     Ok(sites)
 }
 
-/// The model's code with the ids of another program of its shape.
+/// The model's code with the values of another program of its shape.
 pub fn patch(code: &[u8], sites: &[(usize, usize)], slots: &[u64]) -> Vec<u8> {
     let mut out = code.to_vec();
     for &(k, s) in sites {
-        out[8 * k + 4..8 * k + 8].copy_from_slice(&(slots[s] as u32).to_le_bytes());
+        let v = slots[s];
+        out[8 * k + 4..8 * k + 8].copy_from_slice(&(v as u32).to_le_bytes());
+        if out[8 * k] == LD_IMM64 {
+            out[8 * k + 12..8 * k + 16].copy_from_slice(&((v >> 32) as u32).to_le_bytes());
+        }
     }
     out
 }
@@ -368,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn the_second_model_differs_from_the_first_in_every_id() {
+    fn the_second_model_differs_from_the_first_in_every_varying_slot() {
         // Unit 1 shares an id with unit 0, so it would hide where that id goes.
         let plan = Plan::new(vec![
             shape(0, "a", &[0, 1]),
@@ -378,13 +409,26 @@ mod tests {
         ]);
         assert_eq!(plan.groups[0].models, [0, 2]);
         assert_eq!(plan.groups[0].copies, [1, 3]);
-        // Ids a model repeats cannot be told apart: nothing is copied.
+        // Two slots that vary alike cannot be told apart in the models' code.
         let plan = Plan::new(vec![
             shape(0, "a", &[1, 1]),
-            shape(1, "a", &[2, 3]),
+            shape(1, "a", &[2, 2]),
             shape(2, "a", &[4, 5]),
         ]);
+        assert_eq!(plan.groups[0].models, [0, 2]);
+        let plan = Plan::new(vec![
+            shape(0, "a", &[1, 1]),
+            shape(1, "a", &[2, 2]),
+            shape(2, "a", &[3, 3]),
+        ]);
         assert!(plan.groups.is_empty());
+        // A slot that is the same in every program needs no patch.
+        let plan = Plan::new(vec![
+            shape(0, "a", &[9, 1]),
+            shape(1, "a", &[9, 2]),
+            shape(2, "a", &[9, 3]),
+        ]);
+        assert_eq!(plan.groups[0].models, [0, 1]);
     }
 
     fn insn(op: u8, imm: u32) -> [u8; 8] {
@@ -424,6 +468,23 @@ mod tests {
     }
 
     #[test]
+    fn a_wide_value_is_found_in_both_halves_of_its_load() {
+        let load = |v: u64| program(&[insn(LD_IMM64, v as u32), insn(0, (v >> 32) as u32)]);
+        let (a, b) = (load(0x6f70_6563_6172_74), load(0x1_0000_0002));
+        let sites = slot_sites(
+            &prog(&a),
+            &prog(&b),
+            &[0x6f70_6563_6172_74],
+            &[0x1_0000_0002],
+        );
+        assert_eq!(sites.as_deref(), Ok(&[(0, 0)][..]));
+        assert_eq!(
+            patch(&a, &sites.unwrap(), &[u64::MAX - 1]),
+            load(u64::MAX - 1)
+        );
+    }
+
+    #[test]
     fn models_that_differ_elsewhere_are_not_copied() {
         let a = program(&[insn(MOV64_IMM, 5), insn(0x07, 8)]);
         // Another instruction differs.
@@ -432,7 +493,7 @@ mod tests {
         // A difference that is no id of the same slot in both.
         let b = program(&[insn(MOV64_IMM, 10), insn(0x07, 8)]);
         assert!(slot_sites(&prog(&a), &prog(&b), &[5], &[9]).is_err());
-        // The upper half of a 64-bit constant.
+        // A 64-bit constant that is no slot's value.
         let wide = |hi| program(&[insn(LD_IMM64, 5), insn(0, hi)]);
         let (a, b) = (wide(1), wide(2));
         assert!(slot_sites(&prog(&a), &prog(&b), &[1], &[2]).is_err());
