@@ -227,6 +227,8 @@ impl Plan {
             plan.copies.extend(copies.iter().copied());
             plan.groups.push(Group { models, copies });
         }
+        // The threads' shapes arrive in any order; the object must not depend on it.
+        plan.groups.sort_by_key(|g| g.models[0]);
         plan.shapes = shapes.into_iter().map(|s| (s.unit, s)).collect();
         plan
     }

@@ -23,8 +23,9 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use inkwell::context::Context;
 
-use super::clones::{self, Plan};
 mod gate;
+
+use super::clones::{self, Plan};
 use super::maps::{Part, Shared};
 use super::{emit, generate, llvm_diagnostics, target_machine, Lowerings, Unit};
 use crate::diag::{Diagnostic, Result};
@@ -238,9 +239,9 @@ fn worker(
                 .iter()
                 .filter(|s| pooled.alike.contains(&s.print))
                 .collect();
-            if !alike.is_empty() {
-                shapes.extend(clones::shapes_of(&b.module, &alike));
-            }
+            // Past the first meeting, on to the second whatever happens.
+            let found = catch_unwind(AssertUnwindSafe(|| clones::shapes_of(&b.module, &alike)));
+            shapes.extend(found.unwrap_or_default());
         }
     }
     let plan = gate.plan(shapes);
