@@ -155,20 +155,9 @@ fn alike_probes_compiled_once_keep_their_own_records() {
 /// constants, which `st` instructions hold instead).
 #[test]
 fn alike_probes_are_copies_of_one_compiled_program() {
-    let elf = format!("{}/split-alike.o", env!("CARGO_TARGET_TMPDIR"));
     let script: String = (0..BLOCKS).map(alike).collect();
-    let o = spyglass(&[
-        "--mode",
-        "codegen",
-        "--no-cache",
-        "--emit-elf",
-        &elf,
-        "-e",
-        &script,
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
     let programs: std::collections::HashMap<String, Vec<u8>> =
-        programs_of(&elf, "probe_").into_iter().collect();
+        compiled("split-alike", &script).into_iter().collect();
     let code = |name: &str| programs[name].clone();
     let first = code("probe_0_0");
     for i in 1..BLOCKS {
@@ -202,18 +191,7 @@ fn a_wildcard_naming_its_probe_is_copies_that_keep_their_names() {
         "{}",
         o.stdout
     );
-    let elf = format!("{}/split-wildcard.o", env!("CARGO_TARGET_TMPDIR"));
-    let o = spyglass(&[
-        "--mode",
-        "codegen",
-        "--no-cache",
-        "--emit-elf",
-        &elf,
-        "-e",
-        script,
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let programs = programs_of(&elf, "probe_0_");
+    let programs = compiled("split-wildcard", script);
     assert!(programs.len() > 100, "{}", programs.len());
     for (name, code) in &programs[1..] {
         assert_eq!(code.len(), programs[0].1.len(), "{name}");
@@ -228,15 +206,27 @@ fn a_wildcard_naming_its_probe_is_copies_that_keep_their_names() {
     }
 }
 
-/// The code of each program of the object `elf` whose name starts with `prefix`.
-fn programs_of(elf: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+/// `script` compiled (`--mode codegen`, into `name`.o): each program's name and code.
+fn compiled(name: &str, script: &str) -> Vec<(String, Vec<u8>)> {
     use object::{Object, ObjectSection, ObjectSymbol};
-    let data = std::fs::read(elf).expect("the ELF");
+    let elf = format!("{}/{name}.o", env!("CARGO_TARGET_TMPDIR"));
+    let args = [
+        "--mode",
+        "codegen",
+        "--no-cache",
+        "--emit-elf",
+        &elf,
+        "-e",
+        script,
+    ];
+    let o = spyglass(&args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let data = std::fs::read(&elf).expect("the ELF");
     let file = object::File::parse(&*data).expect("an ELF");
     let mut out = vec![];
     for sym in file.symbols() {
         let Ok(name) = sym.name() else { continue };
-        if !name.starts_with(prefix) {
+        if !name.starts_with("probe_") {
             continue;
         }
         let sec = file
