@@ -9,7 +9,6 @@
 //! already in the object is renumbered; the object is then laid out again.
 
 use object::elf::{FileHeader64, SectionHeader64, Sym64, SHT_NOBITS, SHT_REL, SHT_SYMTAB};
-
 use object::endian::LittleEndian as Le;
 use object::pod;
 
@@ -36,6 +35,7 @@ pub struct Copy {
     pub code: Vec<u8>,
 }
 
+#[derive(Clone)]
 pub struct Object {
     header: FileHeader64<Le>,
     sections: Vec<(SectionHeader64<Le>, Vec<u8>)>,
@@ -226,24 +226,32 @@ impl Object {
         Ok((code, rel))
     }
 
-    /// Adds `copies` of the program `template`.
+    /// Adds `copies` of the program `template`; on failure the object is as it was (the
+    /// copies are then compiled instead, and must not be here twice).
     pub fn add_copies(&mut self, template: &str, copies: &[Copy]) -> Res<()> {
+        let mut edit = self.clone();
+        edit.add_all(template, copies)?;
+        *self = edit;
+        Ok(())
+    }
+
+    fn add_all(&mut self, template: &str, copies: &[Copy]) -> Res<()> {
         let (sec, sym) = self.find(template)?;
         let (at, size) = (sym.st_value.get(Le), sym.st_size.get(Le));
         let relocs = self.relocs_in(sec, at..at + size);
         let symtab = self.symtab()?;
         let strtab = self.sections[symtab].0.sh_link.get(Le) as usize;
         let template_section = self.section_name(sec).to_string();
-        let (b, e) = (self.index_of(".BTF"), self.index_of(".BTF.ext"));
-        let mut btf = b
-            .map(|b| btf::Btf::parse(&self.sections[b].1))
-            .transpose()?;
+        // libbpf's linker wants a BTF `FUNC` for every global function.
+        let b = self.index_of(".BTF").ok_or("no BTF")?;
+        let e = self.index_of(".BTF.ext");
+        let mut btf = btf::Btf::parse(&self.sections[b].1)?;
         let mut ext = e
             .map(|e| btf::Ext::parse(&self.sections[e].1))
             .transpose()?;
         // The template's records, and the FUNC record's id field to set per copy.
         let mut records = [vec![], vec![]];
-        if let (Some(btf), Some(ext)) = (&mut btf, &ext) {
+        if let Some(ext) = &ext {
             let name = btf.intern(&template_section);
             let range = at as u32..(at + size) as u32;
             if !ext.records(btf::CORE_RELOS, name, range.clone()).is_empty() {
@@ -277,8 +285,8 @@ impl Object {
             s.st_shndx.set(Le, code as u16);
             s.st_value.set(Le, place);
             self.sections[symtab].1.extend_from_slice(pod::bytes_of(&s));
-            if let (Some(btf), Some(ext)) = (&mut btf, &mut ext) {
-                let func = btf.add_func(&c.name, template)?;
+            let func = btf.add_func(&c.name, template)?;
+            if let Some(ext) = &mut ext {
                 let sec_name = btf.intern(&c.section);
                 let mut funcs = records[btf::FUNC_INFO].clone();
                 funcs[0][4..8].copy_from_slice(&func.to_le_bytes());
@@ -291,9 +299,7 @@ impl Object {
                 );
             }
         }
-        if let (Some(b), Some(btf)) = (b, btf) {
-            self.sections[b].1 = btf.write();
-        }
+        self.sections[b].1 = btf.write();
         if let (Some(e), Some(ext)) = (e, ext) {
             self.sections[e].1 = ext.write();
         }

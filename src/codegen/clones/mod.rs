@@ -3,8 +3,9 @@
 //! Generated probes are often alike: the same body on many attach points, where each
 //! `printf` and each warning still has an id of its own. LLVM spends about 2.6 ms of CPU on
 //! each such program, so a script of 400 of them spent a second compiling one program 400
-//! times. In a split compile (`parts.rs`), each record id is generated as a call to a
-//! marker (`SLOT`), so a program's IR with the markers' arguments left out is its *shape*.
+//! times. In a split compile (`parts/`), each record id (and `probe`'s name, as 64-bit
+//! words) is generated as a call to a marker (`slots.rs`), so a program's IR with the
+//! markers' arguments left out is its *shape*.
 //! When three or more programs share a shape, two of them (the models) are compiled with
 //! each id as an opaque `rX = id` (inline assembly, which LLVM cannot fold into other
 //! arithmetic), and the others are copies of the first model's code with those
@@ -181,17 +182,11 @@ pub struct Plan {
 impl Plan {
     pub fn new(shapes: Vec<Shape>) -> Plan {
         let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut order = vec![];
         for (i, s) in shapes.iter().enumerate() {
-            let members = by_key.entry(&s.key).or_default();
-            if members.is_empty() {
-                order.push(s.key.as_str());
-            }
-            members.push(i);
+            by_key.entry(&s.key).or_default().push(i);
         }
         let mut plan = Plan::default();
-        for key in order {
-            let mut members = by_key[key].clone();
+        for mut members in by_key.into_values() {
             members.sort_by_key(|&i| shapes[i].unit);
             if members.len() < 3 {
                 continue;
@@ -472,11 +467,11 @@ mod tests {
     #[test]
     fn a_wide_value_is_found_in_both_halves_of_its_load() {
         let load = |v: u64| program(&[insn(LD_IMM64, v as u32), insn(0, (v >> 32) as u32)]);
-        let (a, b) = (load(0x6f70_6563_6172_74), load(0x1_0000_0002));
+        let (a, b) = (load(0x006f_7065_6361_7274), load(0x1_0000_0002));
         let sites = slot_sites(
             &prog(&a),
             &prog(&b),
-            &[0x6f70_6563_6172_74],
+            &[0x006f_7065_6361_7274],
             &[0x1_0000_0002],
         );
         assert_eq!(sites.as_deref(), Ok(&[(0, 0)][..]));

@@ -17,9 +17,12 @@ pub struct Pooled {
     pub alike: HashSet<u64>,
 }
 
+/// Threads arrived, threads expected, their parts, and the result once all are in.
+type State<T, R> = (usize, usize, Vec<T>, Option<Arc<R>>);
+
 /// Each thread brings its part; the last to arrive combines them; all leave with the result.
 struct Meeting<T, R> {
-    state: Mutex<(usize, usize, Vec<T>, Option<Arc<R>>)>,
+    state: Mutex<State<T, R>>,
     done: Condvar,
     combine: fn(Vec<T>) -> R,
 }
@@ -33,11 +36,11 @@ impl<T, R> Meeting<T, R> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize, Vec<T>, Option<Arc<R>>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T, R>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn settle(&self, s: &mut (usize, usize, Vec<T>, Option<Arc<R>>)) {
+    fn settle(&self, s: &mut State<T, R>) {
         if s.0 >= s.1 && s.3.is_none() {
             s.3 = Some(Arc::new((self.combine)(std::mem::take(&mut s.2))));
             self.done.notify_all();

@@ -153,8 +153,8 @@ fn copy_programs(plan: &Plan, done: &mut [Done]) -> HashSet<usize> {
             }
             let obj_b = clones::elf::Object::parse(&done[index[&piece_of(b.unit)]].elf)?;
             let ia = index[&piece_of(a.unit)];
-            if !edited.contains_key(&ia) {
-                edited.insert(ia, clones::elf::Object::parse(&done[ia].elf)?);
+            if let std::collections::hash_map::Entry::Vacant(v) = edited.entry(ia) {
+                v.insert(clones::elf::Object::parse(&done[ia].elf)?);
             }
             let obj_a = &edited[&ia];
             let (pa, pb) = (obj_a.program(&a.name)?, obj_b.program(&b.name)?);
