@@ -406,6 +406,40 @@ mod tests {
         }
     }
 
+    /// A failed edit used to leave the copies made before the failure in the object, where
+    /// the fallback then compiled them again.
+    #[test]
+    fn a_copy_that_fails_leaves_the_object_as_it_was() {
+        use crate::codegen::clones::elf::{Copy, Object};
+        let src = "tracepoint:syscalls:sys_enter_getpid { $x = 1; @m[$x] = 2; }\n";
+        let ast = crate::parser::parse(src, &Bare).unwrap();
+        let checked = crate::sema::check(ast, Default::default(), &Bare).unwrap();
+        let elf = super::super::compile(&checked, &Bare, false)
+            .unwrap()
+            .program
+            .elf;
+        let original = Object::parse(&elf).unwrap();
+        let code = original.program("probe_0_0").unwrap().code.to_vec();
+        let copy = |name: &str, code: Vec<u8>| Copy {
+            name: name.into(),
+            section: "tracepoint/syscalls/sys_enter_getppid".into(),
+            code,
+        };
+        let mut edited = original.clone();
+        let bad = [
+            copy("probe_1_0", code.clone()),
+            copy("probe_2_0", vec![0; 8]),
+        ];
+        assert!(edited.add_copies("probe_0_0", &bad).is_err());
+        assert_eq!(edited.write(), original.clone().write());
+        let mut edited = original.clone();
+        edited
+            .add_copies("probe_0_0", &[copy("probe_1_0", code.clone())])
+            .unwrap();
+        let again = Object::parse(&edited.write()).unwrap();
+        assert_eq!(again.program("probe_1_0").unwrap().code, &code[..]);
+    }
+
     #[test]
     fn copies_that_cannot_be_made_are_compiled() {
         let n = 3 * super::PIECE;
