@@ -438,3 +438,23 @@ fn a_moved_raw_tracepoint_parameter_is_refused() {
     assert!(o.stderr.contains("rawtracepoint:vmlinux:sched_switch: field `prev` is at byte 8 (8 bytes) here, at byte 16"), "{}", o.stderr);
     assert!(o.stderr.contains("artifact-rawtp.bt:1:"), "{}", o.stderr);
 }
+
+/// An artifact of format 2, built before the records had a ring of their own (they went
+/// through the kernel's ring buffer), runs as it did: the runtime reads whichever ring the
+/// artifact writes to.
+#[test]
+fn an_artifact_of_format_2_still_runs() {
+    let spy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/artifacts/format2.spy"
+    );
+    let bytes = std::fs::read(spy).unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 2);
+    let child = format!("{} 3", workload());
+    let expected = "hello 42\nspyglass-worklo getpid\nspyglass-worklo getpid\n\
+                    spyglass-worklo getpid\ndone\n\n\n@calls[spyglass-worklo]: 3\n";
+    for o in [spyglass(&["-c", &child, spy]), run(&["-c", &child, spy])] {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_eq!(o.stdout, expected);
+    }
+}

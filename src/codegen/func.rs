@@ -36,8 +36,7 @@ pub mod helper {
     pub const PROBE_READ_KERNEL_STR: u64 = 115;
     pub const KTIME_GET_BOOT_NS: u64 = 125;
     pub const GET_CURRENT_TASK_BTF: u64 = 158;
-    pub const RINGBUF_RESERVE: u64 = 131;
-    pub const RINGBUF_SUBMIT: u64 = 132;
+    pub const RINGBUF_OUTPUT: u64 = 130;
 }
 
 /// A lowered value: integers and bools are always i64; strings and tuples live in memory
@@ -641,9 +640,9 @@ impl<'a, 'ctx> FnGen<'a, 'ctx> {
             .b
             .build_indirect_call(fn_ty, callee, args, "h")
             .unwrap();
-        if ret_ptr && matches!(id, helper::MAP_LOOKUP_ELEM | helper::RINGBUF_RESERVE) {
-            // Map values and ring records are 8-byte aligned; saying so lets LLVM copy
-            // strings into them a word at a time instead of a byte at a time.
+        if ret_ptr && id == helper::MAP_LOOKUP_ELEM {
+            // Map values are 8-byte aligned; saying so lets LLVM copy strings into them
+            // a word at a time instead of a byte at a time.
             let align = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
             v.add_attribute(
                 inkwell::attributes::AttributeLoc::Return,

@@ -27,12 +27,13 @@ const BPF_MAP_TYPE_RINGBUF: u64 = 27;
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u64 = 4;
 /// `map_flags` bit: allocate hash entries on insert.
 const BPF_F_NO_PREALLOC: u64 = 1;
-/// Ring buffer size. The kernel allocates it all when the map is created, so it costs
-/// startup time; 1 MiB holds ~30k printf records between two polls.
+/// `map_flags` bit: user space may map an array's values.
+const BPF_F_MMAPABLE: u64 = 1 << 10;
+/// The doorbell ring's size: the smallest the kernel takes. Its records are only wake-ups;
+/// when it is full the reader is awake already, or its timer comes soon.
+const DOORBELL_BYTES: u64 = 4096;
 /// Every this many bytes of ring, a record wakes the reader (see `record.rs`); half the
-/// ring if that is less, so a full ring has woken it. A power of two, as the ring's size
-/// is: a record finds its place against the marks from its address, which holds only if
-/// every lap of the ring crosses the same marks.
+/// ring if that is less, so a full ring has woken it. A power of two.
 const WAKEUP_BACKLOG: u64 = 1 << 17;
 
 /// Which module is being built: the whole program, or one piece of a program compiled in
@@ -69,7 +70,11 @@ pub struct Globals<'ctx> {
     /// Maps a program running in interrupt context uses (see `preallocate`); filled in as
     /// programs are generated, read when the maps are described.
     pub interrupt_maps: std::cell::RefCell<std::collections::HashSet<MapId>>,
-    pub ringbuf: GlobalValue<'ctx>,
+    /// The doorbell: a kernel ring buffer written only to wake the reader.
+    pub doorbell: GlobalValue<'ctx>,
+    /// The records' ring (`program::RecordRing`) and its size in bytes.
+    pub records: GlobalValue<'ctx>,
+    pub ring_bytes: u64,
     /// `WAKEUP_BACKLOG` for this ring's size.
     pub wakeup_mark: u64,
     /// The stack-trace map, when `kstack`/`ustack` are used.
@@ -152,14 +157,16 @@ impl<'ctx> Globals<'ctx> {
                 .collect(),
             part,
             interrupt_maps: Default::default(),
-            ringbuf: debug.map_def(
+            doorbell: debug.map_def(
                 ctx,
                 module,
-                super::RINGBUF,
+                super::DOORBELL,
                 BPF_MAP_TYPE_RINGBUF,
-                ring_bytes,
+                DOORBELL_BYTES,
                 None,
             ),
+            records: debug.records(ctx, module, ring_bytes, &ck.events),
+            ring_bytes,
             wakeup_mark: WAKEUP_BACKLOG.min(ring_bytes / 2),
             rodata: debug.rodata(ctx, module, ck.param_spec.size() as u64 / 8),
             stacks: ck.resources.contains(&Resource::StackMap).then(|| {
@@ -512,6 +519,30 @@ impl<'ctx> Debug<'ctx> {
     ) -> GlobalValue<'ctx> {
         let g = self.map_global(ctx, module, name, 2 + 2 * key_value.is_some() as usize);
         self.describe_map(ctx, g, name, map_type, max_entries, key_value, None);
+        g
+    }
+
+    /// The records' ring: an array of one value that user space maps.
+    fn records(
+        &self,
+        ctx: &'ctx Context,
+        module: &Module<'ctx>,
+        ring_bytes: u64,
+        events: &[crate::program::EventSpec],
+    ) -> GlobalValue<'ctx> {
+        let name = super::RECORDS;
+        let g = self.map_global(ctx, module, name, 5);
+        let value = crate::program::RecordRing::value_size(ring_bytes, events);
+        let kv = Some((4, value));
+        self.describe_map(
+            ctx,
+            g,
+            name,
+            BPF_MAP_TYPE_ARRAY,
+            1,
+            kv,
+            Some(BPF_F_MMAPABLE),
+        );
         g
     }
 

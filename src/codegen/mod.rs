@@ -59,7 +59,10 @@ pub struct Ir {
 const PIPELINE: &str = "function(sroa,early-cse<memssa>,instcombine<no-verify-fixpoint>,\
      simplifycfg,gvn,dse,infer-alignment,instcombine<no-verify-fixpoint>,simplifycfg)";
 
-pub const RINGBUF: &str = "events";
+/// The kernel ring buffer: only a doorbell that wakes the reader (`record.rs`).
+pub const DOORBELL: &str = "doorbell";
+/// The records' own ring (`program::RecordRing`).
+pub const RECORDS: &str = "records";
 pub const STACKS: &str = "stacks";
 
 /// Compiles a checked program; `lower` is the function catalogue (see `lowering.rs`).
@@ -85,7 +88,11 @@ pub fn compile(ck: &Checked, lower: &dyn Lowerings, keep_ir: bool) -> Result<Out
             probes,
             maps: ck.maps.clone(),
             events: ck.events.clone(),
-            ringbuf: RINGBUF.into(),
+            ringbuf: DOORBELL.into(),
+            records: Some(crate::program::RecordRing {
+                map: RECORDS.into(),
+                size: ck.ring_pages() as u64 * 4096,
+            }),
             print_maps_on_exit: ck.options.print_maps_on_exit,
             output: ck.options.output.clone(),
             stack_map: ck

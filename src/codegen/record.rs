@@ -1,29 +1,29 @@
-//! Records sent to user space through the ring buffer: `printf` and every other event,
-//! and the warnings. Each is reserved in the ring, written in place and submitted; how
-//! the reader is woken is decided per record kind (`Wakeup`).
+//! Records sent to user space: `printf` and every other event, and the warnings. Each is
+//! reserved in the records' ring (`program::RecordRing`), written in place and published;
+//! the kernel's ring buffer only rings the reader's doorbell (`Wakeup`).
 
 use inkwell::values::{IntValue, PointerValue};
-use inkwell::IntPredicate;
+use inkwell::{AtomicOrdering, AtomicRMWBinOp, IntPredicate};
 
-use super::func::{helper, BasicTypeEnumValue, FnGen, Val};
-use crate::program::{EventSpec, FieldType};
+use super::func::{helper, FnGen, Val};
+use crate::program::{EventSpec, FieldType, RecordRing};
 
 /// When a record wakes the reader.
 enum Wakeup {
     /// At once: the record changes what runs (`exit`).
     Now,
-    /// When the reader was idle (the kernel's default): rare records.
-    WhenIdle,
-    /// When the record crosses a multiple of the backlog threshold in the ring (see
-    /// `crosses_backlog_mark`); the reader's timer picks up what is written in between.
+    /// When the record crosses a multiple of the backlog threshold in the ring; the
+    /// reader's timer picks up what is written in between.
     Backlog,
 }
 
-const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
+/// Reservations tried before a record counts as lost: each failure is another CPU's
+/// success, so only a ring written by many CPUs at once gets that far.
+const TRIES: u64 = 8;
 
 impl<'ctx> FnGen<'_, 'ctx> {
-    /// Sends an event record `[id][fields…]` through the ring buffer.
+    /// Sends an event record `[id][fields…]` through the records' ring.
     ///
     /// Waking the reader for every record costs more than the record itself, so records are
     /// written without a wakeup until a backlog builds up; user space also polls on a timer.
@@ -33,16 +33,7 @@ impl<'ctx> FnGen<'_, 'ctx> {
         self.emit_event_with(id, size, |g, payload| {
             let mut off = 0;
             for (v, f) in vals {
-                // Ring memory is not zeroed; string padding must be. A string that fills its
-                // slot (the usual case: same size) overwrites every byte anyway.
-                let padded = match (v, f) {
-                    (Val::Str(_, n), FieldType::Str { size }) => n < size,
-                    (_, FieldType::Tuple(_) | FieldType::Record(..)) => true,
-                    _ => false,
-                };
-                if padded {
-                    g.zero(g.gep(payload, off as u64), f.size());
-                }
+                // No padding to zero: a new record's place in the ring is all zero.
                 g.store_field(g.gep(payload, off as u64), v.clone(), f);
                 off += f.size();
             }
@@ -50,8 +41,8 @@ impl<'ctx> FnGen<'_, 'ctx> {
     }
 
     /// Sends event `id` with a `payload_size`-byte payload that `fill` writes in place
-    /// (it gets a pointer to the payload, in the ring buffer). Nothing is sent when the ring
-    /// is full.
+    /// (it gets a pointer to the payload, in the ring, zeroed). Nothing is sent when the
+    /// ring is full.
     pub fn emit_event_with(
         &self,
         id: usize,
@@ -67,12 +58,9 @@ impl<'ctx> FnGen<'_, 'ctx> {
     }
 
     /// Sends argument-less warning event `ev` (a full map, an index out of range, a zero
-    /// divisor, `-k`'s missing element). Warnings are cold and rare: the kernel wakes the
-    /// reader only if it was idle, so no wake-up arithmetic is compiled at every site (a
-    /// shared subprogram would be smaller still, but the calls change how the verifier
-    /// prunes, and long string loops went past its instruction limit).
+    /// divisor, `-k`'s missing element).
     pub fn warn(&self, ev: usize) {
-        self.emit_record(self.slot(ev as u64), Wakeup::WhenIdle, 0, |_, _| {});
+        self.emit_record(self.slot(ev as u64), Wakeup::Backlog, 0, |_, _| {});
     }
 
     /// Sends a record whose event id is `id`.
@@ -83,126 +71,173 @@ impl<'ctx> FnGen<'_, 'ctx> {
         payload_size: usize,
         fill: impl FnOnce(&Self, PointerValue<'ctx>),
     ) {
-        let size = 8 + payload_size;
-        let rb = self.globals.ringbuf.as_pointer_value();
-        // Written in place in the ring (reserve/submit): no stack copy of the record.
-        let rec = match self.helper(
-            helper::RINGBUF_RESERVE,
-            &[rb.into(), self.i64(size as u64).into(), self.i64(0).into()],
-            true,
-        ) {
-            BasicTypeEnumValue::Ptr(p) => p,
-            BasicTypeEnumValue::Int(_) => unreachable!(),
-        };
-        let full = self.b.build_is_null(rec, "full").unwrap();
-        let (write, lost, done) = (
+        let i64t = self.ctx.i64_type();
+        let len = 8 + payload_size as u64;
+        let footprint = RecordRing::footprint(len);
+        let key = self.stack_slot(8, "rec_key");
+        let ring = self.lookup_in(self.globals.records.as_pointer_value(), key);
+        let (reserve, write, retry, lost, done) = (
+            self.block("rec_reserve"),
             self.block("rec_write"),
+            self.block("rec_retry"),
             self.block("rec_lost"),
             self.block("rec_done"),
         );
-        self.b.build_conditional_branch(full, lost, write).unwrap();
+        let entry = self.b.get_insert_block().expect("in a block");
+        let missing = self.b.build_is_null(ring, "no_ring").unwrap();
+        self.b
+            .build_conditional_branch(missing, lost, reserve)
+            .unwrap();
+
+        // Reserve: move the head past the record if the reader has left room for it.
+        self.b.position_at_end(reserve);
+        let tries = self.b.build_phi(i64t, "tries").unwrap();
+        let head_at = self.gep(ring, RecordRing::HEAD);
+        let word = |at: PointerValue<'ctx>, name: &str| {
+            let v = self.b.build_load(i64t, at, name).unwrap().into_int_value();
+            // Written by others all the while: read afresh on every try.
+            let load = v.as_instruction().expect("a load");
+            load.set_volatile(true).expect("a load can be volatile");
+            v
+        };
+        let head = word(head_at, "head");
+        let consumed = word(self.gep(ring, RecordRing::CONSUMED), "consumed");
+        let end = self
+            .b
+            .build_int_add(head, self.i64(footprint), "end")
+            .unwrap();
+        let unread = self.b.build_int_sub(end, consumed, "unread").unwrap();
+        let full = self
+            .b
+            .build_int_compare(
+                IntPredicate::UGT,
+                unread,
+                self.i64(self.globals.ring_bytes),
+                "full",
+            )
+            .unwrap();
+        let (claim, claimed) = (self.block("rec_claim"), head);
+        self.b.build_conditional_branch(full, lost, claim).unwrap();
+        self.b.position_at_end(claim);
+        let swap = self
+            .b
+            .build_cmpxchg(
+                head_at,
+                head,
+                end,
+                AtomicOrdering::SequentiallyConsistent,
+                AtomicOrdering::SequentiallyConsistent,
+            )
+            .unwrap();
+        let won = self
+            .b
+            .build_extract_value(swap, 1, "won")
+            .unwrap()
+            .into_int_value();
+        self.b.build_conditional_branch(won, write, retry).unwrap();
+
+        // Another CPU took the place first: try again from where it left the head.
+        self.b.position_at_end(retry);
+        let next = self
+            .b
+            .build_int_add(tries.as_basic_value().into_int_value(), self.i64(1), "next")
+            .unwrap();
+        let again = self
+            .b
+            .build_int_compare(IntPredicate::ULT, next, self.i64(TRIES), "again")
+            .unwrap();
+        self.b
+            .build_conditional_branch(again, reserve, lost)
+            .unwrap();
+        tries.add_incoming(&[(&self.i64(0), entry), (&next, retry)]);
+
         // The reader fell behind: count the record so the loss is reported, never silent.
         self.b.position_at_end(lost);
         let counter = self.globals.lost_events(self.ctx, self.module);
         self.b
             .build_atomicrmw(
-                inkwell::AtomicRMWBinOp::Add,
+                AtomicRMWBinOp::Add,
                 counter.as_pointer_value(),
                 self.i64(1),
-                inkwell::AtomicOrdering::Monotonic,
+                AtomicOrdering::Monotonic,
             )
             .unwrap();
         self.b.build_unconditional_branch(done).unwrap();
+
+        // Write the record in place, then its header: the reader takes a record whose
+        // header is set as complete. The offset's low bits are known zero (records are
+        // multiples of 8), which the verifier needs for the exchange.
         self.b.position_at_end(write);
-        self.store_i64(rec, id);
-        fill(self, self.gep(rec, 8));
-        let flags = match wakeup {
-            Wakeup::Now => self.i64(BPF_RB_FORCE_WAKEUP),
-            Wakeup::WhenIdle => self.i64(0),
-            Wakeup::Backlog => {
-                let crossed = self.crosses_backlog_mark(rec, size as u64);
-                self.b
-                    .build_select(
-                        crossed,
-                        self.i64(BPF_RB_FORCE_WAKEUP),
-                        self.i64(BPF_RB_NO_WAKEUP),
-                        "rbflags",
-                    )
-                    .unwrap()
-                    .into_int_value()
-            }
+        let offset = self
+            .b
+            .build_and(claimed, self.i64((self.globals.ring_bytes - 1) & !7), "off")
+            .unwrap();
+        let at = self
+            .b
+            .build_int_add(offset, self.i64(RecordRing::DATA), "at")
+            .unwrap();
+        let rec = unsafe {
+            self.b
+                .build_gep(self.ctx.i8_type(), ring, &[at], "rec")
+                .unwrap()
         };
-        self.helper_void(helper::RINGBUF_SUBMIT, &[rec.into(), flags.into()]);
+        self.store_i64(self.gep(rec, RecordRing::HEADER), id);
+        fill(self, self.gep(rec, RecordRing::HEADER + 8));
+        self.b
+            .build_atomicrmw(
+                AtomicRMWBinOp::Xchg,
+                rec,
+                self.i64(len),
+                AtomicOrdering::SequentiallyConsistent,
+            )
+            .unwrap();
+        match wakeup {
+            Wakeup::Now => self.ring_doorbell(key),
+            Wakeup::Backlog => {
+                let crossed = self.crosses_backlog_mark(end, footprint);
+                let (ring_it, after) = (self.block("rec_wake"), self.block("rec_woken"));
+                self.b
+                    .build_conditional_branch(crossed, ring_it, after)
+                    .unwrap();
+                self.b.position_at_end(ring_it);
+                self.ring_doorbell(key);
+                self.b.build_unconditional_branch(after).unwrap();
+                self.b.position_at_end(after);
+            }
+        }
         self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(done);
     }
 
-    /// Whether the record at `rec` (its data; `size` bytes without the header) spans a
-    /// multiple of the backlog threshold of ring addresses: true for one record in every
-    /// `WAKEUP_BACKLOG` bytes written, wherever the reader is, so a reader that lags is
-    /// woken once per threshold and not by every record.
-    ///
-    /// The position comes from the record's own address, not from `bpf_ringbuf_query`:
-    /// one helper call fewer per event (≈ 6 ns of ≈ 150 for `printf`; BENCHMARKS.md). The
-    /// ring's data area is mapped twice in a row and its size is a multiple of the
-    /// threshold, so every lap crosses the same number of marks, a record that wraps
-    /// included.
-    fn crosses_backlog_mark(&self, rec: PointerValue<'ctx>, size: u64) -> IntValue<'ctx> {
+    /// Wakes the reader: an 8-byte record (the zeroed `word` on the stack) in the doorbell
+    /// ring, with a forced wake-up. A full doorbell means the reader has not drained it
+    /// since it was rung, so it is awake or about to be.
+    fn ring_doorbell(&self, word: PointerValue<'ctx>) {
+        let doorbell = self.globals.doorbell.as_pointer_value();
+        let args = [
+            doorbell.into(),
+            word.into(),
+            self.i64(8).into(),
+            self.i64(BPF_RB_FORCE_WAKEUP).into(),
+        ];
+        self.helper_void(helper::RINGBUF_OUTPUT, &args);
+    }
+
+    /// Whether the record ending at ring position `end` (`footprint` bytes long) spans a
+    /// multiple of the backlog threshold: true for one record in every `WAKEUP_BACKLOG`
+    /// bytes written, wherever the reader is, so a reader that lags is woken once per
+    /// threshold and not by every record.
+    fn crosses_backlog_mark(&self, end: IntValue<'ctx>, footprint: u64) -> IntValue<'ctx> {
         let mark = self.globals.wakeup_mark;
-        // The record's length in the ring: an 8-byte header, rounded up to 8.
-        let in_ring = (size + 8).div_ceil(8) * 8;
-        if in_ring >= mark {
+        if footprint >= mark {
             return self.ctx.bool_type().const_int(1, false);
         }
-        let i32t = self.ctx.i32_type();
-        // The verifier allows no arithmetic on a ring pointer, but lets a program loaded with
-        // CAP_PERFMON (which tracing needs) copy its low half into a plain number. LLVM
-        // folds a truncation back into pointer arithmetic, so the copy is written out.
-        let low = self
-            .b
-            .build_int_truncate(
-                self.b
-                    .build_ptr_to_int(rec, self.ctx.i64_type(), "rec_addr")
-                    .unwrap(),
-                i32t,
-                "rec_low",
-            )
-            .unwrap();
-        let copy_ty = i32t.fn_type(&[i32t.into()], false);
-        let copy = self.ctx.create_inline_asm(
-            copy_ty,
-            "$0 = $1".to_string(),
-            "=w,w".to_string(),
-            false,
-            false,
-            None,
-            false,
-        );
-        let low = self
-            .b
-            .build_indirect_call(copy_ty, copy, &[low.into()], "rec_pos")
-            .unwrap()
-            .try_as_basic_value()
-            .basic()
-            .expect("the copy returns a value")
-            .into_int_value();
-        // The header starts 8 bytes before the data; the record crosses a mark when its
-        // offset past the last one leaves less room than the record takes.
-        let header = self
-            .b
-            .build_int_sub(low, i32t.const_int(8, false), "rec_hdr")
-            .unwrap();
         let past = self
             .b
-            .build_and(header, i32t.const_int(mark - 1, false), "past_mark")
+            .build_and(end, self.i64(mark - 1), "past_mark")
             .unwrap();
         self.b
-            .build_int_compare(
-                IntPredicate::UGE,
-                past,
-                i32t.const_int(mark - in_ring, false),
-                "crosses",
-            )
+            .build_int_compare(IntPredicate::ULT, past, self.i64(footprint), "crosses")
             .unwrap()
     }
 }

@@ -1,7 +1,7 @@
 //! Program artifacts (`spyglass build script.bt -o script.spy`): a compiled script in one
 //! file, run later by `spyglass script.spy` without parsing, checking or LLVM.
 //!
-//! The encoding, format 2, all integers little-endian:
+//! The encoding, format 3, all integers little-endian:
 //!
 //! | bytes | what |
 //! |---|---|
@@ -17,7 +17,9 @@
 //! artifact still reads; a description that does not decode is refused the same way. A new
 //! format is needed when an older runtime would run a newer artifact wrongly rather than
 //! fail: format 2 added parameter slots (`CompiledProgram::params`), which a format-1
-//! runtime would leave zero; its layout is otherwise format 1's. Value kinds (`kinds`:
+//! runtime would leave zero; format 3 moved the records out of the kernel's ring buffer
+//! into their own (`CompiledProgram::records`), where a format-2 runtime would not look.
+//! The layout is otherwise format 1's. Value kinds (`kinds`:
 //! `ksym`, `ntop`, `strftime`, …) are written by name (`{"Kind": {"kind": "inet"}}`); a
 //! description written before they were, which holds one, does not decode and is refused.
 
@@ -28,7 +30,7 @@ use crate::program::{CompiledProgram, KernelId};
 
 pub const MAGIC: &[u8; 8] = b"SPYGART\0";
 /// The newest format this spyglass writes and reads.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 const HEADER: usize = 24;
 
 #[derive(Serialize, Deserialize)]

@@ -20,8 +20,12 @@ pub struct CompiledProgram {
     /// Asynchronous actions (printf, print, exit, …) sent through the ring buffer;
     /// the first 8 bytes of every ring-buffer record are an index into this.
     pub events: Vec<EventSpec>,
-    /// Name of the ring-buffer map in the ELF.
+    /// Name of the kernel ring-buffer map in the ELF: where the records are in formats 1
+    /// and 2; from format 3 on, only the doorbell that wakes the reader (`records`).
     pub ringbuf: String,
+    /// Where the records are written (format 3 on; see `RecordRing`).
+    #[serde(default)]
+    pub records: Option<RecordRing>,
     /// The stack-trace map, when the script uses `kstack`/`ustack`.
     #[serde(default)]
     pub stack_map: Option<String>,
@@ -118,6 +122,49 @@ pub enum StackMode {
     /// User stacks only: `BUILDID 0xOFFSET` per frame (the ELF file's build id and the
     /// file offset), the bare address where the file is unknown.
     BuildId,
+}
+
+/// The ring the probes write their records to: the one value of an mmapable array map,
+/// shared with the reader. A record is reserved by moving the head forward (a
+/// compare-and-swap), written in place, and published by writing its header last (an
+/// exchange); the reader zeroes what it has read before giving the space back, so a zero
+/// header is a record not yet written. The kernel's ring buffer takes a lock, saves the
+/// interrupt state and calls two helpers for the same work: twice the cost of a `printf`.
+///
+/// The value: the head (the next free position, in bytes written since the start) at
+/// `HEAD`, the reader's position at `CONSUMED` (on their own cache lines), and from `DATA`
+/// the ring, `size` bytes, followed by room for the largest record so that a record that
+/// passes the ring's end is written (and read) in one piece. Each record is an 8-byte
+/// header (the length of what follows it, never 0), the 8-byte event id and the payload,
+/// padded to 8 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRing {
+    /// The array map's name in the ELF.
+    pub map: String,
+    /// The ring's bytes, a power of two.
+    pub size: u64,
+}
+
+impl RecordRing {
+    pub const HEAD: u64 = 0;
+    pub const CONSUMED: u64 = 256;
+    pub const DATA: u64 = 4096;
+    pub const HEADER: u64 = 8;
+
+    /// The record of `len` bytes after its header, as it lies in the ring.
+    pub fn footprint(len: u64) -> u64 {
+        (Self::HEADER + len).next_multiple_of(8)
+    }
+
+    /// The bytes of the map's value for a ring of `size` bytes whose events are `events`.
+    pub fn value_size(size: u64, events: &[EventSpec]) -> u64 {
+        let largest = events
+            .iter()
+            .map(|e| 8 + record_size(&e.payload()) as u64)
+            .max()
+            .unwrap_or(8);
+        Self::DATA + size + Self::footprint(largest)
+    }
 }
 
 /// Symbol of the `.bss` counter of ring-buffer records dropped because the ring was full

@@ -36,6 +36,8 @@ pub struct Loaded {
     /// Handles to the `@maps`, in `CompiledProgram::maps` order.
     pub maps: Vec<MapHandle>,
     pub ringbuf: MapHandle,
+    /// The records' ring and its size (`CompiledProgram::records`).
+    pub records: Option<(MapHandle, u64)>,
     /// The `.bss` section holding `program::LOST_EVENTS`, when the script sends events.
     pub lost: Option<MapHandle>,
     /// `skboutput`'s perf event array.
@@ -126,6 +128,10 @@ pub fn load(
         .map(|m| handle(&m.elf_name))
         .collect::<Result<Vec<_>, _>>()?;
     let ringbuf = handle(&prog.ringbuf)?;
+    let records = match &prog.records {
+        Some(r) => Some((handle(&r.map)?, r.size)),
+        None => None,
+    };
     let stack_map = match &prog.stack_map {
         Some(name) => Some(handle(name)?),
         None => None,
@@ -157,6 +163,7 @@ pub fn load(
         skb,
         stacks,
         ringbuf,
+        records,
         lost,
     })
 }

@@ -13,6 +13,7 @@ pub mod maps;
 mod metrics;
 mod pcap;
 mod pump;
+mod records;
 mod ring;
 mod selftest;
 mod session;

@@ -1,6 +1,8 @@
-//! The BPF ring buffer, read in place from its memory mapping.
+//! The records the probes send, read in place: from their own ring (`records.rs`, format 3
+//! on), or from the kernel's BPF ring buffer (older artifacts). From format 3 on the kernel
+//! ring is only a doorbell: its records wake the reader and are skipped unread.
 //!
-//! libbpf's consumer publishes its read position after every record. The probes read that
+//! The kernel ring, read here rather than with libbpf: libbpf's consumer publishes its read position after every record. The probes read that
 //! position on every reserve, so under a stream of records each one moved a cache line
 //! from the reading CPU to the writing one. Here the position is published once per batch.
 //!
@@ -16,18 +18,20 @@ use std::time::Duration;
 
 use libbpf_rs::{MapCore, MapHandle};
 
+use super::records::RecordReader;
+
 const BUSY: u32 = 1 << 31;
 const DISCARD: u32 = 1 << 30;
 const HEADER: usize = 8;
 
 /// A mapping unmapped on drop.
-struct Mapping {
+pub(super) struct Mapping {
     addr: *mut libc::c_void,
     len: usize,
 }
 
 impl Mapping {
-    fn new(fd: i32, len: usize, prot: i32, offset: usize) -> std::io::Result<Mapping> {
+    pub(super) fn new(fd: i32, len: usize, prot: i32, offset: usize) -> std::io::Result<Mapping> {
         // SAFETY: a fresh shared mapping of a ring buffer map's descriptor; the kernel checks
         // the protection (the producer side cannot be mapped writable).
         let addr = unsafe {
@@ -45,6 +49,10 @@ impl Mapping {
         }
         Ok(Mapping { addr, len })
     }
+
+    pub(super) fn addr(&self) -> usize {
+        self.addr as usize
+    }
 }
 
 impl Drop for Mapping {
@@ -54,52 +62,124 @@ impl Drop for Mapping {
     }
 }
 
+/// Where the records come from.
+enum Source {
+    /// The records' ring, and the doorbell that announces them.
+    Records(RecordReader, KernelRing),
+    /// The kernel ring buffer (formats 1 and 2).
+    Kernel(KernelRing),
+}
+
 pub struct Ring<'a> {
+    source: Source,
+    handler: Box<dyn Fn(&[u8]) + 'a>,
+}
+
+impl<'a> Ring<'a> {
+    /// Reads the records of `records` (a `RecordRing` array map of a `size`-byte ring), or
+    /// those of the kernel ring `kernel` without one; `handler` gets each record's data.
+    pub fn new(
+        kernel: &MapHandle,
+        records: Option<(&MapHandle, u64)>,
+        handler: impl Fn(&[u8]) + 'a,
+    ) -> std::io::Result<Ring<'a>> {
+        let kernel = KernelRing::new(kernel)?;
+        let source = match records {
+            Some((map, size)) => Source::Records(RecordReader::new(map, size)?, kernel),
+            None => Source::Kernel(kernel),
+        };
+        Ok(Ring {
+            source,
+            handler: Box::new(handler),
+        })
+    }
+
+    /// The descriptor readable (`EPOLLIN`) when records wait: the kernel ring's.
+    pub fn fd(&self) -> i32 {
+        match &self.source {
+            Source::Records(_, k) | Source::Kernel(k) => k.fd,
+        }
+    }
+
+    /// Handles at most `max` records; gives how many were handled.
+    pub fn consume_n(&self, max: usize) -> usize {
+        match &self.source {
+            Source::Records(r, doorbell) => {
+                // Emptied first: a ring after the records are read could be missed.
+                doorbell.skip_all();
+                r.consume_n(max, &*self.handler)
+            }
+            Source::Kernel(k) => k.consume_n(max, &*self.handler),
+        }
+    }
+
+    /// Handles every record there is.
+    pub fn consume(&self) -> usize {
+        self.consume_n(usize::MAX)
+    }
+
+    /// Waits up to `timeout` for records, then handles them.
+    pub fn poll(&self, timeout: Duration) -> usize {
+        let mut p = libc::pollfd {
+            fd: self.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut p, 1, ms) };
+        self.consume()
+    }
+}
+
+/// A kernel ring buffer (`BPF_MAP_TYPE_RINGBUF`), mapped.
+struct KernelRing {
     consumer: Mapping,
     producer: Mapping,
     /// Where the data area starts (after the producer page).
     data: usize,
     mask: u64,
     fd: i32,
-    handler: Box<dyn Fn(&[u8]) + 'a>,
 }
 
-impl<'a> Ring<'a> {
-    /// Maps `map` (a `BPF_MAP_TYPE_RINGBUF`); `handler` gets each record's data.
-    pub fn new(map: &MapHandle, handler: impl Fn(&[u8]) + 'a) -> std::io::Result<Ring<'a>> {
+impl KernelRing {
+    fn new(map: &MapHandle) -> std::io::Result<KernelRing> {
         let fd = map.as_fd().as_raw_fd();
         let size = map.max_entries() as usize;
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
         let consumer = Mapping::new(fd, page, libc::PROT_READ | libc::PROT_WRITE, 0)?;
         let producer = Mapping::new(fd, page + 2 * size, libc::PROT_READ, page)?;
-        Ok(Ring {
-            data: producer.addr as usize + page,
+        Ok(KernelRing {
+            data: producer.addr() + page,
             consumer,
             producer,
             mask: size as u64 - 1,
             fd,
-            handler: Box::new(handler),
         })
-    }
-
-    /// The ring map's descriptor, readable (`EPOLLIN`) when records wait.
-    pub fn fd(&self) -> i32 {
-        self.fd
     }
 
     fn consumer_pos(&self) -> &AtomicU64 {
         // SAFETY: the first word of the consumer page, 8-byte aligned, mapped while self lives.
-        unsafe { &*(self.consumer.addr as *const AtomicU64) }
+        unsafe { &*(self.consumer.addr() as *const AtomicU64) }
     }
 
     fn producer_pos(&self) -> &AtomicU64 {
         // SAFETY: as above, on the producer page.
-        unsafe { &*(self.producer.addr as *const AtomicU64) }
+        unsafe { &*(self.producer.addr() as *const AtomicU64) }
+    }
+
+    /// Skips every record written so far (the doorbell's are wake-ups only). A record still
+    /// being written is skipped too: the kernel lets the reader pass it.
+    fn skip_all(&self) {
+        let prod = self.producer_pos().load(Ordering::Acquire);
+        if self.consumer_pos().load(Ordering::Relaxed) != prod {
+            self.consumer_pos().store(prod, Ordering::Release);
+        }
     }
 
     /// Handles at most `max` records; gives how many were handled.
-    pub fn consume_n(&self, max: usize) -> usize {
+    fn consume_n(&self, max: usize, handler: &dyn Fn(&[u8])) -> usize {
         let mut cons = self.consumer_pos().load(Ordering::Acquire);
         let mut published = cons;
         let mut handled = 0;
@@ -121,7 +201,7 @@ impl<'a> Ring<'a> {
                     // SAFETY: the record's data follows its header; the double mapping makes a
                     // record that wraps contiguous.
                     let rec = unsafe { std::slice::from_raw_parts((at + HEADER) as *const u8, n) };
-                    (self.handler)(rec);
+                    handler(rec);
                     handled += 1;
                 }
                 cons += (n + HEADER).next_multiple_of(8) as u64;
@@ -138,23 +218,5 @@ impl<'a> Ring<'a> {
             self.consumer_pos().store(cons, Ordering::Release);
         }
         handled
-    }
-
-    /// Handles every record there is.
-    pub fn consume(&self) -> usize {
-        self.consume_n(usize::MAX)
-    }
-
-    /// Waits up to `timeout` for records, then handles them.
-    pub fn poll(&self, timeout: Duration) -> usize {
-        let mut p = libc::pollfd {
-            fd: self.fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut p, 1, ms) };
-        self.consume()
     }
 }

@@ -100,8 +100,11 @@ impl<'a> Session<'a> {
     }
 
     pub fn ring_buffer(&'a self) -> Result<Ring<'a>, Diagnostic> {
-        Ring::new(&self.loaded.ringbuf, move |data: &[u8]| self.handle(data))
-            .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))
+        let records = self.loaded.records.as_ref().map(|(m, size)| (m, *size));
+        Ring::new(&self.loaded.ringbuf, records, move |data: &[u8]| {
+            self.handle(data)
+        })
+        .map_err(|e| Diagnostic::global(format!("cannot open the ring buffer: {e}")))
     }
 
     /// The descriptor of a loaded program, valid while the session lives.
