@@ -128,8 +128,9 @@ pub enum StackMode {
 /// shared with the reader. A record is reserved by moving the head forward (a
 /// compare-and-swap), written in place, and published by writing its header last (an
 /// exchange); the reader zeroes what it has read before giving the space back, so a zero
-/// header is a record not yet written. The kernel's ring buffer takes a lock, saves the
-/// interrupt state and calls two helpers for the same work: twice the cost of a `printf`.
+/// header is a record not yet written. The kernel's ring buffer does the same work under a
+/// lock, with the interrupts saved, through two helper calls: that was half of what a
+/// `printf` cost.
 ///
 /// The value: the head (the next free position, in bytes written since the start) at
 /// `HEAD`, the reader's position at `CONSUMED` (on their own cache lines), and from `DATA`
@@ -647,5 +648,31 @@ impl EventSpec {
                 .collect(),
             _ => vec![],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After the ring there is room for the largest record with its header, so one that
+    /// passes the ring's end is written whole; without events, room for a warning's id.
+    #[test]
+    fn the_records_value_holds_the_ring_and_its_largest_record() {
+        let printf = EventSpec::Printf {
+            fmt: "%d %s\n".into(),
+            args: vec![FieldType::Int { signed: true }, FieldType::Str { size: 13 }],
+        };
+        let size = 1 << 20;
+        // header 8 + id 8 + int 8 + string 16
+        assert_eq!(RecordRing::value_size(size, &[printf]), 4096 + size + 40);
+        assert_eq!(RecordRing::value_size(size, &[]), 4096 + size + 16);
+        let join = EventSpec::Join { sep: " ".into() };
+        let joined = 8 + 8 + 8 + JOIN_MAX_ARGS as u64 * JOIN_ARG_SIZE as u64;
+        assert_eq!(
+            RecordRing::value_size(size, &[join, EventSpec::Exit]),
+            4096 + size + joined
+        );
+        assert_eq!(RecordRing::footprint(9), 24);
     }
 }
