@@ -71,7 +71,6 @@ impl<'ctx> FnGen<'_, 'ctx> {
         payload_size: usize,
         fill: impl FnOnce(&Self, PointerValue<'ctx>),
     ) {
-        let i64t = self.ctx.i64_type();
         let len = 8 + payload_size as u64;
         let footprint = RecordRing::footprint(len);
         let key = self.stack_slot(8, "rec_key");
@@ -83,73 +82,7 @@ impl<'ctx> FnGen<'_, 'ctx> {
             self.block("rec_lost"),
             self.block("rec_done"),
         );
-        let entry = self.b.get_insert_block().expect("in a block");
-        let missing = self.b.build_is_null(ring, "no_ring").unwrap();
-        self.b
-            .build_conditional_branch(missing, lost, reserve)
-            .unwrap();
-
-        // Reserve: move the head past the record if the reader has left room for it.
-        self.b.position_at_end(reserve);
-        let tries = self.b.build_phi(i64t, "tries").unwrap();
-        let head_at = self.gep(ring, RecordRing::HEAD);
-        let word = |at: PointerValue<'ctx>, name: &str| {
-            let v = self.b.build_load(i64t, at, name).unwrap().into_int_value();
-            // Written by others all the while: read afresh on every try.
-            let load = v.as_instruction().expect("a load");
-            load.set_volatile(true).expect("a load can be volatile");
-            v
-        };
-        let head = word(head_at, "head");
-        let consumed = word(self.gep(ring, RecordRing::CONSUMED), "consumed");
-        let end = self
-            .b
-            .build_int_add(head, self.i64(footprint), "end")
-            .unwrap();
-        let unread = self.b.build_int_sub(end, consumed, "unread").unwrap();
-        let full = self
-            .b
-            .build_int_compare(
-                IntPredicate::UGT,
-                unread,
-                self.i64(self.globals.ring_bytes),
-                "full",
-            )
-            .unwrap();
-        let (claim, claimed) = (self.block("rec_claim"), head);
-        self.b.build_conditional_branch(full, lost, claim).unwrap();
-        self.b.position_at_end(claim);
-        let swap = self
-            .b
-            .build_cmpxchg(
-                head_at,
-                head,
-                end,
-                AtomicOrdering::SequentiallyConsistent,
-                AtomicOrdering::SequentiallyConsistent,
-            )
-            .unwrap();
-        let won = self
-            .b
-            .build_extract_value(swap, 1, "won")
-            .unwrap()
-            .into_int_value();
-        self.b.build_conditional_branch(won, write, retry).unwrap();
-
-        // Another CPU took the place first: try again from where it left the head.
-        self.b.position_at_end(retry);
-        let next = self
-            .b
-            .build_int_add(tries.as_basic_value().into_int_value(), self.i64(1), "next")
-            .unwrap();
-        let again = self
-            .b
-            .build_int_compare(IntPredicate::ULT, next, self.i64(TRIES), "again")
-            .unwrap();
-        self.b
-            .build_conditional_branch(again, reserve, lost)
-            .unwrap();
-        tries.add_incoming(&[(&self.i64(0), entry), (&next, retry)]);
+        let (head, end) = self.reserve(ring, footprint, [reserve, write, retry, lost]);
 
         // The reader fell behind: count the record so the loss is reported, never silent.
         self.b.position_at_end(lost);
@@ -170,7 +103,7 @@ impl<'ctx> FnGen<'_, 'ctx> {
         self.b.position_at_end(write);
         let offset = self
             .b
-            .build_and(claimed, self.i64((self.globals.ring_bytes - 1) & !7), "off")
+            .build_and(head, self.i64((self.globals.ring_bytes - 1) & !7), "off")
             .unwrap();
         let at = self
             .b
@@ -207,6 +140,88 @@ impl<'ctx> FnGen<'_, 'ctx> {
         }
         self.b.build_unconditional_branch(done).unwrap();
         self.b.position_at_end(done);
+    }
+
+    /// Reserves `footprint` bytes in the records' ring (`ring`, its value): moves the head
+    /// past them if the reader has left room, with a compare-and-swap tried again from
+    /// where another CPU left the head, up to `TRIES` times. Branches from the current
+    /// block to `reserve` (the first try) or `lost` (no ring), from there to `write` with
+    /// the place reserved, or to `lost`; `retry` is the block between two tries. Gives the
+    /// record's start and end positions, valid in `write`.
+    fn reserve(
+        &self,
+        ring: PointerValue<'ctx>,
+        footprint: u64,
+        [reserve, write, retry, lost]: [inkwell::basic_block::BasicBlock<'ctx>; 4],
+    ) -> (IntValue<'ctx>, IntValue<'ctx>) {
+        let i64t = self.ctx.i64_type();
+        let entry = self.b.get_insert_block().expect("in a block");
+        let missing = self.b.build_is_null(ring, "no_ring").unwrap();
+        self.b
+            .build_conditional_branch(missing, lost, reserve)
+            .unwrap();
+
+        self.b.position_at_end(reserve);
+        let tries = self.b.build_phi(i64t, "tries").unwrap();
+        let head_at = self.gep(ring, RecordRing::HEAD);
+        let word = |at: PointerValue<'ctx>, name: &str| {
+            let v = self.b.build_load(i64t, at, name).unwrap().into_int_value();
+            // Written by others all the while: read afresh on every try.
+            let load = v.as_instruction().expect("a load");
+            load.set_volatile(true).expect("a load can be volatile");
+            v
+        };
+        let head = word(head_at, "head");
+        let consumed = word(self.gep(ring, RecordRing::CONSUMED), "consumed");
+        let end = self
+            .b
+            .build_int_add(head, self.i64(footprint), "end")
+            .unwrap();
+        let unread = self.b.build_int_sub(end, consumed, "unread").unwrap();
+        let full = self
+            .b
+            .build_int_compare(
+                IntPredicate::UGT,
+                unread,
+                self.i64(self.globals.ring_bytes),
+                "full",
+            )
+            .unwrap();
+        let claim = self.block("rec_claim");
+        self.b.build_conditional_branch(full, lost, claim).unwrap();
+        self.b.position_at_end(claim);
+        let swap = self
+            .b
+            .build_cmpxchg(
+                head_at,
+                head,
+                end,
+                AtomicOrdering::SequentiallyConsistent,
+                AtomicOrdering::SequentiallyConsistent,
+            )
+            .unwrap();
+        let won = self
+            .b
+            .build_extract_value(swap, 1, "won")
+            .unwrap()
+            .into_int_value();
+        self.b.build_conditional_branch(won, write, retry).unwrap();
+
+        // Another CPU took the place first: try again from where it left the head.
+        self.b.position_at_end(retry);
+        let next = self
+            .b
+            .build_int_add(tries.as_basic_value().into_int_value(), self.i64(1), "next")
+            .unwrap();
+        let again = self
+            .b
+            .build_int_compare(IntPredicate::ULT, next, self.i64(TRIES), "again")
+            .unwrap();
+        self.b
+            .build_conditional_branch(again, reserve, lost)
+            .unwrap();
+        tries.add_incoming(&[(&self.i64(0), entry), (&next, retry)]);
+        (head, end)
     }
 
     /// Wakes the reader: an 8-byte record (the zeroed `word` on the stack) in the doorbell

@@ -2,9 +2,10 @@
 //! on), or from the kernel's BPF ring buffer (older artifacts). From format 3 on the kernel
 //! ring is only a doorbell: its records wake the reader and are skipped unread.
 //!
-//! The kernel ring, read here rather than with libbpf: libbpf's consumer publishes its read position after every record. The probes read that
-//! position on every reserve, so under a stream of records each one moved a cache line
-//! from the reading CPU to the writing one. Here the position is published once per batch.
+//! The kernel ring is read here rather than with libbpf: libbpf's consumer publishes its
+//! read position after every record. The probes read that position on every reserve, so
+//! under a stream of records each one moved a cache line from the reading CPU to the
+//! writing one. Here the position is published once per batch.
 //!
 //! The layout is the kernel's (`kernel/bpf/ringbuf.c`): a writable page holding the
 //! consumer position, then a read-only page holding the producer position, then the data
