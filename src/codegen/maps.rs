@@ -582,7 +582,13 @@ impl<'ctx> Debug<'ctx> {
             self.member("max_entries", self.int_array_ptr(max_entries), 64),
         ];
         if let Some((k, v)) = key_value {
-            members.push(self.member("key", self.bytes_ptr(k), 128));
+            // The kernel refuses an array's BTF unless its key is a 32-bit integer, and
+            // libbpf then creates the map a second time, without BTF.
+            let key = match map_type {
+                BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY => self.u32_ptr(),
+                _ => self.bytes_ptr(k),
+            };
+            members.push(self.member("key", key, 128));
             members.push(self.member("value", self.bytes_ptr(v), 192));
         }
         if let Some(flags) = map_flags {
@@ -655,6 +661,17 @@ impl<'ctx> Debug<'ctx> {
             .create_array_type(int.as_type(), 32 * n, 32, &[0..n as i64]);
         self.di
             .create_pointer_type("", arr.as_type(), 64, 64, AddressSpace::default())
+            .as_type()
+    }
+
+    /// `unsigned int *`: an array's index.
+    fn u32_ptr(&self) -> DIType<'ctx> {
+        let int = self
+            .di
+            .create_basic_type("unsigned int", 32, 0x07, DIFlags::ZERO)
+            .unwrap();
+        self.di
+            .create_pointer_type("", int.as_type(), 64, 64, AddressSpace::default())
             .as_type()
     }
 
