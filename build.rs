@@ -32,6 +32,8 @@ fn main() {
         println!("cargo:rustc-link-arg={arg}");
     }
     link_libgcc_statically();
+    // libbpf's feature probes are answered from memory (runtime/features.rs).
+    println!("cargo:rustc-link-arg=-Wl,--wrap=feat_supported");
 }
 
 include!("link/static_libgcc.rs");

@@ -137,7 +137,12 @@ fn listing(r: Result<String, String>) -> ExitCode {
 
 fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
     // A built artifact carries its program: nothing is compiled.
-    let embedded = match cli::artifact_arg(&run) {
+    // Read once: whether it is a built artifact or a script, and then its text.
+    let file = match &run.script {
+        cli::Script::File(f) => Some(std::fs::read(f)),
+        _ => None,
+    };
+    let embedded = match cli::artifact_arg(&run, file.as_ref().and_then(|r| r.as_deref().ok())) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("ERROR: {e}");
@@ -151,7 +156,7 @@ fn execute(run: Run, raw_args: &[Vec<u8>]) -> ExitCode {
             cli::Script::File(f) => (Some(program), Ok((f.clone(), String::new()))),
             _ => unreachable!("artifacts are files"),
         },
-        None => (None, read_source(&run.script, raw_args)),
+        None => (None, read_source(&run.script, file, raw_args)),
     };
     let (source_name, source) = match read {
         Ok(s) => s,
@@ -455,7 +460,11 @@ fn apply_probe_filter(checked: &mut sema::Checked, re: &cli::regex::Regex) -> Re
 /// The script and the name diagnostics call it by (`stdin` for `-e` and `-`, like bpftrace).
 /// Text that is not UTF-8 is an error at its first bad byte. Errors come as the text to
 /// print.
-fn read_source(script: &Script, raw_args: &[Vec<u8>]) -> Result<(String, String), String> {
+fn read_source(
+    script: &Script,
+    file: Option<std::io::Result<Vec<u8>>>,
+    raw_args: &[Vec<u8>],
+) -> Result<(String, String), String> {
     let (name, bytes) = match script {
         Script::Text(t) => ("stdin".to_string(), program_bytes(t, raw_args)),
         Script::Stdin => {
@@ -465,11 +474,14 @@ fn read_source(script: &Script, raw_args: &[Vec<u8>]) -> Result<(String, String)
                 .map_err(|e| format!("ERROR: cannot read the program from stdin: {e}\n"))?;
             ("stdin".into(), s)
         }
-        Script::File(f) => std::fs::read(f).map(|t| (f.clone(), t)).map_err(|e| {
-            // bpftrace's wording.
-            let why = spyglass::diag::io_reason(&e);
-            format!("ERROR: failed to open file '{f}': {why}\n")
-        })?,
+        Script::File(f) => file
+            .expect("a file's content is read first")
+            .map(|t| (f.clone(), t))
+            .map_err(|e| {
+                // bpftrace's wording.
+                let why = spyglass::diag::io_reason(&e);
+                format!("ERROR: failed to open file '{f}': {why}\n")
+            })?,
     };
     match parser::decode(bytes) {
         Ok(text) => Ok((name, text)),

@@ -22,9 +22,15 @@ fn run_in(dir: &Path, args: &[&str]) -> Out {
     spyglass_env(&all, &[("XDG_CACHE_HOME", dir.to_str().unwrap())])
 }
 
+/// The compiled programs kept: not the kernel facts beside them.
 fn entries(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir.join("spyglass"))
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "bpfc"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -2,8 +2,6 @@
 //! artifact (`spyglass::artifact`); `spyglass FILE` runs one, with the run-time options
 //! and the script's parameters only: what shapes the program was fixed when it was built.
 
-use std::io::Read;
-
 use spyglass::artifact::Source;
 use spyglass::program::CompiledProgram;
 
@@ -27,15 +25,15 @@ pub fn build_args(raw: &mut Vec<Vec<u8>>) -> Result<(), String> {
 /// The program of the artifact `run` names as its script, if it does; an error when the
 /// file is a damaged or too new artifact, or when an option asks for a compiling that
 /// cannot happen.
-pub fn artifact_arg(run: &Run) -> Result<Option<(CompiledProgram, Option<Source>)>, String> {
-    let Script::File(path) = &run.script else {
+/// `file` is the script file's content, when it could be read.
+pub fn artifact_arg(
+    run: &Run,
+    file: Option<&[u8]>,
+) -> Result<Option<(CompiledProgram, Option<Source>)>, String> {
+    let (Script::File(path), Some(bytes)) = (&run.script, file) else {
         return Ok(None);
     };
-    let mut start = [0u8; 8];
-    let is_artifact = std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut start))
-        .is_ok_and(|()| spyglass::artifact::is_artifact(&start));
-    if !is_artifact {
+    if !spyglass::artifact::is_artifact(bytes) {
         return Ok(None);
     }
     let fixed = [
@@ -62,8 +60,7 @@ pub fn artifact_arg(run: &Run) -> Result<Option<(CompiledProgram, Option<Source>
             "{path} is a built artifact: {what} can only be given when it is built (spyglass build … -o {path})"
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    spyglass::artifact::decode(&bytes)
+    spyglass::artifact::decode(bytes)
         .map(Some)
         .map_err(|e| format!("{path}: {e}"))
 }

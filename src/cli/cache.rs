@@ -56,7 +56,7 @@ impl Cache {
     pub fn new(raw_args: &[Vec<u8>], source_name: &str, source: &str) -> Option<Cache> {
         let dir = spyglass::user_cache::dir()?;
         let exe = std::fs::metadata("/proc/self/exe").ok()?;
-        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let read = |p: &str| spyglass::user_cache::read_small(p).unwrap_or_default();
         let mut env: Vec<String> = std::env::vars()
             // PATH finds the binaries probes and `-c` name.
             .filter(|(k, _)| k.starts_with("BPFTRACE_") || k == "PATH")

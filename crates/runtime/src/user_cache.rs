@@ -16,36 +16,63 @@ pub fn dir() -> Option<PathBuf> {
 
 /// This boot of this kernel: what kernel facts are keyed by.
 pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        read_small("/proc/sys/kernel/random/boot_id")
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    })
+    .clone()
+}
+
+/// A small file's text (`/proc` and `/sys` files, the facts), read without the size query
+/// `fs::read_to_string` makes first: those files have no size to tell, and on a VM every
+/// system call of a start counts.
+pub fn read_small(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(256);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// A number about the running kernel, computed once per boot: `compute` runs only when
 /// the `kernel-facts` file has no line for (`boot`, `key`).
 pub fn kernel_fact(key: &str, compute: impl FnOnce() -> Option<u64>) -> Option<u64> {
-    let boot = boot_id();
-    let path = dir().map(|d| d.join("kernel-facts"));
-    if let Some(text) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
-        let found = text.lines().find_map(|l| {
-            let mut w = l.split(' ');
-            (w.next()? == boot && w.next()? == key).then(|| w.next()?.parse().ok())?
-        });
-        if found.is_some() {
-            return found;
-        }
+    if let Some(found) = kernel_facts(key).into_iter().next() {
+        return Some(found);
     }
     let value = compute()?;
-    if let Some(p) = &path {
-        let _ = std::fs::create_dir_all(p.parent().expect("a directory"));
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-        {
-            let _ = writeln!(f, "{boot} {key} {value}");
-        }
-    }
+    record_kernel_fact(key, value);
     Some(value)
+}
+
+/// Every value recorded for `key` in this boot, oldest first.
+pub fn kernel_facts(key: &str) -> Vec<u64> {
+    let boot = boot_id();
+    let Some(text) = dir().and_then(|d| read_small(d.join("kernel-facts")).ok()) else {
+        return vec![];
+    };
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split(' ');
+            (w.next()? == boot && w.next()? == key).then(|| w.next()?.parse().ok())?
+        })
+        .collect()
+}
+
+/// Appends a fact about this boot's kernel; failing to is silent.
+pub fn record_kernel_fact(key: &str, value: u64) {
+    let Some(p) = dir().map(|d| d.join("kernel-facts")) else {
+        return;
+    };
+    let _ = std::fs::create_dir_all(p.parent().expect("a directory"));
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+    {
+        // One write, so lines appended by runs at once never interleave.
+        let _ = f.write_all(format!("{} {key} {value}\n", boot_id()).as_bytes());
+    }
 }

@@ -254,8 +254,8 @@ impl PerfLink {
 
 /// CPUs that are online, for per-CPU perf events.
 pub(crate) fn online_cpus() -> Vec<i32> {
-    let text =
-        std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
+    let text = crate::user_cache::read_small("/sys/devices/system/cpu/online")
+        .unwrap_or_else(|_| "0".into());
     let mut cpus = vec![];
     for range in text.trim().split(',').filter(|s| !s.is_empty()) {
         let (a, b) = range.split_once('-').unwrap_or((range, range));

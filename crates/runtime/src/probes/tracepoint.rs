@@ -130,7 +130,7 @@ fn open_event(category: &str, name: &str) -> Result<OwnedFd, String> {
     let dir = tracefs::root()?.join("events").join(category).join(name);
     let unreadable =
         |e: &dyn std::fmt::Display| format!("cannot read tracepoint:{category}:{name}'s id: {e}");
-    let text = std::fs::read_to_string(dir.join("id")).map_err(|e| match e.kind() {
+    let text = crate::user_cache::read_small(dir.join("id")).map_err(|e| match e.kind() {
         // Said plainly: an artifact built elsewhere may name one this kernel lacks.
         std::io::ErrorKind::NotFound => {
             format!("tracepoint:{category}:{name} does not exist on this kernel")

@@ -1,17 +1,73 @@
-//! libbpf's kernel feature probes, asked ahead of the load.
+//! libbpf's kernel feature probes: remembered across runs, and asked ahead of the load.
 //!
 //! Loading an object makes libbpf ask the kernel, one tiny load at a time, what it supports
 //! (program names, global data, BTF kinds, mmap-able arrays…): about twenty `bpf(2)` calls,
-//! ≈ 0.25 ms, on the critical path. libbpf keeps the answers in a process-wide cache and
-//! asks only once, so a thread with nothing else to do can ask first.
+//! ≈ 0.4 ms in the kernel, on the critical path of every start. libbpf keeps the answers
+//! in a process-wide cache, so each process asks again. The binaries are linked with
+//! `--wrap=feat_supported` (build.rs), which sends libbpf's own questions through
+//! `__wrap_feat_supported` here: a feature this boot's kernel was seen to support (the
+//! `kernel-facts` file, `user_cache`) is answered from memory, anything else is probed as
+//! libbpf would. Only "supported" is remembered: a kernel never loses a feature until it
+//! reboots, while a probe may fail for a passing reason.
 
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 
 extern "C" {
     /// libbpf's own probe-and-cache entry point (`features.c`). Internal to libbpf, but
     /// linked statically here, so it resolves; a null cache means the process-wide one
-    /// that every object without a BPF token uses.
+    /// that every object without a BPF token uses. Calls to it, libbpf's and these, reach
+    /// `__wrap_feat_supported`.
     fn feat_supported(cache: *mut c_void, feat_id: c_int) -> bool;
+    /// libbpf's `feat_supported` itself, under `--wrap`.
+    fn __real_feat_supported(cache: *mut c_void, feat_id: c_int) -> bool;
+}
+
+/// Features known supported (bit `id`), from earlier runs of this boot and this one.
+static SUPPORTED: AtomicU64 = AtomicU64::new(0);
+/// Of those, the ones not yet written down.
+static UNSAVED: AtomicU64 = AtomicU64::new(0);
+static REMEMBERED: Once = Once::new();
+
+/// The `kernel-facts` key: a libbpf release may renumber its features.
+fn facts_key() -> String {
+    let (major, minor) = libbpf_version();
+    format!("libbpf-{major}.{minor}.features")
+}
+
+/// libbpf asks here instead of probing (see the module comment). Never unwinds: libbpf is
+/// C, and nothing in it panics.
+#[no_mangle]
+extern "C" fn __wrap_feat_supported(cache: *mut c_void, feat_id: c_int) -> bool {
+    // A BPF token's object keeps its own answers, which may differ: left to libbpf.
+    let bit = match (cache.is_null(), u32::try_from(feat_id)) {
+        (true, Ok(id)) if id < 64 => 1u64 << id,
+        _ => return unsafe { __real_feat_supported(cache, feat_id) },
+    };
+    REMEMBERED.call_once(|| {
+        let known = crate::user_cache::kernel_facts(&facts_key())
+            .into_iter()
+            .fold(0, |a, b| a | b);
+        SUPPORTED.fetch_or(known, Ordering::Relaxed);
+    });
+    if SUPPORTED.load(Ordering::Relaxed) & bit != 0 {
+        return true;
+    }
+    let yes = unsafe { __real_feat_supported(cache, feat_id) };
+    if yes {
+        SUPPORTED.fetch_or(bit, Ordering::Relaxed);
+        UNSAVED.fetch_or(bit, Ordering::Relaxed);
+    }
+    yes
+}
+
+/// Writes down what this process learnt, for the next run of this boot: after a load,
+/// when every question it asks has an answer.
+pub fn save() {
+    if UNSAVED.swap(0, Ordering::Relaxed) != 0 {
+        crate::user_cache::record_kernel_fact(&facts_key(), SUPPORTED.load(Ordering::Relaxed));
+    }
 }
 
 /// The libbpf release whose `enum kern_feature_id` (libbpf_internal.h) the ids below are

@@ -109,7 +109,9 @@ pub fn load(
             targets.extend(fd);
         }
     }
-    let object = open.load().map_err(fail)?;
+    let object = open.load();
+    super::features::save();
+    let object = object.map_err(fail)?;
     drop(targets);
     let handle = |name: &str| -> Result<MapHandle, LoadError> {
         let m = object

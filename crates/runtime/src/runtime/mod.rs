@@ -428,10 +428,11 @@ pub fn pid_namespace() -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     /// PROC_PID_INIT_INO (include/linux/proc_ns.h).
     const INIT_PID_NS_INO: u64 = 0xEFFF_FFFC;
-    match std::fs::metadata("/proc/self/ns/pid") {
+    static NS: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    *NS.get_or_init(|| match std::fs::metadata("/proc/self/ns/pid") {
         Ok(m) if m.ino() != INIT_PID_NS_INO => (m.dev(), m.ino()),
         _ => (0, 0),
-    }
+    })
 }
 
 fn boot_ns() -> u64 {
