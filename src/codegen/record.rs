@@ -239,15 +239,9 @@ impl<'ctx> FnGen<'_, 'ctx> {
     fn opaque(&self, v: IntValue<'ctx>) -> IntValue<'ctx> {
         let i64t = self.ctx.i64_type();
         let ty = i64t.fn_type(&[i64t.into()], false);
-        let asm = self.ctx.create_inline_asm(
-            ty,
-            String::new(),
-            "=r,0".into(),
-            false,
-            false,
-            None,
-            false,
-        );
+        let asm =
+            self.ctx
+                .create_inline_asm(ty, String::new(), "=r,0".into(), false, false, None, false);
         self.b
             .build_indirect_call(ty, asm, &[v.into()], "opaque")
             .unwrap()

@@ -79,11 +79,16 @@ pub(crate) fn order(spec: &MapSpec, entries: &[MapEntry], top: usize) -> Vec<usi
 
 /// What entry `e` shows (its key and value are moved out).
 pub(crate) fn take_shown(spec: &MapSpec, e: &mut MapEntry, div: u64) -> (Vec<Value>, Shown) {
+    (std::mem::take(&mut e.key), take_value_shown(spec, e, div))
+}
+
+/// What entry `e`'s value shows (moved out; the key stays). Keys left in place are freed
+/// with their entries, in the order they were allocated, rather than row by row in print
+/// order (sorted by value), where an exit-time dump of 100,000 keys spent a tenth of its
+/// time in the allocator's free.
+pub(crate) fn take_value_shown(spec: &MapSpec, e: &mut MapEntry, div: u64) -> Shown {
     let value = std::mem::replace(&mut e.value, AggValue::Count(0));
-    (
-        std::mem::take(&mut e.key),
-        show(&spec.kind, value, div.max(1)),
-    )
+    show(&spec.kind, value, div.max(1))
 }
 
 /// bpftrace's key order: field by field; integers as signed 64-bit (even unsigned

@@ -1,6 +1,6 @@
 //! Text-mode output, as bpftrace 0.26 prints it (src/output/text.cpp).
 
-use super::entries::{order, take_shown, Shown};
+use super::entries::{order, take_value_shown, Shown};
 use super::hist::hist_text;
 use super::value::{value_text, write_key, write_value, MapEntry, Value};
 use crate::program::{MapKind, MapSpec};
@@ -21,11 +21,11 @@ pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) ->
     // row shows.
     let mut out = String::with_capacity(order.len() * (spec.name.len() + 24));
     for i in order {
-        let (key, shown) = take_shown(spec, &mut entries[i], div);
+        let shown = take_value_shown(spec, &mut entries[i], div);
         out.push_str(&spec.name);
         if !scalar {
             out.push('[');
-            write_key(&mut out, &key);
+            write_key(&mut out, &entries[i].key);
             out.push(']');
         }
         match &shown {
