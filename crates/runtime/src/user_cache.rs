@@ -1,7 +1,9 @@
 //! Where spyglass keeps what it may reuse between runs: `$XDG_CACHE_HOME/spyglass` (or
 //! `~/.cache/spyglass`). The compiled-program cache (`cli/cache.rs`) and facts about the
-//! running kernel's layout (`probes/btf.rs`) live there. Nothing kept there is trusted
+//! running kernel (its layout, `probes/btf.rs`; libbpf's feature answers,
+//! `runtime/features.rs`) live there. Nothing kept there is trusted
 //! without its key matching, and failing to read or write it never stops a run.
+//! `read_small` reads the little `/proc` and `/sys` files a start needs (these and others).
 
 use std::io::Write;
 use std::path::PathBuf;

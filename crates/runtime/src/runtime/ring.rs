@@ -33,8 +33,9 @@ pub(super) struct Mapping {
 
 impl Mapping {
     pub(super) fn new(fd: i32, len: usize, prot: i32, offset: usize) -> std::io::Result<Mapping> {
-        // SAFETY: a fresh shared mapping of a ring buffer map's descriptor; the kernel checks
-        // the protection (the producer side cannot be mapped writable).
+        // SAFETY: a fresh shared mapping of a map's descriptor (a kernel ring buffer, or the
+        // records' mmapable array); the kernel checks the protection (a ring buffer's
+        // producer side cannot be mapped writable) and the length.
         let addr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
