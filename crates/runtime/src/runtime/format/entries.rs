@@ -40,29 +40,14 @@ pub(crate) fn prepare(
 /// one unstable sort on (value, key) gives that order exactly. Indices are sorted, not
 /// entries: a map of 100,000 keys is printed at exit, and moving entries shows.
 pub(crate) fn order(spec: &MapSpec, entries: &[MapEntry], top: usize) -> Vec<usize> {
-    let by_value = orders_by_value(&spec.kind);
-    let rank = |e: &MapEntry| match by_value {
-        true => value_rank(&spec.kind, &e.value),
-        false => 0,
-    };
-    let mut order: Vec<usize> = match entries
-        .iter()
-        .map(|e| int_key(&e.key))
-        .collect::<Option<Vec<_>>>()
-    {
-        // Integer keys (the common `@[pid]`, `@[tid, cpu]`): sorted as packed numbers,
-        // not by chasing each entry's key on the heap.
-        Some(keys) => {
-            let mut packed: Vec<(i128, [i64; 4], u32)> = entries
-                .iter()
-                .zip(keys)
-                .enumerate()
-                .map(|(i, (e, k))| (rank(e), k, i as u32))
-                .collect();
-            packed.sort_unstable();
-            packed.into_iter().map(|(_, _, i)| i as usize).collect()
-        }
+    let mut order: Vec<usize> = match packed_int_order(spec, entries) {
+        Some(packed) => packed.into_iter().map(|(_, _, i)| i as usize).collect(),
         None => {
+            let by_value = orders_by_value(&spec.kind);
+            let rank = |e: &MapEntry| match by_value {
+                true => value_rank(&spec.kind, &e.value),
+                false => 0,
+            };
             let mut idx: Vec<usize> = (0..entries.len()).collect();
             idx.sort_unstable_by(|&a, &b| {
                 let (a, b) = (&entries[a], &entries[b]);
@@ -71,10 +56,89 @@ pub(crate) fn order(spec: &MapSpec, entries: &[MapEntry], top: usize) -> Vec<usi
             idx
         }
     };
+    cut_to_top(&mut order, top);
+    order
+}
+
+fn cut_to_top<T>(order: &mut Vec<T>, top: usize) {
     if top > 0 && order.len() > top {
         order.drain(..order.len() - top);
     }
-    order
+}
+
+/// Integer keys (the common `@[pid]`, `@[tid, cpu]`), sorted as packed numbers rather than
+/// by chasing each entry's key on the heap: (rank, key, index), in print order.
+fn packed_int_order(spec: &MapSpec, entries: &[MapEntry]) -> Option<Vec<(i128, [i64; 4], u32)>> {
+    let keys = entries
+        .iter()
+        .map(|e| int_key(&e.key))
+        .collect::<Option<Vec<_>>>()?;
+    let by_value = orders_by_value(&spec.kind);
+    let mut packed: Vec<(i128, [i64; 4], u32)> = entries
+        .iter()
+        .zip(keys)
+        .enumerate()
+        .map(|(i, (e, k))| {
+            let rank = if by_value {
+                value_rank(&spec.kind, &e.value)
+            } else {
+                0
+            };
+            (rank, k, i as u32)
+        })
+        .collect();
+    packed.sort_unstable();
+    Some(packed)
+}
+
+/// A map whose key fields and shown values are all plain integers (`@[pid] = count()`,
+/// `@[tid, cpu] = sum(x)`), in print order: each row's value as shown and its key come
+/// from the sort keys alone. Printing then never goes back to the entries, scattered over
+/// the heap in another order: at exit, a map of 100,000 keys spent half of its formatting
+/// time waiting on memory for them.
+pub(crate) struct IntRows {
+    packed: Vec<(i128, [i64; 4], u32)>,
+    signed: bool,
+    div: u64,
+}
+
+impl IntRows {
+    pub(crate) fn new(spec: &MapSpec, entries: &[MapEntry], top: usize, div: u64) -> Option<Self> {
+        let ints = |f: &FieldType| matches!(f, FieldType::Int { .. });
+        // For these kinds the value's rank is the value itself (`value_rank`).
+        let signed = match &spec.kind {
+            MapKind::Count => false,
+            MapKind::Sum { signed } => *signed,
+            MapKind::Value(FieldType::Int { signed }) => *signed,
+            _ => return None,
+        };
+        if spec.key.is_empty() || spec.key.len() > 4 || !spec.key.iter().all(ints) {
+            return None;
+        }
+        let mut packed = packed_int_order(spec, entries)?;
+        cut_to_top(&mut packed, top);
+        Some(IntRows {
+            packed,
+            signed,
+            div: div.max(1),
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.packed.len()
+    }
+
+    /// Each row's value as shown (divided by `div`) and its key fields, as `int_key` packs
+    /// them.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (Value, &[i64; 4])> {
+        self.packed.iter().map(|(rank, key, _)| {
+            let v = match self.signed {
+                true => Value::Int(*rank as i64),
+                false => Value::UInt(*rank as u64),
+            };
+            (div_value(v, self.div), key)
+        })
+    }
 }
 
 /// What entry `e` shows (its key and value are moved out).

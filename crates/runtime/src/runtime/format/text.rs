@@ -1,9 +1,9 @@
 //! Text-mode output, as bpftrace 0.26 prints it (src/output/text.cpp).
 
-use super::entries::{order, take_value_shown, Shown};
+use super::entries::{order, take_value_shown, IntRows, Shown};
 use super::hist::hist_text;
 use super::value::{value_text, write_key, write_value, MapEntry, Value};
-use crate::program::{MapKind, MapSpec};
+use crate::program::{FieldType, MapKind, MapSpec};
 
 /// What `print(@m, top, div)` (and the exit-time dump) prints for one map.
 ///
@@ -13,6 +13,10 @@ use crate::program::{MapKind, MapSpec};
 pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) -> String {
     if let MapKind::Tseries { .. } = spec.kind {
         return super::tseries::tseries_text(spec, entries);
+    }
+    if let Some(rows) = IntRows::new(spec, &entries, top, div) {
+        drop(entries);
+        return int_rows_text(spec, &rows);
     }
     let mut entries = entries;
     let order = order(spec, &entries, top);
@@ -48,6 +52,29 @@ pub fn map_text(spec: &MapSpec, entries: Vec<MapEntry>, top: usize, div: u64) ->
         if scalar {
             break;
         }
+    }
+    out
+}
+
+/// `map_text` of a map whose keys and values are plain integers.
+fn int_rows_text(spec: &MapSpec, rows: &IntRows) -> String {
+    let mut out = String::with_capacity(rows.len() * (spec.name.len() + 24));
+    let mut digits = itoa::Buffer::new();
+    for (value, key) in rows.rows() {
+        out.push_str(&spec.name);
+        out.push('[');
+        for (i, (f, k)) in spec.key.iter().zip(key).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(match f {
+                FieldType::Int { signed: true } => digits.format(*k),
+                _ => digits.format(*k as u64),
+            });
+        }
+        out.push_str("]: ");
+        write_value(&mut out, &value);
+        out.push('\n');
     }
     out
 }

@@ -380,3 +380,122 @@ fn misc_lines() {
     assert_eq!(attached_probes_text(3), "Attached 3 probes\n");
     assert_eq!(lost_events_text(12), "Lost 12 events\n");
 }
+
+/// Integer maps print from their sort keys (`entries::IntRows`): the extremes of signed
+/// and unsigned keys and values, several key fields, `top` and `div`.
+#[test]
+fn integer_maps_print_from_their_sort_keys() {
+    let m = spec("@c", vec![I, U], MapKind::Count);
+    let entries = vec![
+        e(
+            vec![Value::Int(i64::MIN), Value::UInt(u64::MAX)],
+            AggValue::Count(3),
+        ),
+        e(vec![Value::Int(-1), Value::UInt(0)], AggValue::Count(3)),
+        e(
+            vec![Value::Int(7), Value::UInt(1 << 63)],
+            AggValue::Count(u64::MAX),
+        ),
+        e(vec![Value::Int(0), Value::UInt(5)], AggValue::Count(1)),
+    ];
+    assert_eq!(
+        map_text(&m, entries.clone(), 0, 0),
+        "@c[0, 5]: 1\n\
+         @c[-9223372036854775808, 18446744073709551615]: 3\n\
+         @c[-1, 0]: 3\n\
+         @c[7, 9223372036854775808]: 18446744073709551615\n"
+    );
+    assert_eq!(
+        map_text(&m, entries, 2, 2),
+        "@c[-1, 0]: 1\n@c[7, 9223372036854775808]: 9223372036854775807\n"
+    );
+    let m = spec("@s", vec![I], MapKind::Sum { signed: true });
+    let entries = vec![
+        e(vec![Value::Int(1)], AggValue::Sum(Value::Int(i64::MIN))),
+        e(vec![Value::Int(2)], AggValue::Sum(Value::Int(-7))),
+        e(vec![Value::Int(3)], AggValue::Sum(Value::Int(i64::MAX))),
+    ];
+    assert_eq!(
+        map_text(&m, entries, 0, 2),
+        "@s[1]: -4611686018427387904\n@s[2]: -3\n@s[3]: 4611686018427387903\n"
+    );
+    let m = spec("@v", vec![U], MapKind::Value(U));
+    let entries = vec![
+        e(vec![Value::UInt(1)], AggValue::Plain(Value::UInt(u64::MAX))),
+        e(vec![Value::UInt(2)], AggValue::Plain(Value::UInt(0))),
+    ];
+    assert_eq!(
+        map_text(&m, entries, 0, 0),
+        "@v[2]: 0\n@v[1]: 18446744073709551615\n"
+    );
+}
+
+/// The same rows as the general path (`order`, `take_value_shown`, `write_key`) gives.
+#[test]
+fn integer_maps_print_as_the_general_path_would() {
+    use super::super::entries::{order, take_value_shown, Shown};
+    use super::super::value::{write_key, write_value};
+    let general = |m: &MapSpec, mut entries: Vec<MapEntry>, top: usize, div: u64| {
+        let mut out = String::new();
+        for i in order(m, &entries, top) {
+            let Shown::Prim(v) = take_value_shown(m, &mut entries[i], div) else {
+                unreachable!("integer values")
+            };
+            out.push_str(&m.name);
+            out.push('[');
+            write_key(&mut out, &entries[i].key);
+            out.push_str("]: ");
+            write_value(&mut out, &v);
+            out.push('\n');
+        }
+        out
+    };
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        // Small numbers (ties) as often as any.
+        if seed % 3 == 0 {
+            seed % 4
+        } else {
+            seed
+        }
+    };
+    for (kind, fields) in [
+        (MapKind::Count, vec![U]),
+        (MapKind::Sum { signed: true }, vec![I, I, U]),
+        (MapKind::Sum { signed: false }, vec![U, I]),
+        (MapKind::Value(I), vec![I, U, I, U]),
+    ] {
+        let m = spec("@m", fields.clone(), kind.clone());
+        let mut seen = std::collections::HashSet::new();
+        let mut entries = vec![];
+        for _ in 0..200 {
+            let key: Vec<Value> = fields
+                .iter()
+                .map(|f| match f {
+                    FieldType::Int { signed: true } => Value::Int(next() as i64),
+                    _ => Value::UInt(next()),
+                })
+                .collect();
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let value = match kind {
+                MapKind::Count => AggValue::Count(next()),
+                MapKind::Sum { signed: true } => AggValue::Sum(Value::Int(next() as i64)),
+                MapKind::Sum { signed: false } => AggValue::Sum(Value::UInt(next())),
+                _ => AggValue::Plain(Value::Int(next() as i64)),
+            };
+            entries.push(e(key, value));
+        }
+        for (top, div) in [(0, 0), (0, 3), (10, 1), (1000, 7)] {
+            assert_eq!(
+                map_text(&m, entries.clone(), top, div),
+                general(&m, entries.clone(), top, div),
+                "{kind:?} top {top} div {div}"
+            );
+        }
+    }
+}
