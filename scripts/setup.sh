@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PKGS=(llvm-19-dev libpolly-19-dev libelf-dev zlib1g-dev libzstd-dev pkg-config
-      build-essential bpftool bpftrace python3 git curl ca-certificates
+      build-essential bpftool bpftrace strace python3 git curl ca-certificates
       systemtap-sdt-dev prometheus)
 missing=()
 for p in "${PKGS[@]}"; do

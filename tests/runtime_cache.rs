@@ -196,3 +196,29 @@ fn a_full_cache_keeps_its_newest_entries() {
     assert_eq!(entries(&dir).len(), 193);
     assert!(run_in(&dir, &["-e", PROG]).stderr.contains(HIT));
 }
+
+/// A cached start reads its small files (`/proc`, `/sys`, the kernel facts) with plain
+/// reads: std's `read_to_string` first asks each one's size with `statx` and `lseek`,
+/// system calls that answer nothing for such files and cost a trap each on a VM.
+#[test]
+fn a_cached_start_reads_small_files_without_asking_their_size() {
+    let dir = cache_dir("syscalls");
+    let prog = "begin { exit(); }";
+    assert_eq!(run_in(&dir, &["-e", prog]).code, 0);
+    let log = dir.join("strace.log");
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=lseek", "-o"])
+        .arg(&log)
+        .args([BIN, "-v", "-e", prog])
+        .env("XDG_CACHE_HOME", &dir)
+        .output()
+        .expect("strace (scripts/setup.sh installs it)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains(HIT), "{stderr}");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls.lines().filter(|l| l.contains("lseek(")).count(),
+        0,
+        "{calls}"
+    );
+}

@@ -35,7 +35,7 @@ struct Header {
     /// Compile-time warnings as they were printed.
     warnings: String,
     elf_len: usize,
-    elf_crc: u32,
+    elf_hash: u64,
     program: CompiledProgram,
 }
 
@@ -98,7 +98,7 @@ impl Cache {
         let elf = &data[nl + 1..];
         let valid = header.key == self.key
             && elf.len() == header.elf_len
-            && crc(elf) == header.elf_crc
+            && checksum(elf) == header.elf_hash
             && header.deps.iter().all(|(p, size, mtime)| {
                 std::fs::metadata(p).is_ok_and(|m| m.len() == *size && mtime_ns(&m) == *mtime)
             });
@@ -123,7 +123,7 @@ impl Cache {
             deps,
             warnings: warnings.to_string(),
             elf_len: program.elf.len(),
-            elf_crc: crc(&program.elf),
+            elf_hash: checksum(&program.elf),
             program: CompiledProgram {
                 elf: vec![],
                 ..program.clone()
@@ -191,10 +191,14 @@ fn mtime_ns(m: &std::fs::Metadata) -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-fn crc(b: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(b);
-    h.finalize()
+/// A checksum of an entry's ELF, so a damaged entry is never loaded. Not CRC-32: crc32fast
+/// picks its code by the CPU's features, asking with `cpuid`, a trap to the hypervisor on
+/// a VM, and a cached start asks nothing else that way.
+fn checksum(b: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(b);
+    h.finish()
 }
 
 /// Keeps the cache under `MAX_ENTRIES` entries: past that, the newest `KEEP_ENTRIES`.

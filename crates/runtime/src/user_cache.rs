@@ -33,9 +33,24 @@ pub fn boot_id() -> String {
 /// system call of a start counts.
 pub fn read_small(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
     use std::io::Read;
-    let mut text = String::with_capacity(256);
-    std::fs::File::open(path)?.read_to_string(&mut text)?;
-    Ok(text)
+    let mut file = std::fs::File::open(path)?;
+    // Plain reads: `read_to_string` and `read_to_end` ask for the size (`statx`, `lseek`)
+    // even into a buffer with room.
+    let mut buf = vec![0u8; 256];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// A number about the running kernel, computed once per boot: `compute` runs only when
