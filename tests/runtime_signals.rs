@@ -416,3 +416,69 @@ fn self_probes_take_only_sigusr1() {
         o.stderr
     );
 }
+
+/// A reader that goes away (`spyglass … | head -1`) ends the run like an exit: spyglass
+/// is not killed by `SIGPIPE` (its entry ignores it, as std's start would), detaches and
+/// exits 0.
+#[test]
+fn a_closed_output_pipe_ends_the_run_cleanly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(BIN)
+        .args([
+            "-e",
+            r#"interval:ms:10 { printf("x\n"); } end { printf("end\n"); }"#,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "x\n");
+    drop(out);
+    let status = wait_with_deadline(&mut child, 20);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.signal(), None, "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+/// Started with descriptors 0–2 closed, spyglass still runs: nothing it opens takes their
+/// place (its entry opens `/dev/null` there, as std's start would).
+#[test]
+fn a_run_started_without_standard_descriptors_still_runs() {
+    let status = Command::new(BIN)
+        .args(["-e", r#"begin { printf("x\n"); exit(); }"#])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .pre_exec_close_standard_fds()
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+trait CloseStandardFds {
+    fn pre_exec_close_standard_fds(&mut self) -> &mut Self;
+}
+
+impl CloseStandardFds for Command {
+    fn pre_exec_close_standard_fds(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            self.pre_exec(|| {
+                for fd in 0..3 {
+                    libc::close(fd);
+                }
+                Ok(())
+            })
+        }
+    }
+}
