@@ -418,8 +418,7 @@ fn self_probes_take_only_sigusr1() {
 }
 
 /// A reader that goes away (`spyglass … | head -1`) ends the run like an exit: spyglass
-/// is not killed by `SIGPIPE` (its entry ignores it, as std's start would), detaches and
-/// exits 0.
+/// is not killed by `SIGPIPE` (its entry ignores it, as std's start would) and exits 0.
 #[test]
 fn a_closed_output_pipe_ends_the_run_cleanly() {
     use std::os::unix::process::ExitStatusExt;
@@ -453,32 +452,26 @@ fn a_closed_output_pipe_ends_the_run_cleanly() {
 /// place (its entry opens `/dev/null` there, as std's start would).
 #[test]
 fn a_run_started_without_standard_descriptors_still_runs() {
-    let status = Command::new(BIN)
-        .args(["-e", r#"begin { printf("x\n"); exit(); }"#])
+    let mut run = Command::new(BIN);
+    run.args(["-e", r#"begin { printf("x\n"); exit(); }"#])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .pre_exec_close_standard_fds()
-        .status()
-        .unwrap();
+        .stderr(Stdio::null());
+    close_standard_fds_in_child(&mut run);
+    let status = run.status().unwrap();
     assert_eq!(status.code(), Some(0));
 }
 
-trait CloseStandardFds {
-    fn pre_exec_close_standard_fds(&mut self) -> &mut Self;
-}
-
-impl CloseStandardFds for Command {
-    fn pre_exec_close_standard_fds(&mut self) -> &mut Self {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            self.pre_exec(|| {
-                for fd in 0..3 {
-                    libc::close(fd);
-                }
-                Ok(())
-            })
-        }
+/// Has `command`'s process close descriptors 0–2 before it execs.
+fn close_standard_fds_in_child(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
     }
 }
